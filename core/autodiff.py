@@ -1,0 +1,122 @@
+"""Reverse-mode autodiff by tape: one mechanism for every kind of model.
+
+During a training forward pass each layer call that has a ``backward``
+records ``(layer, inputs, outputs, cache)`` on the active tape. ``backward``
+walks the records in reverse, hands each layer the gradient of its outputs,
+and accumulates the gradients it returns for its inputs. Arrays are matched
+by identity; the tape keeps every recorded array alive so identities stay
+unique for the step.
+
+Inputs that no recorded layer produced (model inputs, constants) need no
+gradient, so the first layer of a network never computes ``dx``.
+
+>>> import numpy as np
+>>> from core.layers import Dense
+>>> layer = Dense(2)
+>>> x = np.ones((4, 3), "float32")
+>>> with Tape() as tape:
+...     y = layer(x, training=True)
+>>> _ = tape.backward(y, np.ones_like(y))
+>>> layer.kernel.grad.shape
+(3, 2)
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from core import backend
+
+_steps = itertools.count()
+
+
+class Record:
+    __slots__ = ("layer", "inputs", "outputs", "cache", "multi_in", "multi_out")
+
+    def __init__(self, layer, inputs, outputs, cache):
+        self.multi_in = isinstance(inputs, (list, tuple))
+        self.multi_out = isinstance(outputs, (list, tuple))
+        self.layer = layer
+        self.inputs = list(inputs) if self.multi_in else [inputs]
+        self.outputs = list(outputs) if self.multi_out else [outputs]
+        self.cache = cache
+
+
+class Tape:
+    """Records layer calls on this thread while active (``with Tape():``)."""
+
+    def __init__(self):
+        self.records: list[Record] = []
+        self._produced: set[int] = set()
+        self.step = next(_steps)
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = backend.get_tape()
+        backend.set_tape(self)
+        return self
+
+    def __exit__(self, *exc):
+        backend.set_tape(self._previous)
+        return False
+
+    def record(self, layer, inputs, outputs, cache) -> None:
+        rec = Record(layer, inputs, outputs, cache)
+        self.records.append(rec)
+        for o in rec.outputs:
+            self._produced.add(id(o))
+
+    def needs_grad(self, array) -> bool:
+        """True when ``array`` was produced by a recorded layer call."""
+        return id(array) in self._produced
+
+    def backward(self, outputs, grads):
+        """Back-propagate ``grads`` (matching ``outputs``) through the records.
+
+        Writes each trainable variable's gradient into ``variable.grad`` and
+        returns the set of variables that received one this step.
+        """
+        if not isinstance(outputs, (list, tuple)):
+            outputs, grads = [outputs], [grads]
+        pending: dict[int, np.ndarray] = {}
+        for o, g in zip(outputs, grads):
+            if g is not None:
+                _accumulate(pending, id(o), g)
+        previous_step = getattr(backend._state, "grad_step", None)
+        backend._state.grad_step = self.step
+        try:
+            for rec in reversed(self.records):
+                gouts = [pending.pop(id(o), None) for o in rec.outputs]
+                if all(g is None for g in gouts):
+                    continue
+                gouts = [np.zeros_like(o) if g is None else g for g, o in zip(gouts, rec.outputs)]
+                need = [id(x) in self._produced for x in rec.inputs]
+                g_arg = gouts if rec.multi_out else gouts[0]
+                need_arg = need if rec.multi_in else need[0]
+                din = rec.layer.backward(rec.cache, g_arg, need_input_grad=need_arg)
+                if not rec.multi_in:
+                    din = [din]
+                for x, dx, nd in zip(rec.inputs, din, need):
+                    if nd and dx is not None:
+                        _accumulate(pending, id(x), dx)
+        finally:
+            backend._state.grad_step = previous_step
+        touched = set()
+        for rec in self.records:
+            for v in rec.layer._own_trainable_variables():
+                if v.grad_step == self.step:
+                    touched.add(v)
+        return touched
+
+
+def _accumulate(pending: dict, key: int, g: np.ndarray) -> None:
+    prev = pending.get(key)
+    # A fresh sum, never ``+=``: the first gradient may be a view into a
+    # layer's cache that must not be modified.
+    pending[key] = g if prev is None else prev + g
+
+
+def current_grad_step() -> int | None:
+    return getattr(backend._state, "grad_step", None)

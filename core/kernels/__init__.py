@@ -1,0 +1,48 @@
+"""Numerical kernels: the only place that imports numba.
+
+Every kernel is a free ``@njit(nogil=True, cache=True)`` function with a plain
+numpy twin named ``<kernel>_ref`` beside it (the test oracle). Each module
+exposes ``warmup()``, which compiles (or loads from the on-disk cache) the
+float32 signatures used in training; ``warmup()`` here runs them all. Nothing
+compiles at import time.
+
+>>> from core import kernels
+>>> kernels.warmup()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import threading
+
+_lock = threading.Lock()
+_done = False
+
+
+def kernel_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def warmup(progress=None) -> None:
+    """Compile or load every kernel; ``progress(done, total, name)`` is called per module.
+
+    Safe to call from any thread and more than once: the second call returns at once.
+    """
+    global _done
+    with _lock:
+        if _done:
+            return
+        names = kernel_modules()
+        for i, name in enumerate(names):
+            mod = importlib.import_module(f"{__name__}.{name}")
+            fn = getattr(mod, "warmup", None)
+            if fn is not None:
+                fn()
+            if progress is not None:
+                progress(i + 1, len(names), name)
+        _done = True
+
+
+def is_warm() -> bool:
+    return _done

@@ -1,0 +1,28 @@
+"""The one numba decorator the kernels use: ``nogil=True, cache=True`` always.
+
+>>> from core.kernels._jit import njit
+>>> @njit
+... def add(a, b):
+...     return a + b
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+# Two cores here; let numba use what the machine has unless the user says otherwise.
+if "NUMBA_NUM_THREADS" not in os.environ:
+    numba.config.NUMBA_NUM_THREADS = max(1, os.cpu_count() or 1)
+
+
+def njit(fn=None, *, parallel=False, fastmath=False, inline="never"):
+    """``numba.njit`` with the house options (nogil, cache) fixed."""
+    opts = dict(nogil=True, cache=True, parallel=parallel, fastmath=fastmath, inline=inline)
+    if fn is None:
+        return lambda f: numba.njit(**opts)(f)
+    return numba.njit(**opts)(fn)
+
+
+prange = numba.prange

@@ -1,0 +1,359 @@
+"""The Layer contract (Keras 3 semantics) shared by every layer and model.
+
+A layer:
+  * ``__init__`` validates and stores its config (``self._check(param, value)``
+    against the class's ``params`` spec) and nothing else;
+  * ``build(input_shape)`` creates weights with ``add_weight`` (shape includes
+    the batch dimension as ``None``);
+  * ``forward(inputs, training) -> (outputs, cache)`` computes outputs and keeps
+    what ``backward`` needs; ``call`` is ``forward(...)[0]`` unless overridden;
+  * ``backward(cache, grad_outputs, need_input_grad) -> grad_inputs`` writes
+    weight gradients with ``self.write_grad`` / ``self.write_grad_matmul``;
+  * ``compute_output_shape``, ``get_config``/``from_config``.
+
+A layer that defines only ``call`` and calls other layers inside it is a
+*composite*: its inner layers record themselves on the tape, so it needs no
+``backward`` of its own.
+
+>>> from core.layers import Dense
+>>> d = Dense(3, name="d")
+>>> d.build((None, 5))
+>>> [w.shape for w in d.weights]
+[(5, 3), (3,)]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import backend
+from core.autodiff import current_grad_step
+from core.layers.node import KerasTensor, Node
+from core.layers.spec import Param, check
+from core.variables import Variable
+
+_BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
+                "batch_size", "autocast"}
+
+
+def _is_symbolic(x) -> bool:
+    if isinstance(x, KerasTensor):
+        return True
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(t, KerasTensor) for t in x)
+    return False
+
+
+def shape_of(x):
+    """Shape tuple(s) of arrays/tensors, batch dim included."""
+    if isinstance(x, (list, tuple)):
+        return [shape_of(t) for t in x]
+    return tuple(x.shape)
+
+
+def _with_none_batch(shape):
+    if isinstance(shape, list):
+        return [_with_none_batch(s) for s in shape]
+    return (None,) + tuple(shape[1:])
+
+
+class Layer:
+    """Base class of every layer (and of ``Model``)."""
+
+    group = "Core"
+    num_inputs: int | str = 1  # 0 (Input), 1, or "many" (merge layers)
+    params: tuple[Param, ...] = ()
+
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+        unknown = set(kwargs) - _BASE_KWARGS
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}: unrecognized keyword argument(s) {sorted(unknown)}"
+            )
+        self._tracked_layers: list[Layer] = []
+        self._trainable_variables: list[Variable] = []
+        self._non_trainable_variables: list[Variable] = []
+        self._inbound_nodes: list[Node] = []
+        self.built = False
+        self._build_input_shape = None
+        self.name = name or backend.unique_name(backend.to_snake_case(type(self).__name__))
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Layer name must be a non-empty string, got {name!r}")
+        self._trainable = bool(trainable)
+        self.dtype = backend.standardize_dtype(dtype)
+        input_shape = kwargs.get("input_shape")
+        if kwargs.get("batch_input_shape") is not None:
+            input_shape = tuple(kwargs["batch_input_shape"])[1:]
+        if kwargs.get("input_dim") is not None and input_shape is None:
+            input_shape = (int(kwargs["input_dim"]),)
+        self._declared_input_shape = None if input_shape is None else tuple(
+            None if d is None else int(d) for d in (
+                input_shape if isinstance(input_shape, (tuple, list)) else (input_shape,))
+        )
+
+    # ------------------------------------------------------------------ config
+    def _check(self, param_name: str, value):
+        for p in type(self).params:
+            if p.name == param_name:
+                return check(self.name, p, value)
+        raise KeyError(f"{type(self).__name__} has no Param named {param_name!r}")
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._declared_input_shape is not None:
+            config["batch_input_shape"] = (None,) + self._declared_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        dtype = config.get("dtype")
+        if isinstance(dtype, dict):
+            config["dtype"] = backend.standardize_dtype(dtype)
+        if "batch_shape" in config:  # Keras 3 spelling
+            config["batch_input_shape"] = config.pop("batch_shape")
+        return cls(**config)
+
+    # ----------------------------------------------------------------- weights
+    def __setattr__(self, key, value):
+        # Track sub-layers assigned as attributes (composite layers, subclassed models).
+        if isinstance(value, Layer) and key != "_outer" and "_tracked_layers" in self.__dict__:
+            if value is not self and value not in self._tracked_layers:
+                self._tracked_layers.append(value)
+        elif isinstance(value, (list, tuple)) and "_tracked_layers" in self.__dict__:
+            for v in value:
+                if isinstance(v, Layer) and v is not self and v not in self._tracked_layers:
+                    self._tracked_layers.append(v)
+        object.__setattr__(self, key, value)
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._tracked_layers:
+            layer.trainable = value
+
+    def add_weight(self, shape, initializer="glorot_uniform", dtype=None, trainable=True,
+                   name=None, regularizer=None, constraint=None) -> Variable:
+        from core import initializers
+
+        init = initializers.get(initializer)
+        dtype = backend.standardize_dtype(dtype or self.dtype)
+        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        var = Variable(value, name=name or "variable", trainable=trainable,
+                       path=f"{self.name}/{name or 'variable'}")
+        (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
+        return var
+
+    def _own_trainable_variables(self) -> list[Variable]:
+        return self._trainable_variables if self._trainable else []
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self._trainable:
+            return []
+        out = list(self._trainable_variables)
+        for layer in self._tracked_layers:
+            out.extend(w for w in layer.trainable_weights if w not in out)
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        if self._trainable:
+            out = list(self._non_trainable_variables)
+        else:
+            out = self._trainable_variables + self._non_trainable_variables
+        for layer in self._tracked_layers:
+            out.extend(w for w in layer.non_trainable_weights if w not in out)
+        return out
+
+    @property
+    def weights(self) -> list[Variable]:
+        """Keras order: own trainable, own non-trainable, then sub-layers'."""
+        out = self._trainable_variables + self._non_trainable_variables
+        for layer in self._tracked_layers:
+            out.extend(w for w in layer.weights if w not in out)
+        return out
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        params = self.weights
+        if len(params) != len(weights):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(params)} weight arrays "
+                f"({[p.shape for p in params]}), but received {len(weights)}."
+            )
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if p.shape != w.shape:
+                raise ValueError(
+                    f"Layer '{self.name}' weight '{p.name}' has shape {p.shape}, "
+                    f"but the provided array has shape {w.shape}."
+                )
+        for p, w in zip(params, weights):
+            p.assign(w)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' has not been built yet, so it has no weights to count. "
+                "Call it on an input or build it first."
+            )
+        return int(sum(w.size for w in self.weights))
+
+    # ---------------------------------------------------------------- gradients
+    def write_grad(self, var: Variable, g) -> None:
+        """Store ``g`` as ``var``'s gradient for this step (adds on a shared layer's reuse)."""
+        buf = var.grad_buffer()
+        step = current_grad_step()
+        if var.grad_step == step:
+            buf += g
+        else:
+            np.copyto(buf, g, casting="unsafe")
+            var.grad_step = step
+
+    def write_grad_matmul(self, var: Variable, a: np.ndarray, b: np.ndarray) -> None:
+        """``var.grad = a @ b`` computed straight into the buffer when possible."""
+        buf = var.grad_buffer()
+        step = current_grad_step()
+        if var.grad_step == step or a.dtype != buf.dtype or b.dtype != buf.dtype:
+            self.write_grad(var, a @ b)
+        else:
+            np.matmul(a, b, out=buf)
+            var.grad_step = step
+
+    # -------------------------------------------------------------- computation
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def forward(self, inputs, training=False):
+        """Return ``(outputs, cache)``. Layers with weights or backward override this."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def call(self, inputs, training=False):
+        return self.forward(inputs, training=training)[0]
+
+    def backward(self, cache, grad_outputs, need_input_grad=True):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def _has_backward(self) -> bool:
+        return type(self).backward is not Layer.backward
+
+    def _validate_input_shape(self, input_shape) -> None:
+        """Raise ValueError naming this layer and both shapes when ``input_shape`` does
+        not fit the shape the layer was built for."""
+        built = self._build_input_shape
+        if built is None:
+            return
+        got, want = (input_shape, built) if isinstance(built, list) else ([input_shape], [built])
+        if len(got) != len(want):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(want)} input(s), but it received "
+                f"{len(got)} input tensors."
+            )
+        for i, (g, w) in enumerate(zip(got, want)):
+            ok = len(g) == len(w) and all(
+                a is None or b is None or a == b for a, b in zip(g[1:], w[1:])
+            )
+            if not ok:
+                raise ValueError(
+                    f"Input {i} of layer '{self.name}' is incompatible with the layer: "
+                    f"expected shape {tuple(w)}, but received input with shape {tuple(g)}"
+                )
+
+    def _maybe_build(self, input_shape) -> None:
+        if not self.built:
+            shape = _with_none_batch(input_shape)
+            self.build(shape)
+            self.built = True
+            self._build_input_shape = shape
+            for v in self._trainable_variables + self._non_trainable_variables:
+                v.path = f"{self.name}/{v.name}"
+
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        if _is_symbolic(inputs):
+            return self._symbolic_call(inputs, **kwargs)
+        if training is None:
+            training = bool(getattr(backend._state, "training", False))
+        inputs = _as_arrays(inputs, self.dtype)
+        shape = shape_of(inputs)
+        self._maybe_build(shape)
+        self._validate_input_shape(shape)
+        previous = getattr(backend._state, "training", False)
+        backend._state.training = training
+        try:
+            tape = backend.get_tape()
+            if tape is not None and self._has_backward():
+                outputs, cache = self.forward(inputs, training=training)
+                tape.record(self, inputs, outputs, cache)
+                return outputs
+            return self.call(inputs, *args, training=training, **kwargs)
+        finally:
+            backend._state.training = previous
+
+    def _symbolic_call(self, inputs, **kwargs):
+        shape = shape_of(inputs)
+        self._maybe_build(shape)
+        self._validate_input_shape(shape)
+        out_shape = self.compute_output_shape(_with_none_batch(shape))
+        node_index = len(self._inbound_nodes)
+        if isinstance(out_shape, list):
+            outputs = [KerasTensor(s, self.dtype, history=(self, node_index, i))
+                       for i, s in enumerate(out_shape)]
+        else:
+            outputs = KerasTensor(out_shape, self.dtype, history=(self, node_index, 0))
+        Node(self, inputs, outputs, kwargs)
+        return outputs
+
+    # ------------------------------------------------------------------- misc
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on a tensor.")
+        t = self._inbound_nodes[0].input_tensors
+        return t if self._inbound_nodes[0].is_multi_input else t[0]
+
+    @property
+    def output(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on a tensor.")
+        t = self._inbound_nodes[0].output_tensors
+        return t if self._inbound_nodes[0].is_multi_output else t[0]
+
+    @property
+    def input_shape(self):
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        if self._build_input_shape is None:
+            raise AttributeError(f"Layer '{self.name}' has not been built yet.")
+        return self.compute_output_shape(self._build_input_shape)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_arrays(x, dtype):
+    if isinstance(x, (list, tuple)):
+        return [_as_arrays(t, dtype) for t in x]
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return x
+    if isinstance(x, Variable):
+        return x.value
+    arr = np.asarray(x)
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(dtype)
+    return arr

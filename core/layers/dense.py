@@ -1,0 +1,97 @@
+"""``Dense``: ``activation(inputs @ kernel + bias)`` — the reference layer.
+
+Weights as Keras: ``kernel`` (input_dim, units), then ``bias`` (units,).
+Works on any rank >= 2 input (applies to the last axis).
+
+>>> import numpy as np
+>>> layer = Dense(4, activation="relu")
+>>> layer(np.ones((2, 3), "float32")).shape
+(2, 4)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import activations, initializers
+from core.layers.base import Layer
+from core.layers.spec import Param, register_layer
+
+
+@register_layer
+class Dense(Layer):
+    group = "Core"
+    params = (
+        Param("units", "int", None, min=1, doc="Dimensionality of the output space."),
+        Param("activation", "activation", None, optional=True, doc="Activation function."),
+        Param("use_bias", "bool", True, doc="Whether to add a bias vector."),
+        Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
+        Param("bias_initializer", "initializer", "zeros", advanced=True),
+    )
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = self._check("units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = self._check("use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        for arg, value in (("kernel_regularizer", kernel_regularizer),
+                           ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank)):
+            if value is not None:
+                raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
+                                 f"(got {value!r}); leave it as None.")
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"Layer '{self.name}' needs an input with a known last dimension, "
+                f"received input with shape {tuple(input_shape)}"
+            )
+        self.kernel = self.add_weight((input_shape[-1], self.units),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = (self.add_weight((self.units,), initializer=self.bias_initializer,
+                                     name="bias") if self.use_bias else None)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, inputs, training=False):
+        x2 = inputs.reshape(-1, inputs.shape[-1])
+        z = x2 @ self.kernel.value
+        if self.bias is not None:
+            z += self.bias.value
+        y, act_cache = self.activation.forward(z)
+        return y.reshape(inputs.shape[:-1] + (self.units,)), (inputs, x2, act_cache)
+
+    def backward(self, cache, grad_output, need_input_grad=True):
+        inputs, x2, act_cache = cache
+        g = grad_output.reshape(-1, self.units)
+        dz = self.activation.backward(act_cache, g)
+        self.write_grad_matmul(self.kernel, x2.T, dz)
+        if self.bias is not None:
+            self.write_grad(self.bias, dz.sum(axis=0))
+        if not need_input_grad:
+            return None
+        return (dz @ self.kernel.value.T).reshape(inputs.shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        })
+        return config

@@ -1,0 +1,79 @@
+"""Symbolic tensors and call nodes for the functional API.
+
+Calling a layer on a ``KerasTensor`` builds the layer from the tensor's shape,
+infers the output shape with ``compute_output_shape`` and records a ``Node``
+linking inbound tensors to outbound tensors. ``Model(inputs, outputs)`` walks
+these nodes to find the graph.
+
+>>> from core.layers import Input, Dense
+>>> x = Input((8,))
+>>> y = Dense(4)(x)
+>>> y.shape
+(None, 4)
+"""
+
+from __future__ import annotations
+
+import itertools
+
+_tensor_ids = itertools.count()
+
+
+class KerasTensor:
+    """A placeholder with a static shape (batch dimension ``None``)."""
+
+    def __init__(self, shape, dtype="float32", name=None, history=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = dtype
+        self.name = name or f"keras_tensor_{next(_tensor_ids)}"
+        # (layer, node_index, tensor_index): which layer call produced it.
+        self._keras_history = history
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            "A symbolic KerasTensor has no value: pass it to layers to build a model, "
+            "then call the model on real data."
+        )
+
+
+class Node:
+    """One call of ``layer`` on ``input_tensors`` producing ``output_tensors``."""
+
+    def __init__(self, layer, input_tensors, output_tensors, call_kwargs=None):
+        self.layer = layer
+        self.is_multi_input = isinstance(input_tensors, (list, tuple))
+        self.input_tensors = list(input_tensors) if self.is_multi_input else [input_tensors]
+        if input_tensors is None:
+            self.input_tensors = []
+        self.is_multi_output = isinstance(output_tensors, (list, tuple))
+        self.output_tensors = (
+            list(output_tensors) if self.is_multi_output else [output_tensors]
+        )
+        self.call_kwargs = dict(call_kwargs or {})
+        self.index = len(layer._inbound_nodes)
+        layer._inbound_nodes.append(self)
+
+    @property
+    def parent_nodes(self) -> list[Node]:
+        out = []
+        for t in self.input_tensors:
+            if t._keras_history is not None:
+                layer, node_index, _ = t._keras_history
+                out.append(layer._inbound_nodes[node_index])
+        return out
+
+    def __repr__(self):
+        return f"<Node {self.layer.name}#{self.index}>"

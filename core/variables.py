@@ -1,0 +1,69 @@
+"""Trainable state: a numpy array with a name, a path and a gradient buffer.
+
+>>> import numpy as np
+>>> v = Variable(np.zeros((2, 3), "float32"), name="kernel")
+>>> v.shape
+(2, 3)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Variable:
+    """A weight owned by a layer or optimizer.
+
+    ``value`` is always a C-contiguous numpy array that is updated *in place*
+    (optimizers and ``assign`` never rebind it), so views handed out earlier
+    stay valid. ``grad`` is a buffer of the same shape that the backward pass
+    writes into; ``grad_step`` says in which tape step it was last written so
+    that a shared layer's second use adds instead of overwriting.
+    """
+
+    __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "__weakref__")
+
+    def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
+        self.value = np.ascontiguousarray(value)
+        self.name = name
+        self.path = path or name
+        self.trainable = bool(trainable)
+        self.grad: np.ndarray | None = None
+        self.grad_step = -1
+
+    # numpy-ish conveniences -------------------------------------------------
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    @property
+    def size(self):
+        return self.value.size
+
+    def numpy(self) -> np.ndarray:
+        return self.value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.value if dtype is None else self.value.astype(dtype)
+
+    def assign(self, new_value) -> None:
+        new_value = np.asarray(new_value)
+        if new_value.shape != self.value.shape:
+            raise ValueError(
+                f"Cannot assign value of shape {new_value.shape} to variable "
+                f"'{self.path}' of shape {self.value.shape}."
+            )
+        np.copyto(self.value, new_value, casting="unsafe")
+
+    def grad_buffer(self) -> np.ndarray:
+        if self.grad is None or self.grad.shape != self.value.shape or \
+                self.grad.dtype != self.value.dtype:
+            self.grad = np.zeros_like(self.value)
+        return self.grad
+
+    def __repr__(self):
+        return f"<Variable path={self.path} shape={self.shape} dtype={self.dtype.name}>"
