@@ -1,0 +1,28 @@
+"""Rules a green unit test would not otherwise see: lint, and core never importing Qt."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def test_core_never_imports_qt_or_desktop():
+    code = (
+        "import sys, core, core.layers, core.models, core.losses, core.optimizers, "
+        "core.metrics, core.callbacks, core.datasets, core.graph, core.saving, core.utils\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'desktop')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_ruff_clean():
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (it comes with the test extras)")
+    out = subprocess.run([ruff, "check", "core", "desktop", "tests", "benchmarks", "resources"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
