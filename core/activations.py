@@ -1,0 +1,191 @@
+"""Keras 3 activations: ``get``, ``serialize`` and the ``keras.activations`` functions.
+
+``get(name | function | Activation | dict | None)`` returns an ``Activation``
+object (``.name``, ``forward(x, inplace=False) -> (y, cache)``,
+``backward(cache, dy) -> dx``, ``__call__``); ``None`` gives ``linear``, which
+returns its input itself. ``serialize(act)`` gives the Keras name string
+(``"relu"``), as Keras 3 stores builtin activations in layer configs.
+Unknown names raise ``ValueError`` listing the known ones.
+
+The functions (``relu(x, negative_slope=0.0, max_value=None, threshold=0.0)``,
+``softmax(x, axis=-1)``, ``leaky_relu(x, negative_slope=0.2)``,
+``gelu(x, approximate=False)``, ...) take Keras' arguments and defaults.
+
+>>> import numpy as np
+>>> get("relu").name
+'relu'
+>>> softmax(np.zeros((1, 4))).tolist()
+[[0.25, 0.25, 0.25, 0.25]]
+>>> serialize(get(None))
+'linear'
+"""
+
+from __future__ import annotations
+
+from core.activation_ops import (
+    ELU,
+    GELU,
+    SELU,
+    Activation,
+    Exponential,
+    HardSigmoid,
+    HardSiLU,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+    _as_float,
+)
+
+# One shared, stateless instance per builtin name (Keras' default arguments).
+_BUILTIN: dict[str, Activation] = {a.name: a for a in (
+    Activation(), ReLU(), LeakyReLU(), ReLU6(), Softmax(), LogSoftmax(), ELU(), SELU(),
+    GELU(), Sigmoid(), Tanh(), Exponential(), HardSigmoid(), HardSiLU(), Softplus(),
+    Softsign(), SiLU(), Mish())}
+_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+
+
+def known_names() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_ALIASES))
+
+
+# ---------------------------------------------------- keras.activations functions
+def linear(x):
+    return _as_float(x)
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    return ReLU(negative_slope, max_value, threshold)(x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return LeakyReLU(negative_slope)(x)
+
+
+def relu6(x):
+    return _BUILTIN["relu6"](x)
+
+
+def softmax(x, axis=-1):
+    return Softmax(axis)(x)
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax(axis)(x)
+
+
+def elu(x, alpha=1.0):
+    return ELU(alpha)(x)
+
+
+def selu(x):
+    return _BUILTIN["selu"](x)
+
+
+def gelu(x, approximate=False):
+    return GELU(approximate)(x)
+
+
+def sigmoid(x):
+    return _BUILTIN["sigmoid"](x)
+
+
+def tanh(x):
+    return _BUILTIN["tanh"](x)
+
+
+def exponential(x):
+    return _BUILTIN["exponential"](x)
+
+
+def hard_sigmoid(x):
+    return _BUILTIN["hard_sigmoid"](x)
+
+
+def hard_silu(x):
+    return _BUILTIN["hard_silu"](x)
+
+
+def softplus(x):
+    return _BUILTIN["softplus"](x)
+
+
+def softsign(x):
+    return _BUILTIN["softsign"](x)
+
+
+def silu(x):
+    return _BUILTIN["silu"](x)
+
+
+def mish(x):
+    return _BUILTIN["mish"](x)
+
+
+swish = silu
+hard_swish = hard_silu
+
+_FUNCTIONS = {f: f.__name__ for f in (
+    linear, relu, leaky_relu, relu6, softmax, log_softmax, elu, selu, gelu, sigmoid, tanh,
+    exponential, hard_sigmoid, hard_silu, softplus, softsign, silu, mish)}
+
+
+# ---------------------------------------------------------------- get / serialize
+def _unknown(identifier):
+    return ValueError(f"Unknown activation {identifier!r}; known activations: "
+                      f"{', '.join(known_names())}.")
+
+
+def get(identifier=None) -> Activation:
+    """Resolve ``identifier`` to an ``Activation`` (``None`` -> linear)."""
+    if identifier is None:
+        return _BUILTIN["linear"]
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, str):
+        act = _BUILTIN.get(_ALIASES.get(identifier, identifier))
+        if act is None:
+            raise _unknown(identifier)
+        return act
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Activation):
+        return identifier()
+    if callable(identifier) and identifier in _FUNCTIONS:
+        return _BUILTIN[_FUNCTIONS[identifier]]
+    # An arbitrary Python callable has no gradient we could compute honestly.
+    raise ValueError(f"Could not interpret activation {identifier!r}: custom callables are "
+                     f"not supported; use one of {', '.join(known_names())}.")
+
+
+def serialize(activation) -> str:
+    """The Keras name of ``activation`` (``"relu"``, ``"linear"``...)."""
+    return get(activation).name
+
+
+def deserialize(config) -> Activation:
+    """Accept a name or Keras 3's function dict ``{"class_name": "function", "config": "relu"}``."""
+    if isinstance(config, str):
+        return get(config)
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if isinstance(inner, str):
+            return get(inner)
+        name = config.get("class_name")
+        if isinstance(name, str) and name != "function":
+            return get(name)
+    raise ValueError(f"Cannot deserialize activation from {config!r}; expected a name such as "
+                     f"'relu' or a Keras function config dict.")
+
+
+__all__ = ["Activation", "get", "serialize", "deserialize", "known_names", "linear", "relu",
+           "leaky_relu", "relu6", "softmax", "log_softmax", "elu", "selu", "gelu", "sigmoid",
+           "tanh", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "softplus",
+           "softsign", "silu", "swish", "mish"]
