@@ -1,0 +1,67 @@
+"""Every layer a Keras user imports from ``keras.layers``, plus registry helpers.
+
+Importing this package registers all layers (``core.layers.spec``), so the
+graph editor's palette and the loaders see them. ``get_layer_specs()`` groups
+the registry by palette section; ``serialize``/``deserialize`` round-trip a
+layer through its Keras 3 config dict.
+
+>>> from core.layers import Input, Dense, Dropout
+>>> y = Dropout(0.2)(Dense(8, activation="relu")(Input((4,))))
+>>> y.shape
+(None, 8)
+>>> sorted(get_layer_specs())[:2]
+['Activation', 'Convolution']
+"""
+
+from __future__ import annotations
+
+from core.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from core.layers.base import Layer
+from core.layers.convolutional import Conv2D
+from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
+from core.layers.dense import Dense
+from core.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
+from core.layers.node import KerasTensor
+from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
+
+# Keras' aliases.
+Convolution2D = Conv2D
+
+
+def get_layer_specs() -> dict[str, list[type]]:
+    """Registered layer classes by palette group, in ``GROUPS`` order, registration order
+    within a group; empty groups are left out."""
+    by_group: dict[str, list[type]] = {g: [] for g in GROUPS}
+    for cls in registered_layers().values():
+        by_group.setdefault(cls.group, []).append(cls)
+    return {g: classes for g, classes in by_group.items() if classes}
+
+
+def serialize(layer) -> dict:
+    """Keras 3 layer dict (``module``, ``class_name``, ``config``, ``registered_name``)."""
+    return {"module": "keras.layers", "class_name": type(layer).__name__,
+            "config": layer.get_config(), "registered_name": None}
+
+
+def deserialize(config: dict):
+    """A new layer from ``serialize``'s dict (or Keras 2's ``{"class_name", "config"}``)."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"Cannot deserialize a layer from {config!r}; expected a dict with "
+                         "'class_name' and 'config'.")
+    return get_layer_class(config["class_name"]).from_config(config.get("config") or {})
+
+
+__all__ = [
+    "Layer", "KerasTensor", "Param", "Input", "InputLayer", "Dense", "Activation", "Dropout",
+    "Flatten", "Reshape", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+    "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
+    "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
+]
