@@ -11,8 +11,6 @@ Works on any rank >= 2 input (applies to the last axis).
 
 from __future__ import annotations
 
-import numpy as np
-
 from core import activations, initializers
 from core.layers.base import Layer
 from core.layers.spec import Param, register_layer
@@ -67,7 +65,8 @@ class Dense(Layer):
         z = x2 @ self.kernel.value
         if self.bias is not None:
             z += self.bias.value
-        y, act_cache = self.activation.forward(z)
+        # z is our fresh matmul result, so the activation may overwrite it.
+        y, act_cache = self.activation.forward(z, inplace=True)
         return y.reshape(inputs.shape[:-1] + (self.units,)), (inputs, x2, act_cache)
 
     def backward(self, cache, grad_output, need_input_grad=True):
