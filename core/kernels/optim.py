@@ -1,0 +1,313 @@
+"""Fused, in-place optimizer update kernels (one call per variable and step).
+
+Every kernel works on flat (1-D, C-contiguous) views of the variable, its
+gradient and its slot buffers, so a step reads each array once and allocates
+nothing. All scalars are passed already cast to the array dtype by the caller
+(``core.optimizers``): math then stays in float32 for float32 weights, as
+Keras' own update rules do, and numba compiles one signature per dtype.
+
+Shared scalar arguments, applied in Keras' order before the rule itself:
+  * ``gscale`` — multiplies the gradient (1/loss_scale_factor, clipnorm and
+    global_clipnorm ratios folded together by the caller);
+  * ``clip`` — ``clipvalue``; clips the scaled gradient to [-clip, clip] when > 0;
+  * ``decay`` — ``weight_decay * learning_rate``; ``w -= w * decay`` first.
+
+Each ``<rule>_step`` is serial; ``<rule>_step_par`` splits the array in chunks
+over ``prange`` (worth it above ``PAR_MIN`` elements); ``<rule>_step_ref`` is
+the plain numpy twin used as test oracle.
+
+>>> import numpy as np
+>>> w = np.ones(4, "float32"); g = np.full(4, 0.5, "float32")
+>>> one = np.float32(1); zero = np.float32(0)
+>>> sgd_step(w, g, np.float32(0.1), one, zero, zero)
+>>> float(w[0])
+0.949999988079071
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.kernels._jit import njit, prange
+
+PAR_MIN = 1 << 17  # elements: below this, thread start-up costs more than it saves
+CHUNK = 1 << 14
+
+
+@njit
+def _grad(g, i, gscale, clip):
+    gi = g[i] * gscale
+    if clip > 0:
+        if gi > clip:
+            gi = clip
+        elif gi < -clip:
+            gi = -clip
+    return gi
+
+
+def _grad_ref(g, gscale, clip):
+    gi = g * gscale
+    return np.clip(gi, -clip, clip) if clip > 0 else gi
+
+
+def _decay_ref(w, decay):
+    if decay != 0:
+        w -= w * decay
+
+
+# ----------------------------------------------------------------- SGD (plain)
+@njit
+def _sgd_range(w, g, lr, gscale, clip, decay, start, stop):
+    for i in range(start, stop):
+        wi = w[i]
+        if decay != 0:
+            wi = wi - wi * decay
+        w[i] = wi - _grad(g, i, gscale, clip) * lr
+
+
+@njit
+def sgd_step(w, g, lr, gscale, clip, decay):
+    _sgd_range(w, g, lr, gscale, clip, decay, 0, w.shape[0])
+
+
+@njit(parallel=True)
+def sgd_step_par(w, g, lr, gscale, clip, decay):
+    n = w.shape[0]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _sgd_range(w, g, lr, gscale, clip, decay, c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+def sgd_step_ref(w, g, lr, gscale, clip, decay):
+    gi = _grad_ref(g, gscale, clip)
+    _decay_ref(w, decay)
+    w -= gi * lr
+
+
+# ------------------------------------------------------- SGD momentum/Nesterov
+@njit
+def _momentum_range(w, g, m, lr, momentum, nesterov, gscale, clip, decay, start, stop):
+    for i in range(start, stop):
+        gi = _grad(g, i, gscale, clip)
+        wi = w[i]
+        if decay != 0:
+            wi = wi - wi * decay
+        mi = m[i] * momentum - gi * lr
+        m[i] = mi
+        if nesterov:
+            w[i] = wi + (mi * momentum - gi * lr)
+        else:
+            w[i] = wi + mi
+
+
+@njit
+def momentum_step(w, g, m, lr, momentum, nesterov, gscale, clip, decay):
+    _momentum_range(w, g, m, lr, momentum, nesterov, gscale, clip, decay, 0, w.shape[0])
+
+
+@njit(parallel=True)
+def momentum_step_par(w, g, m, lr, momentum, nesterov, gscale, clip, decay):
+    n = w.shape[0]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _momentum_range(w, g, m, lr, momentum, nesterov, gscale, clip, decay,
+                        c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+def momentum_step_ref(w, g, m, lr, momentum, nesterov, gscale, clip, decay):
+    gi = _grad_ref(g, gscale, clip)
+    _decay_ref(w, decay)
+    m[...] = m * momentum - gi * lr
+    if nesterov:
+        w += m * momentum - gi * lr
+    else:
+        w += m
+
+
+# ---------------------------------------------------------------- Adam / AdamW
+@njit
+def _adam_range(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
+                decay, start, stop):
+    for i in range(start, stop):
+        gi = _grad(g, i, gscale, clip)
+        wi = w[i]
+        if decay != 0:
+            wi = wi - wi * decay
+        mi = m[i] + (gi - m[i]) * one_m_b1
+        vi = v[i] + (gi * gi - v[i]) * one_m_b2
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            if vhat[i] > vi:
+                vi = vhat[i]
+            vhat[i] = vi
+        # Keras: eps is added to sqrt(v) and the bias corrections live in alpha.
+        w[i] = wi - (mi * alpha) / (np.sqrt(vi) + eps)
+
+
+@njit
+def adam_step(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip, decay):
+    _adam_range(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
+                decay, 0, w.shape[0])
+
+
+@njit(parallel=True)
+def adam_step_par(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
+                  decay):
+    n = w.shape[0]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _adam_range(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
+                    decay, c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+def adam_step_ref(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
+                  decay):
+    gi = _grad_ref(g, gscale, clip)
+    _decay_ref(w, decay)
+    m += (gi - m) * one_m_b1
+    v += (gi * gi - v) * one_m_b2
+    vv = v
+    if amsgrad:
+        np.maximum(vhat, v, out=vhat)
+        vv = vhat
+    w -= (m * alpha) / (np.sqrt(vv) + eps)
+
+
+# --------------------------------------------------------------------- RMSprop
+@njit
+def _rmsprop_range(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
+                   clip, decay, start, stop):
+    for i in range(start, stop):
+        gi = _grad(g, i, gscale, clip)
+        wi = w[i]
+        if decay != 0:
+            wi = wi - wi * decay
+        vi = rho * vel[i] + one_m_rho * (gi * gi)
+        vel[i] = vi
+        if centered:
+            ai = rho * avg[i] + one_m_rho * gi
+            avg[i] = ai
+            denom = vi - ai * ai + eps
+        else:
+            denom = vi + eps
+        inc = (lr * gi) / np.sqrt(denom)
+        if momentum > 0:
+            mi = momentum * mom[i] + inc
+            mom[i] = mi
+            w[i] = wi - mi
+        else:
+            w[i] = wi - inc
+
+
+@njit
+def rmsprop_step(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
+                 clip, decay):
+    _rmsprop_range(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
+                   clip, decay, 0, w.shape[0])
+
+
+@njit(parallel=True)
+def rmsprop_step_par(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
+                     clip, decay):
+    n = w.shape[0]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _rmsprop_range(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered,
+                       gscale, clip, decay, c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+def rmsprop_step_ref(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
+                     clip, decay):
+    gi = _grad_ref(g, gscale, clip)
+    _decay_ref(w, decay)
+    vel[...] = rho * vel + one_m_rho * (gi * gi)
+    if centered:
+        avg[...] = rho * avg + one_m_rho * gi
+        denom = vel - avg * avg + eps
+    else:
+        denom = vel + eps
+    inc = (lr * gi) / np.sqrt(denom)
+    if momentum > 0:
+        mom[...] = momentum * mom + inc
+        w -= mom
+    else:
+        w -= inc
+
+
+# --------------------------------------------------------------------- Adagrad
+@njit
+def _adagrad_range(w, g, acc, lr, eps, gscale, clip, decay, start, stop):
+    for i in range(start, stop):
+        gi = _grad(g, i, gscale, clip)
+        wi = w[i]
+        if decay != 0:
+            wi = wi - wi * decay
+        ai = acc[i] + gi * gi
+        acc[i] = ai
+        w[i] = wi - (lr * gi) / np.sqrt(ai + eps)
+
+
+@njit
+def adagrad_step(w, g, acc, lr, eps, gscale, clip, decay):
+    _adagrad_range(w, g, acc, lr, eps, gscale, clip, decay, 0, w.shape[0])
+
+
+@njit(parallel=True)
+def adagrad_step_par(w, g, acc, lr, eps, gscale, clip, decay):
+    n = w.shape[0]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _adagrad_range(w, g, acc, lr, eps, gscale, clip, decay, c * CHUNK,
+                       min(n, (c + 1) * CHUNK))
+
+
+def adagrad_step_ref(w, g, acc, lr, eps, gscale, clip, decay):
+    gi = _grad_ref(g, gscale, clip)
+    _decay_ref(w, decay)
+    acc += gi * gi
+    w -= (lr * gi) / np.sqrt(acc + eps)
+
+
+# --------------------------------------------------------- norms and averages
+@njit
+def sum_squares(x):
+    """Sum of squares accumulated in float64 (for clipnorm / global_clipnorm)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        xi = np.float64(x[i])
+        s += xi * xi
+    return s
+
+
+def sum_squares_ref(x):
+    x64 = x.astype(np.float64)
+    return float(np.dot(x64, x64))
+
+
+@njit
+def ema_step(avg, w, momentum, one_m_momentum):
+    """``avg = momentum * avg + (1 - momentum) * w`` in place (Keras' use_ema)."""
+    for i in range(avg.shape[0]):
+        avg[i] = momentum * avg[i] + one_m_momentum * w[i]
+
+
+def ema_step_ref(avg, w, momentum, one_m_momentum):
+    avg[...] = momentum * avg + one_m_momentum * w
+
+
+# ------------------------------------------------------------------- warmup
+def warmup() -> None:
+    """Compile (or load from cache) every kernel for float32 once, on tiny inputs."""
+    f = np.float32
+    for par in (False, True):
+        a = [np.zeros(3, f) for _ in range(5)]
+        e = np.zeros(0, f)
+        one, zero, lr = f(1), f(0), f(0.01)
+        (sgd_step_par if par else sgd_step)(a[0], a[1], lr, one, zero, zero)
+        (momentum_step_par if par else momentum_step)(a[0], a[1], a[2], lr, f(0.9), False,
+                                                     one, zero, zero)
+        (adam_step_par if par else adam_step)(a[0], a[1], a[2], a[3], e, lr, f(0.1), f(0.001),
+                                              f(1e-7), False, one, zero, zero)
+        (rmsprop_step_par if par else rmsprop_step)(a[0], a[1], a[2], e, e, lr, f(0.9), f(0.1),
+                                                    zero, f(1e-7), False, one, zero, zero)
+        a[2][:] = 0.1
+        (adagrad_step_par if par else adagrad_step)(a[0], a[1], a[2], lr, f(1e-7), one, zero,
+                                                    zero)
+    sum_squares(np.zeros(3, f))
+    ema_step(np.zeros(3, f), np.zeros(3, f), f(0.99), f(0.01))

@@ -1,0 +1,161 @@
+"""The ``Loss`` base class: input preparation, Keras reduction and sample weights.
+
+Subclasses implement ``_forward(y_true, y_pred) -> (per_sample_losses, cache)`` and
+``_backward(cache, d_per_sample) -> d_y_pred``; the base turns them into Keras'
+``__call__`` (reduced value) and ``value_and_grad``.
+
+>>> from core.losses import MeanSquaredError
+>>> MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]])
+0.5
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import backend
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
+
+
+def _as_float(x, dtype):
+    a = np.asarray(x)
+    if dtype is None:
+        dtype = a.dtype if a.dtype.kind == "f" else backend.floatx()
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def _same_rank(x1, x2):
+    """Keras' ``squeeze_or_expand_to_same_rank`` (ranks differing by one, last dim 1)."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1:
+            x2 = x2.reshape(x2.shape + (1,))
+        else:
+            x1 = x1.reshape(x1.shape[:-1])
+    if r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1:
+            x1 = x1.reshape(x1.shape + (1,))
+        else:
+            x2 = x2.reshape(x2.shape[:-1])
+    return x1, x2
+
+
+def _unbroadcast(g, shape):
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1 and g.shape[i] != 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g
+
+
+class Loss:
+    """Base class: subclasses implement ``_forward``/``_backward`` on prepared arrays."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        cls = type(self).__name__
+        self.name = name or backend.to_snake_case(cls)
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"Loss '{self.name}': reduction={reduction!r} is invalid; "
+                             f"expected one of {_REDUCTIONS}.")
+        self.reduction = reduction
+        self.dtype = None if dtype is None else backend.standardize_dtype(dtype)
+
+    # ------------------------------------------------------------- preparation
+    def _prepare(self, y_true, y_pred):
+        yp = _as_float(y_pred, self.dtype)
+        yt = _as_float(y_true, yp.dtype)
+        a, b = _same_rank(yt, yp)
+        if a.shape != b.shape:
+            raise ValueError(
+                f"Loss '{self.name}': y_true and y_pred have incompatible shapes "
+                f"y_true.shape={tuple(np.shape(y_true))}, y_pred.shape={tuple(yp.shape)}.")
+        return a, b, yp.shape
+
+    def _weights(self, per, sample_weight, mask=None):
+        """Keras' apply_mask + sample-weight broadcasting; None when all ones."""
+        sw = None
+        if mask is not None:
+            m = mask.astype(per.dtype)
+            if self.reduction in ("mean", "sum_over_batch_size"):
+                valid = m.sum()
+                m *= (m.size / valid) if valid > 0 else 0.0
+            sw = m
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=per.dtype)
+            if w.ndim == per.ndim + 1 and w.shape[-1] == 1:
+                w = w.reshape(w.shape[:-1])
+            while w.ndim < per.ndim:
+                w = w.reshape(w.shape + (1,))
+            try:
+                np.broadcast_shapes(w.shape, per.shape)
+            except ValueError:
+                raise ValueError(
+                    f"Loss '{self.name}': sample_weight of shape {np.shape(sample_weight)} "
+                    f"does not match the per-sample losses of shape {per.shape}.") from None
+            sw = w if sw is None else sw * w
+        return sw
+
+    def _reduce(self, per, sw):
+        """Reduced value and d(value)/d(per) (a scalar or an array of per's shape)."""
+        values = per if sw is None else per * sw
+        red = self.reduction
+        if red in (None, "none") or values.ndim == 0:
+            return (float(values) if values.ndim == 0 else values), None
+        total = float(values.sum(dtype=np.float64))
+        if red == "sum":
+            scale = 1.0
+        elif red == "mean_with_sample_weight" and sw is not None:
+            s = float(np.sum(sw))
+            scale = 1.0 / s if s else 0.0
+        else:
+            scale = 1.0 / values.size if values.size else 0.0
+        dper = scale if sw is None else _unbroadcast(
+            np.broadcast_to(sw * scale, values.shape), per.shape)
+        return total * scale, dper
+
+    # -------------------------------------------------------------- public API
+    def call(self, y_true, y_pred):
+        """Per-sample losses (no reduction), as Keras' ``Loss.call``."""
+        yt, yp, _ = self._prepare(y_true, y_pred)
+        return self._forward(yt, yp)[0]
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        yt, yp, _ = self._prepare(y_true, y_pred)
+        per, cache = self._forward(yt, yp)
+        value, _ = self._reduce(per, self._weights(per, sample_weight, self._mask(cache)))
+        return value
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None):
+        """``(reduced loss, d loss / d y_pred)``; the gradient has y_pred's shape."""
+        if self.reduction in (None, "none"):
+            raise ValueError(f"Loss '{self.name}': value_and_grad needs a reducing "
+                             f"reduction, got reduction={self.reduction!r}.")
+        yt, yp, shape = self._prepare(y_true, y_pred)
+        per, cache = self._forward(yt, yp)
+        value, dper = self._reduce(per, self._weights(per, sample_weight, self._mask(cache)))
+        if dper is None:  # 0-d per-sample loss (rank-1 inputs averaged to a scalar)
+            dper = 1.0
+        return value, self._backward(cache, dper).reshape(shape)
+
+    def _mask(self, cache):
+        return None
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("dtype", None)
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _expand(dper, ndim):
+    return dper if np.isscalar(dper) or np.ndim(dper) == 0 else np.expand_dims(dper, -1)
+
+
