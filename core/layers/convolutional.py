@@ -1,0 +1,276 @@
+"""``Conv2D`` (NHWC, Keras 3 semantics) as im2col + one BLAS GEMM, and the
+per-layer scratch buffers that the conv, pooling and normalization layers reuse.
+
+Weights as Keras: ``kernel`` (kh, kw, in_channels, filters), then ``bias``
+(filters,). Only ``data_format='channels_last'`` and ``groups=1`` are
+supported; anything else raises ``ValueError``.
+
+>>> import numpy as np
+>>> conv = Conv2D(8, 3, padding="same", activation="relu")
+>>> conv(np.zeros((2, 28, 28, 1), "float32")).shape
+(2, 28, 28, 8)
+>>> conv.compute_output_shape((None, 28, 28, 1))
+(None, 28, 28, 8)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import activations, backend, initializers
+from core.kernels import conv as conv_kernels
+from core.layers.base import Layer
+from core.layers.spec import Param, register_layer
+
+
+class ScratchBuffers:
+    """Reusable work arrays of one layer: freshly allocated big buffers page-fault
+    on every step, which costs more than the arithmetic on this hardware.
+
+    A buffer belongs to a *slot*: the n-th call of the layer within the current
+    tape step (a layer shared twice in one model keeps two sets, because the first
+    call's cache must survive until backward), or slot -1 for calls outside a tape
+    (inference). A cache is therefore valid until the same slot runs forward again.
+    """
+
+    def __init__(self):
+        self._arrays: dict[tuple, np.ndarray] = {}
+        self._step = None
+        self._next = 0
+
+    def slot(self) -> int:
+        tape = backend.get_tape()
+        if tape is None:
+            return -1
+        if tape.step != self._step:
+            self._step, self._next = tape.step, 0
+        slot = self._next
+        self._next += 1
+        return slot
+
+    def get(self, name: str, slot: int, shape, dtype) -> tuple[np.ndarray, bool]:
+        """``(array, fresh)``: the buffer for ``(name, slot)`` with this shape/dtype."""
+        key = (name, slot)
+        arr = self._arrays.get(key)
+        if arr is not None and arr.shape == tuple(shape) and arr.dtype == dtype:
+            return arr, False
+        arr = np.empty(shape, dtype)
+        self._arrays[key] = arr
+        return arr, True
+
+    def clear(self) -> None:
+        self._arrays.clear()
+
+
+def spatial_padding(layer_name, padding, size, k, stride, dilation=1):
+    """``(before, after, out)`` for one spatial axis; ``size`` may be None (unknown)."""
+    if size is None:
+        return 0, 0, None
+    if padding == "same":
+        before, after = conv_kernels.same_padding(size, k, stride, dilation)
+    else:
+        before = after = 0
+    return before, after, conv_kernels.conv_output_size(size, k, stride, dilation,
+                                                        before, after)
+
+
+def check_4d(layer, input_shape) -> None:
+    if len(input_shape) != 4:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) expects a 4-D input "
+            f"(batch, height, width, channels), received input with shape "
+            f"{tuple(input_shape)}")
+
+
+def check_channels_last(layer, data_format):
+    if data_format is None:
+        return "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"Layer '{layer.name}': argument data_format={data_format!r} is "
+                         f"invalid; expected 'channels_last' or 'channels_first'.")
+    if data_format != "channels_last":
+        raise ValueError(f"Layer '{layer.name}': data_format={data_format!r} is not supported; "
+                         f"only 'channels_last' (NHWC, Keras' default) is.")
+    return data_format
+
+
+@register_layer
+class Conv2D(Layer):
+    group = "Convolution"
+    params = (
+        Param("filters", "int", None, min=1, doc="Number of output channels."),
+        Param("kernel_size", "tuple", None, min=1, length=2, doc="Window height and width."),
+        Param("strides", "tuple", (1, 1), min=1, length=2, doc="Step of the window."),
+        Param("padding", "choice", "valid", choices=("valid", "same"),
+              doc="'valid': no padding; 'same': pad so output = ceil(input / stride)."),
+        Param("dilation_rate", "tuple", (1, 1), min=1, length=2, advanced=True,
+              doc="Spacing between kernel taps (cannot combine with strides > 1)."),
+        Param("activation", "activation", None, optional=True, doc="Activation function."),
+        Param("use_bias", "bool", True, doc="Whether to add a bias vector."),
+        Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
+        Param("bias_initializer", "initializer", "zeros", advanced=True),
+    )
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters = self._check("filters", filters)
+        self.kernel_size = self._check("kernel_size", kernel_size)
+        self.strides = self._check("strides", strides)
+        self.padding = self._check("padding", padding)
+        self.dilation_rate = self._check("dilation_rate", dilation_rate)
+        self.data_format = check_channels_last(self, data_format)
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"Layer '{self.name}': argument groups={groups!r} is invalid; "
+                             f"expected a positive integer.")
+        if groups != 1:
+            raise ValueError(f"Layer '{self.name}': groups={groups} is not supported; "
+                             f"only groups=1 is.")
+        self.groups = 1
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"Layer '{self.name}': strides > 1 cannot be combined with dilation_rate > 1 "
+                f"(received strides={self.strides}, dilation_rate={self.dilation_rate}).")
+        self.activation = activations.get(activation)
+        self.use_bias = self._check("use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        for arg, value in (("kernel_regularizer", kernel_regularizer),
+                           ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank),
+                           ("lora_alpha", lora_alpha)):
+            if value is not None:
+                raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
+                                 f"(got {value!r}); leave it as None.")
+        self._scratch = ScratchBuffers()
+        self._geometry_cache: dict[tuple[int, int], tuple] = {}
+
+    # ------------------------------------------------------------------ shapes
+    def _geometry(self, h, w):
+        """``(oh, ow, (top, bottom, left, right))`` for an input of spatial size h x w."""
+        geo = self._geometry_cache.get((h, w))
+        if geo is None:
+            (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+            pt, pb, oh = spatial_padding(self.name, self.padding, h, kh, sh, dh)
+            pl, pr, ow = spatial_padding(self.name, self.padding, w, kw, sw, dw)
+            geo = (oh, ow, (pt, pb, pl, pr))
+            if h is not None and w is not None:
+                self._geometry_cache[(h, w)] = geo
+        return geo
+
+    def compute_output_shape(self, input_shape):
+        check_4d(self, input_shape)
+        oh, ow, _ = self._geometry(input_shape[1], input_shape[2])
+        if (oh is not None and oh <= 0) or (ow is not None and ow <= 0):
+            raise ValueError(
+                f"Layer '{self.name}' (Conv2D): kernel_size={self.kernel_size} with "
+                f"dilation_rate={self.dilation_rate}, strides={self.strides} and "
+                f"padding='{self.padding}' does not fit the input of shape "
+                f"{tuple(input_shape)}; the output would be {oh}x{ow}. Use a smaller "
+                f"kernel or padding='same'.")
+        return (input_shape[0], oh, ow, self.filters)
+
+    def build(self, input_shape):
+        check_4d(self, input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"Layer '{self.name}' (Conv2D) needs a known number of input "
+                             f"channels, received input with shape {tuple(input_shape)}")
+        self.compute_output_shape(input_shape)
+        kh, kw = self.kernel_size
+        self.kernel = self.add_weight((kh, kw, input_shape[-1], self.filters),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = (self.add_weight((self.filters,), initializer=self.bias_initializer,
+                                     name="bias") if self.use_bias else None)
+
+    # ------------------------------------------------------------- computation
+    def _pointwise(self):
+        """1x1 kernel, stride 1, no padding: the input already *is* the column matrix."""
+        return self.kernel_size == (1, 1) and self.strides == (1, 1)
+
+    def forward(self, inputs, training=False):
+        x = np.ascontiguousarray(inputs, dtype=self.kernel.dtype)
+        n, h, w, c = x.shape
+        oh, ow, pads = self._geometry(h, w)
+        kh, kw = self.kernel_size
+        k = kh * kw * c
+        f = self.filters
+        w2 = self.kernel.value.reshape(k, f)
+        slot = self._scratch.slot()
+        if self._pointwise():
+            cols = x.reshape(n * h * w, c)
+            z = cols @ w2
+            if self.use_bias:
+                z += self.bias.value
+        else:
+            # The bias rides in the GEMM: cols gets a constant ones column and
+            # the weight matrix the bias as its last row (no separate bias pass,
+            # and backward gets the bias gradient from the same GEMM).
+            kb = k + 1 if self.use_bias else k
+            cols, fresh = self._scratch.get("cols", slot, (n * oh * ow, kb), x.dtype)
+            if fresh and self.use_bias:
+                cols[:, k] = 1.0
+            (sh, sw), (dh, dw) = self.strides, self.dilation_rate
+            conv_kernels.im2col(x, kh, kw, sh, sw, dh, dw, *pads, cols)
+            if self.use_bias:
+                wb, _ = self._scratch.get("weights", 0, (kb, f), x.dtype)
+                wb[:k] = w2
+                wb[k] = self.bias.value
+                w2 = wb
+            z = cols @ w2
+        y, act_cache = self.activation.forward(z, inplace=True)
+        return y.reshape(n, oh, ow, f), (x.shape, cols, act_cache, slot)
+
+    def backward(self, cache, grad_output, need_input_grad=True):
+        x_shape, cols, act_cache, slot = cache
+        n, h, w, c = x_shape
+        f = self.filters
+        kh, kw = self.kernel_size
+        k = kh * kw * c
+        dz = self.activation.backward(act_cache, grad_output.reshape(-1, f))
+        dz = np.ascontiguousarray(dz, dtype=self.kernel.dtype)
+        gw = cols.T @ dz          # (k [+1], f): kernel rows, then the bias row
+        self.write_grad(self.kernel, gw[:k].reshape(self.kernel.shape))
+        if self.use_bias:
+            self.write_grad(self.bias, gw[k] if gw.shape[0] > k else dz.sum(axis=0))
+        if not need_input_grad:
+            return None
+        w2 = self.kernel.value.reshape(k, f)
+        if self._pointwise():
+            dx, _ = self._scratch.get("dx", slot, x_shape, dz.dtype)
+            np.matmul(dz, w2.T, out=dx.reshape(-1, c))
+            return dx
+        dcols, _ = self._scratch.get("dcols", slot, (dz.shape[0], k), dz.dtype)
+        np.matmul(dz, w2.T, out=dcols)
+        dx, _ = self._scratch.get("dx", slot, x_shape, dz.dtype)
+        _, _, pads = self._geometry(h, w)
+        (sh, sw), (dh, dw) = self.strides, self.dilation_rate
+        conv_kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, *pads, dx)
+        return dx
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        })
+        return config
