@@ -1,0 +1,190 @@
+"""Live training curves: loss and metrics, train and validation, per batch and per epoch.
+
+The training controller calls ``begin_run`` once, then ``add_batches`` / ``add_epoch``
+from its 10 Hz timer (a handful of points per call, never one call per batch), and
+``set_counters`` for the epoch/batch/samples-per-second/ETA line. Earlier runs from
+the project's history can be overlaid (faded, dashed) for comparison.
+
+x axis: epochs, fractional for batches (batch b of epoch e at ``e + (b+1)/steps``).
+
+>>> panel = CurvesPanel()                       # doctest: +SKIP
+>>> panel.begin_run("Run 1", ["accuracy"])      # doctest: +SKIP
+>>> panel.add_epoch(0, {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.6})  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+TRAIN_COLOR = (31, 119, 180)
+VAL_COLOR = (255, 127, 14)
+EXTRA_COLORS = [(44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+OVERLAY_COLORS = [(120, 120, 120), (160, 120, 200), (100, 170, 170), (190, 150, 90)]
+
+
+def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(background="w")
+    w.setObjectName(object_name)
+    w.setTitle(title, color="#333", size="10pt")
+    w.setLabel("bottom", "epoch")
+    w.setLabel("left", ylabel)
+    w.showGrid(x=True, y=True, alpha=0.25)
+    w.addLegend(offset=(-10, 10), labelTextSize="8pt")
+    w.setClipToView(True)
+    w.setDownsampling(auto=True, mode="peak")
+    w.setMinimumHeight(150)
+    return w
+
+
+class _Series:
+    """One curve: growing python lists, pushed to pyqtgraph in one ``setData``."""
+
+    def __init__(self, item: pg.PlotDataItem):
+        self.item = item
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.dirty = False
+
+    def add(self, x: float, y: float) -> None:
+        self.x.append(x)
+        self.y.append(y)
+        self.dirty = True
+
+    def flush(self) -> None:
+        if self.dirty:
+            self.item.setData(np.asarray(self.x), np.asarray(self.y))
+            self.dirty = False
+
+
+class CurvesPanel(QWidget):
+    """Two plots (``lossPlot``, ``metricPlot``) and a counters line."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("curvesPanel")
+        self.counters = QLabel("No training yet.")
+        self.counters.setObjectName("trainCounters")
+        self.counters.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.overlay_box = QCheckBox("Overlay earlier runs")
+        self.overlay_box.setObjectName("overlayRuns")
+        self.overlay_box.setChecked(True)
+        self.overlay_box.toggled.connect(self._redraw_overlays)
+        self.loss_plot = _plot("lossPlot", "Loss", "loss")
+        self.metric_plot = _plot("metricPlot", "Metrics", "value")
+        top = QHBoxLayout()
+        top.addWidget(self.counters, 1)
+        top.addWidget(self.overlay_box)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.loss_plot, 1)
+        lay.addWidget(self.metric_plot, 1)
+        self.series: dict[str, _Series] = {}
+        self._color_index: dict[str, int] = {}
+        self._history: list[dict] = []
+        self._overlay_items: list = []
+        self.run_name = ""
+
+    # ------------------------------------------------------------- run lifecycle
+    def begin_run(self, run_name: str, metric_names) -> None:
+        """Clear the live curves (earlier runs stay as overlays) and create the series."""
+        for plot in (self.loss_plot, self.metric_plot):
+            for s in list(self.series.values()):
+                if s.item in plot.listDataItems():
+                    plot.removeItem(s.item)
+        self.series.clear()
+        self._color_index: dict[str, int] = {}
+        self.run_name = run_name
+        self._ensure("loss")
+        self._ensure("val_loss")
+        for m in metric_names:
+            self._ensure(m)
+            self._ensure("val_" + m)
+        self._redraw_overlays()
+
+    def _ensure(self, key: str, batch: bool = False) -> _Series:
+        full = key + ("#batch" if batch else "")
+        s = self.series.get(full)
+        if s is not None:
+            return s
+        base = key.removeprefix("val_")
+        plot = self.loss_plot if base == "loss" else self.metric_plot
+        if base not in self._color_index:  # loss and the first metric share the main pair
+            self._color_index[base] = 0 if base == "loss" else len(
+                [b for b in self._color_index if b != "loss"])
+        idx = self._color_index[base]
+        if idx == 0:
+            color = VAL_COLOR if key.startswith("val_") else TRAIN_COLOR
+        else:
+            color = EXTRA_COLORS[(idx - 1) % len(EXTRA_COLORS)]
+        if batch:  # thin, light line under the per-epoch points
+            pen = pg.mkPen(color=color + (110,), width=1)
+            item = plot.plot([], [], pen=pen)
+        else:
+            label = ("validation " if key.startswith("val_") else "train ") + base
+            pen = pg.mkPen(color=color, width=2.5)
+            item = plot.plot([], [], pen=pen, symbol="o", symbolSize=7, symbolBrush=color,
+                             name=label)
+        item.setZValue(10 if not batch else 5)
+        s = _Series(item)
+        self.series[full] = s
+        return s
+
+    def add_batches(self, points) -> None:
+        """``points``: iterable of ``(x, logs)`` from batch ends (train values only)."""
+        for x, logs in points:
+            for k, v in logs.items():
+                if k.startswith("val_") or not np.isfinite(v):
+                    continue
+                self._ensure(k, batch=True).add(x, v)
+        self.flush()
+
+    def add_epoch(self, epoch: int, logs: dict) -> None:
+        for k, v in logs.items():
+            if np.isfinite(v) and k not in ("learning_rate", "lr"):
+                self._ensure(k).add(epoch + 1.0, v)
+        self.flush()
+
+    def flush(self) -> None:
+        for s in self.series.values():
+            s.flush()
+
+    def set_counters(self, text: str) -> None:
+        self.counters.setText(text)
+
+    # --------------------------------------------------------------- history
+    def set_history(self, runs) -> None:
+        """Earlier runs (``document.history``: dicts with ``name`` and ``epochs``, a list
+        of per-epoch logs) to overlay."""
+        self._history = [r for r in (runs or []) if isinstance(r, dict) and r.get("epochs")]
+        self._redraw_overlays()
+
+    def _redraw_overlays(self, *_):
+        for plot, item in self._overlay_items:
+            plot.removeItem(item)
+        self._overlay_items.clear()
+        if not self.overlay_box.isChecked():
+            return
+        for i, run in enumerate(self._history[-4:]):
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            keys = sorted({k for logs in run["epochs"] if isinstance(logs, dict) for k in logs})
+            for key in keys:
+                vals = np.asarray([logs.get(key, np.nan) for logs in run["epochs"]], float)
+                if vals.size == 0 or key in ("learning_rate", "lr"):
+                    continue
+                base = key.removeprefix("val_")
+                plot = self.loss_plot if base == "loss" else self.metric_plot
+                style = Qt.DashLine if key.startswith("val_") else Qt.DotLine
+                item = plot.plot(np.arange(1, vals.size + 1), vals,
+                                 pen=pg.mkPen(color=color, width=1.5, style=style),
+                                 name=f"{run.get('name', 'earlier')}: {key}")
+                item.setZValue(1)
+                self._overlay_items.append((plot, item))
+
+    # ---------------------------------------------------------------- tests
+    def point_count(self, key: str, batch: bool = False) -> int:
+        s = self.series.get(key + ("#batch" if batch else ""))
+        return 0 if s is None else len(s.x)

@@ -1,0 +1,343 @@
+"""Train / pause / resume / stop: the state machine between the document and the worker.
+
+``start()`` runs on the GUI thread and only does cheap things: build the model from
+the document (no kernel calls), compile it, shape the data, check memory, restore
+the project's weights when they fit. Then a ``TrainingWorker`` on a ``QThread`` runs
+``fit`` while a 10 Hz ``QTimer`` drains the job's event queue into the curves.
+At the end the trained weights (copies) go into ``document.weights`` and the run
+into ``document.history``.
+
+States: ``idle`` -> ``running`` <-> ``paused`` -> ``stopping`` -> ``idle``.
+
+>>> ctl = TrainingController(get_document=lambda: doc, get_data=lambda: dataset)  # doctest: +SKIP
+>>> ctl.start()                                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
+
+from desktop.training.data_source import DataError, prepare
+from desktop.training.job import TrainingJob
+from desktop.training.memory import available_memory, estimate_training_memory, fmt_bytes
+from desktop.training.worker import TrainingWorker
+
+DRAIN_MS = 100  # 10 Hz: the curves never get one signal per batch
+
+
+class StartRefused(Exception):
+    """Training cannot start; the message says why (shown to the user, nothing changed)."""
+
+
+def input_and_output_nodes(doc):
+    """(input node id, last node id) of a single-input, single-output graph, else raises."""
+    ins = [n.id for n in doc.nodes.values()
+           if getattr(doc.layer_class(n.type), "num_inputs", 1) == 0]
+    outs = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)]
+    if len(ins) != 1 or len(outs) != 1:
+        raise StartRefused(f"Training from the canvas needs exactly one Input and one output "
+                           f"layer; this network has {len(ins)} inputs and {len(outs)} outputs.")
+    return ins[0], outs[0]
+
+
+def weights_by_layer(model) -> dict:
+    return {layer.name: [np.array(w.value, copy=True) for w in layer.weights]
+            for layer in model.layers if layer.weights}
+
+
+def restore_weights(model, saved) -> bool:
+    """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits."""
+    if not saved:
+        return False
+    layers = [layer for layer in model.layers if layer.weights]
+    for layer in layers:
+        arrs = saved.get(layer.name)
+        if arrs is None or len(arrs) != len(layer.weights) or any(
+                np.shape(a) != w.shape for a, w in zip(arrs, layer.weights)):
+            return False
+    for layer in layers:
+        layer.set_weights(saved[layer.name])
+    return True
+
+
+class TrainingController(QObject):
+    """Owns one training run at a time; the dock wires buttons and panels to it."""
+
+    stateChanged = Signal(str)
+    message = Signal(str)             # one-line status text
+    batchProgress = Signal(int, int)  # done, total (batches over all epochs)
+    epochEnded = Signal(int, dict)
+    runFinished = Signal(dict)        # the worker's result (weights, results, ...)
+    failed = Signal(str, str)         # message, details
+
+    def __init__(self, get_document, get_data, curves=None, parent=None):
+        super().__init__(parent)
+        self.get_document = get_document
+        self.get_data = get_data
+        self.curves = curves
+        self.state = "idle"
+        self.job: TrainingJob | None = None
+        self.thread: QThread | None = None
+        self.worker: TrainingWorker | None = None
+        self.model = None
+        self.doc = None
+        self.prepared = None
+        self.run: dict | None = None
+        self.last_result: dict | None = None
+        self.last_error: tuple[str, str] | None = None
+        self.last_message = ""
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_MS)
+        self._timer.timeout.connect(self.drain)
+        self._stats = {}
+
+    # -------------------------------------------------------------- helpers
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.stateChanged.emit(state)
+
+    def _say(self, text: str) -> None:
+        self.last_message = text
+        self.message.emit(text)
+
+    def _build(self, doc, ds):
+        """Model + prepared data + fit kwargs, or ``StartRefused`` (nothing changed)."""
+        from core import optimizers
+        from core.graph.datatypes import GraphError
+
+        s = doc.training
+        in_id, out_id = input_and_output_nodes(doc)
+        out_shape = doc.state(out_id).output_shape
+        in_shape = doc.state(in_id).output_shape
+        if in_shape is None or out_shape is None:
+            raise StartRefused("The network has errors; fix the problems list first.")
+        try:
+            prepared = prepare(ds, tuple(in_shape[1:]), int(out_shape[-1]), s.loss,
+                               s.validation_split)
+        except DataError as exc:
+            raise StartRefused(str(exc)) from None
+        if s.seed is not None:
+            from core import utils
+            utils.set_random_seed(int(s.seed))
+        try:
+            model = doc.build_model()
+        except (GraphError, ValueError) as exc:
+            raise StartRefused(f"Cannot build the model: {exc}") from None
+        opt = optimizers.get(s.optimizer)
+        opt.learning_rate = float(s.learning_rate)
+        model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
+        params = sum(int(w.size) for w in model.weights)
+        sizes = [int(np.prod(st.output_shape[1:])) for st in
+                 (doc.state(n) for n in doc.nodes) if st.output_shape is not None]
+        data_bytes = prepared.x_train.nbytes + (prepared.x_test.nbytes
+                                                if prepared.x_test is not None else 0)
+        est = estimate_training_memory(params, sizes, s.batch_size, s.optimizer, data_bytes)
+        avail = available_memory()
+        if avail is not None and est.total > avail:
+            raise StartRefused(f"Training with batch size {s.batch_size} needs about "
+                               f"{est.describe()}, but only {fmt_bytes(avail)} is available. "
+                               "Lower the batch size or make the network smaller.")
+        resumed = restore_weights(model, doc.weights)
+        fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
+        if prepared.validation_split > 0:
+            fit_kwargs["validation_split"] = prepared.validation_split
+        return model, prepared, fit_kwargs, resumed, est
+
+    @staticmethod
+    def _results_data(prepared):
+        """Test set when there is one, else the validation tail ``fit`` held out."""
+        if prepared.x_test is not None:
+            return (prepared.x_test, prepared.y_test, prepared.labels_test), "Test set"
+        n = len(prepared.x_train)
+        if prepared.validation_split > 0:
+            split_at = int(np.floor(n * (1.0 - prepared.validation_split)))
+            y = prepared.y_train[split_at:]
+            labels = y if y.ndim == 1 else np.argmax(y, axis=1)
+            return (prepared.x_train[split_at:], y, labels.astype(np.int64)), "Validation split"
+        return None, ""
+
+    # --------------------------------------------------------------- actions
+    def start(self) -> bool:
+        """Start training from the current document; False (with a message) if refused."""
+        if self.state != "idle":
+            return False
+        doc, ds = self.get_document(), self.get_data()
+        if doc is None:
+            return False
+        if ds is None:
+            self._say("No data loaded yet: choose a data set in the Data panel.")
+            return False
+        try:
+            model, prepared, fit_kwargs, resumed, est = self._build(doc, ds)
+        except StartRefused as exc:
+            self._say(str(exc))
+            self.failed.emit("Training cannot start", str(exc))
+            return False
+        s = doc.training
+        self.model, self.prepared, self.last_error = model, prepared, None
+        self.doc = doc  # results go to the document that was trained, even if replaced
+        self.job = TrainingJob(model, epochs=s.epochs, batch_size=s.batch_size)
+        results_data, source = self._results_data(prepared)
+        self.worker = TrainingWorker(self.job, prepared, fit_kwargs, source, results_data)
+        self.thread = QThread(self)
+        self.thread.setObjectName("trainingThread")
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        n = len(doc.history) + 1
+        self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
+                    timespec="seconds"), "settings": s.to_dict(), "dataset": ds.name,
+                    "resumed_weights": resumed, "epochs": []}
+        self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
+                       "last_batch": None, "rate": 0.0,
+                       "paused_s": 0.0, "pause_t": None}
+        if self.curves is not None:
+            self.curves.set_history(doc.history)
+            self.curves.begin_run(self.run["name"], list(s.metrics))
+        self._set_state("running")
+        self._say(f"Training {self.run['name']}: {s.epochs} epochs, batch {s.batch_size}"
+                  + (", continuing from the project's weights" if resumed else "")
+                  + f" (memory estimate {fmt_bytes(est.total)}).")
+        self.thread.start()
+        self._timer.start()
+        return True
+
+    def pause(self) -> None:
+        if self.state == "running":
+            self.job.pause()
+            self._set_state("paused")
+            self._say("Pausing at the next batch...")
+
+    def resume(self) -> None:
+        if self.state == "paused":
+            self.job.resume()
+            self._set_state("running")
+
+    def stop(self) -> None:
+        if self.state in ("running", "paused"):
+            self.job.stop()
+            self._set_state("stopping")
+            self._say("Stopping at the next batch...")
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Applied by the worker before its next batch (to ``model.optimizer.learning_rate``)."""
+        if self.job is not None and self.state in ("running", "paused"):
+            self.job.set_learning_rate(lr)
+
+    def add_epochs(self, n: int) -> int | None:
+        if self.job is not None and self.state in ("running", "paused"):
+            return self.job.add_epochs(n)
+        return None
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Stop and join the worker thread (window closing)."""
+        if self.job is not None:
+            self.job.stop()
+        if self.thread is not None and self.thread.isRunning():
+            self.thread.quit()
+            self.thread.wait(timeout_ms)
+        self._timer.stop()
+
+    # ------------------------------------------------------- queue draining
+    def drain(self) -> None:
+        """Move queued worker events into the curves and counters (GUI thread, 10 Hz)."""
+        if self.job is None:
+            return
+        st = self._stats
+        batch_points = []
+        for kind, ev in self.job.drain():
+            if kind == "train_begin":
+                st["steps"] = ev.get("steps")
+            elif kind == "batch":
+                steps = ev.get("steps") or st.get("steps") or 1
+                st["steps"] = steps
+                batch_points.append((ev["epoch"] + (ev["batch"] + 1) / steps, ev["logs"]))
+                st["last_batch"] = (ev["epoch"], ev["batch"])
+                st["samples"] += self.job.batch_size
+                st["t_last"] = ev["time"]
+            elif kind == "epoch":
+                self.run["epochs"].append(dict(ev["logs"]))
+                if self.curves is not None:
+                    self.curves.add_epoch(ev["epoch"], ev["logs"])
+                self.epochEnded.emit(ev["epoch"], ev["logs"])
+            elif kind == "paused":
+                st["pause_t"] = ev["time"]
+                self._say("Paused. Change the learning rate or add epochs, then Resume.")
+            elif kind == "resumed" and st.get("pause_t") is not None:
+                st["paused_s"] += ev["time"] - st["pause_t"]
+                st["pause_t"] = None
+            elif kind == "lr":
+                self._say(f"Learning rate set to {ev['learning_rate']:g}.")
+            elif kind == "nan":
+                self._say(f"Loss became {ev['loss']} at epoch {ev['epoch'] + 1}, batch "
+                          f"{ev['batch'] + 1}: stopping and keeping the last good weights.")
+        if batch_points and self.curves is not None:
+            self.curves.add_batches(batch_points)
+        self._update_counters()
+
+    def _update_counters(self) -> None:
+        st, job = self._stats, self.job
+        if st.get("last_batch") is None:
+            return
+        epoch, batch = st["last_batch"]
+        steps = st["steps"] or 1
+        total = job.target_epochs * steps
+        done = epoch * steps + batch + 1
+        busy = st.get("t_last", st["t0"]) - st["t0"] - st["paused_s"]
+        rate = st["samples"] / busy if busy > 0 else 0.0
+        st["rate"] = rate
+        eta = (total - done) * job.batch_size / rate if rate > 0 else float("nan")
+        eta_txt = "--" if not np.isfinite(eta) else time.strftime("%M:%S", time.gmtime(eta))
+        text = (f"Epoch {epoch + 1}/{job.target_epochs} · batch {batch + 1}/{steps} · "
+                f"{rate:,.0f} samples/s · ETA {eta_txt}")
+        if self.curves is not None:
+            self.curves.set_counters(text)
+        self.batchProgress.emit(done, total)
+
+    # ---------------------------------------------------------------- endings
+    def _finish_thread(self) -> None:
+        self._timer.stop()
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait()
+        self.drain()
+
+    def _on_finished(self, result: dict) -> None:
+        self._finish_thread()
+        self.last_result = result
+        doc = self.doc
+        if doc is not None:
+            doc.weights = weights_by_layer(self.model)
+            run = dict(self.run)
+            run["epochs_done"] = result["epochs_done"]
+            run["seconds"] = round(result["train_seconds"], 2)
+            run["samples_per_s"] = round(self._stats.get("rate", 0.0), 1)
+            if result.get("nan_at"):
+                run["nan_at"] = list(result["nan_at"])
+            res = result.get("results")
+            if res is not None:
+                run["test"] = {"source": res["source"], "count": res["count"],
+                               "accuracy": res["accuracy"], **res["scores"]}
+            doc.history.append(run)
+        if result.get("nan_at"):
+            e, b = result["nan_at"]
+            self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}. "
+                      "The weights from the last good batch were kept.")
+        else:
+            how = "stopped" if result.get("stopped") else "finished"
+            self._say(f"Training {how} after {result['epochs_done']} epoch(s) in "
+                      f"{result['train_seconds']:.1f} s.")
+        self._set_state("idle")
+        self.runFinished.emit(result)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._finish_thread()
+        self.last_error = (message, details)
+        self._say(f"Training failed: {message}")
+        self._set_state("idle")
+        self.failed.emit(f"Training failed: {message}", details)

@@ -1,0 +1,271 @@
+"""Training data for the canvas: which data set, loaded arrays, and fitting them to a network.
+
+No Qt here, so the data panel can run ``load_dataset`` on a worker thread and the
+tests can call it directly. ``DataSpec`` is what the project remembers (stored in
+``document.training.dataset`` as a dict); ``Dataset`` holds the loaded arrays;
+``prepare`` turns them into float32 model inputs/targets for a given network or
+refuses with a ``DataError`` that says why.
+
+>>> spec = DataSpec(kind="sample")
+>>> ds = load_dataset(spec)                       # doctest: +SKIP
+>>> xs = prepare(ds, input_shape=(28, 28, 1), num_outputs=10,
+...              loss="sparse_categorical_crossentropy")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+KINDS = ("sample", "mnist", "fashion_mnist", "file")
+KIND_LABELS = {
+    "sample": "Embedded sample (offline)",
+    "mnist": "MNIST digits",
+    "fashion_mnist": "Fashion-MNIST",
+    "file": "My file (.npz / .csv / IDX)",
+}
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot")
+
+
+class DataError(ValueError):
+    """A data set that cannot be read or does not fit the network; the message says why."""
+
+
+@dataclass
+class DataSpec:
+    """Where the data comes from and how it is split (stored in the project)."""
+
+    kind: str = "sample"
+    path: str = ""            # user file (npz/csv/idx images) or data folder for (fashion_)mnist
+    labels_path: str = ""     # IDX labels file when ``path`` is an IDX images file
+    test_path: str = ""       # optional separate test file of the same format
+    label_column: str = "-1"  # CSV: column name, or an index like "-1" (last column)
+    validation_split: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d) -> DataSpec:
+        if isinstance(d, DataSpec):
+            return d
+        if not isinstance(d, dict):
+            return cls()
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        spec = cls(**known)
+        if spec.kind not in KINDS:
+            spec.kind = "sample"
+        return spec
+
+
+@dataclass
+class Dataset:
+    """Loaded arrays (raw dtype as read) and what the panel shows about them."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    class_names: tuple = field(default_factory=tuple)
+
+    @property
+    def sample_shape(self) -> tuple:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        ys = [self.y_train] + ([self.y_test] if self.y_test is not None else [])
+        return int(max(int(np.max(y)) for y in ys if y.size) + 1)
+
+    @property
+    def is_image(self) -> bool:
+        s = self.sample_shape
+        return len(s) == 2 or (len(s) == 3 and s[-1] in (1, 3))
+
+    def suggested_input_shape(self) -> tuple:
+        """Keras image layout: (H, W) greyscale becomes (H, W, 1); tabular stays (F,)."""
+        s = self.sample_shape
+        return s + (1,) if len(s) == 2 else s
+
+
+# ---------------------------------------------------------------------- loading
+def _check_pair(name: str, x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim < 2:
+        raise DataError(f"{name}: inputs must have a sample axis and at least one feature "
+                        f"axis, got shape {x.shape}.")
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot labels -> class ids
+        y = np.argmax(y, axis=1)
+    y = y.reshape(-1)
+    if len(x) != len(y):
+        raise DataError(f"{name}: {len(x)} input samples but {len(y)} labels.")
+    if len(x) == 0:
+        raise DataError(f"{name}: the file holds no samples.")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{name}: inputs have dtype {x.dtype}, expected numbers.")
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        raise DataError(f"{name}: inputs contain NaN or infinite values.")
+    if not (np.issubdtype(y.dtype, np.integer) or
+            (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))):
+        raise DataError(f"{name}: labels must be whole class numbers, got dtype {y.dtype}.")
+    y = y.astype(np.int64)
+    if y.min() < 0:
+        raise DataError(f"{name}: labels must be >= 0, found {int(y.min())}.")
+    return x, y
+
+
+def _load_file(path: str, spec: DataSpec):
+    """``((x, y), test_or_None)`` from a user file through ``core.datasets.files``."""
+    from core.datasets import files
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"Data file {str(p)!r} does not exist.")
+    low = p.name.lower()
+    try:
+        if low.endswith(".npz"):
+            return files.load_npz(str(p))
+        if low.endswith((".csv", ".csv.gz", ".txt")):
+            col = spec.label_column.strip() or "-1"
+            label = int(col) if col.lstrip("-").isdigit() else col
+            return files.load_csv(str(p), label_column=label)
+        if "idx" in low or low.endswith(("-ubyte", "-ubyte.gz")):
+            if not spec.labels_path:
+                raise DataError(f"{p.name}: an IDX images file needs its IDX labels file too.")
+            return files.load_idx(str(p), spec.labels_path)
+    except DataError:
+        raise
+    except Exception as exc:  # the reader says what is wrong (it names the file)
+        raise DataError(f"Cannot read {p.name}: {exc}") from exc
+    raise DataError(f"{p.name}: unknown data file type; use .npz (arrays x and y, or "
+                    "x_train/y_train/x_test/y_test), .csv (one row per sample with a label "
+                    "column) or an IDX images + labels pair.")
+
+
+def load_dataset(spec: DataSpec) -> Dataset:
+    """Read the arrays ``spec`` names (slow: call it off the GUI thread)."""
+    kind = spec.kind
+    if kind == "sample":
+        from core.datasets import sample
+
+        (xtr, ytr), (xte, yte) = sample.load_sample()
+        name, classes = "Embedded sample", tuple(str(i) for i in range(10))
+    elif kind in ("mnist", "fashion_mnist"):
+        from core import datasets
+
+        mod = getattr(datasets, kind)
+        try:
+            (xtr, ytr), (xte, yte) = (mod.load_data(spec.path) if spec.path else mod.load_data())
+        except Exception as exc:
+            raise DataError(f"Cannot load {KIND_LABELS[kind]}: {exc}") from exc
+        name = KIND_LABELS[kind]
+        classes = FASHION_NAMES if kind == "fashion_mnist" else tuple(str(i) for i in range(10))
+    elif kind == "file":
+        if not spec.path:
+            raise DataError("Choose a data file first.")
+        (xtr, ytr), test = _load_file(spec.path, spec)
+        xte, yte = test if test is not None else (None, None)
+        if spec.test_path:
+            (xte, yte), _ = _load_file(spec.test_path, DataSpec(
+                kind="file", path=spec.test_path, label_column=spec.label_column))
+        if xte is not None and np.asarray(xte).shape[1:] != np.asarray(xtr).shape[1:]:
+            raise DataError(f"Test samples have shape {np.asarray(xte).shape[1:]} but "
+                            f"training samples have shape {np.asarray(xtr).shape[1:]}.")
+        name, classes = Path(spec.path).name, ()
+    else:
+        raise DataError(f"Unknown data source {kind!r}; expected one of {', '.join(KINDS)}.")
+    xtr, ytr = _check_pair(name, xtr, ytr)
+    if xte is not None:
+        xte, yte = _check_pair(name + " (test)", xte, yte)
+    ds = Dataset(name, xtr, ytr, xte, yte, tuple(classes))
+    if not ds.class_names:
+        ds.class_names = tuple(str(i) for i in range(ds.num_classes))
+    return ds
+
+
+# ------------------------------------------------------------------ preparing
+@dataclass
+class Prepared:
+    """float32 arrays shaped for the network; ``y_*`` as the loss expects them."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    labels_test: np.ndarray | None   # class ids of the test set, for the confusion matrix
+    validation_split: float
+    num_classes: int
+
+
+def scale_inputs(x: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> [0, 1] float32 (as the Keras MNIST examples); floats pass through."""
+    if x.dtype == np.uint8:
+        return np.multiply(x, np.float32(1.0 / 255.0), dtype=np.float32)
+    return np.asarray(x, dtype=np.float32)
+
+
+def _reshape(name: str, x: np.ndarray, input_shape: tuple) -> np.ndarray:
+    want = tuple(int(d) for d in input_shape)
+    if tuple(x.shape[1:]) == want:
+        return x
+    if int(np.prod(x.shape[1:])) != int(np.prod(want)):
+        raise DataError(
+            f"{name}: each sample has shape {tuple(x.shape[1:])} "
+            f"({int(np.prod(x.shape[1:]))} values) but the Input node expects {want} "
+            f"({int(np.prod(want))} values). Use 'Set Input shape from data'.")
+    return x.reshape((len(x),) + want)
+
+
+def _targets(name: str, y: np.ndarray, loss: str, num_outputs: int | None) -> np.ndarray:
+    loss = (loss or "").lower()
+    n_cls = int(y.max()) + 1 if y.size else 0
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        if num_outputs is not None and n_cls > num_outputs:
+            raise DataError(
+                f"{name}: labels go up to {n_cls - 1} ({n_cls} classes) but the last layer "
+                f"outputs {num_outputs} values. Use 'Set output units from data'.")
+        if loss == "categorical_crossentropy":
+            out = np.zeros((len(y), num_outputs or n_cls), np.float32)
+            out[np.arange(len(y)), y] = 1.0
+            return out
+        return y.astype(np.int32)
+    if loss in ("binary_crossentropy", "hinge", "squared_hinge"):
+        if n_cls > 2:
+            raise DataError(f"{name}: {loss} needs labels 0/1 but the data has {n_cls} classes.")
+        return y.astype(np.float32).reshape(-1, 1)
+    # Regression-style losses on class ids: one-hot so shapes match the softmax output.
+    if num_outputs is not None and num_outputs > 1:
+        out = np.zeros((len(y), num_outputs), np.float32)
+        if n_cls > num_outputs:
+            raise DataError(f"{name}: {n_cls} classes but the last layer outputs "
+                            f"{num_outputs} values.")
+        out[np.arange(len(y)), y] = 1.0
+        return out
+    return y.astype(np.float32).reshape(-1, 1)
+
+
+def prepare(ds: Dataset, input_shape: tuple, num_outputs: int | None, loss: str,
+            validation_split: float = 0.1) -> Prepared:
+    """Scale and reshape ``ds`` for a network with ``input_shape`` (no batch dim).
+
+    Raises ``DataError`` naming both shapes when they do not fit; nothing is modified.
+    """
+    if not 0.0 <= float(validation_split) < 1.0:
+        raise DataError(f"validation_split={validation_split!r} must be in [0, 1).")
+    if None in tuple(input_shape):
+        raise DataError(f"The Input node shape {tuple(input_shape)} has an unknown dimension; "
+                        "set it from the data first.")
+    x = _reshape(ds.name, scale_inputs(ds.x_train), input_shape)
+    y = _targets(ds.name, ds.y_train, loss, num_outputs)
+    xt = yt = lt = None
+    if ds.x_test is not None:
+        xt = _reshape(ds.name + " (test)", scale_inputs(ds.x_test), input_shape)
+        yt = _targets(ds.name + " (test)", ds.y_test, loss, num_outputs)
+        lt = ds.y_test
+    n_cls = max(ds.num_classes, num_outputs or 0)
+    return Prepared(x, y, xt, yt, lt, float(validation_split), n_cls)

@@ -1,0 +1,285 @@
+"""Puts training into the main window: Data, Training, Curves and Results panels.
+
+``install_training_ui(main_window)`` is called once at the end of the main window's
+``__init__``. It needs from the window: ``document`` (current ``GraphDocument``),
+signal ``documentReplaced(object)``, ``undo_stack``, ``statusBar()``, a File menu
+(for "Export model...") and ``add_panel(widget, title, area)`` (a ``QDockWidget``
+is made here when the window has none). Closing the window stops training and
+joins the worker thread.
+
+>>> ui = install_training_ui(window)      # doctest: +SKIP
+>>> ui.train_button.click()               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.panels.curves import CurvesPanel
+from desktop.panels.data_panel import DataPanel
+from desktop.panels.results import ResultsPanel
+from desktop.training.controller import TrainingController, restore_weights
+from desktop.training.settings_form import TrainingSettingsForm
+
+
+def _add_panel(window, widget, title, area):
+    if hasattr(window, "add_panel"):
+        return window.add_panel(widget, title, area)
+    dock = QDockWidget(title, window)
+    dock.setObjectName(widget.objectName() + "Dock")
+    dock.setWidget(widget)
+    window.addDockWidget(area, dock)
+    return dock
+
+
+def _file_menu(window):
+    bar = window.menuBar()
+    for action in bar.actions():
+        menu = action.menu()
+        if menu is not None and action.text().replace("&", "").lower() == "file":
+            return menu
+    return bar.addMenu("&File")
+
+
+class TrainingUI(QObject):
+    """Everything training adds to a main window (kept as ``window.training_ui``)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        stack = getattr(window, "undo_stack", None)
+
+        def doc():
+            return window.document
+
+        self.data_panel = DataPanel(doc, stack)
+        self.form = TrainingSettingsForm(doc, stack)
+        self.curves = CurvesPanel()
+        self.results = ResultsPanel()
+        self.controller = TrainingController(doc, lambda: self.data_panel.dataset, self.curves,
+                                             parent=self)
+        self.last_dialog: QMessageBox | None = None
+        self.train_panel = self._make_train_panel()
+        _add_panel(window, self.data_panel, "Data", Qt.LeftDockWidgetArea)
+        _add_panel(window, self.train_panel, "Training", Qt.RightDockWidgetArea)
+        _add_panel(window, self.curves, "Curves", Qt.BottomDockWidgetArea)
+        _add_panel(window, self.results, "Results", Qt.BottomDockWidgetArea)
+        self.export_action = _file_menu(window).addAction("Export model...")
+        self.export_action.setObjectName("exportModelAction")
+        self.export_action.triggered.connect(lambda: self.export_model())
+
+        c = self.controller
+        c.stateChanged.connect(self._on_state)
+        c.message.connect(self._status)
+        c.batchProgress.connect(self._progress)
+        c.runFinished.connect(self._on_run_finished)
+        c.failed.connect(self._show_error)
+        self.form.learningRateChanged.connect(c.set_learning_rate)
+        self.form.refused.connect(self._status)
+        if hasattr(window, "documentReplaced"):
+            window.documentReplaced.connect(self._on_document_replaced)
+        window.installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._doc = None
+        self._warm_timer = QTimer(self)
+        self._warm_timer.setInterval(500)
+        self._warm_timer.timeout.connect(self._check_kernels)
+        self._warm_timer.start()
+        self._check_kernels()
+        self._on_state("idle")
+        self._on_document_replaced(window.document)
+
+    # ------------------------------------------------------------- widgets
+    def _make_train_panel(self) -> QWidget:
+        w = QWidget()
+        w.setObjectName("trainingPanel")
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("trainButton")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.add_epochs_spin = QSpinBox()
+        self.add_epochs_spin.setRange(1, 1000)
+        self.add_epochs_spin.setValue(1)
+        self.add_epochs_button = QPushButton("Add epochs")
+        self.add_epochs_button.setObjectName("addEpochsButton")
+        self.kernel_label = QLabel()
+        self.kernel_label.setObjectName("kernelState")
+        self.state_label = QLabel()
+        self.state_label.setObjectName("trainMessage")
+        self.state_label.setWordWrap(True)
+        row = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            row.addWidget(b)
+        more = QHBoxLayout()
+        more.addWidget(self.add_epochs_spin)
+        more.addWidget(self.add_epochs_button)
+        more.addStretch(1)
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.form)
+        lay.addLayout(row)
+        lay.addWidget(self.progress)
+        lay.addLayout(more)
+        lay.addWidget(self.state_label)
+        lay.addWidget(self.kernel_label)
+        lay.addStretch(1)
+        self.train_button.clicked.connect(self.train)
+        self.pause_button.clicked.connect(self._pause_or_resume)
+        self.stop_button.clicked.connect(self.controller.stop)
+        self.add_epochs_button.clicked.connect(
+            lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
+        return w
+
+    def train(self) -> bool:
+        self.results.pad.set_model(None)  # the pad must not predict with a model in training
+        return self.controller.start()
+
+    def _pause_or_resume(self):
+        if self.controller.state == "paused":
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    def _on_state(self, state: str) -> None:
+        idle = state == "idle"
+        self.train_button.setEnabled(idle)
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+        self.add_epochs_button.setEnabled(state in ("running", "paused"))
+        self.form.set_training_state(state)
+        self.data_panel.setEnabled(idle)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _status(self, text: str) -> None:
+        self.state_label.setText(text)
+        self.window.statusBar().showMessage(text, 10000)
+
+    def _check_kernels(self) -> None:
+        from core import kernels
+
+        if kernels.is_warm():
+            self.kernel_label.setText("Kernels: ready")
+            self._warm_timer.stop()
+        else:
+            self.kernel_label.setText("Kernels: preparing in the background...")
+
+    def _show_error(self, title: str, details: str) -> None:
+        box = QMessageBox(QMessageBox.Critical, "Training", title, QMessageBox.Ok, self.window)
+        box.setObjectName("trainingErrorDialog")
+        box.setInformativeText(details.strip().splitlines()[-1] if details.strip() else "")
+        box.setDetailedText(details)
+        box.setWindowModality(Qt.WindowModal)
+        box.open()  # not exec(): the event loop (and the app) keeps running
+        self.last_dialog = box
+
+    # ---------------------------------------------------------- run results
+    def _on_run_finished(self, result: dict) -> None:
+        doc = self.window.document
+        ds = self.data_panel.dataset
+        names = list(ds.class_names) if ds is not None else []
+        if result.get("results") is not None:
+            self.results.show_results(result["results"], names)
+        if self.controller.model is not None and result.get("nan_at") is None:
+            shape = self.controller.prepared.x_train.shape[1:]
+            self.results.pad.set_model(self.controller.model, shape, names)
+        project = getattr(self.window, "project", None)
+        if project is not None and hasattr(project, "mark_dirty"):
+            project.mark_dirty()
+        if result.get("nan_at"):
+            self._show_error(self.controller.last_message, "The loss became NaN or infinite. "
+                             "Try a smaller learning rate.")
+        self.curves.set_history(doc.history[:-1] if doc is not None else [])
+
+    def export_model(self, path: str | None = None) -> str | None:
+        """Write a ``.keras`` of the trained model; returns the path or None."""
+        doc = self.window.document
+        model = self.controller.model if self.controller.state == "idle" else None
+        if model is None:
+            try:
+                model = doc.build_model()
+            except ValueError as exc:
+                self._show_error("Cannot export the model", str(exc))
+                return None
+            if not restore_weights(model, doc.weights):
+                self._status("Exporting untrained weights: train the model first to export "
+                             "what it learned.")
+            s = doc.training
+            model.compile(optimizer=s.optimizer, loss=s.loss, metrics=list(s.metrics))
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export model", "model.keras",
+                                                  "Keras model (*.keras)")
+            if not path:
+                return None
+        if not path.endswith(".keras"):
+            path += ".keras"
+        try:
+            model.save(path)
+        except (OSError, ValueError) as exc:
+            self._show_error("Cannot export the model", str(exc))
+            return None
+        self._status(f"Exported {path}")
+        return path
+
+    # ------------------------------------------------------------ lifecycle
+    def _on_document_replaced(self, doc) -> None:
+        if self.controller.state != "idle":
+            self.controller.shutdown()
+        self.form.refresh()
+        self.results.pad.set_model(None)
+        self.curves.set_history(doc.history if doc is not None else [])
+        if self._doc is not None and hasattr(self._doc, "unsubscribe"):
+            self._doc.unsubscribe(self._on_doc_event)
+        self._doc = doc
+        if doc is not None and hasattr(doc, "subscribe"):
+            doc.subscribe(self._on_doc_event)
+        self.data_panel.load_from_document()
+
+    def _on_doc_event(self, event) -> None:
+        if event.kind in ("training", "reset"):
+            self.form.refresh()
+
+    def eventFilter(self, obj, event):
+        # The window may still refuse to close (unsaved changes): decide after closeEvent.
+        if obj is self.window and event.type() == QEvent.Close:
+            QTimer.singleShot(0, self._closed_check)
+        return False
+
+    def _closed_check(self) -> None:
+        if not self.window.isVisible():
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+        self.data_panel.shutdown()
+        self.results.pad.shutdown()
+
+
+def install_training_ui(main_window) -> TrainingUI:
+    ui = TrainingUI(main_window)
+    main_window.training_ui = ui
+    return ui

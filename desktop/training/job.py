@@ -1,0 +1,181 @@
+"""The state one training run shares between the GUI thread and the worker thread.
+
+``TrainingJob`` holds the pause/stop flags, the pending learning-rate change, the
+epoch target (which may grow while paused) and the queue of events the worker
+pushes and a GUI timer drains. ``ControlCallback`` is the ``fit`` callback that
+acts on those flags at every batch and guards against a NaN/inf loss by keeping
+the last good weights in preallocated buffers. No Qt here.
+
+>>> job = TrainingJob(model, epochs=3)            # doctest: +SKIP
+>>> model.fit(x, y, epochs=3, callbacks=[ControlCallback(job)])   # doctest: +SKIP
+>>> job.drain()                                    # doctest: +SKIP
+[('batch', {...}), ('epoch', {...}), ...]
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+
+import numpy as np
+
+from core.callbacks import Callback
+
+
+class TrainingJob:
+    """Flags and the event queue of one run. Methods are safe to call from any thread."""
+
+    def __init__(self, model, epochs: int, batch_size: int = 32):
+        self.model = model
+        self.batch_size = int(batch_size)
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._running.set()
+        self.target_epochs = int(epochs)
+        self.epochs_done = 0
+        self.stop_requested = False
+        self.pending_lr: float | None = None
+        self.nan_at: tuple[int, int] | None = None  # (epoch, batch), 1-based for people
+
+    # ----------------------------------------------------------- GUI side
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def stop(self) -> None:
+        self.stop_requested = True
+        self._running.set()  # a paused worker must wake up to see the stop
+
+    def set_learning_rate(self, lr: float) -> None:
+        lr = float(lr)
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"Training: learning_rate={lr!r} must be a positive number.")
+        with self._lock:
+            self.pending_lr = lr
+
+    def add_epochs(self, n: int) -> int:
+        if int(n) < 1:
+            raise ValueError(f"Training: cannot add epochs={n!r}; expected an integer >= 1.")
+        with self._lock:
+            self.target_epochs += int(n)
+            return self.target_epochs
+
+    def drain(self, limit: int = 100000) -> list:
+        out = []
+        try:
+            while len(out) < limit:
+                out.append(self.events.get_nowait())
+        except queue.Empty:
+            pass
+        return out
+
+    # -------------------------------------------------------- worker side
+    def wait_if_paused(self) -> None:
+        if not self._running.is_set():
+            self.events.put(("paused", {"time": time.perf_counter()}))
+            self._running.wait()
+            self.events.put(("resumed", {"time": time.perf_counter()}))
+
+    def take_pending_lr(self) -> float | None:
+        with self._lock:
+            lr, self.pending_lr = self.pending_lr, None
+            return lr
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return True  # non-numeric log entries are not our concern
+
+
+class ControlCallback(Callback):
+    """Pause/stop/learning-rate control and the NaN guard, checked once per batch.
+
+    Weight snapshot: before each batch the current weights are copied into buffer
+    set B (preallocated once, ``np.copyto``: no allocation per step). When that
+    batch's loss comes back finite, the weights it started from are proven good
+    and B becomes the "last good" set A by swapping references. When the loss is
+    NaN/inf, A is copied back into the model, so training ends on finite weights.
+    One memcpy of the weights per batch is the whole cost.
+    """
+
+    def __init__(self, job: TrainingJob):
+        super().__init__()
+        self.job = job
+        self._good: list[np.ndarray] | None = None
+        self._candidate: list[np.ndarray] | None = None
+        self._vars = []
+        self._epoch = 0
+        self._steps = None
+
+    def _model(self):
+        return getattr(self, "model", None) or self.job.model
+
+    # Keras calls these -------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        model = self._model()
+        self._vars = list(model.weights)
+        if self._good is None or len(self._good) != len(self._vars):
+            self._good = [np.array(v.value, copy=True) for v in self._vars]
+            self._candidate = [np.empty_like(v.value) for v in self._vars]
+        else:
+            for buf, v in zip(self._good, self._vars):
+                np.copyto(buf, v.value)
+        params = getattr(self, "params", None) or {}
+        self._steps = params.get("steps")
+        self.job.events.put(("train_begin", {"time": time.perf_counter(), "steps": self._steps,
+                                             "epochs": self.job.target_epochs}))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = int(epoch)
+        self.job.events.put(("epoch_begin", {"epoch": self._epoch,
+                                             "time": time.perf_counter()}))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        job = self.job
+        job.wait_if_paused()
+        model = self._model()
+        if job.stop_requested:
+            model.stop_training = True
+        lr = job.take_pending_lr()
+        if lr is not None:
+            model.optimizer.learning_rate = lr
+            job.events.put(("lr", {"learning_rate": lr}))
+        for buf, v in zip(self._candidate, self._vars):
+            np.copyto(buf, v.value)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = dict(logs or {})
+        job = self.job
+        model = self._model()
+        loss = logs.get("loss")
+        if loss is not None and not _finite(loss):
+            for buf, v in zip(self._good, self._vars):
+                np.copyto(v.value, buf)
+            job.nan_at = (self._epoch + 1, int(batch) + 1)
+            model.stop_training = True
+            job.events.put(("nan", {"epoch": self._epoch, "batch": int(batch), "loss": loss}))
+            return
+        self._good, self._candidate = self._candidate, self._good
+        job.events.put(("batch", {"epoch": self._epoch, "batch": int(batch), "steps": self._steps,
+                                  "logs": {k: float(v) for k, v in logs.items() if _finite(v)},
+                                  "time": time.perf_counter()}))
+        if job.stop_requested:
+            model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: float(v) for k, v in dict(logs or {}).items()}
+        if self.job.nan_at is None:
+            self.job.epochs_done = int(epoch) + 1
+        self.job.events.put(("epoch", {"epoch": int(epoch), "logs": logs,
+                                       "time": time.perf_counter()}))

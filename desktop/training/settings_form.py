@@ -1,0 +1,180 @@
+"""The training settings form: edits ``document.training`` through the undo stack.
+
+Every change is one ``SetTrainingCommand`` (``doc.set_training(**changes)`` in redo,
+the old values in undo); the document validates, so a refused value shows its
+reason and leaves the settings unchanged. While training runs only the learning
+rate stays editable, and only while paused (``learningRateChanged`` tells the
+controller, which applies it to ``model.optimizer.learning_rate``).
+
+>>> form = TrainingSettingsForm(get_document=lambda: doc, undo_stack=stack)  # doctest: +SKIP
+>>> form.refresh()                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+from desktop.editor.commands import DocCommand, push_checked
+
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
+          "binary_crossentropy", "mean_squared_error", "mean_absolute_error")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam")
+METRICS = ("accuracy", "mean_squared_error", "mean_absolute_error")
+
+
+class SetTrainingCommand(DocCommand):
+    """One undo step for a training-settings change."""
+
+    def __init__(self, doc, changes: dict):
+        super().__init__(doc, "Change training settings (" + ", ".join(changes) + ")")
+        self.changes = dict(changes)
+        self.old: dict | None = None
+
+    def _do(self):
+        self.old = self.doc.set_training(**self.changes)
+
+    def _undo(self):
+        self.doc.set_training(**self.old)
+
+
+class TrainingSettingsForm(QWidget):
+    learningRateChanged = Signal(float)
+    refused = Signal(str)
+
+    def __init__(self, get_document, undo_stack=None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("trainingSettings")
+        self.get_document = get_document
+        self.undo_stack = undo_stack
+        self._loading = False
+        self._training = False
+        self.loss = QComboBox()
+        self.loss.setObjectName("lossCombo")
+        self.loss.addItems(LOSSES)
+        self.optimizer = QComboBox()
+        self.optimizer.setObjectName("optimizerCombo")
+        self.optimizer.addItems(OPTIMIZERS)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setObjectName("learningRate")
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 1e7)
+        self.learning_rate.setSingleStep(0.0005)
+        self.learning_rate.setKeyboardTracking(False)
+        self.metric_boxes = {}
+        metrics_row = QHBoxLayout()
+        for m in METRICS:
+            box = QCheckBox({"mean_squared_error": "mse", "mean_absolute_error": "mae"}.get(m, m))
+            box.setObjectName(f"metric_{m}")
+            box.toggled.connect(self._metrics_changed)
+            self.metric_boxes[m] = box
+            metrics_row.addWidget(box)
+        self.epochs = QSpinBox()
+        self.epochs.setObjectName("epochsSpin")
+        self.epochs.setRange(1, 100000)
+        self.batch_size = QSpinBox()
+        self.batch_size.setObjectName("batchSizeSpin")
+        self.batch_size.setRange(1, 65536)
+        self.shuffle = QCheckBox("shuffle each epoch")
+        self.seed = QSpinBox()
+        self.seed.setObjectName("seedSpin")
+        self.seed.setRange(-1, 2**31 - 1)
+        self.seed.setSpecialValueText("random")
+        self.validation_split = QDoubleSpinBox()
+        self.validation_split.setObjectName("validationSplit")
+        self.validation_split.setRange(0.0, 0.9)
+        self.validation_split.setSingleStep(0.05)
+        self.validation_split.setDecimals(2)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #b03a2e;")
+        form = QFormLayout(self)
+        form.setContentsMargins(4, 4, 4, 4)
+        form.addRow("Loss", self.loss)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Learning rate", self.learning_rate)
+        form.addRow("Metrics", metrics_row)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("", self.shuffle)
+        form.addRow("Seed", self.seed)
+        form.addRow("Validation split", self.validation_split)
+        form.addRow(self.status)
+        self.loss.currentTextChanged.connect(lambda v: self._set(loss=v))
+        self.optimizer.currentTextChanged.connect(lambda v: self._set(optimizer=v))
+        self.learning_rate.valueChanged.connect(self._lr_changed)
+        self.epochs.valueChanged.connect(lambda v: self._set(epochs=int(v)))
+        self.batch_size.valueChanged.connect(lambda v: self._set(batch_size=int(v)))
+        self.shuffle.toggled.connect(lambda v: self._set(shuffle=bool(v)))
+        self.seed.valueChanged.connect(lambda v: self._set(seed=None if v < 0 else int(v)))
+        self.validation_split.valueChanged.connect(
+            lambda v: self._set(validation_split=round(float(v), 4)))
+        self.refresh()
+
+    # ---------------------------------------------------------------- document
+    def _set(self, **changes) -> bool:
+        if self._loading:
+            return False
+        doc = self.get_document()
+        if doc is None:
+            return False
+        if self.undo_stack is not None:
+            reason = push_checked(self.undo_stack, SetTrainingCommand(doc, changes))
+        else:
+            try:
+                doc.set_training(**changes)
+                reason = None
+            except ValueError as exc:
+                reason = str(exc)
+        self.status.setText(reason or "")
+        if reason:
+            self.refused.emit(reason)
+            self.refresh()
+        return reason is None
+
+    def _lr_changed(self, value: float) -> None:
+        if self._set(learning_rate=float(value)) and self._training:
+            self.learningRateChanged.emit(float(value))
+
+    def _metrics_changed(self, *_):
+        self._set(metrics=[m for m, b in self.metric_boxes.items() if b.isChecked()])
+
+    def refresh(self) -> None:
+        """Show the document's settings (after load, undo, or a refused edit)."""
+        doc = self.get_document()
+        if doc is None:
+            return
+        s = doc.training
+        self._loading = True
+        try:
+            for combo, value in ((self.loss, s.loss), (self.optimizer, s.optimizer)):
+                if combo.findText(value) < 0:
+                    combo.addItem(value)
+                combo.setCurrentText(value)
+            self.learning_rate.setValue(s.learning_rate)
+            for m, b in self.metric_boxes.items():
+                b.setChecked(m in s.metrics)
+            self.epochs.setValue(s.epochs)
+            self.batch_size.setValue(s.batch_size)
+            self.shuffle.setChecked(s.shuffle)
+            self.seed.setValue(-1 if s.seed is None else s.seed)
+            self.validation_split.setValue(s.validation_split)
+        finally:
+            self._loading = False
+
+    def set_training_state(self, state: str) -> None:
+        """Lock the form while training; the learning rate is editable when paused."""
+        self._training = state != "idle"
+        for w in (self.loss, self.optimizer, self.epochs, self.batch_size, self.shuffle,
+                  self.seed, self.validation_split, *self.metric_boxes.values()):
+            w.setEnabled(state == "idle")
+        self.learning_rate.setEnabled(state in ("idle", "paused"))

@@ -1,0 +1,105 @@
+"""The QObject that runs ``model.fit`` on a QThread, then evaluates on the test set.
+
+The worker never touches widgets: progress travels through ``job.events`` (drained
+by a GUI timer), the end through one queued signal carrying copies of the weights
+and the test results. ``fit`` may run more than once when epochs were added while
+paused; each later call passes ``initial_epoch`` so the optimizer state carries on.
+
+>>> worker = TrainingWorker(job, prepared, fit_kwargs)    # doctest: +SKIP
+>>> worker.moveToThread(thread); thread.started.connect(worker.run)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop.training.job import ControlCallback, TrainingJob
+
+MAX_GALLERY = 48
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows: true class, columns: predicted class; counts (int64)."""
+    labels = np.asarray(labels, np.int64).reshape(-1)
+    predicted = np.asarray(predicted, np.int64).reshape(-1)
+    flat = labels * num_classes + predicted
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes,
+                                                                          num_classes)
+
+
+def predicted_classes(probs: np.ndarray) -> np.ndarray:
+    probs = np.asarray(probs)
+    if probs.ndim == 2 and probs.shape[1] > 1:
+        return np.argmax(probs, axis=1)
+    return (probs.reshape(-1) > 0.5).astype(np.int64)
+
+
+def compute_results(model, x_test, y_test, labels, num_classes: int, source: str,
+                    batch_size: int = 256) -> dict:
+    """Test loss/metrics, confusion matrix and the first misclassified examples."""
+    scores = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    probs = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
+    pred = predicted_classes(probs)
+    n_cls = max(int(num_classes), int(pred.max()) + 1, int(labels.max()) + 1)
+    cm = confusion_matrix(labels, pred, n_cls)
+    wrong = np.flatnonzero(pred != labels)[:MAX_GALLERY]
+    return {
+        "source": source,
+        "scores": {k: float(v) for k, v in dict(scores).items()},
+        "count": int(len(labels)),
+        "accuracy": float(np.mean(pred == labels)),
+        "confusion": cm,
+        "wrong_images": np.array(x_test[wrong], copy=True),
+        "wrong_true": labels[wrong].copy(),
+        "wrong_pred": pred[wrong].copy(),
+        "wrong_conf": probs[wrong].max(axis=1) if probs.ndim == 2 else probs[wrong].ravel(),
+    }
+
+
+class TrainingWorker(QObject):
+    """Runs in the training thread. ``finished(dict)`` or ``failed(message, details)``."""
+
+    finished = Signal(object)
+    failed = Signal(str, str)
+
+    def __init__(self, job: TrainingJob, prepared, fit_kwargs: dict, results_source: str = "",
+                 results_data=None):
+        super().__init__()
+        self.job = job
+        self.prepared = prepared
+        self.fit_kwargs = dict(fit_kwargs)
+        self.results_source = results_source
+        self.results_data = results_data  # (x, y, labels) or None
+        self.callback = ControlCallback(job)
+
+    @Slot()
+    def run(self) -> None:
+        job, model, p = self.job, self.job.model, self.prepared
+        t0 = time.perf_counter()
+        try:
+            from core import kernels
+
+            kernels.warmup()  # no-op when the app's background warm-up already finished
+            while (not job.stop_requested and job.nan_at is None
+                   and job.epochs_done < job.target_epochs):
+                start = job.epochs_done
+                model.fit(p.x_train, p.y_train, epochs=job.target_epochs, initial_epoch=start,
+                          callbacks=[self.callback], verbose=0, **self.fit_kwargs)
+                if job.epochs_done == start:  # fit made no progress (stopped in epoch 1)
+                    break
+            train_seconds = time.perf_counter() - t0
+            result = {"weights": [np.array(w.value, copy=True) for w in model.weights],
+                      "epochs_done": job.epochs_done, "nan_at": job.nan_at,
+                      "stopped": job.stop_requested, "train_seconds": train_seconds,
+                      "results": None}
+            if self.results_data is not None and job.nan_at is None:
+                x, y, labels = self.results_data
+                result["results"] = compute_results(model, x, y, labels, p.num_classes,
+                                                    self.results_source)
+            self.finished.emit(result)
+        except Exception as exc:  # shown to the user in a dialog; the app stays usable
+            self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
