@@ -1,0 +1,225 @@
+"""Document <-> engine model: ``build_model(doc)`` and ``document_from_model(model, doc)``.
+
+``build_model`` makes a functional ``core.models.Model``: inputs are the
+``InputLayer`` nodes in document order, outputs the nodes no wire leaves, layer
+names are node names. Weights kept in ``doc.weights`` (layer name -> arrays) are
+loaded into the layers whose weight shapes still match; layers the user changed
+since start from fresh initial values.
+
+``document_from_model`` reads any Sequential or functional model (its layers and
+their inbound ``Node``s), keeps each layer's config in the document's form (Param
+defaults where the layer uses the default) and lays the graph out top to bottom.
+
+>>> model = doc.build_model()                          # doctest: +SKIP
+>>> again = GraphDocument.from_model(model)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from core.graph.datatypes import Edge, GraphError, NodeData
+
+GAP_Y = 120.0
+GAP_X = 220.0
+_SKIP_KEYS = {"name", "dtype", "batch_input_shape", "batch_shape", "sparse", "ragged",
+              "optional"}
+
+
+def _topological(doc) -> list[str]:
+    indeg = {n: len(doc._in.get(n, ())) for n in doc.nodes}
+    order_key = list(doc.nodes)
+    ready = [n for n in order_key if indeg[n] == 0]
+    out = []
+    while ready:
+        n = ready.pop(0)
+        out.append(n)
+        for e in doc._out.get(n, ()):
+            indeg[e.dst] -= 1
+            if indeg[e.dst] == 0:
+                ready.append(e.dst)
+    if len(out) != len(doc.nodes):
+        raise GraphError("The network has a cycle.")
+    return out
+
+
+def build_model(doc):
+    """A functional model of ``doc``; raises ``GraphError`` listing every error."""
+    from core.models import Model
+
+    errors = [p for p in doc.problems() if p.severity == "error"]
+    if errors:
+        lines = "\n".join(f"- {p.message}" for p in errors)
+        raise GraphError(f"The network cannot be built yet:\n{lines}")
+    if not doc.nodes:
+        raise GraphError("The network is empty: add an InputLayer and some layers.")
+    tensors, layers = {}, {}
+    inputs, outputs = [], []
+    for nid in _topological(doc):
+        node = doc.nodes[nid]
+        layer = doc._inferer.make_layer(node)
+        layers[nid] = layer
+        want = getattr(type(layer), "num_inputs", 1)
+        if want == 0:
+            tensors[nid] = layer.output
+        else:
+            ins = [tensors[e.src] for e in doc.inputs_of(nid)]
+            tensors[nid] = layer(ins if want == "many" else ins[0])
+    for nid in doc.nodes:  # document order, as the user sees them
+        if getattr(type(layers[nid]), "num_inputs", 1) == 0:
+            inputs.append(tensors[nid])
+        elif not doc.outputs_of(nid):
+            outputs.append(tensors[nid])
+    name = str(doc.meta.get("name") or "model").replace("/", "_")
+    model = Model(inputs[0] if len(inputs) == 1 else inputs,
+                  outputs[0] if len(outputs) == 1 else outputs, name=name)
+    if doc.weights:
+        apply_weights(model, doc.weights)
+    return model
+
+
+def apply_weights(model, weights: dict) -> list[str]:
+    """Load ``weights`` (layer name -> arrays) where shapes match; returns loaded names."""
+    loaded = []
+    for layer in model.layers:
+        arrays = weights.get(layer.name)
+        if arrays is None or not layer.weights:
+            continue
+        if [tuple(w.shape) for w in layer.weights] != [tuple(a.shape) for a in arrays]:
+            continue
+        layer.set_weights(arrays)
+        loaded.append(layer.name)
+    return loaded
+
+
+def model_weights(model) -> dict:
+    """Layer name -> copies of its weights (Keras order), for ``doc.weights``."""
+    return {ly.name: ly.get_weights() for ly in model.layers if ly.weights}
+
+
+# ------------------------------------------------------------------ model -> doc
+
+def _json_form(value):
+    from core.graph.document import to_json_form
+    return to_json_form(value)
+
+
+def config_from_layer(layer, cls) -> dict:
+    """The document config of ``layer``: Param defaults where ``layer`` uses the default,
+    its Keras config value elsewhere (plus non-Param keys that differ from defaults)."""
+    kcfg = layer.get_config()
+    params = getattr(cls, "params", ())
+    required = {p.name for p in params if p.default is None and not p.optional
+                and p.kind not in ("activation", "regularizer", "constraint")}
+    init = {p.name: kcfg[p.name] for p in params if p.name in kcfg and p.name in required}
+    try:
+        ref_cfg = _json_form(cls(name=layer.name, **init).get_config())
+    except Exception:  # noqa: BLE001 - without a reference every value is kept
+        ref_cfg = {}
+    kcfg = _json_form(kcfg)
+    out = {}
+    for p in params:
+        default = _json_form(p.default)
+        if p.name in kcfg:
+            v = kcfg[p.name]
+            out[p.name] = v if p.name in required or ref_cfg.get(p.name, object()) != v \
+                else default
+        elif p.kind == "shape" and (kcfg.get("batch_shape") or kcfg.get("batch_input_shape")):
+            out[p.name] = list((kcfg.get("batch_shape") or kcfg["batch_input_shape"])[1:])
+        else:
+            out[p.name] = default
+    for k, v in kcfg.items():
+        if k in out or k in _SKIP_KEYS:
+            continue
+        if k in ref_cfg and ref_cfg[k] == v:
+            continue
+        out[k] = v
+    return out
+
+
+def _model_graph(model):
+    """``(layers, edges)`` with edges as (src layer, dst layer, port)."""
+    layers = list(model.layers)
+    input_layer = getattr(model, "_input_layer", None)
+    if hasattr(model, "_layers") and not hasattr(model, "_nodes_by_depth"):  # Sequential
+        if input_layer is None:
+            raise GraphError(f"Sequential '{model.name}' has no input shape yet; build it or "
+                             "start it with an Input.")
+        chain = [input_layer] + layers
+        return chain, [(a, b, 0) for a, b in zip(chain, chain[1:])]
+    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
+    if nodes_by_depth is None:
+        raise GraphError(f"Model '{model.name}' is subclassed: its graph is Python code, "
+                         "which the editor cannot show. Use a functional or Sequential model.")
+    own = {id(n) for nodes in nodes_by_depth.values() for n in nodes}
+    edges = []
+    for layer in layers:
+        mine = [n for n in layer._inbound_nodes if id(n) in own]
+        if len(mine) > 1:
+            raise GraphError(f"Layer '{layer.name}' is used {len(mine)} times in the model; "
+                             "the editor shows one node per layer (no shared layers).")
+        if not mine or getattr(type(layer), "num_inputs", 1) == 0:
+            continue
+        if mine[0].is_multi_output:
+            raise GraphError(f"Layer '{layer.name}' has several outputs; not supported.")
+        for port, t in enumerate(mine[0].input_tensors):
+            if t._keras_history is None:
+                raise GraphError(f"Layer '{layer.name}' has an input without a source layer.")
+            edges.append((t._keras_history[0], layer, port))
+    return layers, edges
+
+
+def document_from_model(model, doc):
+    """Fill the empty ``doc`` with ``model``'s layers and wiring; returns ``doc``."""
+    layers, edges = _model_graph(model)
+    ids = {}
+    for layer in layers:
+        type_name = type(layer).__name__
+        try:
+            cls = doc.layer_class(type_name)
+        except ValueError as exc:
+            raise GraphError(f"Layer '{layer.name}': {exc}") from None
+        if cls is not type(layer):
+            raise GraphError(f"Layer '{layer.name}' is a {type_name} that is not the "
+                             "registered class of that name.")
+        if doc.node_by_name(layer.name) is not None:
+            raise GraphError(f"Two layers are named '{layer.name}'.")
+        nid = doc._new_id()
+        doc._insert(NodeData(nid, type_name, config_from_layer(layer, cls), (0.0, 0.0),
+                             layer.name))
+        ids[id(layer)] = nid
+    for src, dst, port in edges:
+        if id(src) not in ids:
+            raise GraphError(f"Layer '{dst.name}' takes its input from '{src.name}', which is "
+                             "not part of the model.")
+        doc._link(Edge(ids[id(src)], ids[id(dst)], port))
+    doc.meta["name"] = model.name
+    auto_layout(doc)
+    weights = {ly.name: ly.get_weights() for ly in layers if ly.built and ly.weights}
+    doc.weights = weights or None
+    doc.revalidate_all()
+    return doc
+
+
+def auto_layout(doc, origin=(0.0, 0.0)) -> None:
+    """Top-to-bottom layers by longest path from the inputs, children near parents."""
+    depth = {}
+    try:
+        order = _topological(doc)
+    except GraphError:
+        order = list(doc.nodes)
+    for n in order:
+        depth[n] = max((depth.get(e.src, 0) + 1 for e in doc._in.get(n, ())), default=0)
+    rows: dict[int, list[str]] = {}
+    for n in order:
+        rows.setdefault(depth[n], []).append(n)
+    x_of = {}
+    for d in sorted(rows):
+        row = rows[d]
+
+        def parent_x(n, row=row):
+            xs = [x_of[e.src] for e in doc._in.get(n, ()) if e.src in x_of]
+            return sum(xs) / len(xs) if xs else row.index(n) * GAP_X
+
+        row.sort(key=parent_x)
+        for i, n in enumerate(row):
+            x_of[n] = (i - (len(row) - 1) / 2) * GAP_X
+            doc.nodes[n].pos = (origin[0] + x_of[n], origin[1] + d * GAP_Y)

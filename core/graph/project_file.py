@@ -1,0 +1,343 @@
+"""``.nwproj`` project files: one JSON document, written atomically, read strictly.
+
+Layout (``schema_version`` 1)::
+
+    {"format": "netweaver-project", "schema_version": 1,
+     "meta": {...}, "training": {...}, "next_id": 7,
+     "nodes": [{"id": "n1", "type": "InputLayer", "name": "input_layer",
+                "config": {...}, "pos": [0.0, 0.0]}, ...],
+     "edges": [{"src": "n1", "dst": "n2", "dst_port": 0}, ...],
+     "history": [{...per-run metrics...}],
+     "weights": null | {"encoding": "base64-raw-le",
+                        "layers": {"dense": [{"dtype": "float32", "shape": [784, 10],
+                                              "data": "<base64>"}, ...]}}}
+
+Weights are raw little-endian bytes with dtype and shape beside them: nothing in a
+project file is ever unpickled or evaluated. Loading checks everything before it
+builds the document, so a bad file raises ``ProjectFileError`` and changes nothing.
+
+>>> save_project(doc, "net.nwproj", weights={"dense": [kernel, bias]})   # doctest: +SKIP
+>>> doc, weights = load_project("net.nwproj")                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import inspect
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from core.graph.datatypes import Edge, NodeData
+from core.graph.document import GraphDocument
+from core.graph.settings import TrainingSettings
+from core.layers.spec import check
+
+FORMAT = "netweaver-project"
+SCHEMA_VERSION = 1
+_DTYPES = ("float16", "float32", "float64", "int32", "int64", "uint8", "bool")
+_BASE_KEYS = {"trainable", "dtype"}
+
+
+class ProjectFileError(ValueError):
+    """A project file that cannot be read or written; the message names the file."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+# ------------------------------------------------------------------- to JSON
+
+def document_to_dict(doc: GraphDocument) -> dict:
+    """The JSON-ready form of ``doc`` (a deep copy: later edits do not change it)."""
+    return copy.deepcopy({
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "meta": dict(doc.meta),
+        "training": doc.training.to_dict(),
+        "next_id": doc._next_id,
+        "nodes": [{"id": n.id, "type": n.type, "name": n.name, "config": n.config,
+                   "pos": [float(n.pos[0]), float(n.pos[1])]} for n in doc.nodes.values()],
+        "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in doc.edges],
+        "history": doc.history,
+    })
+
+
+def encode_weights(weights: dict) -> dict:
+    layers = {}
+    for name, arrays in weights.items():
+        enc = []
+        for a in arrays:
+            a = np.asarray(a)
+            if a.dtype.name not in _DTYPES:
+                raise ValueError(f"weight of layer {name!r} has unsupported dtype {a.dtype}")
+            le = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+            enc.append({"dtype": a.dtype.name, "shape": list(a.shape),
+                        "data": base64.b64encode(le.tobytes()).decode("ascii")})
+        layers[str(name)] = enc
+    return {"encoding": "base64-raw-le", "layers": layers}
+
+
+def decode_weights(data: dict) -> dict:
+    if not isinstance(data, dict) or data.get("encoding") != "base64-raw-le" or \
+            not isinstance(data.get("layers"), dict):
+        raise ValueError("the weights block is not base64-raw-le layers")
+    out = {}
+    for name, arrays in data["layers"].items():
+        if not isinstance(arrays, list):
+            raise ValueError(f"weights of layer {name!r} are not a list")
+        decoded = []
+        for i, item in enumerate(arrays):
+            dtype, shape = item.get("dtype"), item.get("shape")
+            if dtype not in _DTYPES or not isinstance(shape, list) or not all(
+                    isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+                raise ValueError(f"weight {i} of layer {name!r} has a bad dtype/shape "
+                                 f"({dtype!r}, {shape!r})")
+            raw = base64.b64decode(item.get("data", ""), validate=True)
+            dt = np.dtype(dtype).newbyteorder("<")
+            if len(raw) != dt.itemsize * math.prod(shape):
+                raise ValueError(f"weight {i} of layer {name!r} has {len(raw)} bytes, "
+                                 f"expected {dt.itemsize * math.prod(shape)} for {shape}")
+            decoded.append(np.frombuffer(raw, dtype=dt).reshape(shape).astype(dtype))
+        out[name] = decoded
+    return out
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write(doc: GraphDocument, path, weights, extra=None) -> None:
+    path = Path(path)
+    data = document_to_dict(doc)
+    data.update(extra or {})
+    try:
+        data["weights"] = None if weights is None else encode_weights(weights)
+        text = json.dumps(data, indent=1, allow_nan=False)
+        _atomic_write_text(path, text)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ProjectFileError(path, f"cannot be saved: {exc}") from exc
+
+
+def save_project(doc: GraphDocument, path, weights=None) -> None:
+    """Write ``doc`` (and ``weights``, else ``doc.weights``) to ``path`` atomically."""
+    weights = doc.weights if weights is None else weights
+    _write(doc, path, weights)
+    doc.path = str(path)
+
+
+# ------------------------------------------------------------------ from JSON
+
+def _allowed_keys(cls) -> set:
+    keys = {p.name for p in getattr(cls, "params", ())} | _BASE_KEYS
+    try:
+        sig = inspect.signature(cls.__init__)
+        keys |= {n for n, p in sig.parameters.items()
+                 if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    except (TypeError, ValueError):
+        pass
+    return keys - {"name"}
+
+
+def _parse_nodes(doc: GraphDocument, items) -> list[NodeData]:
+    if not isinstance(items, list):
+        raise ValueError("'nodes' is not a list")
+    nodes, ids, names = [], set(), set()
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"node #{k} is not an object")
+        nid, type_name, name = item.get("id"), item.get("type"), item.get("name")
+        config, pos = item.get("config"), item.get("pos")
+        if not isinstance(nid, str) or not nid or nid in ids:
+            raise ValueError(f"node #{k} has a missing or duplicate id {nid!r}")
+        if not isinstance(name, str) or not name or "/" in name or name in names:
+            raise ValueError(f"node {nid} has a missing, invalid or duplicate name {name!r}")
+        if not isinstance(type_name, str):
+            raise ValueError(f"node {nid} has no layer type")
+        try:
+            cls = doc.layer_class(type_name)
+        except ValueError as exc:
+            raise ValueError(f"node {nid} ('{name}'): {exc}") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"node {nid} ('{name}') has no config object")
+        unknown = sorted(set(config) - _allowed_keys(cls))
+        if unknown:
+            raise ValueError(f"node {nid} ('{name}'): {type_name} has no argument(s) {unknown}")
+        for p in getattr(cls, "params", ()):
+            if config.get(p.name) is not None:
+                try:
+                    check(name, p, config[p.name])
+                except ValueError as exc:
+                    raise ValueError(f"node {nid}: {exc}") from None
+        if not (isinstance(pos, list) and len(pos) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in pos)):
+            raise ValueError(f"node {nid} ('{name}') has a bad position {pos!r}")
+        full = doc.default_config(type_name)
+        full.update(config)
+        ids.add(nid)
+        names.add(name)
+        nodes.append(NodeData(nid, type_name, full, (float(pos[0]), float(pos[1])), name))
+    return nodes
+
+
+def _parse_edges(items, ids: set) -> list[Edge]:
+    if not isinstance(items, list):
+        raise ValueError("'edges' is not a list")
+    edges, ports = [], set()
+    for k, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"edge #{k} is not an object")
+        src, dst, port = item.get("src"), item.get("dst"), item.get("dst_port", 0)
+        if src not in ids or dst not in ids:
+            raise ValueError(f"edge #{k} ({src!r} -> {dst!r}) names a node that does not exist")
+        if isinstance(port, bool) or not isinstance(port, int) or port < 0:
+            raise ValueError(f"edge #{k} has a bad input port {port!r}")
+        if (dst, port) in ports:
+            raise ValueError(f"edge #{k}: input port {port} of {dst!r} is wired twice")
+        ports.add((dst, port))
+        edges.append(Edge(src, dst, port))
+    return edges
+
+
+def document_from_dict(data, registry=None, source="<memory>") -> GraphDocument:
+    """Check ``data`` completely, then build the document (raises ``ProjectFileError``)."""
+    try:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"is not a Netweaver project (no \"format\": \"{FORMAT}\")")
+        version = data.get("schema_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(f"has an invalid schema_version {version!r}")
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"was written by a newer Netweaver (schema_version {version}); "
+                             f"this version reads up to {SCHEMA_VERSION}. Please update.")
+        doc = GraphDocument(registry=registry)
+        nodes = _parse_nodes(doc, data.get("nodes", []))
+        edges = _parse_edges(data.get("edges", []), {n.id for n in nodes})
+        training = TrainingSettings.from_dict(data.get("training", {}))
+        meta = data.get("meta", {})
+        if not isinstance(meta, dict):
+            raise ValueError("'meta' is not an object")
+        history = data.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise ValueError("'history' is not a list of objects")
+        next_id = data.get("next_id", 1)
+        if isinstance(next_id, bool) or not isinstance(next_id, int) or next_id < 1:
+            raise ValueError(f"has a bad next_id {next_id!r}")
+    except ValueError as exc:
+        raise ProjectFileError(source, str(exc)) from None
+    for n in nodes:
+        doc._insert(n)
+    for e in edges:
+        doc._link(e)
+    doc.meta, doc.training, doc.history = dict(meta), training, list(history)
+    doc._next_id = max(doc._next_id, next_id)
+    doc.revalidate_all()
+    return doc
+
+
+def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
+    """Read a ``.nwproj``; returns ``(doc, weights)`` (weights: name -> arrays, or None)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectFileError(path, f"cannot be read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProjectFileError(path, f"is not valid JSON ({exc})") from None
+    doc = document_from_dict(data, registry=registry, source=path)
+    weights = None
+    if data.get("weights") is not None:
+        try:
+            weights = decode_weights(data["weights"])
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ProjectFileError(path, f"has unreadable weights: {exc}") from None
+    doc.weights = weights
+    # An autosave reopens as the project it protects, so Save goes back to that file.
+    doc.path = data["recovery_of"] if "recovery_of" in data else str(path)
+    if doc.path is not None and not isinstance(doc.path, str):
+        doc.path = None
+    return doc, weights
+
+
+# ------------------------------------------------------------------ autosave
+
+def state_dir() -> Path:
+    """Per-user state folder (``NETWEAVER_STATE_DIR`` overrides it, e.g. in tests)."""
+    env = os.environ.get("NETWEAVER_STATE_DIR")
+    if env:
+        return Path(env)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / "Netweaver"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Netweaver"
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "netweaver"
+
+
+def recovery_path(path=None) -> Path:
+    """Where the autosave of the project at ``path`` (None: an unsaved one) goes."""
+    folder = state_dir() / "recovery"
+    if path is None:
+        return folder / "untitled.nwproj"
+    full = str(Path(path).expanduser().resolve())
+    digest = hashlib.sha1(full.encode("utf-8")).hexdigest()[:10]
+    return folder / f"{Path(path).stem}-{digest}.nwproj"
+
+
+def write_recovery(doc: GraphDocument, weights=None) -> Path:
+    """Autosave ``doc`` beside its siblings in the state folder (``doc.path`` unchanged)."""
+    target = recovery_path(doc.path)
+    _write(doc, target, weights, extra={"recovery_of": doc.path})
+    return target
+
+
+def find_recovery() -> Path | None:
+    """The newest autosave left behind (e.g. after a crash), or None."""
+    folder = state_dir() / "recovery"
+    if not folder.is_dir():
+        return None
+    files = [p for p in folder.glob("*.nwproj") if p.is_file()]
+    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+
+
+def recovery_origin(recovery_file) -> str | None:
+    """The project path an autosave was made for (None for an unsaved project)."""
+    try:
+        data = json.loads(Path(recovery_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    origin = data.get("recovery_of") if isinstance(data, dict) else None
+    return origin if isinstance(origin, str) else None
+
+
+def clear_recovery(path=None) -> None:
+    """Delete the autosave of the project at ``path`` (None: the unsaved one)."""
+    target = recovery_path(path)
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        pass

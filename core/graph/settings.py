@@ -1,0 +1,106 @@
+"""Training settings stored with a project: what ``compile`` and ``fit`` receive.
+
+Names follow Keras' ``compile``/``fit`` arguments. Defaults are the app's starting
+point for a classifier (Adam at Keras' default rate 0.001, batch 32 as Keras, a 10 %
+validation split so the curves show over-fitting); every field is validated on the
+way in, so a document never holds settings that ``fit`` would reject.
+
+>>> s = TrainingSettings(epochs=3)
+>>> s.to_dict()["epochs"]
+3
+>>> TrainingSettings.from_dict({"batch_size": 0})
+Traceback (most recent call last):
+ValueError: Training setting batch_size=0 is invalid; expected an integer >= 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+
+def _fail(name: str, value, expected: str):
+    raise ValueError(f"Training setting {name}={value!r} is invalid; expected {expected}.")
+
+
+def _int(name, v, lo):
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        _fail(name, v, f"an integer >= {lo}")
+    return int(v)
+
+
+def _check_field(name: str, v):
+    if name in ("loss", "optimizer", "dataset"):
+        if not isinstance(v, str) or (name != "dataset" and not v.strip()):
+            _fail(name, v, "a non-empty string" if name != "dataset" else "a string")
+        return v
+    if name == "learning_rate":
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v <= 0:
+            _fail(name, v, "a number > 0")
+        return float(v)
+    if name == "metrics":
+        if not isinstance(v, (list, tuple)) or not all(isinstance(m, str) and m for m in v):
+            _fail(name, v, "a list of metric names")
+        return list(v)
+    if name == "epochs":
+        return _int(name, v, 1)
+    if name == "batch_size":
+        return _int(name, v, 1)
+    if name == "shuffle":
+        if not isinstance(v, bool):
+            _fail(name, v, "True or False")
+        return v
+    if name == "seed":
+        return None if v is None else _int(name, v, 0)
+    if name == "validation_split":
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            _fail(name, v, "a number in [0, 1)")
+        return float(v)
+    raise ValueError(f"Unknown training setting {name!r}.")
+
+
+@dataclass
+class TrainingSettings:
+    """Arguments for ``model.compile`` and ``model.fit`` plus the data set choice.
+
+    ``dataset`` is a built-in id (``"sample"``, ``"mnist"``, ``"fashion_mnist"``) or a
+    path to a user file; the data panel interprets it.
+    """
+
+    loss: str = "sparse_categorical_crossentropy"
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    metrics: list = field(default_factory=lambda: ["accuracy"])
+    epochs: int = 5
+    batch_size: int = 32
+    shuffle: bool = True
+    seed: int | None = None
+    validation_split: float = 0.1
+    dataset: str = "sample"
+
+    def __post_init__(self):
+        for f in fields(self):
+            setattr(self, f.name, _check_field(f.name, getattr(self, f.name)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingSettings:
+        if not isinstance(data, dict):
+            raise ValueError(f"Training settings must be a JSON object, got {data!r}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"Unknown training setting(s) {unknown}; known: {sorted(known)}.")
+        return cls(**data)
+
+    def replaced(self, **changes) -> TrainingSettings:
+        """A validated copy with ``changes`` applied (raises ``ValueError`` first)."""
+        data = self.to_dict()
+        for k, v in changes.items():
+            if k not in data:
+                raise ValueError(f"Unknown training setting {k!r}.")
+            data[k] = _check_field(k, v)
+        return TrainingSettings(**data)

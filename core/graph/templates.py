@@ -1,0 +1,137 @@
+"""The example projects shipped in ``resources/examples/``, built in code.
+
+The ``.nwproj`` files are this module's output; re-create them with::
+
+    python -m core.graph.templates            # writes resources/examples/*.nwproj
+
+>>> doc = TEMPLATES["mnist_cnn"]()                        # doctest: +SKIP
+>>> [doc.nodes[n].type for n in doc.nodes]                # doctest: +SKIP
+['InputLayer', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dense']
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.graph.build import auto_layout
+from core.graph.document import GraphDocument
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
+CREATED = "2026-11-22T00:00:00+00:00"  # fixed, so regenerating gives identical files
+
+
+def _doc(name: str, description: str, registry=None, **training) -> GraphDocument:
+    doc = GraphDocument(registry=registry)
+    doc.meta.update({"name": name, "description": description, "created": CREATED})
+    doc.training = doc.training.replaced(**training)
+    return doc
+
+
+def _chain(doc, specs, start=None) -> list[str]:
+    """Add ``(type, config)`` nodes wired one after the other (after ``start``)."""
+    ids, prev = [], start
+    for type_name, config in specs:
+        nid = doc.add_node(type_name, config)
+        if prev is not None:
+            doc.connect(prev, nid)
+        ids.append(nid)
+        prev = nid
+    return ids
+
+
+def _finish(doc) -> GraphDocument:
+    auto_layout(doc)
+    doc.revalidate_all()
+    return doc
+
+
+def mnist_mlp(registry=None) -> GraphDocument:
+    doc = _doc("MNIST MLP", "A multi-layer perceptron for 28x28 digits: flatten the image, "
+               "one hidden layer with dropout, softmax over the 10 classes.", registry,
+               loss="sparse_categorical_crossentropy", optimizer="adam", learning_rate=0.001,
+               metrics=["accuracy"], epochs=5, batch_size=32, validation_split=0.1,
+               dataset="sample", seed=42)
+    _chain(doc, [("InputLayer", {"shape": [28, 28, 1]}), ("Flatten", None),
+                 ("Dense", {"units": 128, "activation": "relu"}), ("Dropout", {"rate": 0.2}),
+                 ("Dense", {"units": 10, "activation": "softmax"})])
+    return _finish(doc)
+
+
+def mnist_cnn(registry=None) -> GraphDocument:
+    doc = _doc("MNIST CNN", "The classic small convnet: one 3x3 convolution, 2x2 max "
+               "pooling, a dense hidden layer and a softmax over the 10 digits.", registry,
+               loss="sparse_categorical_crossentropy", optimizer="adam", learning_rate=0.001,
+               metrics=["accuracy"], epochs=5, batch_size=32, validation_split=0.1,
+               dataset="sample", seed=42)
+    _chain(doc, [("InputLayer", {"shape": [28, 28, 1]}),
+                 ("Conv2D", {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}),
+                 ("MaxPooling2D", {"pool_size": [2, 2]}), ("Flatten", None),
+                 ("Dense", {"units": 128, "activation": "relu"}),
+                 ("Dense", {"units": 10, "activation": "softmax"})])
+    return _finish(doc)
+
+
+def resnet_block(registry=None) -> GraphDocument:
+    doc = _doc("ResNet block", "A stem convolution followed by one residual block: two 3x3 "
+               "convolutions whose output is added to the block's input (the skip wire), "
+               "then pooling and a softmax classifier.", registry,
+               loss="sparse_categorical_crossentropy", optimizer="adam", learning_rate=0.001,
+               metrics=["accuracy"], epochs=3, batch_size=32, validation_split=0.1,
+               dataset="sample", seed=42)
+    conv = {"filters": 16, "kernel_size": [3, 3], "padding": "same"}
+    stem = _chain(doc, [("InputLayer", {"shape": [28, 28, 1]}),
+                        ("Conv2D", {**conv, "activation": "relu"})])[-1]
+    body = _chain(doc, [("Conv2D", {**conv, "activation": "relu"}), ("Conv2D", conv)],
+                  start=stem)
+    add = doc.add_node("Add")
+    doc.connect(body[-1], add)
+    doc.connect(stem, add)
+    _chain(doc, [("Activation", {"activation": "relu"}),
+                 ("MaxPooling2D", {"pool_size": [2, 2]}), ("Flatten", None),
+                 ("Dense", {"units": 10, "activation": "softmax"})], start=add)
+    return _finish(doc)
+
+
+def two_input(registry=None) -> GraphDocument:
+    doc = _doc("Two inputs", "Two inputs merged with Concatenate: an image branch and a "
+               "small vector of extra features, joined before the classifier. Train it "
+               "from code or with a data set that provides both inputs.", registry,
+               loss="sparse_categorical_crossentropy", optimizer="adam", learning_rate=0.001,
+               metrics=["accuracy"], epochs=5, batch_size=32, validation_split=0.1,
+               dataset="", seed=42)
+    image = _chain(doc, [("InputLayer", {"shape": [28, 28, 1]}), ("Flatten", None),
+                         ("Dense", {"units": 64, "activation": "relu"})])
+    doc.rename_node(image[0], "image")
+    extra = _chain(doc, [("InputLayer", {"shape": [8]}),
+                         ("Dense", {"units": 16, "activation": "relu"})])
+    doc.rename_node(extra[0], "features")
+    cat = doc.add_node("Concatenate")
+    doc.connect(image[-1], cat)
+    doc.connect(extra[-1], cat)
+    _chain(doc, [("Dense", {"units": 10, "activation": "softmax"})], start=cat)
+    return _finish(doc)
+
+
+TEMPLATES = {"mnist_mlp": mnist_mlp, "mnist_cnn": mnist_cnn, "resnet_block": resnet_block,
+             "two_input": two_input}
+
+
+def write_examples(folder=EXAMPLES_DIR) -> list[Path]:
+    """Build every template and save it as ``<folder>/<name>.nwproj``."""
+    from core.graph.project_file import save_project
+    out = []
+    for name, make in TEMPLATES.items():
+        doc = make()
+        problems = [p.message for p in doc.problems() if p.severity == "error"]
+        if problems:
+            raise RuntimeError(f"template {name} is invalid: {problems}")
+        path = Path(folder) / f"{name}.nwproj"
+        save_project(doc, path)
+        out.append(path)
+    return out
+
+
+if __name__ == "__main__":
+    for p in write_examples(Path(sys.argv[1]) if len(sys.argv) > 1 else EXAMPLES_DIR):
+        print(p)
