@@ -1,0 +1,260 @@
+"""Activations: forward against independent formulas, gradients against central
+finite differences (float64), numba kernels against their numpy twins (float32)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core import activations
+from core.kernels import activations as K
+
+SELU_A, SELU_S = 1.6732632423543772, 1.0507009873554805
+
+
+def _sig(v):
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def _sp(v):
+    return math.log1p(math.exp(v)) if v < 30 else v
+
+
+# Written out element by element from Keras' documented formulas.
+FORMULAS = {
+    "linear": lambda v: v,
+    "relu": lambda v: max(v, 0.0),
+    "leaky_relu": lambda v: v if v >= 0 else 0.2 * v,
+    "relu6": lambda v: min(max(v, 0.0), 6.0),
+    "elu": lambda v: v if v > 0 else math.exp(v) - 1.0,
+    "selu": lambda v: SELU_S * (v if v > 0 else SELU_A * (math.exp(v) - 1.0)),
+    "gelu": lambda v: 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0))),
+    "sigmoid": _sig,
+    "tanh": math.tanh,
+    "exponential": math.exp,
+    "hard_sigmoid": lambda v: 0.0 if v <= -3 else 1.0 if v >= 3 else v / 6.0 + 0.5,
+    "hard_silu": lambda v: 0.0 if v < -3 else v if v > 3 else v * (v + 3) / 6.0,
+    "softplus": _sp,
+    "softsign": lambda v: v / (abs(v) + 1.0),
+    "silu": lambda v: v * _sig(v),
+    "mish": lambda v: v * math.tanh(_sp(v)),
+}
+ELEMENTWISE = sorted(FORMULAS)
+
+
+def _inputs(shape=(4, 7), seed=0, scale=4.0):
+    x = np.random.default_rng(seed).uniform(-scale, scale, shape)
+    # Keep clear of kinks (0, +-3, 6) so finite differences see a smooth function.
+    for kink in (0.0, 3.0, -3.0, 6.0):
+        near = np.abs(x - kink) < 1e-3
+        x[near] += 2e-3
+    return x
+
+
+def _numeric_grad(f, x, w, h=1e-6):
+    """d/dx of sum(w * f(x)) by central differences."""
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        fp = float((w * f(x.copy())).sum())
+        flat[i] = old - h
+        fm = float((w * f(x.copy())).sum())
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * h)
+    return g
+
+
+def _rel_err(a, b):
+    return float(np.abs(a - b).max() / max(np.abs(a).max(), np.abs(b).max(), 1e-12))
+
+
+def _check_grad(act, x):
+    w = np.random.default_rng(1).normal(size=x.shape)
+    y, cache = act.forward(x.copy())
+    analytic = act.backward(cache, w)
+    numeric = _numeric_grad(lambda v: act.forward(v)[0], x.copy(), w)
+    assert _rel_err(analytic, numeric) < 1e-6, (act.name, _rel_err(analytic, numeric))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_forward_matches_formula(name):
+    x = _inputs()
+    y = activations.get(name)(x)
+    want = np.vectorize(FORMULAS[name])(x)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax", "log_softmax"])
+def test_gradient_matches_finite_differences(name):
+    _check_grad(activations.get(name), _inputs())
+
+
+@pytest.mark.parametrize("act", [
+    activations.ReLU(negative_slope=0.1, max_value=2.5, threshold=0.5),
+    activations.ReLU(max_value=6.0),
+    activations.ReLU(negative_slope=0.3),
+    activations.ReLU(threshold=-1.0),
+    activations.LeakyReLU(0.0), activations.LeakyReLU(0.05),
+    activations.ELU(0.5), activations.ELU(-0.5),
+    activations.GELU(approximate=True),
+    activations.Softmax(axis=1), activations.Softmax(axis=[1, 2]),
+    activations.LogSoftmax(axis=0),
+], ids=repr)
+def test_configured_gradients(act):
+    _check_grad(act, _inputs((3, 4, 5), seed=2))
+
+
+def test_relu_with_options_matches_keras_examples():
+    # Examples from keras.activations.relu's docstring.
+    x = np.array([-10, -5, 0.0, 5, 10])
+    assert activations.relu(x).tolist() == [0, 0, 0, 5, 10]
+    assert activations.relu(x, negative_slope=0.5).tolist() == [-5, -2.5, 0, 5, 10]
+    assert activations.relu(x, max_value=5.0).tolist() == [0, 0, 0, 5, 5]
+    assert activations.relu(x, threshold=5.0).tolist() == [0, 0, 0, 0, 10]
+
+
+def test_gelu_approximate_formula():
+    x = _inputs()
+    c = math.sqrt(2 / math.pi)
+    want = 0.5 * x * (1 + np.tanh(c * (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(activations.gelu(x, approximate=True), want, rtol=1e-12)
+
+
+def test_softmax_is_stable_and_normalised():
+    x = np.array([[1000.0, 1000.0, -1000.0], [1.0, 2.0, 3.0]], dtype=np.float32)
+    y = activations.softmax(x)
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-6)
+    e = np.exp([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(y[1], e / e.sum(), rtol=1e-6)
+    z = np.random.default_rng(0).normal(size=(3, 4, 5))
+    y0 = activations.softmax(z, axis=0)
+    np.testing.assert_allclose(y0, np.exp(z) / np.exp(z).sum(axis=0), rtol=1e-12)
+
+
+def test_large_inputs_do_not_overflow():
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        for name in ("sigmoid", "softplus", "silu", "mish"):
+            assert np.isfinite(activations.get(name)(x)).all(), name
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE + ["softmax", "log_softmax"])
+def test_float32_in_float32_out(name):
+    x = _inputs().astype(np.float32)
+    act = activations.get(name)
+    y, cache = act.forward(x)
+    assert y.dtype == np.float32
+    assert act.backward(cache, np.ones_like(y)).dtype == np.float32
+
+
+def test_linear_is_identity_without_copy():
+    x = np.ones((2, 3), np.float32)
+    act = activations.get(None)
+    y, cache = act.forward(x)
+    assert y is x and act.backward(cache, x) is x and act.name == "linear"
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "softmax", "sigmoid", "tanh"])
+@pytest.mark.parametrize("size", [10, 50_000])  # numpy path and numba path
+def test_inplace_forward(name, size):
+    x = np.random.default_rng(0).normal(size=(size // 10, 10)).astype(np.float32)
+    ref = activations.get(name)(x.copy())
+    kept = x.copy()
+    y, _ = activations.get(name).forward(x)
+    np.testing.assert_array_equal(x, kept)  # not in place unless asked
+    y2, cache = activations.get(name).forward(x, inplace=True)
+    assert y2 is x
+    np.testing.assert_allclose(y2, ref, rtol=1e-6)
+    np.testing.assert_allclose(y, ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "softmax", "gelu"])
+def test_large_arrays_use_kernels_and_match_small_path(name):
+    x = np.random.default_rng(3).normal(size=(600, 20)).astype(np.float32)
+    dy = np.random.default_rng(4).normal(size=x.shape).astype(np.float32)
+    act = activations.get(name)
+    y, cache = act.forward(x)
+    dx = act.backward(cache, dy)
+    ys, dxs = [], []
+    for i in range(0, 600, 100):  # small slices take the numpy path
+        yi, ci = act.forward(x[i:i + 100].copy())
+        ys.append(yi)
+        dxs.append(act.backward(ci, dy[i:i + 100].copy()))
+    np.testing.assert_allclose(y, np.concatenate(ys), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dx, np.concatenate(dxs), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------ kernels vs twins
+def _pair(n=40_000, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=n).astype(dtype), rng.normal(size=n).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_elementwise_kernels_match_twins(dtype):
+    x, dy = _pair(dtype=dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for fwd, ref, extra in ((K.relu_forward, K.relu_forward_ref, ()),
+                            (K.leaky_relu_forward, K.leaky_relu_forward_ref, (0.2,)),
+                            (K.gelu_forward, K.gelu_forward_ref, ())):
+        a, b = np.empty_like(x), np.empty_like(x)
+        fwd(x, *extra, a)
+        ref(x, *extra, b)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=fwd.__name__)
+    for bwd, ref, src, extra in (
+            (K.relu_backward, K.relu_backward_ref, np.maximum(x, 0), ()),
+            (K.leaky_relu_backward, K.leaky_relu_backward_ref, x, (0.2,)),
+            (K.gelu_backward, K.gelu_backward_ref, x, ())):
+        a, b = np.empty_like(x), np.empty_like(x)
+        bwd(src, dy, *extra, a)
+        ref(src, dy, *extra, b)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=bwd.__name__)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_kernels_match_twins(dtype):
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=(300, 17)) * 5).astype(dtype)
+    dy = rng.normal(size=x.shape).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    a, b = np.empty_like(x), np.empty_like(x)
+    K.softmax_forward(x, a)
+    K.softmax_forward_ref(x, b)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    ga, gb = np.empty_like(x), np.empty_like(x)
+    K.softmax_backward(a, dy, ga)
+    K.softmax_backward_ref(a, dy, gb)
+    np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)
+    inplace = x.copy()
+    K.softmax_forward(inplace, inplace)  # out may alias x
+    np.testing.assert_allclose(inplace, b, rtol=tol, atol=tol)
+
+
+def test_kernel_warmup_runs():
+    K.warmup()
+
+
+# --------------------------------------------------------------- get/serialize
+def test_get_and_serialize():
+    assert activations.get("relu") is activations.get(activations.relu)
+    assert activations.get("swish").name == "silu"
+    assert activations.get("hard_swish").name == "hard_silu"
+    assert activations.serialize(activations.get("leaky_relu")) == "leaky_relu"
+    assert activations.serialize(None) == "linear"
+    assert activations.get({"module": "keras.activations", "class_name": "function",
+                            "config": "tanh", "registered_name": "function"}).name == "tanh"
+    for name in activations.known_names():
+        assert activations.get(activations.serialize(name)).name == activations.get(name).name
+
+
+def test_unknown_activation_lists_known_names():
+    with pytest.raises(ValueError, match="relux") as e:
+        activations.get("relux")
+    assert "relu" in str(e.value) and "softmax" in str(e.value)
+    with pytest.raises(ValueError, match="custom callables"):
+        activations.get(lambda v: v)
