@@ -30,10 +30,21 @@ from core.layers.merging import (
     Subtract,
 )
 from core.layers.node import KerasTensor
+from core.layers.normalization import BatchNormalization
+from core.layers.pooling import (
+    AveragePooling2D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    MaxPooling2D,
+)
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
 
 # Keras' aliases.
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
 Convolution2D = Conv2D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
 
 
 def get_layer_specs() -> dict[str, list[type]]:
@@ -63,5 +74,7 @@ __all__ = [
     "Layer", "KerasTensor", "Param", "Input", "InputLayer", "Dense", "Activation", "Dropout",
     "Flatten", "Reshape", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
+    "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
+    "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]
