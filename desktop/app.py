@@ -1,0 +1,112 @@
+"""Application entry point (``netweaver [project.nwproj]`` / ``python -m desktop``).
+
+Starts Qt with the Netweaver theme, opens the project given on the command
+line (or offers an autosave left behind, or reopens the last project, or on a
+first start opens the MNIST CNN example), and compiles the numba kernels on a
+background thread while the user starts editing.
+
+>>> # main(["resources/examples/mnist_cnn.nwproj"])
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+FIRST_EXAMPLE = RESOURCES / "examples" / "mnist_cnn.nwproj"
+
+
+class KernelWarmup(QObject):
+    """Runs ``core.kernels.warmup`` on a daemon thread (never the GUI thread)."""
+
+    progress = Signal(int, int, str)
+    finished = Signal(str)  # "" on success, else the error text
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="kernel-warmup", daemon=True)
+        thread.start()
+        return thread
+
+    def _run(self) -> None:
+        try:
+            from core import kernels
+
+            kernels.warmup(progress=lambda i, n, name: self.progress.emit(i, n, name))
+        except Exception as exc:  # noqa: BLE001 - reported in the status bar
+            self.finished.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.finished.emit("")
+
+
+def apply_theme(app: QApplication) -> None:
+    """Fusion + a dark palette + ``resources/styles/dark.qss``."""
+    app.setStyle("Fusion")
+    pal = QPalette()
+    colours = {
+        QPalette.Window: "#23272e", QPalette.WindowText: "#e6e6e6", QPalette.Base: "#1b1e23",
+        QPalette.AlternateBase: "#262a31", QPalette.ToolTipBase: "#2b2f37",
+        QPalette.ToolTipText: "#e6e6e6", QPalette.Text: "#e6e6e6", QPalette.Button: "#2b2f37",
+        QPalette.ButtonText: "#e6e6e6", QPalette.Highlight: "#2f6fbf",
+        QPalette.HighlightedText: "#ffffff", QPalette.PlaceholderText: "#7d8590",
+        QPalette.Link: "#5fa8ff",
+    }
+    for role, colour in colours.items():
+        pal.setColor(role, QColor(colour))
+    pal.setColor(QPalette.Disabled, QPalette.Text, QColor("#6e7681"))
+    pal.setColor(QPalette.Disabled, QPalette.ButtonText, QColor("#6e7681"))
+    app.setPalette(pal)
+    font = QFont(app.font())
+    font.setPointSizeF(max(font.pointSizeF(), 9.5))
+    app.setFont(font)
+    qss = RESOURCES / "styles" / "dark.qss"
+    if qss.is_file():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+
+
+def open_initial_project(window, argv) -> None:
+    """Command-line project, else recovery, else the last project, else the example."""
+    project = window.project
+    paths = [a for a in argv if not a.startswith("-")]
+    if paths:
+        project.open(paths[0], confirm=False)
+        return
+    if project.offer_recovery():
+        return
+    recent = [p for p in project.recent() if Path(p).is_file()]
+    if recent and project.open(recent[0], confirm=False):
+        return
+    if FIRST_EXAMPLE.is_file():
+        project.new_from_template(FIRST_EXAMPLE, confirm=False)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0]] + argv)
+    app.setApplicationName("Netweaver")
+    app.setOrganizationName("Netweaver")
+    apply_theme(app)
+    from desktop.main_window import MainWindow
+
+    window = MainWindow(QSettings("Netweaver", "Netweaver"))
+    warm = KernelWarmup(window)
+    window.kernel_label.setText("Preparing kernels…")
+    warm.progress.connect(lambda i, n, name: window.kernel_label.setText(
+        f"Preparing kernels… {i}/{n}"))
+    warm.finished.connect(lambda err: window.kernel_label.setText(
+        "Kernels ready" if not err else "Kernel warm-up failed"))
+    warm.finished.connect(lambda err: window.statusBar().showMessage(
+        "Kernels ready" if not err else f"Kernel warm-up failed: {err}", 4000))
+    window.show()
+    open_initial_project(window, argv)
+    warm.start()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

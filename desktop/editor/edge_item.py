@@ -1,0 +1,88 @@
+"""``EdgeItem``: a wire from a node's output port to another node's input port,
+labelled with the tensor shape that flows through it, e.g. ``(None, 26, 26, 32)``.
+
+>>> # EdgeItem(edge) then item.set_ends(p_out, p_in) and item.set_label("(None, 10)")
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsSimpleTextItem
+
+from desktop.editor import theme
+
+
+def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
+    """A vertical S-curve from ``a`` (an output, going down) to ``b`` (an input)."""
+    path = QPainterPath(a)
+    dy = max(40.0, abs(b.y() - a.y()) * 0.5)
+    path.cubicTo(QPointF(a.x(), a.y() + dy), QPointF(b.x(), b.y() - dy), b)
+    return path
+
+
+class ShapeLabel(QGraphicsSimpleTextItem):
+    """Small monospace text with a dark pill behind it so it reads over the grid."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        font = QFont("DejaVu Sans Mono")
+        font.setPointSizeF(8.0)
+        self.setFont(font)
+        self.setBrush(QBrush(QColor(theme.TEXT_DIM)))
+        self.setZValue(3)
+
+    def boundingRect(self):
+        return super().boundingRect().adjusted(-4, -2, 4, 2)
+
+    def paint(self, painter, option, widget=None):
+        painter.setRenderHint(painter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(theme.LABEL_BG))
+        painter.drawRoundedRect(self.boundingRect(), 4, 4)
+        super().paint(painter, option, widget)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """Selectable wire; the scene sets its ends and label from the document."""
+
+    def __init__(self, edge):
+        super().__init__()
+        self.edge = edge
+        self.setFlag(QGraphicsItem.ItemIsSelectable, True)
+        self.setZValue(0)
+        self.setPen(QPen(QColor(theme.WIRE), 2.0))
+        self.label = ShapeLabel(self)
+        self._shape_text = ""
+
+    @property
+    def key(self):
+        return (self.edge.src, self.edge.dst, self.edge.dst_port)
+
+    def set_ends(self, a: QPointF, b: QPointF) -> None:
+        path = wire_path(a, b)
+        self.setPath(path)
+        mid = path.pointAtPercent(0.5)
+        r = self.label.boundingRect()
+        self.label.setPos(mid.x() + 8, mid.y() - r.height() / 2)
+
+    def set_label(self, text: str) -> None:
+        if text != self._shape_text:
+            self._shape_text = text
+            self.label.setText(text)
+            self.setToolTip(f"{self.edge.src} → {self.edge.dst}: {text}")
+
+    def shape(self):
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self.path())
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-6, -6, 6, 6)
+
+    def paint(self, painter, option, widget=None):
+        painter.setRenderHint(painter.RenderHint.Antialiasing, True)
+        colour = theme.WIRE_SELECTED if self.isSelected() else theme.WIRE
+        painter.setPen(QPen(QColor(colour), 2.5 if self.isSelected() else 2.0))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawPath(self.path())

@@ -1,0 +1,195 @@
+"""One editor widget per ``Param`` kind, generated from the layer spec.
+
+``make_field(param)`` returns a ``Field`` whose ``widget`` edits the value and
+whose ``committed`` callback fires once per finished edit with the parsed
+value — or with a ``ValueError`` when the text cannot be parsed, so the
+inspector can refuse it in place.
+
+>>> # f = make_field(Param("rate", "float", 0.5, min=0, max=1)); f.set_value(0.25)
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+
+# Keras' built-in names (keras.activations / keras.initializers); the engine may
+# offer fewer — the document refuses names it does not know, with the reason.
+ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus",
+               "softsign", "swish", "silu", "gelu", "leaky_relu", "relu6", "hard_sigmoid",
+               "exponential", "mish", "log_softmax")
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                "lecun_uniform", "lecun_normal", "zeros", "ones", "random_uniform",
+                "random_normal", "truncated_normal", "orthogonal", "identity")
+REGULARIZERS = ("None", "l1", "l2", "l1_l2", "orthogonal_regularizer")
+CONSTRAINTS = ("None", "max_norm", "min_max_norm", "non_neg", "unit_norm")
+INT_LIMIT = 2**31 - 1
+
+
+def _engine_names(module: str, fallback: tuple) -> tuple:
+    """Names the engine module lists, if it exposes them; else Keras' list."""
+    try:
+        mod = __import__(f"core.{module}", fromlist=["x"])
+    except ImportError:
+        return fallback
+    for attr in ("available", "names", "ALL", "NAMES"):
+        got = getattr(mod, attr, None)
+        got = got() if callable(got) else got
+        if isinstance(got, (list, tuple, dict, set)) and got:
+            return tuple(sorted(str(n) for n in got))
+    return fallback
+
+
+def display(value) -> str:
+    """Text for a config value: tuples as ``3, 3``, None as empty, dicts by class."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return str(value.get("class_name", value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join("None" if v is None else str(v) for v in value)
+    return str(value)
+
+
+def _ints(text: str, allow_none: bool) -> tuple:
+    out = []
+    for tok in text.replace("(", "").replace(")", "").replace("[", "").replace("]", "").split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        if allow_none and tok.lower() == "none":
+            out.append(None)
+            continue
+        try:
+            out.append(int(tok))
+        except ValueError:
+            raise ValueError(f"{tok!r} is not an integer") from None
+    return tuple(out)
+
+
+class Field:
+    """A widget plus how to show and read a value of one Param."""
+
+    def __init__(self, param, widget, getter, setter):
+        self.param = param
+        self.widget = widget
+        self._get, self._set = getter, setter
+        self.committed = None  # set by the inspector: fn(value_or_ValueError)
+
+    def set_value(self, value) -> None:
+        self.widget.blockSignals(True)
+        try:
+            self._set(value)
+        finally:
+            self.widget.blockSignals(False)
+
+    def value(self):
+        return self._get()
+
+    def commit(self, *_):
+        if self.committed is None:
+            return
+        try:
+            value = self._get()
+        except ValueError as exc:
+            self.committed(exc)
+            return
+        self.committed(value)
+
+
+def _line(param, parse) -> Field:
+    edit = QLineEdit()
+    edit.setPlaceholderText("None" if param.optional else display(param.default))
+
+    def get():
+        text = edit.text().strip()
+        if not text or text.lower() == "none":
+            if param.optional or param.kind in ("activation",):
+                return None
+            raise ValueError("a value is required")
+        return parse(text)
+
+    field = Field(param, edit, get, lambda v: edit.setText(display(v)))
+    edit.editingFinished.connect(field.commit)
+    return field
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an integer") from None
+
+
+def _axis(text: str):
+    vals = _ints(text, allow_none=False)
+    if len(vals) == 1 and "," not in text:
+        return vals[0]
+    return list(vals)
+
+
+def _combo(param, names, none_text=None) -> Field:
+    box = QComboBox()
+    box.addItems(list(names))
+
+    def setter(v):
+        text = display(v) or (none_text or "")
+        if text and box.findText(text) < 0:
+            box.addItem(text)
+        box.setCurrentIndex(max(0, box.findText(text)))
+
+    def getter():
+        text = box.currentText()
+        return None if none_text is not None and text == none_text else text
+
+    field = Field(param, box, getter, setter)
+    box.activated.connect(field.commit)
+    return field
+
+
+def make_field(param) -> Field:
+    """The editor widget for one Param (kinds from ``core.layers.spec.KINDS``)."""
+    k = param.kind
+    if k == "int" and not param.optional:
+        spin = QSpinBox()
+        lo = -INT_LIMIT if param.min is None else int(param.min) + int(param.min_exclusive)
+        hi = INT_LIMIT if param.max is None else int(param.max) - int(param.max_exclusive)
+        spin.setRange(lo, hi)
+        spin.setKeyboardTracking(False)  # one command per finished edit, not per key
+        spin.setAccelerated(True)
+        field = Field(param, spin, spin.value, lambda v: spin.setValue(int(v or 0)))
+        spin.editingFinished.connect(field.commit)
+        return field
+    if k == "int":
+        return _line(param, _int)
+    if k == "float":
+        return _line(param, _float)
+    if k == "bool":
+        box = QCheckBox()
+        field = Field(param, box, box.isChecked, lambda v: box.setChecked(bool(v)))
+        box.toggled.connect(field.commit)
+        return field
+    if k == "choice":
+        return _combo(param, [str(c) for c in param.choices])
+    if k == "activation":
+        return _combo(param, _engine_names("activations", ACTIVATIONS), none_text="linear"
+                      if param.default is None else None)
+    if k == "initializer":
+        return _combo(param, _engine_names("initializers", INITIALIZERS))
+    if k == "regularizer":
+        return _combo(param, REGULARIZERS, none_text="None")
+    if k == "constraint":
+        return _combo(param, CONSTRAINTS, none_text="None")
+    if k == "tuple":
+        return _line(param, lambda t: _ints(t, allow_none=False) if "," in t else _int(t))
+    if k == "shape":
+        return _line(param, lambda t: _ints(t, allow_none=True))
+    if k == "axis":
+        return _line(param, _axis)
+    return _line(param, str)

@@ -1,0 +1,133 @@
+"""``NodeItem``: the picture of one document node (it holds no truth).
+
+It shows the layer name, its type, the inferred output shape and the
+parameter count, all copied from ``doc.nodes[id]`` / ``doc.state(id)`` by the
+scene through ``update_from``; a node with an error is drawn red and carries
+the error as its tooltip.
+
+>>> # item = NodeItem("n1", "Convolution"); item.update_from(doc)
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
+
+from desktop.editor import theme
+from desktop.editor.port_item import PortItem
+
+
+def format_shape(shape) -> str:
+    """Keras' way of printing a shape: ``(None, 26, 26, 32)``; lists joined."""
+    if shape is None:
+        return "?"
+    if isinstance(shape, list):
+        return ", ".join(format_shape(s) for s in shape)
+    return str(tuple(shape))
+
+
+def format_count(n) -> str:
+    return "—" if n is None else f"{int(n):,} params"
+
+
+class NodeItem(QGraphicsObject):
+    """A movable, selectable card with an input port on top and an output port below."""
+
+    def __init__(self, node_id: str, group: str, has_input: bool = True):
+        super().__init__()
+        self.node_id = node_id
+        self.group = group
+        self.title = node_id
+        self.type_name = ""
+        self.shape_text = ""
+        self.count_text = ""
+        self.error = None
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1)
+        self.in_port = PortItem(self, "in") if has_input else None
+        if self.in_port is not None:
+            self.in_port.setPos(theme.NODE_WIDTH / 2, 0)
+        self.out_port = PortItem(self, "out")
+        self.out_port.setPos(theme.NODE_WIDTH / 2, theme.NODE_HEIGHT)
+
+    # ------------------------------------------------------------- mirroring
+    def update_from(self, doc, state_cache=None) -> None:
+        """Copy what to draw from the document (called by the scene only)."""
+        node = doc.nodes[self.node_id]
+        state = doc.state(self.node_id) if state_cache is None else state_cache
+        self.title = str(getattr(node, "name", None) or node.config.get("name") or self.node_id)
+        self.type_name = node.type
+        self.shape_text = format_shape(getattr(state, "output_shape", None))
+        self.count_text = format_count(getattr(state, "param_count", None))
+        self.error = getattr(state, "error", None)
+        self.setToolTip(self.error or f"{self.title} ({self.type_name})\n"
+                        f"output {self.shape_text}\n{self.count_text}")
+        self.update()
+
+    def in_anchor(self, index: int = 0, count: int = 1) -> QPointF:
+        """Scene point where the ``index``-th of ``count`` incoming wires ends."""
+        x = theme.NODE_WIDTH * (index + 1) / (count + 1) if count > 1 else theme.NODE_WIDTH / 2
+        return self.mapToScene(QPointF(x, 0))
+
+    def out_anchor(self) -> QPointF:
+        return self.mapToScene(QPointF(theme.NODE_WIDTH / 2, theme.NODE_HEIGHT))
+
+    # --------------------------------------------------------------- drawing
+    def boundingRect(self) -> QRectF:
+        return QRectF(-3, -3, theme.NODE_WIDTH + 6, theme.NODE_HEIGHT + 6)
+
+    def shape(self):
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, theme.NODE_WIDTH, theme.NODE_HEIGHT), 6, 6)
+        return path
+
+    def paint(self, painter, option, widget=None):
+        w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
+        rect = QRectF(0, 0, w, h)
+        painter.setRenderHint(painter.RenderHint.Antialiasing, True)
+        border = QColor(theme.NODE_ERROR if self.error else
+                        theme.NODE_SELECTED if self.isSelected() else theme.NODE_BORDER)
+        painter.setPen(QPen(border, 2.0 if (self.error or self.isSelected()) else 1.0))
+        painter.setBrush(QBrush(QColor("#3a2326" if self.error else theme.NODE_BG)))
+        painter.drawRoundedRect(rect, 6, 6)
+        # Coloured strip on the left tells the palette group at a glance.
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(theme.group_colour(self.group)))
+        painter.drawRoundedRect(QRectF(0, 0, theme.HEADER, h), 3, 3)
+        x0 = theme.HEADER + 8
+        font = QFont(painter.font())
+        font.setPointSizeF(9.5)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor(theme.TEXT))
+        painter.drawText(QRectF(x0, 6, w - x0 - 8, 18), Qt.AlignLeft | Qt.AlignVCenter,
+                         _elide(painter, self.title, w - x0 - 70))
+        font.setBold(False)
+        font.setPointSizeF(8.5)
+        painter.setFont(font)
+        painter.setPen(QColor(theme.TEXT_DIM))
+        painter.drawText(QRectF(x0, 6, w - x0 - 8, 18), Qt.AlignRight | Qt.AlignVCenter,
+                         self.type_name)
+        painter.setPen(QColor(theme.NODE_ERROR if self.error else theme.TEXT))
+        mono = QFont("DejaVu Sans Mono")
+        mono.setPointSizeF(8.5)
+        painter.setFont(mono)
+        painter.drawText(QRectF(x0, 27, w - x0 - 8, 18), Qt.AlignLeft | Qt.AlignVCenter,
+                         _elide(painter, "⚠ " + self.error if self.error else self.shape_text,
+                                w - x0 - 8))
+        painter.setFont(font)
+        painter.setPen(QColor(theme.TEXT_DIM))
+        painter.drawText(QRectF(x0, 46, w - x0 - 8, 16), Qt.AlignLeft | Qt.AlignVCenter,
+                         self.count_text)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_item_moved(self)
+        return super().itemChange(change, value)
+
+
+def _elide(painter, text: str, width: float) -> str:
+    return painter.fontMetrics().elidedText(text, Qt.ElideRight, int(max(width, 10)))

@@ -1,0 +1,247 @@
+"""``MainWindow``: canvas in the centre, palette left, inspector right,
+problems and summary below; File / Edit / View menus.
+
+For other parts of the app it exposes ``document`` (the current
+``GraphDocument``), ``documentReplaced(object)`` (emitted after New/Open),
+``undo_stack``, ``project`` (``ProjectController``: ``path``, ``save()``),
+``view_menu`` and ``add_panel(widget, title, area)``.
+
+>>> # win = MainWindow(); win.project.open("net.nwproj"); win.show()
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox
+
+from core.graph import GraphDocument
+from desktop.editor.actions import EditActions
+from desktop.editor.commands import MoveNodesCommand, push_checked
+from desktop.editor.inspector import Inspector
+from desktop.editor.palette import Palette
+from desktop.editor.scene import EditorScene
+from desktop.editor.view import EditorView
+from desktop.panels.problems import ProblemsPanel
+from desktop.panels.summary import SummaryPanel
+from desktop.project import ProjectController, templates
+
+
+class MainWindow(QMainWindow):
+    documentReplaced = Signal(object)
+
+    def __init__(self, settings: QSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.settings = settings or QSettings("Netweaver", "Netweaver")
+        # Tests set these to answer dialogs without showing them (None: ask the user).
+        self.auto_answer: bool | None = None          # yes/no questions
+        self.auto_save_answer: str | None = None      # "save" | "discard" | "cancel"
+        self.quiet_errors = False
+        self.errors: list[str] = []
+        self.document = GraphDocument()
+        self.undo_stack = QUndoStack(self)
+        self.scene = EditorScene(self.push_edit, self)
+        self.view = EditorView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.palette = Palette()
+        self.inspector = Inspector(self.push_edit)
+        self.problems = ProblemsPanel(self.push_edit)
+        self.summary = SummaryPanel()
+        self.project = ProjectController(self, self.settings)
+        self.edit_actions = EditActions(self)
+        self._build_menus()
+        self.palette_dock = self.add_panel(self.palette, "Layers", Qt.LeftDockWidgetArea)
+        self.inspector_dock = self.add_panel(self.inspector, "Inspector", Qt.RightDockWidgetArea)
+        self.problems_dock = self.add_panel(self.problems, "Problems", Qt.BottomDockWidgetArea)
+        self.summary_dock = self.add_panel(self.summary, "Summary", Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.problems_dock, self.summary_dock)
+        self.problems_dock.raise_()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Horizontal)
+        self.resizeDocks([self.problems_dock], [170], Qt.Vertical)
+        self.kernel_label = QLabel("")
+        self.problem_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.problem_label)
+        self.statusBar().addPermanentWidget(self.kernel_label)
+        self.scene.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.view.layerDropped.connect(self.edit_actions.add_layer)
+        self.view.fileDropped.connect(self.open_dropped)
+        self.palette.layerActivated.connect(
+            lambda name: self.edit_actions.add_layer(name, self.view.mapToScene(
+                self.view.viewport().rect().center())))
+        self.problems.nodeActivated.connect(self._reveal_node)
+        self.problems.countChanged.connect(self._show_problem_count)
+        self.project.changed.connect(self._update_title)
+        self.setAcceptDrops(True)
+        self.resize(1400, 880)
+        self.set_document(self.document)
+        self._install_training_ui()
+
+    def _install_training_ui(self) -> None:
+        # The training UI lives in its own package; it plugs in here once it exists.
+        if importlib.util.find_spec("desktop.training") is None:
+            return
+        if importlib.util.find_spec("desktop.training.dock") is None:
+            return
+        from desktop.training.dock import install_training_ui
+
+        install_training_ui(self)
+
+    # ------------------------------------------------------------ document
+    def set_document(self, doc) -> None:
+        """Show ``doc`` everywhere (undo history is per document, so it is cleared)."""
+        self.document = doc
+        self.undo_stack.clear()
+        self.scene.set_document(doc)
+        self.inspector.set_document(doc)
+        self.problems.set_document(doc)
+        self.summary.set_document(doc)
+        self.documentReplaced.emit(doc)
+        self._update_title()
+        self.view.fit_all()
+
+    def confirm_edit(self) -> bool:
+        """Before a graph edit: trained weights would no longer match, so offer to drop them."""
+        doc = self.document
+        if getattr(doc, "weights", None) is None:
+            return True
+        if not self.ask_yes_no("Discard trained weights?",
+                               "This change alters the network, so its trained weights no "
+                               "longer fit it. Discard the weights and make the change?"):
+            return False
+        doc.weights = None
+        self.project.mark_dirty()
+        return True
+
+    def push_edit(self, cmd) -> str | None:
+        """Run an undo command on the document; the refusal reason, "cancelled", or None."""
+        if not isinstance(cmd, MoveNodesCommand) and not self.confirm_edit():
+            return "cancelled"
+        return push_checked(self.undo_stack, cmd)
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_node(ids[0] if len(ids) == 1 else None)
+
+    def _reveal_node(self, node_id: str) -> None:
+        self.scene.select_nodes([node_id])
+        item = self.scene.node_items.get(node_id)
+        if item is not None:
+            self.view.centerOn(item)
+
+    def _show_problem_count(self, n: int) -> None:
+        self.problem_label.setText(f"⚠ {n} problem{'s' if n != 1 else ''}" if n else "✓ Ready")
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.project.display_name()}[*] — Netweaver")
+        self.setWindowModified(self.project.dirty)
+
+    # -------------------------------------------------------------- panels
+    def add_panel(self, widget, title: str, area=Qt.RightDockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                         | QDockWidget.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    # --------------------------------------------------------------- menus
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+
+        def add(menu, text, slot, keys=None):
+            a = QAction(text, self)
+            if keys is not None:
+                a.setShortcut(QKeySequence(keys))
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            return a
+
+        add(file_menu, "&New", lambda: self.project.new(), QKeySequence.New)
+        self.template_menu = file_menu.addMenu("New from &Template")
+        for path in templates():
+            add(self.template_menu, path.stem.replace("_", " ").title(),
+                lambda _=False, p=path: self.project.new_from_template(p))
+        add(file_menu, "&Open…", lambda: self.project.open(), QKeySequence.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        add(file_menu, "&Save", lambda: self.project.save(), QKeySequence.Save)
+        add(file_menu, "Save &As…", lambda: self.project.save_as(), QKeySequence("Ctrl+Shift+S"))
+        file_menu.addSeparator()
+        add(file_menu, "&Quit", self.close, QKeySequence.Quit)
+        self.edit_menu = bar.addMenu("&Edit")
+        self.edit_actions.fill_menu(self.edit_menu)
+        self.view_menu = bar.addMenu("&View")
+        for a in (self.edit_actions.zoom_in_action, self.edit_actions.zoom_out_action,
+                  self.edit_actions.fit_action, self.edit_actions.reset_zoom_action):
+            self.view_menu.addAction(a)
+        self.view_menu.addSeparator()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.project.recent()
+        for path in recent:
+            a = self.recent_menu.addAction(Path(path).name)
+            a.setToolTip(path)
+            a.triggered.connect(lambda _=False, p=path: self.project.open(p))
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", self.project.clear_recent)
+        else:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # ------------------------------------------------------------- dialogs
+    def ask_yes_no(self, title: str, text: str) -> bool:
+        if self.auto_answer is not None:
+            return bool(self.auto_answer)
+        answer = QMessageBox.question(self, title, text, QMessageBox.Yes | QMessageBox.No,
+                                      QMessageBox.No)
+        return answer == QMessageBox.Yes
+
+    def ask_save_discard_cancel(self, text: str) -> str:
+        if self.auto_save_answer is not None:
+            return self.auto_save_answer
+        box = QMessageBox(QMessageBox.Warning, "Unsaved changes", text,
+                          QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, self)
+        box.setDefaultButton(QMessageBox.Save)
+        answer = box.exec()
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def show_error(self, title: str, text: str) -> None:
+        self.errors.append(text)
+        self.statusBar().showMessage(text, 8000)
+        if not self.quiet_errors:
+            QMessageBox.critical(self, title, text)
+
+    # --------------------------------------------------------------- events
+    def open_dropped(self, path: str) -> bool:
+        return self.project.open(path)
+
+    def dragEnterEvent(self, event):
+        if any(u.toLocalFile().endswith(".nwproj") for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        paths = [u.toLocalFile() for u in event.mimeData().urls()
+                 if u.toLocalFile().endswith(".nwproj")]
+        if paths:
+            event.acceptProposedAction()
+            self.open_dropped(paths[0])
+
+    def closeEvent(self, event):
+        if self.project.maybe_save():
+            from core.graph import project_file as pf
+
+            pf.clear_recovery(self.project.path)
+            self.settings.sync()
+            event.accept()
+        else:
+            event.ignore()

@@ -1,0 +1,80 @@
+"""The model summary panel: exactly what ``model.summary()`` prints.
+
+It builds the model from the document (``doc.build_model()``) and captures the
+engine's own summary through ``print_fn``, so rows and totals are the same as
+in a terminal. Rebuilding is coalesced and only done while the panel is shown.
+
+>>> # panel = SummaryPanel(); panel.set_document(doc); panel.text()
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout, QWidget
+
+
+def summary_text(doc) -> str:
+    """The engine's ``model.summary()`` text for ``doc``, or why it cannot be built."""
+    if not doc.nodes:
+        return "The canvas is empty: drag an InputLayer and some layers from the palette."
+    try:
+        model = doc.build_model()
+    except Exception as exc:  # noqa: BLE001 - any refusal is shown as text
+        return f"The model cannot be built yet:\n{exc}"
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *a, **k: lines.append(str(line)))
+    return "\n".join(lines)
+
+
+class SummaryPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("summary")
+        self.doc = None
+        self.view = QPlainTextEdit(self)
+        self.view.setObjectName("summaryText")
+        self.view.setReadOnly(True)
+        self.view.setLineWrapMode(QPlainTextEdit.NoWrap)
+        font = QFont("DejaVu Sans Mono")
+        font.setStyleHint(QFont.Monospace)
+        font.setPointSizeF(9.0)
+        self.view.setFont(font)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.view)
+        self._stale = True
+        self._timer = QTimer(self, singleShot=True, interval=250, timeout=self.refresh)
+
+    def set_document(self, doc) -> None:
+        if self.doc is not None:
+            self.doc.unsubscribe(self._on_event)
+        self.doc = doc
+        if doc is not None:
+            doc.subscribe(self._on_event)
+        self._stale = True
+        self._schedule()
+
+    def _on_event(self, event) -> None:
+        if event.kind in ("nodes_moved", "training", "meta"):
+            return
+        self._stale = True
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.isVisible():
+            self._timer.start()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._stale:
+            self._timer.start()
+
+    def refresh(self) -> None:
+        self._timer.stop()
+        self._stale = False
+        text = summary_text(self.doc) if self.doc is not None else ""
+        self.view.setPlainText(text)
+
+    def text(self) -> str:
+        return self.view.toPlainText()

@@ -1,0 +1,222 @@
+"""Project controller: new / open / save / save as / recent files / autosave.
+
+It owns no document: it loads one with ``core.graph.project_file`` and hands
+it to the window (``window.set_document``). "Dirty" is the undo stack not
+being at its clean index, or ``mark_dirty()`` (e.g. new trained weights).
+While dirty, an autosave goes to the recovery file every ``AUTOSAVE_MS``.
+
+>>> # project = ProjectController(window, settings)
+>>> # project.open("net.nwproj"); project.save_as("copy.nwproj")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from core.graph import GraphDocument
+from core.graph import project_file as pf
+
+AUTOSAVE_MS = 60_000
+MAX_RECENT = 10
+FILTER = "Netweaver projects (*.nwproj)"
+
+
+def examples_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "resources" / "examples"
+
+
+def templates() -> list[Path]:
+    """The example projects offered by File > New from template."""
+    folder = examples_dir()
+    return sorted(folder.glob("*.nwproj")) if folder.is_dir() else []
+
+
+class ProjectController(QObject):
+    changed = Signal()  # path, dirty state or recent list changed
+
+    def __init__(self, window, settings):
+        super().__init__(window)
+        self.window = window
+        self.settings = settings
+        self.path: str | None = None
+        self._extra_dirty = False
+        self.last_error: str | None = None
+        self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
+        self.autosave_timer.start()
+        window.undo_stack.cleanChanged.connect(lambda _clean: self.changed.emit())
+
+    # --------------------------------------------------------------- state
+    @property
+    def dirty(self) -> bool:
+        return self._extra_dirty or not self.window.undo_stack.isClean()
+
+    def mark_dirty(self) -> None:
+        self._extra_dirty = True
+        self.changed.emit()
+
+    def _mark_clean(self) -> None:
+        self._extra_dirty = False
+        self.window.undo_stack.setClean()
+        self.changed.emit()
+
+    def display_name(self) -> str:
+        if self.path:
+            return Path(self.path).name
+        return str(self.window.document.meta.get("name") or "Untitled")
+
+    # ------------------------------------------------------------- commands
+    def new(self, confirm: bool = True) -> bool:
+        if confirm and not self.maybe_save():
+            return False
+        self._replace(GraphDocument(), None)
+        return True
+
+    def new_from_template(self, template, confirm: bool = True) -> bool:
+        """Open ``template`` as a new, unsaved project (Save asks where to put it)."""
+        if confirm and not self.maybe_save():
+            return False
+        doc = self._load(template)
+        if doc is None:
+            return False
+        doc.path = None
+        self._replace(doc, None)
+        return True
+
+    def open(self, path=None, confirm: bool = True) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Open project",
+                                                  self._start_dir(), FILTER)
+            if not path:
+                return False
+        if confirm and not self.maybe_save():
+            return False
+        doc = self._load(path)
+        if doc is None:
+            return False  # the error was shown; the current project is untouched
+        self._replace(doc, str(path))
+        self.add_recent(str(path))
+        return True
+
+    def save(self) -> bool:
+        if not self.path:
+            return self.save_as()
+        return self._write(self.path)
+
+    def save_as(self, path=None) -> bool:
+        if path is None:
+            start = self.path or os.path.join(self._start_dir(), self.display_name())
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save project as", start, FILTER)
+            if not path:
+                return False
+        path = str(path)
+        if not path.endswith(".nwproj"):
+            path += ".nwproj"
+        if not self._write(path):
+            return False
+        old = self.path
+        self.path = path
+        self.window.document.path = path
+        if old != path:
+            pf.clear_recovery(old)
+        self.add_recent(path)
+        self.changed.emit()
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved work; True when it is fine to replace/close the project."""
+        if not self.dirty:
+            return True
+        answer = self.window.ask_save_discard_cancel(
+            f"Save changes to {self.display_name()} before closing it?")
+        if answer == "save":
+            return self.save()
+        if answer == "discard":
+            pf.clear_recovery(self.path)
+            return True
+        return False
+
+    # ------------------------------------------------------------- recovery
+    def autosave(self) -> Path | None:
+        doc = self.window.document
+        if not self.dirty or doc is None:
+            return None
+        try:
+            return pf.write_recovery(doc, weights=doc.weights)
+        except OSError as exc:
+            self.window.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
+            return None
+
+    def offer_recovery(self) -> bool:
+        """If an autosave was left behind, offer to reopen it; True when reopened."""
+        found = pf.find_recovery()
+        if found is None:
+            return False
+        origin = pf.recovery_origin(found)
+        what = origin or "an unsaved project"
+        if not self.window.ask_yes_no(
+                "Recover unsaved work?",
+                f"Netweaver found unsaved changes to {what} from an earlier session.\n"
+                "Reopen them?"):
+            found.unlink(missing_ok=True)
+            return False
+        doc = self._load(found)
+        if doc is None:
+            return False
+        self._replace(doc, origin)
+        self.mark_dirty()  # recovered work is not saved anywhere yet
+        return True
+
+    # -------------------------------------------------------------- recents
+    def recent(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        items = [p for p in self.recent() if p != path]
+        self.settings.setValue("recent_files", [path] + items[:MAX_RECENT - 1])
+        self.settings.sync()
+        self.changed.emit()
+
+    def clear_recent(self) -> None:
+        self.settings.setValue("recent_files", [])
+        self.changed.emit()
+
+    # -------------------------------------------------------------- helpers
+    def _start_dir(self) -> str:
+        recent = self.recent()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def _load(self, path):
+        try:
+            doc, _weights = pf.load_project(path)
+        except (pf.ProjectFileError, OSError, ValueError) as exc:
+            self.last_error = str(exc)
+            self.window.show_error("Cannot open project", str(exc))
+            return None
+        return doc
+
+    def _write(self, path: str) -> bool:
+        doc = self.window.document
+        try:
+            pf.save_project(doc, path, weights=doc.weights)
+        except (OSError, ValueError) as exc:
+            self.last_error = str(exc)
+            self.window.show_error("Cannot save project", str(exc))
+            return False
+        pf.clear_recovery(path)
+        self._mark_clean()
+        self.window.statusBar().showMessage(f"Saved {path}", 3000)
+        return True
+
+    def _replace(self, doc, path) -> None:
+        self.path = path
+        doc.path = path
+        self.window.set_document(doc)
+        self._mark_clean()
