@@ -24,7 +24,9 @@ class Variable:
     __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "__weakref__")
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
-        self.value = np.ascontiguousarray(value)
+        # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
+        # counter, shape () in Keras files) into shape (1,); np.require keeps the rank.
+        self.value = np.require(value, requirements="C")
         self.name = name
         self.path = path or name
         self.trainable = bool(trainable)
