@@ -85,7 +85,7 @@ class TrainingController(QObject):
         self.worker: TrainingWorker | None = None
         self.model = None
         self.doc = None
-        self.prepared = None
+        self.input_shape = None
         self.run: dict | None = None
         self.last_result: dict | None = None
         self.last_error: tuple[str, str] | None = None
@@ -115,11 +115,17 @@ class TrainingController(QObject):
         in_shape = doc.state(in_id).output_shape
         if in_shape is None or out_shape is None:
             raise StartRefused("The network has errors; fix the problems list first.")
-        try:
-            prepared = prepare(ds, tuple(in_shape[1:]), int(out_shape[-1]), s.loss,
-                               s.validation_split)
+        shape, units = tuple(in_shape[1:]), int(out_shape[-1])
+        try:  # check on a few rows here; the worker converts the whole set
+            few = type(ds)(ds.name, ds.x_train[:4], ds.y_train, ds.x_test[:4] if
+                           ds.x_test is not None else None, ds.y_test, ds.class_names)
+            prepare(few, shape, units, s.loss, s.validation_split)
         except DataError as exc:
             raise StartRefused(str(exc)) from None
+
+        def make_data():
+            return prepare(ds, shape, units, s.loss, s.validation_split)
+
         if s.seed is not None:
             from core import utils
             utils.set_random_seed(int(s.seed))
@@ -133,8 +139,9 @@ class TrainingController(QObject):
         params = sum(int(w.size) for w in model.weights)
         sizes = [int(np.prod(st.output_shape[1:])) for st in
                  (doc.state(n) for n in doc.nodes) if st.output_shape is not None]
-        data_bytes = prepared.x_train.nbytes + (prepared.x_test.nbytes
-                                                if prepared.x_test is not None else 0)
+        per_sample = 4 * int(np.prod(shape))
+        data_bytes = per_sample * (len(ds.x_train) + (len(ds.x_test) if ds.x_test is not None
+                                                      else 0))
         est = estimate_training_memory(params, sizes, s.batch_size, s.optimizer, data_bytes)
         avail = available_memory()
         if avail is not None and est.total > avail:
@@ -143,22 +150,9 @@ class TrainingController(QObject):
                                "Lower the batch size or make the network smaller.")
         resumed = restore_weights(model, doc.weights)
         fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
-        if prepared.validation_split > 0:
-            fit_kwargs["validation_split"] = prepared.validation_split
-        return model, prepared, fit_kwargs, resumed, est
-
-    @staticmethod
-    def _results_data(prepared):
-        """Test set when there is one, else the validation tail ``fit`` held out."""
-        if prepared.x_test is not None:
-            return (prepared.x_test, prepared.y_test, prepared.labels_test), "Test set"
-        n = len(prepared.x_train)
-        if prepared.validation_split > 0:
-            split_at = int(np.floor(n * (1.0 - prepared.validation_split)))
-            y = prepared.y_train[split_at:]
-            labels = y if y.ndim == 1 else np.argmax(y, axis=1)
-            return (prepared.x_train[split_at:], y, labels.astype(np.int64)), "Validation split"
-        return None, ""
+        if s.validation_split > 0:
+            fit_kwargs["validation_split"] = s.validation_split
+        return model, make_data, shape, fit_kwargs, resumed, est
 
     # --------------------------------------------------------------- actions
     def start(self) -> bool:
@@ -172,17 +166,16 @@ class TrainingController(QObject):
             self._say("No data loaded yet: choose a data set in the Data panel.")
             return False
         try:
-            model, prepared, fit_kwargs, resumed, est = self._build(doc, ds)
+            model, make_data, shape, fit_kwargs, resumed, est = self._build(doc, ds)
         except StartRefused as exc:
             self._say(str(exc))
             self.failed.emit("Training cannot start", str(exc))
             return False
         s = doc.training
-        self.model, self.prepared, self.last_error = model, prepared, None
+        self.model, self.input_shape, self.last_error = model, shape, None
         self.doc = doc  # results go to the document that was trained, even if replaced
         self.job = TrainingJob(model, epochs=s.epochs, batch_size=s.batch_size)
-        results_data, source = self._results_data(prepared)
-        self.worker = TrainingWorker(self.job, prepared, fit_kwargs, source, results_data)
+        self.worker = TrainingWorker(self.job, make_data, fit_kwargs)
         self.thread = QThread(self)
         self.thread.setObjectName("trainingThread")
         self.worker.moveToThread(self.thread)
@@ -237,6 +230,7 @@ class TrainingController(QObject):
     def shutdown(self, timeout_ms: int = 30000) -> None:
         """Stop and join the worker thread (window closing)."""
         if self.job is not None:
+            self.job.skip_results = True
             self.job.stop()
         if self.thread is not None and self.thread.isRunning():
             self.thread.quit()

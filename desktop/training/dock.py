@@ -205,8 +205,7 @@ class TrainingUI(QObject):
         if result.get("results") is not None:
             self.results.show_results(result["results"], names)
         if self.controller.model is not None and result.get("nan_at") is None:
-            shape = self.controller.prepared.x_train.shape[1:]
-            self.results.pad.set_model(self.controller.model, shape, names)
+            self.results.pad.set_model(self.controller.model, self.controller.input_shape, names)
         project = getattr(self.window, "project", None)
         if project is not None and hasattr(project, "mark_dirty"):
             project.mark_dirty()

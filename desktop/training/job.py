@@ -39,6 +39,8 @@ class TrainingJob:
         self.stop_requested = False
         self.pending_lr: float | None = None
         self.nan_at: tuple[int, int] | None = None  # (epoch, batch), 1-based for people
+        self.waiting = False  # True while the worker sits blocked in a pause
+        self.skip_results = False  # set when the app closes: no test-set evaluation
 
     # ----------------------------------------------------------- GUI side
     def pause(self) -> None:
@@ -79,11 +81,18 @@ class TrainingJob:
         return out
 
     # -------------------------------------------------------- worker side
-    def wait_if_paused(self) -> None:
-        if not self._running.is_set():
-            self.events.put(("paused", {"time": time.perf_counter()}))
-            self._running.wait()
-            self.events.put(("resumed", {"time": time.perf_counter()}))
+    def wait_if_paused(self) -> float:
+        """Block while paused; returns the seconds spent waiting."""
+        if self._running.is_set():
+            return 0.0
+        t = time.perf_counter()
+        self.events.put(("paused", {"time": t}))
+        self.waiting = True
+        self._running.wait()
+        self.waiting = False
+        now = time.perf_counter()
+        self.events.put(("resumed", {"time": now}))
+        return now - t
 
     def take_pending_lr(self) -> float | None:
         with self._lock:
@@ -117,6 +126,7 @@ class ControlCallback(Callback):
         self._vars = []
         self._epoch = 0
         self._steps = None
+        self.paused_seconds = 0.0
 
     def _model(self):
         return getattr(self, "model", None) or self.job.model
@@ -143,7 +153,7 @@ class ControlCallback(Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         job = self.job
-        job.wait_if_paused()
+        self.paused_seconds += job.wait_if_paused()
         model = self._model()
         if job.stop_requested:
             model.stop_training = True

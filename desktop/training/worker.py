@@ -60,30 +60,44 @@ def compute_results(model, x_test, y_test, labels, num_classes: int, source: str
     }
 
 
+def results_data(prepared):
+    """Test set when there is one, else the validation tail ``fit`` held out (Keras takes
+    the last ``validation_split`` of the samples, before shuffling)."""
+    if prepared.x_test is not None:
+        return (prepared.x_test, prepared.y_test, prepared.labels_test), "Test set"
+    n = len(prepared.x_train)
+    if prepared.validation_split > 0:
+        split_at = int(np.floor(n * (1.0 - prepared.validation_split)))
+        y = prepared.y_train[split_at:]
+        labels = y.reshape(len(y), -1)
+        labels = labels[:, 0] if labels.shape[1] == 1 else np.argmax(labels, axis=1)
+        return (prepared.x_train[split_at:], y, labels.astype(np.int64)), "Validation split"
+    return None, ""
+
+
 class TrainingWorker(QObject):
     """Runs in the training thread. ``finished(dict)`` or ``failed(message, details)``."""
 
     finished = Signal(object)
     failed = Signal(str, str)
 
-    def __init__(self, job: TrainingJob, prepared, fit_kwargs: dict, results_source: str = "",
-                 results_data=None):
+    def __init__(self, job: TrainingJob, make_data, fit_kwargs: dict):
         super().__init__()
         self.job = job
-        self.prepared = prepared
+        self.make_data = make_data  # () -> Prepared; scaling 60k images is not GUI work
+        self.prepared = None
         self.fit_kwargs = dict(fit_kwargs)
-        self.results_source = results_source
-        self.results_data = results_data  # (x, y, labels) or None
         self.callback = ControlCallback(job)
 
     @Slot()
     def run(self) -> None:
-        job, model, p = self.job, self.job.model, self.prepared
-        t0 = time.perf_counter()
+        job, model = self.job, self.job.model
         try:
             from core import kernels
 
+            p = self.prepared = self.make_data()
             kernels.warmup()  # no-op when the app's background warm-up already finished
+            t0 = time.perf_counter()
             while (not job.stop_requested and job.nan_at is None
                    and job.epochs_done < job.target_epochs):
                 start = job.epochs_done
@@ -91,15 +105,15 @@ class TrainingWorker(QObject):
                           callbacks=[self.callback], verbose=0, **self.fit_kwargs)
                 if job.epochs_done == start:  # fit made no progress (stopped in epoch 1)
                     break
-            train_seconds = time.perf_counter() - t0
+            train_seconds = time.perf_counter() - t0 - self.callback.paused_seconds
             result = {"weights": [np.array(w.value, copy=True) for w in model.weights],
                       "epochs_done": job.epochs_done, "nan_at": job.nan_at,
                       "stopped": job.stop_requested, "train_seconds": train_seconds,
                       "results": None}
-            if self.results_data is not None and job.nan_at is None:
-                x, y, labels = self.results_data
-                result["results"] = compute_results(model, x, y, labels, p.num_classes,
-                                                    self.results_source)
+            data, source = results_data(p)
+            if data is not None and job.nan_at is None and not job.skip_results:
+                x, y, labels = data
+                result["results"] = compute_results(model, x, y, labels, p.num_classes, source)
             self.finished.emit(result)
         except Exception as exc:  # shown to the user in a dialog; the app stays usable
             self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())

@@ -1,0 +1,164 @@
+"""Does training in the app keep the GUI responsive and run as fast as headless ``fit``?
+
+Trains the seed CNN (``resources/examples/mnist_cnn.nwproj``, else the Keras
+"simple MNIST convnet") for one epoch on Fashion-MNIST (``../shared/data/fashion-mnist``;
+the embedded sample when that is absent) twice:
+
+1. headless: ``model.fit`` in this process, no Qt event loop involved;
+2. in the app: the main window (offscreen, or the X display in ``$DISPLAY``), Train
+   clicked, while a 10 ms ``QTimer`` probes the event loop: each tick records how
+   late it fired.
+
+Prints the 99th-percentile event-loop delay (target < 50 ms) and the in-app
+throughput as a share of headless (target >= 90 %). ``--samples N`` trains on the
+first N training images to keep a run short.
+
+    python benchmarks/ui_latency.py [--samples 20000] [--batch-size 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
+TEMPLATE = REPO / "resources" / "examples" / "mnist_cnn.nwproj"
+
+
+def seed_document():
+    from core.graph import GraphDocument
+
+    if TEMPLATE.is_file():
+        from core.graph.project_file import load_project
+        return load_project(TEMPLATE)[0]
+    d = GraphDocument()
+    ids = [d.add_node("InputLayer", {"shape": [28, 28, 1]}),
+           d.add_node("Conv2D", {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}),
+           d.add_node("MaxPooling2D", {"pool_size": [2, 2]}),
+           d.add_node("Conv2D", {"filters": 64, "kernel_size": [3, 3], "activation": "relu"}),
+           d.add_node("MaxPooling2D", {"pool_size": [2, 2]}),
+           d.add_node("Flatten"), d.add_node("Dropout", {"rate": 0.5}),
+           d.add_node("Dense", {"units": 10, "activation": "softmax"})]
+    for a, b in zip(ids, ids[1:]):
+        d.connect(a, b)
+    return d
+
+
+def load_data(samples: int | None):
+    from desktop.training.data_source import DataSpec, load_dataset
+
+    spec = DataSpec(kind="fashion_mnist", path=str(FASHION)) if FASHION.is_dir() else \
+        DataSpec(kind="sample")
+    ds = load_dataset(spec)
+    if samples:
+        ds.x_train, ds.y_train = ds.x_train[:samples], ds.y_train[:samples]
+    return ds
+
+
+def headless_fit(doc, ds) -> float:
+    """Samples/s of one epoch of plain ``fit`` (same model, data and settings)."""
+    from core import optimizers, utils
+    from desktop.training.data_source import prepare
+
+    s = doc.training
+    p = prepare(ds, (28, 28, 1), 10, s.loss, 0.0)
+    utils.set_random_seed(0)
+    model = doc.build_model()
+    opt = optimizers.get(s.optimizer)
+    opt.learning_rate = s.learning_rate
+    model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
+    t = time.perf_counter()
+    model.fit(p.x_train, p.y_train, batch_size=s.batch_size, epochs=1, shuffle=s.shuffle,
+              verbose=0)
+    return len(p.x_train) / (time.perf_counter() - t)
+
+
+def in_app_fit(doc, ds):
+    """(samples/s, probe delays in ms) of one epoch started with the Train button."""
+    from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    try:
+        from desktop.main_window import MainWindow
+        win = MainWindow(QSettings(str(Path("/tmp") / "nw_bench.ini"), QSettings.IniFormat))
+        win.auto_answer, win.auto_save_answer, win.quiet_errors = True, "discard", True
+        win.set_document(doc)
+    except ImportError:
+        from desktop.training.dock import install_training_ui
+        from tests.desktop.test_training_helpers import HostWindow
+        win = HostWindow(doc)
+        install_training_ui(win)
+    win.show()
+    ui = win.training_ui
+    ui.data_panel.dataset = ds  # the data set loaded above, so both runs see the same arrays
+    result = {}
+    ui.controller.runFinished.connect(lambda r: result.update(r))
+    ui.controller.failed.connect(lambda t, d: result.update(error=t + "\n" + d))
+    delays: list[float] = []
+    clock = QElapsedTimer()
+    probe = QTimer()
+    probe.setTimerType(Qt.PreciseTimer)
+    probe.setInterval(10)
+
+    def tick():
+        if clock.isValid():
+            delays.append(clock.nsecsElapsed() / 1e6 - 10.0)
+        clock.restart()
+
+    probe.timeout.connect(tick)
+    probe.start()
+    QTest.mouseClick(ui.train_button, Qt.LeftButton)
+    if ui.controller.state != "running":
+        raise SystemExit(f"Training did not start: {ui.controller.last_message}")
+    while not result:
+        app.processEvents()
+        time.sleep(0.001)
+    probe.stop()
+    if "error" in result:
+        raise SystemExit(result["error"])
+    rate = len(ds.x_train) / result["train_seconds"]  # validation_split is 0 here
+    ui.shutdown()
+    win.close()
+    return rate, np.maximum(np.asarray(delays), 0.0)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=None, help="train on the first N images")
+    ap.add_argument("--batch-size", type=int, default=None)
+    args = ap.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY")
+                          else "xcb")
+    from core import kernels
+
+    kernels.warmup()
+    ds = load_data(args.samples)
+    doc = seed_document()
+    changes = {"epochs": 1, "validation_split": 0.0, "seed": 0}
+    if args.batch_size:
+        changes["batch_size"] = args.batch_size
+    doc.set_training(**changes)
+    print(f"data: {ds.name}, {len(ds.x_train)} training images; batch size "
+          f"{doc.training.batch_size}; optimizer {doc.training.optimizer}")
+    headless = headless_fit(doc, ds)
+    print(f"headless fit: {headless:,.0f} samples/s")
+    rate, delays = in_app_fit(doc, ds)
+    p99 = float(np.percentile(delays, 99)) if delays.size else float("nan")
+    print(f"in-app fit:   {rate:,.0f} samples/s = {rate / headless:.1%} of headless "
+          f"(target >= 90%)")
+    print(f"event loop:   {delays.size} probes, p50 {np.percentile(delays, 50):.1f} ms, "
+          f"p99 {p99:.1f} ms, max {delays.max():.1f} ms late (target p99 < 50 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
