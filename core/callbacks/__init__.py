@@ -1,0 +1,16 @@
+"""Training callbacks with Keras 3's names, hooks and arguments.
+
+>>> from core.callbacks import EarlyStopping
+>>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+"""
+
+from core.callbacks.base import HOOKS, Callback, CallbackList, History
+from core.callbacks.monitors import EarlyStopping, ModelCheckpoint
+from core.callbacks.progbar import Progbar, ProgbarLogger
+from core.callbacks.simple import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
+
+__all__ = [
+    "HOOKS", "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
+    "Progbar", "ProgbarLogger", "CSVLogger", "LambdaCallback", "LearningRateScheduler",
+    "TerminateOnNaN",
+]

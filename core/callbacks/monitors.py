@@ -1,0 +1,204 @@
+"""Callbacks that watch a monitored quantity: ``EarlyStopping`` and ``ModelCheckpoint``.
+
+>>> stop = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+>>> ckpt = ModelCheckpoint("model_{epoch:02d}.keras", save_best_only=True)
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import sys
+import warnings
+
+import numpy as np
+
+from core.callbacks.base import Callback
+
+_MAX_HINTS = ("acc", "auc", "precision", "recall", "f1", "fmeasure", "iou")
+
+
+def _monitor_op(owner: str, monitor: str, mode: str):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner}: mode={mode!r} is invalid; expected 'auto', 'min' or 'max'.")
+    if mode == "min":
+        return operator.lt
+    if mode == "max":
+        return operator.gt
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    if name == "loss" or name.endswith("_loss") or "error" in name or "crossentropy" in name:
+        return operator.lt
+    if any(h in name for h in _MAX_HINTS):
+        return operator.gt
+    raise ValueError(
+        f"{owner} received monitor={monitor!r}, but cannot tell whether it should be "
+        "maximized or minimized. Pass mode='max' or mode='min'."
+    )
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has stopped improving (Keras 3 rules)."""
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        if patience < 0 or start_from_epoch < 0:
+            raise ValueError(f"EarlyStopping: patience={patience} and start_from_epoch="
+                             f"{start_from_epoch} must be >= 0.")
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.min_delta = abs(min_delta)
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
+        self.mode = mode
+        self.monitor_op = _monitor_op("EarlyStopping", monitor, mode)
+        if self.monitor_op is operator.lt:
+            self.min_delta *= -1
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def _is_improvement(self, value, reference) -> bool:
+        if reference is None:
+            return True
+        return bool(self.monitor_op(value - self.min_delta, reference))
+
+    def get_monitor_value(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"Early stopping conditioned on metric `{self.monitor}` which is not "
+                f"available. Available metrics are: {','.join(logs or {})}", stacklevel=2)
+        return value
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self.get_monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if _finite(current) and self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                sys.stdout.write("Restoring model weights from the end of the best epoch: "
+                                 f"{self.best_epoch + 1}.\n")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (``.keras``) or its weights (``.weights.h5``) every epoch, every
+    ``save_freq`` batches, or only when ``monitor`` improves."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
+        super().__init__()
+        filepath = str(filepath)
+        if save_weights_only and not filepath.endswith(".weights.h5"):
+            raise ValueError("ModelCheckpoint: when save_weights_only=True, filepath must end "
+                             f"in `.weights.h5`. Received: filepath={filepath}")
+        if not save_weights_only and not filepath.endswith(".keras"):
+            raise ValueError("ModelCheckpoint: the filepath must end in `.keras` (or use "
+                             "save_weights_only=True with `.weights.h5`). Received: "
+                             f"filepath={filepath}")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"ModelCheckpoint: save_freq={save_freq!r} is invalid; expected "
+                             "'epoch' or a positive integer number of batches.")
+        self.filepath = filepath
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.save_freq = save_freq
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ModelCheckpoint: mode={mode!r} is invalid; expected 'auto', "
+                             "'min' or 'max'.")
+        if mode == "max" or (mode == "auto" and ("acc" in monitor or
+                                                 monitor.startswith("fmeasure"))):
+            self.monitor_op, default = operator.gt, -np.inf
+        else:
+            self.monitor_op, default = operator.lt, np.inf
+        self.best = default if initial_value_threshold is None else initial_value_threshold
+        self._batches_seen = 0
+        self._current_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq != "epoch":
+            self._batches_seen += 1
+            if self._batches_seen % self.save_freq == 0:
+                self._save(self._current_epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch, batch, logs) -> str:
+        try:
+            if batch is None or "batch" not in self.filepath:
+                return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **(logs or {}))
+        except KeyError as e:
+            raise KeyError(f"ModelCheckpoint: failed to format filepath {self.filepath!r}; "
+                           f"key {e} is not in the logs {sorted(logs or {})}.") from None
+
+    def _save(self, epoch, batch, logs):
+        logs = logs or {}
+        path = self._path(epoch, batch, logs)
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                warnings.warn(f"Can save best model only with {self.monitor} available, "
+                              "skipping.", stacklevel=2)
+                return
+            if not (_finite(current) and self.monitor_op(current, self.best)):
+                if self.verbose > 0:
+                    sys.stdout.write(f"\nEpoch {epoch + 1}: {self.monitor} did not improve "
+                                     f"from {self.best:.5f}\n")
+                return
+            if self.verbose > 0:
+                sys.stdout.write(f"\nEpoch {epoch + 1}: {self.monitor} improved from "
+                                 f"{self.best:.5f} to {current:.5f}, saving model to {path}\n")
+            self.best = current
+        elif self.verbose > 0:
+            sys.stdout.write(f"\nEpoch {epoch + 1}: saving model to {path}\n")
+        if self.save_weights_only:
+            self.model.save_weights(path, overwrite=True)
+        else:
+            self.model.save(path, overwrite=True)

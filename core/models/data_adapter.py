@@ -1,0 +1,177 @@
+"""Turning user arrays into checked, contiguous arrays and cheap batches.
+
+Everything here runs once per ``fit``/``evaluate``/``predict`` call, before any
+weight changes: inputs are converted to the model's float dtype once, checked
+(lengths, finite values, shapes), and each step gathers its batch into
+preallocated buffers with ``np.take(..., out=...)`` so a step allocates nothing
+large.
+
+>>> import numpy as np
+>>> xs = as_float_arrays(np.arange(12).reshape(6, 2), "float32", "x")
+>>> gather = BatchGather(xs, batch_size=4)
+>>> gather.take(np.array([5, 0]))[0].tolist()
+[[10.0, 11.0], [0.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def flatten_struct(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, dict):
+        return list(x.values())
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _to_array(a, what: str) -> np.ndarray:
+    if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
+        a = a.numpy()
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what}: cannot be converted to an array ({e}).") from None
+    if arr.dtype == object:
+        raise ValueError(f"{what}: must be numeric arrays, received an object array "
+                         f"(ragged lists or mixed types) of shape {arr.shape}.")
+    if arr.ndim == 0:
+        raise ValueError(f"{what}: must have a batch dimension, received a scalar.")
+    return arr
+
+
+def as_float_arrays(x, dtype, what: str) -> list[np.ndarray]:
+    """Each input as a C-contiguous ``dtype`` array; NaN/inf are refused."""
+    out = []
+    for i, a in enumerate(flatten_struct(x)):
+        name = what if len(flatten_struct(x)) == 1 else f"{what}[{i}]"
+        arr = _to_array(a, name)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: must be numeric, received dtype {arr.dtype}.")
+        arr = np.ascontiguousarray(arr, dtype=dtype)
+        check_finite(arr, name)
+        out.append(arr)
+    return out
+
+
+def as_target_arrays(y, dtype, what: str = "y") -> list[np.ndarray]:
+    """Targets keep integer labels as int64; everything else becomes ``dtype``."""
+    out = []
+    ys = flatten_struct(y)
+    for i, a in enumerate(ys):
+        name = what if len(ys) == 1 else f"{what}[{i}]"
+        arr = _to_array(a, name)
+        if arr.dtype.kind in "biu":
+            arr = np.ascontiguousarray(arr, dtype=np.int64)
+        elif arr.dtype.kind == "f":
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+            check_finite(arr, name)
+        else:
+            raise ValueError(f"{name}: must be numeric, received dtype {arr.dtype}.")
+        out.append(arr)
+    return out
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if arr.dtype.kind == "f" and arr.size:
+        # min/max propagate NaN and show inf at no extra memory cost.
+        lo, hi = float(arr.min()), float(arr.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
+            raise ValueError(
+                f"{name} contains NaN or infinite values (in {bad.size} sample(s), first at "
+                f"index {int(bad[0])}); clean or impute the data before training."
+            )
+
+
+def check_lengths(xs: list, ys: list, extra: dict | None = None) -> int:
+    """All arrays must share the batch length; return it."""
+    named = [(f"x[{i}]" if len(xs) > 1 else "x", a) for i, a in enumerate(xs)]
+    named += [(f"y[{i}]" if len(ys) > 1 else "y", a) for i, a in enumerate(ys)]
+    for k, v in (extra or {}).items():
+        if v is not None:
+            named.append((k, v))
+    lengths = {name: len(a) for name, a in named}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+        raise ValueError(f"Data cardinality is ambiguous: all arrays must contain the same "
+                         f"number of samples. Received sizes {desc}.")
+    n = next(iter(lengths.values()))
+    if n == 0:
+        raise ValueError("Received empty data (0 samples); fit/evaluate/predict need at least "
+                         "one sample.")
+    return n
+
+
+def check_input_shapes(model_name: str, input_names, expected, xs) -> None:
+    """Compare each array's sample shape with the model input's (``None`` matches any)."""
+    if expected is None:
+        return
+    if len(expected) != len(xs):
+        raise ValueError(
+            f"Model '{model_name}' expects {len(expected)} input(s) with shapes "
+            f"{[tuple(s) for s in expected]}, but received {len(xs)} array(s) with shapes "
+            f"{[a.shape for a in xs]}."
+        )
+    for i, (want, arr) in enumerate(zip(expected, xs)):
+        got = arr.shape
+        ok = len(got) == len(want) and all(
+            w is None or w == g for w, g in zip(want[1:], got[1:]))
+        if not ok:
+            name = input_names[i] if i < len(input_names) else f"input {i}"
+            raise ValueError(
+                f"Input '{name}' of model '{model_name}' is incompatible with the data: "
+                f"expected shape {tuple(want)}, but received input with shape {got}."
+            )
+
+
+def split_validation(arrays: list, validation_split: float) -> tuple[list, list]:
+    """Keras' rule: the *last* ``validation_split`` fraction, taken before shuffling."""
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), received {validation_split}.")
+    n = len(arrays[0])
+    split_at = int(n * (1.0 - validation_split))
+    if split_at == 0 or split_at == n:
+        raise ValueError(
+            f"validation_split={validation_split} leaves no samples for "
+            f"{'training' if split_at == 0 else 'validation'} with {n} samples."
+        )
+    return [a[:split_at] for a in arrays], [a[split_at:] for a in arrays]
+
+
+class BatchGather:
+    """Preallocated per-array buffers filled with ``np.take(..., out=...)``."""
+
+    def __init__(self, arrays: list[np.ndarray], batch_size: int):
+        self.arrays = arrays
+        self.batch_size = batch_size
+        self.buffers = [np.empty((batch_size,) + a.shape[1:], a.dtype) for a in arrays]
+
+    def take(self, idx: np.ndarray) -> list[np.ndarray]:
+        n = len(idx)
+        out = []
+        for a, buf in zip(self.arrays, self.buffers):
+            view = buf[:n]
+            np.take(a, idx, axis=0, out=view)
+            out.append(view)
+        return out
+
+    def slice(self, start: int, stop: int) -> list[np.ndarray]:
+        """Contiguous batches need no copy at all."""
+        return [a[start:stop] for a in self.arrays]
+
+
+def unpack_validation_data(validation_data):
+    if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3):
+        x_val, y_val = validation_data[0], validation_data[1]
+        sw = validation_data[2] if len(validation_data) == 3 else None
+        return x_val, y_val, sw
+    raise ValueError(
+        "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight); "
+        f"received {type(validation_data).__name__}"
+        + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else "")
+        + "."
+    )

@@ -1,0 +1,222 @@
+"""Functional models: a graph of layer calls recorded as ``Node``s on ``KerasTensor``s.
+
+``Functional(inputs, outputs)`` walks the nodes from the outputs back to the
+inputs (Keras 3's ``map_graph``), orders them by depth, and at call time runs
+each layer through ``Layer.__call__`` so the active tape records it: one
+training mechanism for every kind of model.
+
+>>> from core.layers import Input, Dense, Concatenate
+>>> a, b = Input((4,)), Input((3,))
+>>> shared = Dense(2)
+>>> out = Dense(1)(Concatenate()([shared(a), Dense(2)(b)]))
+>>> model = Model([a, b], out)          # returns a Functional
+>>> [t.shape for t in model.inputs]
+[(None, 4), (None, 3)]
+"""
+
+from __future__ import annotations
+
+from core.layers.node import KerasTensor
+from core.models.model import Model
+
+
+def _flatten(struct):
+    if isinstance(struct, dict):
+        return list(struct.values())
+    if isinstance(struct, (list, tuple)):
+        return list(struct)
+    return [struct]
+
+
+def _describe(t: KerasTensor) -> str:
+    layer = t._keras_history[0].name if t._keras_history else "?"
+    return f"'{t.name}' (output of layer '{layer}', shape {t.shape})"
+
+
+def map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]):
+    """Return ``(nodes_by_depth, layers)`` of the graph between ``inputs`` and ``outputs``.
+
+    Raises ``ValueError`` for a cycle, an output not computable from the inputs
+    ("graph disconnected") and an input that no output depends on.
+    """
+    input_ids = {id(t) for t in inputs}
+    finished, in_progress = set(), set()
+    order: list = []  # nodes in decreasing depth (DFS post-order)
+    layer_index: dict = {}
+
+    def visit(tensor):
+        if tensor._keras_history is None:
+            raise ValueError(
+                f"Model outputs must come from layer calls on Input tensors; {tensor!r} "
+                "was not produced by a layer."
+            )
+        layer, node_index, _ = tensor._keras_history
+        node = layer._inbound_nodes[node_index]
+        if id(node) in finished:
+            return
+        if id(node) in in_progress:
+            raise ValueError(f"The graph has a cycle through layer '{layer.name}'.")
+        layer_index.setdefault(id(layer), (len(layer_index), layer))
+        in_progress.add(id(node))
+        if id(tensor) not in input_ids:
+            for t in node.input_tensors:
+                visit(t)
+        finished.add(id(node))
+        in_progress.discard(id(node))
+        order.append((node, id(tensor) in input_ids))
+
+    for t in outputs:
+        visit(t)
+
+    node_depth: dict = {}
+    layer_depth: dict = {}
+    for node, is_model_input in reversed(order):
+        depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        node_depth[id(node)] = depth
+        if is_model_input:
+            continue
+        for parent in node.parent_nodes:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+
+    # Every declared input must feed some output (Keras 3 only warns; we refuse).
+    reached = {id(t) for node, _ in order for t in node.output_tensors}
+    unused = [t for t in inputs if id(t) not in reached]
+    if unused:
+        raise ValueError(
+            "Model inputs not connected to any output: "
+            + ", ".join(_describe(t) for t in unused)
+            + ". Remove them or connect them to the outputs."
+        )
+
+    by_depth: dict[int, list] = {}
+    for node, _ in order:
+        by_depth.setdefault(node_depth[id(node)], []).append(node)
+
+    computable = set(input_ids)
+    seen_layers: list[str] = []
+    layers_by_depth: dict[int, list] = {}
+    for depth in sorted(by_depth, reverse=True):
+        for node in by_depth[depth]:
+            is_input = all(id(t) in input_ids for t in node.output_tensors)
+            if not is_input:
+                if not node.input_tensors:
+                    raise ValueError(
+                        "Graph disconnected: the outputs depend on "
+                        + _describe(node.output_tensors[0])
+                        + ", which is not among the model inputs "
+                        + f"{[t.name for t in inputs]}."
+                    )
+                for t in node.input_tensors:
+                    if id(t) not in computable:
+                        raise ValueError(
+                            f"Graph disconnected: cannot obtain a value for tensor {_describe(t)} "
+                            f"at layer '{node.layer.name}'. Layers reached without issue: "
+                            f"{seen_layers}."
+                        )
+            for t in node.output_tensors:
+                computable.add(id(t))
+            seen_layers.append(node.layer.name)
+            if node.layer not in layers_by_depth.setdefault(layer_depth[id(node.layer)], []):
+                layers_by_depth[layer_depth[id(node.layer)]].append(node.layer)
+    layers = []
+    for depth in sorted(layers_by_depth, reverse=True):
+        for layer in sorted(layers_by_depth[depth], key=lambda ly: layer_index[id(ly)][0]):
+            if layer not in layers:
+                layers.append(layer)
+    nodes_by_depth = {d: by_depth[d] for d in sorted(by_depth, reverse=True)}
+    return nodes_by_depth, layers
+
+
+class Functional(Model):
+    """A model defined by ``inputs`` and ``outputs`` symbolic tensors."""
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._nested_inputs = inputs
+        self._nested_outputs = outputs
+        self.inputs = _flatten(inputs)
+        self.outputs = _flatten(outputs)
+        for role, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            bad = [t for t in tensors if not isinstance(t, KerasTensor)]
+            if bad or not tensors:
+                raise ValueError(
+                    f"Model '{self.name}': {role} must be KerasTensors (from Input() and layer "
+                    f"calls), received {bad if bad else tensors!r}."
+                )
+        self._nodes_by_depth, ops = map_graph(self.inputs, self.outputs)
+        self._operations = ops
+        input_ids = {id(t) for t in self.inputs}
+        # Flat execution plan: (layer, input ids, output ids, multi_in, kwargs).
+        self._plan = []
+        for nodes in self._nodes_by_depth.values():
+            for node in nodes:
+                if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
+                    continue
+                self._plan.append((node.layer, [id(t) for t in node.input_tensors],
+                                   [id(t) for t in node.output_tensors], node.is_multi_input,
+                                   node.is_multi_output, node.call_kwargs))
+        self._tracked_layers = [ly for ly in ops if ly.num_inputs != 0]
+        self._all_layers = ops
+        shapes = [tuple(t.shape) for t in self.inputs]
+        self._build_input_shape = shapes if len(shapes) > 1 else shapes[0]
+        self.built = True
+        self.output_names = [t._keras_history[0].name for t in self.outputs]
+        self.input_names = [t._keras_history[0].name for t in self.inputs]
+
+    @property
+    def layers(self):
+        return list(self._all_layers)
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, inputs, training=False):
+        xs = _flatten(inputs)
+        if isinstance(inputs, dict):
+            missing = [n for n in self.input_names if n not in inputs]
+            if missing:
+                raise ValueError(f"Model '{self.name}': missing inputs {missing}; "
+                                 f"received keys {sorted(inputs)}.")
+            xs = [inputs[n] for n in self.input_names]
+        if len(xs) != len(self.inputs):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(self.inputs)} input(s) "
+                f"{[t.shape for t in self.inputs]}, but received {len(xs)}."
+            )
+        values = {id(t): x for t, x in zip(self.inputs, xs)}
+        for layer, in_ids, out_ids, multi_in, multi_out, kwargs in self._plan:
+            args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
+            out = layer(args, training=training, **kwargs)
+            if multi_out:
+                for i, o in zip(out_ids, out):
+                    values[i] = o
+            else:
+                values[out_ids[0]] = out
+        outs = [values[id(t)] for t in self.outputs]
+        if isinstance(self._nested_outputs, (list, tuple)):
+            return outs
+        if isinstance(self._nested_outputs, dict):
+            return dict(zip(self._nested_outputs, outs))
+        return outs[0]
+
+    def compute_output_shape(self, input_shape):
+        shapes = [tuple(t.shape) for t in self.outputs]
+        if isinstance(self._nested_outputs, (list, tuple, dict)):
+            return shapes
+        return shapes[0]
+
+    def get_config(self):
+        try:
+            from core.saving.serialization import functional_config
+        except ImportError as e:  # saving module not available in this build
+            raise NotImplementedError(
+                f"Model '{self.name}': get_config needs core.saving.serialization ({e})."
+            ) from e
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from core.saving.serialization import functional_from_config
+        return functional_from_config(config)
+

@@ -1,0 +1,195 @@
+"""One training / test step, shared by ``fit``, ``evaluate`` and the ``*_on_batch`` calls.
+
+``CompiledStep`` is built once per ``compile`` from the model's outputs, the
+per-output losses, loss weights and metrics. A training step is::
+
+    with Tape() as tape:                       # every layer records itself
+        preds = model(x, training=True)
+    loss, grads = losses(y, preds)              # d loss / d preds
+    tape.backward(preds, grads)                 # writes var.grad
+    optimizer.apply(grads_of_vars, vars)        # in place
+
+When an output layer ends in ``softmax`` and its loss is (sparse) categorical
+crossentropy on probabilities, the step uses the fused gradient w.r.t. the
+logits (``loss.value_and_logits_grad``) and back-propagates it through the layer
+with its activation treated as the identity, saving the softmax Jacobian pass.
+
+>>> # built by Model.compile; see core.models.trainer
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.activation_ops import Activation
+from core.autodiff import Tape
+
+_IDENTITY = Activation()
+
+
+def is_sparse_loss(loss) -> bool:
+    return type(loss).__name__ == "SparseCategoricalCrossentropy"
+
+
+class OutputSpec:
+    """Loss, weight, metrics and fused-gradient layer of one model output."""
+
+    __slots__ = ("name", "loss", "weight", "metrics", "fused_layer", "shape")
+
+    def __init__(self, name, loss, weight, metrics, fused_layer, shape):
+        self.name = name
+        self.loss = loss
+        self.weight = weight
+        self.metrics = metrics
+        self.fused_layer = fused_layer
+        self.shape = shape
+
+
+def fusable_layer(layer, loss):
+    """The output layer when its softmax can be fused with ``loss``, else None."""
+    act = getattr(layer, "activation", None)
+    if layer is None or act is None or getattr(act, "name", None) != "softmax":
+        return None
+    if getattr(act, "axis", -1) not in (-1, [-1], (-1,)):
+        return None
+    if not hasattr(loss, "value_and_logits_grad") or getattr(loss, "from_logits", True):
+        return None
+    if getattr(loss, "label_smoothing", 0.0):
+        return None
+    if not layer._has_backward():
+        return None
+    return layer
+
+
+class CompiledStep:
+    """Runs train/test steps and keeps running sums for the epoch's logs."""
+
+    def __init__(self, model, outputs: list[OutputSpec], optimizer):
+        self.model = model
+        self.outputs = outputs
+        self.optimizer = optimizer
+        self.multi = len(outputs) > 1
+        self._vars = None
+        self._grads = None
+        self.reset()
+
+    # ----------------------------------------------------------- running sums
+    def reset(self):
+        self.loss_sum = 0.0
+        self.out_loss_sums = [0.0] * len(self.outputs)
+        self.count = 0
+        for spec in self.outputs:
+            for m in spec.metrics:
+                m.reset_state()
+
+    def logs(self) -> dict:
+        """Keras 3 logs: metric results and losses, keys sorted."""
+        n = max(self.count, 1)
+        logs = {"loss": self.loss_sum / n}
+        if self.multi:
+            for spec, s in zip(self.outputs, self.out_loss_sums):
+                logs[f"{spec.name}_loss"] = s / n
+        for spec in self.outputs:
+            for m in spec.metrics:
+                key = f"{spec.name}_{m.name}" if self.multi else m.name
+                logs[key] = float(m.result())
+        return dict(sorted(logs.items()))
+
+    # ------------------------------------------------------------------ steps
+    def _call_model(self, xs, training):
+        x = xs[0] if len(xs) == 1 and not self._multi_input() else xs
+        preds = self.model(x, training=training)
+        if isinstance(preds, dict):
+            preds = list(preds.values())
+        return list(preds) if isinstance(preds, (list, tuple)) else [preds]
+
+    def _multi_input(self) -> bool:
+        inputs = getattr(self.model, "inputs", None)
+        return bool(inputs) and len(inputs) > 1
+
+    def _losses(self, ys, preds, sw, fused_ok: bool, want_grad: bool):
+        total = 0.0
+        grads = []
+        fused = []
+        for k, (spec, y, p) in enumerate(zip(self.outputs, ys, preds)):
+            if want_grad and fused_ok and spec.fused_layer is not None:
+                value, g = spec.loss.value_and_logits_grad(y, p, sample_weight=sw)
+                fused.append(spec.fused_layer)
+            elif want_grad:
+                value, g = spec.loss.value_and_grad(y, p, sample_weight=sw)
+            else:
+                value, g = spec.loss(y, p, sample_weight=sw), None
+            if spec.weight != 1.0 and g is not None:
+                g = g * spec.weight
+            self.out_loss_sums[k] += value * len(p)
+            total += spec.weight * value
+            grads.append(g)
+        return total, grads, fused
+
+    def _update_metrics(self, ys, preds):
+        for spec, y, p in zip(self.outputs, ys, preds):
+            for m in spec.metrics:
+                m.update_state(y, p)
+
+    def train_step(self, xs, ys, sw=None, skip_nonfinite=False) -> float:
+        with Tape() as tape:
+            preds = self._call_model(xs, training=True)
+        # The fused gradient is only valid when the recorded output is the softmax
+        # layer's own output (not e.g. a later identity or slice).
+        fused_ok = all(
+            spec.fused_layer is None or _produced_by(tape, p, spec.fused_layer)
+            for spec, p in zip(self.outputs, preds))
+        loss, grads, fused = self._losses(ys, preds, sw, fused_ok, want_grad=True)
+        n = len(preds[0])
+        self.loss_sum += loss * n
+        self.count += n
+        self._update_metrics(ys, preds)
+        if skip_nonfinite and not math.isfinite(loss):
+            return loss
+        saved = [(layer, layer.activation) for layer in fused]
+        try:
+            # Why: the gradient already is d loss / d logits; make the softmax's
+            # backward the identity for this one pass (restored right after).
+            for layer, _ in saved:
+                layer.activation = _IDENTITY
+            touched = tape.backward(preds, grads)
+        finally:
+            for layer, act in saved:
+                layer.activation = act
+        self._apply(touched)
+        return loss
+
+    def _apply(self, touched):
+        if self._vars is None:
+            self._vars = [v for v in self.model.trainable_weights]
+        variables = self._vars
+        if len(touched) != len(variables):
+            # A variable unused this step gets a zero gradient, never a stale one.
+            for v in variables:
+                if v not in touched:
+                    v.grad_buffer().fill(0)
+        if self._grads is None or any(g is not v.grad for g, v in zip(self._grads, variables)):
+            self._grads = [v.grad for v in variables]
+        if variables:
+            self.optimizer.apply(self._grads, variables)
+
+    def test_step(self, xs, ys, sw=None) -> float:
+        preds = self._call_model(xs, training=False)
+        loss, _, _ = self._losses(ys, preds, sw, False, want_grad=False)
+        n = len(preds[0])
+        self.loss_sum += loss * n
+        self.count += n
+        self._update_metrics(ys, preds)
+        return loss
+
+    def predict_step(self, xs) -> list[np.ndarray]:
+        return self._call_model(xs, training=False)
+
+
+def _produced_by(tape, array, layer) -> bool:
+    for rec in reversed(tape.records):
+        if rec.layer is layer and any(o is array for o in rec.outputs):
+            return True
+    return False

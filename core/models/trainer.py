@@ -1,0 +1,415 @@
+"""``compile`` / ``fit`` / ``evaluate`` / ``predict`` with Keras 3's arguments and logs.
+
+A mixin of ``Model``. ``fit`` converts the data to the model's dtype once,
+validates everything (shapes, lengths, NaN/inf, label range) before touching a
+weight, then loops over batches gathered into preallocated buffers; the
+per-step work lives in ``core.models.step``.
+
+>>> import numpy as np
+>>> from core.models import Sequential
+>>> from core.layers import Dense
+>>> model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+>>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+...               metrics=["accuracy"])
+>>> x, y = np.random.rand(64, 4), np.random.randint(0, 3, 64)
+>>> sorted(model.fit(x, y, epochs=2, verbose=0).history)
+['accuracy', 'loss']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.callbacks import CallbackList
+from core.models import data_adapter as da
+from core.models.step import CompiledStep, OutputSpec, fusable_layer, is_sparse_loss
+
+
+class Trainer:
+    def _init_trainer(self):
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.loss_weights = None
+        self.stop_training = False
+        self.history = None
+        self._step = None
+        self._compile_args = None
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        from core import losses as losses_mod
+        from core import optimizers as optimizers_mod
+
+        opt = optimizers_mod.get(optimizer)
+        self._compile_args = dict(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
+                                  metrics=metrics)
+        self.optimizer = opt
+        self.loss = loss
+        self.loss_weights = loss_weights
+        self._resolved_losses = self._per_output(loss, "loss", losses_mod.get)
+        self._resolved_weights = self._per_output(
+            1.0 if loss_weights is None else loss_weights, "loss_weights", float)
+        self._metric_specs = metrics
+        self.compiled = True
+        self._step = None
+        self.stop_training = False
+        if self.built:
+            self._make_step()
+
+    def _output_names(self) -> list[str]:
+        names = getattr(self, "output_names", None)
+        return list(names) if names else [self.name]
+
+    def _per_output(self, value, what, convert):
+        names = self._output_names()
+        n = len(names)
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(names))
+            if unknown:
+                raise ValueError(f"Model '{self.name}': {what} has keys {unknown} that are not "
+                                 f"output names {names}.")
+            return [None if value.get(k) is None else convert(value[k]) for k in names]
+        if isinstance(value, (list, tuple)) and what != "metrics":
+            if len(value) != n:
+                raise ValueError(f"Model '{self.name}': {what} has {len(value)} entries but the "
+                                 f"model has {n} output(s) {names}.")
+            return [None if v is None else convert(v) for v in value]
+        converted = None if value is None else convert(value)
+        return [converted] * n
+
+    def _make_step(self) -> CompiledStep:
+        from core import metrics as metrics_mod
+
+        if not self.compiled:
+            raise ValueError(f"You must call compile() on model '{self.name}' before using it "
+                             "for training or evaluation.")
+        if any(loss is None for loss in self._resolved_losses):
+            raise ValueError(f"Model '{self.name}' was compiled without a loss for every output "
+                             f"({self._output_names()}); pass loss=... to compile().")
+        names = self._output_names()
+        out_layers = self._output_layers()
+        out_shapes = self._output_shapes()
+        specs = []
+        for k, name in enumerate(names):
+            loss = self._resolved_losses[k]
+            wanted = self._metric_specs
+            if isinstance(wanted, dict):
+                wanted = wanted.get(name)
+            elif isinstance(wanted, (list, tuple)) and wanted and \
+                    isinstance(wanted[0], (list, tuple)):
+                wanted = wanted[k] if k < len(wanted) else None
+            if isinstance(wanted, str) or (wanted is not None and
+                                           not isinstance(wanted, (list, tuple))):
+                wanted = [wanted]
+            metrics = [m if hasattr(m, "update_state") else
+                       metrics_mod.get(m, loss=loss, output_shape=out_shapes[k])
+                       for m in (wanted or [])]
+            specs.append(OutputSpec(name, loss, self._resolved_weights[k], metrics,
+                                    fusable_layer(out_layers[k], loss), out_shapes[k]))
+        self._step = CompiledStep(self, specs, self.optimizer)
+        return self._step
+
+    def _output_layers(self) -> list:
+        outputs = getattr(self, "outputs", None)
+        if outputs:
+            return [t._keras_history[0] if t._keras_history else None for t in outputs]
+        return [None] * len(self._output_names())
+
+    def _output_shapes(self) -> list:
+        outputs = getattr(self, "outputs", None)
+        if outputs:
+            return [tuple(t.shape) for t in outputs]
+        return [None] * len(self._output_names())
+
+    @property
+    def metrics_names(self) -> list[str]:
+        if self._step is None:
+            return ["loss"] if self.compiled else []
+        return list(self._flatten_logs(self._step.logs(), keys_only=True))
+
+    @property
+    def metrics(self) -> list:
+        if self._step is None:
+            return []
+        return [m for spec in self._step.outputs for m in spec.metrics]
+
+    def _flatten_logs(self, logs, keys_only=False):
+        """Keras' order: ``loss`` first, then the other keys sorted."""
+        keys = ["loss"] + sorted(k for k in logs if k != "loss")
+        return keys if keys_only else [logs[k] for k in keys]
+
+    # ------------------------------------------------------------- data prep
+    def _prepare(self, x, y, sample_weight, class_weight, what: str):
+        dtype = self.dtype
+        xs = da.as_float_arrays(x, dtype, "x")
+        ys = da.as_target_arrays(y, dtype, "y") if y is not None else []
+        sw = None if sample_weight is None else da.as_float_arrays(
+            sample_weight, dtype, "sample_weight")[0]
+        n = da.check_lengths(xs, ys, {"sample_weight": sw})
+        if not self.built:
+            shapes = [a.shape for a in xs]
+            self._maybe_build(shapes if len(shapes) > 1 else shapes[0])
+        self._check_inputs(xs)
+        if y is not None:
+            if self._step is None:
+                self._make_step()
+            self._check_targets(ys)
+            if class_weight is not None:
+                sw = self._class_weights(ys, class_weight, sw)
+        return xs, ys, sw, n
+
+    def _check_inputs(self, xs):
+        inputs = getattr(self, "inputs", None)
+        if inputs:
+            da.check_input_shapes(self.name, getattr(self, "input_names", []),
+                                  [t.shape for t in inputs], xs)
+        else:
+            shape = self._build_input_shape
+            expected = shape if isinstance(shape, list) else [shape]
+            da.check_input_shapes(self.name, [], expected, xs)
+
+    def _check_targets(self, ys):
+        specs = self._step.outputs
+        if len(ys) != len(specs):
+            raise ValueError(f"Model '{self.name}' has {len(specs)} output(s) "
+                             f"{[s.name for s in specs]} but received {len(ys)} target array(s) "
+                             f"with shapes {[y.shape for y in ys]}.")
+        for spec, y in zip(specs, ys):
+            where = f"Model '{self.name}' output '{spec.name}'"
+            if is_sparse_loss(spec.loss):
+                if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+                    raise ValueError(f"{where}: sparse labels must be integer class indices, "
+                                     f"received non-integer values such as "
+                                     f"{y[np.mod(y, 1) != 0].flat[0]!r}.")
+                classes = spec.shape[-1] if spec.shape else None
+                lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)
+                if classes is not None and (lo < 0 or hi >= classes):
+                    bad = lo if lo < 0 else hi
+                    raise ValueError(
+                        f"{where}: label {bad} is out of range for loss '{spec.loss.name}' "
+                        f"with {classes} classes (expected labels 0..{classes - 1}).")
+            elif spec.shape is not None:
+                want = tuple(spec.shape[1:])
+                got = y.shape[1:]
+                if int(np.prod(got)) != int(np.prod(want)) or len(got) > len(want) + 1:
+                    raise ValueError(f"{where}: targets of shape {y.shape} do not match the "
+                                     f"model output shape {tuple(spec.shape)}.")
+
+    def _class_weights(self, ys, class_weight, sw):
+        if len(ys) != 1:
+            raise ValueError("class_weight is only supported for single-output models.")
+        y = ys[0]
+        labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
+            else y.reshape(-1).astype(np.int64)
+        table = np.ones(int(max(max(class_weight) + 1, labels.max() + 1)), self.dtype)
+        for k, w in class_weight.items():
+            table[int(k)] = w
+        w = table[labels]
+        return w if sw is None else sw * w
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        if not self.compiled:
+            raise ValueError(f"You must call compile() on model '{self.name}' before fit().")
+        if y is None:
+            raise ValueError(f"Model '{self.name}': fit() needs targets y (received y=None).")
+        batch_size = _check_count("batch_size", batch_size, 32)
+        epochs = _check_count("epochs", epochs, 1)
+        if not isinstance(initial_epoch, int) or not 0 <= initial_epoch:
+            raise ValueError(f"fit: initial_epoch={initial_epoch!r} must be an integer >= 0.")
+        verbose = _verbosity(verbose)
+        xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
+        val = None
+        if validation_data is not None:
+            vx, vy, vsw = da.unpack_validation_data(validation_data)
+            val = self._prepare(vx, vy, vsw, None, "validation")[:3]
+        elif validation_split:
+            arrays = xs + ys + ([sw] if sw is not None else [])
+            train, held = da.split_validation(arrays, float(validation_split))
+            nx, ny = len(xs), len(ys)
+            xs, ys = train[:nx], train[nx:nx + ny]
+            val = (held[:nx], held[nx:nx + ny], held[nx + ny] if sw is not None else None)
+            sw = train[nx + ny] if sw is not None else None
+            n = len(xs[0])
+        from core import kernels
+        from core import random as core_random
+        kernels.warmup()
+        step = self._step
+        steps = steps_per_epoch or -(-n // batch_size)
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                           verbose=verbose, epochs=epochs, steps=steps)
+        skip_nonfinite = any(getattr(c, "skip_nonfinite_update", False) for c in cbs.callbacks)
+        want_begin = cbs.wants("on_train_batch_begin")
+        want_end = cbs.wants("on_train_batch_end")
+        nx, ny = len(xs), len(ys)
+        gather = da.BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
+        self.stop_training = False
+        rng = core_random.rng()
+        order, pos = None, n
+        epoch_logs = {}
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            step.reset()
+            cbs.on_epoch_begin(epoch)
+            if steps_per_epoch is None:
+                pos = n  # every epoch starts a fresh pass over the data
+            for b in range(steps):
+                if pos >= n:
+                    order = rng.permutation(n) if shuffle else None
+                    pos = 0
+                if want_begin:
+                    cbs.on_train_batch_begin(b)
+                stop = min(pos + batch_size, n)
+                batch = gather.take(order[pos:stop]) if order is not None else \
+                    gather.slice(pos, stop)
+                pos = stop
+                step.train_step(batch[:nx], batch[nx:nx + ny],
+                                batch[-1] if sw is not None else None, skip_nonfinite)
+                if want_end:
+                    cbs.on_train_batch_end(b, step.logs())
+                if self.stop_training:
+                    break
+            epoch_logs = step.logs()
+            if val is not None and _should_eval(epoch, validation_freq):
+                val_logs = self._test_loop(*val, validation_batch_size or batch_size, cbs,
+                                           validation_steps)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(epoch_logs)
+        return self.history
+
+    # ---------------------------------------------------------------- evaluate
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        if not self.compiled:
+            raise ValueError(f"You must call compile() on model '{self.name}' before "
+                             "evaluate().")
+        if y is None:
+            raise ValueError(f"Model '{self.name}': evaluate() needs targets y.")
+        batch_size = _check_count("batch_size", batch_size, 32)
+        xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
+        verbose = _verbosity(verbose)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=steps or -(-n // batch_size))
+        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps)
+        if return_dict:
+            return logs
+        flat = self._flatten_logs(logs)
+        return flat[0] if len(flat) == 1 else flat
+
+    def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None) -> dict:
+        step = self._step
+        step.reset()
+        n = len(xs[0])
+        total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
+        want_end = cbs.wants("on_test_batch_end")
+        cbs.on_test_begin()
+        for b in range(total):
+            s, e = b * batch_size, min((b + 1) * batch_size, n)
+            cbs.on_test_batch_begin(b)
+            step.test_step([a[s:e] for a in xs], [a[s:e] for a in ys],
+                           None if sw is None else sw[s:e])
+            if want_end:
+                cbs.on_test_batch_end(b, step.logs())
+        logs = step.logs()
+        cbs.on_test_end(logs)
+        return logs
+
+    # ----------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        batch_size = _check_count("batch_size", batch_size, 32)
+        xs, _, _, n = self._prepare(x, None, None, None, "predict")
+        verbose = _verbosity(verbose)
+        total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=total)
+        outs = None
+        multi = False
+        cbs.on_predict_begin()
+        for b in range(total):
+            s, e = b * batch_size, min((b + 1) * batch_size, n)
+            cbs.on_predict_batch_begin(b)
+            preds = self._forward_inference([a[s:e] for a in xs])
+            multi = isinstance(preds, (list, tuple))
+            plist = list(preds) if multi else [preds]
+            if outs is None:
+                rows = min(n, total * batch_size)
+                outs = [np.empty((rows,) + p.shape[1:], p.dtype) for p in plist]
+            for o, p in zip(outs, plist):
+                o[s:e] = p  # copied at once: layers may reuse their output buffers
+            cbs.on_predict_batch_end(b, {"outputs": preds})
+        cbs.on_predict_end()
+        return outs if multi else outs[0]
+
+    def _forward_inference(self, xs):
+        x = xs[0] if len(xs) == 1 else xs
+        return self(x, training=False)
+
+    # -------------------------------------------------------------- on_batch
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        if not self.compiled:
+            raise ValueError(f"You must call compile() on model '{self.name}' before "
+                             "train_on_batch().")
+        xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
+        from core import kernels
+        kernels.warmup()
+        self._step.train_step(xs, ys, sw)
+        return self._batch_result(return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        if not self.compiled:
+            raise ValueError(f"You must call compile() on model '{self.name}' before "
+                             "test_on_batch().")
+        xs, ys, sw, _ = self._prepare(x, y, sample_weight, None, "test_on_batch")
+        self._step.test_step(xs, ys, sw)
+        return self._batch_result(return_dict)
+
+    def predict_on_batch(self, x):
+        xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
+        preds = self._forward_inference(xs)
+        if isinstance(preds, (list, tuple)):
+            return [np.array(p) for p in preds]
+        return np.array(preds)
+
+    def _batch_result(self, return_dict):
+        logs = self._step.logs()
+        if return_dict:
+            return logs
+        flat = self._flatten_logs(logs)
+        return flat[0] if len(flat) == 1 else flat
+
+    def reset_metrics(self):
+        if self._step is not None:
+            self._step.reset()
+
+
+def _check_count(name, value, default):
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is invalid; expected a positive integer.")
+    return int(value)
+
+
+def _verbosity(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose={verbose!r} is invalid; expected 'auto', 0, 1 or 2.")
+    return int(verbose)
+
+
+def _should_eval(epoch, validation_freq):
+    if isinstance(validation_freq, int):
+        return (epoch + 1) % validation_freq == 0
+    return (epoch + 1) in validation_freq
+

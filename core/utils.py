@@ -1,0 +1,59 @@
+"""Keras' small utilities: ``to_categorical``, ``set_random_seed``, ``normalize``.
+
+>>> to_categorical([0, 2, 1]).tolist()
+[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+>>> set_random_seed(42)   # same seed + same data -> same weights and History
+"""
+
+from __future__ import annotations
+
+import random as _py_random
+
+import numpy as np
+
+
+def to_categorical(x, num_classes=None) -> np.ndarray:
+    """One-hot encode integer labels (Keras: a trailing axis of size 1 is dropped)."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        bad = ~(np.isfinite(x) & (np.mod(x, 1) == 0))
+        if bad.any():
+            raise ValueError("to_categorical: labels must be integers, received non-integer "
+                             f"values such as {x[bad].flat[0]!r}.")
+    elif x.dtype.kind not in "biu":
+        raise ValueError(f"to_categorical: labels must be integers, received dtype {x.dtype}.")
+    x = x.astype(np.int64)
+    shape = x.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    x = x.reshape(-1)
+    if x.size and x.min() < 0:
+        raise ValueError(f"to_categorical: labels must be >= 0, received {int(x.min())}.")
+    if num_classes is None:
+        num_classes = int(x.max()) + 1 if x.size else 0
+    elif x.size and x.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {int(x.max())} is out of range for "
+                         f"num_classes={num_classes}.")
+    out = np.zeros((x.size, int(num_classes)), dtype="float32")
+    out[np.arange(x.size), x] = 1.0
+    return out.reshape(shape + (int(num_classes),))
+
+
+def set_random_seed(seed) -> None:
+    """Seed the engine RNG (weights, dropout, shuffling), numpy's and Python's."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"set_random_seed: seed must be a non-negative integer, got {seed!r}.")
+    from core import random as core_random
+
+    seed = int(seed)
+    core_random.set_seed(seed)
+    np.random.seed(seed % (2**32))
+    _py_random.seed(seed)
+
+
+def normalize(x, axis=-1, order=2) -> np.ndarray:
+    """Scale ``x`` to unit ``order``-norm along ``axis`` (zero vectors stay zero)."""
+    x = np.asarray(x)
+    x = x.astype(x.dtype if x.dtype.kind == "f" else "float32")
+    norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
+    return x / np.where(norm == 0, 1, norm)
