@@ -1,0 +1,24 @@
+"""Saving and loading models in Keras 3's ``.keras`` format, and weights alone.
+
+>>> from core.saving import save_model, load_model
+>>> save_model(model, "model.keras")  # doctest: +SKIP
+>>> restored = load_model("model.keras")  # doctest: +SKIP
+>>> save_weights(model, "m.weights.h5")  # doctest: +SKIP
+"""
+
+from core.saving.keras_format import (
+    ModelFileError,
+    load_model,
+    load_weights,
+    save_model,
+    save_weights,
+)
+from core.saving.serialization import (
+    deserialize_layer,
+    functional_config,
+    functional_from_config,
+    serialize_layer,
+)
+
+__all__ = ["ModelFileError", "deserialize_layer", "functional_config", "functional_from_config",
+           "load_model", "load_weights", "save_model", "save_weights", "serialize_layer"]

@@ -1,0 +1,94 @@
+"""``compile_config`` of a ``.keras`` file: what ``model.compile`` was given, in Keras 3 form.
+
+Keras writes ``{"optimizer": {...Adam config...}, "loss": "mse", "loss_weights": None,
+"metrics": ["accuracy"], "weighted_metrics": None, "run_eagerly": False,
+"steps_per_execution": 1, "jit_compile": False}``; loading compiles the model again
+with the same settings and builds the optimizer so its saved state can be loaded.
+
+>>> cc = get_compile_config(model)  # doctest: +SKIP
+>>> compile_from_config(new_model, cc)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+_KERAS_MODULE = {"core.optimizers": "keras.optimizers", "core.losses": "keras.losses",
+                 "core.metrics": "keras.metrics"}
+
+
+def serialize_object(obj):
+    """Optimizer / loss / metric objects to Keras' ``{"module", "class_name", ...}`` dict;
+    names stay names; lists and dicts are mapped."""
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [serialize_object(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: serialize_object(v) for k, v in obj.items()}
+    if callable(obj) and not hasattr(obj, "get_config"):
+        return getattr(obj, "__name__", repr(obj))  # function form: its Keras name
+    module = type(obj).__module__
+    keras_module = next((v for k, v in _KERAS_MODULE.items() if module.startswith(k)), None)
+    from core.saving.serialization import to_plain
+
+    return {"module": keras_module or module, "class_name": type(obj).__name__,
+            "config": to_plain(obj.get_config()),
+            "registered_name": None if keras_module else type(obj).__name__}
+
+
+def get_compile_config(model) -> dict | None:
+    """Keras 3 ``model.get_compile_config()``, or None for a model never compiled."""
+    own = getattr(type(model), "get_compile_config", None)
+    if own is not None:
+        return own(model)
+    args = getattr(model, "_compile_args", None)
+    optimizer = getattr(model, "optimizer", None)
+    if not args or optimizer is None:
+        return None
+    return {
+        "optimizer": serialize_object(optimizer),
+        "loss": serialize_object(args.get("loss")),
+        "loss_weights": serialize_object(args.get("loss_weights")),
+        "metrics": serialize_object(args.get("metrics")),
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+def _revive(value, module):
+    """Dicts back to objects through the module's own ``get``; names stay names."""
+    if isinstance(value, list):
+        return [_revive(v, module) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _revive(v, module) for k, v in value.items()}
+    if isinstance(value, dict):
+        return module.get(value)
+    return value
+
+
+def compile_from_config(model, config: dict) -> None:
+    """Compile ``model`` as the saved one was and create the optimizer's slot variables."""
+    if not isinstance(config, dict):
+        raise ValueError(f"compile_config must be a dict, got {type(config).__name__}.")
+    from core import losses, optimizers
+
+    opt_cfg = config.get("optimizer", "rmsprop")
+    optimizer = optimizers.get(opt_cfg)
+    metrics = config.get("metrics")
+    if any(isinstance(m, dict) for m in (metrics or [])):
+        from core import metrics as metrics_mod
+        metrics = _revive(metrics, metrics_mod)
+    model.compile(optimizer=optimizer, loss=_revive(config.get("loss"), losses),
+                  loss_weights=config.get("loss_weights"), metrics=metrics)
+    build_optimizer(model)
+
+
+def build_optimizer(model) -> None:
+    """Create the optimizer's slots for the model's variables (Keras does this in
+    ``compile_from_config``) so the saved optimizer state has somewhere to go."""
+    opt = getattr(model, "optimizer", None)
+    if opt is None or not getattr(model, "built", False):
+        return
+    if not getattr(opt, "built", False) and hasattr(opt, "build"):
+        opt.build(model.trainable_variables)

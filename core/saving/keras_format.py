@@ -1,0 +1,310 @@
+"""The Keras 3 ``.keras`` file: a zip of ``metadata.json``, ``config.json`` and
+``model.weights.h5`` (Keras' own layout, so files move both ways between Keras
+and Netweaver), plus ``.weights.h5`` files for weights alone.
+
+Writing is atomic (a temporary file in the target folder, then ``os.replace``).
+Reading trusts nothing: member names, member count and sizes are checked before
+anything is extracted, the h5 part is opened read-only from memory, nothing is
+unpickled or evaluated, and every problem is one ``ModelFileError`` naming the
+file and what is wrong.
+
+>>> save_model(model, "mnist.keras")  # doctest: +SKIP
+>>> model = load_model("mnist.keras")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+
+from core.saving import serialization
+from core.saving.compile_config import compile_from_config, get_compile_config
+from core.saving.weights_h5 import WeightsError, read_weights, write_weights
+
+CONFIG = "config.json"
+METADATA = "metadata.json"
+WEIGHTS = "model.weights.h5"
+KERAS_VERSION = "3.6.0"  # the Keras file format release we write (read by any Keras 3)
+MAX_MEMBERS = 10_000
+MAX_TOTAL_BYTES = 8 * 1024**3
+MAX_JSON_BYTES = 64 * 1024**2
+
+
+class ModelFileError(ValueError):
+    """A model or weights file that cannot be read: corrupt, unsafe or not this model's."""
+
+
+# ----------------------------------------------------------------------------- writing
+def _atomic_write(path: str, write) -> None:
+    """Call ``write(fileobj)`` on a temp file beside ``path``, then move it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise users
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def model_config(model) -> dict:
+    """The ``config.json`` dict: ``serialize_keras_object(model)`` plus compile_config."""
+    cfg = serialization.serialize_layer(model)
+    cc = get_compile_config(model)
+    if cc is not None:
+        cfg["compile_config"] = cc
+    return cfg
+
+
+def _weights_bytes(model) -> bytes:
+    import h5py
+
+    bio = io.BytesIO()
+    with h5py.File(bio, "w") as f:
+        write_weights(model, f)
+    return bio.getvalue()
+
+
+def save_model(model, filepath, overwrite=True, zipped=True) -> None:
+    """Write ``model`` (config, weights, optimizer state) as a Keras 3 ``.keras`` file.
+
+    zipped=False writes the same three files into a folder named ``filepath``.
+    """
+    path = os.fspath(filepath)
+    if not path.endswith(".keras"):
+        raise ValueError(f"Invalid filepath {path!r}: a model file must end in '.keras'.")
+    if not overwrite and os.path.exists(path):
+        raise ValueError(f"{path} already exists and overwrite=False.")
+    if not getattr(model, "built", False):
+        raise ValueError(f"Model '{model.name}' has not been built, so it has no weights to "
+                         "save; call it on data or build it first.")
+    members = {
+        METADATA: json.dumps({
+            "keras_version": KERAS_VERSION,
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        }).encode(),
+        CONFIG: json.dumps(model_config(model)).encode(),
+        WEIGHTS: _weights_bytes(model),
+    }
+    if zipped:
+        def write(f):
+            # ZIP_STORED like Keras: the h5 part is binary and barely compresses.
+            with zipfile.ZipFile(f, "w") as zf:
+                for name, data in members.items():
+                    zf.writestr(name, data)
+        _atomic_write(path, write)
+    else:
+        _write_folder(path, members)
+
+
+def _write_folder(path: str, members: dict) -> None:
+    parent = os.path.dirname(os.path.abspath(path))
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", dir=parent)
+    try:
+        for name, data in members.items():
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+        os.chmod(tmp, 0o755)
+        old = None
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".old.", dir=parent)
+            os.replace(path, os.path.join(old, "m"))
+        os.replace(tmp, path)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- reading
+def _safe_member_name(name: str) -> bool:
+    if not name or name.startswith(("/", "\\")) or "\\" in name or "\x00" in name:
+        return False
+    if len(name) > 1 and name[1] == ":":  # Windows drive letter
+        return False
+    return ".." not in name.split("/")
+
+
+def read_archive(path: str) -> dict[str, bytes]:
+    """The three members of a ``.keras`` zip or folder, after the safety checks."""
+    if os.path.isdir(path):
+        return _read_folder(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise ModelFileError(f"{path}: the archive has {len(infos)} members "
+                                     f"(limit {MAX_MEMBERS}); refusing to open it.")
+            bad = [i.filename for i in infos if not _safe_member_name(i.filename)]
+            if bad:
+                raise ModelFileError(f"{path}: unsafe member name {bad[0]!r} (absolute or "
+                                     "'..' paths could write outside a folder).")
+            total = sum(i.file_size for i in infos)
+            if total > MAX_TOTAL_BYTES:
+                raise ModelFileError(f"{path}: members would inflate to {total} bytes "
+                                     f"(limit {MAX_TOTAL_BYTES}); refusing to open it.")
+            names = {i.filename: i for i in infos}
+            out = {}
+            for member in (CONFIG, WEIGHTS, METADATA):
+                info = names.get(member)
+                if info is None:
+                    if member == METADATA:
+                        continue  # Keras itself never reads it back
+                    raise ModelFileError(f"{path}: the archive has no {member} "
+                                         f"(members: {sorted(names)[:10]}).")
+                if member != WEIGHTS and info.file_size > MAX_JSON_BYTES:
+                    raise ModelFileError(f"{path}: {member} is {info.file_size} bytes "
+                                         f"(limit {MAX_JSON_BYTES}).")
+                # ZipExtFile stops at the declared size and checks the CRC, so the
+                # sizes checked above bound what is read here.
+                out[member] = zf.read(info)
+            return out
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: file not found.") from None
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError) as e:
+        raise ModelFileError(f"{path}: not a valid .keras file (corrupt, truncated or not "
+                             f"a zip archive: {e}).") from None
+
+
+def _read_folder(path: str) -> dict[str, bytes]:
+    out = {}
+    for member in (CONFIG, WEIGHTS, METADATA):
+        p = os.path.join(path, member)
+        if not os.path.isfile(p):
+            if member == METADATA:
+                continue
+            raise ModelFileError(f"{path}: the model folder has no {member}.")
+        size = os.path.getsize(p)
+        limit = MAX_TOTAL_BYTES if member == WEIGHTS else MAX_JSON_BYTES
+        if size > limit:
+            raise ModelFileError(f"{path}: {member} is {size} bytes (limit {limit}).")
+        with open(p, "rb") as f:
+            out[member] = f.read()
+    return out
+
+
+def _parse_json(path: str, member: str, data: bytes):
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ModelFileError(f"{path}: {member} is not valid JSON ({e}).") from None
+
+
+def _refuse_code(path: str, obj) -> None:
+    """Keras can store Python lambdas (``__lambda__``); we never execute code from files."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            if o.get("class_name") in ("__lambda__", "function") and "config" in o and \
+                    o.get("module") not in ("keras.activations", "keras.losses",
+                                            "keras.metrics"):
+                raise ModelFileError(f"{path}: config.json contains Python code "
+                                     f"({o.get('class_name')}); Netweaver never runs code "
+                                     "from a file.")
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+
+
+def _open_h5(path: str, data: bytes):
+    import h5py
+
+    try:
+        return h5py.File(io.BytesIO(data), "r")
+    except (OSError, ValueError) as e:
+        raise ModelFileError(f"{path}: {WEIGHTS} is not a readable HDF5 file ({e}).") from None
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Rebuild a model from a ``.keras`` file (Keras' or ours), with its weights and,
+    when ``compile``, its compile settings and optimizer state."""
+    path = os.fspath(filepath)
+    members = read_archive(path)
+    config = _parse_json(path, CONFIG, members[CONFIG])
+    if METADATA in members:
+        _parse_json(path, METADATA, members[METADATA])
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ModelFileError(f"{path}: {CONFIG} does not describe a model (no class_name).")
+    _refuse_code(path, config)
+    try:
+        model = serialization.deserialize_layer(config, custom_objects=custom_objects)
+    except (ValueError, TypeError, KeyError, IndexError) as e:
+        raise ModelFileError(f"{path}: cannot rebuild the model from {CONFIG}: {e}") from e
+    compiled = False
+    if compile and config.get("compile_config"):
+        try:
+            compile_from_config(model, config["compile_config"])
+            compiled = True
+        except (ValueError, TypeError, KeyError) as e:
+            raise ModelFileError(f"{path}: cannot restore the compile settings: {e}") from e
+    h5 = _open_h5(path, members[WEIGHTS])
+    try:
+        read_weights(model, h5, skip_optimizer=not compiled)
+    except WeightsError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelFileError(f"{path}: {WEIGHTS} is corrupt ({e}).") from None
+    finally:
+        h5.close()
+    return model
+
+
+# ----------------------------------------------------------------------------- weights only
+def save_weights(model, filepath, overwrite=True) -> None:
+    """Keras 3 ``model.save_weights``: the ``model.weights.h5`` layout as its own file."""
+    path = os.fspath(filepath)
+    if not path.endswith(".weights.h5"):
+        raise ValueError(f"Invalid filepath {path!r}: a weights file must end in "
+                         "'.weights.h5'.")
+    if not overwrite and os.path.exists(path):
+        raise ValueError(f"{path} already exists and overwrite=False.")
+    data = _weights_bytes(model)
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def load_weights(model, filepath, skip_mismatch=False) -> None:
+    """Load a ``.weights.h5`` (or the weights of a ``.keras``) into ``model``, all or nothing."""
+    import h5py
+
+    path = os.fspath(filepath)
+    if skip_mismatch:
+        raise ValueError("load_weights: skip_mismatch=True is not supported; weights are "
+                         "loaded all or nothing.")
+    if path.endswith(".keras"):
+        h5 = _open_h5(path, read_archive(path)[WEIGHTS])
+    elif path.endswith(".weights.h5"):
+        if not os.path.isfile(path):
+            raise ModelFileError(f"{path}: file not found.")
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as e:
+            raise ModelFileError(f"{path}: not a readable HDF5 weights file ({e}).") from None
+    else:
+        raise ValueError(f"Invalid filepath {path!r}: expected a '.weights.h5' or '.keras' "
+                         "file.")
+    try:
+        read_weights(model, h5)
+    except WeightsError as e:
+        raise ModelFileError(f"{path}: {e}") from None
+    except (OSError, KeyError, ValueError) as e:
+        raise ModelFileError(f"{path}: the weights file is corrupt ({e}).") from None
+    finally:
+        h5.close()

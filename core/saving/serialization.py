@@ -1,0 +1,376 @@
+"""Layer and model configs in Keras 3's JSON form (``serialize_keras_object`` shape).
+
+``serialize_layer`` gives ``{"module", "class_name", "config", "registered_name",
+"build_config"}``; ``deserialize_layer`` rebuilds through the layer registry and
+never imports the ``module`` it reads: that string is only checked against an
+allow-list of Keras module names. ``functional_config`` /
+``functional_from_config`` produce and consume Keras 3's functional config
+(``layers`` with ``inbound_nodes`` of ``__keras_tensor__`` args, ``input_layers``,
+``output_layers``) so files load in Keras and Keras files load here.
+
+>>> from core.layers import Dense, Input
+>>> d = Dense(3, name="d")
+>>> _ = d(Input((5,)))
+>>> cfg = serialize_layer(d)
+>>> cfg["class_name"], cfg["module"], cfg["build_config"]
+('Dense', 'keras.layers', {'input_shape': [None, 5]})
+>>> deserialize_layer(cfg).units
+3
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from core.layers.base import Layer
+from core.layers.node import KerasTensor
+from core.layers.spec import get_layer_class
+
+# ``module`` values we accept for built-in classes (we never import them).
+_ALLOWED_MODULE_PREFIXES = ("keras.layers", "keras.models", "keras.src.layers",
+                            "keras.src.models", "keras.src.engine", "core.layers",
+                            "core.models")
+_ALLOWED_MODULES = ("keras",)
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+_scope = threading.local()
+
+
+@contextlib.contextmanager
+def custom_object_scope(custom_objects):
+    """Make ``custom_objects`` visible to nested ``deserialize_layer`` calls (e.g. the
+    layers inside a Sequential's ``from_config``), like Keras' CustomObjectScope."""
+    previous = getattr(_scope, "custom_objects", None)
+    if custom_objects:
+        _scope.custom_objects = {**(previous or {}), **custom_objects}
+    try:
+        yield
+    finally:
+        _scope.custom_objects = previous
+
+
+def to_plain(obj):
+    """JSON-ready copy: tuples -> lists, numpy scalars -> Python, objects with
+    ``get_config`` -> Keras dicts (as ``serialize_keras_object`` does)."""
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return {"class_name": "__numpy__",
+                "config": {"value": obj.tolist(), "dtype": obj.dtype.name}}
+    if isinstance(obj, KerasTensor):
+        return _tensor_config(obj, obj._keras_history)
+    if isinstance(obj, Layer):
+        return serialize_layer(obj)
+    if hasattr(obj, "get_config"):
+        return {"module": type(obj).__module__, "class_name": type(obj).__name__,
+                "config": to_plain(obj.get_config()), "registered_name": type(obj).__name__}
+    raise TypeError(f"Cannot serialize {obj!r} of type {type(obj).__name__}: it has no "
+                    "get_config().")
+
+
+def _is_builtin(cls) -> bool:
+    mod = cls.__module__
+    return mod.startswith(("core.layers", "core.models"))
+
+
+def class_identity(obj) -> tuple[str, str, str | None]:
+    """``(module, class_name, registered_name)`` as Keras writes them for ``obj``."""
+    cls = type(obj)
+    name = cls.__name__
+    if _is_builtin(cls):
+        if name == "Sequential":
+            return "keras", "Sequential", None
+        if name == "Functional":
+            return "keras.src.models.functional", "Functional", "Functional"
+        return "keras.layers", name, None
+    # User classes: Keras writes their module and the registered name (the class
+    # name when not registered); loading needs them registered or in custom_objects.
+    return cls.__module__, name, name
+
+
+def build_config(layer):
+    if _is_functional(layer):
+        return {"input_shape": None}  # Keras' functional models are built at creation
+    if not getattr(layer, "built", False) or layer._build_input_shape is None:
+        return None
+    return {"input_shape": to_plain(layer._build_input_shape)}
+
+
+def serialize_layer(layer) -> dict:
+    """Keras 3 ``serialize_keras_object(layer)`` (models included)."""
+    module, class_name, registered = class_identity(layer)
+    out = {"module": module, "class_name": class_name,
+           "config": to_plain(layer.get_config()), "registered_name": registered}
+    bc = build_config(layer)
+    if bc is not None:
+        out["build_config"] = bc
+    return out
+
+
+def _resolve_class(config: dict, custom_objects=None):
+    class_name = config.get("class_name")
+    if not isinstance(class_name, str) or not class_name:
+        raise ValueError(f"Layer config has no valid 'class_name': {_short(config)}")
+    custom_objects = custom_objects or getattr(_scope, "custom_objects", None) or {}
+    registered = config.get("registered_name")
+    for key in (registered, class_name):
+        if isinstance(key, str) and key in custom_objects:
+            return custom_objects[key]
+    module = config.get("module")
+    if module is not None and not (module in _ALLOWED_MODULES or
+                                   module.startswith(_ALLOWED_MODULE_PREFIXES)):
+        # Only registered user classes may come from another module; the module
+        # itself is never imported.
+        try:
+            cls = get_layer_class(class_name)
+        except ValueError:
+            raise ValueError(
+                f"Layer class {class_name!r} from module {module!r} is not a known layer: "
+                "pass it in custom_objects or register it with @register_layer "
+                "(modules are never imported from a file).") from None
+        if _is_builtin(cls):
+            raise ValueError(f"Layer class {class_name!r} claims module {module!r}, which is "
+                             "not a Keras module.")
+        return cls
+    if class_name in _MODEL_CLASSES:
+        if class_name == "Sequential":
+            from core.models.sequential import Sequential
+            return Sequential
+        from core.models.model import Model
+        return Model
+    return get_layer_class(class_name)  # ValueError naming the unknown class
+
+
+def _short(obj, limit=200) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def deserialize_layer(config: dict, custom_objects=None):
+    """Rebuild a layer (or nested model) from ``serialize_layer``'s dict."""
+    if not isinstance(config, dict):
+        raise ValueError(f"Expected a layer config dict, got {_short(config)}.")
+    cls = _resolve_class(config, custom_objects)
+    inner = config.get("config", {})
+    if not isinstance(inner, dict):
+        raise ValueError(f"Layer {config.get('class_name')!r}: 'config' must be a dict, "
+                         f"got {_short(inner)}.")
+    inner = dict(inner)
+    with custom_object_scope(custom_objects):
+        if config.get("class_name") == "Functional" or "input_layers" in inner:
+            layer = functional_from_config(inner, cls=cls)
+        else:
+            layer = cls.from_config(inner)
+    bc = config.get("build_config")
+    if not getattr(layer, "built", False) and isinstance(bc, dict) and \
+            bc.get("input_shape") is not None:
+        layer._maybe_build(_to_shape(bc["input_shape"]))
+    return layer
+
+
+def _to_shape(shape):
+    """JSON lists back to shape tuples; a list of lists is a multi-input shape."""
+    if isinstance(shape, (list, tuple)) and shape and all(
+            isinstance(s, (list, tuple)) for s in shape):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
+
+
+# ----------------------------------------------------------------------------- functional
+def _node_key(layer, index: int) -> str:
+    return f"{layer.name}_ib-{index}"
+
+
+def _tensor_config(t: KerasTensor, history) -> dict:
+    hist = None if history is None else [history[0].name, int(history[1]), int(history[2])]
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": hist}}
+
+
+def _model_nodes(model):
+    """Keys of the nodes that belong to ``model``'s graph (Keras' ``model._nodes``)."""
+    keys = set()
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            keys.add(_node_key(node.layer, node.layer._inbound_nodes.index(node)))
+    return keys
+
+
+def _serialize_node(node, own_nodes) -> dict | None:
+    if not node.input_tensors:
+        return None
+
+    def tensor(t):
+        layer, node_index, tensor_index = t._keras_history
+        # Renumber as Keras does: only nodes that belong to this model count.
+        skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
+        # Keras' nested functional models own a built-in node 0; ours do not.
+        offset = 1 if _is_functional(layer) else 0
+        return _tensor_config(t, (layer, node_index - skipped + offset, tensor_index))
+
+    tensors = [tensor(t) for t in node.input_tensors]
+    args = [tensors] if node.is_multi_input else tensors
+    return {"args": args, "kwargs": to_plain(node.call_kwargs)}
+
+
+def functional_config(model) -> dict:
+    """Keras 3 ``Functional.get_config()`` of a functional model."""
+    own = _model_nodes(model)
+    reindex = {}
+    for layer in model._operations:
+        kept = 1 if _is_functional(layer) else 0  # nested models start with a built-in node
+        for i in range(len(layer._inbound_nodes)):
+            key = _node_key(layer, i)
+            if key in own:
+                reindex[key] = kept
+                kept += 1
+    layer_configs = []
+    for layer in model._operations:
+        inbound = []
+        for i, node in enumerate(layer._inbound_nodes):
+            if _node_key(layer, i) in own:
+                data = _serialize_node(node, own)
+                if data is not None:
+                    inbound.append(data)
+        cfg = serialize_layer(layer)
+        cfg["name"] = layer.name
+        cfg["inbound_nodes"] = inbound
+        layer_configs.append(cfg)
+
+    def ref(t):
+        layer, node_index, tensor_index = t._keras_history
+        return [layer.name, reindex[_node_key(layer, node_index)], tensor_index]
+
+    def struct(s):
+        if isinstance(s, KerasTensor):
+            return [ref(s)]
+        if isinstance(s, dict):
+            return {k: ref(v) for k, v in s.items()}
+        return [ref(t) for t in s]
+
+    return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
+            "input_layers": struct(model._nested_inputs),
+            "output_layers": struct(model._nested_outputs)}
+
+
+def _is_functional(layer) -> bool:
+    return type(layer).__name__ == "Functional" and hasattr(layer, "_operations")
+
+
+class _NotYet(Exception):
+    """A node's inbound tensor does not exist yet (shared layer at another depth)."""
+
+
+def functional_from_config(config: dict, custom_objects=None, cls=None):
+    """Rebuild a functional model from ``functional_config``'s dict (Keras' algorithm)."""
+    from core.models.model import Model
+
+    cls = cls or Model
+    config = dict(config)
+    for key in ("layers", "input_layers", "output_layers"):
+        if key not in config:
+            raise ValueError(f"Functional config is missing {key!r}; keys are {sorted(config)}.")
+    created: dict[str, Layer] = {}
+    pending: dict[str, list] = {}
+    order = []
+    for layer_data in config["layers"]:
+        if not isinstance(layer_data, dict) or not isinstance(layer_data.get("name"), str):
+            raise ValueError(f"Functional config: layer entry without a name: "
+                             f"{_short(layer_data)}")
+        name = layer_data["name"]
+        if name in created:
+            raise ValueError(f"Functional config: two layers are named {name!r}.")
+        with custom_object_scope(custom_objects):
+            layer = deserialize_layer(layer_data)
+        created[name] = layer
+        order.append(name)
+        nodes = layer_data.get("inbound_nodes", [])
+        if not isinstance(nodes, list):
+            raise ValueError(f"Functional config: 'inbound_nodes' of {name!r} must be a list.")
+        if nodes:
+            pending[name] = list(nodes)
+
+    def tensor(history, where):
+        if not (isinstance(history, (list, tuple)) and len(history) == 3):
+            raise ValueError(f"Functional config: bad tensor reference {history!r} in {where}.")
+        lname, node_index, tensor_index = history
+        if lname not in created:
+            raise ValueError(f"Functional config: {where} refers to unknown layer {lname!r}.")
+        layer = created[lname]
+        if _is_functional(layer):
+            node_index -= 1
+        if not isinstance(node_index, int) or node_index >= len(layer._inbound_nodes):
+            raise _NotYet()
+        outs = layer._inbound_nodes[node_index].output_tensors
+        if not isinstance(tensor_index, int) or not 0 <= tensor_index < len(outs):
+            raise ValueError(f"Functional config: {where} asks for output {tensor_index} of "
+                             f"layer {lname!r}, which has {len(outs)}.")
+        return outs[tensor_index]
+
+    def revive(obj, where):
+        if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
+            return tensor(obj.get("config", {}).get("keras_history"), where)
+        if isinstance(obj, list):
+            return [revive(v, where) for v in obj]
+        if isinstance(obj, dict):
+            return {k: revive(v, where) for k, v in obj.items()}
+        return obj
+
+    def call(layer, node_data, name):
+        if isinstance(node_data, dict):
+            args = revive(node_data.get("args", []), f"layer {name!r}")
+            kwargs = revive(node_data.get("kwargs", {}), f"layer {name!r}")
+        else:  # Keras 2 form: [[name, node, tensor, kwargs], ...]
+            refs = [tensor(list(d[:3]), f"layer {name!r}") for d in node_data]
+            kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
+            args = [refs[0] if len(refs) == 1 else refs]
+        if len(args) != 1:
+            raise ValueError(f"Functional config: layer {name!r} is called with {len(args)} "
+                             "positional inputs; only one (a tensor or a list) is supported.")
+        layer(args[0], **kwargs)
+
+    while pending:
+        progressed = False
+        for name in order:
+            todo = pending.get(name)
+            while todo:
+                try:
+                    call(created[name], todo[0], name)
+                except _NotYet:
+                    break
+                todo.pop(0)
+                progressed = True
+            if name in pending and not pending[name]:
+                del pending[name]
+        if not progressed:
+            raise ValueError("Functional config: cannot connect layers "
+                             f"{sorted(pending)}: their inputs never become available.")
+
+    def tensors(spec, what):
+        if isinstance(spec, dict):
+            return {k: tensors(v, what) for k, v in spec.items()}
+        if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
+            try:
+                return tensor(spec, what)
+            except _NotYet:
+                raise ValueError(f"Functional config: {what} {spec!r} does not exist.") from None
+        if isinstance(spec, list):
+            return [tensors(v, what) for v in spec]
+        raise ValueError(f"Functional config: bad {what} {spec!r}.")
+
+    inputs = tensors(config["input_layers"], "input_layers")
+    outputs = tensors(config["output_layers"], "output_layers")
+    if isinstance(inputs, list) and len(inputs) == 1:
+        inputs = inputs[0]
+    if isinstance(outputs, list) and len(outputs) == 1:
+        outputs = outputs[0]
+    return cls(inputs, outputs, name=config.get("name"),
+               trainable=config.get("trainable", True))

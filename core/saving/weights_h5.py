@@ -1,0 +1,240 @@
+"""Keras 3's ``model.weights.h5`` layout: walking a model like ``saving_lib`` does.
+
+Each saveable (a layer, a model, an optimizer) stores its own variables as
+datasets ``0``, ``1``... in a ``vars`` group at its path. Paths follow Keras'
+``_save_state``: a Sequential/Functional model first lists ``layers`` (named by
+snake-case class name with a per-class counter: ``layers/dense``,
+``layers/dense_1``...), then the other attributes in ``dir()`` order with
+private ones last (``optimizer`` -> ``optimizer/vars/0`` = iterations...). A
+saveable reached twice is stored once.
+
+Loading is two-phase: every array is read and checked (count, shape) first, and
+variables are assigned only when all of them fit, so a bad file changes nothing.
+
+>>> import h5py  # doctest: +SKIP
+>>> with h5py.File("m.weights.h5", "w") as f:  # doctest: +SKIP
+...     write_weights(model, f)
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+from core.layers.base import Layer
+
+_SKIP_EXTRA = {"_layers", "_functional", "operations", "_operations", "_all_layers",
+               "_self_unconditional_dependency_names"}
+_skip_cache: dict[str, set] = {}
+
+
+class WeightsError(ValueError):
+    """Raised for a weights file that does not fit the model (the caller adds the file name)."""
+
+
+def snake_case(name: str) -> str:
+    """Keras' ``naming.to_snake_case`` (``Conv2D`` -> ``conv2d``)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    if name[0] == "_":
+        return "private" + name
+    return name
+
+
+def _is_optimizer(obj) -> bool:
+    return any(c.__name__ in ("Optimizer", "BaseOptimizer") and
+               c.__module__.startswith("core.optimizers") for c in type(obj).__mro__)
+
+
+def _is_saveable(obj) -> bool:
+    return isinstance(obj, Layer) or _is_optimizer(obj)
+
+
+def _obj_type(obj) -> str:
+    if _is_optimizer(obj):
+        return "Optimizer"
+    name = type(obj).__name__
+    if name in ("Sequential", "Functional") and type(obj).__module__.startswith("core.models"):
+        return name
+    return "Layer"
+
+
+def _skiplist(kind: str) -> set:
+    """Attributes a plain ``Layer`` (or optimizer) already has: Keras' ``get_attr_skiplist``."""
+    if kind not in _skip_cache:
+        if kind == "Optimizer":
+            skip = set()  # optimizer children are variables only; nothing to walk
+        else:
+            ref = Layer(name="_skiplist_reference")
+            skip = set(dir(ref)) | _SKIP_EXTRA
+        _skip_cache[kind] = skip
+    return _skip_cache[kind]
+
+
+def _name_key(name: str) -> str:
+    return "~" + name if name.startswith("_") else name
+
+
+def _children(obj):
+    kind = _obj_type(obj)
+    if kind == "Optimizer":
+        return
+    if kind in ("Sequential", "Functional"):
+        yield "layers", obj.layers
+    skip = _skiplist(kind)
+    for attr in sorted(dir(obj), key=_name_key):
+        if attr.startswith("__") or attr in skip:
+            continue
+        try:
+            child = getattr(obj, attr)
+        except Exception:  # a property that cannot be evaluated now is not state
+            continue
+        yield attr, child
+
+
+def own_variables(obj) -> list:
+    """The variables a saveable stores itself, in Keras' order."""
+    if _is_optimizer(obj):
+        return list(obj.variables)
+    return list(obj._trainable_variables) + list(obj._non_trainable_variables)
+
+
+def _walk(obj, path: str, visited: set, visit):
+    """Call ``visit(obj, path)`` for every saveable reachable from ``obj`` (Keras order)."""
+    if id(obj) in visited:
+        return
+    visit(obj, path)
+    visited.add(id(obj))
+    top_model = _obj_type(obj) in ("Sequential", "Functional")
+    for attr, child in _children(obj):
+        child_path = f"{path}/{attr}" if path else attr
+        if _is_saveable(child):
+            if top_model and attr != "layers" and type(child).__name__ == "InputLayer":
+                continue  # Keras keeps a Sequential's InputLayer out of the saved state
+            _walk(child, child_path, visited, visit)
+        elif isinstance(child, (list, tuple, dict, set)) and not isinstance(child, str):
+            items = list(child.values()) if isinstance(child, dict) else list(child)
+            used: dict[str, int] = {}
+            for item in items:
+                if not _is_saveable(item):
+                    continue
+                if top_model and attr != "layers" and type(item).__name__ == "InputLayer":
+                    continue
+                name = snake_case(type(item).__name__)
+                if name in used:
+                    used[name] += 1
+                    name = f"{name}_{used[name]}"
+                else:
+                    used[name] = 0
+                _walk(item, f"{child_path}/{name}", visited, visit)
+
+
+def describe(obj) -> str:
+    if _is_optimizer(obj):
+        return f"optimizer '{getattr(obj, 'name', type(obj).__name__)}'"
+    return f"layer '{obj.name}'"
+
+
+def write_weights(model, h5file) -> None:
+    """Write ``model``'s state (and its optimizer's) into an open, writable h5py File."""
+    def visit(obj, path):
+        group = h5file.create_group(f"{path}/vars" if path else "vars")
+        for i, var in enumerate(own_variables(obj)):
+            group.create_dataset(str(i), data=np.asarray(var.value))
+
+    _walk(model, "", set(), visit)
+
+
+def _read_group(h5file, path: str):
+    """Arrays of ``path/vars`` (None when absent), refusing links and external storage."""
+    import h5py
+
+    key = f"{path}/vars" if path else "vars"
+    if key not in h5file:
+        return None
+    group = h5file[key]
+    if not isinstance(group, h5py.Group):
+        raise WeightsError(f"'{key}' is not a group.")
+    arrays = {}
+    for name in group:
+        link = group.get(name, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            raise WeightsError(f"'{key}/{name}' is a {type(link).__name__}; only plain "
+                               "datasets are allowed (links could read other files).")
+        ds = group[name]
+        if not isinstance(ds, h5py.Dataset):
+            raise WeightsError(f"'{key}/{name}' is not a dataset.")
+        if ds.is_virtual or ds.external:
+            raise WeightsError(f"'{key}/{name}' stores its data outside this file.")
+        if ds.dtype.kind not in "biuf":
+            raise WeightsError(f"'{key}/{name}' has dtype {ds.dtype}, expected numbers.")
+        arrays[name] = ds
+    return arrays
+
+
+def read_weights(model, h5file, skip_optimizer: bool = False) -> None:
+    """Load state written by ``write_weights`` (or Keras) into ``model``; all-or-nothing.
+
+    Raises ``WeightsError`` naming the layer, the weight index and both shapes.
+    """
+    plan: list[tuple] = []
+    visited_paths: set[str] = set()
+
+    def visit(obj, path):
+        visited_paths.add(path)
+        variables = own_variables(obj)
+        if _is_optimizer(obj):
+            if skip_optimizer:
+                return
+            stored = _read_group(h5file, path)
+            if stored is None:
+                return
+            if len(stored) != len(variables):
+                # Keras' behaviour: an optimizer that was never built (or differs)
+                # is left as it is, with a warning, rather than failing the load.
+                warnings.warn(f"Skipping optimizer state: {describe(obj)} has "
+                              f"{len(variables)} variables, the file has {len(stored)}.",
+                              stacklevel=3)
+                return
+        else:
+            stored = _read_group(h5file, path) or {}
+            if len(stored) != len(variables):
+                names = [v.name for v in variables]
+                raise WeightsError(f"{describe(obj)} expects {len(variables)} weights "
+                                   f"{names}, file has {len(stored)} at "
+                                   f"'{(path + '/vars') if path else 'vars'}'.")
+        for i, var in enumerate(variables):
+            ds = stored.get(str(i))
+            if ds is None:
+                raise WeightsError(f"{describe(obj)}: weight {i} ('{var.name}') is missing "
+                                   f"from '{path}/vars'.")
+            if tuple(ds.shape) != tuple(var.shape):
+                raise WeightsError(f"{describe(obj)} expects weight {i} ('{var.name}') of "
+                                   f"shape {tuple(var.shape)}, file has {tuple(ds.shape)}.")
+            plan.append((var, ds))
+
+    _walk(model, "", set(), visit)
+    _check_unused_layers(h5file, visited_paths)
+    values = [(var, np.asarray(ds[()])) for var, ds in plan]  # read all before assigning
+    for var, value in values:
+        var.assign(value)
+
+
+def _check_unused_layers(h5file, visited_paths: set) -> None:
+    """A file with weights for layers the model does not have belongs to another model."""
+    extra = []
+
+    def collect(name, obj):
+        if name.endswith("/vars") and name.startswith("layers/") and len(obj):
+            path = name[: -len("/vars")]
+            if path not in visited_paths:
+                extra.append(path)
+
+    if "layers" in h5file:
+        h5file["layers"].visititems(lambda n, o: collect("layers/" + n, o))
+    if extra:
+        raise WeightsError(f"the file has weights for {sorted(extra)}, which this model does "
+                           "not have (was it saved from a different model?).")
