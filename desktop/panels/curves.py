@@ -19,16 +19,23 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-TRAIN_COLOR = (31, 119, 180)
-VAL_COLOR = (255, 127, 14)
+TRAIN_COLOR = (95, 168, 255)
+VAL_COLOR = (255, 160, 60)
 EXTRA_COLORS = [(44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
-OVERLAY_COLORS = [(120, 120, 120), (160, 120, 200), (100, 170, 170), (190, 150, 90)]
+OVERLAY_COLORS = [(140, 146, 156), (170, 130, 210), (100, 180, 180), (200, 160, 100)]
+
+
+BACKGROUND = "#1b1e23"  # the app's dark theme (resources/styles)
+FOREGROUND = "#c9d1d9"
 
 
 def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(background="w")
+    w = pg.PlotWidget(background=BACKGROUND)
     w.setObjectName(object_name)
-    w.setTitle(title, color="#333", size="10pt")
+    w.setTitle(title, color=FOREGROUND, size="10pt")
+    for axis in ("left", "bottom"):
+        w.getAxis(axis).setPen(pg.mkPen("#5c6370"))
+        w.getAxis(axis).setTextPen(pg.mkPen(FOREGROUND))
     w.setLabel("bottom", "epoch")
     w.setLabel("left", ylabel)
     w.showGrid(x=True, y=True, alpha=0.25)

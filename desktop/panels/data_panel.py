@@ -43,7 +43,8 @@ from desktop.training.data_source import (
     prepare,
 )
 
-EXAMPLES = 16
+EXAMPLES = 18
+EXAMPLE_COLUMNS = 6
 
 
 class FitNetworkToDataCommand(DocCommand):
@@ -284,8 +285,8 @@ class DataPanel(QWidget):
             return None
         try:
             in_id, out_id = input_and_output_nodes(doc)
-        except StartRefused as exc:
-            return str(exc)
+        except StartRefused:
+            return None  # an unfinished network: nothing to check against yet
         in_shape = doc.state(in_id).output_shape
         out_shape = doc.state(out_id).output_shape
         if in_shape is None or out_shape is None:
@@ -346,12 +347,12 @@ class DataPanel(QWidget):
         names = ds.class_names
         for i in range(min(EXAMPLES, len(ds.x_train))):
             pic = QLabel()
-            pm = image_pixmap(scale_inputs(ds.x_train[i]), size=40)
+            pm = image_pixmap(scale_inputs(ds.x_train[i]), size=36)
             if pm is not None:
                 pic.setPixmap(pm)
             k = int(ds.y_train[i])
             pic.setToolTip(f"label {names[k] if k < len(names) else k}")
-            self.examples_grid.addWidget(pic, i // 8, i % 8)
+            self.examples_grid.addWidget(pic, i // EXAMPLE_COLUMNS, i % EXAMPLE_COLUMNS)
 
     def shutdown(self) -> None:
         self._generation += 1

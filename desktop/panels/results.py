@@ -60,7 +60,7 @@ class ConfusionView(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent, show=False)
         self.setObjectName("confusionMatrix")
-        self.setBackground("w")
+        self.setBackground("#1b1e23")
         self.plot = self.addPlot(title="Confusion matrix (rows: true, columns: predicted)")
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
@@ -87,7 +87,7 @@ class ConfusionView(pg.GraphicsLayoutWidget):
             for j in range(n):
                 dark = np.log1p(cm[i, j]) > 0.6 * hi
                 t = pg.TextItem(str(int(cm[i, j])), anchor=(0.5, 0.5),
-                                color="w" if dark else "k")
+                                color="k" if dark else "w")
                 t.setPos(j + 0.5, i + 0.5)
                 self.plot.addItem(t)
                 self._texts.append(t)
@@ -127,6 +127,7 @@ class ResultsPanel(QWidget):
         split.addWidget(scroll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        self.confusion.setVisible(False)  # an empty heatmap says nothing
         self.tabs = QTabWidget()
         self.tabs.addTab(split, "Results")
         self.tabs.addTab(self.pad, "Test pad")
@@ -149,6 +150,7 @@ class ResultsPanel(QWidget):
                 parts.append(f"{k} {v:.4f}")
         self.summary.setText(" &nbsp;·&nbsp; ".join(parts))
         self.confusion.set_matrix(cm, names)
+        self.confusion.setVisible(True)
         self._fill_gallery(results, names)
 
     def _fill_gallery(self, results: dict, names) -> None:

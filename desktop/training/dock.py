@@ -14,6 +14,7 @@ joins the worker thread.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -73,11 +74,23 @@ class TrainingUI(QObject):
                                              parent=self)
         self.last_dialog: QMessageBox | None = None
         self.train_panel = self._make_train_panel()
-        _add_panel(window, self.data_panel, "Data", Qt.LeftDockWidgetArea)
-        _add_panel(window, self.train_panel, "Training", Qt.RightDockWidgetArea)
-        _add_panel(window, self.curves, "Curves", Qt.BottomDockWidgetArea)
-        _add_panel(window, self.results, "Results", Qt.BottomDockWidgetArea)
-        self.export_action = _file_menu(window).addAction("Export model...")
+        self.data_dock = _add_panel(window, self.data_panel, "Data", Qt.LeftDockWidgetArea)
+        self.train_dock = _add_panel(window, self.train_panel, "Training",
+                                     Qt.RightDockWidgetArea)
+        self.curves_dock = _add_panel(window, self.curves, "Curves", Qt.BottomDockWidgetArea)
+        self.results_dock = _add_panel(window, self.results, "Results", Qt.BottomDockWidgetArea)
+        palette_dock = getattr(window, "palette_dock", None)
+        if palette_dock is not None:  # Layers and Data share the left column as tabs
+            window.tabifyDockWidget(palette_dock, self.data_dock)
+            palette_dock.raise_()
+        menu = _file_menu(window)
+        acts = menu.actions()
+        idx = next((i for i, a in enumerate(acts)
+                    if a.text().replace("&", "").lower().startswith("quit")), len(acts))
+        if 0 < idx < len(acts) and acts[idx - 1].isSeparator():
+            idx -= 1  # keep Quit in its own group
+        self.export_action = QAction("Export model...", self)
+        menu.insertAction(acts[idx] if idx < len(acts) else None, self.export_action)
         self.export_action.setObjectName("exportModelAction")
         self.export_action.triggered.connect(lambda: self.export_model())
 
