@@ -187,6 +187,7 @@ class Conv2D(Layer):
                                       initializer=self.kernel_initializer, name="kernel")
         self.bias = (self.add_weight((self.filters,), initializer=self.bias_initializer,
                                      name="bias") if self.use_bias else None)
+        self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
     # ------------------------------------------------------------- computation
     def _pointwise(self):

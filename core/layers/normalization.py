@@ -107,6 +107,7 @@ class BatchNormalization(Layer):
                                                name="moving_variance", trainable=False)
         dtype = self.moving_mean.dtype
         self._ones, self._zeros = np.ones(shape, dtype), np.zeros(shape, dtype)
+        self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
     # ------------------------------------------------------------- computation
     def _gamma_beta(self):
