@@ -109,7 +109,10 @@ def config_from_layer(layer, cls) -> dict:
     params = getattr(cls, "params", ())
     required = {p.name for p in params if p.default is None and not p.optional
                 and p.kind not in ("activation", "regularizer", "constraint")}
-    init = {p.name: kcfg[p.name] for p in params if p.name in kcfg and p.name in required}
+    # The reference: the same class with every Param at its default (required ones
+    # taken from the layer), so "left at the default" can be told from "set".
+    init = {p.name: p.default for p in params if p.name not in required}
+    init.update({p.name: kcfg[p.name] for p in params if p.name in kcfg and p.name in required})
     try:
         ref_cfg = _json_form(cls(name=layer.name, **init).get_config())
     except Exception:  # noqa: BLE001 - without a reference every value is kept
@@ -132,6 +135,20 @@ def config_from_layer(layer, cls) -> dict:
         if k in ref_cfg and ref_cfg[k] == v:
             continue
         out[k] = v
+    return out
+
+
+def _in_io_order(model, layers: list) -> list:
+    """``layers`` with the input layers (and output layers) permuted among their own
+    slots into ``model.inputs`` (``model.outputs``) order, so that a model built back
+    from the document takes and returns its tensors in the same order."""
+    out = list(layers)
+    for tensors in (getattr(model, "inputs", None), getattr(model, "outputs", None)):
+        want = [t._keras_history[0] for t in (tensors or []) if t._keras_history]
+        slots = [k for k, ly in enumerate(out) if any(ly is w for w in want)]
+        if len(slots) == len(want):
+            for k, ly in zip(slots, want):
+                out[k] = ly
     return out
 
 
@@ -164,7 +181,7 @@ def _model_graph(model):
             if t._keras_history is None:
                 raise GraphError(f"Layer '{layer.name}' has an input without a source layer.")
             edges.append((t._keras_history[0], layer, port))
-    return layers, edges
+    return _in_io_order(model, layers), edges
 
 
 def document_from_model(model, doc):
@@ -214,12 +231,18 @@ def auto_layout(doc, origin=(0.0, 0.0)) -> None:
     x_of = {}
     for d in sorted(rows):
         row = rows[d]
-
-        def parent_x(n, row=row):
+        # Each node wants to sit under the mean of its parents (roots spread evenly);
+        # a left-to-right sweep keeps GAP_X between neighbours, then the row is shifted
+        # back so that on average nodes sit where they wanted to.
+        want = {}
+        for k, n in enumerate(row):
             xs = [x_of[e.src] for e in doc._in.get(n, ()) if e.src in x_of]
-            return sum(xs) / len(xs) if xs else row.index(n) * GAP_X
-
-        row.sort(key=parent_x)
-        for i, n in enumerate(row):
-            x_of[n] = (i - (len(row) - 1) / 2) * GAP_X
+            want[n] = sum(xs) / len(xs) if xs else (k - (len(row) - 1) / 2) * GAP_X
+        row.sort(key=lambda n: want[n])
+        xs = []
+        for n in row:
+            xs.append(want[n] if not xs else max(want[n], xs[-1] + GAP_X))
+        shift = sum(want[n] - x for n, x in zip(row, xs)) / len(row)
+        for n, x in zip(row, xs):
+            x_of[n] = x + shift
             doc.nodes[n].pos = (origin[0] + x_of[n], origin[1] + d * GAP_Y)

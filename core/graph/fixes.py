@@ -40,7 +40,9 @@ def _has_type(doc, name: str) -> bool:
 def _insert_between(doc, edge, type_name: str, config=None) -> str:
     """Put a new ``type_name`` node on ``edge`` (src -> new -> dst), as one operation."""
     src, dst = doc.nodes[edge.src], doc.nodes[edge.dst]
-    pos = ((src.pos[0] + dst.pos[0]) / 2, (src.pos[1] + dst.pos[1]) / 2)
+    y = (src.pos[1] + dst.pos[1]) / 2 if dst.pos[1] - src.pos[1] >= 2 * GAP \
+        else src.pos[1] + GAP
+    pos = ((src.pos[0] + dst.pos[0]) / 2, y)
     with doc.batch():
         doc.disconnect(edge)
         new = doc.add_node(type_name, config, pos=pos)
@@ -53,11 +55,11 @@ def _insert_between(doc, edge, type_name: str, config=None) -> str:
 def _make_room(doc, new_id, dst_id) -> None:
     """Shift the inserted node's descendants down when they would overlap it."""
     from core.graph.validate import descendants
-    new_y = doc.nodes[new_id].pos[1]
-    if doc.nodes[dst_id].pos[1] - new_y >= GAP * 0.9:
+    shift = doc.nodes[new_id].pos[1] + GAP - doc.nodes[dst_id].pos[1]
+    if shift <= GAP * 0.1:
         return
     below = descendants(doc._out, [dst_id])
-    doc.move_nodes({n: (doc.nodes[n].pos[0], doc.nodes[n].pos[1] + GAP) for n in below})
+    doc.move_nodes({n: (doc.nodes[n].pos[0], doc.nodes[n].pos[1] + shift) for n in below})
 
 
 def flatten_fix(doc, edge) -> Fix:
@@ -91,7 +93,7 @@ def _merge_into(doc, src: str, dst: str, merge_type: str) -> str:
     d = doc.nodes[dst]
     with doc.batch():
         doc.disconnect(old)
-        m = doc.add_node(merge_type, pos=(d.pos[0], d.pos[1] - GAP / 2))
+        m = doc.add_node(merge_type, pos=(d.pos[0], d.pos[1]))
         doc.connect(old.src, m)
         doc.connect(src, m)
         doc.connect(m, dst, 0)
@@ -116,7 +118,7 @@ def _wire_extra_inputs_fixes(doc, node) -> tuple[Fix, ...]:
                 with d.batch():
                     for e in ins:
                         d.disconnect(e)
-                    new = d.add_node(m, pos=(n.pos[0], n.pos[1] - GAP / 2))
+                    new = d.add_node(m, pos=(n.pos[0], n.pos[1]))
                     for e in ins:
                         d.connect(e.src, new)
                     d.connect(new, nid, 0)

@@ -90,7 +90,10 @@ def resnet_block(registry=None) -> GraphDocument:
     _chain(doc, [("Activation", {"activation": "relu"}),
                  ("MaxPooling2D", {"pool_size": [2, 2]}), ("Flatten", None),
                  ("Dense", {"units": 10, "activation": "softmax"})], start=add)
-    return _finish(doc)
+    _finish(doc)
+    # the block's body steps aside so the skip wire runs straight down beside it
+    doc.move_nodes({n: (doc.nodes[n].pos[0] + 180.0, doc.nodes[n].pos[1]) for n in body})
+    return doc
 
 
 def two_input(registry=None) -> GraphDocument:
