@@ -15,7 +15,8 @@ from core.models.sequential import Sequential
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a ``.keras`` file written by ``Model.save`` (or by Keras 3)."""
     from core import saving
-    return saving.load_model(filepath)
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile,
+                             safe_mode=safe_mode)
 
 
 def clone_model(model, input_tensors=None, clone_function=None):
