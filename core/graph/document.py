@@ -207,17 +207,12 @@ class GraphDocument:
         full = self.default_config(type)
         label = name if name is not None else self.unique_name(default_name(type))
         self._check_name(label)
+        draft = NodeData("", type, full, (0.0, 0.0), label)
         for key, value in (config or {}).items():
-            p = self._param(cls, key)
-            if p is None:
+            if self._param(cls, key) is None:
                 raise GraphError(f"{type} has no argument {key!r}; its arguments are "
                                  f"{', '.join(p.name for p in cls.params)}.")
-            if value is not None:
-                try:
-                    value = check(label, p, value)
-                except ValueError as exc:
-                    raise GraphError(str(exc)) from None
-            full[key] = to_json_form(value)
+            full[key] = self._validated(draft, key, value)
         if node_id is not None and (not isinstance(node_id, str) or not node_id
                                     or node_id in self.nodes):
             raise GraphError(f"Node id {node_id!r} is invalid or already in use.")
@@ -304,24 +299,37 @@ class GraphDocument:
         node = self.nodes.get(node_id)
         if node is None:
             raise GraphError(f"No node {node_id!r} in the document.")
-        cls = self.layer_class(node.type)
-        p = self._param(cls, key)
-        if p is None and key not in node.config:
-            raise GraphError(f"{node.type} '{node.name}' has no argument {key!r}.")
-        try:
-            if p is not None:
-                value = check(node.name, p, value)
-        except ValueError as exc:
-            raise GraphError(str(exc)) from None
-        value = to_json_form(value)
-        trial = NodeData(node.id, node.type, {**node.config, key: value}, node.pos, node.name)
-        reason = self._construct_error(trial)
-        if reason is not None and reason != self._construct_error(node):
-            raise GraphError(reason)  # the new value itself is what the layer rejects
+        value = self._validated(node, key, value)
         old = node.config.get(key)
         node.config[key] = value
         self._changed("config", [node_id], [node_id])
         return old
+
+    def _validated(self, node: NodeData, key: str, value):
+        """``value`` normalised for ``node.config[key]``, or ``GraphError`` with the reason."""
+        cls = self.layer_class(node.type)
+        p = self._param(cls, key)
+        if p is None and key not in node.config:
+            raise GraphError(f"{node.type} '{node.name}' has no argument {key!r}; its "
+                             f"arguments are {', '.join(q.name for q in cls.params)}.")
+        # None is "not set yet" for an argument without a default (a fresh Dense's
+        # units): allowed, so that undo can return to the state the node was added in.
+        unset = value is None and p is not None and p.default is None
+        try:
+            if p is not None and not unset:
+                value = check(node.name, p, value)
+        except ValueError as exc:
+            raise GraphError(str(exc)) from None
+        value = to_json_form(value)
+        if not unset:
+            # Values only the layer itself can judge (activation or initializer names):
+            # refuse when the layer rejects the new config and did not reject the old.
+            trial = NodeData(node.id, node.type, {**node.config, key: value}, node.pos,
+                             node.name)
+            reason = self._construct_error(trial)
+            if reason is not None and reason != self._construct_error(node):
+                raise GraphError(reason)
+        return value
 
     def _construct_error(self, node: NodeData) -> str | None:
         try:
