@@ -32,7 +32,7 @@ METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
 KERAS_VERSION = "3.6.0"  # the Keras file format release we write (read by any Keras 3)
 MAX_MEMBERS = 10_000
-MAX_TOTAL_BYTES = 8 * 1024**3
+MAX_TOTAL_BYTES = 2 * 1024**3  # far above any model the app trains; stops zip bombs
 MAX_JSON_BYTES = 64 * 1024**2
 
 
@@ -246,7 +246,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     _refuse_code(path, config)
     try:
         model = serialization.deserialize_layer(config, custom_objects=custom_objects)
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as e:
         raise ModelFileError(f"{path}: cannot rebuild the model from {CONFIG}: {e}") from e
     compiled = False
     if compile and config.get("compile_config"):

@@ -81,7 +81,7 @@ def _is_builtin(cls) -> bool:
     return mod.startswith(("core.layers", "core.models"))
 
 
-def class_identity(obj) -> tuple[str, str, str | None]:
+def class_identity(obj) -> tuple[str | None, str, str | None]:
     """``(module, class_name, registered_name)`` as Keras writes them for ``obj``."""
     cls = type(obj)
     name = cls.__name__
@@ -91,9 +91,11 @@ def class_identity(obj) -> tuple[str, str, str | None]:
         if name == "Functional":
             return "keras.src.models.functional", "Functional", "Functional"
         return "keras.layers", name, None
-    # User classes: Keras writes their module and the registered name (the class
-    # name when not registered); loading needs them registered or in custom_objects.
-    return cls.__module__, name, name
+    # User classes: Keras writes their module (None for __main__) and the registered
+    # name (the class name when not registered); loading needs them registered or
+    # passed in custom_objects.
+    module = None if cls.__module__ == "__main__" else cls.__module__
+    return module, name, name
 
 
 def build_config(layer):

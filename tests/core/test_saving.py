@@ -279,3 +279,42 @@ def test_save_and_load_weights_file(tmp_path):
         assert "layers/conv2d_1/vars/1" in f and "vars" in f
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         save_weights(model, tmp_path / "w.h5")
+
+
+class TwoLayer(Model):
+    """A subclassed model: its h5 paths follow attribute names, as in Keras."""
+
+    def __init__(self, units=8, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.hidden = Dense(units, activation="relu")
+        self.out = Dense(2)
+
+    def call(self, inputs, training=None):
+        return self.out(self.hidden(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_subclassed_and_nested_models(tmp_path):
+    x = np.random.default_rng(5).random((3, 4), dtype=np.float32)
+    sub = TwoLayer(5)
+    y = sub.predict(x, verbose=0)
+    save_model(sub, tmp_path / "sub.keras")
+    tree, _ = _h5_tree(tmp_path / "sub.keras")
+    # Keras walks dir(): 'hidden' first, then the 'layers' list (dense seen, dense_1 new).
+    assert sorted(p for p, s in tree.items() if s is not None) == [
+        "hidden/vars/0", "hidden/vars/1", "layers/dense_1/vars/0", "layers/dense_1/vars/1"]
+    restored = load_model(tmp_path / "sub.keras", custom_objects={"TwoLayer": TwoLayer})
+    assert restored.units == 5
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), y)
+
+    inner = Sequential([Input((4,)), Dense(3)])
+    inp = Input((4,))
+    outer = Model(inp, Add()([inner(inp), Dense(3)(inp)]))
+    save_model(outer, tmp_path / "nested.keras")
+    tree, _ = _h5_tree(tmp_path / "nested.keras")
+    assert tree["layers/sequential/layers/dense/vars/0"] == (4, 3)
+    np.testing.assert_array_equal(load_model(tmp_path / "nested.keras").predict(x, verbose=0),
+                                  outer.predict(x, verbose=0))
