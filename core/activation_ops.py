@@ -1,8 +1,9 @@
-"""The activation classes behind ``core.activations`` (forward + exact gradient).
+"""The kernel-backed activations behind ``core.activations``: relu family, softmax,
+elu/selu and gelu (forward + exact gradient); the rest are in ``activation_elementwise``.
 
 Use ``core.activations.get(name)`` rather than these classes directly. Each
 ``Activation`` has ``forward(x, inplace=False) -> (y, cache)``,
-``backward(cache, dy) -> dx``, ``__call__(x) -> y`` and ``.name``. ``linear``
+``backward(cache, dy, out=None) -> dx``, ``__call__(x) -> y`` and ``.name``. ``linear``
 returns its input itself (no copy). With ``inplace=True`` an activation *may*
 write ``y`` over ``x`` (Dense/Conv2D pass their freshly computed
 pre-activation); activations whose gradient needs ``x`` ignore it.
@@ -23,8 +24,11 @@ import numpy as np
 from core import backend
 from core.kernels import activations as K
 
-# Below this many elements numpy is as fast as a (parallel) kernel launch.
-_KERNEL_MIN = 4096
+# Below this many elements a kernel call's dispatch cost is not worth it.
+_KERNEL_MIN = 256
+# numpy's SIMD exp beats the scalar exp of the (serial) numba kernel on wide rows;
+# with few classes (the usual output layer) the kernel is ~3x faster than numpy.
+_SOFTMAX_KERNEL_MAX_COLS = 128
 
 
 def _use_kernel(*arrays) -> bool:
@@ -33,6 +37,23 @@ def _use_kernel(*arrays) -> bool:
 
 def _out(x, inplace):
     return x if inplace and x.flags.writeable else np.empty_like(x)
+
+
+def _buffer(out, like):
+    """``out`` when the caller lends a buffer (must match ``like``), else a new array."""
+    if out is None:
+        return np.empty_like(like)
+    if out.shape != like.shape or out.dtype != like.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"backward: out buffer {out.shape} {out.dtype} does not match "
+                         f"the gradient {like.shape} {like.dtype} (or is not contiguous).")
+    return out
+
+
+def _into(result, out):
+    if out is None:
+        return result
+    np.copyto(out, result, casting="same_kind")
+    return out
 
 
 def _stable_sigmoid(x):
@@ -50,7 +71,10 @@ class Activation:
     def forward(self, x, inplace=False):
         return x, None
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
+        """``dx`` for upstream gradient ``dy``. A caller may lend ``out`` (C-contiguous,
+        shape and dtype of the result) to be written instead of a fresh array; always
+        use the return value (linear returns ``dy`` itself)."""
         return dy
 
     def __call__(self, x):
@@ -100,10 +124,10 @@ class ReLU(Activation):
             y -= s * np.maximum(t - x, 0)
         return y.astype(x.dtype, copy=False), x
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
         dy = np.asarray(dy, dtype=cache.dtype)
         if self._plain:
-            out = np.empty_like(cache)
+            out = _buffer(out, cache)
             if _use_kernel(cache, dy):
                 K.relu_backward(cache.reshape(-1), dy.reshape(-1), out.reshape(-1))
             else:
@@ -118,7 +142,7 @@ class ReLU(Activation):
         d = d.astype(x.dtype)
         if s != 0:
             d += s * (x < t)
-        return dy * d
+        return _into(dy * d, out)
 
 
 class LeakyReLU(Activation):
@@ -142,9 +166,9 @@ class LeakyReLU(Activation):
             K.leaky_relu_forward_ref(x, s, out)
         return out, out
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
         dy = np.asarray(dy, dtype=cache.dtype)
-        out = np.empty_like(cache)
+        out = _buffer(out, cache)
         if _use_kernel(cache, dy):
             K.leaky_relu_backward(cache.reshape(-1), dy.reshape(-1), self.negative_slope,
                                   out.reshape(-1))
@@ -170,21 +194,23 @@ class Softmax(Activation):
         if self._last(x) and x.ndim >= 1 and x.shape[-1] > 0:
             out = _out(x, inplace)
             x2, o2 = x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1])
-            if _use_kernel(x, out):
+            if x.shape[-1] <= _SOFTMAX_KERNEL_MAX_COLS and _use_kernel(x, out):
                 K.softmax_forward(x2, o2)
-            else:
-                K.softmax_forward_ref(x2, o2)
+            else:  # in place on ``out``: no temporaries of the full size but one
+                np.subtract(x2, x2.max(axis=1, keepdims=True), out=o2)
+                np.exp(o2, out=o2)
+                o2 /= o2.sum(axis=1, keepdims=True)
             return out, out
         ax = tuple(self.axis) if isinstance(self.axis, (list, tuple)) else self.axis
         e = np.exp(x - x.max(axis=ax, keepdims=True))
         y = e / e.sum(axis=ax, keepdims=True)
         return y, y
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
         y = cache
         dy = np.asarray(dy, dtype=y.dtype)
         if self._last(y):
-            out = np.empty_like(y)
+            out = _buffer(out, y)
             n = y.shape[-1]
             if _use_kernel(y, dy):
                 K.softmax_backward(y.reshape(-1, n), dy.reshape(-1, n), out.reshape(-1, n))
@@ -192,7 +218,7 @@ class Softmax(Activation):
                 K.softmax_backward_ref(y.reshape(-1, n), dy.reshape(-1, n), out.reshape(-1, n))
             return out
         ax = tuple(self.axis) if isinstance(self.axis, (list, tuple)) else self.axis
-        return y * (dy - (dy * y).sum(axis=ax, keepdims=True))
+        return _into(y * (dy - (dy * y).sum(axis=ax, keepdims=True)), out)
 
 
 class LogSoftmax(Softmax):
@@ -204,9 +230,9 @@ class LogSoftmax(Softmax):
         y = z - np.log(np.exp(z).sum(axis=ax, keepdims=True))
         return y, y
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
         ax = tuple(self.axis) if isinstance(self.axis, (list, tuple)) else self.axis
-        return dy - np.exp(cache) * dy.sum(axis=ax, keepdims=True)
+        return _into(dy - np.exp(cache) * dy.sum(axis=ax, keepdims=True), out)
 
 
 class ELU(Activation):
@@ -223,10 +249,10 @@ class ELU(Activation):
         # For alpha > 0 the output's sign is x's and f'(x) = y + alpha below 0.
         return y, (y if self.alpha > 0 else x)
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
         if self.alpha > 0:
-            return np.where(cache > 0, dy, dy * (cache + self.alpha))
-        return np.where(cache > 0, dy, dy * self.alpha * np.exp(cache))
+            return _into(np.where(cache > 0, dy, dy * (cache + self.alpha)), out)
+        return _into(np.where(cache > 0, dy, dy * self.alpha * np.exp(cache)), out)
 
 
 class SELU(Activation):
@@ -238,8 +264,9 @@ class SELU(Activation):
         y = self.scale * np.where(x > 0, x, self.alpha * np.expm1(x))
         return y.astype(x.dtype, copy=False), y.astype(x.dtype, copy=False)
 
-    def backward(self, cache, dy):
-        return np.where(cache > 0, self.scale * dy, dy * (cache + self.scale * self.alpha))
+    def backward(self, cache, dy, out=None):
+        return _into(np.where(cache > 0, self.scale * dy, dy * (cache + self.scale * self.alpha)),
+                     out)
 
 
 class GELU(Activation):
@@ -265,148 +292,19 @@ class GELU(Activation):
             K.gelu_forward_ref(x, y)
         return y, x
 
-    def backward(self, cache, dy):
+    def backward(self, cache, dy, out=None):
         x = cache
         dy = np.asarray(dy, dtype=x.dtype)
         if self.approximate:
             t = np.tanh(self._C * (x + 0.044715 * x ** 3))
             dt = (1.0 - t * t) * self._C * (1.0 + 3 * 0.044715 * x * x)
-            return dy * (0.5 * (1.0 + t) + 0.5 * x * dt)
-        out = np.empty_like(x)
+            return _into(dy * (0.5 * (1.0 + t) + 0.5 * x * dt), out)
+        out = _buffer(out, x)
         if _use_kernel(x, dy):
             K.gelu_backward(x.reshape(-1), dy.reshape(-1), out.reshape(-1))
         else:
             K.gelu_backward_ref(x, dy, out)
         return out
-
-
-class _Elementwise(Activation):
-    """An activation given by ``f(x)`` and ``f'`` from the cache (x or y)."""
-
-    uses_output = False  # True: cache is y and forward may run in place
-
-    def f(self, x, out):
-        raise NotImplementedError
-
-    def df(self, cache):
-        raise NotImplementedError
-
-    def forward(self, x, inplace=False):
-        if self.uses_output:
-            out = _out(x, inplace)
-            self.f(x, out)
-            return out, out
-        out = np.empty_like(x)
-        self.f(x, out)
-        return out, x
-
-    def backward(self, cache, dy):
-        return dy * self.df(cache)
-
-
-class Sigmoid(_Elementwise):
-    name, uses_output = "sigmoid", True
-
-    def f(self, x, out):
-        np.copyto(out, _stable_sigmoid(x))
-
-    def df(self, y):
-        return y * (1 - y)
-
-
-class Tanh(_Elementwise):
-    name, uses_output = "tanh", True
-
-    def f(self, x, out):
-        np.tanh(x, out=out)
-
-    def df(self, y):
-        return 1 - y * y
-
-
-class Exponential(_Elementwise):
-    name, uses_output = "exponential", True
-
-    def f(self, x, out):
-        np.exp(x, out=out)
-
-    def df(self, y):
-        return y
-
-
-class ReLU6(_Elementwise):
-    name, uses_output = "relu6", True
-
-    def f(self, x, out):
-        np.clip(x, 0, 6, out=out)
-
-    def df(self, y):
-        return ((y > 0) & (y < 6)).astype(y.dtype)
-
-
-class HardSigmoid(_Elementwise):
-    """Keras 3: ``relu6(x + 3) / 6`` (slope 1/6; Keras 2 used 0.2)."""
-
-    name, uses_output = "hard_sigmoid", True
-
-    def f(self, x, out):
-        np.clip(x / 6 + 0.5, 0, 1, out=out)
-
-    def df(self, y):
-        return ((y > 0) & (y < 1)).astype(y.dtype) / 6
-
-
-class Softplus(_Elementwise):
-    name = "softplus"
-
-    def f(self, x, out):
-        np.copyto(out, np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
-
-    def df(self, x):
-        return _stable_sigmoid(x)
-
-
-class Softsign(_Elementwise):
-    name = "softsign"
-
-    def f(self, x, out):
-        np.divide(x, 1 + np.abs(x), out=out)
-
-    def df(self, x):
-        return 1 / (1 + np.abs(x)) ** 2
-
-
-class SiLU(_Elementwise):
-    name = "silu"
-
-    def f(self, x, out):
-        np.multiply(x, _stable_sigmoid(x), out=out)
-
-    def df(self, x):
-        s = _stable_sigmoid(x)
-        return s * (1 + x * (1 - s))
-
-
-class HardSiLU(_Elementwise):
-    name = "hard_silu"
-
-    def f(self, x, out):
-        np.multiply(x, np.clip(x + 3, 0, 6) / 6, out=out)
-
-    def df(self, x):
-        return np.where(x > 3, 1, np.where(x < -3, 0, (2 * x + 3) / 6)).astype(x.dtype)
-
-
-class Mish(_Elementwise):
-    name = "mish"
-
-    def f(self, x, out):
-        sp = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-        np.multiply(x, np.tanh(sp), out=out)
-
-    def df(self, x):
-        t = np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
-        return t + x * (1 - t * t) * _stable_sigmoid(x)
 
 
 def _as_float(x):

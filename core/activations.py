@@ -22,25 +22,27 @@ The functions (``relu(x, negative_slope=0.0, max_value=None, threshold=0.0)``,
 
 from __future__ import annotations
 
+from core.activation_elementwise import (
+    Exponential,
+    HardSigmoid,
+    HardSiLU,
+    Mish,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Softsign,
+    Tanh,
+)
 from core.activation_ops import (
     ELU,
     GELU,
     SELU,
     Activation,
-    Exponential,
-    HardSigmoid,
-    HardSiLU,
     LeakyReLU,
     LogSoftmax,
-    Mish,
     ReLU,
-    ReLU6,
-    Sigmoid,
-    SiLU,
     Softmax,
-    Softplus,
-    Softsign,
-    Tanh,
     _as_float,
 )
 
@@ -185,7 +187,10 @@ def deserialize(config) -> Activation:
                      f"'relu' or a Keras function config dict.")
 
 
-__all__ = ["Activation", "get", "serialize", "deserialize", "known_names", "linear", "relu",
-           "leaky_relu", "relu6", "softmax", "log_softmax", "elu", "selu", "gelu", "sigmoid",
-           "tanh", "exponential", "hard_sigmoid", "hard_silu", "hard_swish", "softplus",
-           "softsign", "silu", "swish", "mish"]
+__all__ = [
+    "Activation", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax", "ELU", "SELU", "GELU", "Sigmoid",
+    "Tanh", "Exponential", "ReLU6", "HardSigmoid", "Softplus", "Softsign", "SiLU", "HardSiLU",
+    "Mish", "get", "serialize", "deserialize", "known_names", "linear", "relu", "leaky_relu",
+    "relu6", "softmax", "log_softmax", "elu", "selu", "gelu", "sigmoid", "tanh", "exponential",
+    "hard_sigmoid", "hard_silu", "hard_swish", "softplus", "softsign", "silu", "swish", "mish",
+]

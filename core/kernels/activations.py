@@ -3,8 +3,14 @@
 Elementwise kernels take flat contiguous 1D arrays (callers pass ``a.reshape(-1)``
 views, so no copy) and write into ``out``, which may alias the input for an
 in-place forward. Softmax kernels take 2D ``(rows, classes)`` arrays and
-normalise each row. ``prange`` splits big arrays into blocks; on small arrays
-the parallel overhead is skipped by the callers' choice of threshold.
+normalise each row.
+
+All kernels are serial on purpose: they are memory-bound (or, for softmax
+over few classes, tiny), and measured on the 2-core target a ``prange``
+version was never faster and, with the other core busy, up to 1000x slower
+(128x10 softmax: 5 us serial vs 12-22 ms parallel; 3.2M-element relu
+backward: 1.4 ms serial vs 12 ms parallel), because every parallel region
+waits for its slowest thread.
 
 Each kernel has a plain numpy twin ``<name>_ref`` used as the test oracle.
 
@@ -22,38 +28,26 @@ import math
 
 import numpy as np
 
-from core.kernels._jit import njit, prange
-
-_BLOCK = 16384  # elements per parallel block: large enough to amortise thread start-up
+from core.kernels._jit import njit
 
 
 # ----------------------------------------------------------------- relu
-@njit(parallel=True)
+@njit
 def relu_forward(x, out):
-    n = x.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        for i in range(lo, hi):
-            v = x[i]
-            out[i] = v if v > 0 else 0
+    for i in range(x.size):
+        v = x[i]
+        out[i] = v if v > 0 else 0
 
 
 def relu_forward_ref(x, out):
     np.maximum(x, 0, out=out)
 
 
-@njit(parallel=True)
+@njit
 def relu_backward(y, dy, out):
     """``out = dy * (y > 0)`` where ``y`` is the relu output (sign of x)."""
-    n = y.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        for i in range(lo, hi):
-            out[i] = dy[i] if y[i] > 0 else 0
+    for i in range(y.size):
+        out[i] = dy[i] if y[i] > 0 else 0
 
 
 def relu_backward_ref(y, dy, out):
@@ -61,32 +55,22 @@ def relu_backward_ref(y, dy, out):
 
 
 # ----------------------------------------------------------- leaky relu
-@njit(parallel=True)
+@njit
 def leaky_relu_forward(x, slope, out):
-    n = x.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        for i in range(lo, hi):
-            v = x[i]
-            out[i] = v if v >= 0 else v * slope
+    for i in range(x.size):
+        v = x[i]
+        out[i] = v if v >= 0 else v * slope
 
 
 def leaky_relu_forward_ref(x, slope, out):
     np.copyto(out, np.where(x >= 0, x, x * x.dtype.type(slope)))
 
 
-@njit(parallel=True)
+@njit
 def leaky_relu_backward(y, dy, slope, out):
     """Derivative from the output: for slope > 0, ``y >= 0`` exactly when ``x >= 0``."""
-    n = y.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        for i in range(lo, hi):
-            out[i] = dy[i] if y[i] > 0 else dy[i] * slope
+    for i in range(y.size):
+        out[i] = dy[i] if y[i] > 0 else dy[i] * slope
 
 
 def leaky_relu_backward_ref(y, dy, slope, out):
@@ -94,11 +78,11 @@ def leaky_relu_backward_ref(y, dy, slope, out):
 
 
 # -------------------------------------------------------------- softmax
-@njit(parallel=True)
+@njit
 def softmax_forward(x, out):
     """Row softmax of a 2D array, max-subtracted for stability; ``out`` may be ``x``."""
     rows, cols = x.shape
-    for r in prange(rows):
+    for r in range(rows):
         m = x[r, 0]
         for c in range(1, cols):
             if x[r, c] > m:
@@ -118,11 +102,11 @@ def softmax_forward_ref(x, out):
     np.divide(e, e.sum(axis=1, keepdims=True), out=out)
 
 
-@njit(parallel=True)
+@njit
 def softmax_backward(y, dy, out):
     """``out = y * (dy - sum(dy * y, row))`` (the softmax Jacobian-vector product)."""
     rows, cols = y.shape
-    for r in prange(rows):
+    for r in range(rows):
         s = 0.0
         for c in range(cols):
             s += dy[r, c] * y[r, c]
@@ -139,17 +123,12 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(parallel=True)
+@njit
 def gelu_forward(x, out):
     """``0.5 x (1 + erf(x / sqrt 2))`` (Keras 3 default, approximate=False)."""
-    n = x.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        for i in range(lo, hi):
-            v = x[i]
-            out[i] = 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
+    for i in range(x.size):
+        v = x[i]
+        out[i] = 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
 
 
 _erf = np.frompyfunc(math.erf, 1, 1)
@@ -160,19 +139,14 @@ def gelu_forward_ref(x, out):
     np.copyto(out, x * cdf, casting="unsafe")
 
 
-@njit(parallel=True)
+@njit
 def gelu_backward(x, dy, out):
     """d gelu/dx = Phi(x) + x * phi(x): normal CDF plus x times the normal density."""
-    n = x.size
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in prange(nblocks):
-        lo = b * _BLOCK
-        hi = min(lo + _BLOCK, n)
-        for i in range(lo, hi):
-            v = x[i]
-            cdf = 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
-            pdf = math.exp(-0.5 * v * v) * _INV_SQRT2PI
-            out[i] = dy[i] * (cdf + v * pdf)
+    for i in range(x.size):
+        v = x[i]
+        cdf = 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
+        pdf = math.exp(-0.5 * v * v) * _INV_SQRT2PI
+        out[i] = dy[i] * (cdf + v * pdf)
 
 
 def gelu_backward_ref(x, dy, out):

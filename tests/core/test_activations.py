@@ -124,6 +124,17 @@ def test_gelu_approximate_formula():
     np.testing.assert_allclose(activations.gelu(x, approximate=True), want, rtol=1e-12)
 
 
+@pytest.mark.parametrize("cols", [7, 300])  # kernel path and wide-row numpy path
+def test_softmax_paths_agree_with_formula(cols):
+    x = np.random.default_rng(6).normal(size=(40, cols)).astype(np.float32) * 4
+    e = np.exp(x.astype(np.float64))
+    want = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(activations.softmax(x), want, rtol=1e-5, atol=1e-7)
+    y, _ = activations.get("softmax").forward(x, inplace=True)
+    assert y is x
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-7)
+
+
 def test_softmax_is_stable_and_normalised():
     x = np.array([[1000.0, 1000.0, -1000.0], [1.0, 2.0, 3.0]], dtype=np.float32)
     y = activations.softmax(x)
@@ -181,10 +192,10 @@ def test_large_arrays_use_kernels_and_match_small_path(name):
     y, cache = act.forward(x)
     dx = act.backward(cache, dy)
     ys, dxs = [], []
-    for i in range(0, 600, 100):  # small slices take the numpy path
-        yi, ci = act.forward(x[i:i + 100].copy())
+    for i in range(0, 600, 10):  # slices of 200 values take the numpy path
+        yi, ci = act.forward(x[i:i + 10].copy())
         ys.append(yi)
-        dxs.append(act.backward(ci, dy[i:i + 100].copy()))
+        dxs.append(act.backward(ci, dy[i:i + 10].copy()))
     np.testing.assert_allclose(y, np.concatenate(ys), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dx, np.concatenate(dxs), rtol=1e-5, atol=1e-6)
 
@@ -258,3 +269,20 @@ def test_unknown_activation_lists_known_names():
     assert "relu" in str(e.value) and "softmax" in str(e.value)
     with pytest.raises(ValueError, match="custom callables"):
         activations.get(lambda v: v)
+
+
+@pytest.mark.parametrize("name", sorted(set(activations.known_names()) - {"linear"}))
+@pytest.mark.parametrize("size", [12, 3000])  # numpy path and kernel path
+def test_backward_into_lent_buffer(name, size):
+    x = np.random.default_rng(7).normal(size=(size // 6, 6)).astype(np.float32)
+    dy = np.random.default_rng(8).normal(size=x.shape).astype(np.float32)
+    act = activations.get(name)
+    y, cache = act.forward(x.copy())
+    want = act.backward(cache, dy)
+    buf = np.full_like(x, np.nan)
+    got = act.backward(cache, dy, out=buf)
+    assert got is buf
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    if name in ("relu", "softmax", "gelu", "leaky_relu"):
+        with pytest.raises(ValueError, match="out buffer"):
+            act.backward(cache, dy, out=np.empty((1, 1), np.float32))
