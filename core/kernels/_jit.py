@@ -17,9 +17,14 @@ if "NUMBA_NUM_THREADS" not in os.environ:
     numba.config.NUMBA_NUM_THREADS = max(1, os.cpu_count() or 1)
 
 
-def njit(fn=None, *, parallel=False, fastmath=False, inline="never"):
-    """``numba.njit`` with the house options (nogil, cache) fixed."""
-    opts = dict(nogil=True, cache=True, parallel=parallel, fastmath=fastmath, inline=inline)
+def njit(fn=None, *, parallel=False, fastmath=False, inline="never", error_model="python"):
+    """``numba.njit`` with the house options (nogil, cache) fixed.
+
+    ``error_model="numpy"`` lets float division return inf/nan instead of raising, which
+    is what lets LLVM vectorise loops that divide (numpy twins behave the same way).
+    """
+    opts = dict(nogil=True, cache=True, parallel=parallel, fastmath=fastmath, inline=inline,
+                error_model=error_model)
     if fn is None:
         return lambda f: numba.njit(**opts)(f)
     return numba.njit(**opts)(fn)
