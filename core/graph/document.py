@@ -22,14 +22,15 @@ from __future__ import annotations
 import copy
 import math
 import re
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from core.backend import to_snake_case
 from core.graph import fixes as _fixes
 from core.graph.datatypes import Edge, GraphError, GraphEvent, NodeData, NodeState, Snapshot
 from core.graph.settings import TrainingSettings
-from core.graph.validate import UNKNOWN, ShapeInferer, descendants, revalidate
+from core.graph.snapshots import SnapshotMixin
+from core.graph.validate import UNKNOWN, ShapeInferer, revalidate
+from core.graph.wiring import WiringMixin
 from core.layers.spec import check
 
 
@@ -47,7 +48,7 @@ def default_name(type_name: str) -> str:
     return to_snake_case(type_name)
 
 
-class GraphDocument:
+class GraphDocument(WiringMixin, SnapshotMixin):
     """Nodes, edges, meta, training settings and run history of one project."""
 
     def __init__(self, registry=None):
@@ -150,25 +151,6 @@ class GraphDocument:
         for fn in list(self._subscribers):
             fn(event)
 
-    @contextmanager
-    def batch(self):
-        """Group edits into one operation: validation and one ``reset`` event at the end;
-        if the block raises, the document returns to its state before the block."""
-        if self._batch is not None:
-            yield self
-            return
-        before = self.snapshot()
-        self._batch = [set(), set()]
-        try:
-            yield self
-        except BaseException:
-            self._batch = None
-            self._restore_full(before, notify=False)
-            raise
-        dirty, touched = self._batch
-        self._batch = None
-        self._changed("reset", sorted(touched), dirty)
-
     # ---------------------------------------------------------------- node edits
     def _new_id(self) -> str:
         while f"n{self._next_id}" in self.nodes:
@@ -254,35 +236,6 @@ class GraphDocument:
         self._changed("nodes_removed", ids, gone | downstream)
         return snap
 
-    def restore(self, snapshot: Snapshot) -> None:
-        """Put back what ``remove_nodes`` took out (or a whole ``snapshot()``)."""
-        if snapshot.full:
-            self.restore_state(snapshot)
-            return
-        names = {n.name for n in self.nodes.values()}
-        for n in snapshot.nodes:
-            if n.id in self.nodes or n.name in names:
-                raise GraphError(f"Cannot restore node {n.id!r} ('{n.name}'): the id or "
-                                 "name is in use.")
-        ids = {n.id for n in snapshot.nodes} | set(self.nodes)
-        for e in snapshot.edges:
-            if e.src not in ids or e.dst not in ids:
-                raise GraphError(f"Cannot restore wire {e}: an end is missing.")
-        nodes, edges = list(self.nodes.values()), list(self.edges)
-        node_at = snapshot.extra.get("nodes") or [len(nodes)] * len(snapshot.nodes)
-        edge_at = snapshot.extra.get("edges") or [len(edges)] * len(snapshot.edges)
-        for k, n in sorted(zip(node_at, snapshot.nodes), key=lambda t: t[0]):
-            nodes.insert(k, copy.deepcopy(n))
-        for k, e in sorted(zip(edge_at, snapshot.edges), key=lambda t: t[0]):
-            edges.insert(k, e)
-        self.nodes, self.edges, self._in, self._out = {}, [], {}, {}
-        for n in nodes:
-            self._insert(n)
-        for e in edges:
-            self._link(e)
-        added = [n.id for n in snapshot.nodes]
-        self._changed("nodes_added", added, set(added) | {e.dst for e in snapshot.edges})
-
     def move_nodes(self, positions: dict) -> dict:
         new = {}
         for nid, pos in positions.items():
@@ -327,6 +280,9 @@ class GraphDocument:
             trial = NodeData(node.id, node.type, {**node.config, key: value}, node.pos,
                              node.name)
             reason = self._construct_error(trial)
+            other = re.search(r"argument (\w+)=None is invalid", reason or "")
+            if other is not None and other.group(1) != key:
+                reason = None  # another argument is still unset: that is the node's error
             if reason is not None and reason != self._construct_error(node):
                 raise GraphError(reason)
         return value
@@ -346,65 +302,6 @@ class GraphDocument:
         old, node.name = node.name, name
         self._changed("renamed", [node_id], [node_id])
         return old
-
-    # ---------------------------------------------------------------- edge edits
-    def _link(self, e: Edge) -> None:
-        self.edges.append(e)
-        self._out.setdefault(e.src, []).append(e)
-        self._in.setdefault(e.dst, []).append(e)
-
-    def _unlink(self, e: Edge) -> None:
-        self.edges.remove(e)
-        self._out[e.src].remove(e)
-        self._in[e.dst].remove(e)
-
-    def can_connect(self, src: str, dst: str, dst_port=None) -> str | None:
-        """Why ``connect(src, dst)`` would be refused, or None when it is fine."""
-        for nid in (src, dst):
-            if nid not in self.nodes:
-                return f"No node {nid!r} in the document."
-        s, d = self.nodes[src], self.nodes[dst]
-        if src == dst:
-            return f"'{d.name}' cannot take its own output as input."
-        try:
-            want = getattr(self.layer_class(d.type), "num_inputs", 1)
-        except ValueError as exc:
-            return str(exc)
-        if want == 0:
-            return f"'{d.name}' is an {d.type}: it takes no input."
-        if src in descendants(self._out, [dst]):
-            return (f"Connecting '{s.name}' to '{d.name}' would make a cycle: "
-                    f"'{d.name}' already feeds '{s.name}'.")
-        taken = self._in.get(dst, [])
-        if want != "many" and taken:
-            return (f"'{d.name}' already has an input (from '{self.nodes[taken[0].src].name}');"
-                    " merge the two with a Concatenate or Add layer.")
-        if dst_port is not None:
-            if isinstance(dst_port, bool) or not isinstance(dst_port, int) or dst_port < 0:
-                return f"Input port {dst_port!r} is invalid; expected an integer >= 0."
-            if want != "many" and dst_port != 0:
-                return f"'{d.name}' has a single input port 0 (got port {dst_port})."
-            if any(e.dst_port == dst_port for e in taken):
-                return f"Input port {dst_port} of '{d.name}' is already connected."
-        return None
-
-    def connect(self, src: str, dst: str, dst_port=None) -> Edge:
-        reason = self.can_connect(src, dst, dst_port)
-        if reason is not None:
-            raise GraphError(reason)
-        if dst_port is None:
-            dst_port = max((e.dst_port + 1 for e in self._in.get(dst, [])), default=0)
-        edge = Edge(src, dst, dst_port)
-        self._link(edge)
-        self._changed("edges", [src, dst], [dst])
-        return edge
-
-    def disconnect(self, edge: Edge) -> Edge:
-        if edge not in self.edges:
-            raise GraphError(f"There is no wire {edge} in the document.")
-        self._unlink(edge)
-        self._changed("edges", [edge.src, edge.dst], [edge.dst])
-        return edge
 
     # ------------------------------------------------------ settings and meta
     def set_training(self, **changes) -> dict:
@@ -446,41 +343,6 @@ class GraphDocument:
         elif node_id not in inputs:
             raise GraphError(f"Node {node_id!r} is not an InputLayer.")
         return self.set_config(node_id, "shape", [int(d) for d in shape])
-
-    # ------------------------------------------------------- snapshots (undo)
-    def snapshot(self) -> Snapshot:
-        """The whole editable state; ``restore_state`` returns to it (one undo step)."""
-        return Snapshot(tuple(copy.deepcopy(n) for n in self.nodes.values()),
-                        tuple(self.edges), full=True,
-                        extra={"meta": copy.deepcopy(self.meta), "training": self.training,
-                               "history": copy.deepcopy(self.history),
-                               "next_id": self._next_id})
-
-    def restore_state(self, snap: Snapshot) -> None:
-        if not snap.full:
-            raise GraphError("restore_state needs a snapshot() of the whole document.")
-        self._restore_full(snap, notify=True)
-
-    def _restore_full(self, snap: Snapshot, notify: bool) -> None:
-        self.nodes, self.edges, self._in, self._out = {}, [], {}, {}
-        for n in snap.nodes:
-            self._insert(copy.deepcopy(n))
-        for e in snap.edges:
-            self._link(e)
-        self.meta = copy.deepcopy(snap.extra.get("meta", self.meta))
-        self.training = snap.extra.get("training", self.training)
-        self.history = copy.deepcopy(snap.extra.get("history", self.history))
-        self._next_id = snap.extra.get("next_id", self._next_id)
-        self._states = {}
-        self._problems = None
-        if notify:
-            self._changed("reset", list(self.nodes), set(self.nodes))
-        else:
-            revalidate(self, set(self.nodes))
-
-    def revalidate_all(self) -> None:
-        self._states = {}
-        self._changed("reset", list(self.nodes), set(self.nodes))
 
     # ---------------------------------------------------------------- bridges
     def build_model(self):

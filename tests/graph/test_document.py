@@ -204,3 +204,16 @@ def test_injected_registry_is_used():
 def test_edge_is_value_like():
     assert Edge("n1", "n2", 0) == Edge("n1", "n2")
     assert len({Edge("n1", "n2", 0), Edge("n1", "n2", 0)}) == 1
+
+
+def test_values_only_the_layer_can_judge_are_checked_on_add(doc):
+    with pytest.raises(GraphError, match="Unknown activation 'nope'"):
+        doc.add_node("Dense", {"units": 3, "activation": "nope"})
+    with pytest.raises(GraphError, match="Unknown initializer 'nope'"):
+        doc.add_node("Dense", {"units": 3, "kernel_initializer": "nope"})
+    # a partly filled node is fine: the argument still unset is the node's error
+    c = doc.add_node("Conv2D", {"filters": 8})
+    assert "kernel_size=None is invalid" in doc.state(c).error
+    assert doc.set_config(c, "kernel_size", 3) is None
+    assert doc.set_config(c, "kernel_size", None) == [3, 3]  # undo back to unset
+    assert doc.nodes[c].config["kernel_size"] is None
