@@ -213,6 +213,7 @@ def test_values_only_the_layer_can_judge_are_checked_on_add(doc):
         doc.add_node("Dense", {"units": 3, "kernel_initializer": "nope"})
     # a partly filled node is fine: the argument still unset is the node's error
     c = doc.add_node("Conv2D", {"filters": 8})
+    doc.connect(doc.add_node("InputLayer", {"shape": [8, 8, 1]}), c)
     assert "kernel_size=None is invalid" in doc.state(c).error
     assert doc.set_config(c, "kernel_size", 3) is None
     assert doc.set_config(c, "kernel_size", None) == [3, 3]  # undo back to unset
