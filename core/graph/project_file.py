@@ -57,18 +57,34 @@ class ProjectFileError(ValueError):
 
 # ------------------------------------------------------------------- to JSON
 
+def _plain(value):
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to null (a run that
+    diverged still saves), tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def document_to_dict(doc: GraphDocument) -> dict:
     """The JSON-ready form of ``doc`` (a deep copy: later edits do not change it)."""
     return copy.deepcopy({
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
-        "meta": dict(doc.meta),
+        "meta": _plain(doc.meta),
         "training": doc.training.to_dict(),
         "next_id": doc._next_id,
         "nodes": [{"id": n.id, "type": n.type, "name": n.name, "config": n.config,
                    "pos": [float(n.pos[0]), float(n.pos[1])]} for n in doc.nodes.values()],
         "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in doc.edges],
-        "history": doc.history,
+        "history": _plain(doc.history),
     })
 
 

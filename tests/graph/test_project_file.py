@@ -153,3 +153,14 @@ def test_recovery_cycle(tmp_path):
     pf.clear_recovery(tmp_path / "mine.nwproj")
     assert pf.find_recovery() is None
     pf.clear_recovery(tmp_path / "never.nwproj")  # clearing nothing is fine
+
+
+def test_history_with_numpy_numbers_and_nan_saves(tmp_path):
+    doc = _sample_doc()
+    doc.history.append({"epochs": [{"loss": np.float32(0.5), "accuracy": np.float64(0.75)},
+                                   {"loss": float("nan")}], "nan_at": (2, np.int64(7))})
+    save_project(doc, tmp_path / "h.nwproj")
+    loaded, _ = load_project(tmp_path / "h.nwproj")
+    assert loaded.history[-1] == {"epochs": [{"loss": 0.5, "accuracy": 0.75}, {"loss": None}],
+                                  "nan_at": [2, 7]}
+    assert loaded.to_dict() == doc.to_dict()
