@@ -19,6 +19,7 @@ import numpy as np
 
 from core import activations
 from core import random as nw_random
+from core.kernels import dropout as dropout_kernels
 from core.layers.base import Layer
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, register_layer
@@ -192,12 +193,21 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             return inputs, None
         gen = self._gen if self._gen is not None else nw_random.rng()
-        dt = inputs.dtype if inputs.dtype in (np.float32, np.float64) else np.dtype("float64")
-        mask = gen.random(self._mask_shape(inputs.shape), dtype=dt)
-        keep = mask >= self.rate
-        # The uniform buffer is reused for keep / (1 - rate): one big allocation per step.
-        np.multiply(keep, dt.type(1.0 / (1.0 - self.rate)), out=mask)
-        return inputs * mask, mask
+        # One 64-bit seed per call from the engine RNG; the kernel derives every
+        # element's draw from it (see core.kernels.dropout).
+        seed = gen.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64, endpoint=True)
+        x = inputs
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
+        mask_shape = self._mask_shape(x.shape)
+        if mask_shape == x.shape and x.flags.c_contiguous:
+            y, mask = np.empty_like(x), np.empty_like(x)
+            dropout_kernels.dropout_forward(x.reshape(-1), self.rate, seed, y.reshape(-1),
+                                            mask.reshape(-1))
+            return y, mask
+        mask = np.empty(mask_shape, x.dtype)
+        dropout_kernels.dropout_mask(self.rate, seed, mask.reshape(-1))
+        return x * mask, mask
 
     def backward(self, cache, grad_output, need_input_grad=True):
         if not need_input_grad:

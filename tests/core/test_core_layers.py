@@ -227,3 +227,23 @@ def test_functional_graph_with_merge_layers_trains_through_tape():
         y = Concatenate()([Add()([h(xa), h(xb)]), Multiply()([xa, xb])])
     tape.backward(y, np.ones_like(y))
     assert h.kernel.grad is not None and np.abs(h.kernel.grad).sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_kernels_match_twins(dtype):
+    from core.kernels import dropout as DK
+
+    x = np.random.default_rng(0).normal(size=50_000).astype(dtype)
+    seed = np.uint64(0xDEADBEEF12345678)
+    y, m, y_ref, m_ref = (np.empty_like(x) for _ in range(4))
+    DK.dropout_forward(x, 0.3, seed, y, m)
+    DK.dropout_forward_ref(x, 0.3, seed, y_ref, m_ref)
+    np.testing.assert_array_equal(m, m_ref)  # identical draws, not just similar
+    np.testing.assert_allclose(y, y_ref, rtol=1e-6)
+    assert abs(float((m == 0).mean()) - 0.3) < 0.01
+    m2 = np.empty_like(x)
+    DK.dropout_mask(0.3, seed, m2)
+    np.testing.assert_array_equal(m2, m)
+    DK.dropout_mask(0.3, seed + np.uint64(1), m2)
+    assert not np.array_equal(m2, m)
+    DK.warmup()
