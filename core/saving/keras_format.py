@@ -235,7 +235,12 @@ def _open_h5(path: str, data: bytes):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild a model from a ``.keras`` file (Keras' or ours), with its weights and,
-    when ``compile``, its compile settings and optimizer state."""
+    when ``compile``, its compile settings and optimizer state.
+
+    custom_objects: ``{name: class}`` for your own layers/models. safe_mode is
+    accepted for Keras compatibility only: code in a file (Keras' ``__lambda__``)
+    is refused whatever its value, because nothing from a file is ever executed.
+    """
     path = os.fspath(filepath)
     members = read_archive(path)
     config = _parse_json(path, CONFIG, members[CONFIG])

@@ -148,7 +148,11 @@ def _resolve_class(config: dict, custom_objects=None):
             return Sequential
         from core.models.model import Model
         return Model
-    return get_layer_class(class_name)  # ValueError naming the unknown class
+    try:
+        return get_layer_class(class_name)
+    except ValueError as e:  # names the unknown class; add how to supply one's own
+        raise ValueError(f"{e} A class of your own must be passed in "
+                         f"custom_objects={{'{class_name}': TheClass}}.") from None
 
 
 def _short(obj, limit=200) -> str:
