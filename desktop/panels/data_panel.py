@@ -174,11 +174,11 @@ class DataPanel(QWidget):
         lay.addWidget(self.message)
         lay.addWidget(self.examples)
         lay.addStretch(1)
-        self.source.currentIndexChanged.connect(self._source_changed)
+        self.source.currentIndexChanged.connect(lambda _i: self._source_changed())
         self._source_changed()
 
     # ------------------------------------------------------------------ input
-    def _source_changed(self, *_):
+    def _source_changed(self) -> None:
         self.file_box.setVisible(self.source.currentData() == "file")
 
     def _browse(self):

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
+from desktop.panels.curves import BatchSmoother
 from desktop.training.data_source import DataError, prepare
 from desktop.training.job import TrainingJob
 from desktop.training.memory import available_memory, estimate_training_memory, fmt_bytes
@@ -126,6 +127,20 @@ class TrainingController(QObject):
         def make_data():
             return prepare(ds, shape, units, s.loss, s.validation_split)
 
+        # Memory first, from the document's shape inference: refuse before building anything.
+        states = [doc.state(n) for n in doc.nodes]
+        params = sum(st.param_count or 0 for st in states)
+        sizes = [int(np.prod(st.output_shape[1:])) for st in states
+                 if st.output_shape is not None]
+        per_sample = 4 * int(np.prod(shape))
+        data_bytes = per_sample * (len(ds.x_train) + (len(ds.x_test) if ds.x_test is not None
+                                                      else 0))
+        est = estimate_training_memory(params, sizes, s.batch_size, s.optimizer, data_bytes)
+        avail = available_memory()
+        if avail is not None and est.total > avail:
+            raise StartRefused(f"Training with batch size {s.batch_size} needs about "
+                               f"{est.describe()}, but only {fmt_bytes(avail)} is available. "
+                               "Lower the batch size or make the network smaller.")
         if s.seed is not None:
             from core import utils
             utils.set_random_seed(int(s.seed))
@@ -136,18 +151,6 @@ class TrainingController(QObject):
         opt = optimizers.get(s.optimizer)
         opt.learning_rate = float(s.learning_rate)
         model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
-        params = sum(int(w.size) for w in model.weights)
-        sizes = [int(np.prod(st.output_shape[1:])) for st in
-                 (doc.state(n) for n in doc.nodes) if st.output_shape is not None]
-        per_sample = 4 * int(np.prod(shape))
-        data_bytes = per_sample * (len(ds.x_train) + (len(ds.x_test) if ds.x_test is not None
-                                                      else 0))
-        est = estimate_training_memory(params, sizes, s.batch_size, s.optimizer, data_bytes)
-        avail = available_memory()
-        if avail is not None and est.total > avail:
-            raise StartRefused(f"Training with batch size {s.batch_size} needs about "
-                               f"{est.describe()}, but only {fmt_bytes(avail)} is available. "
-                               "Lower the batch size or make the network smaller.")
         resumed = restore_weights(model, doc.weights)
         fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
         if s.validation_split > 0:
@@ -188,7 +191,7 @@ class TrainingController(QObject):
                     "resumed_weights": resumed, "epochs": []}
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
-                       "paused_s": 0.0, "pause_t": None}
+                       "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
         if self.curves is not None:
             self.curves.set_history(doc.history)
             self.curves.begin_run(self.run["name"], list(s.metrics))
@@ -247,10 +250,13 @@ class TrainingController(QObject):
         for kind, ev in self.job.drain():
             if kind == "train_begin":
                 st["steps"] = ev.get("steps")
+                if not st.get("began"):  # rate counts from the first fit's start
+                    st["t0"], st["began"] = ev["time"], True
             elif kind == "batch":
                 steps = ev.get("steps") or st.get("steps") or 1
                 st["steps"] = steps
-                batch_points.append((ev["epoch"] + (ev["batch"] + 1) / steps, ev["logs"]))
+                smoothed = st["smoother"].update(ev["batch"], ev["logs"])
+                batch_points.append((ev["epoch"] + (ev["batch"] + 1) / steps, smoothed))
                 st["last_batch"] = (ev["epoch"], ev["batch"])
                 st["samples"] += self.job.batch_size
                 st["t_last"] = ev["time"]

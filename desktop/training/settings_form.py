@@ -75,7 +75,7 @@ class TrainingSettingsForm(QWidget):
         for m in METRICS:
             box = QCheckBox({"mean_squared_error": "mse", "mean_absolute_error": "mae"}.get(m, m))
             box.setObjectName(f"metric_{m}")
-            box.toggled.connect(self._metrics_changed)
+            box.toggled.connect(lambda _checked: self._metrics_changed())
             self.metric_boxes[m] = box
             metrics_row.addWidget(box)
         self.epochs = QSpinBox()
@@ -145,7 +145,7 @@ class TrainingSettingsForm(QWidget):
         if self._set(learning_rate=float(value)) and self._training:
             self.learningRateChanged.emit(float(value))
 
-    def _metrics_changed(self, *_):
+    def _metrics_changed(self) -> None:
         self._set(metrics=[m for m, b in self.metric_boxes.items() if b.isChecked()])
 
     def refresh(self) -> None:

@@ -1,0 +1,41 @@
+"""Curves: per-batch values recovered from Keras' running means, smoothing, overlays."""
+
+import numpy as np
+
+from desktop.panels.curves import BatchSmoother, CurvesPanel
+
+
+def test_smoother_recovers_batch_values_from_running_means():
+    rng = np.random.default_rng(0)
+    values = rng.random(12)
+    running = np.cumsum(values) / np.arange(1, 13)  # what fit logs at each batch end
+    exact = BatchSmoother(alpha=1.0)  # no smoothing: the batch values themselves
+    got = [exact.update(b, {"loss": m})["loss"] for b, m in enumerate(running)]
+    np.testing.assert_allclose(got, values, rtol=1e-10)
+
+
+def test_smoother_is_a_bias_corrected_moving_average_across_epochs():
+    sm = BatchSmoother(alpha=0.5)
+    out = [sm.update(0, {"acc": 1.0})["acc"]]           # epoch 1, batch 0
+    out.append(sm.update(0, {"acc": 0.0})["acc"])        # epoch 2 restarts the running mean
+    # EMA: e1 = 0.5, e2 = 0.25; bias-corrected: 0.5/0.5 = 1, 0.25/0.75 = 1/3
+    np.testing.assert_allclose(out, [1.0, 1.0 / 3.0])
+
+
+def test_curves_take_points_in_bulk_and_overlay_history(qtbot):
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.set_history([{"name": "Run 1", "epochs": [{"loss": 1.0, "val_loss": 1.2},
+                                                   {"loss": 0.5, "val_loss": 0.9}]}])
+    panel.begin_run("Run 2", ["accuracy"])
+    assert len(panel._overlay_items) == 2
+    panel.add_batches([(0.1 * i, {"loss": 1.0 / (i + 1), "accuracy": 0.1 * i})
+                       for i in range(10)])
+    panel.add_epoch(0, {"loss": 0.4, "accuracy": 0.9, "val_loss": 0.5, "val_accuracy": 0.8})
+    assert panel.point_count("loss", batch=True) == 10
+    assert panel.point_count("accuracy", batch=True) == 10
+    assert panel.point_count("loss") == 1 and panel.point_count("val_accuracy") == 1
+    x, y = panel.series["val_accuracy"].item.getData()
+    assert list(x) == [1.0] and list(y) == [0.8]
+    panel.overlay_box.setChecked(False)
+    assert panel._overlay_items == []
