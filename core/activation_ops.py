@@ -36,13 +36,16 @@ def _use_kernel(*arrays) -> bool:
 
 
 def _out(x, inplace):
-    return x if inplace and x.flags.writeable else np.empty_like(x)
+    # Only a C-contiguous x can be written through the flat/2D views the kernels use.
+    if inplace and x.flags.writeable and x.flags.c_contiguous:
+        return x
+    return np.empty(x.shape, x.dtype)
 
 
 def _buffer(out, like):
     """``out`` when the caller lends a buffer (must match ``like``), else a new array."""
     if out is None:
-        return np.empty_like(like)
+        return np.empty(like.shape, like.dtype)
     if out.shape != like.shape or out.dtype != like.dtype or not out.flags.c_contiguous:
         raise ValueError(f"backward: out buffer {out.shape} {out.dtype} does not match "
                          f"the gradient {like.shape} {like.dtype} (or is not contiguous).")

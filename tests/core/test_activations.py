@@ -286,3 +286,18 @@ def test_backward_into_lent_buffer(name, size):
     if name in ("relu", "softmax", "gelu", "leaky_relu"):
         with pytest.raises(ValueError, match="out buffer"):
             act.backward(cache, dy, out=np.empty((1, 1), np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(activations.known_names()))
+@pytest.mark.parametrize("inplace", [False, True])
+def test_non_contiguous_inputs(name, inplace):
+    base = np.random.default_rng(9).normal(size=(30, 6, 20)).astype(np.float32)
+    x = base.T  # Fortran-ordered 3D view: reshaping it to 2D must copy
+    act = activations.get(name)
+    want_y, want_cache = act.forward(np.ascontiguousarray(x))
+    dy = np.random.default_rng(10).normal(size=x.shape).astype(np.float32)
+    want_dx = act.backward(want_cache, dy)
+    y, cache = act.forward(x, inplace=inplace)
+    np.testing.assert_allclose(y, want_y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(act.backward(cache, dy.T.copy().T), want_dx, rtol=1e-5,
+                               atol=1e-6)
