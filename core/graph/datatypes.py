@@ -39,6 +39,22 @@ class NodeData:
     name: str = ""
 
 
+def copy_json(value):
+    """A deep copy of plain JSON-like data (dicts, lists, scalars); several times faster
+    than ``copy.deepcopy``, which matters for 300-node snapshots."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(copy_json(v) for v in value)
+    return value
+
+
+def clone_node(node: NodeData) -> NodeData:
+    return NodeData(node.id, node.type, copy_json(node.config), node.pos, node.name)
+
+
 @dataclass(frozen=True)
 class Edge:
     """A wire from ``src``'s only output to input ``dst_port`` of ``dst``.

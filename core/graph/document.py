@@ -19,19 +19,26 @@ NodeState(output_shape=(None, 10), error=None, param_count=7850)
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from datetime import datetime, timezone
 
 from core.backend import to_snake_case
 from core.graph import fixes as _fixes
-from core.graph.datatypes import Edge, GraphError, GraphEvent, NodeData, NodeState, Snapshot
+from core.graph.datatypes import (
+    Edge,
+    GraphError,
+    GraphEvent,
+    NodeData,
+    NodeState,
+    Snapshot,
+    clone_node,
+)
 from core.graph.settings import TrainingSettings
 from core.graph.snapshots import SnapshotMixin
 from core.graph.validate import UNKNOWN, ShapeInferer, revalidate
 from core.graph.wiring import WiringMixin
-from core.layers.spec import check
+from core.layers.spec import check, get_layer_class, registered_layers
 
 
 def to_json_form(value):
@@ -41,6 +48,18 @@ def to_json_form(value):
     if isinstance(value, dict):
         return {str(k): to_json_form(v) for k, v in value.items()}
     return value
+
+
+_engine_layers_loaded = False
+
+
+def _load_engine_layers() -> None:
+    """Import ``core.layers`` (which registers every layer) once, on first use, so that
+    importing the document stays cheap and free of import cycles."""
+    global _engine_layers_loaded
+    if not _engine_layers_loaded:
+        import core.layers  # noqa: F401
+        _engine_layers_loaded = True
 
 
 def default_name(type_name: str) -> str:
@@ -80,15 +99,13 @@ class GraphDocument(WiringMixin, SnapshotMixin):
             except KeyError:
                 raise ValueError(f"Unknown layer type {type_name!r}. Known layers: "
                                  f"{', '.join(sorted(self._registry))}.") from None
-        import core.layers  # noqa: F401 - importing the package registers every layer
-        from core.layers.spec import get_layer_class
+        _load_engine_layers()
         return get_layer_class(type_name)
 
     def layer_types(self) -> dict[str, type]:
         if self._registry is not None:
             return dict(self._registry)
-        import core.layers  # noqa: F401
-        from core.layers.spec import registered_layers
+        _load_engine_layers()
         return registered_layers()
 
     def _param(self, cls, key):
@@ -224,7 +241,7 @@ class GraphDocument(WiringMixin, SnapshotMixin):
         # (document order decides the order of a built model's inputs and outputs).
         where = {"nodes": [order[i] for i in ids],
                  "edges": [self.edges.index(e) for e in edges]}
-        snap = Snapshot(tuple(copy.deepcopy(self.nodes[i]) for i in ids), tuple(edges),
+        snap = Snapshot(tuple(clone_node(self.nodes[i]) for i in ids), tuple(edges),
                         extra=where)
         for e in edges:
             self._unlink(e)

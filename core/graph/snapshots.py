@@ -12,10 +12,9 @@ output order); ``snapshot``/``restore_state`` cover compound edits such as fixes
 
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 
-from core.graph.datatypes import GraphError, Snapshot
+from core.graph.datatypes import GraphError, Snapshot, clone_node, copy_json
 from core.graph.validate import revalidate
 
 
@@ -57,7 +56,7 @@ class SnapshotMixin:
         node_at = snapshot.extra.get("nodes") or [len(nodes)] * len(snapshot.nodes)
         edge_at = snapshot.extra.get("edges") or [len(edges)] * len(snapshot.edges)
         for k, n in sorted(zip(node_at, snapshot.nodes), key=lambda t: t[0]):
-            nodes.insert(k, copy.deepcopy(n))
+            nodes.insert(k, clone_node(n))
         for k, e in sorted(zip(edge_at, snapshot.edges), key=lambda t: t[0]):
             edges.insert(k, e)
         self.nodes, self.edges, self._in, self._out = {}, [], {}, {}
@@ -71,10 +70,10 @@ class SnapshotMixin:
     # ------------------------------------------------------- snapshots (undo)
     def snapshot(self) -> Snapshot:
         """The whole editable state; ``restore_state`` returns to it (one undo step)."""
-        return Snapshot(tuple(copy.deepcopy(n) for n in self.nodes.values()),
+        return Snapshot(tuple(clone_node(n) for n in self.nodes.values()),
                         tuple(self.edges), full=True,
-                        extra={"meta": copy.deepcopy(self.meta), "training": self.training,
-                               "history": copy.deepcopy(self.history),
+                        extra={"meta": copy_json(self.meta), "training": self.training,
+                               "history": copy_json(self.history),
                                "next_id": self._next_id})
 
     def restore_state(self, snap: Snapshot) -> None:
@@ -85,12 +84,12 @@ class SnapshotMixin:
     def _restore_full(self, snap: Snapshot, notify: bool) -> None:
         self.nodes, self.edges, self._in, self._out = {}, [], {}, {}
         for n in snap.nodes:
-            self._insert(copy.deepcopy(n))
+            self._insert(clone_node(n))
         for e in snap.edges:
             self._link(e)
-        self.meta = copy.deepcopy(snap.extra.get("meta", self.meta))
+        self.meta = copy_json(snap.extra.get("meta", self.meta))
         self.training = snap.extra.get("training", self.training)
-        self.history = copy.deepcopy(snap.extra.get("history", self.history))
+        self.history = copy_json(snap.extra.get("history", self.history))
         self._next_id = snap.extra.get("next_id", self._next_id)
         self._states = {}
         self._problems = None
