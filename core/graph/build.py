@@ -123,8 +123,11 @@ def config_from_layer(layer, cls) -> dict:
         default = _json_form(p.default)
         if p.name in kcfg:
             v = kcfg[p.name]
-            out[p.name] = v if p.name in required or ref_cfg.get(p.name, object()) != v \
-                else default
+            if p.name not in required and ref_cfg.get(p.name, object()) == v:
+                v = default
+            elif isinstance(v, dict) and "class_name" in v:
+                v = _short_form(cls, init, p.name, v)
+            out[p.name] = v
         elif p.kind == "shape" and (kcfg.get("batch_shape") or kcfg.get("batch_input_shape")):
             out[p.name] = list((kcfg.get("batch_shape") or kcfg["batch_input_shape"])[1:])
         else:
@@ -150,6 +153,20 @@ def _in_io_order(model, layers: list) -> list:
             for k, ly in zip(slots, want):
                 out[k] = ly
     return out
+
+
+def _short_form(cls, init: dict, key: str, value: dict):
+    """``"he_normal"`` instead of Keras' dict for it, when the layer says they are equal
+    (the name is what the inspector shows and what a document made by hand holds)."""
+    from core.backend import to_snake_case
+    for name in (to_snake_case(value["class_name"]), value["class_name"]):
+        try:
+            probe = cls(name="probe", **{**init, key: name}).get_config().get(key)
+        except Exception:  # noqa: BLE001 - not a valid short name: try the next
+            continue
+        if _json_form(probe) == value:
+            return name
+    return value
 
 
 def _model_graph(model):

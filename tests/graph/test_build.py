@@ -158,3 +158,18 @@ def test_seed_cnn_template_is_the_spec():
         "sparse_categorical_crossentropy", "adam", ["accuracy"], "sample")
     ys = [n.pos[1] for n in nodes]
     assert all(b - a == 120 for a, b in zip(ys, ys[1:]))  # top-to-bottom flow
+
+
+def test_non_default_arguments_survive_the_round_trip():
+    require_models()
+    doc = GraphDocument()
+    chain(doc, [("InputLayer", {"shape": [6, 6, 2]}),
+                ("Conv2D", {"filters": 3, "kernel_size": [3, 1], "strides": 2,
+                            "padding": "same", "kernel_initializer": "he_normal",
+                            "bias_initializer": "ones", "use_bias": True}),
+                ("Flatten", None),
+                ("Dense", {"units": 4, "activation": "tanh", "use_bias": False,
+                           "kernel_initializer": "lecun_uniform"}),
+                ("Dropout", {"rate": 0.3, "seed": 5})])
+    back = GraphDocument.from_model(doc.build_model())
+    assert _by_name(back) == _by_name(doc)
