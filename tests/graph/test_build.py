@@ -173,3 +173,18 @@ def test_non_default_arguments_survive_the_round_trip():
                 ("Dropout", {"rate": 0.3, "seed": 5})])
     back = GraphDocument.from_model(doc.build_model())
     assert _by_name(back) == _by_name(doc)
+
+
+def test_sequential_built_without_an_input():
+    require_models()
+    from core.layers import Dense
+    from core.models import Sequential
+    model = Sequential([Dense(3)])
+    with pytest.raises(GraphError, match="no input shape yet"):
+        GraphDocument.from_model(model)
+    model.build((None, 5))
+    doc = GraphDocument.from_model(model)
+    assert [n.type for n in doc.nodes.values()] == ["InputLayer", "Dense"]
+    assert doc.nodes["n2"].name == model.layers[0].name
+    assert doc.state("n1").output_shape == (None, 5)
+    assert doc.state("n2").output_shape == (None, 3)
