@@ -247,3 +247,20 @@ def test_dropout_kernels_match_twins(dtype):
     DK.dropout_mask(0.3, seed + np.uint64(1), m2)
     assert not np.array_equal(m2, m)
     DK.warmup()
+
+
+def test_layer_serialize_helpers_and_specs():
+    from core import layers
+
+    d = layers.serialize(ReLU(max_value=2.0, name="r"))
+    assert d == {"module": "keras.layers", "class_name": "ReLU", "registered_name": None,
+                 "config": {"name": "r", "trainable": True, "dtype": "float32",
+                            "max_value": 2.0, "negative_slope": 0.0, "threshold": 0.0}}
+    back = layers.deserialize(d)
+    assert isinstance(back, ReLU) and back.get_config() == d["config"]
+    with pytest.raises(ValueError, match="Unknown layer type 'Relu'.*'ReLU'"):
+        layers.deserialize({"class_name": "Relu", "config": {}})
+    specs = layers.get_layer_specs()
+    assert list(specs)[0] == "Input" and specs["Input"] == [InputLayer]
+    assert {"Add", "Concatenate"} <= {c.__name__ for c in specs["Merge"]}
+    assert layers.MaxPool2D is layers.MaxPooling2D and layers.AvgPool2D is layers.AveragePooling2D
