@@ -2,10 +2,10 @@
 
 >>> from core.graph import GraphDocument
 >>> doc = GraphDocument()
->>> i = doc.add_node("InputLayer", {"shape": [784]})      # doctest: +SKIP
->>> d = doc.add_node("Dense", {"units": 10})              # doctest: +SKIP
->>> _ = doc.connect(i, d)                                 # doctest: +SKIP
->>> model = doc.build_model()                             # doctest: +SKIP
+>>> i = doc.add_node("InputLayer", {"shape": [784]})
+>>> d = doc.add_node("Dense", {"units": 10})
+>>> _ = doc.connect(i, d)
+>>> model = doc.build_model()
 """
 
 from core.graph.datatypes import (

@@ -8,12 +8,12 @@ leave the document unchanged. After each edit the changed nodes and their
 descendants are re-inferred (see ``validate.py``) and subscribers get a
 ``GraphEvent``.
 
->>> doc = GraphDocument()                                        # doctest: +SKIP
->>> i = doc.add_node("InputLayer", {"shape": [784]})             # doctest: +SKIP
->>> d = doc.add_node("Dense", {"units": 10, "activation": "softmax"})  # doctest: +SKIP
->>> doc.connect(i, d)                                            # doctest: +SKIP
+>>> doc = GraphDocument()
+>>> i = doc.add_node("InputLayer", {"shape": [784]})
+>>> d = doc.add_node("Dense", {"units": 10, "activation": "softmax"})
+>>> doc.connect(i, d)
 Edge(src='n1', dst='n2', dst_port=0)
->>> doc.state(d)                                                 # doctest: +SKIP
+>>> doc.state(d)
 NodeState(output_shape=(None, 10), error=None, param_count=7850)
 """
 

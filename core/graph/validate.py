@@ -10,9 +10,9 @@ config really changed. Weights made during inference are uninitialised
 stream is not advanced, so inference never changes what a seeded training run does.
 
 >>> from core.graph import GraphDocument
->>> doc = GraphDocument()                                   # doctest: +SKIP
->>> i = doc.add_node("InputLayer", {"shape": [4]})          # doctest: +SKIP
->>> doc.state(i).output_shape                               # doctest: +SKIP
+>>> doc = GraphDocument()
+>>> i = doc.add_node("InputLayer", {"shape": [4]})
+>>> doc.state(i).output_shape
 (None, 4)
 """
 
