@@ -9,7 +9,7 @@ from core.graph import GraphDocument, GraphError
 from core.graph.build import model_weights
 from core.graph.project_file import load_project
 from core.graph.templates import EXAMPLES_DIR, TEMPLATES, write_examples
-from tests.graph.conftest import chain, require_models
+from tests.graph.helpers import chain, require_models
 
 
 def _by_name(doc):

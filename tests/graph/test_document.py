@@ -3,7 +3,7 @@
 import pytest
 
 from core.graph import Edge, GraphDocument, GraphError
-from tests.graph.conftest import chain
+from tests.graph.helpers import chain
 
 
 def test_ids_names_and_default_config(doc):

@@ -5,7 +5,7 @@ import pytest
 from core.graph import GraphDocument, GraphError
 from core.graph.fixes import merge_fixes
 from core.graph.project_file import document_from_dict
-from tests.graph.conftest import chain
+from tests.graph.helpers import chain
 
 
 def _apply_and_check_undo(doc, fix):

@@ -8,7 +8,7 @@ import pytest
 from core.graph import GraphDocument, GraphError
 from core.graph.fixes import merge_fixes
 from core.graph.project_file import load_project, save_project
-from tests.graph.conftest import json_trip
+from tests.graph.helpers import json_trip
 
 TYPES = ["InputLayer", "Dense", "Dense", "Flatten", "Dropout", "Activation", "Add",
          "Concatenate", "Reshape", "Conv2D", "MaxPooling2D", "BatchNormalization"]

@@ -5,7 +5,7 @@ import pytest
 from core.graph import GraphDocument
 from core.layers.node import KerasTensor
 from core.layers.spec import registered_layers
-from tests.graph.conftest import chain, json_trip, require_layers
+from tests.graph.helpers import chain, json_trip, require_layers
 
 SHAPES = [(8, 8, 3), (6, 5), (12,), (6, 6, 6, 2)]
 

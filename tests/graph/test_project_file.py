@@ -9,7 +9,7 @@ import pytest
 from core.graph import GraphDocument
 from core.graph import project_file as pf
 from core.graph.project_file import ProjectFileError, load_project, save_project
-from tests.graph.conftest import chain
+from tests.graph.helpers import chain
 
 
 def _sample_doc():
