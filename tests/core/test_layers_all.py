@@ -123,3 +123,20 @@ def test_input_layer_config_roundtrip():
     x = Input(batch_shape=(8, 3))
     assert x.shape == (8, 3)
     assert np.dtype(x.dtype) == np.float32
+
+
+def test_run_layer_test_runs_every_check(tmp_path):
+    from core.layers import Dense
+    from tests.helpers.layer_test import run_layer_test
+
+    run_layer_test(Dense, {"units": 2, "activation": "sigmoid"}, (3, 4), (3, 2),
+                   tmp_path=tmp_path)
+
+
+def test_run_layer_test_catches_a_wrong_output_shape():
+    from core.layers import Dense
+    from tests.helpers.layer_test import run_layer_test
+
+    with pytest.raises(AssertionError, match="output shape"):
+        run_layer_test(Dense, {"units": 2}, (3, 4), (3, 3), run_gradients=False,
+                       run_save=False)
