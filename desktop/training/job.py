@@ -128,12 +128,12 @@ class ControlCallback(Callback):
         self._steps = None
         self.paused_seconds = 0.0
 
-    def _model(self):
+    def _target_model(self):
         return getattr(self, "model", None) or self.job.model
 
     # Keras calls these -------------------------------------------------------
     def on_train_begin(self, logs=None):
-        model = self._model()
+        model = self._target_model()
         self._vars = list(model.weights)
         if self._good is None or len(self._good) != len(self._vars):
             self._good = [np.array(v.value, copy=True) for v in self._vars]
@@ -154,7 +154,7 @@ class ControlCallback(Callback):
     def on_train_batch_begin(self, batch, logs=None):
         job = self.job
         self.paused_seconds += job.wait_if_paused()
-        model = self._model()
+        model = self._target_model()
         if job.stop_requested:
             model.stop_training = True
         lr = job.take_pending_lr()
@@ -167,7 +167,7 @@ class ControlCallback(Callback):
     def on_train_batch_end(self, batch, logs=None):
         logs = dict(logs or {})
         job = self.job
-        model = self._model()
+        model = self._target_model()
         loss = logs.get("loss")
         if loss is not None and not _finite(loss):
             for buf, v in zip(self._good, self._vars):
