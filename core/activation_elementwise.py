@@ -146,3 +146,130 @@ class Mish(_Elementwise):
     def df(self, x):
         t = np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
         return t + x * (1 - t * t) * _stable_sigmoid(x)
+
+
+# ---- the elementwise activations added in Keras 3.6+ (same names and defaults)
+class CELU(_Elementwise):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+
+    name = "celu"
+
+    def __init__(self, alpha=1.0):
+        self.alpha = float(alpha)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+    def f(self, x, out):
+        a = self.alpha
+        np.copyto(out, np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a)))
+
+    def df(self, x):
+        return np.where(x > 0, 1, np.exp(np.minimum(x, 0) / self.alpha)).astype(x.dtype)
+
+
+class HardTanh(_Elementwise):
+    """``clip(x, -1, 1)``."""
+
+    name, uses_output = "hard_tanh", True
+
+    def f(self, x, out):
+        np.clip(x, -1, 1, out=out)
+
+    def df(self, y):
+        return (np.abs(y) < 1).astype(y.dtype)
+
+
+class HardShrink(_Elementwise):
+    """``x`` where ``|x| > threshold``, else 0."""
+
+    name = "hard_shrink"
+
+    def __init__(self, threshold=0.5):
+        self.threshold = float(threshold)
+
+    def get_config(self):
+        return {"threshold": self.threshold}
+
+    def f(self, x, out):
+        np.copyto(out, np.where(np.abs(x) > self.threshold, x, 0))
+
+    def df(self, x):
+        return (np.abs(x) > self.threshold).astype(x.dtype)
+
+
+class SoftShrink(HardShrink):
+    """``x - threshold`` above ``threshold``, ``x + threshold`` below ``-threshold``, else 0."""
+
+    name = "soft_shrink"
+
+    def f(self, x, out):
+        t = self.threshold
+        np.copyto(out, np.where(x > t, x - t, np.where(x < -t, x + t, 0)))
+
+
+class TanhShrink(_Elementwise):
+    """``x - tanh(x)``."""
+
+    name = "tanh_shrink"
+
+    def f(self, x, out):
+        np.subtract(x, np.tanh(x), out=out)
+
+    def df(self, x):
+        t = np.tanh(x)
+        return t * t
+
+
+class LogSigmoid(_Elementwise):
+    """``log(sigmoid(x)) = -softplus(-x)``, computed without overflow."""
+
+    name = "log_sigmoid"
+
+    def f(self, x, out):
+        np.copyto(out, np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))))
+
+    def df(self, x):
+        return _stable_sigmoid(-x)
+
+
+class Squareplus(_Elementwise):
+    """``(x + sqrt(x^2 + b)) / 2``."""
+
+    name = "squareplus"
+
+    def __init__(self, b=4):
+        self.b = b
+
+    def get_config(self):
+        return {"b": self.b}
+
+    def f(self, x, out):
+        np.copyto(out, (x + np.sqrt(x * x + self.b)) / 2)
+
+    def df(self, x):
+        return (1 + x / np.sqrt(x * x + self.b)) / 2
+
+
+class SparsePlus(_Elementwise):
+    """0 below -1, ``(x + 1)^2 / 4`` on (-1, 1), ``x`` above 1."""
+
+    name = "sparse_plus"
+
+    def f(self, x, out):
+        np.copyto(out, np.where(x <= -1, 0, np.where(x < 1, 0.25 * (x + 1) ** 2, x)))
+
+    def df(self, x):
+        return np.where(x <= -1, 0, np.where(x < 1, 0.5 * (x + 1), 1)).astype(x.dtype)
+
+
+class SparseSigmoid(_Elementwise):
+    """0 below -1, ``(x + 1) / 2`` on (-1, 1), 1 above 1."""
+
+    name, uses_output = "sparse_sigmoid", True
+
+    def f(self, x, out):
+        np.clip(0.5 * (x + 1), 0, 1, out=out)
+
+    def df(self, y):
+        return (((y > 0) & (y < 1)) * 0.5).astype(y.dtype)

@@ -9,7 +9,9 @@ Unknown names raise ``ValueError`` listing the known ones.
 
 The functions (``relu(x, negative_slope=0.0, max_value=None, threshold=0.0)``,
 ``softmax(x, axis=-1)``, ``leaky_relu(x, negative_slope=0.2)``,
-``gelu(x, approximate=False)``, ...) take Keras' arguments and defaults.
+``gelu(x, approximate=False)``, ...) take Keras' arguments and defaults. Not
+provided: ``crelu`` and ``glu`` (they change the output shape), ``sparsemax``
+and ``threshold`` (no defaults, so never named as a layer's activation).
 
 >>> import numpy as np
 >>> get("relu").name
@@ -23,16 +25,25 @@ The functions (``relu(x, negative_slope=0.0, max_value=None, threshold=0.0)``,
 from __future__ import annotations
 
 from core.activation_elementwise import (
+    CELU,
     Exponential,
+    HardShrink,
     HardSigmoid,
     HardSiLU,
+    HardTanh,
+    LogSigmoid,
     Mish,
     ReLU6,
     Sigmoid,
     SiLU,
     Softplus,
+    SoftShrink,
     Softsign,
+    SparsePlus,
+    SparseSigmoid,
+    Squareplus,
     Tanh,
+    TanhShrink,
 )
 from core.activation_ops import (
     ELU,
@@ -50,7 +61,8 @@ from core.activation_ops import (
 _BUILTIN: dict[str, Activation] = {a.name: a for a in (
     Activation(), ReLU(), LeakyReLU(), ReLU6(), Softmax(), LogSoftmax(), ELU(), SELU(),
     GELU(), Sigmoid(), Tanh(), Exponential(), HardSigmoid(), HardSiLU(), Softplus(),
-    Softsign(), SiLU(), Mish())}
+    Softsign(), SiLU(), Mish(), CELU(), HardTanh(), HardShrink(), SoftShrink(), TanhShrink(),
+    LogSigmoid(), Squareplus(), SparsePlus(), SparseSigmoid())}
 _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 
 
@@ -131,12 +143,50 @@ def mish(x):
     return _BUILTIN["mish"](x)
 
 
+def celu(x, alpha=1.0):
+    return CELU(alpha)(x)
+
+
+def hard_tanh(x):
+    return _BUILTIN["hard_tanh"](x)
+
+
+def hard_shrink(x, threshold=0.5):
+    return HardShrink(threshold)(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    return SoftShrink(threshold)(x)
+
+
+def tanh_shrink(x):
+    return _BUILTIN["tanh_shrink"](x)
+
+
+def log_sigmoid(x):
+    return _BUILTIN["log_sigmoid"](x)
+
+
+def squareplus(x, b=4):
+    return Squareplus(b)(x)
+
+
+def sparse_plus(x):
+    return _BUILTIN["sparse_plus"](x)
+
+
+def sparse_sigmoid(x):
+    return _BUILTIN["sparse_sigmoid"](x)
+
+
 swish = silu
 hard_swish = hard_silu
 
 _FUNCTIONS = {f: f.__name__ for f in (
     linear, relu, leaky_relu, relu6, softmax, log_softmax, elu, selu, gelu, sigmoid, tanh,
-    exponential, hard_sigmoid, hard_silu, softplus, softsign, silu, mish)}
+    exponential, hard_sigmoid, hard_silu, softplus, softsign, silu, mish, celu, hard_tanh,
+    hard_shrink, soft_shrink, tanh_shrink, log_sigmoid, squareplus, sparse_plus,
+    sparse_sigmoid)}
 
 
 # ---------------------------------------------------------------- get / serialize
@@ -193,4 +243,7 @@ __all__ = [
     "Mish", "get", "serialize", "deserialize", "known_names", "linear", "relu", "leaky_relu",
     "relu6", "softmax", "log_softmax", "elu", "selu", "gelu", "sigmoid", "tanh", "exponential",
     "hard_sigmoid", "hard_silu", "hard_swish", "softplus", "softsign", "silu", "swish", "mish",
+    "celu", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid", "squareplus",
+    "sparse_plus", "sparse_sigmoid", "CELU", "HardTanh", "HardShrink", "SoftShrink", "TanhShrink",
+    "LogSigmoid", "Squareplus", "SparsePlus", "SparseSigmoid",
 ]

@@ -40,14 +40,24 @@ FORMULAS = {
     "softsign": lambda v: v / (abs(v) + 1.0),
     "silu": lambda v: v * _sig(v),
     "mish": lambda v: v * math.tanh(_sp(v)),
+    # Keras 3.6+ additions
+    "celu": lambda v: max(v, 0.0) + min(0.0, math.exp(v) - 1.0),
+    "hard_tanh": lambda v: min(max(v, -1.0), 1.0),
+    "hard_shrink": lambda v: v if abs(v) > 0.5 else 0.0,
+    "soft_shrink": lambda v: v - 0.5 if v > 0.5 else v + 0.5 if v < -0.5 else 0.0,
+    "tanh_shrink": lambda v: v - math.tanh(v),
+    "log_sigmoid": lambda v: math.log(_sig(v)),
+    "squareplus": lambda v: (v + math.sqrt(v * v + 4)) / 2,
+    "sparse_plus": lambda v: 0.0 if v <= -1 else (v + 1) ** 2 / 4 if v < 1 else v,
+    "sparse_sigmoid": lambda v: 0.0 if v <= -1 else 1.0 if v >= 1 else (v + 1) / 2,
 }
 ELEMENTWISE = sorted(FORMULAS)
 
 
 def _inputs(shape=(4, 7), seed=0, scale=4.0):
     x = np.random.default_rng(seed).uniform(-scale, scale, shape)
-    # Keep clear of kinks (0, +-3, 6) so finite differences see a smooth function.
-    for kink in (0.0, 3.0, -3.0, 6.0):
+    # Keep clear of kinks (0, +-0.5, +-1, +-3, 6) so finite differences see a smooth function.
+    for kink in (0.0, 3.0, -3.0, 6.0, 0.5, -0.5, 1.0, -1.0):
         near = np.abs(x - kink) < 1e-3
         x[near] += 2e-3
     return x
@@ -103,6 +113,8 @@ def test_gradient_matches_finite_differences(name):
     activations.GELU(approximate=True),
     activations.Softmax(axis=1), activations.Softmax(axis=[1, 2]),
     activations.LogSoftmax(axis=0),
+    activations.CELU(alpha=0.5), activations.HardShrink(0.3), activations.SoftShrink(1.5),
+    activations.Squareplus(b=0.5),
 ], ids=repr)
 def test_configured_gradients(act):
     _check_grad(act, _inputs((3, 4, 5), seed=2))
@@ -115,6 +127,18 @@ def test_relu_with_options_matches_keras_examples():
     assert activations.relu(x, negative_slope=0.5).tolist() == [-5, -2.5, 0, 5, 10]
     assert activations.relu(x, max_value=5.0).tolist() == [0, 0, 0, 5, 5]
     assert activations.relu(x, threshold=5.0).tolist() == [0, 0, 0, 0, 10]
+
+
+def test_parameterised_keras_functions():
+    x = _inputs()
+    np.testing.assert_allclose(activations.celu(x, alpha=2.0),
+                               np.maximum(x, 0) + np.minimum(0, 2 * np.expm1(x / 2)))
+    np.testing.assert_allclose(activations.soft_shrink(x, threshold=1.2),
+                               np.sign(x) * np.maximum(np.abs(x) - 1.2, 0))
+    np.testing.assert_allclose(activations.hard_shrink(x, threshold=1.2),
+                               np.where(np.abs(x) > 1.2, x, 0))
+    np.testing.assert_allclose(activations.squareplus(x, b=1), (x + np.sqrt(x * x + 1)) / 2)
+    assert set(activations.known_names()) >= {"celu", "hard_tanh", "log_sigmoid", "squareplus"}
 
 
 def test_gelu_approximate_formula():
@@ -150,7 +174,7 @@ def test_softmax_is_stable_and_normalised():
 def test_large_inputs_do_not_overflow():
     x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        for name in ("sigmoid", "softplus", "silu", "mish"):
+        for name in ("sigmoid", "softplus", "silu", "mish", "log_sigmoid", "celu"):
             assert np.isfinite(activations.get(name)(x)).all(), name
 
 
