@@ -67,7 +67,13 @@ _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
 
 
 def known_names() -> list[str]:
+    """Every accepted name, aliases (``swish``, ``hard_swish``) included."""
     return sorted(set(_BUILTIN) | set(_ALIASES))
+
+
+def available() -> list[str]:
+    """The canonical names, one per activation (what an editor offers in a list)."""
+    return sorted(_BUILTIN)
 
 
 # ---------------------------------------------------- keras.activations functions
@@ -240,10 +246,10 @@ def deserialize(config) -> Activation:
 __all__ = [
     "Activation", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax", "ELU", "SELU", "GELU", "Sigmoid",
     "Tanh", "Exponential", "ReLU6", "HardSigmoid", "Softplus", "Softsign", "SiLU", "HardSiLU",
-    "Mish", "get", "serialize", "deserialize", "known_names", "linear", "relu", "leaky_relu",
-    "relu6", "softmax", "log_softmax", "elu", "selu", "gelu", "sigmoid", "tanh", "exponential",
-    "hard_sigmoid", "hard_silu", "hard_swish", "softplus", "softsign", "silu", "swish", "mish",
-    "celu", "hard_tanh", "hard_shrink", "soft_shrink", "tanh_shrink", "log_sigmoid", "squareplus",
-    "sparse_plus", "sparse_sigmoid", "CELU", "HardTanh", "HardShrink", "SoftShrink", "TanhShrink",
-    "LogSigmoid", "Squareplus", "SparsePlus", "SparseSigmoid",
+    "Mish", "CELU", "HardTanh", "HardShrink", "SoftShrink", "TanhShrink", "LogSigmoid",
+    "Squareplus", "SparsePlus", "SparseSigmoid", "get", "serialize", "deserialize", "known_names",
+    "available", "linear", "relu", "leaky_relu", "relu6", "softmax", "log_softmax", "elu", "selu",
+    "gelu", "sigmoid", "tanh", "exponential", "hard_sigmoid", "hard_silu", "hard_swish",
+    "softplus", "softsign", "silu", "swish", "mish", "celu", "hard_tanh", "hard_shrink",
+    "soft_shrink", "tanh_shrink", "log_sigmoid", "squareplus", "sparse_plus", "sparse_sigmoid",
 ]

@@ -300,8 +300,14 @@ _BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal,
 
 
 def known_names() -> list[str]:
-    """Every accepted string identifier."""
+    """Every accepted string identifier (snake_case, class names and Keras' aliases)."""
     return sorted(_BY_NAME)
+
+
+def available() -> list[str]:
+    """One snake_case name per initializer (what an editor offers in a list)."""
+    return sorted([backend.to_snake_case(c.__name__) for c in _CLASSES
+                   if c is not OrthogonalInitializer] + ["orthogonal"])
 
 
 def _unknown(identifier):
@@ -358,4 +364,4 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomNormal
            "TruncatedNormal", "RandomUniform", "VarianceScaling", "GlorotUniform",
            "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
            "OrthogonalInitializer", "Orthogonal", "compute_fans", "get", "serialize",
-           "deserialize", "known_names"]
+           "deserialize", "known_names", "available"]

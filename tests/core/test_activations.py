@@ -325,3 +325,10 @@ def test_non_contiguous_inputs(name, inplace):
     np.testing.assert_allclose(y, want_y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(act.backward(cache, dy.T.copy().T), want_dx, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_available_lists_canonical_names_that_resolve():
+    names = activations.available()
+    assert "relu" in names and "swish" not in names and names == sorted(names)
+    for n in names:
+        assert activations.get(n).name == n

@@ -170,3 +170,11 @@ def test_bad_arguments_raise_value_error_naming_them():
         I.deserialize({"class_name": "Nope", "config": {}})
     with pytest.raises(ValueError):
         I.get(3.5)
+
+
+def test_available_lists_snake_case_names_that_resolve():
+    names = I.available()
+    assert names == sorted(names) and "glorot_uniform" in names and "orthogonal" in names
+    assert all(n == n.lower() for n in names)
+    for n in names:
+        assert isinstance(I.get(n), I.Initializer)
