@@ -1,0 +1,124 @@
+"""Keras 3 metrics: running means of per-sample scores and confusion-matrix metrics.
+
+``get`` resolves ``'accuracy'``/``'acc'`` the way Keras' ``compile`` does: binary when
+the output has one unit (or the loss is binary crossentropy), sparse categorical when the
+labels have one dimension fewer than the output (or a trailing 1 against a multi-class
+output), categorical otherwise; the metric keeps the name it was asked for.
+
+>>> m = get("accuracy", y_true_shape=(None,), y_pred_shape=(None, 10))
+>>> type(m).__name__, m.name
+('SparseCategoricalAccuracy', 'accuracy')
+>>> get("mae").name
+'mae'
+"""
+
+from __future__ import annotations
+
+from core.metrics.accuracy import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+)
+from core.metrics.base import Mean, MeanMetricWrapper, Metric
+from core.metrics.confusion import F1Score, FBetaScore, Precision, Recall
+
+__all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
+           "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
+           "SparseTopKCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
+           "Precision", "Recall", "FBetaScore", "F1Score", "get", "serialize", "deserialize",
+           "resolve_accuracy"]
+
+_CLASSES = {c.__name__: c for c in (
+    Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
+    MeanSquaredError, Precision, Recall, FBetaScore, F1Score)}
+_NAMES = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "precision": Precision, "recall": Recall, "f1_score": F1Score, "fbeta_score": FBetaScore,
+    "mean": Mean,
+}
+_RENAMED = {"mae", "mse", "mean_absolute_error", "mean_squared_error"}
+
+
+def _is_binary_loss(loss) -> bool:
+    if loss is None:
+        return False
+    if isinstance(loss, str):
+        return loss.lower() in ("binary_crossentropy", "bce", "binarycrossentropy")
+    if isinstance(loss, dict):
+        return loss.get("class_name") == "BinaryCrossentropy"
+    return type(loss).__name__ == "BinaryCrossentropy"
+
+
+def _is_sparse_loss(loss) -> bool:
+    if isinstance(loss, str):
+        return loss.lower() in ("sparse_categorical_crossentropy",
+                                "sparsecategoricalcrossentropy")
+    if isinstance(loss, dict):
+        return loss.get("class_name") == "SparseCategoricalCrossentropy"
+    return type(loss).__name__ == "SparseCategoricalCrossentropy"
+
+
+def resolve_accuracy(name="accuracy", y_true_shape=None, y_pred_shape=None, loss=None):
+    """The accuracy class Keras' compile_utils picks for these shapes (and loss)."""
+    if y_pred_shape is None:
+        raise ValueError(f"Metric {name!r}: resolving accuracy needs the model output shape "
+                         "(y_pred_shape).")
+    p_last = y_pred_shape[-1] if len(y_pred_shape) else None
+    if p_last == 1 or _is_binary_loss(loss):
+        return BinaryAccuracy(name=name)
+    if y_true_shape is None:  # labels not seen yet: the loss says what they will be
+        sparse = _is_sparse_loss(loss)
+    else:
+        t_last = y_true_shape[-1] if len(y_true_shape) else None
+        sparse = len(y_true_shape) < len(y_pred_shape) or (
+            t_last == 1 and p_last is not None and p_last > 1)
+    return (SparseCategoricalAccuracy if sparse else CategoricalAccuracy)(name=name)
+
+
+def serialize(metric: Metric) -> dict:
+    return {"module": "keras.metrics", "class_name": type(metric).__name__,
+            "config": metric.get_config(), "registered_name": None}
+
+
+def deserialize(config) -> Metric:
+    if isinstance(config, str):
+        return get(config)
+    name = config.get("class_name") if isinstance(config, dict) else None
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown metric {name!r} in {config!r}; known: {sorted(_CLASSES)}.")
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def get(identifier, y_true_shape=None, y_pred_shape=None, loss=None, output_shape=None):
+    """A Metric from a name, a Keras config dict or a Metric (returned as is).
+
+    ``'accuracy'``/``'acc'`` need ``y_pred_shape`` (alias ``output_shape``; batch dim
+    included, may be None) and use ``y_true_shape`` or the ``loss`` to pick the variant.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if not isinstance(identifier, str):
+        raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+    if identifier.lower() in ("accuracy", "acc"):
+        return resolve_accuracy(identifier, y_true_shape,
+                                y_pred_shape if y_pred_shape is not None else output_shape,
+                                loss)
+    cls = _NAMES.get(identifier) or _CLASSES.get(identifier) or _NAMES.get(identifier.lower())
+    if cls is None:
+        raise ValueError(f"Unknown metric {identifier!r}. Known metrics: accuracy, acc, "
+                         f"{', '.join(sorted(_NAMES))}.")
+    return cls(name=identifier) if identifier in _RENAMED else cls()
