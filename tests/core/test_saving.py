@@ -318,3 +318,30 @@ def test_subclassed_and_nested_models(tmp_path):
     assert tree["layers/sequential/layers/dense/vars/0"] == (4, 3)
     np.testing.assert_array_equal(load_model(tmp_path / "nested.keras").predict(x, verbose=0),
                                   outer.predict(x, verbose=0))
+
+
+def test_compile_config_objects_round_trip(tmp_path):
+    from core import losses, metrics, optimizers
+
+    model = Sequential([Input((3,)), Dense(4, activation="softmax")])
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.05, momentum=0.9),
+                  loss=losses.SparseCategoricalCrossentropy(),
+                  metrics=[metrics.SparseCategoricalAccuracy(), "accuracy"])
+    x = np.random.default_rng(6).random((16, 3), dtype=np.float32)
+    y = np.arange(16) % 4
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    save_model(model, tmp_path / "objs.keras")
+    with zipfile.ZipFile(tmp_path / "objs.keras") as zf:
+        cc = json.loads(zf.read("config.json"))["compile_config"]
+    assert cc["optimizer"]["class_name"] == "SGD" and cc["optimizer"]["config"]["momentum"] == 0.9
+    assert cc["loss"]["module"] == "keras.losses"
+    assert cc["loss"]["class_name"] == "SparseCategoricalCrossentropy"
+    assert cc["metrics"][0]["class_name"] == "SparseCategoricalAccuracy"
+    assert cc["metrics"][1] == "accuracy"
+    restored = load_model(tmp_path / "objs.keras")
+    assert type(restored.optimizer).__name__ == "SGD" and restored.optimizer.iterations == 4
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    logs = restored.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert sorted(logs) == ["accuracy", "loss", "sparse_categorical_accuracy"]
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
