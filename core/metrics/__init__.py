@@ -14,6 +14,8 @@ output), categorical otherwise; the metric keeps the name it was asked for.
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -31,7 +33,7 @@ __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
            "SparseTopKCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
            "Precision", "Recall", "FBetaScore", "F1Score", "get", "serialize", "deserialize",
-           "resolve_accuracy"]
+           "resolve_accuracy", "DeferredAccuracy"]
 
 _CLASSES = {c.__name__: c for c in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
@@ -69,11 +71,38 @@ def _is_sparse_loss(loss) -> bool:
     return type(loss).__name__ == "SparseCategoricalCrossentropy"
 
 
+class DeferredAccuracy(Metric):
+    """'accuracy' before the output shape is known: resolved on the first batch from the
+    real y_true / y_pred shapes (as Keras does when it first sees data)."""
+
+    def __init__(self, name="accuracy", loss=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._loss = loss
+        self.resolved: Metric | None = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        if self.resolved is None:
+            self.resolved = resolve_accuracy(self.name, np.shape(y_true), np.shape(y_pred),
+                                             self._loss)
+        self.resolved.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def result(self):
+        return 0.0 if self.resolved is None else self.resolved.result()
+
+    def reset_state(self) -> None:
+        if self.resolved is not None:
+            self.resolved.reset_state()
+
+    @property
+    def variables(self):
+        return [] if self.resolved is None else self.resolved.variables
+
+
 def resolve_accuracy(name="accuracy", y_true_shape=None, y_pred_shape=None, loss=None):
-    """The accuracy class Keras' compile_utils picks for these shapes (and loss)."""
+    """The accuracy class Keras' compile_utils picks for these shapes (and loss); a
+    ``DeferredAccuracy`` while the output shape is unknown."""
     if y_pred_shape is None:
-        raise ValueError(f"Metric {name!r}: resolving accuracy needs the model output shape "
-                         "(y_pred_shape).")
+        return DeferredAccuracy(name=name, loss=loss)
     p_last = y_pred_shape[-1] if len(y_pred_shape) else None
     if p_last == 1 or _is_binary_loss(loss):
         return BinaryAccuracy(name=name)

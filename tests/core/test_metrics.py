@@ -131,6 +131,18 @@ def test_accuracy_resolution_like_keras_compile(t_shape, p_shape, loss, cls):
                             loss=loss)) is cls
 
 
+def test_accuracy_without_output_shape_resolves_on_first_batch():
+    m = metrics.get("accuracy")
+    assert m.name == "accuracy" and m.result() == 0.0
+    m.update_state([[1], [0]], [[0.7], [0.8]])
+    assert isinstance(m.resolved, metrics.BinaryAccuracy) and m.result() == 0.5
+    s = metrics.get("acc", loss="sparse_categorical_crossentropy")
+    s.update_state([2, 0], [[0.1, 0.2, 0.7], [0.1, 0.8, 0.1]])
+    assert isinstance(s.resolved, metrics.SparseCategoricalAccuracy) and s.result() == 0.5
+    s.reset_state()
+    assert s.result() == 0.0
+
+
 def test_get_names_and_config_roundtrip():
     assert metrics.get("mae").name == "mae" and isinstance(metrics.get("mae"),
                                                            metrics.MeanAbsoluteError)
@@ -154,8 +166,6 @@ def test_get_names_and_config_roundtrip():
 def test_bad_input_raises_value_error_with_names_and_values():
     with pytest.raises(ValueError, match=r"Unknown metric 'acuracy'"):
         metrics.get("acuracy")
-    with pytest.raises(ValueError, match="y_pred_shape"):
-        metrics.get("accuracy")
     with pytest.raises(ValueError, match=r"'categorical_accuracy'.*\(2, 3\).*\(2, 4\)"):
         metrics.CategoricalAccuracy().update_state(np.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"'sparse_categorical_accuracy'.*\(3,\).*\(2, 4\)"):
