@@ -111,6 +111,8 @@ def get_file(fname: str, origin: str, file_hash: str | None = None,
                         h.update(chunk)
                     done += len(chunk)
                     progress(done, total)
+                if total is None:
+                    progress(done, done)  # size now known: lets the bar finish its line
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as e:  # URLError is an OSError

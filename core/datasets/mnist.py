@@ -43,6 +43,9 @@ def load_data(path: str = "mnist.npz", progress=None, cache_dir: str | None = No
               opener=None):
     """``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28), uint8 labels."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"mnist.load_data: path={path!r} is a folder; pass the mnist.npz "
+                         "file inside it.")
     local = find_local(path)
     if local is None:
         local = download.get_file(path, ORIGIN, file_hash=SHA256, cache_dir=cache_dir,
