@@ -131,7 +131,8 @@ def check_input_shapes(model_name: str, input_names, expected, xs) -> None:
 def split_validation(arrays: list, validation_split: float) -> tuple[list, list]:
     """Keras' rule: the *last* ``validation_split`` fraction, taken before shuffling."""
     if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), received {validation_split}.")
+        raise ValueError(f"validation_split={validation_split} is invalid; expected a fraction "
+                         "in [0, 1).")
     n = len(arrays[0])
     split_at = int(n * (1.0 - validation_split))
     if split_at == 0 or split_at == n:

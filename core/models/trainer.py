@@ -54,10 +54,8 @@ class Trainer:
             1.0 if loss_weights is None else loss_weights, "loss_weights", float)
         self._metric_specs = metrics
         self.compiled = True
-        self._step = None
+        self._step = None  # made on first data, when the target shapes are known
         self.stop_training = False
-        if self.built:
-            self._make_step()
 
     def _output_names(self) -> list[str]:
         names = getattr(self, "output_names", None)
@@ -80,7 +78,7 @@ class Trainer:
         converted = None if value is None else convert(value)
         return [converted] * n
 
-    def _make_step(self) -> CompiledStep:
+    def _make_step(self, ys=None) -> CompiledStep:
         from core import metrics as metrics_mod
 
         if not self.compiled:
@@ -104,8 +102,10 @@ class Trainer:
             if isinstance(wanted, str) or (wanted is not None and
                                            not isinstance(wanted, (list, tuple))):
                 wanted = [wanted]
+            y_shape = None if ys is None or k >= len(ys) else (None,) + ys[k].shape[1:]
             metrics = [m if hasattr(m, "update_state") else
-                       metrics_mod.get(m, loss=loss, output_shape=out_shapes[k])
+                       metrics_mod.get(m, y_true_shape=y_shape, y_pred_shape=out_shapes[k],
+                                       loss=loss)
                        for m in (wanted or [])]
             specs.append(OutputSpec(name, loss, self._resolved_weights[k], metrics,
                                     fusable_layer(out_layers[k], loss), out_shapes[k]))
@@ -155,7 +155,7 @@ class Trainer:
         self._check_inputs(xs)
         if y is not None:
             if self._step is None:
-                self._make_step()
+                self._make_step(ys)
             self._check_targets(ys)
             if class_weight is not None:
                 sw = self._class_weights(ys, class_weight, sw)
