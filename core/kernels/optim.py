@@ -2,11 +2,12 @@
 
 Every kernel works on flat (1-D, C-contiguous) views of the variable, its
 gradient and its slot buffers, so a step reads each array once and allocates
-nothing. All scalars are passed already cast to the array dtype by the caller
-(``core.optimizers``): math then stays in float32 for float32 weights, as
-Keras' own update rules do, and numba compiles one signature per dtype.
+nothing. The step's scalars come packed in one small array ``p`` of the
+variable's dtype (one argument instead of eight keeps numba's per-call dispatch
+cheap): math then stays in float32 for float32 weights, as Keras' own update
+rules do, and numba compiles one signature per dtype. Flags are stored as 0/1.
 
-Shared scalar arguments, applied in Keras' order before the rule itself:
+The last three entries of every ``p``, applied in Keras' order before the rule:
   * ``gscale`` — multiplies the gradient (1/loss_scale_factor, clipnorm and
     global_clipnorm ratios folded together by the caller);
   * ``clip`` — ``clipvalue``; clips the scaled gradient to [-clip, clip] when > 0;
@@ -18,8 +19,7 @@ the plain numpy twin used as test oracle.
 
 >>> import numpy as np
 >>> w = np.ones(4, "float32"); g = np.full(4, 0.5, "float32")
->>> one = np.float32(1); zero = np.float32(0)
->>> sgd_step(w, g, np.float32(0.1), one, zero, zero)
+>>> sgd_step(w, g, np.array([0.1, 1.0, 0.0, 0.0], "float32"))  # lr, gscale, clip, decay
 >>> float(w[0])
 0.949999988079071
 """
@@ -70,18 +70,20 @@ def _sgd_range(w, g, lr, gscale, clip, decay, start, stop):
 
 
 @njit
-def sgd_step(w, g, lr, gscale, clip, decay):
-    _sgd_range(w, g, lr, gscale, clip, decay, 0, w.shape[0])
+def sgd_step(w, g, p):
+    """p = [lr, gscale, clip, decay]"""
+    _sgd_range(w, g, p[0], p[1], p[2], p[3], 0, w.shape[0])
 
 
 @njit(parallel=True)
-def sgd_step_par(w, g, lr, gscale, clip, decay):
+def sgd_step_par(w, g, p):
     n = w.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
-        _sgd_range(w, g, lr, gscale, clip, decay, c * CHUNK, min(n, (c + 1) * CHUNK))
+        _sgd_range(w, g, p[0], p[1], p[2], p[3], c * CHUNK, min(n, (c + 1) * CHUNK))
 
 
-def sgd_step_ref(w, g, lr, gscale, clip, decay):
+def sgd_step_ref(w, g, p):
+    lr, gscale, clip, decay = p
     gi = _grad_ref(g, gscale, clip)
     _decay_ref(w, decay)
     w -= gi * lr
@@ -110,19 +112,21 @@ def _momentum_range(w, g, m, lr, momentum, nesterov, gscale, clip, decay, start,
 
 
 @njit
-def momentum_step(w, g, m, lr, momentum, nesterov, gscale, clip, decay):
-    _momentum_range(w, g, m, lr, momentum, nesterov, gscale, clip, decay, 0, w.shape[0])
+def momentum_step(w, g, m, p):
+    """p = [lr, momentum, nesterov (0/1), gscale, clip, decay]"""
+    _momentum_range(w, g, m, p[0], p[1], p[2] != 0, p[3], p[4], p[5], 0, w.shape[0])
 
 
 @njit(parallel=True)
-def momentum_step_par(w, g, m, lr, momentum, nesterov, gscale, clip, decay):
+def momentum_step_par(w, g, m, p):
     n = w.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
-        _momentum_range(w, g, m, lr, momentum, nesterov, gscale, clip, decay,
+        _momentum_range(w, g, m, p[0], p[1], p[2] != 0, p[3], p[4], p[5],
                         c * CHUNK, min(n, (c + 1) * CHUNK))
 
 
-def momentum_step_ref(w, g, m, lr, momentum, nesterov, gscale, clip, decay):
+def momentum_step_ref(w, g, m, p):
+    lr, momentum, nesterov, gscale, clip, decay = p
     gi = _grad_ref(g, gscale, clip)
     _decay_ref(w, decay)
     m[...] = m * momentum - gi * lr
@@ -163,22 +167,22 @@ def _adam_range(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscal
 
 
 @njit
-def adam_step(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip, decay):
-    _adam_range(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
-                decay, 0, w.shape[0])
+def adam_step(w, g, m, v, vhat, p):
+    """p = [alpha, 1 - beta_1, 1 - beta_2, epsilon, amsgrad (0/1), gscale, clip, decay]"""
+    _adam_range(w, g, m, v, vhat, p[0], p[1], p[2], p[3], p[4] != 0, p[5], p[6], p[7],
+                0, w.shape[0])
 
 
 @njit(parallel=True)
-def adam_step_par(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
-                  decay):
+def adam_step_par(w, g, m, v, vhat, p):
     n = w.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
-        _adam_range(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
-                    decay, c * CHUNK, min(n, (c + 1) * CHUNK))
+        _adam_range(w, g, m, v, vhat, p[0], p[1], p[2], p[3], p[4] != 0, p[5], p[6], p[7],
+                    c * CHUNK, min(n, (c + 1) * CHUNK))
 
 
-def adam_step_ref(w, g, m, v, vhat, alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip,
-                  decay):
+def adam_step_ref(w, g, m, v, vhat, p):
+    alpha, one_m_b1, one_m_b2, eps, amsgrad, gscale, clip, decay = p
     gi = _grad_ref(g, gscale, clip)
     _decay_ref(w, decay)
     m += (gi - m) * one_m_b1
@@ -224,23 +228,22 @@ def _rmsprop_range(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, cente
 
 
 @njit
-def rmsprop_step(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
-                 clip, decay):
-    _rmsprop_range(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
-                   clip, decay, 0, w.shape[0])
+def rmsprop_step(w, g, vel, mom, avg, p):
+    """p = [lr, rho, 1 - rho, momentum, epsilon, centered (0/1), gscale, clip, decay]"""
+    _rmsprop_range(w, g, vel, mom, avg, p[0], p[1], p[2], p[3], p[4], p[5] != 0, p[6], p[7],
+                   p[8], 0, w.shape[0])
 
 
 @njit(parallel=True)
-def rmsprop_step_par(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
-                     clip, decay):
+def rmsprop_step_par(w, g, vel, mom, avg, p):
     n = w.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
-        _rmsprop_range(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered,
-                       gscale, clip, decay, c * CHUNK, min(n, (c + 1) * CHUNK))
+        _rmsprop_range(w, g, vel, mom, avg, p[0], p[1], p[2], p[3], p[4], p[5] != 0, p[6],
+                       p[7], p[8], c * CHUNK, min(n, (c + 1) * CHUNK))
 
 
-def rmsprop_step_ref(w, g, vel, mom, avg, lr, rho, one_m_rho, momentum, eps, centered, gscale,
-                     clip, decay):
+def rmsprop_step_ref(w, g, vel, mom, avg, p):
+    lr, rho, one_m_rho, momentum, eps, centered, gscale, clip, decay = p
     gi = _grad_ref(g, gscale, clip)
     _decay_ref(w, decay)
     vel[...] = rho * vel + one_m_rho * (gi * gi)
@@ -278,19 +281,21 @@ def _adagrad_range(w, g, acc, lr, eps, gscale, clip, decay, start, stop):
 
 
 @njit
-def adagrad_step(w, g, acc, lr, eps, gscale, clip, decay):
-    _adagrad_range(w, g, acc, lr, eps, gscale, clip, decay, 0, w.shape[0])
+def adagrad_step(w, g, acc, p):
+    """p = [lr, epsilon, gscale, clip, decay]"""
+    _adagrad_range(w, g, acc, p[0], p[1], p[2], p[3], p[4], 0, w.shape[0])
 
 
 @njit(parallel=True)
-def adagrad_step_par(w, g, acc, lr, eps, gscale, clip, decay):
+def adagrad_step_par(w, g, acc, p):
     n = w.shape[0]
     for c in prange((n + CHUNK - 1) // CHUNK):
-        _adagrad_range(w, g, acc, lr, eps, gscale, clip, decay, c * CHUNK,
+        _adagrad_range(w, g, acc, p[0], p[1], p[2], p[3], p[4], c * CHUNK,
                        min(n, (c + 1) * CHUNK))
 
 
-def adagrad_step_ref(w, g, acc, lr, eps, gscale, clip, decay):
+def adagrad_step_ref(w, g, acc, p):
+    lr, eps, gscale, clip, decay = p
     gi = _grad_ref(g, gscale, clip)
     _decay_ref(w, decay)
     acc += gi * gi
@@ -331,16 +336,15 @@ def warmup() -> None:
     for par in (False, True):
         a = [np.zeros(3, f) for _ in range(5)]
         e = np.zeros(0, f)
-        one, zero, lr = f(1), f(0), f(0.01)
-        (sgd_step_par if par else sgd_step)(a[0], a[1], lr, one, zero, zero)
-        (momentum_step_par if par else momentum_step)(a[0], a[1], a[2], lr, f(0.9), False,
-                                                     one, zero, zero)
-        (adam_step_par if par else adam_step)(a[0], a[1], a[2], a[3], e, lr, f(0.1), f(0.001),
-                                              f(1e-7), False, one, zero, zero)
-        (rmsprop_step_par if par else rmsprop_step)(a[0], a[1], a[2], e, e, lr, f(0.9), f(0.1),
-                                                    zero, f(1e-7), False, one, zero, zero)
+        (sgd_step_par if par else sgd_step)(a[0], a[1], np.array([0.01, 1, 0, 0], f))
+        (momentum_step_par if par else momentum_step)(a[0], a[1], a[2],
+                                                     np.array([0.01, 0.9, 0, 1, 0, 0], f))
+        (adam_step_par if par else adam_step)(a[0], a[1], a[2], a[3], e,
+                                              np.array([0.01, 0.1, 1e-3, 1e-7, 0, 1, 0, 0], f))
+        (rmsprop_step_par if par else rmsprop_step)(
+            a[0], a[1], a[2], e, e, np.array([0.01, 0.9, 0.1, 0, 1e-7, 0, 1, 0, 0], f))
         a[2][:] = 0.1
-        (adagrad_step_par if par else adagrad_step)(a[0], a[1], a[2], lr, f(1e-7), one, zero,
-                                                    zero)
+        (adagrad_step_par if par else adagrad_step)(a[0], a[1], a[2],
+                                                    np.array([0.01, 1e-7, 1, 0, 0], f))
     sum_squares(np.zeros(3, f))
     ema_step(np.zeros(3, f), np.zeros(3, f), f(0.99), f(0.01))

@@ -224,6 +224,7 @@ class Optimizer:
         raise NotImplementedError
 
     def _step_args(self, lr: float, step: int, dt) -> tuple:
+        """The rule's leading kernel scalars for this step (``p`` in core.kernels.optim)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ apply
@@ -307,10 +308,9 @@ class Optimizer:
             key = (w.dtype.char, decays, gs)
             args = cache.get(key)
             if args is None:
-                dt = w.dtype.type
-                args = cache[key] = self._step_args(lr, local + 1, dt) + (
-                    dt(gs), dt(clip), dt(wd * lr if decays else 0.0))
-            fn(w, g, *slots, *args)
+                args = cache[key] = np.array(self._step_args(lr, local + 1, w.dtype.type) + (
+                    gs, clip, wd * lr if decays else 0.0), dtype=w.dtype)
+            fn(w, g, *slots, args)
         if steps:
             for i, _ in pairs:
                 self._accum[i].value.fill(0)

@@ -343,8 +343,9 @@ def test_kernels_match_numpy_twins_float32(par):
     for name, arrays, scalars in cases:
         a = [x.copy() for x in arrays]
         b = [x.copy() for x in arrays]
-        getattr(k, name + ("_par" if par else ""))(*a, *scalars)
-        getattr(k, name + "_ref")(*b, *scalars)
+        params = np.array(scalars, f)
+        getattr(k, name + ("_par" if par else ""))(*a, params)
+        getattr(k, name + "_ref")(*b, params)
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=name)
     x = rng.normal(size=n).astype(f)
