@@ -241,15 +241,16 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False,
     trainable, trainable_bytes = _count_and_bytes(model.trainable_weights)
     frozen, frozen_bytes = _count_and_bytes(model.non_trainable_weights)
     opt = getattr(model, "optimizer", None)
-    opt_vars = list(getattr(opt, "variables", None) or []) if getattr(model, "compiled", False) \
-        else []
+    opt_built = getattr(model, "compiled", False) and opt is not None and \
+        getattr(opt, "built", True)
+    opt_vars = list(getattr(opt, "variables", None) or []) if opt_built else []
     opt_count, opt_bytes = _count_and_bytes(opt_vars)
     total = trainable + frozen + opt_count
     total_bytes = trainable_bytes + frozen_bytes + opt_bytes
     lines.append(f" Total params: {total:,} ({readable_memory_size(total_bytes)})")
     lines.append(f" Trainable params: {trainable:,} ({readable_memory_size(trainable_bytes)})")
     lines.append(f" Non-trainable params: {frozen:,} ({readable_memory_size(frozen_bytes)})")
-    if opt_vars:
+    if opt_built:
         lines.append(f" Optimizer params: {opt_count:,} ({readable_memory_size(opt_bytes)})")
     return "\n".join(lines) + "\n"
 
