@@ -1,5 +1,9 @@
 """Fused softmax + crossentropy kernels: loss value and d(loss)/d(logits) in one pass.
 
+Two families: ``*softmax_ce_grad`` take the probabilities a softmax layer produced
+(Keras renormalises and clips them before the log); ``*logits_ce_grad`` take raw
+logits (``from_logits=True``: exact log-softmax, no clipping).
+
 After a softmax output layer, the gradient of the crossentropy with respect to
 the *logits* is simply ``p * sum(y) - y`` per row (``p - y`` for one-hot
 labels), so the model can skip the softmax backward entirely. These kernels
@@ -112,6 +116,100 @@ def sparse_softmax_ce_grad_ref(probs, labels, weights, out, scale, eps, has_igno
     return float((-np.log(q) * w).sum())
 
 
+@njit(error_model="numpy")
+def logits_ce_grad(z, y, weights, out, scale):
+    """Crossentropy on logits (``from_logits=True``): exact log-softmax, no clipping.
+    Returns the weighted sum of row losses; ``out = (softmax(z) * sum(y) - y) * scale * w``."""
+    n, c = z.shape
+    has_w = weights.shape[0] > 0
+    total = 0.0
+    for r in range(n):
+        mx = z[r, 0]
+        for k in range(1, c):
+            if z[r, k] > mx:
+                mx = z[r, k]
+        s = 0.0
+        t = 0.0
+        for k in range(c):
+            e = np.exp(np.float64(z[r, k] - mx))
+            out[r, k] = e
+            s += e
+            t += y[r, k]
+        lse = mx + np.log(s)
+        row = 0.0
+        for k in range(c):
+            if y[r, k] != 0:
+                row += y[r, k] * (lse - z[r, k])
+        wr = scale * weights[r] if has_w else scale
+        if has_w:
+            row *= weights[r]
+        total += row
+        inv = 1.0 / s
+        for k in range(c):
+            out[r, k] = (out[r, k] * inv * t - y[r, k]) * wr
+    return total
+
+
+def logits_ce_grad_ref(z, y, weights, out, scale):
+    z64 = z.astype(np.float64)
+    zs = z64 - z64.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(zs).sum(axis=1, keepdims=True))
+    rows = (y * (lse - zs)).sum(axis=1)
+    w = np.ones(len(z)) if weights.shape[0] == 0 else weights.astype(np.float64)
+    sm = np.exp(zs - lse)
+    out[...] = (sm * y.sum(axis=1, keepdims=True) - y) * (scale * w)[:, None]
+    return float((rows * w).sum())
+
+
+@njit(error_model="numpy")
+def sparse_logits_ce_grad(z, labels, weights, out, scale, has_ignore, ignore):
+    """Sparse crossentropy on logits; rows whose label is ``ignore`` contribute nothing."""
+    n, c = z.shape
+    has_w = weights.shape[0] > 0
+    total = 0.0
+    for r in range(n):
+        lab = labels[r]
+        if has_ignore and lab == ignore:
+            for k in range(c):
+                out[r, k] = 0.0
+            continue
+        mx = z[r, 0]
+        for k in range(1, c):
+            if z[r, k] > mx:
+                mx = z[r, k]
+        s = 0.0
+        for k in range(c):
+            e = np.exp(np.float64(z[r, k] - mx))
+            out[r, k] = e
+            s += e
+        row = mx + np.log(s) - z[r, lab]
+        wr = scale * weights[r] if has_w else scale
+        if has_w:
+            row *= weights[r]
+        total += row
+        inv = 1.0 / s
+        for k in range(c):
+            out[r, k] = out[r, k] * inv * wr
+        out[r, lab] -= wr
+    return total
+
+
+def sparse_logits_ce_grad_ref(z, labels, weights, out, scale, has_ignore, ignore):
+    n = len(z)
+    valid = (labels != ignore) if has_ignore else np.ones(n, bool)
+    safe = np.where(valid, labels, 0)
+    onehot = np.zeros_like(z)
+    onehot[np.arange(n), safe] = 1
+    w = np.ones(n) if weights.shape[0] == 0 else weights.astype(np.float64)
+    w = w * valid
+    z64 = z.astype(np.float64)
+    zs = z64 - z64.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(zs).sum(axis=1))
+    rows = lse - zs[np.arange(n), safe]
+    out[...] = (np.exp(zs - lse[:, None]) - onehot) * (scale * w)[:, None]
+    return float((rows * w).sum())
+
+
 def warmup() -> None:
     """Compile (or load from cache) both kernels for float32 on tiny inputs."""
     p = np.full((2, 3), 1 / 3, np.float32)
@@ -119,5 +217,8 @@ def warmup() -> None:
     y[:, 0] = 1
     g = np.empty_like(p)
     e = np.empty(0, np.float32)
+    lab = np.zeros(2, np.int64)
     softmax_ce_grad(p, y, e, g, np.float32(0.5), 1e-7)
-    sparse_softmax_ce_grad(p, np.zeros(2, np.int64), e, g, np.float32(0.5), 1e-7, False, -1)
+    sparse_softmax_ce_grad(p, lab, e, g, np.float32(0.5), 1e-7, False, -1)
+    logits_ce_grad(p, y, e, g, np.float32(0.5))
+    sparse_logits_ce_grad(p, lab, e, g, np.float32(0.5), False, -1)

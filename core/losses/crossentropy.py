@@ -62,32 +62,56 @@ class BinaryCrossentropy(Loss):
 
 
 class _SoftmaxCrossentropy(Loss):
-    """Shared pieces of the two categorical crossentropies (class axis = -1)."""
+    """Shared pieces of the two categorical crossentropies: the one-pass numba path for
+    softmax probabilities (``logits_grad``) and for raw logits (``from_logits=True``)."""
 
-    def _fused(self, y_true, probs, sample_weight):
+    def _fused(self, y_true, y_pred, sample_weight, logits):
+        if self.reduction in (None, "none"):
+            raise ValueError(f"Loss '{self.name}': gradients need a reducing reduction, got "
+                             f"reduction={self.reduction!r}.")
+        p = _as_float(y_pred, self.dtype)
+        p2 = np.ascontiguousarray(p.reshape(-1, p.shape[-1]))
+        rows, valid = self._fused_targets(y_true, p)
+        w = np.empty(0, p.dtype)
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, p.dtype)
+            sw = sw.reshape(sw.shape + (1,) * max(p.ndim - 1 - sw.ndim, 0))
+            try:
+                w = np.ascontiguousarray(np.broadcast_to(sw, p.shape[:-1]).reshape(-1))
+            except ValueError:
+                raise ValueError(
+                    f"Loss '{self.name}': sample_weight of shape {np.shape(sample_weight)} "
+                    f"does not match the per-sample losses of shape {p.shape[:-1]}.") from None
+        if self.reduction == "sum":
+            denom = 1.0
+        elif self.reduction == "mean_with_sample_weight" and w.size:
+            denom = float(w.sum() if valid is None else w[valid.reshape(-1)].sum())
+        else:  # Keras: masked (ignored) entries leave the mean
+            denom = float(p2.shape[0] if valid is None else valid.sum())
+        scale = 1.0 / denom if denom else 0.0
+        out = np.empty_like(p2)
+        total = self._fused_kernel(p2, rows, w, out, p.dtype.type(scale), logits)
+        return total * scale, out.reshape(p.shape)
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None):
+        if self.from_logits and self.axis in (-1, np.ndim(y_pred) - 1):
+            return self._fused(y_true, y_pred, sample_weight, logits=True)
+        return super().value_and_grad(y_true, y_pred, sample_weight)
+
+    def _probabilities_only(self):
         if self.from_logits:
             raise ValueError(f"Loss '{self.name}': logits_grad expects softmax probabilities; "
                              "this loss has from_logits=True, use value_and_grad instead.")
-        p = _as_float(probs, self.dtype)
-        p2 = np.ascontiguousarray(p.reshape(-1, p.shape[-1]))
-        rows, extra = self._fused_targets(y_true, p)
-        w = np.empty(0, p.dtype) if sample_weight is None else np.ascontiguousarray(
-            np.broadcast_to(np.asarray(sample_weight, p.dtype).reshape(
-                np.shape(sample_weight) + (1,) * (p.ndim - 1 - np.ndim(sample_weight))),
-                p.shape[:-1]).reshape(-1))
-        n = extra.pop("count", p2.shape[0])
-        scale = 0.0 if n == 0 else (1.0 if self.reduction == "sum" else 1.0 / n)
-        out = np.empty_like(p2)
-        total = self._fused_kernel(p2, rows, w, out, p.dtype.type(scale), **extra)
-        return total * scale, out.reshape(p.shape)
 
     def logits_grad(self, y_true, probs, sample_weight=None):
         """d(loss)/d(logits) for ``probs = softmax(logits)``: ``(p * sum(y) - y) / N``."""
-        return self._fused(y_true, probs, sample_weight)[1]
+        self._probabilities_only()
+        return self._fused(y_true, probs, sample_weight, logits=False)[1]
 
     def value_and_logits_grad(self, y_true, probs, sample_weight=None):
         """``(loss, logits_grad)`` in one fused pass."""
-        return self._fused(y_true, probs, sample_weight)
+        self._probabilities_only()
+        return self._fused(y_true, probs, sample_weight, logits=False)
 
 
 class CategoricalCrossentropy(_SoftmaxCrossentropy):
@@ -135,10 +159,12 @@ class CategoricalCrossentropy(_SoftmaxCrossentropy):
             raise ValueError(
                 f"Loss '{self.name}': y_true and y_pred have incompatible shapes "
                 f"y_true.shape={tuple(np.shape(y_true))}, y_pred.shape={tuple(p.shape)}.")
-        return np.ascontiguousarray(self._smooth(yt).reshape(-1, p.shape[-1])), {}
+        return np.ascontiguousarray(self._smooth(yt).reshape(-1, p.shape[-1])), None
 
     @staticmethod
-    def _fused_kernel(p2, y2, w, out, scale):
+    def _fused_kernel(p2, y2, w, out, scale, logits):
+        if logits:
+            return _k.logits_ce_grad(p2, y2, w, out, scale)
         return _k.softmax_ce_grad(p2, y2, w, out, scale, backend.epsilon())
 
     def get_config(self):
@@ -231,13 +257,14 @@ class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
 
     def _fused_targets(self, y_true, p):
         lab, valid = self._labels(y_true, p)
-        extra = {"count": int(valid.sum()) if valid is not None else lab.size}
-        return np.ascontiguousarray(lab.reshape(-1)), extra
+        return np.ascontiguousarray(lab.reshape(-1)), valid
 
-    def _fused_kernel(self, p2, lab, w, out, scale):
+    def _fused_kernel(self, p2, lab, w, out, scale, logits):
         ign = self.ignore_class
-        return _k.sparse_softmax_ce_grad(p2, lab, w, out, scale, backend.epsilon(),
-                                         ign is not None, -1 if ign is None else ign)
+        has, ign = ign is not None, -1 if ign is None else ign
+        if logits:
+            return _k.sparse_logits_ce_grad(p2, lab, w, out, scale, has, ign)
+        return _k.sparse_softmax_ce_grad(p2, lab, w, out, scale, backend.epsilon(), has, ign)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,

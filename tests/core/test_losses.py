@@ -227,6 +227,41 @@ def test_fused_kernels_match_numpy_twins_float32(weighted):
         assert abs(t1 - t2) / abs(t2) < 1e-5 and rel_err(out, ref) < 1e-5
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_logits_kernels_match_numpy_twins_float32(weighted):
+    n, c = 29, 7
+    z = (rng.normal(size=(n, c)) * 4).astype(np.float32)
+    labels = rng.integers(0, c, n)
+    y = (onehot(labels, c) * 0.9 + 0.1 / c).astype(np.float32)
+    w = rng.uniform(0.5, 2, n).astype(np.float32) if weighted else np.empty(0, np.float32)
+    out, ref = np.empty_like(z), np.empty_like(z)
+    scale = np.float32(1 / n)
+    t1 = k.logits_ce_grad(z, y, w, out, scale)
+    t2 = k.logits_ce_grad_ref(z, y, w, ref, scale)
+    assert abs(t1 - t2) / abs(t2) < 1e-5 and rel_err(out, ref) < 1e-5
+    for ign in (False, True):
+        t1 = k.sparse_logits_ce_grad(z, labels, w, out, scale, ign, int(labels[0]))
+        t2 = k.sparse_logits_ce_grad_ref(z, labels, w, ref, scale, ign, int(labels[0]))
+        assert abs(t1 - t2) / abs(t2) < 1e-5 and rel_err(out, ref) < 1e-5
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean_with_sample_weight"])
+def test_from_logits_kernel_path_with_ignore_class_and_reductions(reduction):
+    labels = np.array([0, 3, 1, 3, 2, 1])
+    z = rng.normal(size=(6, 4)) * 3
+    sw = rng.uniform(0.5, 2, 6)
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=3,
+                                                reduction=reduction)
+    value, g = loss.value_and_grad(labels, z, sample_weight=sw)
+    assert value == pytest.approx(loss(labels, z, sample_weight=sw), rel=1e-12)
+    assert rel_err(g, fd_grad(lambda x: loss(labels, x, sample_weight=sw), z.copy())) < 1e-6
+    cat = losses.CategoricalCrossentropy(from_logits=True, reduction=reduction)
+    y = onehot(labels, 4)
+    value, g = cat.value_and_grad(y, z, sample_weight=sw)
+    assert value == pytest.approx(cat(y, z, sample_weight=sw), rel=1e-12)
+    assert rel_err(g, fd_grad(lambda x: cat(y, x, sample_weight=sw), z.copy())) < 1e-6
+
+
 def test_float32_inputs_stay_float32():
     p = probs(4, 3, np.float32)
     _, g = losses.CategoricalCrossentropy().value_and_grad(onehot([0, 1, 2, 0], 3), p)
