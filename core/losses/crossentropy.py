@@ -49,12 +49,32 @@ class BinaryCrossentropy(Loss):
         n = yp.shape[self.axis]
         dper = dper if np.ndim(dper) == 0 else np.expand_dims(dper, self.axis)
         if self.from_logits:
-            g = 1.0 / (1.0 + np.exp(-yp)) - yt
+            g = 0.5 * (1.0 + np.tanh(0.5 * yp)) - yt  # sigmoid without exp overflow
         else:
             eps = backend.epsilon()
             o = np.clip(yp, eps, 1.0 - eps)
             g = -(yt / o - (1.0 - yt) / (1.0 - o)) * ((yp >= eps) & (yp <= 1.0 - eps))
         return g * (dper / n)
+
+    def value_and_logits_grad(self, y_true, probs, sample_weight=None):
+        """``(loss, d loss / d logits)`` for ``probs = sigmoid(logits)``: the gradient is
+        ``(p - y) / n`` (what Keras' TF backend gets by computing from the logits), so a
+        saturated wrong prediction still learns; the value is Keras' clipped one."""
+        if self.from_logits:
+            raise ValueError(f"Loss '{self.name}': logits_grad expects sigmoid probabilities; "
+                             "this loss has from_logits=True, use value_and_grad instead.")
+        if self.reduction in (None, "none"):
+            raise ValueError(f"Loss '{self.name}': gradients need a reducing reduction, got "
+                             f"reduction={self.reduction!r}.")
+        yt, yp, shape = self._prepare(y_true, probs)
+        per, (ys, _) = self._forward(yt, yp)
+        value, dper = self._reduce(per, self._weights(per, sample_weight))
+        dper = 1.0 if dper is None else dper
+        dper = dper if np.ndim(dper) == 0 else np.expand_dims(dper, self.axis)
+        return value, ((yp - ys) * (dper / yp.shape[self.axis])).reshape(shape)
+
+    def logits_grad(self, y_true, probs, sample_weight=None):
+        return self.value_and_logits_grad(y_true, probs, sample_weight)[1]
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,

@@ -195,6 +195,25 @@ def test_logits_grad_equals_finite_differences_through_softmax(sparse, weighted)
     np.testing.assert_allclose(loss.logits_grad(yt, softmax(z), sample_weight=sw), g)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_binary_logits_grad_equals_finite_differences_through_sigmoid(smoothing):
+    yt = rng.integers(0, 2, (6, 3)).astype(float)
+    z = rng.normal(size=(6, 3)) * 2
+    sw = rng.uniform(0.5, 2, 6)
+    loss = losses.BinaryCrossentropy(label_smoothing=smoothing)
+
+    def sig(x):
+        return 1 / (1 + np.exp(-x))
+
+    value, g = loss.value_and_logits_grad(yt, sig(z), sample_weight=sw)
+    assert value == pytest.approx(loss(yt, sig(z), sample_weight=sw), rel=1e-12)
+    num = fd_grad(lambda x: loss(yt, sig(x), sample_weight=sw), z.copy())
+    assert rel_err(g, num) < 1e-6
+    # saturated and wrong: the clipped value has no gradient, the fused one still learns
+    _, g_sat = loss.value_and_logits_grad(np.array([[0.0]]), np.array([[1.0]]))
+    assert g_sat[0, 0] == pytest.approx(1.0 - 0.5 * smoothing)
+
+
 def test_logits_grad_with_ignore_class_and_one_hot_formula():
     loss = losses.SparseCategoricalCrossentropy(ignore_class=0)
     labels = np.array([0, 1, 2, 2, 0])
