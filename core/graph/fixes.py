@@ -16,7 +16,7 @@ into a single-input layer: it rewires both sources into a new Concatenate/Add.
 
 from __future__ import annotations
 
-from core.graph.datatypes import Fix, GraphError, Problem
+from core.graph.datatypes import Fix, Problem
 
 _CLASSIFIER_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
 GAP = 120.0  # vertical distance between layers on the canvas
@@ -197,5 +197,3 @@ def _fix_shape(doc, shape, node_id):
 def _id_order(nid: str):
     return (0, int(nid[1:])) if nid[:1] == "n" and nid[1:].isdigit() else (1, nid)
 
-
-__all__ = ["compute_problems", "merge_fixes", "flatten_fix", "GraphError"]
