@@ -73,7 +73,7 @@ class EditActions:
     def add_layer(self, layer_type: str, scene_point: QPointF) -> str | None:
         """Create ``layer_type`` centred on ``scene_point``; return its id (None if refused)."""
         pos = (scene_point.x() - theme.NODE_WIDTH / 2, scene_point.y() - theme.NODE_HEIGHT / 2)
-        cmd = AddNodeCommand(self.doc, layer_type, None, pos)
+        cmd = AddNodeCommand(self.doc, layer_type, starter_config(self.doc, layer_type), pos)
         reason = self.w.push_edit(cmd)
         if reason:
             self.w.statusBar().showMessage(f"Cannot add {layer_type}: {reason}", 5000)
@@ -158,3 +158,25 @@ class EditActions:
         if new:
             self.w.push_edit(MoveNodesCommand(doc, {i: old[i] for i in new}, new, "Auto layout"))
             self.w.view.fit_all()
+
+
+STARTER_INT = 32  # Dense(units), Conv2D(filters): Keras requires them; 32 is a common start
+STARTER_TUPLE = 3  # Conv2D(kernel_size)
+
+
+def starter_config(doc, layer_type: str) -> dict:
+    """Values for the arguments Keras requires (no default), so a dropped layer is
+    usable at once; the inspector shows and edits them like any other value."""
+    try:
+        cls = doc.layer_class(layer_type)
+    except ValueError:
+        return {}
+    out = {}
+    for p in getattr(cls, "params", ()):
+        if p.default is not None or p.optional:
+            continue
+        if p.kind == "int":
+            out[p.name] = STARTER_INT
+        elif p.kind == "tuple":
+            out[p.name] = [STARTER_TUPLE] * (p.length or 2)
+    return out

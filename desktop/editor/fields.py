@@ -160,10 +160,21 @@ def make_field(param) -> Field:
         spin = QSpinBox()
         lo = -INT_LIMIT if param.min is None else int(param.min) + int(param.min_exclusive)
         hi = INT_LIMIT if param.max is None else int(param.max) - int(param.max_exclusive)
+        required = param.default is None  # e.g. Dense(units): Keras has no default
+        if required:  # one step below the minimum shows "required" and reads as None
+            lo -= 1
+            spin.setSpecialValueText("required")
         spin.setRange(lo, hi)
         spin.setKeyboardTracking(False)  # one command per finished edit, not per key
         spin.setAccelerated(True)
-        field = Field(param, spin, spin.value, lambda v: spin.setValue(int(v or 0)))
+
+        def get():
+            return None if required and spin.value() == spin.minimum() else spin.value()
+
+        def put(v):
+            spin.setValue(spin.minimum() if v is None else int(v))
+
+        field = Field(param, spin, get, put)
         spin.editingFinished.connect(field.commit)
         return field
     if k == "int":

@@ -61,19 +61,26 @@ def mouse_drag(win, a_scene, b_scene, button=Qt.LeftButton, steps=6):
     QTest.mouseRelease(vp, button, Qt.NoModifier, b)
 
 
-def drop_layer(win, name, scene_point):
-    """Drop palette entry ``name`` on the canvas at ``scene_point`` (what a drag ends in)."""
+def drop_mime(widget, mime, pos: QPoint) -> bool:
+    """What the end of a real drag sends: enter, move, drop at ``pos``; True if accepted."""
+    import warnings
+
     from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
-    mime = win.palette.mime_for(name)
-    pos = QPointF(view_point(win, scene_point))
-    vp = win.view.viewport()
     actions = Qt.CopyAction | Qt.MoveAction
-    enter = QDragEnterEvent(pos.toPoint(), actions, mime, Qt.LeftButton, Qt.NoModifier)
-    QApplication.sendEvent(vp, enter)
-    move = QDragMoveEvent(pos.toPoint(), actions, mime, Qt.LeftButton, Qt.NoModifier)
-    QApplication.sendEvent(vp, move)
-    drop = QDropEvent(pos, actions, mime, Qt.LeftButton, Qt.NoModifier)
-    QApplication.sendEvent(vp, drop)
+    with warnings.catch_warnings():  # the QPoint constructors are the ones PySide offers
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(pos, actions, mime, Qt.LeftButton, Qt.NoModifier)
+        QApplication.sendEvent(widget, enter)
+        move = QDragMoveEvent(pos, actions, mime, Qt.LeftButton, Qt.NoModifier)
+        QApplication.sendEvent(widget, move)
+    drop = QDropEvent(QPointF(pos), actions, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(widget, drop)
     return drop.isAccepted()
+
+
+def drop_layer(win, name, scene_point):
+    """Drop palette entry ``name`` on the canvas at ``scene_point`` (what a drag ends in)."""
+    return drop_mime(win.view.viewport(), win.palette.mime_for(name),
+                     view_point(win, scene_point))

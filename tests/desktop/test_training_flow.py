@@ -112,10 +112,16 @@ def test_export_and_reload_gives_same_predictions(trained, tmp_path):
 
 
 def test_huge_learning_rate_stops_with_message_and_finite_weights(qtbot):
-    win = make_host(qtbot, template_doc())
+    # With softmax + crossentropy a rate of 1e6 only saturates the loss near 16 (Keras
+    # clips probabilities to [eps, 1 - eps]); a linear output with MSE overflows fast.
+    doc = template_doc()
+    last = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)][0]
+    doc.set_config(last, "activation", "linear")
+    win = make_host(qtbot, doc)
     ui, ctl = win.training_ui, win.training_ui.controller
     wait_data(qtbot, ui)
-    _set(win, epochs=2, batch_size=32, optimizer="sgd", learning_rate=1e6, seed=0)
+    _set(win, epochs=2, batch_size=32, loss="mean_squared_error", optimizer="adam",
+         learning_rate=1e6, seed=0, metrics=[])
     with qtbot.waitSignal(ctl.runFinished, timeout=EPOCH_TIMEOUT) as done:
         _click(qtbot, ui.train_button)
     result = done.args[0]
