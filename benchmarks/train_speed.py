@@ -1,0 +1,211 @@
+"""Training speed of Netweaver's engine vs PyTorch CPU on Fashion-MNIST.
+
+Trains three models for one epoch each — the MLP (Flatten, Dense 128 relu,
+Dropout 0.2, Dense 10 softmax; batch 32), the seed CNN (Conv2D 32 3x3 relu,
+MaxPooling2D 2, Flatten, Dense 128 relu, Dense 10 softmax; batch 128) and the
+deeper CNN (Conv 32, Pool, Conv 64, Pool, Conv 64, Flatten, Dense 64, Dense 10;
+batch 128) — with Adam, and prints seconds per epoch, samples/s, predict
+throughput and peak memory. Each (framework, model) pair runs in its own
+subprocess so the memory peaks (RSS high-water mark) are separate, with the same
+thread count (``--threads``, default 2). The PyTorch loop is the idiomatic one
+(random permutation, index the tensors, zero_grad/forward/backward/step, and a
+running loss and accuracy like Keras' logs).
+
+Usage::
+
+    python benchmarks/train_speed.py            # full 60,000 training images
+    python benchmarks/train_speed.py --quick    # first 10,000 images
+    python benchmarks/train_speed.py --models mlp --frameworks core
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "fashion-mnist")
+BATCH = {"mlp": 32, "cnn": 128, "deep": 128}
+PREDICT_BATCH = 256
+
+
+def _rss_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _load(n):
+    sys.path.insert(0, REPO)
+    from core.datasets import fashion_mnist
+
+    (x, y), (xt, yt) = fashion_mnist.load_data(DATA)
+    x = (x[:n].astype("float32") / 255.0)
+    xt = (xt.astype("float32") / 255.0)
+    return x, y[:n].astype("int64"), xt, yt.astype("int64")
+
+
+# --------------------------------------------------------------------- core
+def _core_model(name):
+    from core.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from core.models import Sequential
+
+    if name == "mlp":
+        return Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
+                           Dropout(0.2), Dense(10, activation="softmax")])
+    if name == "cnn":
+        return Sequential([Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+                           MaxPooling2D((2, 2)), Flatten(), Dense(128, activation="relu"),
+                           Dense(10, activation="softmax")])
+    return Sequential([Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+                       MaxPooling2D((2, 2)), Conv2D(64, (3, 3), activation="relu"),
+                       MaxPooling2D((2, 2)), Conv2D(64, (3, 3), activation="relu"), Flatten(),
+                       Dense(64, activation="relu"), Dense(10, activation="softmax")])
+
+
+def run_core(name, n):
+    x, y, xt, yt = _load(n)
+    if name != "mlp":
+        x, xt = x[..., None], xt[..., None]
+    base = _rss_peak_mb()
+    from core import kernels, utils
+
+    t0 = time.perf_counter()
+    kernels.warmup()
+    warm = time.perf_counter() - t0
+    utils.set_random_seed(0)
+    model = _core_model(name)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    t0 = time.perf_counter()
+    hist = model.fit(x, y, batch_size=BATCH[name], epochs=1, verbose=0)
+    train = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.predict(xt, batch_size=PREDICT_BATCH, verbose=0)
+    pred = time.perf_counter() - t0
+    acc = model.evaluate(xt, yt, batch_size=PREDICT_BATCH, verbose=0)[1]
+    return {"epoch_s": train, "predict_s": pred, "n": len(x), "n_test": len(xt),
+            "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": warm,
+            "train_acc": hist.history["accuracy"][-1], "test_acc": acc}
+
+
+# -------------------------------------------------------------------- torch
+def _torch_model(name):
+    from torch import nn
+
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.2),
+                             nn.Linear(128, 10))
+    if name == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(32 * 13 * 13, 128), nn.ReLU(), nn.Linear(128, 10))
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(64 * 3 * 3, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def run_torch(name, n, threads):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    x, y, xt, yt = _load(n)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(xt), torch.from_numpy(yt)
+    if name != "mlp":
+        x, xt = x.unsqueeze(1), xt.unsqueeze(1)
+    base = _rss_peak_mb()
+    torch.manual_seed(0)
+    model = _torch_model(name)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)  # Keras' defaults
+    bs = BATCH[name]
+    t0 = time.perf_counter()
+    model.train()
+    perm = torch.randperm(len(x))
+    loss_sum, correct, seen = 0.0, 0, 0
+    for i in range(0, len(x), bs):
+        idx = perm[i:i + bs]
+        xb, yb = x[idx], y[idx]
+        opt.zero_grad()
+        out = model(xb)
+        loss = F.cross_entropy(out, yb)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(yb)
+        correct += (out.argmax(1) == yb).sum().item()
+        seen += len(yb)
+    train = time.perf_counter() - t0
+    model.eval()
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        preds = [torch.softmax(model(xt[i:i + PREDICT_BATCH]), 1)
+                 for i in range(0, len(xt), PREDICT_BATCH)]
+    pred = time.perf_counter() - t0
+    acc = float((torch.cat(preds).argmax(1) == yt).float().mean())
+    return {"epoch_s": train, "predict_s": pred, "n": len(x), "n_test": len(xt),
+            "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": 0.0,
+            "train_acc": correct / seen, "test_acc": acc}
+
+
+# --------------------------------------------------------------------- main
+def _child(framework, name, n, threads):
+    env = dict(os.environ)
+    env["NUMBA_NUM_THREADS"] = str(threads)
+    env.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    env.setdefault("OMP_NUM_THREADS", str(threads))
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, name,
+           "--n", str(n), "--threads", str(threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{framework}/{name} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="train on 10,000 images only")
+    ap.add_argument("--models", default="mlp,cnn,deep")
+    ap.add_argument("--frameworks", default="core,torch")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--n", type=int, default=None)
+    ap.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    n = args.n or (10_000 if args.quick else 60_000)
+    if args.worker:
+        fw, name = args.worker
+        res = run_core(name, n) if fw == "core" else run_torch(name, n, args.threads)
+        print(json.dumps(res))
+        return
+    frameworks = args.frameworks.split(",")
+    if "torch" in frameworks:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("torch is not importable: measuring core only")
+            frameworks = [f for f in frameworks if f != "torch"]
+    print(f"Fashion-MNIST, {n} training images, 1 epoch, Adam, {args.threads} thread(s)")
+    header = (f"{'model':6} {'framework':9} {'batch':>5} {'s/epoch':>8} {'samples/s':>10} "
+              f"{'predict/s':>10} {'peak MB':>8} {'test acc':>8}")
+    print(header)
+    print("-" * len(header))
+    for name in args.models.split(","):
+        results = {}
+        for fw in frameworks:
+            r = _child(fw, name, n, args.threads)
+            results[fw] = r
+            print(f"{name:6} {fw:9} {BATCH[name]:5d} {r['epoch_s']:8.2f} "
+                  f"{r['n'] / r['epoch_s']:10.0f} {r['n_test'] / r['predict_s']:10.0f} "
+                  f"{r['peak_mb']:8.0f} {r['test_acc']:8.4f}", flush=True)
+        if "core" in results and "torch" in results:
+            c, t = results["core"], results["torch"]
+            print(f"{'':6} ratio core/torch: time {c['epoch_s'] / t['epoch_s']:.2f}x, "
+                  f"predict time {c['predict_s'] / t['predict_s']:.2f}x, "
+                  f"peak memory {c['peak_mb'] / t['peak_mb']:.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
