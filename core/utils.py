@@ -19,7 +19,7 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
         bad = ~(np.isfinite(x) & (np.mod(x, 1) == 0))
         if bad.any():
             raise ValueError("to_categorical: labels must be integers, received non-integer "
-                             f"values such as {x[bad].flat[0]!r}.")
+                             f"values such as {x[bad].flat[0].item()!r}.")
     elif x.dtype.kind not in "biu":
         raise ValueError(f"to_categorical: labels must be integers, received dtype {x.dtype}.")
     x = x.astype(np.int64)
@@ -42,7 +42,8 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
 def set_random_seed(seed) -> None:
     """Seed the engine RNG (weights, dropout, shuffling), numpy's and Python's."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"set_random_seed: seed must be a non-negative integer, got {seed!r}.")
+        raise ValueError(f"set_random_seed: seed={seed!r} is invalid; expected a non-negative "
+                         "integer.")
     from core import random as core_random
 
     seed = int(seed)

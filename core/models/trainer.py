@@ -183,7 +183,7 @@ class Trainer:
                 if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
                     raise ValueError(f"{where}: sparse labels must be integer class indices, "
                                      f"received non-integer values such as "
-                                     f"{y[np.mod(y, 1) != 0].flat[0]!r}.")
+                                     f"{y[np.mod(y, 1) != 0].flat[0].item()!r}.")
                 classes = spec.shape[-1] if spec.shape else None
                 lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)
                 if classes is not None and (lo < 0 or hi >= classes):
