@@ -162,6 +162,22 @@ class CallbackList(Callback):
     def on_train_batch_end(self, batch, logs=None):
         self._call("on_train_batch_end", batch, logs)
 
+    def train_batch_end_lazy(self, batch, get_logs) -> None:
+        """``on_train_batch_end`` where ``get_logs()`` builds the logs only if needed.
+
+        The progress bar redraws at most ~10 times a second, so when it is the only
+        listener the trainer does not build a logs dict for every batch.
+        """
+        logs = None
+        for fn in self._by_hook["on_train_batch_end"]:
+            lazy = getattr(getattr(fn, "__self__", None), "batch_end_lazy", None)
+            if lazy is not None:
+                lazy(batch, get_logs)
+            else:
+                if logs is None:
+                    logs = get_logs()
+                fn(batch, logs)
+
     def on_test_batch_begin(self, batch, logs=None):
         self._call("on_test_batch_begin", batch, logs)
 

@@ -73,6 +73,10 @@ class Progbar:
             self._time_after_first_step = now
         return per
 
+    def due(self) -> bool:
+        """True when an update now would redraw (the interval has passed)."""
+        return time.time() - self._last_update >= self.interval
+
     def update(self, current, values=None, finalize=None):
         if finalize is None:
             finalize = self.target is not None and current >= self.target
@@ -173,6 +177,15 @@ class ProgbarLogger(Callback):
         self.seen = batch + 1
         if self.verbose == 1:  # verbose 2 only prints the final logs
             self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+
+    def batch_end_lazy(self, batch, get_logs):
+        """Like ``on_train_batch_end`` but asks for the logs only when it will redraw."""
+        self.seen = batch + 1
+        if self.verbose != 1:
+            return
+        self._init()
+        if self.progbar.due():
+            self.progbar.update(self.seen, list(get_logs().items()), finalize=False)
 
     def _finalize(self, logs):
         self._init()

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from core import backend
 from core.activation_ops import Activation
 from core.autodiff import Tape
 
@@ -71,6 +72,8 @@ class CompiledStep:
         self.outputs = outputs
         self.optimizer = optimizer
         self.multi = len(outputs) > 1
+        inputs = getattr(model, "inputs", None)
+        self.multi_input = bool(inputs) and len(inputs) > 1
         self._vars = None
         self._grads = None
         self.reset()
@@ -99,15 +102,20 @@ class CompiledStep:
 
     # ------------------------------------------------------------------ steps
     def _call_model(self, xs, training):
-        x = xs[0] if len(xs) == 1 and not self._multi_input() else xs
-        preds = self.model(x, training=training)
+        # The data were validated once for the whole fit/evaluate call, so the step
+        # skips the model-level Layer.__call__ checks and runs ``call`` directly;
+        # every inner layer still goes through Layer.__call__ (and the tape).
+        x = xs if self.multi_input or len(xs) > 1 else xs[0]
+        state = backend._state
+        previous = getattr(state, "training", False)
+        state.training = training
+        try:
+            preds = self.model.call(x, training=training)
+        finally:
+            state.training = previous
         if isinstance(preds, dict):
             preds = list(preds.values())
         return list(preds) if isinstance(preds, (list, tuple)) else [preds]
-
-    def _multi_input(self) -> bool:
-        inputs = getattr(self.model, "inputs", None)
-        return bool(inputs) and len(inputs) > 1
 
     def _losses(self, ys, preds, sw, fused_ok: bool, want_grad: bool):
         total = 0.0

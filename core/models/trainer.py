@@ -272,7 +272,7 @@ class Trainer:
                 step.train_step(batch[:nx], batch[nx:nx + ny],
                                 batch[-1] if sw is not None else None, skip_nonfinite)
                 if want_end:
-                    cbs.on_train_batch_end(b, step.logs())
+                    cbs.train_batch_end_lazy(b, step.logs)
                 if self.stop_training:
                     break
             epoch_logs = step.logs()
