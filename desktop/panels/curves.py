@@ -36,6 +36,7 @@ def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
     for axis in ("left", "bottom"):
         w.getAxis(axis).setPen(pg.mkPen("#5c6370"))
         w.getAxis(axis).setTextPen(pg.mkPen(FOREGROUND))
+        w.getAxis(axis).enableAutoSIPrefix(False)  # "epoch (x0.001)" confuses people
     w.setLabel("bottom", "epoch")
     w.setLabel("left", ylabel)
     w.showGrid(x=True, y=True, alpha=0.25)

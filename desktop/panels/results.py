@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.test_pad import TestPad
 
-GALLERY_COLUMNS = 8
+GALLERY_COLUMNS = 6
 
 
 def image_pixmap(x: np.ndarray, size: int = 56) -> QPixmap | None:
@@ -67,7 +67,8 @@ class ConfusionView(pg.GraphicsLayoutWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.image = pg.ImageItem()
-        self.image.setColorMap(pg.colormap.get("CET-L12"))
+        # dark (few) -> bright (many) suits the dark theme; text colour flips with it
+        self.image.setColorMap(pg.colormap.get("viridis"))
         self.plot.addItem(self.image)
         self.plot.setLabel("left", "true")
         self.plot.setLabel("bottom", "predicted")
@@ -127,6 +128,7 @@ class ResultsPanel(QWidget):
         split.addWidget(scroll)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([560, 420])
         self.confusion.setVisible(False)  # an empty heatmap says nothing
         self.tabs = QTabWidget()
         self.tabs.addTab(split, "Results")

@@ -250,6 +250,7 @@ class TestPad(QWidget):
         else:
             for bar, p in zip(self.bars, probs):
                 bar.setValue(int(round(float(p) * 1000)))
+                bar.setFormat(f"{float(p):.0%}")  # %p truncates: 99.6 % would read 99 %
             best = int(np.argmax(probs))
             name = self.bar_labels[best].text() if best < len(self.bar_labels) else best
             self.status.setText(f"Looks like {name} ({float(probs[best]):.0%}).")

@@ -79,6 +79,13 @@ class TrainingUI(QObject):
                                      Qt.RightDockWidgetArea)
         self.curves_dock = _add_panel(window, self.curves, "Curves", Qt.BottomDockWidgetArea)
         self.results_dock = _add_panel(window, self.results, "Results", Qt.BottomDockWidgetArea)
+        # Curves and Results share the bottom as tabs: each gets the full width; Train
+        # raises the curves, the end of a run raises the results.
+        if isinstance(self.curves_dock, QDockWidget) and isinstance(self.results_dock,
+                                                                     QDockWidget):
+            window.tabifyDockWidget(self.curves_dock, self.results_dock)
+            self.curves_dock.raise_()
+            window.resizeDocks([self.curves_dock], [360], Qt.Vertical)
         palette_dock = getattr(window, "palette_dock", None)
         if palette_dock is not None:  # Layers and Data share the left column as tabs
             window.tabifyDockWidget(palette_dock, self.data_dock)
@@ -166,7 +173,10 @@ class TrainingUI(QObject):
 
     def train(self) -> bool:
         self.results.pad.set_model(None)  # the pad must not predict with a model in training
-        return self.controller.start()
+        started = self.controller.start()
+        if started and isinstance(self.curves_dock, QDockWidget):
+            self.curves_dock.raise_()
+        return started
 
     def _pause_or_resume(self):
         if self.controller.state == "paused":
@@ -217,6 +227,8 @@ class TrainingUI(QObject):
         names = list(ds.class_names) if ds is not None else []
         if result.get("results") is not None:
             self.results.show_results(result["results"], names)
+            if isinstance(self.results_dock, QDockWidget):
+                self.results_dock.raise_()
         if self.controller.model is not None and result.get("nan_at") is None:
             self.results.pad.set_model(self.controller.model, self.controller.input_shape, names)
         project = getattr(self.window, "project", None)
