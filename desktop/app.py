@@ -100,9 +100,17 @@ def main(argv=None) -> int:
         f"Preparing kernels… {i}/{n}"))
     warm.finished.connect(lambda err: window.kernel_label.setText(
         "Kernels ready" if not err else "Kernel warm-up failed"))
-    warm.finished.connect(lambda err: window.statusBar().showMessage(
-        "Kernels ready" if not err else f"Kernel warm-up failed: {err}", 4000))
-    window.show()
+    warm.finished.connect(lambda err: err and window.statusBar().showMessage(
+        f"Kernel warm-up failed: {err}", 8000))
+    screen = app.primaryScreen()
+    if screen is not None:  # most of the screen: the canvas needs room
+        avail = screen.availableGeometry()
+        window.resize(int(avail.width() * 0.92), int(avail.height() * 0.92))
+    if screen is not None and screen.availableGeometry().width() < 1800:
+        window.setGeometry(screen.availableGeometry())  # also right without a window manager
+        window.showMaximized()  # small screens: every pixel goes to the panels
+    else:
+        window.show()
     open_initial_project(window, argv)
     warm.start()
     return app.exec()

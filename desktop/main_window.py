@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox
 
@@ -54,6 +54,9 @@ class MainWindow(QMainWindow):
         self.project = ProjectController(self, self.settings)
         self.edit_actions = EditActions(self)
         self._build_menus()
+        # Side columns run full height; bottom panels sit under the canvas only.
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.palette_dock = self.add_panel(self.palette, "Layers", Qt.LeftDockWidgetArea)
         self.inspector_dock = self.add_panel(self.inspector, "Inspector", Qt.RightDockWidgetArea)
         self.problems_dock = self.add_panel(self.problems, "Problems", Qt.BottomDockWidgetArea)
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
         self.set_document(self.document)
         self._install_training_ui()
+        self._docks_arranged = False
 
     def _install_training_ui(self) -> None:
         # The training UI lives in its own package; it plugs in here once it exists.
@@ -235,6 +239,28 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.open_dropped(paths[0])
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._docks_arranged:
+            self._docks_arranged = True
+            QTimer.singleShot(0, self.arrange_docks)  # after the first layout pass
+
+    def arrange_docks(self) -> None:
+        """Share space once the window has its size (plug-ins may have added docks):
+        the canvas keeps most of the height, the inspector most of the right column."""
+        h = self.height()
+        docks = [d for d in self.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()]
+        bottom = [d for d in docks if self.dockWidgetArea(d) == Qt.BottomDockWidgetArea]
+        if bottom:
+            self.resizeDocks(bottom, [int(h * 0.26)] * len(bottom), Qt.Vertical)
+        right = [d for d in docks if self.dockWidgetArea(d) == Qt.RightDockWidgetArea
+                 and d is not self.inspector_dock and not self.tabifiedDockWidgets(d)]
+        if right:
+            rest = int(h * 0.4 / len(right))
+            self.resizeDocks([self.inspector_dock] + right, [int(h * 0.5)] + [rest] * len(right),
+                             Qt.Vertical)
+        QTimer.singleShot(0, self.view.fit_all)  # the canvas has its real size only now
 
     def closeEvent(self, event):
         if self.project.maybe_save():

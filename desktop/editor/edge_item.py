@@ -27,15 +27,26 @@ class ShapeLabel(QGraphicsSimpleTextItem):
     def __init__(self, parent=None):
         super().__init__(parent)
         font = QFont("DejaVu Sans Mono")
-        font.setPointSizeF(8.0)
+        font.setPixelSize(11)
         self.setFont(font)
         self.setBrush(QBrush(QColor(theme.TEXT_DIM)))
         self.setZValue(3)
 
+    def setText(self, text):
+        self.prepareGeometryChange()
+        super().setText(text)
+        self._rect = None
+
     def boundingRect(self):
-        return super().boundingRect().adjusted(-4, -2, 4, 2)
+        # Cached: the view asks for it many times per repaint of a big graph.
+        rect = getattr(self, "_rect", None)
+        if rect is None:
+            rect = self._rect = super().boundingRect().adjusted(-4, -2, 4, 2)
+        return rect
 
     def paint(self, painter, option, widget=None):
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
+            return  # unreadable when zoomed far out; skipping keeps big graphs fluid
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(theme.LABEL_BG))
@@ -61,7 +72,9 @@ class EdgeItem(QGraphicsPathItem):
 
     def set_ends(self, a: QPointF, b: QPointF) -> None:
         path = wire_path(a, b)
+        self.prepareGeometryChange()
         self.setPath(path)
+        self._rect = super().boundingRect().adjusted(-6, -6, 6, 6)
         mid = path.pointAtPercent(0.5)
         r = self.label.boundingRect()
         self.label.setPos(mid.x() + 8, mid.y() - r.height() / 2)
@@ -78,7 +91,8 @@ class EdgeItem(QGraphicsPathItem):
         return stroker.createStroke(self.path())
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-6, -6, 6, 6)
+        rect = getattr(self, "_rect", None)
+        return rect if rect is not None else super().boundingRect().adjusted(-6, -6, 6, 6)
 
     def paint(self, painter, option, widget=None):
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)

@@ -97,30 +97,34 @@ class NodeItem(QGraphicsObject):
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(theme.group_colour(self.group)))
         painter.drawRoundedRect(QRectF(0, 0, theme.HEADER, h), 3, 3)
-        x0 = theme.HEADER + 8
-        font = QFont(painter.font())
-        font.setPointSizeF(9.5)
-        font.setBold(True)
-        painter.setFont(font)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
+            return  # zoomed far out: text would be unreadable and costs most of a repaint
+        x0 = theme.HEADER + 10
+        inner = w - x0 - 10
+        small = QFont(painter.font())
+        small.setPixelSize(11)
+        painter.setFont(small)
+        type_w = min(painter.fontMetrics().horizontalAdvance(self.type_name) + 8, inner / 2)
+        painter.setPen(QColor(theme.TEXT_DIM))
+        painter.drawText(QRectF(w - 10 - type_w, 8, type_w, 20), Qt.AlignRight | Qt.AlignVCenter,
+                         _elide(painter, self.type_name, type_w))
+        bold = QFont(painter.font())
+        bold.setPixelSize(13)
+        bold.setBold(True)
+        painter.setFont(bold)
         painter.setPen(QColor(theme.TEXT))
-        painter.drawText(QRectF(x0, 6, w - x0 - 8, 18), Qt.AlignLeft | Qt.AlignVCenter,
-                         _elide(painter, self.title, w - x0 - 70))
-        font.setBold(False)
-        font.setPointSizeF(8.5)
-        painter.setFont(font)
-        painter.setPen(QColor(theme.TEXT_DIM))
-        painter.drawText(QRectF(x0, 6, w - x0 - 8, 18), Qt.AlignRight | Qt.AlignVCenter,
-                         self.type_name)
-        painter.setPen(QColor(theme.NODE_ERROR if self.error else theme.TEXT))
+        painter.drawText(QRectF(x0, 8, inner - type_w, 20), Qt.AlignLeft | Qt.AlignVCenter,
+                         _elide(painter, self.title, inner - type_w - 4))
         mono = QFont("DejaVu Sans Mono")
-        mono.setPointSizeF(8.5)
+        mono.setPixelSize(12)
         painter.setFont(mono)
-        painter.drawText(QRectF(x0, 27, w - x0 - 8, 18), Qt.AlignLeft | Qt.AlignVCenter,
+        painter.setPen(QColor(theme.NODE_ERROR if self.error else theme.TEXT))
+        painter.drawText(QRectF(x0, 32, inner, 18), Qt.AlignLeft | Qt.AlignVCenter,
                          _elide(painter, "⚠ " + self.error if self.error else self.shape_text,
-                                w - x0 - 8))
-        painter.setFont(font)
+                                inner))
+        painter.setFont(small)
         painter.setPen(QColor(theme.TEXT_DIM))
-        painter.drawText(QRectF(x0, 46, w - x0 - 8, 16), Qt.AlignLeft | Qt.AlignVCenter,
+        painter.drawText(QRectF(x0, 53, inner, 16), Qt.AlignLeft | Qt.AlignVCenter,
                          self.count_text)
 
     def itemChange(self, change, value):

@@ -125,21 +125,29 @@ class EditorScene(QGraphicsScene):
         return item
 
     def _sync_edges(self) -> None:
-        """Make the wire items match ``doc.edges`` (O(E); wires carry no state)."""
+        """Make the wire items match ``doc.edges``: add/remove only what differs and
+        re-place only wires into nodes whose set of inputs changed."""
         want = {(e.src, e.dst, e.dst_port): e for e in self.doc.edges}
+        touched = set()  # nodes whose incoming wires changed (their anchors shift)
         for key in [k for k in self.edge_items if k not in want]:
             self.removeItem(self.edge_items.pop(key))
+            for end in key[:2]:
+                keys = self._edges_of.get(end)
+                if keys is not None:
+                    keys.discard(key)
+            touched.add(key[1])
         for key, edge in want.items():
             if key not in self.edge_items:
                 item = EdgeItem(edge)
                 self.addItem(item)
                 self.edge_items[key] = item
-        self._edges_of = {}
-        for key in self.edge_items:
-            self._edges_of.setdefault(key[0], set()).add(key)
-            self._edges_of.setdefault(key[1], set()).add(key)
-        for item in self.edge_items.values():
-            self._place_edge(item)
+                self._edges_of.setdefault(key[0], set()).add(key)
+                self._edges_of.setdefault(key[1], set()).add(key)
+                touched.add(key[1])
+        for node_id in touched:
+            for key in list(self._edges_of.get(node_id, ())):
+                if key[1] == node_id and key in self.edge_items:
+                    self._place_edge(self.edge_items[key])
 
     def _refresh_states(self, ids=None) -> None:
         """Redraw the given nodes (all when None) whose state or name changed, and

@@ -9,7 +9,7 @@ each document change (coalesced, so a burst of edits costs one refresh).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -38,9 +38,11 @@ class ProblemsPanel(QWidget):
         self.list.setObjectName("problemsList")
         self.list.setSelectionMode(QListWidget.SingleSelection)
         self.list.itemClicked.connect(self._clicked)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.empty = QLabel("No problems — the network can be built.")
         self.empty.setObjectName("problemsEmpty")
         self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setWordWrap(True)  # keep the dock narrow-able beside other panels
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.empty)
@@ -71,34 +73,55 @@ class ProblemsPanel(QWidget):
         self.countChanged.emit(sum(p.severity == "error" for p in self.problems))
 
     def _add_row(self, problem) -> None:
+        # Message on top (wrapping), fix buttons under it: the dock is often narrow.
         row = QWidget()
         row.setObjectName("problemRow")
-        h = QHBoxLayout(row)
-        h.setContentsMargins(6, 3, 6, 3)
+        v = QVBoxLayout(row)
+        v.setContentsMargins(6, 4, 6, 4)
+        v.setSpacing(4)
+        top = QHBoxLayout()
         icon = QLabel("●")
         colour = "#e5534b" if problem.severity == "error" else "#e3b341"
         icon.setStyleSheet(f"color: {colour};")
-        h.addWidget(icon)
+        icon.setAlignment(Qt.AlignTop)
+        top.addWidget(icon)
         where = ""
         if problem.node_id and problem.node_id in self.doc.nodes:
-            where = f"<b>{self.doc.nodes[problem.node_id].name}</b>: "
+            where = f"<b>{_escape(self.doc.nodes[problem.node_id].name)}</b>: "
         text = QLabel(where + _escape(problem.message))
         text.setWordWrap(True)
         text.setTextFormat(Qt.RichText)
-        h.addWidget(text, 1)
-        for fix in problem.fixes:
-            button = QPushButton(fix.label)
-            button.setObjectName("fixButton")
-            button.setCursor(Qt.PointingHandCursor)
-            button.clicked.connect(lambda _=False, f=fix: self.apply_fix(f))
-            h.addWidget(button)
-            self.fix_buttons.append(button)
+        top.addWidget(text, 1)
+        v.addLayout(top)
+        if problem.fixes:
+            buttons = QHBoxLayout()
+            buttons.addSpacing(16)
+            for fix in problem.fixes:
+                button = QPushButton(fix.label)
+                button.setObjectName("fixButton")
+                button.setCursor(Qt.PointingHandCursor)
+                button.clicked.connect(lambda _=False, f=fix: self.apply_fix(f))
+                buttons.addWidget(button)
+                self.fix_buttons.append(button)
+            buttons.addStretch(1)
+            v.addLayout(buttons)
         item = QListWidgetItem()
         item.setData(Qt.UserRole, problem.node_id)
         item.setToolTip(problem.message)
-        item.setSizeHint(row.sizeHint())
         self.list.addItem(item)
         self.list.setItemWidget(item, row)
+        self._fit_row(item, row)
+
+    def _fit_row(self, item, row) -> None:
+        width = max(120, self.list.viewport().width())
+        h = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
+        item.setSizeHint(QSize(width, max(h, row.sizeHint().height())))
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            self._fit_row(item, self.list.itemWidget(item))
 
     def apply_fix(self, fix) -> str | None:
         reason = self.push(ApplyFixCommand(self.doc, fix))
