@@ -56,6 +56,11 @@ class Trainer:
         self.compiled = True
         self._step = None  # made on first data, when the target shapes are known
         self.stop_training = False
+        if self.built and all(loss is not None for loss in self._resolved_losses):
+            try:
+                self._make_step()  # resolves the metric names now: typos fail at compile
+            finally:
+                self._step = None
 
     def _output_names(self) -> list[str]:
         names = getattr(self, "output_names", None)

@@ -183,6 +183,20 @@ def test_steps_per_epoch_limits_batches():
     assert count == [0, 1, 2, 0, 1, 2]
 
 
+def test_class_weight_equals_the_matching_sample_weight():
+    x, y = _blobs(60)
+    weights = {0: 2.0, 1: 0.5, 2: 1.0}
+    a, b = _mlp(), _mlp()
+    for m in (a, b):
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    ha = a.fit(x, y, batch_size=20, epochs=2, shuffle=False, class_weight=weights, verbose=0)
+    hb = b.fit(x, y, batch_size=20, epochs=2, shuffle=False, verbose=0,
+               sample_weight=np.array([weights[int(k)] for k in y]))
+    assert ha.history == hb.history
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
 def test_sample_weight_scales_the_loss_like_keras():
     x, y = _blobs(40)
     model = _mlp()
@@ -271,10 +285,15 @@ def test_unknown_names_and_fit_before_compile():
         model.compile(optimizer="adam", loss="crossentropy_typo")
     with pytest.raises(ValueError, match="nadam_typo"):
         model.compile(optimizer="nadam_typo", loss="mse")
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy", "f2_typo"])
     with pytest.raises(ValueError, match="Unknown metric 'f2_typo'"):
-        model.fit(x, y, verbose=0)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy", "f2_typo"])
+    unbuilt = Sequential([Dense(3, activation="softmax")])
+    unbuilt.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                    metrics=["f2_typo"])
+    with pytest.raises(ValueError, match="Unknown metric 'f2_typo'"):
+        unbuilt.fit(x, y, verbose=0)
+    assert not unbuilt.built or all(np.all(w == 0) for w in unbuilt.get_weights()[1::2])
 
 
 def test_bad_fit_arguments_are_named():
