@@ -129,3 +129,46 @@ def test_new_from_template_opens_an_untitled_copy(window):
     assert window.document.nodes and window.project.path is None
     assert not window.isWindowModified()
     assert all(window.document.state(i).error is None for i in window.document.nodes)
+
+
+def test_first_start_opens_the_mnist_cnn_example(window):
+    from desktop.app import FIRST_EXAMPLE, open_initial_project
+
+    if not FIRST_EXAMPLE.is_file():
+        pytest.skip("resources/examples/mnist_cnn.nwproj is not there yet")
+    assert window.project.recent() == []
+    open_initial_project(window, [])
+    types = [n.type for n in window.document.nodes.values()]
+    assert "Conv2D" in types and "InputLayer" in types
+    assert window.project.path is None  # a template opens as an untitled copy
+    assert window.document.training.dataset  # wired to the embedded sample data
+
+
+def test_command_line_project_is_opened(window, tmp_path):
+    from core.graph import GraphDocument
+    from core.graph.project_file import save_project
+    from desktop.app import open_initial_project
+
+    doc = GraphDocument()
+    doc.add_node("InputLayer", {"shape": [3]}, (0, 0))
+    path = tmp_path / "cli.nwproj"
+    save_project(doc, str(path))
+    open_initial_project(window, [str(path)])
+    assert Path(window.project.path).name == "cli.nwproj"
+    assert len(window.document.nodes) == 1
+
+
+def test_kernel_warmup_runs_off_the_gui_thread(qtbot, monkeypatch):
+    import threading
+
+    from core import kernels
+    from desktop.app import KernelWarmup
+
+    seen = []
+    monkeypatch.setattr(kernels, "warmup",
+                        lambda progress=None: seen.append(threading.current_thread()))
+    warm = KernelWarmup()
+    with qtbot.waitSignal(warm.finished, timeout=5000) as blocker:
+        warm.start()
+    assert blocker.args == [""]
+    assert seen and seen[0] is not threading.main_thread()
