@@ -219,6 +219,8 @@ class History(Callback):
 
     def on_train_begin(self, logs=None):
         self.epoch = []
+        if self.model is not None:
+            self.model.history = self  # fit returns it even when no epoch runs
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -28,6 +28,29 @@ def flatten_struct(x) -> list:
     return [x]
 
 
+def structure(value, names, count, what: str):
+    """Order dict data by the model's input/output ``names``; a list given to a
+    single-input (or single-output) model is one array, as in Keras."""
+    if isinstance(value, dict):
+        if not names:
+            return list(value.values())
+        missing = [n for n in names if n not in value]
+        if missing:
+            raise ValueError(f"{what}: missing data for {missing}; received keys "
+                             f"{sorted(value)} (expected {list(names)}).")
+        return [value[n] for n in names]
+    if isinstance(value, (list, tuple)):
+        if count == 1:
+            if len(value) == 1 and hasattr(value[0], "shape"):
+                return value[0]
+            return np.asarray(value) if not any(hasattr(v, "shape") for v in value) \
+                else np.stack(value)
+        if count is None and value and not any(hasattr(v, "shape") or
+                                                isinstance(v, (list, tuple)) for v in value):
+            return np.asarray(value)  # a flat list of numbers is one array
+    return value
+
+
 def _to_array(a, what: str) -> np.ndarray:
     if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
         a = a.numpy()

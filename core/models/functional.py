@@ -207,12 +207,7 @@ class Functional(Model):
         return shapes[0]
 
     def get_config(self):
-        try:
-            from core.saving.serialization import functional_config
-        except ImportError as e:  # saving module not available in this build
-            raise NotImplementedError(
-                f"Model '{self.name}': get_config needs core.saving.serialization ({e})."
-            ) from e
+        from core.saving.serialization import functional_config
         return functional_config(self)
 
     @classmethod

@@ -147,12 +147,24 @@ class Trainer:
         return keys if keys_only else [logs[k] for k in keys]
 
     # ------------------------------------------------------------- data prep
+    def _input_count(self):
+        if hasattr(self, "_input_layer"):
+            return 1  # Sequential
+        inputs = getattr(self, "inputs", None)
+        return len(inputs) if inputs else None
+
     def _prepare(self, x, y, sample_weight, class_weight, what: str):
         dtype = self.dtype
-        xs = da.as_float_arrays(x, dtype, "x")
-        ys = da.as_target_arrays(y, dtype, "y") if y is not None else []
+        prefix = "" if what != "validation" else "validation_data "
+        x = da.structure(x, getattr(self, "input_names", None), self._input_count(),
+                         f"{prefix}x")
+        xs = da.as_float_arrays(x, dtype, f"{prefix}x")
+        ys = []
+        if y is not None:
+            y = da.structure(y, self._output_names(), len(self._output_names()), f"{prefix}y")
+            ys = da.as_target_arrays(y, dtype, f"{prefix}y")
         sw = None if sample_weight is None else da.as_float_arrays(
-            sample_weight, dtype, "sample_weight")[0]
+            sample_weight, dtype, f"{prefix}sample_weight")[0]
         n = da.check_lengths(xs, ys, {"sample_weight": sw})
         if not self.built:
             shapes = [a.shape for a in xs]

@@ -153,6 +153,25 @@ def test_predict_and_on_batch_methods():
     assert sorted(logs) == ["accuracy", "loss"]
 
 
+def test_python_lists_and_dicts_as_data():
+    x, y = _blobs(40)
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    hist = model.fit(x.tolist(), [int(v) for v in y], epochs=1, verbose=0)
+    assert len(hist.history["loss"]) == 1
+    a, b = Input((2,), name="a"), Input((1,), name="b")
+    from core.layers import Concatenate
+    two = Model([a, b], Dense(3, activation="softmax", name="out")(Concatenate()([a, b])))
+    two.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    by_name = two.evaluate({"b": x[:, :1], "a": x}, {"out": y}, verbose=0)
+    by_order = two.evaluate([x, x[:, :1]], y, verbose=0)
+    assert by_name == by_order
+    with pytest.raises(ValueError, match=r"missing data for \['b'\]"):
+        two.evaluate({"a": x}, y, verbose=0)
+    assert model.fit(x, y, epochs=1, initial_epoch=1, verbose=0) is model.history
+
+
 def test_stop_training_is_honoured_between_batches():
     x, y = _blobs(100)
     model = _mlp()
