@@ -25,18 +25,22 @@ CONSTRAINTS = ("None", "max_norm", "min_max_norm", "non_neg", "unit_norm")
 INT_LIMIT = 2**31 - 1
 
 
+COMMON_FIRST = ("linear", "relu", "sigmoid", "softmax", "tanh", "glorot_uniform", "he_normal",
+                "he_uniform", "zeros", "ones")
+
+
 def _engine_names(module: str, fallback: tuple) -> tuple:
-    """Names the engine module lists, if it exposes them; else Keras' list."""
+    """The snake_case names the engine module knows (``known_names()``), common ones
+    first; Keras' list when the module is not there."""
     try:
-        mod = __import__(f"core.{module}", fromlist=["x"])
-    except ImportError:
+        mod = __import__(f"core.{module}", fromlist=["known_names"])
+        names = [str(n) for n in mod.known_names() if str(n) == str(n).lower()]
+    except (ImportError, AttributeError):
         return fallback
-    for attr in ("available", "names", "ALL", "NAMES"):
-        got = getattr(mod, attr, None)
-        got = got() if callable(got) else got
-        if isinstance(got, (list, tuple, dict, set)) and got:
-            return tuple(sorted(str(n) for n in got))
-    return fallback
+    if not names:
+        return fallback
+    return tuple(sorted(names, key=lambda n: (COMMON_FIRST.index(n) if n in COMMON_FIRST
+                                               else len(COMMON_FIRST), n)))
 
 
 def display(value) -> str:

@@ -182,3 +182,23 @@ def test_editing_a_trained_graph_asks_to_discard_weights(window):
     window.auto_answer = True
     window.edit_actions.delete()
     assert d not in doc.nodes and doc.weights is None
+
+
+def test_shape_field_and_initializer_combo(window, qtbot):
+    node_id = _select_new(window, "InputLayer")
+    doc = window.document
+    shape = window.inspector.fields["shape"].widget
+    _type_into(qtbot, shape, "28, 28, 1")
+    assert doc.nodes[node_id].config["shape"] == [28, 28, 1]
+    assert window.scene.node_items[node_id].shape_text == "(None, 28, 28, 1)"
+    _type_into(qtbot, shape, "28, -3")
+    assert doc.nodes[node_id].config["shape"] == [28, 28, 1]
+    assert window.inspector.field_error("shape")
+    dense = _select_new(window, "Dense", (300.0, 400.0))
+    combo = window.inspector.fields["kernel_initializer"].widget
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert "glorot_uniform" in names and "he_normal" in names
+    assert combo.currentText() == "glorot_uniform"  # the Keras default is shown
+    combo.setCurrentIndex(combo.findText("he_normal"))
+    combo.activated.emit(combo.currentIndex())
+    assert doc.nodes[dense].config["kernel_initializer"] == "he_normal"
