@@ -22,6 +22,13 @@ from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
 from core.layers.spec import Param, register_layer
 
+# Bytes of column + output rows per block of images. Measured on the shared 2-core
+# box: L2-sized blocks (1-4 MB) lose, because every block alternates numba and
+# OpenBLAS thread pools and each hand-over costs more under load than the memory
+# traffic it saves. So blocks only bound memory for big images; a batch of
+# MNIST/CIFAR-sized images is one block and keeps its columns for backward.
+BLOCK_BYTES = 64 << 20
+
 
 class ScratchBuffers:
     """Reusable work arrays of one layer: freshly allocated big buffers page-fault
@@ -48,7 +55,7 @@ class ScratchBuffers:
         self._next += 1
         return slot
 
-    def get(self, name: str, slot: int, shape, dtype) -> tuple[np.ndarray, bool]:
+    def get(self, name: str, slot, shape, dtype) -> tuple[np.ndarray, bool]:
         """``(array, fresh)``: the buffer for ``(name, slot)`` with this shape/dtype."""
         key = (name, slot)
         arr = self._arrays.get(key)
@@ -190,69 +197,122 @@ class Conv2D(Layer):
         self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
     # ------------------------------------------------------------- computation
+    # Work goes in blocks of whole images (``BLOCK_BYTES``): im2col -> GEMM ->
+    # activation per block, and in backward activation-gradient -> dW GEMM -> dX
+    # GEMM -> col2im likewise. With several blocks, backward re-runs im2col per
+    # block instead of keeping a column matrix of hundreds of MB.
+
     def _pointwise(self):
-        """1x1 kernel, stride 1, no padding: the input already *is* the column matrix."""
+        """1x1 kernel, stride 1: the input rows already *are* the column matrix."""
         return self.kernel_size == (1, 1) and self.strides == (1, 1)
+
+    def _blocks(self, n, rows_per_image, width):
+        """Image ranges ``(b0, b1)`` of about ``BLOCK_BYTES`` of column + output rows."""
+        per_image = rows_per_image * width * self.kernel.value.itemsize
+        step = max(1, min(n, BLOCK_BYTES // max(per_image, 1)))
+        return [(b0, min(n, b0 + step)) for b0 in range(0, n, step)], step
+
+    def _columns(self, x, b0, b1, buf, pads, rows_per_image):
+        """Column rows of images b0..b1 (a view of ``x`` for pointwise kernels)."""
+        if self._pointwise():
+            return x[b0:b1].reshape(-1, x.shape[3])
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        rows = buf[:(b1 - b0) * rows_per_image]
+        conv_kernels.im2col(x[b0:b1], kh, kw, sh, sw, dh, dw, *pads, rows)
+        return rows
+
+    def _weight_matrix(self, k):
+        """(k [+1], filters): the kernel, plus the bias as last row when it rides in the
+        GEMM on the ones column of the column matrix."""
+        w2 = self.kernel.value.reshape(k, self.filters)
+        if not self.use_bias or self._pointwise():
+            return w2
+        wb, _ = self._scratch.get("weights", 0, (k + 1, self.filters), w2.dtype)
+        wb[:k] = w2
+        wb[k] = self.bias.value
+        return wb
+
+    def _col_buffer(self, name, slot, step, rows_per_image, width, dtype, ones_at=None):
+        buf, fresh = self._scratch.get(name, slot, (step * rows_per_image, width), dtype)
+        if fresh and ones_at is not None:
+            buf[:, ones_at] = 1.0
+        return buf
 
     def forward(self, inputs, training=False):
         x = np.ascontiguousarray(inputs, dtype=self.kernel.dtype)
         n, h, w, c = x.shape
         oh, ow, pads = self._geometry(h, w)
         kh, kw = self.kernel_size
-        k = kh * kw * c
-        f = self.filters
-        w2 = self.kernel.value.reshape(k, f)
+        k, f, rpi = kh * kw * c, self.filters, oh * ow
+        w2 = self._weight_matrix(k)
+        kb = w2.shape[0]
+        blocks, step = self._blocks(n, rpi, kb + f)
         slot = self._scratch.slot()
-        if self._pointwise():
-            cols = x.reshape(n * h * w, c)
-            z = cols @ w2
-            if self.use_bias:
-                z += self.bias.value
-        else:
-            # The bias rides in the GEMM: cols gets a constant ones column and
-            # the weight matrix the bias as its last row (no separate bias pass,
-            # and backward gets the bias gradient from the same GEMM).
-            kb = k + 1 if self.use_bias else k
-            cols, fresh = self._scratch.get("cols", slot, (n * oh * ow, kb), x.dtype)
-            if fresh and self.use_bias:
-                cols[:, k] = 1.0
-            (sh, sw), (dh, dw) = self.strides, self.dilation_rate
-            conv_kernels.im2col(x, kh, kw, sh, sw, dh, dw, *pads, cols)
-            if self.use_bias:
-                wb, _ = self._scratch.get("weights", 0, (kb, f), x.dtype)
-                wb[:k] = w2
-                wb[k] = self.bias.value
-                w2 = wb
-            z = cols @ w2
-        y, act_cache = self.activation.forward(z, inplace=True)
-        return y.reshape(n, oh, ow, f), (x.shape, cols, act_cache, slot)
+        # One block: keep its column matrix for backward (per call slot). Several:
+        # one shared block buffer, and backward recomputes the columns per block.
+        keep = len(blocks) == 1 and not self._pointwise()
+        cols = None if self._pointwise() else self._col_buffer(
+            "cols", slot if keep else "block", step, rpi, kb, x.dtype,
+            ones_at=k if kb > k else None)
+        z = np.empty((n * rpi, f), x.dtype)
+        y = z  # activations that keep their input for backward return a new array
+        act_caches = []
+        for b0, b1 in blocks:
+            r0, r1 = b0 * rpi, b1 * rpi
+            zb = z[r0:r1]
+            np.matmul(self._columns(x, b0, b1, cols, pads, rpi), w2, out=zb)
+            if self.use_bias and self._pointwise():
+                zb += self.bias.value
+            yb, cache = self.activation.forward(zb, inplace=True)
+            if yb is not zb:
+                if y is z:
+                    y = np.empty_like(z)
+                    y[:r0] = z[:r0]  # earlier blocks were activated in place
+                y[r0:r1] = yb
+            elif y is not z:
+                y[r0:r1] = zb
+            act_caches.append(cache)
+        return y.reshape(n, oh, ow, f), (x, act_caches, slot, cols if keep else None)
 
     def backward(self, cache, grad_output, need_input_grad=True):
-        x_shape, cols, act_cache, slot = cache
-        n, h, w, c = x_shape
-        f = self.filters
+        x, act_caches, slot, kept_cols = cache
+        n, h, w, c = x.shape
+        oh, ow, pads = self._geometry(h, w)
         kh, kw = self.kernel_size
-        k = kh * kw * c
-        dz = self.activation.backward(act_cache, grad_output.reshape(-1, f))
-        dz = np.ascontiguousarray(dz, dtype=self.kernel.dtype)
-        gw = cols.T @ dz          # (k [+1], f): kernel rows, then the bias row
+        k, f, rpi = kh * kw * c, self.filters, oh * ow
+        kb = k + 1 if self.use_bias and not self._pointwise() else k
+        blocks, step = self._blocks(n, rpi, kb + f)
+        dy = np.ascontiguousarray(grad_output, dtype=x.dtype).reshape(-1, f)
+        w2 = self.kernel.value.reshape(k, f)
+        pointwise = self._pointwise()
+        cols = None if pointwise or kept_cols is not None else self._col_buffer(
+            "cols", "block", step, rpi, kb, x.dtype, ones_at=k if kb > k else None)
+        if need_input_grad:
+            dx, _ = self._scratch.get("dx", slot, x.shape, x.dtype)
+            dcols = None if pointwise else self._col_buffer(
+                "dcols", "block", step, rpi, k, x.dtype)
+        gw = np.zeros((kb, f), np.float64 if x.dtype == np.float64 else x.dtype)
+        db = np.zeros(f, gw.dtype) if self.use_bias and pointwise else None
+        for (b0, b1), act_cache in zip(blocks, act_caches):
+            r0, r1 = b0 * rpi, b1 * rpi
+            dz = self.activation.backward(act_cache, dy[r0:r1])
+            colsb = kept_cols if kept_cols is not None else \
+                self._columns(x, b0, b1, cols, pads, rpi)
+            gw += colsb.T @ dz     # kernel rows, then the bias row (ones column)
+            if db is not None:
+                db += dz.sum(axis=0)
+            if need_input_grad:
+                if pointwise:
+                    np.matmul(dz, w2.T, out=dx[b0:b1].reshape(-1, c))
+                else:
+                    dcb = dcols[:r1 - r0]
+                    np.matmul(dz, w2.T, out=dcb)
+                    (sh, sw), (dh, dw) = self.strides, self.dilation_rate
+                    conv_kernels.col2im(dcb, kh, kw, sh, sw, dh, dw, *pads, dx[b0:b1])
         self.write_grad(self.kernel, gw[:k].reshape(self.kernel.shape))
         if self.use_bias:
-            self.write_grad(self.bias, gw[k] if gw.shape[0] > k else dz.sum(axis=0))
-        if not need_input_grad:
-            return None
-        w2 = self.kernel.value.reshape(k, f)
-        if self._pointwise():
-            dx, _ = self._scratch.get("dx", slot, x_shape, dz.dtype)
-            np.matmul(dz, w2.T, out=dx.reshape(-1, c))
-            return dx
-        dcols, _ = self._scratch.get("dcols", slot, (dz.shape[0], k), dz.dtype)
-        np.matmul(dz, w2.T, out=dcols)
-        dx, _ = self._scratch.get("dx", slot, x_shape, dz.dtype)
-        _, _, pads = self._geometry(h, w)
-        (sh, sw), (dh, dw) = self.strides, self.dilation_rate
-        conv_kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, *pads, dx)
-        return dx
+            self.write_grad(self.bias, gw[k] if db is None else db)
+        return dx if need_input_grad else None
 
     def get_config(self):
         config = super().get_config()

@@ -53,6 +53,9 @@ CONFIGS = [
     dict(filters=3, kernel_size=1, strides=2, padding="same", activation="tanh"),
     dict(filters=2, kernel_size=4, padding="same"),
     dict(filters=2, kernel_size=(1, 3), dilation_rate=(1, 2)),
+    dict(filters=3, kernel_size=3, activation="gelu"),      # backward needs the input
+    dict(filters=4, kernel_size=2, activation="softmax"),   # over the filters axis
+    dict(filters=3, kernel_size=1, activation="sigmoid"),
 ]
 
 
@@ -75,6 +78,14 @@ def test_forward_matches_naive_convolution(cfg, dtype):
         want = np.maximum(want, 0)
     elif cfg.get("activation") == "tanh":
         want = np.tanh(want)
+    elif cfg.get("activation") == "sigmoid":
+        want = 1 / (1 + np.exp(-want))
+    elif cfg.get("activation") == "softmax":
+        want = np.exp(want - want.max(-1, keepdims=True))
+        want /= want.sum(-1, keepdims=True)
+    elif cfg.get("activation") == "gelu":
+        from math import erf
+        want = 0.5 * want * (1 + np.vectorize(erf)(want / np.sqrt(2)))
     assert y.shape == want.shape == layer.compute_output_shape(x.shape)
     np.testing.assert_allclose(y, want, rtol=1e-5 if dtype == "float32" else 1e-12,
                                atol=1e-5 if dtype == "float32" else 1e-12)
@@ -206,3 +217,22 @@ def test_kernel_larger_than_input_names_layer_and_shapes():
     assert not layer.built and layer.weights == []
     with pytest.raises(ValueError, match="4-D input"):
         Conv2D(4, 3, name="flat").compute_output_shape((None, 10, 3))
+
+
+@pytest.mark.parametrize("block_bytes", [1, 5000])
+@pytest.mark.parametrize("cfg", [CONFIGS[0], CONFIGS[1], CONFIGS[4], CONFIGS[8], CONFIGS[9]])
+def test_image_blocks_give_the_same_result(monkeypatch, block_bytes, cfg):
+    # Tiny blocks: one image (or two, with a ragged last block) per im2col/GEMM pass.
+    from core.layers import convolutional
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 6, 7, 2))
+    whole = Conv2D(dtype="float64", **cfg)
+    y_whole = whole(x)
+    monkeypatch.setattr(convolutional, "BLOCK_BYTES", block_bytes)
+    blocked = Conv2D(dtype="float64", **cfg)
+    blocked.build((None, 6, 7, 2))
+    blocked.set_weights(whole.get_weights())
+    n_blocks = len(blocked._blocks(3, *[y_whole.shape[1] * y_whole.shape[2], 20])[0])
+    assert n_blocks >= 2
+    np.testing.assert_allclose(blocked(x), y_whole, rtol=1e-12, atol=1e-12)
+    check_layer_gradients(blocked, x)
