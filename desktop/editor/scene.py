@@ -48,6 +48,11 @@ class EditorScene(QGraphicsScene):
         self._wire = None  # (start PortItem, temp path item) while drawing a wire
         self.wire_label = ShapeLabel()
         self.wire_label.setBrush(QColor(theme.NODE_ERROR))
+        font = self.wire_label.font()
+        font.setPixelSize(13)
+        font.setBold(True)
+        self.wire_label.setFont(font)
+        self.wire_label.setFlag(self.wire_label.GraphicsItemFlag.ItemIgnoresTransformations)
         self.wire_label.setZValue(10)
         self.wire_label.hide()
         self.addItem(self.wire_label)

@@ -185,3 +185,26 @@ def test_zoom_and_pan(window):
     QTest.mouseRelease(vp, Qt.MiddleButton, Qt.NoModifier, c + type(c)(80, 50))
     after = view.mapToScene(view.viewport().rect().center())
     assert after.x() < before.x() and after.y() < before.y()
+
+
+def test_rubber_band_selects_nodes_inside(window):
+    doc = window.document
+    a = doc.add_node("Dense", {"units": 4}, (100, 100))
+    b = doc.add_node("Dense", {"units": 4}, (100, 260))
+    c = doc.add_node("Dense", {"units": 4}, (700, 100))
+    mouse_drag(window, QPointF(60, 60), QPointF(360, 380), steps=8)
+    assert set(window.scene.selected_node_ids()) == {a, b}
+    assert c not in window.scene.selected_node_ids()
+    assert window.undo_stack.count() == 0  # selecting is not an edit
+
+
+def test_space_drag_pans_instead_of_selecting(window):
+    view = window.view
+    view.setFocus()
+    QTest.keyPress(view, Qt.Key_Space)
+    before = view.mapToScene(view.viewport().rect().center())
+    mouse_drag(window, QPointF(200, 200), QPointF(260, 240), steps=4)
+    QTest.keyRelease(view, Qt.Key_Space)
+    after = view.mapToScene(view.viewport().rect().center())
+    assert after.x() < before.x() and after.y() < before.y()
+    assert window.scene.selected_node_ids() == []
