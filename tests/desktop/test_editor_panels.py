@@ -202,3 +202,23 @@ def test_shape_field_and_initializer_combo(window, qtbot):
     combo.setCurrentIndex(combo.findText("he_normal"))
     combo.activated.emit(combo.currentIndex())
     assert doc.nodes[dense].config["kernel_initializer"] == "he_normal"
+
+
+def test_scene_redraws_only_the_nodes_an_edit_affects(window, monkeypatch):
+    from desktop.editor.node_item import NodeItem
+
+    doc = window.document
+    i, c, d = _cnn_without_flatten(doc)
+    calls = []
+    original = NodeItem.update_from
+    monkeypatch.setattr(NodeItem, "update_from",
+                        lambda self, *a, **k: (calls.append(self.node_id), original(self, *a, **k)))
+    doc.set_config(d, "units", 4)  # the last layer: nothing below it
+    assert calls == [d]
+    calls.clear()
+    doc.set_config(c, "filters", 6)  # conv and the Dense after it change, the input does not
+    assert sorted(calls) == sorted([c, d])
+    calls.clear()
+    doc.move_nodes({i: (40.0, 0.0)})
+    assert calls == []
+    assert window.scene.node_items[i].pos().x() == 40.0
