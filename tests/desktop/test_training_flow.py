@@ -188,3 +188,32 @@ def test_closing_the_window_during_training_joins_the_thread(qtbot):
     qtbot.waitUntil(lambda: ctl.thread is not None and not ctl.thread.isRunning(),
                     timeout=30000)
     assert ctl.job.stop_requested
+
+
+def test_project_keeps_weights_and_a_reopened_project_continues_from_them(trained, tmp_path):
+    from core.graph.project_file import load_project, save_project
+    from desktop.training.controller import restore_weights
+
+    ui = trained.training_ui
+    path = tmp_path / "p.nwproj"
+    save_project(trained.document, path)
+    doc, weights = load_project(path)
+    assert doc.history and doc.history[-1]["epochs_done"] == 1
+    model = doc.build_model()
+    assert restore_weights(model, weights)
+    x = ui.data_panel.dataset.x_test[:16].astype(np.float32)[..., None] / 255.0
+    np.testing.assert_allclose(model.predict(x, verbose=0),
+                               ui.controller.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_real_main_window_has_the_training_ui(window):
+    from PySide6.QtWidgets import QProgressBar, QPushButton, QWidget
+
+    for name, cls in (("dataPanel", QWidget), ("trainButton", QPushButton),
+                      ("pauseButton", QPushButton), ("stopButton", QPushButton),
+                      ("trainProgress", QProgressBar), ("lossPlot", QWidget),
+                      ("metricPlot", QWidget)):
+        assert window.findChild(cls, name) is not None, name
+    texts = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
+    assert "Export model..." in texts
+    window.training_ui.shutdown()
