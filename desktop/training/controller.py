@@ -151,9 +151,12 @@ class TrainingController(QObject):
             model = doc.build_model()
         except (GraphError, ValueError) as exc:
             raise StartRefused(f"Cannot build the model: {exc}") from None
-        opt = optimizers.get(s.optimizer)
-        opt.learning_rate = float(s.learning_rate)
-        model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
+        try:
+            opt = optimizers.get(s.optimizer)
+            opt.learning_rate = float(s.learning_rate)
+            model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
+        except ValueError as exc:  # unknown optimizer/loss/metric name: the engine says which
+            raise StartRefused(f"Cannot compile the model: {exc}") from None
         resumed = restore_weights(model, doc.weights)
         fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
         if s.validation_split > 0:

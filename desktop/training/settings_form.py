@@ -28,7 +28,7 @@ from desktop.editor.commands import DocCommand, push_checked
 
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
           "binary_crossentropy", "mean_squared_error", "mean_absolute_error")
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "adagrad")  # what core.optimizers provides
 METRICS = ("accuracy", "mean_squared_error", "mean_absolute_error")
 
 
