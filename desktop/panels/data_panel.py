@@ -90,9 +90,10 @@ class _LoadTask(QRunnable):
 
 def spec_from_document(doc) -> DataSpec:
     name = doc.training.dataset or "sample"
-    if name in KINDS and name != "file":
-        return DataSpec(kind=name, validation_split=doc.training.validation_split)
     meta = doc.meta
+    if name in KINDS and name != "file":
+        return DataSpec(kind=name, path=str(meta.get("data_path") or ""),
+                        validation_split=doc.training.validation_split)
     return DataSpec(kind="file", path=name, labels_path=str(meta.get("data_labels_path") or ""),
                     test_path=str(meta.get("data_test_path") or ""),
                     label_column=str(meta.get("data_label_column") or "-1"),
@@ -156,7 +157,7 @@ class DataPanel(QWidget):
         file_row.addWidget(self.path, 1)
         file_row.addWidget(browse)
         self.file_box = QWidget()
-        fl = QFormLayout(self.file_box)
+        fl = self.file_form = QFormLayout(self.file_box)
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addRow("File", file_row)
         fl.addRow("Labels", self.labels_path)
@@ -179,12 +180,25 @@ class DataPanel(QWidget):
 
     # ------------------------------------------------------------------ input
     def _source_changed(self) -> None:
-        self.file_box.setVisible(self.source.currentData() == "file")
+        kind = self.source.currentData()
+        # MNIST / Fashion-MNIST take an optional local copy (mnist.npz / the IDX folder);
+        # without one they look in the usual places and download like Keras.
+        self.file_box.setVisible(kind != "sample")
+        for row in (1, 2, 3):
+            self.file_form.setRowVisible(row, kind == "file")
+        self.path.setPlaceholderText({
+            "file": "data file (.npz, .csv, IDX images)",
+            "mnist": "optional: a local mnist.npz",
+            "fashion_mnist": "optional: folder with the four Fashion-MNIST IDX files",
+        }.get(kind, ""))
 
     def _browse(self):
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a data file", "",
-            "Data files (*.npz *.csv *.csv.gz *-ubyte *-ubyte.gz *.idx*);;All files (*)")
+        if self.source.currentData() == "fashion_mnist":
+            path = QFileDialog.getExistingDirectory(self, "Folder with the Fashion-MNIST files")
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Choose a data file", "",
+                "Data files (*.npz *.csv *.csv.gz *-ubyte *-ubyte.gz *.idx*);;All files (*)")
         if path:
             self.path.setText(path)
 
@@ -269,6 +283,8 @@ class DataPanel(QWidget):
         if spec.kind == "file":
             doc.set_meta(data_labels_path=spec.labels_path, data_test_path=spec.test_path,
                          data_label_column=spec.label_column)
+        elif spec.kind != "sample" and (doc.meta.get("data_path") or "") != spec.path:
+            doc.set_meta(data_path=spec.path)
 
     @staticmethod
     def _describe(ds) -> str:

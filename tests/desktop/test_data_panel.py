@@ -96,3 +96,23 @@ def test_idx_pair_needs_its_labels(tmp_path):
         fh.write(bytes([0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2]) + bytes(4))
     with pytest.raises(DataError, match="labels file"):
         load_dataset(DataSpec(kind="file", path=str(p)))
+
+
+def test_fashion_mnist_from_a_local_folder_is_remembered(qtbot, shared_data):
+    win = make_host(qtbot)
+    ui = win.training_ui
+    wait_data(qtbot, ui)
+    folder = str(shared_data / "fashion-mnist")
+    ui.data_panel.source.setCurrentIndex(ui.data_panel.source.findData("fashion_mnist"))
+    assert ui.data_panel.file_box.isVisibleTo(ui.data_panel)
+    ui.data_panel.path.setText(folder)
+    with qtbot.waitSignal(ui.data_panel.loadFinished, timeout=60000) as blocker:
+        ui.data_panel.load_button.click()
+    assert blocker.args[0], blocker.args[1]
+    ds = ui.data_panel.dataset
+    assert len(ds.x_train) == 60000 and len(ds.x_test) == 10000
+    assert ds.class_names[9] == "Ankle boot"
+    assert win.document.training.dataset == "fashion_mnist"
+    assert win.document.meta["data_path"] == folder
+    assert win.document.data_info == ((28, 28, 1), 10)
+    ui.shutdown()
