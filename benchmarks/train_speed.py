@@ -16,6 +16,7 @@ Usage::
     python benchmarks/train_speed.py            # full 60,000 training images
     python benchmarks/train_speed.py --quick    # first 10,000 images
     python benchmarks/train_speed.py --models mlp --frameworks core
+    python benchmarks/train_speed.py --profile  # per-step overhead of the engine
 """
 
 from __future__ import annotations
@@ -90,6 +91,47 @@ def run_core(name, n):
     return {"epoch_s": train, "predict_s": pred, "n": len(x), "n_test": len(xt),
             "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": warm,
             "train_acc": hist.history["accuracy"][-1], "test_acc": acc}
+
+
+def profile_overhead(steps=2000):
+    """Per-step cost of the engine itself: a model whose arithmetic is negligible
+    (4 layers of width 2, batch 2), timed in CPU seconds, then a cProfile split by file."""
+    import cProfile
+    import pstats
+
+    import numpy as np
+
+    sys.path.insert(0, REPO)
+    from core import kernels, utils
+    from core.layers import Dense, Dropout, Flatten
+    from core.models import Sequential
+
+    kernels.warmup()
+    utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.random((2 * steps, 2, 2), dtype=np.float32)
+    y = rng.integers(0, 2, 2 * steps)
+    model = Sequential([Flatten(input_shape=(2, 2)), Dense(2, activation="relu"), Dropout(0.2),
+                        Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x[:64], y[:64], batch_size=2, verbose=0)
+    for verbose in (0, 1):
+        t0 = time.process_time()
+        model.fit(x, y, batch_size=2, verbose=verbose)
+        per = (time.process_time() - t0) / steps
+        print(f"\nper-step overhead (CPU time, verbose={verbose}): {per * 1e6:.0f} us",
+              flush=True)
+    prof = cProfile.Profile()
+    prof.runcall(model.fit, x, y, batch_size=2, verbose=0)
+    by_file: dict[str, float] = {}
+    for (fname, _, _), (_, _, tottime, _, _) in pstats.Stats(prof).stats.items():
+        key = fname.split(REPO + os.sep)[-1] if REPO in fname else "numpy/builtins"
+        by_file[key] = by_file.get(key, 0.0) + tottime
+    total = sum(by_file.values())
+    print("share of the per-step time under cProfile, by file:")
+    for key, t in sorted(by_file.items(), key=lambda kv: -kv[1])[:15]:
+        print(f"  {100 * t / total:5.1f}%  {key}")
 
 
 # -------------------------------------------------------------------- torch
@@ -172,9 +214,14 @@ def main(argv=None):
     ap.add_argument("--frameworks", default="core,torch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n", type=int, default=None)
+    ap.add_argument("--profile", action="store_true",
+                    help="also measure the engine's per-step overhead (cProfile by file)")
     ap.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     n = args.n or (10_000 if args.quick else 60_000)
+    if args.profile:
+        profile_overhead()
+        return
     if args.worker:
         fw, name = args.worker
         res = run_core(name, n) if fw == "core" else run_torch(name, n, args.threads)
