@@ -230,3 +230,15 @@ def test_progress_bar_redraws_are_throttled(capsys):
     model.fit(x, y, epochs=1, batch_size=1, verbose=1)
     redraws = capsys.readouterr().out.count("\r")
     assert 1 <= redraws < 200  # 2000 batches, at most ~10 redraws per second
+
+
+def test_model_checkpoint_weights_only_roundtrip(tmp_path):
+    pytest.importorskip("core.saving.keras_format", reason="core.saving not in the tree yet")
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[ModelCheckpoint(
+        str(tmp_path / "w{epoch}.weights.h5"), monitor="loss", save_weights_only=True)])
+    fresh = _model(lr=0.5)
+    fresh.load_weights(str(tmp_path / "w2.weights.h5"))
+    for a, b in zip(fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
