@@ -11,14 +11,16 @@ per-output losses, loss weights and metrics. A training step is::
 
 When an output layer ends in ``softmax`` and its loss is (sparse) categorical
 crossentropy on probabilities, the step uses the fused gradient w.r.t. the
-logits (``loss.value_and_logits_grad``) and back-propagates it through the layer
-with its activation treated as the identity, saving the softmax Jacobian pass.
+logits (``loss.value_and_logits_grad``) and back-propagates it through a shallow
+copy of the layer whose activation is the identity (the layer itself is never
+modified), saving the softmax Jacobian pass.
 
 >>> # built by Model.compile; see core.models.trainer
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -120,11 +122,9 @@ class CompiledStep:
     def _losses(self, ys, preds, sw, fused_ok: bool, want_grad: bool):
         total = 0.0
         grads = []
-        fused = []
         for k, (spec, y, p) in enumerate(zip(self.outputs, ys, preds)):
             if want_grad and fused_ok and spec.fused_layer is not None:
                 value, g = spec.loss.value_and_logits_grad(y, p, sample_weight=sw)
-                fused.append(spec.fused_layer)
             elif want_grad:
                 value, g = spec.loss.value_and_grad(y, p, sample_weight=sw)
             else:
@@ -134,7 +134,7 @@ class CompiledStep:
             self.out_loss_sums[k] += value * len(p)
             total += spec.weight * value
             grads.append(g)
-        return total, grads, fused
+        return total, grads
 
     def _update_metrics(self, ys, preds):
         for spec, y, p in zip(self.outputs, ys, preds):
@@ -146,26 +146,26 @@ class CompiledStep:
             preds = self._call_model(xs, training=True)
         # The fused gradient is only valid when the recorded output is the softmax
         # layer's own output (not e.g. a later identity or slice).
-        fused_ok = all(
-            spec.fused_layer is None or _produced_by(tape, p, spec.fused_layer)
-            for spec, p in zip(self.outputs, preds))
-        loss, grads, fused = self._losses(ys, preds, sw, fused_ok, want_grad=True)
+        records = [None if spec.fused_layer is None else
+                   _record_of(tape, p, spec.fused_layer) for spec, p in zip(self.outputs, preds)]
+        fused_ok = all(r is not None or spec.fused_layer is None
+                       for r, spec in zip(records, self.outputs))
+        loss, grads = self._losses(ys, preds, sw, fused_ok, want_grad=True)
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
         self._update_metrics(ys, preds)
         if skip_nonfinite and not math.isfinite(loss):
             return loss
-        saved = [(layer, layer.activation) for layer in fused]
-        try:
-            # Why: the gradient already is d loss / d logits; make the softmax's
-            # backward the identity for this one pass (restored right after).
-            for layer, _ in saved:
-                layer.activation = _IDENTITY
-            touched = tape.backward(preds, grads)
-        finally:
-            for layer, act in saved:
-                layer.activation = act
+        if fused_ok:
+            for rec in records:
+                if rec is not None:
+                    # The gradient already is d loss / d logits: back-propagate through
+                    # a shallow copy of the layer whose activation is the identity. The
+                    # copy shares the variables; the real layer is never modified, so
+                    # other threads reading it (configs, the editor) see no change.
+                    rec.layer = _identity_activation_view(rec.layer)
+        touched = tape.backward(preds, grads)
         self._apply(touched)
         return loss
 
@@ -185,7 +185,7 @@ class CompiledStep:
 
     def test_step(self, xs, ys, sw=None) -> float:
         preds = self._call_model(xs, training=False)
-        loss, _, _ = self._losses(ys, preds, sw, False, want_grad=False)
+        loss, _ = self._losses(ys, preds, sw, False, want_grad=False)
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
@@ -196,8 +196,14 @@ class CompiledStep:
         return self._call_model(xs, training=False)
 
 
-def _produced_by(tape, array, layer) -> bool:
+def _record_of(tape, array, layer):
     for rec in reversed(tape.records):
         if rec.layer is layer and any(o is array for o in rec.outputs):
-            return True
-    return False
+            return rec
+    return None
+
+
+def _identity_activation_view(layer):
+    view = copy.copy(layer)
+    object.__setattr__(view, "activation", _IDENTITY)
+    return view
