@@ -174,3 +174,21 @@ def test_subclassed_model_tracks_layers_and_weights_in_order():
     assert [w.path for w in model.weights] == [
         f"{model.hidden.name}/kernel", f"{model.hidden.name}/bias",
         f"{model.out.name}/kernel", f"{model.out.name}/bias"]
+
+
+def test_nested_sequential_in_functional_and_subclassed_fit():
+    inner = Sequential([Dense(4, activation="tanh", input_shape=(3,), dtype=F64),
+                        Dense(2, dtype=F64)])
+    a = Input((3,), dtype=F64)
+    outer = Model(a, Dense(1, dtype=F64)(inner(a)))
+    assert [type(ly).__name__ for ly in outer.layers] == ["InputLayer", "Sequential", "Dense"]
+    assert outer.count_params() == 16 + 10 + 3
+    check_layer_gradients(outer, _rng(5).normal(size=(4, 3)))
+
+    model = TwoDense()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x = _rng(6).normal(size=(90, 4))
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    hist = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < 0.7 * hist.history["loss"][0]
