@@ -236,3 +236,24 @@ def test_image_blocks_give_the_same_result(monkeypatch, block_bytes, cfg):
     assert n_blocks >= 2
     np.testing.assert_allclose(blocked(x), y_whole, rtol=1e-12, atol=1e-12)
     check_layer_gradients(blocked, x)
+
+
+def test_inference_call_between_forward_and_backward_keeps_training_buffers():
+    # Reused scratch buffers are per call slot: a tape-less call (e.g. a callback
+    # predicting mid-step) must not overwrite the columns the training step kept.
+    from core.layers.pooling import MaxPooling2D
+    rng = np.random.default_rng(5)
+    x, other = rng.standard_normal((2, 2, 8, 8, 3))
+    grads = []
+    for interleave in (False, True):
+        conv = Conv2D(4, 3, name=f"c{interleave}", dtype="float64")
+        pool = MaxPooling2D(dtype="float64")
+        conv.build((None, 8, 8, 3))
+        conv.set_weights([np.linspace(-1, 1, 108).reshape(3, 3, 3, 4), np.zeros(4)])
+        with Tape() as tape:
+            y = pool(conv(x, training=True), training=True)
+        if interleave:
+            pool(conv(other))
+        tape.backward(y, np.ones_like(y))
+        grads.append(conv.kernel.grad.copy())
+    np.testing.assert_array_equal(grads[0], grads[1])
