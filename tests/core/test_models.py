@@ -185,8 +185,9 @@ def test_nested_sequential_in_functional_and_subclassed_fit():
     assert outer.count_params() == 16 + 10 + 3
     check_layer_gradients(outer, _rng(5).normal(size=(4, 3)))
 
+    from core.optimizers import Adam
     model = TwoDense()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=Adam(learning_rate=0.02), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     x = _rng(6).normal(size=(90, 4))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
