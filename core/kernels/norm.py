@@ -28,23 +28,31 @@ _BLOCKS = 16  # row blocks for the parallel reductions (>= threads, small partia
 
 
 @njit(parallel=True)
-def _column_sums(x2, shift, power):
-    """Per-column sum of ``(x - shift) ** power`` (power 1 or 2), float64."""
+def _shifted_sums(x2, shift):
+    """Per-column ``sum(x - shift)`` and ``sum((x - shift)**2)`` in float64, one pass.
+
+    With ``shift`` a sample of each column (its first row), ``var = s2/m - (s1/m)**2``
+    loses at most ~1e-16 * (shift - mean)**2 <= 1e-16 * m * var: the shift is one of
+    the samples, so it cannot sit further than sqrt(m * var) from the mean."""
     m, c = x2.shape
     nb = min(_BLOCKS, max(m, 1))
-    part = np.zeros((nb, c), np.float64)
+    p1 = np.zeros((nb, c), np.float64)
+    p2 = np.zeros((nb, c), np.float64)
     for k in prange(nb):
         r0 = k * m // nb
         r1 = (k + 1) * m // nb
         for r in range(r0, r1):
             for ch in range(c):
                 d = x2[r, ch] - shift[ch]
-                part[k, ch] += d if power == 1 else d * d
-    out = np.zeros(c, np.float64)
+                p1[k, ch] += d
+                p2[k, ch] += d * d
+    s1 = np.zeros(c, np.float64)
+    s2 = np.zeros(c, np.float64)
     for k in range(nb):
         for ch in range(c):
-            out[ch] += part[k, ch]
-    return out
+            s1[ch] += p1[k, ch]
+            s2[ch] += p2[k, ch]
+    return s1, s2
 
 
 @njit(parallel=True)
@@ -58,18 +66,19 @@ def _affine(x2, scale, offset, y2):
 @njit
 def batch_norm_train_forward(x2, gamma, beta, eps, y2, mean, var, inv_std):
     """Normalise with batch statistics; writes ``y2`` and the batch ``mean``, biased
-    ``var`` and ``inv_std`` (all float64 (C,) buffers). Two passes for the moments
-    (mean, then centred squares) to avoid cancellation."""
+    ``var`` and ``inv_std`` (all float64 (C,) buffers). One pass for the moments
+    (shifted sums, see ``_shifted_sums``), one for the output."""
     m, c = x2.shape
-    zero = np.zeros(c, np.float64)
-    s1 = _column_sums(x2, zero, 1)
+    shift = np.empty(c, np.float64)
     for ch in range(c):
-        mean[ch] = s1[ch] / m
-    s2 = _column_sums(x2, mean, 2)
+        shift[ch] = x2[0, ch] if m > 0 else 0.0
+    s1, s2 = _shifted_sums(x2, shift)
     scale = np.empty(c, np.float64)
     offset = np.empty(c, np.float64)
     for ch in range(c):
-        var[ch] = s2[ch] / m
+        d = s1[ch] / m
+        mean[ch] = shift[ch] + d
+        var[ch] = max(s2[ch] / m - d * d, 0.0)
         inv_std[ch] = 1.0 / np.sqrt(var[ch] + eps)
         scale[ch] = gamma[ch] * inv_std[ch]
         offset[ch] = beta[ch] - mean[ch] * scale[ch]
