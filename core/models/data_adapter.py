@@ -199,3 +199,48 @@ def unpack_validation_data(validation_data):
         + (f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else "")
         + "."
     )
+
+
+def check_targets(model_name: str, specs, ys) -> None:
+    """Targets vs the model outputs: count, shape, and (sparse losses) every label in range."""
+    from core.models.step import is_sparse_loss
+
+    if len(ys) != len(specs):
+        raise ValueError(f"Model '{model_name}' has {len(specs)} output(s) "
+                         f"{[s.name for s in specs]} but received {len(ys)} target array(s) "
+                         f"with shapes {[y.shape for y in ys]}.")
+    for spec, y in zip(specs, ys):
+        where = f"Model '{model_name}' output '{spec.name}'"
+        if is_sparse_loss(spec.loss):
+            if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
+                raise ValueError(f"{where}: sparse labels must be integer class indices, "
+                                 f"received non-integer values such as "
+                                 f"{y[np.mod(y, 1) != 0].flat[0].item()!r}.")
+            classes = spec.shape[-1] if spec.shape else None
+            lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)
+            if classes is not None and (lo < 0 or hi >= classes):
+                bad = lo if lo < 0 else hi
+                raise ValueError(
+                    f"{where}: label {bad} is out of range for loss '{spec.loss.name}' "
+                    f"with {classes} classes (expected labels 0..{classes - 1}).")
+        elif spec.shape is not None:
+            want = tuple(spec.shape[1:])
+            got = y.shape[1:]
+            if int(np.prod(got)) != int(np.prod(want)) or len(got) > len(want) + 1:
+                raise ValueError(f"{where}: targets of shape {y.shape} do not match the "
+                                 f"model output shape {tuple(spec.shape)}.")
+
+
+def class_sample_weights(ys, class_weight: dict, sw, dtype):
+    """Per-sample weights from Keras' ``class_weight`` (times ``sw`` when given)."""
+    if len(ys) != 1:
+        raise ValueError("class_weight is only supported for single-output models, this "
+                         f"model has {len(ys)} outputs.")
+    y = ys[0]
+    labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
+        else y.reshape(-1).astype(np.int64)
+    table = np.ones(int(max(max(class_weight) + 1, labels.max() + 1)), dtype)
+    for k, w in class_weight.items():
+        table[int(k)] = w
+    w = table[labels]
+    return w if sw is None else sw * w

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.callbacks import CallbackList
 from core.models import data_adapter as da
-from core.models.step import CompiledStep, OutputSpec, fusable_layer, is_sparse_loss
+from core.models.step import CompiledStep, OutputSpec, fusable_layer
 
 
 class Trainer:
@@ -173,9 +173,9 @@ class Trainer:
         if y is not None:
             if self._step is None:
                 self._make_step(ys)
-            self._check_targets(ys)
+            da.check_targets(self.name, self._step.outputs, ys)
             if class_weight is not None:
-                sw = self._class_weights(ys, class_weight, sw)
+                sw = da.class_sample_weights(ys, class_weight, sw, self.dtype)
         return xs, ys, sw, n
 
     def _check_inputs(self, xs):
@@ -187,45 +187,6 @@ class Trainer:
             shape = self._build_input_shape
             expected = shape if isinstance(shape, list) else [shape]
             da.check_input_shapes(self.name, [], expected, xs)
-
-    def _check_targets(self, ys):
-        specs = self._step.outputs
-        if len(ys) != len(specs):
-            raise ValueError(f"Model '{self.name}' has {len(specs)} output(s) "
-                             f"{[s.name for s in specs]} but received {len(ys)} target array(s) "
-                             f"with shapes {[y.shape for y in ys]}.")
-        for spec, y in zip(specs, ys):
-            where = f"Model '{self.name}' output '{spec.name}'"
-            if is_sparse_loss(spec.loss):
-                if y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0):
-                    raise ValueError(f"{where}: sparse labels must be integer class indices, "
-                                     f"received non-integer values such as "
-                                     f"{y[np.mod(y, 1) != 0].flat[0].item()!r}.")
-                classes = spec.shape[-1] if spec.shape else None
-                lo, hi = (int(y.min()), int(y.max())) if y.size else (0, 0)
-                if classes is not None and (lo < 0 or hi >= classes):
-                    bad = lo if lo < 0 else hi
-                    raise ValueError(
-                        f"{where}: label {bad} is out of range for loss '{spec.loss.name}' "
-                        f"with {classes} classes (expected labels 0..{classes - 1}).")
-            elif spec.shape is not None:
-                want = tuple(spec.shape[1:])
-                got = y.shape[1:]
-                if int(np.prod(got)) != int(np.prod(want)) or len(got) > len(want) + 1:
-                    raise ValueError(f"{where}: targets of shape {y.shape} do not match the "
-                                     f"model output shape {tuple(spec.shape)}.")
-
-    def _class_weights(self, ys, class_weight, sw):
-        if len(ys) != 1:
-            raise ValueError("class_weight is only supported for single-output models.")
-        y = ys[0]
-        labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
-            else y.reshape(-1).astype(np.int64)
-        table = np.ones(int(max(max(class_weight) + 1, labels.max() + 1)), self.dtype)
-        for k, w in class_weight.items():
-            table[int(k)] = w
-        w = table[labels]
-        return w if sw is None else sw * w
 
     # -------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
