@@ -5,6 +5,8 @@ Run from the repository root (takes ~1-2 minutes)::
 
     /work/venv/bin/python benchmarks/conv_kernels.py            # layer blocks + CNN steps
     /work/venv/bin/python benchmarks/conv_kernels.py --blocks   # layer blocks only
+    NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+        /work/venv/bin/python benchmarks/conv_kernels.py --torch-threads 1   # one core each
 
 Timings are medians over repeats (the machine is shared). The CNN part trains the
 seed CNN (Conv 32 3x3 relu, MaxPool 2, Flatten, Dense 128 relu, Dense 10 softmax) and
@@ -189,9 +191,10 @@ def cnn_steps(torch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", action="store_true", help="layer blocks only")
+    parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
     args = parser.parse_args()
     import torch
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.torch_threads)
     kernels.warmup()
     blocks(torch)
     if not args.blocks:
