@@ -46,3 +46,24 @@ def test_normalize_unit_l2_rows():
     x = np.array([[3.0, 4.0], [0.0, 0.0]])
     np.testing.assert_allclose(utils.normalize(x), [[0.6, 0.8], [0.0, 0.0]])
     np.testing.assert_allclose(utils.normalize(x, axis=0, order=1)[:, 1], [1.0, 0.0])
+
+
+def test_blas_runs_single_threaded_during_fit_and_is_restored():
+    from core.callbacks import LambdaCallback
+    from core.models.blas_threads import blas_threads, single_threaded_blas
+    before = blas_threads()
+    if before is None:
+        pytest.skip("no controllable OpenBLAS in this numpy build")
+    seen = []
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0,
+              callbacks=[LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(
+                  blas_threads()))])
+    assert seen == [1]
+    assert blas_threads() == before
+    with single_threaded_blas():
+        with single_threaded_blas():
+            assert blas_threads() == 1
+        assert blas_threads() == 1
+    assert blas_threads() == before
