@@ -1,4 +1,5 @@
-"""Keras' small utilities: ``to_categorical``, ``set_random_seed``, ``normalize``.
+"""Keras' small utilities: ``to_categorical``, ``set_random_seed``, ``normalize``,
+``Progbar`` (as ``keras.utils.Progbar``).
 
 >>> to_categorical([0, 2, 1]).tolist()
 [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
@@ -10,6 +11,10 @@ from __future__ import annotations
 import random as _py_random
 
 import numpy as np
+
+from core.callbacks.progbar import Progbar
+
+__all__ = ["Progbar", "normalize", "set_random_seed", "to_categorical"]
 
 
 def to_categorical(x, num_classes=None) -> np.ndarray:
