@@ -42,7 +42,7 @@ def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
     # No grid: pyqtgraph draws grid lines as part of each axis picture, and they made
     # 3/4 of every repaint (offscreen raster: 20-48 ms -> 8 ms per update, measured),
     # which is GUI-thread time taken from a 10 Hz budget while training.
-    w.addLegend(offset=(-10, 10), labelTextSize="8pt")
+    w.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=(27, 30, 35, 210))
     w.setClipToView(True)
     w.setDownsampling(auto=True, mode="peak")
     w.setMinimumHeight(150)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.panels.test_pad import TestPad
 
-GALLERY_COLUMNS = 6
+GALLERY_COLUMNS = 4
 
 
 def image_pixmap(x: np.ndarray, size: int = 56) -> QPixmap | None:

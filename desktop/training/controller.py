@@ -108,7 +108,7 @@ class TrainingController(QObject):
         self.last_message = text
         self.message.emit(text)
 
-    def _build(self, doc, ds):
+    def _build(self, doc, ds, continue_weights=True):
         """Model + prepared data + fit kwargs, or ``StartRefused`` (nothing changed)."""
         from core import optimizers
         from core.graph.datatypes import GraphError
@@ -157,15 +157,19 @@ class TrainingController(QObject):
             model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
         except ValueError as exc:  # unknown optimizer/loss/metric name: the engine says which
             raise StartRefused(f"Cannot compile the model: {exc}") from None
-        resumed = restore_weights(model, doc.weights)
+        resumed = continue_weights and restore_weights(model, doc.weights)
         fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
         if s.validation_split > 0:
             fit_kwargs["validation_split"] = s.validation_split
         return model, make_data, shape, fit_kwargs, resumed, est
 
     # --------------------------------------------------------------- actions
-    def start(self) -> bool:
-        """Start training from the current document; False (with a message) if refused."""
+    def start(self, continue_weights: bool = True) -> bool:
+        """Start training from the current document; False (with a message) if refused.
+
+        ``continue_weights``: start from ``document.weights`` when they fit the network
+        (a reopened project continues training); otherwise from fresh initial weights.
+        """
         if self.state != "idle":
             return False
         doc, ds = self.get_document(), self.get_data()
@@ -175,7 +179,8 @@ class TrainingController(QObject):
             self._say("No data loaded yet: choose a data set in the Data panel.")
             return False
         try:
-            model, make_data, shape, fit_kwargs, resumed, est = self._build(doc, ds)
+            model, make_data, shape, fit_kwargs, resumed, est = self._build(doc, ds,
+                                                                            continue_weights)
         except StartRefused as exc:
             self._say(str(exc))
             self.failed.emit("Training cannot start", str(exc))

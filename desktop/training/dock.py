@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -143,6 +144,9 @@ class TrainingUI(QObject):
         self.add_epochs_spin.setValue(1)
         self.add_epochs_button = QPushButton("Add epochs")
         self.add_epochs_button.setObjectName("addEpochsButton")
+        self.continue_box = QCheckBox("Continue from the project's trained weights")
+        self.continue_box.setObjectName("continueWeights")
+        self.continue_box.setChecked(True)
         self.kernel_label = QLabel()
         self.kernel_label.setObjectName("kernelState")
         self.state_label = QLabel()
@@ -158,6 +162,7 @@ class TrainingUI(QObject):
         lay = QVBoxLayout(w)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.form)
+        lay.addWidget(self.continue_box)
         lay.addLayout(row)
         lay.addWidget(self.progress)
         lay.addLayout(more)
@@ -173,7 +178,7 @@ class TrainingUI(QObject):
 
     def train(self) -> bool:
         self.results.pad.set_model(None)  # the pad must not predict with a model in training
-        started = self.controller.start()
+        started = self.controller.start(continue_weights=self.continue_box.isChecked())
         if started and isinstance(self.curves_dock, QDockWidget):
             self.curves_dock.raise_()
         return started
@@ -191,6 +196,7 @@ class TrainingUI(QObject):
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(state in ("running", "paused"))
         self.add_epochs_button.setEnabled(state in ("running", "paused"))
+        self.continue_box.setEnabled(idle)
         self.form.set_training_state(state)
         self.data_panel.setEnabled(idle)
 

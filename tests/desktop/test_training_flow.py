@@ -217,3 +217,16 @@ def test_real_main_window_has_the_training_ui(window):
     texts = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
     assert "Export model..." in texts
     window.training_ui.shutdown()
+
+
+def test_continue_box_decides_between_saved_and_fresh_weights(trained, qtbot):
+    ui, ctl = trained.training_ui, trained.training_ui.controller
+    saved = {k: [a.copy() for a in v] for k, v in trained.document.weights.items()}
+    for keep in (True, False):
+        ui.continue_box.setChecked(keep)
+        ctl.get_document().set_training(epochs=1)
+        with qtbot.waitSignal(ctl.runFinished, timeout=EPOCH_TIMEOUT):
+            _click(qtbot, ui.train_button)
+            _click(qtbot, ui.stop_button)  # stops at the next batch
+        assert trained.document.history[-1]["resumed_weights"] is keep
+        trained.document.weights = {k: [a.copy() for a in v] for k, v in saved.items()}
