@@ -43,7 +43,7 @@ def test_train_pause_change_lr_resume_stop(qtbot):
     win = make_host(qtbot, template_doc())
     ui, ctl = win.training_ui, win.training_ui.controller
     wait_data(qtbot, ui)
-    _set(win, epochs=3, batch_size=32, learning_rate=0.001, seed=3)
+    _set(win, epochs=20, batch_size=32, learning_rate=0.001, seed=3)  # stopped long before
     assert not ui.pause_button.isEnabled() and not ui.stop_button.isEnabled()
     with qtbot.waitSignal(ctl.epochEnded, timeout=EPOCH_TIMEOUT) as first:
         _click(qtbot, ui.train_button)
@@ -66,7 +66,7 @@ def test_train_pause_change_lr_resume_stop(qtbot):
     ui.form.learning_rate.setValue(0.0002)
     assert win.document.training.learning_rate == pytest.approx(0.0002)
     ctl.add_epochs(1)
-    assert ctl.job.target_epochs == 4
+    assert ctl.job.target_epochs == 21
 
     _click(qtbot, ui.pause_button)  # Resume
     qtbot.waitUntil(lambda: float(ctl.model.optimizer.learning_rate) == pytest.approx(0.0002),
@@ -77,7 +77,7 @@ def test_train_pause_change_lr_resume_stop(qtbot):
         _click(qtbot, ui.stop_button)
     result = done.args[0]
     assert result["stopped"] and ctl.state == "idle" and ui.train_button.isEnabled()
-    assert 1 <= result["epochs_done"] < 4
+    assert 1 <= result["epochs_done"] < 21
     doc = win.document
     assert doc.weights and all(np.all(np.isfinite(a)) for arrs in doc.weights.values()
                                for a in arrs)
