@@ -61,7 +61,7 @@ class ConfusionView(pg.GraphicsLayoutWidget):
         super().__init__(parent, show=False)
         self.setObjectName("confusionMatrix")
         self.setBackground("#1b1e23")
-        self.plot = self.addPlot(title="Confusion matrix (rows: true, columns: predicted)")
+        self.plot = self.addPlot(title="Confusion matrix")  # axes say true / predicted
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.setMouseEnabled(False, False)
