@@ -6,6 +6,8 @@ auto-layout, zoom. Each edit is one undo command pushed via ``window.push_edit``
 
 from __future__ import annotations
 
+import atexit
+
 from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 
@@ -107,6 +109,7 @@ class EditActions:
         mime = QMimeData()
         mime.setData(clipboard.NODES_MIME, clipboard.encode(payload))
         QGuiApplication.clipboard().setMimeData(mime)
+        _clear_clipboard_before_python_exits()
         self._paste_count = 0
         return payload
 
@@ -180,3 +183,27 @@ def starter_config(doc, layer_type: str) -> dict:
         elif p.kind == "tuple":
             out[p.name] = [STARTER_TUPLE] * (p.length or 2)
     return out
+
+
+_clipboard_hook_registered = False
+
+
+def _clear_clipboard_before_python_exits() -> None:
+    """Qt's own exit handler deletes the clipboard's QMimeData after Python has shut
+    down, and PySide's wrapper then crashes the process (SIGSEGV at exit). Clearing our
+    data from an ``atexit`` hook deletes it while Python is still alive. An app's
+    clipboard data disappears with it on exit anyway, so the user loses nothing."""
+    global _clipboard_hook_registered
+    if not _clipboard_hook_registered:
+        _clipboard_hook_registered = True
+        atexit.register(_clear_own_clipboard)
+
+
+def _clear_own_clipboard() -> None:
+    app = QGuiApplication.instance()
+    if app is None:
+        return
+    board = QGuiApplication.clipboard()
+    mime = board.mimeData()
+    if mime is not None and mime.hasFormat(clipboard.NODES_MIME):
+        board.clear()
