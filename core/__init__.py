@@ -8,6 +8,12 @@ Submodules load on first use so ``import core`` stays fast::
 """
 
 import importlib
+import os
+
+# OpenBLAS' idle threads spin for ~2^28 cycles after each call, fighting numba's kernels
+# for the cores; 2^4 makes them yield at once. Only effective when core is imported
+# before numpy (OpenBLAS reads it when it loads); harmless otherwise.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 __version__ = "0.1.0"
 

@@ -1,19 +1,17 @@
-"""Run OpenBLAS single-threaded while a model trains, evaluates or predicts.
+"""Set OpenBLAS' thread count while a model trains, evaluates or predicts.
 
-Why: a training step issues many small matrix products (a batch of 32 through
-a 784x128 layer is 3 MFLOP). OpenBLAS splits even those over its worker threads,
-which spin while they wait; when the machine is busy (other programs, the GUI,
-other processes) the spinning threads and the step's own thread fight for the
-cores and a step gets 5-40x slower (measured on the 2-core target: the MLP epoch
-went from 2.6 s to 116 s, the seed CNN from 3.0 s to 11.2 s per 10k images). The
-engine's own numba kernels already use the cores where it pays (convolutions,
-pooling, optimizer updates), so BLAS runs on the calling thread only.
+By default the count is left as it is: on a quiet 2-core machine two BLAS
+threads make the seed CNN's dense layer twice as fast, once OpenBLAS' and
+numba's idle threads stop spinning against each other (``core/__init__.py``
+sets ``OPENBLAS_THREAD_TIMEOUT`` and ``core/kernels/_jit.py`` sets
+``OMP_WAIT_POLICY=PASSIVE``; measured with ``benchmarks/train_speed.py``: seed
+CNN 13.6 s -> 5.6 s per epoch). On a machine crowded by other processes one
+BLAS thread can be much faster (the MLP epoch went from 2.6 s to 116 s under
+load 10 with two): set ``NETWEAVER_BLAS_THREADS=1`` for that. Other BLAS builds
+(no ``*_set_num_threads`` symbol) are left alone.
 
-Set ``NETWEAVER_BLAS_THREADS`` to keep a different count during training
-(e.g. ``2``); other BLAS builds (no ``*_set_num_threads`` symbol) are left alone.
-
->>> with single_threaded_blas():
-...     pass  # numpy matmuls here use one OpenBLAS thread
+>>> with training_blas_threads():
+...     pass  # numpy matmuls here use NETWEAVER_BLAS_THREADS threads, if set
 """
 
 from __future__ import annotations
@@ -52,15 +50,17 @@ def _find_openblas():
     return ()
 
 
-def _target() -> int:
-    value = os.environ.get("NETWEAVER_BLAS_THREADS", "1")
+def _target() -> int | None:
+    value = os.environ.get("NETWEAVER_BLAS_THREADS")
+    if value is None:
+        return None
     try:
         return max(1, int(value))
     except ValueError:
-        return 1
+        return None
 
 
-class single_threaded_blas:
+class training_blas_threads:
     """Context manager; nests (fit -> evaluate) and restores the previous count."""
 
     def __enter__(self):
@@ -71,7 +71,7 @@ class single_threaded_blas:
             if _depth == 0 and _api:
                 current = _api[0]()
                 target = _target()
-                if current != target:
+                if target is not None and current != target:
                     _saved = current
                     _api[1](target)
             _depth += 1

@@ -24,15 +24,15 @@ import numpy as np
 
 from core.callbacks import CallbackList
 from core.models import data_adapter as da
-from core.models.blas_threads import single_threaded_blas
+from core.models.blas_threads import training_blas_threads
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
 
 
 def _blas_on_calling_thread(method):
-    """Run ``method`` with OpenBLAS single-threaded (see ``core.models.blas_threads``)."""
+    """Run ``method`` with the training BLAS thread count (see ``core.models.blas_threads``)."""
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with single_threaded_blas():
+        with training_blas_threads():
             return method(*args, **kwargs)
     return wrapper
 

@@ -48,9 +48,10 @@ def test_normalize_unit_l2_rows():
     np.testing.assert_allclose(utils.normalize(x, axis=0, order=1)[:, 1], [1.0, 0.0])
 
 
-def test_blas_runs_single_threaded_during_fit_and_is_restored():
+def test_blas_thread_override_during_fit_is_restored(monkeypatch):
     from core.callbacks import LambdaCallback
-    from core.models.blas_threads import blas_threads, single_threaded_blas
+    from core.models.blas_threads import blas_threads, training_blas_threads
+    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "1")
     before = blas_threads()
     if before is None:
         pytest.skip("no controllable OpenBLAS in this numpy build")
@@ -62,8 +63,11 @@ def test_blas_runs_single_threaded_during_fit_and_is_restored():
                   blas_threads()))])
     assert seen == [1]
     assert blas_threads() == before
-    with single_threaded_blas():
-        with single_threaded_blas():
+    with training_blas_threads():
+        with training_blas_threads():
             assert blas_threads() == 1
         assert blas_threads() == 1
     assert blas_threads() == before
+    monkeypatch.delenv("NETWEAVER_BLAS_THREADS")
+    with training_blas_threads():  # no override: the count is left alone
+        assert blas_threads() == before
