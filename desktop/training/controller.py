@@ -346,8 +346,12 @@ class TrainingController(QObject):
             doc.history.append(run)
         if result.get("nan_at"):
             e, b = result["nan_at"]
-            self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}. "
-                      "The weights from the last good batch were kept.")
+            good = result.get("good_at")
+            kept = (f"the weights from epoch {good[0]}, batch {good[1]} (the last checkpoint "
+                    "with a finite loss) were kept" if good else "the weights from before "
+                    "training were kept")
+            self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}; "
+                      f"{kept}.")
         else:
             how = "stopped" if result.get("stopped") else "finished"
             self._say(f"Training {how} after {result['epochs_done']} epoch(s) in "

@@ -107,7 +107,7 @@ class TrainingWorker(QObject):
                     break
             train_seconds = time.perf_counter() - t0 - self.callback.paused_seconds
             result = {"weights": [np.array(w.value, copy=True) for w in model.weights],
-                      "epochs_done": job.epochs_done, "nan_at": job.nan_at,
+                      "epochs_done": job.epochs_done, "nan_at": job.nan_at, "good_at": job.good_at,
                       "stopped": job.stop_requested, "train_seconds": train_seconds,
                       "results": None}
             data, source = results_data(p)

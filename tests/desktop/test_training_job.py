@@ -118,3 +118,26 @@ def test_stop_sets_stop_training_at_the_next_batch():
     events = dict((k, e) for k, e in job.drain())
     assert events["batch"]["logs"] == {"loss": 1.0, "accuracy": 0.5}
     assert not math.isnan(events["epoch"]["logs"]["loss"])
+
+
+def test_nan_after_several_batches_restores_the_last_snapshot_with_finite_loss():
+    from desktop.training.job import SNAPSHOT_EVERY
+    model = _model()
+    job, cb = _callback(model)
+    cb.on_train_begin()
+    cb.on_epoch_begin(0)
+    kept = None
+    for b in range(SNAPSHOT_EVERY + 3):  # snapshots at batch 0 and SNAPSHOT_EVERY
+        cb.on_train_batch_begin(b)
+        if b == SNAPSHOT_EVERY:
+            kept = _values(model)
+        for w in model.weights:
+            w.value += 1.0
+        cb.on_train_batch_end(b, {"loss": 1.0})
+    cb.on_train_batch_begin(SNAPSHOT_EVERY + 3)
+    for w in model.weights:
+        w.value[...] = np.nan
+    cb.on_train_batch_end(SNAPSHOT_EVERY + 3, {"loss": float("inf")})
+    for got, want in zip(_values(model), kept):
+        np.testing.assert_array_equal(got, want)
+    assert job.nan_at == (1, SNAPSHOT_EVERY + 4) and job.good_at == (1, SNAPSHOT_EVERY + 1)
