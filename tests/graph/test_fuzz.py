@@ -111,7 +111,7 @@ def _check_events(before_states, doc, events):
 def test_random_edit_sequences(seed, tmp_path):
     rng = random.Random(seed)
     refused = done = undone = 0
-    for seq in range(500):
+    for seq in range(1000):
         doc = GraphDocument()
         events = []
         doc.subscribe(events.append)
