@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from desktop.training.data_source import DataError, DataSpec, load_dataset, prepare
-from tests.desktop.test_training_helpers import make_cnn_doc, make_host, wait_data
+from tests.desktop.training_helpers import make_cnn_doc, make_host, wait_data
 
 
 def test_sample_loads_and_prepares_for_a_cnn():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.desktop.test_training_helpers import make_host, template_doc, wait_data
+from tests.desktop.training_helpers import make_host, template_doc, wait_data
 
 EPOCH_TIMEOUT = 240_000  # ms; two shared cores
 
