@@ -107,7 +107,7 @@ def in_app_fit(doc, ds):
         win.set_document(doc)
     except ImportError:
         from desktop.training.dock import install_training_ui
-        from tests.desktop.test_training_helpers import HostWindow
+        from tests.desktop.training_helpers import HostWindow
         win = HostWindow(doc)
         install_training_ui(win)
     win.show()
