@@ -122,6 +122,43 @@ def test_gradients_match_finite_differences(cfg):
     assert len(errors) == (3 if cfg.get("use_bias", True) else 2)
 
 
+def test_default_threshold_sends_configs_down_both_paths():
+    # With 3 input channels: 3x2 kernel, stride 2, 'same' (K=18) goes direct; 4x4 (K=48)
+    # keeps im2col + GEMM. Both are in CONFIGS, so the tests above cover both paths.
+    assert Conv2D(**CONFIGS[1])._direct(3)
+    assert not Conv2D(**CONFIGS[6])._direct(3)
+    assert not Conv2D(**CONFIGS[4])._direct(3)   # pointwise: rows are the columns
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("need_input_grad", [True, False])
+def test_direct_and_im2col_paths_agree(monkeypatch, cfg, need_input_grad):
+    from core.layers import convolutional
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 7, 6, 3))
+    results = []
+    for max_k in (0, 10**6):   # 0: always im2col; huge: always direct (if not 1x1)
+        monkeypatch.setattr(convolutional, "DIRECT_MAX_K", max_k)
+        layer = Conv2D(dtype="float64", **cfg)
+        layer.build(x.shape)
+        layer.set_weights([rng.standard_normal(v.shape) for v in layer.get_weights()]
+                          if not results else [w.copy() for w in results[0][0]])
+        with Tape():
+            y, cache = layer.forward(x, training=True)
+            dy = np.random.default_rng(8).standard_normal(y.shape)
+            dx = layer.backward(cache, dy, need_input_grad=need_input_grad)
+            grads = [v.grad.copy() for v in layer.weights]
+        results.append((layer.get_weights(), y.copy(), None if dx is None else dx.copy(),
+                        grads))
+    (_, y0, dx0, g0), (_, y1, dx1, g1) = results
+    np.testing.assert_allclose(y1, y0, rtol=1e-12, atol=1e-12)
+    assert (dx0 is None) == (dx1 is None) == (not need_input_grad)
+    if need_input_grad:
+        np.testing.assert_allclose(dx1, dx0, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 class _TwiceShared(Layer):
     """The same Conv2D applied twice in one step: buffers of call 1 must survive call 2."""
 
@@ -224,6 +261,7 @@ def test_kernel_larger_than_input_names_layer_and_shapes():
 def test_image_blocks_give_the_same_result(monkeypatch, block_bytes, cfg):
     # Tiny blocks: one image (or two, with a ragged last block) per im2col/GEMM pass.
     from core.layers import convolutional
+    monkeypatch.setattr(convolutional, "DIRECT_MAX_K", 0)  # blocks are im2col's
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 6, 7, 2))
     whole = Conv2D(dtype="float64", **cfg)

@@ -82,6 +82,61 @@ def test_im2col_leaves_extra_columns_alone():
     assert np.array_equal(cols[:, :-1], want[:, :-1])
 
 
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("relu", [False, True])
+def test_direct_conv_kernels_match_numpy_twins(case, dtype, relu):
+    n, h, w, c, kh, kw, sh, sw, dh, dw, (pt, pb, pl, pr) = case
+    oh, ow = _out(case)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    kernel = rng.standard_normal((kh, kw, c, 5)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    geo = (sh, sw, dh, dw, pt, pl)
+    got = np.full((n, oh, ow, 5), np.nan, dtype)
+    want = np.empty_like(got)
+    K.conv2d_direct_forward(x, kernel, bias, *geo, relu, got)
+    K.conv2d_direct_forward_ref(x, kernel, bias, *geo, relu, want)
+    assert _rel(got, want) < tol
+    if relu:
+        assert (got == 0).any() and (got > 0).any()  # the mask is exercised
+    dy = rng.standard_normal(got.shape).astype(dtype)
+    gk, gb = np.full_like(kernel, np.nan), np.full_like(bias, np.nan)
+    gk_want, gb_want = np.empty_like(kernel), np.empty_like(bias)
+    for chunks in (1, 2, 3):   # per-chunk partial sums, also uneven chunks
+        K.conv2d_direct_backward_filter(x, dy, got, relu, *geo, gk, gb, chunks)
+        K.conv2d_direct_backward_filter_ref(x, dy, want, relu, *geo, gk_want, gb_want)
+        assert _rel(gk, gk_want) < tol and _rel(gb, gb_want) < tol
+    dx = np.full_like(x, 7.0)  # stale contents must be overwritten
+    dx_want = np.empty_like(x)
+    K.conv2d_direct_backward_input(kernel, dy, got, relu, *geo, dx)
+    K.conv2d_direct_backward_input_ref(kernel, dy, want, relu, *geo, dx_want)
+    assert _rel(dx, dx_want) < tol
+
+
+def test_direct_conv_twins_are_the_convolution_and_its_adjoint():
+    # Independent of the numba kernels: the forward twin against im2col @ W, and
+    # <conv(x), dz> == <x, dx(dz)> == <W, dW(dz)> (bias 0, no relu).
+    n, h, w, c, kh, kw, sh, sw, dh, dw, (pt, pb, pl, pr) = CASES[1]
+    oh, ow = _out(CASES[1])
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((n, h, w, c))
+    kernel = rng.standard_normal((kh, kw, c, 4))
+    cols = K.im2col_ref(x, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr,
+                        np.empty((n * oh * ow, kh * kw * c)))
+    geo = (sh, sw, dh, dw, pt, pl)
+    y = K.conv2d_direct_forward_ref(x, kernel, np.zeros(4), *geo, False,
+                                    np.empty((n, oh, ow, 4)))
+    np.testing.assert_allclose(y.reshape(-1, 4), cols @ kernel.reshape(-1, 4), rtol=1e-12)
+    dz = rng.standard_normal(y.shape)
+    dx = K.conv2d_direct_backward_input_ref(kernel, dz, y, False, *geo, np.empty_like(x))
+    gk = K.conv2d_direct_backward_filter_ref(x, dz, y, False, *geo, np.empty_like(kernel),
+                                             np.empty(4))
+    assert np.isclose(np.sum(y * dz), np.sum(x * dx), rtol=1e-12)
+    assert np.isclose(np.sum(y * dz), np.sum(kernel * gk), rtol=1e-12)
+
+
 @pytest.mark.parametrize("size,k,stride,dilation,expected", [
     (5, 2, 1, 1, (0, 1)),    # odd total: the extra pixel goes after
     (4, 4, 1, 1, (1, 2)),
@@ -100,9 +155,10 @@ def test_same_padding_puts_the_odd_pixel_after(size, k, stride, dilation, expect
 def test_nothing_compiles_at_import_and_warmup_compiles():
     code = (
         "import core.kernels.conv as c, core.kernels.pool as p, core.kernels.norm as n\n"
-        "fns = [c.im2col, c.col2im, p.max_pool2d, p.max_pool2d_backward, p.avg_pool2d,\n"
-        "       p.avg_pool2d_backward, n.batch_norm_train_forward, n.batch_norm_infer_forward,\n"
-        "       n.batch_norm_backward]\n"
+        "fns = [c.im2col, c.col2im, c.conv2d_direct_forward, c.conv2d_direct_backward_filter,\n"
+        "       c.conv2d_direct_backward_input, p.max_pool2d, p.max_pool2d_backward,\n"
+        "       p.avg_pool2d, p.avg_pool2d_backward, n.batch_norm_train_forward,\n"
+        "       n.batch_norm_infer_forward, n.batch_norm_backward]\n"
         "assert all(not f.signatures for f in fns), 'compiled at import'\n"
         "c.warmup(); p.warmup(); n.warmup()\n"
         "assert all(f.signatures for f in fns), 'warmup missed a kernel'\n"
