@@ -98,6 +98,15 @@ class Layer:
                 return check(self.name, p, value)
         raise KeyError(f"{type(self).__name__} has no Param named {param_name!r}")
 
+    def _refuse_unsupported(self, **arguments) -> None:
+        """Raise ValueError for any Keras argument given a value this engine cannot honour
+        yet (regularizers, constraints, LoRA): silently ignoring it would train a
+        different model than the user wrote."""
+        for arg, value in arguments.items():
+            if value is not None:
+                raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
+                                 f"(got {value!r}); leave it as None.")
+
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._declared_input_shape is not None:

@@ -156,15 +156,12 @@ class Conv2D(Layer):
         self.use_bias = self._check("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        for arg, value in (("kernel_regularizer", kernel_regularizer),
-                           ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank),
-                           ("lora_alpha", lora_alpha)):
-            if value is not None:
-                raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
-                                 f"(got {value!r}); leave it as None.")
+        self._refuse_unsupported(kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 activity_regularizer=activity_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 bias_constraint=bias_constraint, lora_rank=lora_rank,
+                                 lora_alpha=lora_alpha)
         self._scratch = ScratchBuffers()
         self._geometry_cache: dict[tuple[int, int], tuple] = {}
 

@@ -37,14 +37,11 @@ class Dense(Layer):
         self.use_bias = self._check("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        for arg, value in (("kernel_regularizer", kernel_regularizer),
-                           ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint), ("lora_rank", lora_rank)):
-            if value is not None:
-                raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
-                                 f"(got {value!r}); leave it as None.")
+        self._refuse_unsupported(kernel_regularizer=kernel_regularizer,
+                                 bias_regularizer=bias_regularizer,
+                                 activity_regularizer=activity_regularizer,
+                                 kernel_constraint=kernel_constraint,
+                                 bias_constraint=bias_constraint, lora_rank=lora_rank)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:

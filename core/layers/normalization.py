@@ -61,13 +61,9 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        for arg, value in (("beta_regularizer", beta_regularizer),
-                           ("gamma_regularizer", gamma_regularizer),
-                           ("beta_constraint", beta_constraint),
-                           ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
-                                 f"(got {value!r}); leave it as None.")
+        self._refuse_unsupported(beta_regularizer=beta_regularizer,
+                                 gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if synchronized:
             raise ValueError(f"Layer '{self.name}': synchronized=True is only supported with "
                              f"the TensorFlow backend (received synchronized={synchronized!r}).")

@@ -264,3 +264,15 @@ def test_layer_serialize_helpers_and_specs():
     assert list(specs)[0] == "Input" and specs["Input"] == [InputLayer]
     assert {"Add", "Concatenate"} <= {c.__name__ for c in specs["Merge"]}
     assert layers.MaxPool2D is layers.MaxPooling2D and layers.AvgPool2D is layers.AveragePooling2D
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    ("Dense", {"units": 2, "kernel_regularizer": "l2"}),
+    ("Conv2D", {"filters": 2, "kernel_size": 3, "bias_constraint": "non_neg"}),
+    ("BatchNormalization", {"gamma_regularizer": "l1"}),
+])
+def test_unsupported_keras_arguments_are_refused_by_name(cls, kwargs):
+    import core.layers as L
+    bad = [k for k in kwargs if k not in ("units", "filters", "kernel_size")][0]
+    with pytest.raises(ValueError, match=f"{bad} is not supported yet"):
+        getattr(L, cls)(**kwargs)
