@@ -95,7 +95,7 @@ def headless_fit(doc, ds, warm_only=False) -> float:
 
 def in_app_fit(doc, ds):
     """(samples/s, probe delays in ms) of one epoch started with the Train button."""
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -123,18 +123,7 @@ def in_app_fit(doc, ds):
     ui.controller.batchProgress.connect(lambda d, t: began or began.append(len(delays)))
     ui.controller.failed.connect(lambda t, d: result.update(error=t + "\n" + d))
     delays: list[float] = []
-    clock = QElapsedTimer()
-    probe = QTimer()
-    probe.setTimerType(Qt.PreciseTimer)
-    probe.setInterval(10)
-
-    def tick():
-        if clock.isValid():
-            delays.append(clock.nsecsElapsed() / 1e6 - 10.0)
-        clock.restart()
-
-    probe.timeout.connect(tick)
-    probe.start()
+    probe = start_probe(delays)
     QTest.mouseClick(ui.train_button, Qt.LeftButton)
     if ui.controller.state != "running":
         raise SystemExit(f"Training did not start: {ui.controller.last_message}")
@@ -157,11 +146,10 @@ def in_app_fit(doc, ds):
     return rate, np.maximum(np.asarray(delays[began[0] if began else 0:]), 0.0)
 
 
-def idle_probe(seconds: float = 3.0) -> np.ndarray:
-    """Event-loop delays with nothing training: what this machine's load alone costs."""
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+def start_probe(delays: list) -> object:
+    """A 10 ms precise QTimer appending how late each tick fired (ms) to ``delays``."""
+    from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-    delays: list[float] = []
     clock = QElapsedTimer()
     probe = QTimer()
     probe.setTimerType(Qt.PreciseTimer)
@@ -174,6 +162,15 @@ def idle_probe(seconds: float = 3.0) -> np.ndarray:
 
     probe.timeout.connect(tick)
     probe.start()
+    return probe
+
+
+def idle_probe(seconds: float = 3.0) -> np.ndarray:
+    """Event-loop delays with nothing training: what this machine's load alone costs."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    delays: list[float] = []
+    probe = start_probe(delays)
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
