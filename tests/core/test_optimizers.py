@@ -370,3 +370,43 @@ def test_large_variables_use_the_parallel_kernel_and_agree():
         o1.apply([g], [big])
         o2.apply([g], [small])
     np.testing.assert_array_equal(big.value, small.value)
+
+
+@pytest.mark.parametrize("par", [False, True])
+def test_decaying_slots_flush_tiny_values_to_zero_like_their_twins(par):
+    """Slots that fall below FLUSH are stored as exact 0 (no float32 denormals), NaN
+    stays NaN, and with epsilon 0 the velocity is kept so 0/0 cannot appear."""
+    n = 40_000 if par else 777
+    f = np.float32
+    tiny = np.full(n, 1e-33, f)
+    tiny[::7] = 1e-3          # normal values next to tiny ones survive
+    tiny[5] = np.nan
+    zero_g = np.zeros(n, f)
+    sfx = "_par" if par else ""
+    for eps in (f(1e-7), f(0)):
+        w, m, v = np.ones(n, f), tiny.copy(), tiny.copy()
+        w2, m2, v2 = w.copy(), m.copy(), v.copy()
+        p = np.array([0.001, 0.1, 0.001, eps, 0, 1, 0, 0], f)
+        getattr(k, "adam_step" + sfx)(w, zero_g, m, v, np.zeros(0, f), p)
+        k.adam_step_ref(w2, zero_g, m2, v2, np.zeros(0, f), p)
+        np.testing.assert_array_equal(m, m2)
+        np.testing.assert_array_equal(v, v2)
+        np.testing.assert_array_equal(w, w2)
+        assert m[1] == 0 and m[7] == f(1e-3) * f(0.9) and np.isnan(m[5])
+        assert (v[1] == 0) == (eps > 0)
+        assert not np.any((m != 0) & (np.abs(m) < np.finfo(f).tiny))
+    m, m2 = tiny.copy(), tiny.copy()
+    w, w2 = np.ones(n, f), np.ones(n, f)
+    p = np.array([0.01, 0.9, 0, 1, 0, 0], f)
+    getattr(k, "momentum_step" + sfx)(w, zero_g, m, p)
+    k.momentum_step_ref(w2, zero_g, m2, p)
+    np.testing.assert_array_equal(m, m2)
+    assert m[1] == 0 and np.isnan(m[5])
+    vel, mom, avg = tiny.copy(), tiny.copy(), tiny.copy()
+    b = [np.ones(n, f), zero_g, vel.copy(), mom.copy(), avg.copy()]
+    p = np.array([0.01, 0.9, 0.1, 0.5, 1e-7, 1, 1, 0, 0], f)
+    getattr(k, "rmsprop_step" + sfx)(np.ones(n, f), zero_g, vel, mom, avg, p)
+    k.rmsprop_step_ref(*b, p)
+    for x, y in zip((vel, mom, avg), b[2:]):
+        np.testing.assert_array_equal(x, y)
+        assert x[1] == 0
