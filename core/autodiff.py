@@ -8,7 +8,9 @@ by identity; the tape keeps every recorded array alive so identities stay
 unique for the step.
 
 Inputs that no recorded layer produced (model inputs, constants) need no
-gradient, so the first layer of a network never computes ``dx``.
+gradient, and neither do outputs of layers with nothing trainable at or above
+them (a Flatten or a frozen layer fed by the model input), so the first
+trainable layer of a network never computes ``dx``.
 
 >>> import numpy as np
 >>> from core.layers import Dense
@@ -65,8 +67,20 @@ class Tape:
     def record(self, layer, inputs, outputs, cache) -> None:
         rec = Record(layer, inputs, outputs, cache)
         self.records.append(rec)
-        for o in rec.outputs:
-            self._produced.add(id(o))
+        produced = self._produced
+        # An output needs a gradient only when something upstream of it trains: a
+        # Flatten of the model input does not, so the Dense after it skips its dx
+        # GEMM (on the MLP that was a third of the step's arithmetic).
+        if (layer._own_trainable_variables() or layer._tracked_layers
+                or any(id(x) in produced for x in rec.inputs)):
+            for o in rec.outputs:
+                produced.add(id(o))
+
+    def watch(self, *arrays) -> None:
+        """Ask for gradients w.r.t. ``arrays`` although no recorded layer produced them
+        (as ``tf.GradientTape.watch``); used to check input gradients."""
+        for a in arrays:
+            self._produced.add(id(a))
 
     def needs_grad(self, array) -> bool:
         """True when ``array`` was produced by a recorded layer call."""

@@ -193,3 +193,36 @@ def test_nested_sequential_in_functional_and_subclassed_fit():
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
     hist = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < 0.7 * hist.history["loss"][0]
+
+
+class _SpyDense(Dense):
+    """Dense that remembers the need_input_grad it was asked for."""
+
+    asked = None
+
+    def backward(self, cache, grad_output, need_input_grad=True):
+        self.asked = need_input_grad
+        return super().backward(cache, grad_output, need_input_grad)
+
+
+def test_no_input_gradient_below_the_first_trainable_layer():
+    """Flatten(input) -> Dense: the Dense must not compute dx (nothing upstream trains);
+    behind a frozen Dense the next one must not either; behind a trainable one it must."""
+    x = _rng().standard_normal((6, 2, 2))
+    first, second = _SpyDense(3, dtype=F64), _SpyDense(2, dtype=F64)
+    model = Sequential([Flatten(input_shape=(2, 2)), first, second])
+    _tape_grads(model, x, np.ones((6, 2)))
+    assert first.asked is False and second.asked is True
+    first.trainable = False
+    with Tape() as tape:
+        y = model(x, training=True)
+    tape.backward(y, np.ones((6, 2)))
+    assert second.asked is False
+    assert second.kernel.grad_step == tape.step and first.kernel.grad_step != tape.step
+    for watched in (False, True):  # watch() asks for the input gradient explicitly
+        with Tape() as tape:
+            xs = x.reshape(6, 4)
+            if watched:
+                tape.watch(xs)
+            y = first(xs, training=True)
+        assert tape.needs_grad(y) is watched

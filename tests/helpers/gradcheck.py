@@ -34,6 +34,8 @@ class _InputGradSink:
         self.grads = [None if g is None else np.array(g) for g in grad_outputs]
         return []
 
+    _tracked_layers = ()
+
     def _own_trainable_variables(self):
         return []
 
@@ -55,6 +57,7 @@ def analytic_gradients(layer, inputs, training=True, seed=0):
     sink = _InputGradSink()
     with Tape() as tape:
         tape.record(sink, [], xs, None)
+        tape.watch(*xs)
         out = layer(xs if multi_in else xs[0], training=training)
     rng = np.random.default_rng(seed)
     outs = _as_list(out)
