@@ -25,10 +25,14 @@ from core import random as nw_random
 _TRUNC_STD = 0.87962566103423978
 
 
-def compute_fans(shape) -> tuple[int, int]:
+def compute_fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
     """``(fan_in, fan_out)`` as Keras: conv kernels ``(..., in, out)`` multiply by
-    the receptive field size (product of the leading spatial dims)."""
+    the receptive field size (product of the leading spatial dims); with both
+    ``input_axes`` and ``output_axes`` given, the products of those axes."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return (int(math.prod(shape[a] for a in input_axes)),
+                int(math.prod(shape[a] for a in output_axes)))
     if len(shape) < 1:
         fan_in = fan_out = 1
     elif len(shape) == 1:
@@ -193,8 +197,15 @@ class VarianceScaling(RandomInitializer):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTS = ("uniform", "truncated_normal", "untruncated_normal")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         name = type(self).__name__
+        for arg, axes in (("input_axes", input_axes), ("output_axes", output_axes)):
+            if axes is not None and (isinstance(axes, (str, bytes)) or not all(
+                    isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                    for a in axes)):
+                raise ValueError(f"{name}: argument {arg}={axes!r} is invalid; expected None "
+                                 "or a list of integer axes.")
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ValueError(f"{name}: argument scale={scale!r} is invalid; "
                              "expected a positive number.")
@@ -210,12 +221,15 @@ class VarianceScaling(RandomInitializer):
         self.scale = scale
         self.mode = mode
         self.distribution = dist
+        # Keras 3.15 writes both (None by default) into every VarianceScaling config.
+        self.input_axes = None if input_axes is None else [int(a) for a in input_axes]
+        self.output_axes = None if output_axes is None else [int(a) for a in output_axes]
         super().__init__(seed=seed)
 
     def __call__(self, shape, dtype=None):
         dt = _float_dtype(dtype)
         shape = tuple(shape)
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         gen = self._gen()
@@ -230,18 +244,21 @@ class VarianceScaling(RandomInitializer):
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "mode": self.mode,
-                "distribution": self.distribution}
+                "distribution": self.distribution, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
 
 def _preset(cls_name, scale, mode, distribution, doc):
-    """A named VarianceScaling whose config is only ``{"seed": ...}`` (as Keras)."""
+    """A named VarianceScaling whose config is ``{"seed", "input_axes", "output_axes"}``
+    (as Keras 3.15)."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         VarianceScaling.__init__(self, scale=scale, mode=mode, distribution=distribution,
-                                 seed=seed)
+                                 seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes,
+                "output_axes": self.output_axes}
 
     return type(cls_name, (VarianceScaling,), {
         "__init__": __init__, "get_config": get_config, "__doc__": doc,

@@ -111,6 +111,6 @@ class ELU(_ActivationLayer):
         self._act = activation_ops.ELU(self.alpha)
 
     def get_config(self):
+        # Keras' ELU puts alpha right after the name: {"name", "alpha", "trainable", ...}.
         config = super().get_config()
-        config["alpha"] = self.alpha
-        return config
+        return {"name": config.pop("name"), "alpha": self.alpha, **config}

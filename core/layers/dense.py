@@ -30,7 +30,8 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 quantization_config=None, **kwargs):
         super().__init__(**kwargs)
         self.units = self._check("units", units)
         self.activation = activations.get(activation)
@@ -41,7 +42,8 @@ class Dense(Layer):
                                  bias_regularizer=bias_regularizer,
                                  activity_regularizer=activity_regularizer,
                                  kernel_constraint=kernel_constraint,
-                                 bias_constraint=bias_constraint, lora_rank=lora_rank)
+                                 bias_constraint=bias_constraint, lora_rank=lora_rank,
+                                 quantization_config=quantization_config)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -89,5 +91,6 @@ class Dense(Layer):
             "bias_regularizer": None,
             "kernel_constraint": None,
             "bias_constraint": None,
+            "quantization_config": None,  # Keras 3.15 writes it (None: not quantized)
         })
         return config

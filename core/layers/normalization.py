@@ -50,7 +50,8 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, renorm=False,
+                 renorm_clipping=None, renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         self.axis = self._check("axis", axis)
         self.momentum = self._check("momentum", momentum)
@@ -68,6 +69,14 @@ class BatchNormalization(Layer):
             raise ValueError(f"Layer '{self.name}': synchronized=True is only supported with "
                              f"the TensorFlow backend (received synchronized={synchronized!r}).")
         self.synchronized = False
+        # Keras 3.15 writes the batch-renormalization arguments into every config.
+        if renorm or renorm_clipping is not None:
+            raise ValueError(f"Layer '{self.name}': batch renormalization (renorm=True) is "
+                             f"not supported yet (received renorm={renorm!r}, "
+                             f"renorm_clipping={renorm_clipping!r}).")
+        self.renorm = False
+        self.renorm_clipping = None
+        self.renorm_momentum = renorm_momentum
         self._scratch = ScratchBuffers()
         self._ones = self._zeros = None
 
@@ -184,5 +193,8 @@ class BatchNormalization(Layer):
             "beta_constraint": None,
             "gamma_constraint": None,
             "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
         })
         return config

@@ -195,7 +195,8 @@ class Functional(Model):
                 values[out_ids[0]] = out
         outs = [values[id(t)] for t in self.outputs]
         if isinstance(self._nested_outputs, (list, tuple)):
-            return outs
+            # Keras' unpack_singleton: outputs=[y] still returns y itself.
+            return outs[0] if len(outs) == 1 else outs
         if isinstance(self._nested_outputs, dict):
             return dict(zip(self._nested_outputs, outs))
         return outs[0]

@@ -35,6 +35,17 @@ _ALLOWED_MODULE_PREFIXES = ("keras.layers", "keras.models", "keras.src.layers",
                             "core.models")
 _ALLOWED_MODULES = ("keras",)
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
+# Keras layers that mark themselves built in __init__ (``_build_at_init``) never record
+# a build shape, so Keras writes no ``build_config`` for them (checked on Keras 3.15.1).
+_BUILT_AT_INIT = frozenset({
+    "InputLayer", "Activation", "Dropout", "ELU", "LeakyReLU", "ReLU", "Softmax", "Reshape",
+    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"})
+# Layers whose Keras ``call`` has a non-None ``training`` default: Keras records it in
+# the functional node's kwargs (``{"training": false}``).
+_TRAINING_DEFAULT = {"Dropout": False}
+# Layers whose Keras ``call`` takes ``mask``: Keras fills it in (None: no mask) for a
+# single-tensor call and records it in the node's kwargs (``{"mask": null}``).
+_MASK_ARG = frozenset({"BatchNormalization", "Softmax"})
 _scope = threading.local()
 
 
@@ -101,16 +112,29 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
 def build_config(layer):
     if _is_functional(layer):
         return {"input_shape": None}  # Keras' functional models are built at creation
+    if _is_builtin(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
+        return None
     if not getattr(layer, "built", False) or layer._build_input_shape is None:
         return None
     return {"input_shape": to_plain(layer._build_input_shape)}
 
 
+def dtype_policy(name: str) -> dict:
+    """Keras 3's serialized ``DTypePolicy`` (what a layer config's ``dtype`` holds)."""
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name},
+            "registered_name": None}
+
+
 def serialize_layer(layer) -> dict:
     """Keras 3 ``serialize_keras_object(layer)`` (models included)."""
     module, class_name, registered = class_identity(layer)
-    out = {"module": module, "class_name": class_name,
-           "config": to_plain(layer.get_config()), "registered_name": registered}
+    config = to_plain(layer.get_config())
+    # Keras writes a layer's dtype as its DTypePolicy; only InputLayer keeps the plain
+    # string (it has no policy of its own).
+    if isinstance(config.get("dtype"), str) and class_name != "InputLayer":
+        config["dtype"] = dtype_policy(config["dtype"])
+    out = {"module": module, "class_name": class_name, "config": config,
+           "registered_name": registered}
     bc = build_config(layer)
     if bc is not None:
         out["build_config"] = bc
@@ -224,7 +248,14 @@ def _serialize_node(node, own_nodes) -> dict | None:
 
     tensors = [tensor(t) for t in node.input_tensors]
     args = [tensors] if node.is_multi_input else tensors
-    return {"args": args, "kwargs": to_plain(node.call_kwargs)}
+    kwargs = to_plain(node.call_kwargs)
+    name = type(node.layer).__name__
+    if _is_builtin(type(node.layer)):
+        if name in _TRAINING_DEFAULT:
+            kwargs.setdefault("training", _TRAINING_DEFAULT[name])
+        if name in _MASK_ARG and not node.is_multi_input:
+            kwargs.setdefault("mask", None)
+    return {"args": args, "kwargs": kwargs}
 
 
 def functional_config(model) -> dict:
@@ -256,11 +287,13 @@ def functional_config(model) -> dict:
         return [layer.name, reindex[_node_key(layer, node_index)], tensor_index]
 
     def struct(s):
+        # Keras' tree.map_structure: a lone tensor is one flat [name, node, index],
+        # a list of one tensor stays a list of one.
         if isinstance(s, KerasTensor):
-            return [ref(s)]
+            return ref(s)
         if isinstance(s, dict):
-            return {k: ref(v) for k, v in s.items()}
-        return [ref(t) for t in s]
+            return {k: struct(v) for k, v in s.items()}
+        return [struct(t) for t in s]
 
     return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
             "input_layers": struct(model._nested_inputs),
@@ -341,6 +374,13 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         if len(args) != 1:
             raise ValueError(f"Functional config: layer {name!r} is called with {len(args)} "
                              "positional inputs; only one (a tensor or a list) is supported.")
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"Functional config: kwargs of layer {name!r} must be a dict.")
+        kwargs = dict(kwargs)
+        # Keras writes the mask it filled in; None means no mask, which is all we support.
+        if kwargs.pop("mask", None) is not None:
+            raise ValueError(f"Functional config: layer {name!r} is called with a mask; "
+                             "masking is not supported.")
         layer(args[0], **kwargs)
 
     while pending:
@@ -372,11 +412,9 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             return [tensors(v, what) for v in spec]
         raise ValueError(f"Functional config: bad {what} {spec!r}.")
 
+    # The structure is kept as written (Keras does the same): a model made with
+    # outputs=[t] returns a list of one array.
     inputs = tensors(config["input_layers"], "input_layers")
     outputs = tensors(config["output_layers"], "output_layers")
-    if isinstance(inputs, list) and len(inputs) == 1:
-        inputs = inputs[0]
-    if isinstance(outputs, list) and len(outputs) == 1:
-        outputs = outputs[0]
     return cls(inputs, outputs, name=config.get("name"),
                trainable=config.get("trainable", True))

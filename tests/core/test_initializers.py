@@ -138,11 +138,13 @@ def test_serialize_roundtrip(init):
 def test_keras_config_forms():
     assert I.serialize("glorot_uniform") == {
         "module": "keras.initializers", "class_name": "GlorotUniform",
-        "config": {"seed": None}, "registered_name": None}
+        "config": {"seed": None, "input_axes": None, "output_axes": None},
+        "registered_name": None}
     assert I.serialize(I.RandomNormal())["config"] == {"seed": None, "mean": 0.0,
                                                        "stddev": 0.05}
     assert I.serialize(I.VarianceScaling())["config"] == {
-        "seed": None, "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
+        "seed": None, "scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal",
+        "input_axes": None, "output_axes": None}
     assert I.serialize("zeros")["config"] == {}
     # Keras 2 form without module, and class names as identifiers
     assert isinstance(I.get({"class_name": "HeNormal", "config": {"seed": 1}}), I.HeNormal)
@@ -178,3 +180,15 @@ def test_available_lists_snake_case_names_that_resolve():
     assert all(n == n.lower() for n in names)
     for n in names:
         assert isinstance(I.get(n), I.Initializer)
+
+
+def test_fan_axes_as_keras():
+    # Keras 3.15's compute_fans: with both axis lists, the products of those axes.
+    assert I.compute_fans((3, 4, 5), input_axes=[0, 1], output_axes=[2]) == (12, 5)
+    assert I.compute_fans((3, 4, 5), input_axes=[0]) == (4 * 3, 5 * 3)  # one list: ignored
+    w = I.GlorotUniform(seed=1, input_axes=[0, 1], output_axes=[2])((3, 4, 5))
+    limit = (6.0 / (12 + 5)) ** 0.5
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.8 * limit
+    assert I.get(I.serialize(I.HeNormal(input_axes=[0], output_axes=[1]))).input_axes == [0]
+    with pytest.raises(ValueError, match="input_axes"):
+        I.VarianceScaling(input_axes="01")
