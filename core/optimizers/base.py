@@ -88,7 +88,8 @@ class Optimizer:
         self.loss_scale_factor = loss_scale_factor
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self.built = False
-        self._iterations = Variable(np.zeros((), np.int64), name="iteration", trainable=False,
+        # int32 as Keras' dtype="int" on every backend but TensorFlow (saved files match).
+        self._iterations = Variable(np.zeros((), np.int32), name="iteration", trainable=False,
                                     path=f"{self.name}/iteration")
         self._variables: list[Variable] = [self._iterations]
         self._learning_rate = None

@@ -30,7 +30,7 @@ from core.saving.weights_h5 import WeightsError, read_weights, write_weights
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-KERAS_VERSION = "3.6.0"  # the Keras file format release we write (read by any Keras 3)
+KERAS_VERSION = "3.15.1"  # the Keras release whose files ours were checked against
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 2 * 1024**3  # far above any model the app trains; stops zip bombs
 MAX_JSON_BYTES = 64 * 1024**2

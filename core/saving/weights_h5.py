@@ -1,7 +1,8 @@
 """Keras 3's ``model.weights.h5`` layout: walking a model like ``saving_lib`` does.
 
 Each saveable (a layer, a model, an optimizer) stores its own variables as
-datasets ``0``, ``1``... in a ``vars`` group at its path. Paths follow Keras'
+datasets ``0``, ``1``... in a ``vars`` group at its path, the group's ``name``
+attribute holding the saveable's name. Paths follow Keras'
 ``_save_state``: a Sequential/Functional model first lists ``layers`` (named by
 snake-case class name with a per-class counter: ``layers/dense``,
 ``layers/dense_1``...), then the other attributes in ``dir()`` order with
@@ -142,6 +143,10 @@ def write_weights(model, h5file) -> None:
     """Write ``model``'s state (and its optimizer's) into an open, writable h5py File."""
     def visit(obj, path):
         group = h5file.create_group(f"{path}/vars" if path else "vars")
+        # Keras 3.15's saving_lib tags each vars group with the saveable's name.
+        name = getattr(obj, "name", None)
+        if isinstance(name, str):
+            group.attrs["name"] = name
         for i, var in enumerate(own_variables(obj)):
             group.create_dataset(str(i), data=np.asarray(var.value))
 
