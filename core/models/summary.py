@@ -93,7 +93,13 @@ def _wrap(text: str, width: int) -> list[str]:
         word_len = len(word.rstrip())
         if width - offset >= word_len:
             offset += len(word)
-        elif m.start() and (word_len > width or offset):
+        elif word_len > width:
+            # Too long for any line: it starts a line of its own (cropped later), and
+            # that line counts as full even when it is the first one.
+            if m.start():
+                breaks.append(m.start())
+            offset = len(word)
+        elif offset and m.start():
             breaks.append(m.start())
             offset = len(word)
     bounds = [0] + breaks + [len(text)]
