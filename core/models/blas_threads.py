@@ -1,24 +1,38 @@
 """Set OpenBLAS' thread count while a model trains, evaluates or predicts.
 
-By default the count is left as it is: on a quiet 2-core machine two BLAS
-threads make the seed CNN's dense layer twice as fast, once OpenBLAS' and
-numba's idle threads stop spinning against each other (``core/__init__.py``
-sets ``OPENBLAS_THREAD_TIMEOUT`` and ``core/kernels/_jit.py`` sets
-``OMP_WAIT_POLICY=PASSIVE``; measured with ``benchmarks/train_speed.py``: seed
-CNN 13.6 s -> 5.6 s per epoch). On a machine crowded by other processes one
-BLAS thread can be much faster (the MLP epoch went from 2.6 s to 116 s under
-load 10 with two): set ``NETWEAVER_BLAS_THREADS=1`` for that. Other BLAS builds
-(no ``*_set_num_threads`` symbol) are left alone.
+Two BLAS threads make the seed CNN's dense layer (128 x 5408 x 128) twice as
+fast on a quiet 2-core machine, once OpenBLAS' and numba's idle threads stop
+spinning against each other (``core/__init__.py`` sets
+``OPENBLAS_THREAD_TIMEOUT`` and ``core/kernels/_jit.py`` sets
+``OMP_WAIT_POLICY=PASSIVE``; seed CNN 13.6 s -> 5.6 s per epoch). But a
+sleeping worker must be woken for every product, and for small ones the wake-up
+costs more than the second core saves: the Fashion-MNIST MLP at batch 32 (largest
+product 32 x 784 x 128 = 3.2M multiply-adds) trains in 0.42 s per 30k images
+with one thread and 0.60 s with two; the two break even near 16M multiply-adds
+(``benchmarks/train_speed.py``). So while a model runs, OpenBLAS gets one
+thread when the model's largest matrix product at the call's batch size is
+below ``SMALL_MATMUL``; otherwise its count is left as it is.
+``NETWEAVER_BLAS_THREADS=N`` overrides both (one thread is much faster on a
+machine crowded by other processes: the MLP epoch went from 2.6 s to 116 s under
+load 10 with two). Other BLAS builds (no ``*_set_num_threads`` symbol) are left
+alone.
 
 >>> with training_blas_threads():
 ...     pass  # numpy matmuls here use NETWEAVER_BLAS_THREADS threads, if set
+>>> with training_blas_threads(largest_matmul=3_211_264):
+...     pass  # ...or one thread for a model whose products are this small
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
+import inspect
+import math
 import os
 import threading
+
+SMALL_MATMUL = 1 << 24  # multiply-adds; below this one BLAS thread is faster (see above)
 
 _lock = threading.Lock()
 _depth = 0
@@ -50,18 +64,60 @@ def _find_openblas():
     return ()
 
 
-def _target() -> int | None:
+def _target(largest_matmul=None) -> int | None:
     value = os.environ.get("NETWEAVER_BLAS_THREADS")
-    if value is None:
-        return None
-    try:
-        return max(1, int(value))
-    except ValueError:
-        return None
+    if value is not None:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    if largest_matmul is not None and largest_matmul < SMALL_MATMUL:
+        return 1
+    return None
+
+
+def largest_matmul(model, batch_size) -> int | None:
+    """Multiply-adds of the largest Dense/Conv product one batch of ``model`` needs.
+
+    A layer with a 2-D kernel (Dense) or 4-D kernel (Conv2D) does
+    ``batch * prod(output spatial dims) * prod(kernel.shape)`` of them. None when
+    the model has no built layer with a kernel.
+
+    >>> from core.layers import Dense
+    >>> from core.models import Sequential
+    >>> largest_matmul(Sequential([Dense(128, input_shape=(784,)), Dense(10)]), 32)
+    3211264
+    """
+    best = None
+    stack = list(getattr(model, "layers", None) or [])
+    while stack:
+        layer = stack.pop()
+        stack.extend(getattr(layer, "layers", None) or [])  # nested models
+        kernel = getattr(layer, "kernel", None)
+        shape = getattr(kernel, "shape", None)
+        if shape is None or len(shape) not in (2, 4):
+            continue
+        try:
+            out = layer.output_shape
+        except Exception:  # unbuilt or multi-input: no estimate from this layer
+            continue
+        if not isinstance(out, tuple) or not out or isinstance(out[0], tuple):
+            continue
+        rows = math.prod(d for d in out[1:-1] if d)
+        macs = int(batch_size or 32) * rows * math.prod(shape)
+        best = macs if best is None else max(best, macs)
+    return best
 
 
 class training_blas_threads:
-    """Context manager; nests (fit -> evaluate) and restores the previous count."""
+    """Context manager; nests (fit -> evaluate) and restores the previous count.
+
+    ``largest_matmul``: the model's largest product at this batch size (see
+    ``largest_matmul()``); below ``SMALL_MATMUL`` OpenBLAS gets one thread.
+    """
+
+    def __init__(self, largest_matmul=None):
+        self.largest_matmul = largest_matmul
 
     def __enter__(self):
         global _api, _depth, _saved
@@ -70,7 +126,7 @@ class training_blas_threads:
                 _api = _find_openblas()
             if _depth == 0 and _api:
                 current = _api[0]()
-                target = _target()
+                target = _target(self.largest_matmul)
                 if target is not None and current != target:
                     _saved = current
                     _api[1](target)
@@ -94,3 +150,26 @@ def blas_threads() -> int | None:
         if _api is None:
             _api = _find_openblas()
         return _api[0]() if _api else None
+
+
+def blas_threads_for_call(method):
+    """Decorator for ``fit``/``evaluate``/``predict``/``*_on_batch``: run the method under
+    ``training_blas_threads`` sized by the model's largest product at the call's batch."""
+    params = list(inspect.signature(method).parameters)
+    at = params.index("batch_size") - 1 if "batch_size" in params else None
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if at is None:  # *_on_batch: the batch is the whole of x
+            batch = _first_len(args[0] if args else kwargs.get("x"))
+        else:
+            batch = kwargs.get("batch_size", args[at] if len(args) > at else None)
+        with training_blas_threads(largest_matmul(self, batch)):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+def _first_len(x):
+    while isinstance(x, (list, tuple, dict)) and x:
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return len(x) if hasattr(x, "__len__") else None

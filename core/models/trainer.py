@@ -18,23 +18,12 @@ per-step work lives in ``core.models.step``.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from core.callbacks import CallbackList
 from core.models import data_adapter as da
-from core.models.blas_threads import training_blas_threads
+from core.models.blas_threads import blas_threads_for_call
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
-
-
-def _blas_on_calling_thread(method):
-    """Run ``method`` with the training BLAS thread count (see ``core.models.blas_threads``)."""
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        with training_blas_threads():
-            return method(*args, **kwargs)
-    return wrapper
 
 
 class Trainer:
@@ -201,7 +190,7 @@ class Trainer:
             da.check_input_shapes(self.name, [], expected, xs)
 
     # -------------------------------------------------------------------- fit
-    @_blas_on_calling_thread
+    @blas_threads_for_call
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -278,7 +267,7 @@ class Trainer:
         return self.history
 
     # ---------------------------------------------------------------- evaluate
-    @_blas_on_calling_thread
+    @blas_threads_for_call
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         if not self.compiled:
@@ -316,7 +305,7 @@ class Trainer:
         return logs
 
     # ----------------------------------------------------------------- predict
-    @_blas_on_calling_thread
+    @blas_threads_for_call
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         batch_size = _check_count("batch_size", batch_size, 32)
         xs, _, _, n = self._prepare(x, None, None, None, "predict")
@@ -347,7 +336,7 @@ class Trainer:
         return self(x, training=False)
 
     # -------------------------------------------------------------- on_batch
-    @_blas_on_calling_thread
+    @blas_threads_for_call
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         if not self.compiled:
@@ -359,7 +348,7 @@ class Trainer:
         self._step.train_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
-    @_blas_on_calling_thread
+    @blas_threads_for_call
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before "
@@ -368,7 +357,7 @@ class Trainer:
         self._step.test_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
-    @_blas_on_calling_thread
+    @blas_threads_for_call
     def predict_on_batch(self, x):
         xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
         preds = self._forward_inference(xs)
