@@ -24,7 +24,7 @@ import zipfile
 import zlib
 
 from core.saving import serialization
-from core.saving.compile_config import compile_from_config, get_compile_config
+from core.saving.compile_config import compile_from_config
 from core.saving.weights_h5 import WeightsError, read_weights, write_weights
 
 CONFIG = "config.json"
@@ -61,12 +61,9 @@ def _atomic_write(path: str, write) -> None:
 
 
 def model_config(model) -> dict:
-    """The ``config.json`` dict: ``serialize_keras_object(model)`` plus compile_config."""
-    cfg = serialization.serialize_layer(model)
-    cc = get_compile_config(model)
-    if cc is not None:
-        cfg["compile_config"] = cc
-    return cfg
+    """The ``config.json`` dict: ``serialize_keras_object(model)``, whose
+    ``compile_config`` is ``{}`` for a model never compiled (as Keras writes it)."""
+    return serialization.serialize_layer(model)
 
 
 def _weights_bytes(model) -> bytes:

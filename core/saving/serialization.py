@@ -45,7 +45,7 @@ _BUILT_AT_INIT = frozenset({
 _TRAINING_DEFAULT = {"Dropout": False}
 # Layers whose Keras ``call`` takes ``mask``: Keras fills it in (None: no mask) for a
 # single-tensor call and records it in the node's kwargs (``{"mask": null}``).
-_MASK_ARG = frozenset({"BatchNormalization", "Softmax"})
+_MASK_ARG = frozenset({"BatchNormalization", "Softmax", "Sequential", "Functional"})
 _scope = threading.local()
 
 
@@ -138,7 +138,19 @@ def serialize_layer(layer) -> dict:
     bc = build_config(layer)
     if bc is not None:
         out["build_config"] = bc
+    if _is_model(layer):
+        # Keras writes a compile_config for every model, {} when it was never compiled
+        # (nested models included).
+        from core.saving.compile_config import get_compile_config
+
+        out["compile_config"] = get_compile_config(layer) or {}
     return out
+
+
+def _is_model(layer) -> bool:
+    from core.models.model import Model
+
+    return isinstance(layer, Model)
 
 
 def _resolve_class(config: dict, custom_objects=None):
@@ -242,9 +254,9 @@ def _serialize_node(node, own_nodes) -> dict | None:
         layer, node_index, tensor_index = t._keras_history
         # Renumber as Keras does: only nodes that belong to this model count.
         skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
-        # Keras' nested functional models own a built-in node 0; ours do not.
-        offset = 1 if _is_functional(layer) else 0
-        return _tensor_config(t, (layer, node_index - skipped + offset, tensor_index))
+        # No offset for nested models here: Keras 3.15's serialize_node writes their
+        # plain node index (the +1 "built-in node" is only in input/output_layers).
+        return _tensor_config(t, (layer, node_index - skipped, tensor_index))
 
     tensors = [tensor(t) for t in node.input_tensors]
     args = [tensors] if node.is_multi_input else tensors
@@ -263,7 +275,9 @@ def functional_config(model) -> dict:
     own = _model_nodes(model)
     reindex = {}
     for layer in model._operations:
-        kept = 1 if _is_functional(layer) else 0  # nested models start with a built-in node
+        # Keras' get_config numbers a nested functional model's nodes from 1 (a Keras 2
+        # "built-in node"), in input_layers/output_layers only; its loader subtracts it.
+        kept = 1 if _is_functional(layer) else 0
         for i in range(len(layer._inbound_nodes)):
             key = _node_key(layer, i)
             if key in own:
@@ -337,16 +351,21 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         if nodes:
             pending[name] = list(nodes)
 
-    def tensor(history, where):
+    def tensor(history, where, model_io=False):
         if not (isinstance(history, (list, tuple)) and len(history) == 3):
             raise ValueError(f"Functional config: bad tensor reference {history!r} in {where}.")
         lname, node_index, tensor_index = history
         if lname not in created:
             raise ValueError(f"Functional config: {where} refers to unknown layer {lname!r}.")
         layer = created[lname]
-        if _is_functional(layer):
-            node_index -= 1
-        if not isinstance(node_index, int) or node_index >= len(layer._inbound_nodes):
+        if not isinstance(node_index, int) or isinstance(node_index, bool):
+            raise ValueError(f"Functional config: bad node index {node_index!r} in {where}.")
+        if model_io and _is_functional(layer):
+            node_index -= 1  # as Keras' get_tensor: see functional_config
+        if node_index < 0:
+            raise ValueError(f"Functional config: {where} refers to node {history[1]} of "
+                             f"layer {lname!r}, which does not exist.")
+        if node_index >= len(layer._inbound_nodes):
             raise _NotYet()
         outs = layer._inbound_nodes[node_index].output_tensors
         if not isinstance(tensor_index, int) or not 0 <= tensor_index < len(outs):
@@ -405,7 +424,7 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             return {k: tensors(v, what) for k, v in spec.items()}
         if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
             try:
-                return tensor(spec, what)
+                return tensor(spec, what, model_io=True)
             except _NotYet:
                 raise ValueError(f"Functional config: {what} {spec!r} does not exist.") from None
         if isinstance(spec, list):
