@@ -36,7 +36,8 @@ from core.saving import ModelFileError
 from core.saving.keras_format import _weights_bytes, model_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras3"
-NAMES = ["seq_mlp", "seq_cnn", "seq_pool", "func_two_inputs", "func_two_outputs"]
+NAMES = ["seq_mlp", "seq_cnn", "seq_pool", "func_two_inputs", "func_two_outputs",
+         "nested_objects"]
 KERAS_VERSION = "3.15.1"
 
 
