@@ -1,5 +1,8 @@
-"""Files in the exact form Keras 3 writes them (written out here by hand, independently
-of our writer) load with the right weights, predictions and optimizer state."""
+"""Files in the form earlier Keras 3 releases wrote them (written out here by hand,
+independently of our writer: no initializer ``input_axes``, no Dense
+``quantization_config``, a single output as a list of one) load with the right weights,
+predictions and optimizer state. Files from real Keras 3.15.1 are checked in
+``tests/interop/test_keras3_files.py``."""
 
 import io
 import json
