@@ -40,12 +40,6 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 _BUILT_AT_INIT = frozenset({
     "InputLayer", "Activation", "Dropout", "ELU", "LeakyReLU", "ReLU", "Softmax", "Reshape",
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"})
-# Layers whose Keras ``call`` has a non-None ``training`` default: Keras records it in
-# the functional node's kwargs (``{"training": false}``).
-_TRAINING_DEFAULT = {"Dropout": False}
-# Layers whose Keras ``call`` takes ``mask``: Keras fills it in (None: no mask) for a
-# single-tensor call and records it in the node's kwargs (``{"mask": null}``).
-_MASK_ARG = frozenset({"BatchNormalization", "Softmax", "Sequential", "Functional"})
 _scope = threading.local()
 
 
@@ -226,214 +220,27 @@ def _to_shape(shape):
     return tuple(shape)
 
 
-# ----------------------------------------------------------------------------- functional
-def _node_key(layer, index: int) -> str:
-    return f"{layer.name}_ib-{index}"
-
-
 def _tensor_config(t: KerasTensor, history) -> dict:
     hist = None if history is None else [history[0].name, int(history[1]), int(history[2])]
     return {"class_name": "__keras_tensor__",
             "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": hist}}
 
 
-def _model_nodes(model):
-    """Keys of the nodes that belong to ``model``'s graph (Keras' ``model._nodes``)."""
-    keys = set()
-    for nodes in model._nodes_by_depth.values():
-        for node in nodes:
-            keys.add(_node_key(node.layer, node.layer._inbound_nodes.index(node)))
-    return keys
-
-
-def _serialize_node(node, own_nodes) -> dict | None:
-    if not node.input_tensors:
-        return None
-
-    def tensor(t):
-        layer, node_index, tensor_index = t._keras_history
-        # Renumber as Keras does: only nodes that belong to this model count.
-        skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
-        # No offset for nested models here: Keras 3.15's serialize_node writes their
-        # plain node index (the +1 "built-in node" is only in input/output_layers).
-        return _tensor_config(t, (layer, node_index - skipped, tensor_index))
-
-    tensors = [tensor(t) for t in node.input_tensors]
-    args = [tensors] if node.is_multi_input else tensors
-    kwargs = to_plain(node.call_kwargs)
-    name = type(node.layer).__name__
-    if _is_builtin(type(node.layer)):
-        if name in _TRAINING_DEFAULT:
-            kwargs.setdefault("training", _TRAINING_DEFAULT[name])
-        if name in _MASK_ARG and not node.is_multi_input:
-            kwargs.setdefault("mask", None)
-    return {"args": args, "kwargs": kwargs}
-
-
-def functional_config(model) -> dict:
-    """Keras 3 ``Functional.get_config()`` of a functional model."""
-    own = _model_nodes(model)
-    reindex = {}
-    for layer in model._operations:
-        # Keras' get_config numbers a nested functional model's nodes from 1 (a Keras 2
-        # "built-in node"), in input_layers/output_layers only; its loader subtracts it.
-        kept = 1 if _is_functional(layer) else 0
-        for i in range(len(layer._inbound_nodes)):
-            key = _node_key(layer, i)
-            if key in own:
-                reindex[key] = kept
-                kept += 1
-    layer_configs = []
-    for layer in model._operations:
-        inbound = []
-        for i, node in enumerate(layer._inbound_nodes):
-            if _node_key(layer, i) in own:
-                data = _serialize_node(node, own)
-                if data is not None:
-                    inbound.append(data)
-        cfg = serialize_layer(layer)
-        cfg["name"] = layer.name
-        cfg["inbound_nodes"] = inbound
-        layer_configs.append(cfg)
-
-    def ref(t):
-        layer, node_index, tensor_index = t._keras_history
-        return [layer.name, reindex[_node_key(layer, node_index)], tensor_index]
-
-    def struct(s):
-        # Keras' tree.map_structure: a lone tensor is one flat [name, node, index],
-        # a list of one tensor stays a list of one.
-        if isinstance(s, KerasTensor):
-            return ref(s)
-        if isinstance(s, dict):
-            return {k: struct(v) for k, v in s.items()}
-        return [struct(t) for t in s]
-
-    return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
-            "input_layers": struct(model._nested_inputs),
-            "output_layers": struct(model._nested_outputs)}
-
-
 def _is_functional(layer) -> bool:
     return type(layer).__name__ == "Functional" and hasattr(layer, "_operations")
 
 
-class _NotYet(Exception):
-    """A node's inbound tensor does not exist yet (shared layer at another depth)."""
+# ----------------------------------------------------------------------------- functional
+# The graph half lives in functional_graph.py (it needs the functions above).
+def functional_config(model) -> dict:
+    """Keras 3 ``Functional.get_config()`` of a functional model."""
+    from core.saving.functional_graph import functional_config as config_of
+
+    return config_of(model)
 
 
 def functional_from_config(config: dict, custom_objects=None, cls=None):
     """Rebuild a functional model from ``functional_config``'s dict (Keras' algorithm)."""
-    from core.models.model import Model
+    from core.saving.functional_graph import functional_from_config as rebuild
 
-    cls = cls or Model
-    config = dict(config)
-    for key in ("layers", "input_layers", "output_layers"):
-        if key not in config:
-            raise ValueError(f"Functional config is missing {key!r}; keys are {sorted(config)}.")
-    created: dict[str, Layer] = {}
-    pending: dict[str, list] = {}
-    order = []
-    for layer_data in config["layers"]:
-        if not isinstance(layer_data, dict) or not isinstance(layer_data.get("name"), str):
-            raise ValueError(f"Functional config: layer entry without a name: "
-                             f"{_short(layer_data)}")
-        name = layer_data["name"]
-        if name in created:
-            raise ValueError(f"Functional config: two layers are named {name!r}.")
-        with custom_object_scope(custom_objects):
-            layer = deserialize_layer(layer_data)
-        created[name] = layer
-        order.append(name)
-        nodes = layer_data.get("inbound_nodes", [])
-        if not isinstance(nodes, list):
-            raise ValueError(f"Functional config: 'inbound_nodes' of {name!r} must be a list.")
-        if nodes:
-            pending[name] = list(nodes)
-
-    def tensor(history, where, model_io=False):
-        if not (isinstance(history, (list, tuple)) and len(history) == 3):
-            raise ValueError(f"Functional config: bad tensor reference {history!r} in {where}.")
-        lname, node_index, tensor_index = history
-        if lname not in created:
-            raise ValueError(f"Functional config: {where} refers to unknown layer {lname!r}.")
-        layer = created[lname]
-        if not isinstance(node_index, int) or isinstance(node_index, bool):
-            raise ValueError(f"Functional config: bad node index {node_index!r} in {where}.")
-        if model_io and _is_functional(layer):
-            node_index -= 1  # as Keras' get_tensor: see functional_config
-        if node_index < 0:
-            raise ValueError(f"Functional config: {where} refers to node {history[1]} of "
-                             f"layer {lname!r}, which does not exist.")
-        if node_index >= len(layer._inbound_nodes):
-            raise _NotYet()
-        outs = layer._inbound_nodes[node_index].output_tensors
-        if not isinstance(tensor_index, int) or not 0 <= tensor_index < len(outs):
-            raise ValueError(f"Functional config: {where} asks for output {tensor_index} of "
-                             f"layer {lname!r}, which has {len(outs)}.")
-        return outs[tensor_index]
-
-    def revive(obj, where):
-        if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
-            return tensor(obj.get("config", {}).get("keras_history"), where)
-        if isinstance(obj, list):
-            return [revive(v, where) for v in obj]
-        if isinstance(obj, dict):
-            return {k: revive(v, where) for k, v in obj.items()}
-        return obj
-
-    def call(layer, node_data, name):
-        if isinstance(node_data, dict):
-            args = revive(node_data.get("args", []), f"layer {name!r}")
-            kwargs = revive(node_data.get("kwargs", {}), f"layer {name!r}")
-        else:  # Keras 2 form: [[name, node, tensor, kwargs], ...]
-            refs = [tensor(list(d[:3]), f"layer {name!r}") for d in node_data]
-            kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
-            args = [refs[0] if len(refs) == 1 else refs]
-        if len(args) != 1:
-            raise ValueError(f"Functional config: layer {name!r} is called with {len(args)} "
-                             "positional inputs; only one (a tensor or a list) is supported.")
-        if not isinstance(kwargs, dict):
-            raise ValueError(f"Functional config: kwargs of layer {name!r} must be a dict.")
-        kwargs = dict(kwargs)
-        # Keras writes the mask it filled in; None means no mask, which is all we support.
-        if kwargs.pop("mask", None) is not None:
-            raise ValueError(f"Functional config: layer {name!r} is called with a mask; "
-                             "masking is not supported.")
-        layer(args[0], **kwargs)
-
-    while pending:
-        progressed = False
-        for name in order:
-            todo = pending.get(name)
-            while todo:
-                try:
-                    call(created[name], todo[0], name)
-                except _NotYet:
-                    break
-                todo.pop(0)
-                progressed = True
-            if name in pending and not pending[name]:
-                del pending[name]
-        if not progressed:
-            raise ValueError("Functional config: cannot connect layers "
-                             f"{sorted(pending)}: their inputs never become available.")
-
-    def tensors(spec, what):
-        if isinstance(spec, dict):
-            return {k: tensors(v, what) for k, v in spec.items()}
-        if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
-            try:
-                return tensor(spec, what, model_io=True)
-            except _NotYet:
-                raise ValueError(f"Functional config: {what} {spec!r} does not exist.") from None
-        if isinstance(spec, list):
-            return [tensors(v, what) for v in spec]
-        raise ValueError(f"Functional config: bad {what} {spec!r}.")
-
-    # The structure is kept as written (Keras does the same): a model made with
-    # outputs=[t] returns a list of one array.
-    inputs = tensors(config["input_layers"], "input_layers")
-    outputs = tensors(config["output_layers"], "output_layers")
-    return cls(inputs, outputs, name=config.get("name"),
-               trainable=config.get("trainable", True))
+    return rebuild(config, custom_objects=custom_objects, cls=cls)
