@@ -211,3 +211,14 @@ def test_line_length_and_positions_are_honoured():
     assert len(lines[1]) == 100
     lines = _text(model, line_length=60, positions=[0.5, 0.8, 1.0]).splitlines()
     assert len(lines[1]) == 60
+
+
+def test_a_word_longer_than_its_cell_gets_a_line_of_its_own():
+    # Keras 3.15.1 (rich's divide_line, no folding) printed this 'Connected to' cell of
+    # width 26 as two lines: the too-long first word fills the first line (cropped with
+    # an ellipsis), the next word starts a new one (tests/fixtures/keras3 func_two_inputs).
+    from core.models.summary import _wrap
+
+    assert _wrap("global_average_pooling2d[0][0], dense[0][0]", 26) == [
+        "global_average_pooling2d[…", "dense[0][0]"]
+    assert _wrap("subtract[0][0], average[0][0]", 26) == ["subtract[0][0], ", "average[0][0]"]
