@@ -147,8 +147,26 @@ def nested_objects():
     return model, lambda r: ([r.normal(size=(BATCH, 6))], [np.eye(3)[r.integers(0, 3, BATCH)]])
 
 
+def seq_optimizer_options():
+    model = Sequential([Input((5,)), Dense(6, activation="tanh"), Dense(1)],
+                       name="seq_optimizer_options")
+    model.compile(optimizer=optimizers.RMSprop(learning_rate=0.02, momentum=0.5, centered=True),
+                  loss=losses.Huber(delta=0.5), metrics=["mae", "mse"])
+    return model, lambda r: ([r.normal(size=(BATCH, 5))], [r.normal(size=(BATCH, 1))])
+
+
+def seq_ema():
+    model = Sequential([Input((5,)), Dense(6, activation="relu"),
+                        Dense(1, activation="sigmoid")], name="seq_ema")
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.02, use_ema=True, ema_momentum=0.9,
+                                            weight_decay=0.01),
+                  loss="binary_crossentropy", metrics=[metrics.Precision(), metrics.Recall()])
+    return model, lambda r: ([r.normal(size=(BATCH, 5))], [r.integers(0, 2, (BATCH, 1))])
+
+
 MODELS = {f.__name__: f for f in (seq_mlp, seq_cnn, seq_pool, func_two_inputs,
-                                  func_two_outputs, nested_objects)}
+                                  func_two_outputs, nested_objects, seq_optimizer_options,
+                                  seq_ema)}
 
 
 def _f32(arrays):
@@ -276,8 +294,9 @@ def _without_shared_ids(obj):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_keras_serializes_our_model_back_to_our_config(results, name):
     """Keras' own serialization of the model it loaded from our file is our config.json,
-    key for key and in order; the torch backend's optimizer module is the one
-    documented difference (see test_keras3_files.py)."""
+    key for key and in order; the torch backend's optimizer module and Huber's
+    ``delta``, which Keras 3.15.1 reads but does not write back, are the documented
+    differences (see test_keras3_files.py)."""
     folder, _ = results
     written = json.loads(_members(folder / f"{name}.keras")["config.json"])
     keras_cfg = _without_shared_ids(json.loads((folder / f"{name}.keras_config.json")
@@ -285,6 +304,9 @@ def test_keras_serializes_our_model_back_to_our_config(results, name):
     opt = keras_cfg["compile_config"]["optimizer"]
     assert opt["module"].startswith("keras.src.backend.torch.optimizers.")
     opt["module"], opt["registered_name"] = "keras.optimizers", None
+    loss = written["compile_config"]["loss"]
+    if isinstance(loss, dict) and loss["class_name"] == "Huber":
+        assert loss["config"].pop("delta") == 0.5  # we write it; Keras drops it
     assert keras_cfg == written
     assert json.dumps(keras_cfg) == json.dumps(written)
 

@@ -18,6 +18,7 @@ occur: Dropout's training-time mask comes from each engine's own RNG (the genera
 those rates to 0 for the compared step, and so do we), and Keras' torch backend writes
 its private optimizer subclasses' module (``keras.src.backend.torch.optimizers...``),
 where we write the public ``keras.optimizers`` form that the other backends write.
+And one Keras bug we do not copy: its ``Huber.get_config`` leaves out ``delta``.
 """
 
 import io
@@ -37,7 +38,7 @@ from core.saving.keras_format import _weights_bytes, model_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras3"
 NAMES = ["seq_mlp", "seq_cnn", "seq_pool", "func_two_inputs", "func_two_outputs",
-         "nested_objects"]
+         "nested_objects", "seq_optimizer_options", "seq_ema"]
 KERAS_VERSION = "3.15.1"
 
 
@@ -79,7 +80,7 @@ def test_every_fixture_is_present_and_small():
 
 
 def test_fixtures_cover_every_layer_activation_and_optimizer():
-    layers, activations, optimizers = set(), set(), set()
+    layers, activations, optimizers, losses = set(), set(), set(), set()
 
     def walk(o):
         if isinstance(o, dict):
@@ -96,12 +97,17 @@ def test_fixtures_cover_every_layer_activation_and_optimizer():
     for name in NAMES:
         config = json.loads(_members(name)["config.json"])
         walk(config)
-        optimizers.add(config["compile_config"]["optimizer"]["class_name"])
+        compiled = config["compile_config"]
+        optimizers.add(compiled["optimizer"]["class_name"])
+        for loss in compiled["loss"] if isinstance(compiled["loss"], list) else [compiled["loss"]]:
+            losses.add(loss if isinstance(loss, str) else loss["class_name"])
     assert layers == set(registered_layers())
     # Keras serializes "swish" as "silu" (one function); both were asked for.
     assert {"relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "softplus", "silu",
             "leaky_relu", "linear"} <= activations
     assert optimizers == {"Adam", "AdamW", "SGD", "RMSprop", "Adagrad"}
+    assert losses >= {"sparse_categorical_crossentropy", "categorical_crossentropy",
+                      "binary_crossentropy", "mse", "CategoricalCrossentropy", "Huber"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -176,6 +182,15 @@ def test_summary_is_keras_text(name):
     assert out[0] == want
 
 
+def without_huber_delta(config):
+    """Keras 3.15.1's ``Huber.get_config`` leaves out ``delta`` (a Keras bug: its own
+    files lose a non-default delta). We keep writing it, and Keras reads it back."""
+    loss = config.get("compile_config", {}).get("loss")
+    if isinstance(loss, dict) and loss.get("class_name") == "Huber":
+        loss["config"].pop("delta", None)
+    return config
+
+
 def _without_shared_ids(obj):
     if isinstance(obj, dict):
         return {k: _without_shared_ids(v) for k, v in obj.items() if k != "shared_object_id"}
@@ -186,15 +201,16 @@ def _without_shared_ids(obj):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_resaving_gives_keras_config_back(name):
-    """Key for key (and in Keras' key order) but for two documented differences:
+    """Key for key (and in Keras' key order) but for three documented differences:
     ``shared_object_id`` (a memory address Keras uses to dedupe shared objects; optional
-    when loading) and the optimizer's module on Keras' torch backend."""
+    when loading), the optimizer's module on Keras' torch backend, and Huber's ``delta``
+    (see ``without_huber_delta``)."""
     keras_cfg = _without_shared_ids(json.loads(_members(name)["config.json"]))
     opt = keras_cfg["compile_config"]["optimizer"]
     assert opt["module"].startswith("keras.src.backend.torch.optimizers.")
     assert opt["registered_name"] == opt["class_name"]
     opt["module"], opt["registered_name"] = "keras.optimizers", None
-    ours = json.loads(json.dumps(model_config(_load(name))))
+    ours = without_huber_delta(json.loads(json.dumps(model_config(_load(name)))))
     assert ours == keras_cfg
     assert json.dumps(ours) == json.dumps(keras_cfg)  # same key order too
 
