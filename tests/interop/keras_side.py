@@ -8,9 +8,10 @@ For each NAME it loads ``DIR/NAME.keras`` (written by Netweaver) with
 ``train_on_batch`` (Dropout rates set to 0 first, as the test does on our side)
 ``train_loss``, ``weight_<j>`` and ``opt_<j>``. It also writes Keras' own view of the
 loaded model -- ``NAME.keras_config.json`` (``serialize_keras_object`` plus the compile
-config, taken before that step), ``NAME.keras_summary.txt`` and ``NAME.resaved.keras``
-(Keras saving it again) -- and ``NAME.keras_warnings.json``, every warning Keras raised
-while loading (it warns, rather than fails, when optimizer state does not fit).
+config, taken before that step), ``NAME.keras_summary.txt``, ``NAME.resaved.keras``
+and ``NAME.resaved.weights.h5`` (Keras saving it again, whole and weights only) --
+and ``NAME.keras_warnings.json``, every warning Keras raised while loading (it warns,
+rather than fails, when optimizer state does not fit).
 
 This file never imports Netweaver and Netweaver never imports it.
 """
@@ -58,6 +59,7 @@ def run(folder, name):
     with open(base + ".keras_summary.txt", "w", encoding="utf-8") as f:
         f.write("".join(lines))
     model.save(base + ".resaved.keras")
+    model.save_weights(base + ".resaved.weights.h5")
 
     d = np.load(base + ".in.npz", allow_pickle=False)
     out = {}

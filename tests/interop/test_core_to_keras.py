@@ -7,7 +7,8 @@ make that venv) runs ``keras_side.py`` on them with ``KERAS_BACKEND=torch``. We 
 that Keras loads them without a warning, predicts and evaluates as we do, takes the
 same training step from our saved optimizer state (weights and optimizer variables
 value for value), prints our summary text, serializes the model back to our
-``config.json`` and saves the same ``model.weights.h5`` layout.
+``config.json`` and saves the same ``model.weights.h5`` layout (and the same
+``.weights.h5`` file as our ``save_weights``).
 
 Without that interpreter (as in CI) every test here is skipped, saying why; the
 other direction, Keras' files read by us, runs everywhere (``test_keras3_files.py``).
@@ -193,6 +194,7 @@ def _make(folder: Path, name: str) -> dict:
         model.train_on_batch(_one_or_list(x), _one_or_list(y))
     (x, y), (tx, ty) = batches[3], batches[4]
     model.save(folder / f"{name}.keras")
+    model.save_weights(folder / f"{name}.weights.h5")
     line_length = 88 if isinstance(model, Sequential) else 108
     lines = []
     model.summary(line_length=line_length, print_fn=lines.append)
@@ -352,3 +354,11 @@ def test_skips_cleanly_without_keras(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, cwd=HERE.parents[1], timeout=300)
     assert run.returncode == 0 and "1 skipped" in run.stdout, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_weights_only_files_are_the_same_as_keras_writes(results, name):
+    folder, _ = results
+    ours = (folder / f"{name}.weights.h5").read_bytes()
+    theirs = (folder / f"{name}.resaved.weights.h5").read_bytes()
+    assert _h5_items(theirs) == _h5_items(ours)
