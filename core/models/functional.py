@@ -185,7 +185,12 @@ class Functional(Model):
                 f"{[t.shape for t in self.inputs]}, but received {len(xs)}."
             )
         values = {id(t): x for t, x in zip(self.inputs, xs)}
-        for layer, in_ids, out_ids, multi_in, multi_out, kwargs in self._plan:
+        plan = getattr(self, "_fused_plan", None)
+        if plan is None:  # layers are built with the graph; fuse conv + pool pairs once
+            from core.layers.fusion import functional_plan
+            plan = self._fused_plan = functional_plan(
+                self._plan, {id(t) for t in self.outputs})
+        for layer, in_ids, out_ids, multi_in, multi_out, kwargs in plan:
             args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
             out = layer(args, training=training, **kwargs)
             if multi_out:

@@ -143,9 +143,22 @@ class Sequential(Model):
 
     def call(self, inputs, training=False):
         x = inputs
-        for layer in self._layers:
-            x = layer(x, training=training)
+        for step in self._execution_plan():
+            x = step(x, training=training)
         return x
+
+    def _execution_plan(self):
+        """The layers, with Conv2D + MaxPooling2D pairs fused (``core.layers.fusion``);
+        cached once every layer is built, since fusion needs built layers."""
+        key = tuple(map(id, self._layers))
+        cached = getattr(self, "_plan_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from core.layers.fusion import execution_plan
+        plan = execution_plan(self._layers, keep=self._layers[-1:])
+        if all(layer.built for layer in self._layers):
+            self._plan_cache = (key, plan)
+        return plan
 
     def compute_output_shape(self, input_shape):
         shape = input_shape

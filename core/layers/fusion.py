@@ -1,0 +1,168 @@
+"""Run a ``Conv2D`` and the ``MaxPooling2D`` right after it as one step.
+
+Keras models keep the two layers separate, and so do ours: configs, weights,
+``summary()`` and files are untouched. Only when a model *executes* (``Sequential``
+and functional ``call``) a pair that qualifies is handed to
+``core.kernels.conv_pool``, which never stores the conv output: the seed CNN's
+128 x 26 x 26 x 32 activation (11 MB a batch) is neither written, pooled, nor read
+back by two backwards. Results equal the separate layers' (the same sums; only
+dW's summation order differs, within float rounding).
+
+A pair qualifies when the conv is a built ``Conv2D`` on the direct path (small
+reduction, see ``Conv2D._direct``) with a ReLU or linear activation, and the pool
+is a built ``MaxPooling2D`` with non-overlapping windows (strides == pool_size,
+'valid' padding) whose output is not a model output (training reuses the pooled
+buffer between steps). Anything else runs layer by layer.
+
+>>> from core.layers import Conv2D, Flatten, MaxPooling2D
+>>> from core.models import Sequential
+>>> m = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
+...                 MaxPooling2D(), Flatten()])
+>>> [type(s).__name__ for s in execution_plan(m.layers)]
+['ConvPool', 'Flatten']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import activations, backend
+from core.kernels import conv as conv_kernels
+from core.kernels import conv_pool
+from core.layers.base import _as_arrays
+from core.layers.convolutional import Conv2D
+from core.layers.pooling import MaxPooling2D
+
+_RELU = activations.get("relu")
+_LINEAR = activations.get(None)
+
+
+def fusable(conv, pool) -> bool:
+    """True when ``conv`` then ``pool`` can run as one ``ConvPool`` step."""
+    if type(conv) is not Conv2D or type(pool) is not MaxPooling2D:
+        return False
+    if not (conv.built and pool.built) or conv.activation not in (_RELU, _LINEAR):
+        return False
+    shape = conv.input_shape
+    if not isinstance(shape, tuple) or len(shape) != 4 or shape[3] is None:
+        return False
+    (ph, pw), strides = pool.pool_size, pool.strides
+    return (conv._direct(shape[3]) and tuple(strides) == (ph, pw) and pool.padding == "valid"
+            and ph * pw < conv_pool.DEAD and pool.dtype == conv.dtype)
+
+
+class ConvPool:
+    """One tape step for ``conv`` + ``pool`` (see the module docstring). Called like a
+    layer, ``step(x, training=...)``; records itself on the active tape with the
+    conv's variables."""
+
+    _tracked_layers = ()
+
+    def __init__(self, conv: Conv2D, pool: MaxPooling2D):
+        self.conv, self.pool = conv, pool
+        self.name = f"{conv.name}+{pool.name}"
+
+    def _own_trainable_variables(self):
+        return self.conv._own_trainable_variables()
+
+    def __call__(self, inputs, training=False):
+        conv = self.conv
+        x = _as_arrays(inputs, conv.dtype)
+        conv._validate_input_shape(x.shape)
+        x = np.ascontiguousarray(x, dtype=conv.kernel.dtype)
+        n, h, w, _ = x.shape
+        oh, ow, pads = conv._geometry(h, w)
+        (ph, pw) = self.pool.pool_size
+        poh, pow_ = oh // ph, ow // pw
+        if poh <= 0 or pow_ <= 0:  # let the pool layer raise its own error
+            return self.pool(conv(inputs, training=training), training=training)
+        slot = conv._scratch.slot()
+        shape = (n, poh, pow_, conv.filters)
+        tape = backend.get_tape()
+        # Training reuses the pooled buffer (consumed within the step; fresh pages would
+        # fault every step). Outside a tape the result may be kept by the caller (e.g.
+        # predict through a Flatten view), so it is a new array.
+        out = (conv._scratch.get("pool_out", slot, shape, x.dtype)[0] if tape is not None
+               else np.empty(shape, x.dtype))
+        win, _ = conv._scratch.get("pool_win", slot, shape, np.uint8)
+        (sh, sw), (dh, dw) = conv.strides, conv.dilation_rate
+        bias = conv.bias.value if conv.use_bias else np.zeros(conv.filters, x.dtype)
+        conv_pool.conv2d_relu_maxpool(x, np.ascontiguousarray(conv.kernel.value), bias, sh, sw,
+                                      dh, dw, pads[0], pads[2], conv.activation is _RELU,
+                                      ph, pw, out, win)
+        if tape is not None:
+            tape.record(self, x, out, (x, win, slot))
+        return out
+
+    def backward(self, cache, grad_output, need_input_grad=True):
+        conv = self.conv
+        x, win, slot = cache
+        n, h, w, c = x.shape
+        oh, ow, pads = conv._geometry(h, w)
+        (ph, pw), (sh, sw), (dh, dw) = self.pool.pool_size, conv.strides, conv.dilation_rate
+        dpool = np.ascontiguousarray(grad_output, dtype=x.dtype)
+        gk, gb = np.empty(conv.kernel.shape, x.dtype), np.empty(conv.filters, x.dtype)
+        conv_pool.conv2d_relu_maxpool_backward_filter(
+            x, dpool, win, sh, sw, dh, dw, pads[0], pads[2], ph, pw, gk, gb,
+            conv_kernels.backward_chunks(n))
+        dx = None
+        if need_input_grad:
+            dy, _ = conv._scratch.get("pool_dy", slot, (n, oh, ow, conv.filters), x.dtype)
+            conv_pool.unpool_gradient(dpool, win, ph, pw, dy)
+            dx, _ = conv._scratch.get("dx", slot, x.shape, x.dtype)
+            conv_kernels.conv2d_direct_backward_input(
+                np.ascontiguousarray(conv.kernel.value), dy, dy, False, sh, sw, dh, dw,
+                pads[0], pads[2], dx)
+        conv.write_grad(conv.kernel, gk)
+        if conv.use_bias:
+            conv.write_grad(conv.bias, gb)
+        return dx
+
+
+def _fused(conv, pool) -> ConvPool:
+    step = getattr(conv, "_conv_pool", None)
+    if step is None or step.pool is not pool:
+        step = ConvPool(conv, pool)
+        conv._conv_pool = step
+    return step
+
+
+def execution_plan(layers, keep=()) -> list:
+    """``layers`` (a chain) with each qualifying Conv2D + MaxPooling2D pair replaced
+    by its ``ConvPool``; a pool in ``keep`` (e.g. the last layer) is never fused."""
+    plan, i = [], 0
+    while i < len(layers):
+        layer = layers[i]
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if nxt is not None and nxt not in keep and fusable(layer, nxt):
+            plan.append(_fused(layer, nxt))
+            i += 2
+        else:
+            plan.append(layer)
+            i += 1
+    return plan
+
+
+def functional_plan(plan, output_ids) -> list:
+    """A functional model's execution plan (entries ``(layer, in_ids, out_ids, multi_in,
+    multi_out, kwargs)`` in topological order) with qualifying pairs fused: the conv's
+    output must feed only the pool, and neither output may be a model output."""
+    uses: dict[int, int] = {}
+    for entry in plan:
+        for i in entry[1]:
+            uses[i] = uses.get(i, 0) + 1
+    consumer = {entry[1][0]: k for k, entry in enumerate(plan) if len(entry[1]) == 1}
+    out, dropped = [], set()
+    for k, entry in enumerate(plan):
+        if k in dropped:
+            continue
+        layer, in_ids, out_ids, multi_in, multi_out, kwargs = entry
+        j = consumer.get(out_ids[0]) if len(out_ids) == 1 and not multi_out else None
+        if (j is not None and uses.get(out_ids[0]) == 1 and out_ids[0] not in output_ids
+                and not kwargs and not plan[j][5] and not plan[j][4]
+                and plan[j][2][0] not in output_ids and fusable(layer, plan[j][0])):
+            out.append((_fused(layer, plan[j][0]), in_ids, plan[j][2], multi_in, False, {}))
+            dropped.add(j)
+        else:
+            out.append(entry)
+    return out
