@@ -345,6 +345,7 @@ class Trainer:
         xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
         from core import kernels
         kernels.warmup()
+        self.reset_metrics()  # as Keras: the result is this batch's alone
         self._step.train_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
@@ -354,6 +355,7 @@ class Trainer:
             raise ValueError(f"You must call compile() on model '{self.name}' before "
                              "test_on_batch().")
         xs, ys, sw, _ = self._prepare(x, y, sample_weight, None, "test_on_batch")
+        self.reset_metrics()
         self._step.test_step(xs, ys, sw)
         return self._batch_result(return_dict)
 

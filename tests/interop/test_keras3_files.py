@@ -158,11 +158,9 @@ def test_one_train_step_equals_keras_value_for_value(name):
         np.testing.assert_allclose(var.value, ref, rtol=1e-5, atol=1e-6, err_msg=str(path))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Keras' train_on_batch/test_on_batch call reset_metrics() first, so each returns that "
-    "batch's loss; core.models.trainer keeps accumulating across calls (trainer.py is "
-    "another engineer's file; reported)."))
 def test_on_batch_results_are_per_batch_as_in_keras():
+    """Keras' train_on_batch/test_on_batch call reset_metrics() first, so each returns
+    that batch's loss, whatever came before."""
     d = _data("seq_pool")
     model = _load("seq_pool")
     model.test_on_batch(d["x_0"], d["y_0"])
