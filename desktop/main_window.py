@@ -16,9 +16,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox
 
 from core.graph import GraphDocument
+from desktop import gui_gc
 from desktop.editor.actions import EditActions
 from desktop.editor.commands import MoveNodesCommand, push_checked
 from desktop.editor.inspector import Inspector
@@ -35,6 +36,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None, parent=None):
         super().__init__(parent)
+        gui_gc.install(QApplication.instance())  # Qt garbage must die on the GUI thread
         self.setObjectName("mainWindow")
         self.settings = settings or QSettings("Netweaver", "Netweaver")
         # Tests set these to answer dialogs without showing them (None: ask the user).

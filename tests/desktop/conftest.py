@@ -13,6 +13,17 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def gui_thread_garbage_collection(qapp):
+    """As in the app: cycles (dead windows included) are collected on the GUI thread
+    only, never by a worker that happens to allocate (see ``desktop.gui_gc``)."""
+    from desktop import gui_gc
+
+    gui_gc.install(qapp)
+    yield
+    gui_gc.uninstall(qapp)
+
+
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     """A shown main window on an empty document; dialogs never block."""
