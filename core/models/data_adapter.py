@@ -100,9 +100,13 @@ def as_target_arrays(y, dtype, what: str = "y") -> list[np.ndarray]:
 
 def check_finite(arr: np.ndarray, name: str) -> None:
     if arr.dtype.kind == "f" and arr.size:
-        # min/max propagate NaN and show inf at no extra memory cost.
-        lo, hi = float(arr.min()), float(arr.max())
-        if not (np.isfinite(lo) and np.isfinite(hi)):
+        flat = arr.reshape(-1) if arr.flags.c_contiguous else np.ravel(arr)
+        if arr.dtype.itemsize in (4, 8):
+            from core.kernels.checks import all_finite  # one pass, no temporaries
+            finite = all_finite(flat)
+        else:  # float16: rare, numpy is fine
+            finite = bool(np.isfinite(flat).all())
+        if not finite:
             bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
             raise ValueError(
                 f"{name} contains NaN or infinite values (in {bad.size} sample(s), first at "
