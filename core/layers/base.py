@@ -64,6 +64,22 @@ class Layer:
     num_inputs: int | str = 1  # 0 (Input), 1, or "many" (merge layers)
     params: tuple[Param, ...] = ()
 
+    def __init_subclass__(cls, **kwargs):
+        # As Keras' build wrapper: a direct ``layer.build(shape)`` marks the layer
+        # built, so the next call does not create its weights a second time.
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            def build_and_mark(self, *args, __build=build, **kw):
+                out = __build(self, *args, **kw)
+                self.built = True
+                return out
+            build_and_mark.__doc__ = build.__doc__
+            build_and_mark.__name__ = build.__name__
+            build_and_mark.__qualname__ = build.__qualname__
+            build_and_mark._marks_built = True
+            cls.build = build_and_mark
+
     def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
         unknown = set(kwargs) - _BASE_KWARGS
         if unknown:

@@ -276,3 +276,19 @@ def test_unsupported_keras_arguments_are_refused_by_name(cls, kwargs):
     bad = [k for k in kwargs if k not in ("units", "filters", "kernel_size")][0]
     with pytest.raises(ValueError, match=f"{bad} is not supported yet"):
         getattr(L, cls)(**kwargs)
+
+
+def test_direct_build_marks_the_layer_built_as_keras_does():
+    """``layer.build(shape)`` then ``layer(x)`` keeps the weights build made (Keras'
+    build wrapper sets ``built``); before, the call silently re-created them."""
+    from core.layers import Conv2D, Dense
+
+    for layer, shape, x in ((Dense(3), (None, 4), np.ones((2, 4), "float32")),
+                            (Conv2D(2, 3), (None, 5, 5, 1), np.ones((1, 5, 5, 1), "float32"))):
+        layer.build(shape)
+        assert layer.built
+        kernel = layer.kernel
+        before = kernel.value.copy()
+        layer(x)
+        assert layer.kernel is kernel
+        np.testing.assert_array_equal(layer.kernel.value, before)
