@@ -44,6 +44,21 @@ def relu_forward_ref(x, out):
 
 
 @njit
+def bias_relu_forward(z, bias):
+    """``z = max(z + bias, 0)`` in place for a (rows, units) C-contiguous ``z``: the
+    Dense bias and ReLU in one pass over the fresh matmul result."""
+    rows, units = z.shape
+    for r in range(rows):
+        for j in range(units):
+            v = z[r, j] + bias[j]
+            z[r, j] = v if v > 0 else 0
+
+
+def bias_relu_forward_ref(z, bias):
+    np.maximum(z + bias, 0, out=z)
+
+
+@njit
 def relu_backward(y, dy, out):
     """``out = dy * (y > 0)`` where ``y`` is the relu output (sign of x)."""
     for i in range(y.size):
@@ -167,6 +182,7 @@ def warmup() -> None:
     gelu_forward(x, out)
     gelu_backward(x, x, out)
     x2 = x.reshape(2, 4)
+    bias_relu_forward(x2.copy(), x[:4])
     y2 = np.empty_like(x2)
     softmax_forward(x2, y2)
     softmax_backward(y2, x2, np.empty_like(x2))

@@ -12,8 +12,11 @@ Works on any rank >= 2 input (applies to the last axis).
 from __future__ import annotations
 
 from core import activations, initializers
+from core.kernels import activations as _act_kernels
 from core.layers.base import Layer
 from core.layers.spec import Param, register_layer
+
+_RELU = activations.get("relu")
 
 
 @register_layer
@@ -62,10 +65,14 @@ class Dense(Layer):
     def forward(self, inputs, training=False):
         x2 = inputs.reshape(-1, inputs.shape[-1])
         z = x2 @ self.kernel.value
-        if self.bias is not None:
-            z += self.bias.value
-        # z is our fresh matmul result, so the activation may overwrite it.
-        y, act_cache = self.activation.forward(z, inplace=True)
+        # z is our fresh matmul result, so bias and activation may overwrite it.
+        if self.bias is not None and self.activation is _RELU and z.dtype.char in "fd":
+            _act_kernels.bias_relu_forward(z, self.bias.value)  # one pass, not two
+            y, act_cache = z, z  # ReLU's backward needs only the output's sign
+        else:
+            if self.bias is not None:
+                z += self.bias.value
+            y, act_cache = self.activation.forward(z, inplace=True)
         return y.reshape(inputs.shape[:-1] + (self.units,)), (inputs, x2, act_cache)
 
     def backward(self, cache, grad_output, need_input_grad=True):

@@ -252,6 +252,26 @@ def test_elementwise_kernels_match_twins(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_relu_kernel_matches_twin_and_dense(dtype):
+    """Dense(relu) adds its bias and applies ReLU in one kernel pass; same numbers as
+    the twin and as the two steps done separately."""
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(37, 19)).astype(dtype)
+    bias = rng.normal(size=19).astype(dtype)
+    a, b = z.copy(), z.copy()
+    K.bias_relu_forward(a, bias)
+    K.bias_relu_forward_ref(b, bias)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, np.maximum(z + bias, 0))
+    from core.layers import Dense
+    layer = Dense(19, activation="relu", bias_initializer="random_normal", dtype=dtype)
+    x = rng.normal(size=(37, 5)).astype(dtype)
+    layer.build((None, 5))
+    want = np.maximum(x @ layer.kernel.value + layer.bias.value, 0)
+    np.testing.assert_allclose(layer(x), want, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_kernels_match_twins(dtype):
     rng = np.random.default_rng(5)
     x = (rng.normal(size=(300, 17)) * 5).astype(dtype)

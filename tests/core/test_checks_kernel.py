@@ -32,7 +32,7 @@ def test_non_finite_training_data_still_names_the_sample():
     with pytest.raises(ValueError, match=r"x contains NaN or infinite values \(in 1 sample"
                                          r"\(s\), first at index 3\)"):
         model.fit(x, np.ones((5, 1)), verbose=0)
-    x = np.ones((5, 3), "float64")  # predict refuses too, on the float64 kernel path
+    x = np.ones((5, 3), "float64")  # predict refuses too
     x[0, 0] = np.nan
     with pytest.raises(ValueError, match="first at index 0"):
         model.predict(x, verbose=0)
