@@ -1,7 +1,7 @@
 """Live training curves: loss and metrics, train and validation, per batch and per epoch.
 
 The training controller calls ``begin_run`` once, then ``add_batches`` / ``add_epoch``
-from its 10 Hz timer (a handful of points per call, never one call per batch), and
+from its 5 Hz timer (a handful of points per call, never one call per batch), and
 ``set_counters`` for the epoch/batch/samples-per-second/ETA line. Earlier runs from
 the project's history can be overlaid (faded, dashed) for comparison.
 
@@ -13,6 +13,8 @@ x axis: epochs, fractional for batches (batch b of epoch e at ``e + (b+1)/steps`
 """
 
 from __future__ import annotations
+
+from time import perf_counter as _clock
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,6 +28,9 @@ OVERLAY_COLORS = [(140, 146, 156), (170, 130, 210), (100, 180, 180), (200, 160, 
 
 
 BACKGROUND = "#1b1e23"  # the app's dark theme (resources/styles)
+# Per-batch curves redraw at most this often (seconds): the two plots' repaints take GUI
+# time and CPU from a 2-core training run (benchmarks/ui_latency.py).
+BATCH_REDRAW_S = 0.4
 FOREGROUND = "#c9d1d9"
 
 
@@ -41,7 +46,7 @@ def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
     w.setLabel("left", ylabel)
     # No grid: pyqtgraph draws grid lines as part of each axis picture, and they made
     # 3/4 of every repaint (offscreen raster: 20-48 ms -> 8 ms per update, measured),
-    # which is GUI-thread time taken from a 10 Hz budget while training.
+    # which is GUI-thread time taken from the drain timer's budget while training.
     w.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=(27, 30, 35, 210))
     w.setClipToView(True)
     w.setDownsampling(auto=True, mode="peak")
@@ -127,6 +132,7 @@ class CurvesPanel(QWidget):
         lay.addWidget(self.loss_plot, 1)
         lay.addWidget(self.metric_plot, 1)
         self.series: dict[str, _Series] = {}
+        self._flushed_at = 0.0
         self._color_index: dict[str, int] = {}
         self._history: list[dict] = []
         self._overlay_items: list = []
@@ -184,7 +190,11 @@ class CurvesPanel(QWidget):
                 if k.startswith("val_") or not np.isfinite(v):
                     continue
                 self._ensure(k, batch=True).add(x, v)
-        self.flush()
+        # Redrawing both plots takes GUI time (and CPU) from training: per-batch curves
+        # refresh at most every BATCH_REDRAW_S; epochs, pauses and the end flush at once.
+        now = _clock()
+        if now - self._flushed_at >= BATCH_REDRAW_S:
+            self.flush()
 
     def add_epoch(self, epoch: int, logs: dict) -> None:
         for k, v in logs.items():
@@ -193,6 +203,7 @@ class CurvesPanel(QWidget):
         self.flush()
 
     def flush(self) -> None:
+        self._flushed_at = _clock()
         for s in self.series.values():
             s.flush()
 

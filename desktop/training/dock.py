@@ -201,8 +201,13 @@ class TrainingUI(QObject):
         self.data_panel.setEnabled(idle)
 
     def _progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
+        # The bar shows whole percents; QProgressBar repaints synchronously on every
+        # setValue, which took GUI time (and the GIL) from training 10 times a second.
+        total = max(1, total)
+        if self.progress.maximum() != total:
+            self.progress.setRange(0, total)
+        if done * 100 // total != self.progress.value() * 100 // total or done == total:
+            self.progress.setValue(done)
 
     def _status(self, text: str) -> None:
         self.state_label.setText(text)

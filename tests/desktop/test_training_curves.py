@@ -39,3 +39,31 @@ def test_curves_take_points_in_bulk_and_overlay_history(qtbot):
     assert list(x) == [1.0] and list(y) == [0.8]
     panel.overlay_box.setChecked(False)
     assert panel._overlay_items == []
+
+
+def test_batch_curves_redraw_at_most_every_interval(qtbot, monkeypatch):
+    """Per-batch points are kept at once but pushed to the plots at most every
+    BATCH_REDRAW_S; an epoch end (or flush) draws everything pending."""
+    from desktop.panels import curves as curves_mod
+
+    now = [100.0]
+    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.begin_run("Run 1", [])
+    panel.add_batches([(0.1, {"loss": 1.0})])
+
+    def drawn():
+        x = panel.series["loss#batch"].item.getData()[0]
+        return 0 if x is None else len(x)
+
+    assert drawn() == 1  # the first points draw at once
+    now[0] += curves_mod.BATCH_REDRAW_S / 2
+    panel.add_batches([(0.2, {"loss": 0.9})])
+    assert drawn() == 1 and panel.point_count("loss", batch=True) == 2  # kept, not drawn
+    now[0] += curves_mod.BATCH_REDRAW_S
+    panel.add_batches([(0.3, {"loss": 0.8})])
+    assert drawn() == 3
+    panel.add_batches([(0.4, {"loss": 0.7})])
+    panel.add_epoch(0, {"loss": 0.7})
+    assert drawn() == 4
