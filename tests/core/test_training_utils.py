@@ -105,3 +105,23 @@ def test_blas_threads_follow_the_largest_matrix_product(monkeypatch):
     mlp.fit(x, y, batch_size=32, verbose=0, callbacks=[spy])
     assert set(seen) == {3}
     assert blas_threads() == before
+
+
+def test_predict_later_batches_match_the_checked_first_batch_path():
+    """predict runs batch 0 through every Layer.__call__ check and later batches
+    through the layers' forward directly; both must be inference (Dropout off,
+    BatchNormalization on its moving statistics) and equal model(x)."""
+    from core.layers import BatchNormalization, Dropout
+
+    rng = np.random.default_rng(0)
+    model = Sequential([Dense(6, activation="relu", input_shape=(4,)), Dropout(0.5),
+                        BatchNormalization(), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = rng.standard_normal((50, 4)).astype("float32")
+    model.fit(x, rng.integers(0, 3, 50), epochs=2, batch_size=10, verbose=0)
+    got = model.predict(x, batch_size=7, verbose=0)
+    np.testing.assert_allclose(got, model(x, training=False), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, model.predict(x, batch_size=50, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="expected shape"):
+        model.predict(np.zeros((9, 5), "float32"), batch_size=4, verbose=0)
