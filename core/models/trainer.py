@@ -319,10 +319,7 @@ class Trainer:
         for b in range(total):
             s, e = b * batch_size, min((b + 1) * batch_size, n)
             cbs.on_predict_batch_begin(b)
-            if b and len(xs) == 1 and hasattr(self, "_infer"):
-                preds = self._infer(xs[0][s:e])  # batch 0 passed every check
-            else:
-                preds = self._forward_inference([a[s:e] for a in xs])
+            preds = self._forward_inference([a[s:e] for a in xs], checked=b > 0)
             multi = isinstance(preds, (list, tuple))
             plist = list(preds) if multi else [preds]
             if outs is None:
@@ -334,8 +331,10 @@ class Trainer:
         cbs.on_predict_end()
         return outs if multi else outs[0]
 
-    def _forward_inference(self, xs):
+    def _forward_inference(self, xs, checked=False):
         x = xs[0] if len(xs) == 1 else xs
+        if checked and len(xs) == 1 and hasattr(self, "_infer"):
+            return self._infer(x)  # an earlier batch passed every Layer.__call__ check
         return self(x, training=False)
 
     # -------------------------------------------------------------- on_batch
@@ -366,9 +365,8 @@ class Trainer:
     def predict_on_batch(self, x):
         xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
         preds = self._forward_inference(xs)
-        if isinstance(preds, (list, tuple)):
-            return [np.array(p) for p in preds]
-        return np.array(preds)
+        multi = isinstance(preds, (list, tuple))
+        return [np.array(p) for p in preds] if multi else np.array(preds)
 
     def _batch_result(self, return_dict):
         logs = self._step.logs()
