@@ -25,10 +25,11 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# core before numpy, as in the app (desktop/__init__.py): it sets OpenBLAS' thread timeout.
+import core  # noqa: E402, F401, I001
+import numpy as np  # noqa: E402
 FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
 TEMPLATE = REPO / "resources" / "examples" / "mnist_cnn.nwproj"
 
