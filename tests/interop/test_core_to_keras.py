@@ -14,7 +14,6 @@ Without that interpreter (as in CI) every test here is skipped, saying why; the
 other direction, Keras' files read by us, runs everywhere (``test_keras3_files.py``).
 """
 
-import io
 import json
 import os
 import shutil
@@ -23,7 +22,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
@@ -56,6 +54,7 @@ from core.layers import (
 )
 from core.models import Model, Sequential
 from core.utils import set_random_seed
+from tests.helpers.h5_items import h5_items
 
 HERE = Path(__file__).resolve().parent
 KERAS_PYTHON = os.environ.get("NETWEAVER_KERAS_PYTHON", "/work/kvenv/bin/python")
@@ -320,26 +319,13 @@ def test_keras_prints_our_summary(results, name):
         ours[name]["summary"]
 
 
-def _h5_items(data):
-    items = []
-    with h5py.File(io.BytesIO(data), "r") as f:
-        def visit(path, obj):
-            if isinstance(obj, h5py.Dataset):
-                items.append((path, obj.shape, obj.dtype.str, dict(obj.attrs), obj[()].tobytes()))
-            else:
-                items.append((path, None, None, dict(obj.attrs), None))
-        f.visititems(visit)
-        items.append(("/", None, None, dict(f.attrs), None))
-    return items
-
-
 @pytest.mark.parametrize("name", list(MODELS))
 def test_keras_resaves_our_weights_file_unchanged(results, name):
     folder, _ = results
     ours = _members(folder / f"{name}.keras")
     again = _members(folder / f"{name}.resaved.keras")
     assert list(again) == list(ours)
-    assert _h5_items(again["model.weights.h5"]) == _h5_items(ours["model.weights.h5"])
+    assert h5_items(again["model.weights.h5"]) == h5_items(ours["model.weights.h5"])
     assert json.loads(again["metadata.json"]).keys() == json.loads(ours["metadata.json"]).keys()
     assert json.loads(again["metadata.json"])["keras_version"] == \
         json.loads(ours["metadata.json"])["keras_version"]
@@ -361,4 +347,4 @@ def test_weights_only_files_are_the_same_as_keras_writes(results, name):
     folder, _ = results
     ours = (folder / f"{name}.weights.h5").read_bytes()
     theirs = (folder / f"{name}.resaved.weights.h5").read_bytes()
-    assert _h5_items(theirs) == _h5_items(ours)
+    assert h5_items(theirs) == h5_items(ours)

@@ -21,12 +21,10 @@ where we write the public ``keras.optimizers`` form that the other backends writ
 And one Keras bug we do not copy: its ``Huber.get_config`` leaves out ``delta``.
 """
 
-import io
 import json
 import zipfile
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
@@ -35,6 +33,7 @@ from core.layers.spec import registered_layers
 from core.models import load_model
 from core.saving import ModelFileError
 from core.saving.keras_format import _weights_bytes, model_config
+from tests.helpers.h5_items import h5_items
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras3"
 NAMES = ["seq_mlp", "seq_cnn", "seq_pool", "func_two_inputs", "func_two_outputs",
@@ -213,25 +212,12 @@ def test_resaving_gives_keras_config_back(name):
     assert json.dumps(ours) == json.dumps(keras_cfg)  # same key order too
 
 
-def _h5_items(data):
-    items = []
-    with h5py.File(io.BytesIO(data), "r") as f:
-        def visit(path, obj):
-            if isinstance(obj, h5py.Dataset):
-                items.append((path, obj.shape, obj.dtype.str, dict(obj.attrs), obj[()].tobytes()))
-            else:
-                items.append((path, None, None, dict(obj.attrs), None))
-        f.visititems(visit)
-        items.append(("/", None, None, dict(f.attrs), None))
-    return items
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_resaving_gives_keras_weights_file_back(name):
     """Same groups, dataset names, shapes, dtypes, ``name`` attributes and bytes."""
     members = _members(name)
     ours = _weights_bytes(_load(name))
-    assert _h5_items(ours) == _h5_items(members["model.weights.h5"])
+    assert h5_items(ours) == h5_items(members["model.weights.h5"])
 
 
 def test_metadata_and_members_as_keras_writes_them(tmp_path):
