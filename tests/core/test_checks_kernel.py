@@ -1,4 +1,5 @@
-"""``core.kernels.checks.all_finite`` against its numpy twin, and the data error it feeds."""
+"""``core.kernels.checks`` (``finite_parallel``, ``finite_serial`` and ``all_finite``, which
+picks one by size) against their numpy twin, and the data error they feed."""
 
 import numpy as np
 import pytest
@@ -8,20 +9,22 @@ from core.layers import Dense
 from core.models import Sequential
 
 
+@pytest.mark.parametrize("kernel", ["all_finite", "finite_parallel", "finite_serial"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [0, 1, 7, checks.CHUNK - 1, checks.CHUNK, 3 * checks.CHUNK + 5])
-def test_all_finite_matches_numpy_twin(dtype, n):
+def test_finite_checks_match_numpy_twin(kernel, dtype, n):
+    check = getattr(checks, kernel)
     rng = np.random.default_rng(n)
     a = (rng.standard_normal(n) * 1e30).astype(dtype)
-    assert checks.all_finite(a) is True and checks.all_finite_ref(a) is True
+    assert bool(check(a)) is True and checks.all_finite_ref(a) is True
     for bad in (np.nan, np.inf, -np.inf):
         for pos in {0, n // 2, n - 1} if n else set():
             b = a.copy()
             b[pos] = bad
-            assert bool(checks.all_finite(b)) is False is checks.all_finite_ref(b), (bad, pos)
+            assert bool(check(b)) is False is checks.all_finite_ref(b), (bad, pos)
     if n:
         big = np.full(n, np.finfo(dtype).max, dtype)  # huge but finite
-        assert checks.all_finite(big) and checks.all_finite_ref(big)
+        assert check(big) and checks.all_finite_ref(big)
 
 
 def test_non_finite_training_data_still_names_the_sample():
