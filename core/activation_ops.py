@@ -74,6 +74,12 @@ class Activation:
     def forward(self, x, inplace=False):
         return x, None
 
+    def forward_biased(self, z, bias):
+        """``forward(z + bias)``, overwriting ``z`` (a layer's fresh matmul result);
+        activations with a fused kernel for it override this."""
+        z += bias
+        return self.forward(z, inplace=True)
+
     def backward(self, cache, dy, out=None):
         """``dx`` for upstream gradient ``dy``. A caller may lend ``out`` (C-contiguous,
         shape and dtype of the result) to be written instead of a fresh array; always
@@ -208,6 +214,14 @@ class Softmax(Activation):
         e = np.exp(x - x.max(axis=ax, keepdims=True))
         y = e / e.sum(axis=ax, keepdims=True)
         return y, y
+
+    def forward_biased(self, z, bias):
+        n = z.shape[-1] if z.ndim else 0
+        if (self._last(z) and 0 < n <= _SOFTMAX_KERNEL_MAX_COLS and z.dtype.char in "fd"
+                and z.flags.c_contiguous and bias.dtype == z.dtype):
+            K.bias_softmax_forward(z.reshape(-1, n), bias)  # the add and softmax in one call
+            return z, z
+        return super().forward_biased(z, bias)
 
     def backward(self, cache, dy, out=None):
         y = cache

@@ -46,16 +46,23 @@ def relu_forward_ref(x, out):
 @njit
 def bias_relu_forward(z, bias):
     """``z = max(z + bias, 0)`` in place for a (rows, units) C-contiguous ``z``: the
-    Dense bias and ReLU in one pass over the fresh matmul result."""
+    Dense bias and ReLU in one pass over the fresh matmul result. Returns whether
+    every ``z + bias`` was finite (seen before the ReLU, which maps NaN to 0)."""
     rows, units = z.shape
+    ok = True
     for r in range(rows):
         for j in range(units):
             v = z[r, j] + bias[j]
+            ok &= (v - v) == 0  # NaN and inf give NaN; branch-free, so it vectorises
             z[r, j] = v if v > 0 else 0
+    return ok
 
 
 def bias_relu_forward_ref(z, bias):
-    np.maximum(z + bias, 0, out=z)
+    np.add(z, bias, out=z)
+    ok = bool(np.isfinite(z).all())
+    np.maximum(z, 0, out=z)
+    return ok
 
 
 @njit
@@ -115,6 +122,33 @@ def softmax_forward(x, out):
 def softmax_forward_ref(x, out):
     e = np.exp(x - x.max(axis=1, keepdims=True))
     np.divide(e, e.sum(axis=1, keepdims=True), out=out)
+
+
+@njit
+def bias_softmax_forward(z, bias):
+    """Row softmax of ``z + bias`` in place: a Dense output layer's bias and softmax in
+    one kernel call instead of a numpy add and a softmax call."""
+    rows, cols = z.shape
+    for r in range(rows):
+        m = z[r, 0] + bias[0]
+        for c in range(cols):
+            v = z[r, c] + bias[c]
+            z[r, c] = v
+            if v > m:
+                m = v
+        s = 0.0
+        for c in range(cols):
+            e = math.exp(z[r, c] - m)
+            z[r, c] = e
+            s += e
+        inv = 1.0 / s
+        for c in range(cols):
+            z[r, c] *= inv
+
+
+def bias_softmax_forward_ref(z, bias):
+    np.add(z, bias, out=z)
+    softmax_forward_ref(z, z)
 
 
 @njit
@@ -183,6 +217,7 @@ def warmup() -> None:
     gelu_backward(x, x, out)
     x2 = x.reshape(2, 4)
     bias_relu_forward(x2.copy(), x[:4])
+    bias_softmax_forward(x2.copy(), x[:4])
     y2 = np.empty_like(x2)
     softmax_forward(x2, y2)
     softmax_backward(y2, x2, np.empty_like(x2))

@@ -259,10 +259,13 @@ def test_bias_relu_kernel_matches_twin_and_dense(dtype):
     z = rng.normal(size=(37, 19)).astype(dtype)
     bias = rng.normal(size=19).astype(dtype)
     a, b = z.copy(), z.copy()
-    K.bias_relu_forward(a, bias)
-    K.bias_relu_forward_ref(b, bias)
+    assert K.bias_relu_forward(a, bias) is True is K.bias_relu_forward_ref(b, bias)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, np.maximum(z + bias, 0))
+    for bad in (np.nan, np.inf, -np.inf):  # seen before the ReLU, which maps NaN to 0
+        a, b = z.copy(), z.copy()
+        a[11, 7] = b[11, 7] = bad
+        assert K.bias_relu_forward(a, bias) is False is K.bias_relu_forward_ref(b, bias)
     from core.layers import Dense
     layer = Dense(19, activation="relu", bias_initializer="random_normal", dtype=dtype)
     x = rng.normal(size=(37, 5)).astype(dtype)
@@ -288,6 +291,29 @@ def test_softmax_kernels_match_twins(dtype):
     inplace = x.copy()
     K.softmax_forward(inplace, inplace)  # out may alias x
     np.testing.assert_allclose(inplace, b, rtol=tol, atol=tol)
+    bias = rng.normal(size=17).astype(dtype)
+    a, b = x.copy(), x.copy()
+    K.bias_softmax_forward(a, bias)
+    K.bias_softmax_forward_ref(b, bias)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    K.softmax_forward_ref(x + bias, b)  # the same as the two steps apart
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("units", [3, 128, 129])
+def test_dense_softmax_output_matches_keras_formula(dtype, units):
+    """Dense(softmax) fuses its bias into the softmax kernel up to 128 classes; wider
+    rows take numpy's path. Both give softmax(x @ kernel + bias)."""
+    from core.layers import Dense
+    rng = np.random.default_rng(units)
+    layer = Dense(units, activation="softmax", bias_initializer="random_normal", dtype=dtype)
+    x = rng.normal(size=(41, 6)).astype(dtype)
+    layer.build((None, 6))
+    z = (x @ layer.kernel.value + layer.bias.value).astype(np.float64)
+    want = np.exp(z - z.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(layer(x), want, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_kernel_warmup_runs():
