@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import core  # noqa: F401  before numpy, as the app does: OpenBLAS' short thread timeout
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parents[1]

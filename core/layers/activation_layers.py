@@ -20,6 +20,7 @@ from core.layers.spec import Param, register_layer
 
 
 class _ActivationLayer(Layer):
+    reentrant_inference = True
     group = "Activation"
 
     def forward(self, inputs, training=False):

@@ -63,6 +63,10 @@ class Layer:
     group = "Core"
     num_inputs: int | str = 1  # 0 (Input), 1, or "many" (merge layers)
     params: tuple[Param, ...] = ()
+    # True where forward(training=False) allocates its outputs (or returns views of
+    # its input) and keeps no buffers between calls, so several threads may run it
+    # at once (``core.models.batch_threads``). Layers with scratch buffers stay False.
+    reentrant_inference = False
 
     def __init_subclass__(cls, **kwargs):
         # As Keras' build wrapper: a direct ``layer.build(shape)`` marks the layer

@@ -134,6 +134,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
 class Activation(Layer):
     """Applies an activation function (``Activation("relu")``)."""
 
+    reentrant_inference = True
     group = "Activation"
     params = (Param("activation", "activation", "relu", doc="Activation function."),)
 
@@ -161,6 +162,7 @@ class Dropout(Layer):
     """Inverted dropout: keeps each unit with probability ``1 - rate`` and scales it by
     ``1 / (1 - rate)`` while training; the identity at inference."""
 
+    reentrant_inference = True
     group = "Regularization"
     params = (
         Param("rate", "float", 0.5, min=0.0, max=1.0, max_exclusive=True,
@@ -224,6 +226,7 @@ class Dropout(Layer):
 class Flatten(Layer):
     """Flattens every axis but the batch axis (``(N, 28, 28, 1)`` -> ``(N, 784)``)."""
 
+    reentrant_inference = True
     group = "Reshaping"
     params = (Param("data_format", "choice", None, choices=("channels_last", "channels_first"),
                     optional=True, advanced=True),)
@@ -268,6 +271,7 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Reshapes to ``(batch,) + target_shape``; one entry may be -1 (inferred)."""
 
+    reentrant_inference = True
     group = "Reshaping"
     params = (Param("target_shape", "shape", (-1,),
                     doc="Shape without the batch size; one entry may be -1."),)

@@ -11,8 +11,11 @@ Works on any rank >= 2 input (applies to the last axis).
 
 from __future__ import annotations
 
+import numpy as np
+
 from core import activations, initializers
 from core.kernels import activations as _act_kernels
+from core.kernels import checks as _checks
 from core.layers.base import Layer
 from core.layers.spec import Param, register_layer
 
@@ -21,6 +24,7 @@ _RELU = activations.get("relu")
 
 @register_layer
 class Dense(Layer):
+    reentrant_inference = True
     group = "Core"
     params = (
         Param("units", "int", None, min=1, doc="Dimensionality of the output space."),
@@ -64,16 +68,39 @@ class Dense(Layer):
 
     def forward(self, inputs, training=False):
         x2 = inputs.reshape(-1, inputs.shape[-1])
-        z = x2 @ self.kernel.value
-        # z is our fresh matmul result, so bias and activation may overwrite it.
-        if self.bias is not None and self.activation is _RELU and z.dtype.char in "fd":
-            _act_kernels.bias_relu_forward(z, self.bias.value)  # one pass, not two
+        y, cache, _ = self._activate(inputs, x2, x2 @ self.kernel.value)
+        return y, cache
+
+    def forward_reporting_finite(self, inputs):
+        """Inference ``forward`` that also says whether every pre-activation was finite.
+
+        A NaN or inf in ``inputs`` makes its whole row of ``inputs @ kernel`` NaN or inf,
+        so a True answer vouches for the input (``core.models.predictor.FiniteInputs``).
+        The check comes before the activation, which may map NaN to a number.
+        """
+        x2 = inputs.reshape(-1, inputs.shape[-1])
+        y, _, finite = self._activate(inputs, x2, x2 @ self.kernel.value, report=True)
+        return y, finite
+
+    def _activate(self, inputs, x2, z, report=False):
+        """Bias and activation on ``z``, our fresh matmul result, so they may overwrite
+        it. Returns (output, backward cache, whether z + bias was finite: always True
+        unless ``report`` or the ReLU kernel looked)."""
+        finite = True
+        kernel = self.bias is not None and z.dtype.char in "fd"
+        if kernel and self.activation is _RELU:
+            finite = _act_kernels.bias_relu_forward(z, self.bias.value)  # one pass, not two
             y, act_cache = z, z  # ReLU's backward needs only the output's sign
         else:
+            if report:
+                flat = z.reshape(-1)
+                finite = (_checks.finite_serial(flat) if z.dtype.char in "fd"
+                          else bool(np.isfinite(flat).all()))
             if self.bias is not None:
-                z += self.bias.value
-            y, act_cache = self.activation.forward(z, inplace=True)
-        return y.reshape(inputs.shape[:-1] + (self.units,)), (inputs, x2, act_cache)
+                y, act_cache = self.activation.forward_biased(z, self.bias.value)
+            else:
+                y, act_cache = self.activation.forward(z, inplace=True)
+        return y.reshape(inputs.shape[:-1] + (self.units,)), (inputs, x2, act_cache), finite
 
     def backward(self, cache, grad_output, need_input_grad=True):
         inputs, x2, act_cache = cache

@@ -143,6 +143,35 @@ class training_blas_threads:
         return False
 
 
+class one_blas_thread:
+    """OpenBLAS on one thread inside, at any nesting depth, for a caller that runs
+    BLAS from several threads of its own (``core.models.batch_threads``).
+
+    ``active`` says whether it could: False when no controllable OpenBLAS is
+    loaded or ``NETWEAVER_BLAS_THREADS`` is set (the user's count then stands).
+
+    >>> with one_blas_thread() as blas:
+    ...     pass  # when blas.active, each numpy matmul here runs on its caller's thread
+    """
+
+    def __enter__(self):
+        global _api
+        with _lock:
+            if _api is None:
+                _api = _find_openblas()
+            self.active = bool(_api) and "NETWEAVER_BLAS_THREADS" not in os.environ
+            if self.active:
+                self._saved = _api[0]()
+                _api[1](1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            with _lock:
+                _api[1](self._saved)
+        return False
+
+
 def blas_threads() -> int | None:
     """OpenBLAS' current thread count, or None when it cannot be controlled."""
     global _api

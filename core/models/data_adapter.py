@@ -66,8 +66,9 @@ def _to_array(a, what: str) -> np.ndarray:
     return arr
 
 
-def as_float_arrays(x, dtype, what: str) -> list[np.ndarray]:
-    """Each input as a C-contiguous ``dtype`` array; NaN/inf are refused."""
+def as_float_arrays(x, dtype, what: str, check: bool = True) -> list[np.ndarray]:
+    """Each input as a C-contiguous ``dtype`` array; NaN/inf are refused unless
+    ``check`` is False (the caller then checks them itself, see ``input_names``)."""
     out = []
     for i, a in enumerate(flatten_struct(x)):
         name = what if len(flatten_struct(x)) == 1 else f"{what}[{i}]"
@@ -75,9 +76,15 @@ def as_float_arrays(x, dtype, what: str) -> list[np.ndarray]:
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"{name}: must be numeric, received dtype {arr.dtype}.")
         arr = np.ascontiguousarray(arr, dtype=dtype)
-        check_finite(arr, name)
+        if check:
+            check_finite(arr, name)
         out.append(arr)
     return out
+
+
+def input_names(xs: list, what: str = "x") -> list[str]:
+    """The names ``as_float_arrays`` gives its arrays in error messages."""
+    return [what] if len(xs) == 1 else [f"{what}[{i}]" for i in range(len(xs))]
 
 
 def as_target_arrays(y, dtype, what: str = "y") -> list[np.ndarray]:
@@ -248,3 +255,21 @@ def class_sample_weights(ys, class_weight: dict, sw, dtype):
         table[int(k)] = w
     w = table[labels]
     return w if sw is None else sw * w
+
+
+def check_count(name, value, default):
+    """A positive integer argument (``batch_size``, ``epochs``); ``default`` for None."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is invalid; expected a positive integer.")
+    return int(value)
+
+
+def verbosity(verbose):
+    """Keras' ``verbose``: 'auto' is 1 (a progress bar); 0 silent; 2 a line per epoch."""
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose={verbose!r} is invalid; expected 'auto', 0, 1 or 2.")
+    return int(verbose)

@@ -147,16 +147,55 @@ class Sequential(Model):
             x = step(x, training=training)
         return x
 
-    def _infer(self, x):
+    def _infer(self, x, inputs=None):
         """Inference for ``predict``'s later batches: the layers are built and the first
         batch went through every ``Layer.__call__`` check, so plain layers run their
-        ``forward`` directly (40 us a batch less on the MLP)."""
-        for step in self._execution_plan():
-            if getattr(type(step), "call", None) is Layer.call:
+        ``forward`` directly (40 us a batch less on the MLP). ``inputs``: predict's
+        ``FiniteInputs``; while its check is pending, the first Dense reports whether
+        this batch's values were finite."""
+        steps, check_at, _ = self._inference_steps()
+        if inputs is None or not inputs.pending:
+            check_at = -1
+        for i, (step, plain) in enumerate(steps):
+            if i == check_at:
+                x, finite = step.forward_reporting_finite(x)
+                inputs.report(finite)
+            elif plain:
                 x = step.forward(x, training=False)[0]
             else:
                 x = step(x, training=False)
         return x
+
+    def _input_check_index(self):
+        return self._inference_steps()[1]
+
+    def _reentrant_inference(self) -> bool:
+        """Whether several threads may run ``_infer`` at once (``predict``)."""
+        return self._inference_steps()[2]
+
+    def _inference_steps(self):
+        """``_infer``'s steps as (step, runs its plain ``forward``) pairs; the index of a
+        Dense that sees every input value (or None): the first computing step, reached
+        only through Flatten, Reshape and Dropout, whose inference output holds exactly
+        their input's values; and whether every step is plain and reentrant. Cached
+        with the execution plan."""
+        from core.layers import Dense, Dropout, Flatten, Reshape
+
+        plan = self._execution_plan()
+        cached = getattr(self, "_inference_cache", None)
+        if cached is not None and cached[0] is plan:
+            return cached[1]
+        steps = [(step, getattr(type(step), "call", None) is Layer.call) for step in plan]
+        index = None
+        for i, step in enumerate(plan):
+            if type(step) is Dense:
+                index = i
+            if type(step) not in (Flatten, Reshape, Dropout):
+                break
+        reentrant = all(plain and getattr(step, "reentrant_inference", False)
+                        for step, plain in steps)
+        self._inference_cache = (plan, (steps, index, reentrant))
+        return steps, index, reentrant
 
     def _execution_plan(self):
         """The layers, with Conv2D + MaxPooling2D pairs fused (``core.layers.fusion``);

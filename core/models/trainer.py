@@ -1,9 +1,9 @@
-"""``compile`` / ``fit`` / ``evaluate`` / ``predict`` with Keras 3's arguments and logs.
+"""``compile`` / ``fit`` / ``evaluate`` / ``*_on_batch`` with Keras 3's arguments and logs.
 
-A mixin of ``Model``. ``fit`` converts the data to the model's dtype once,
-validates everything (shapes, lengths, NaN/inf, label range) before touching a
-weight, then loops over batches gathered into preallocated buffers; the
-per-step work lives in ``core.models.step``.
+A mixin of ``Model`` (``predict`` comes from ``core.models.predictor``). ``fit``
+converts the data to the model's dtype once, validates everything (shapes,
+lengths, NaN/inf, label range) before touching a weight, then loops over batches
+gathered into preallocated buffers; the per-step work lives in ``core.models.step``.
 
 >>> import numpy as np
 >>> from core.models import Sequential
@@ -18,15 +18,14 @@ per-step work lives in ``core.models.step``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from core.callbacks import CallbackList
 from core.models import data_adapter as da
 from core.models.blas_threads import blas_threads_for_call
+from core.models.predictor import Predictor
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
 
 
-class Trainer:
+class Trainer(Predictor):
     def _init_trainer(self):
         self.compiled = False
         self.optimizer = None
@@ -154,12 +153,14 @@ class Trainer:
         inputs = getattr(self, "inputs", None)
         return len(inputs) if inputs else None
 
-    def _prepare(self, x, y, sample_weight, class_weight, what: str):
+    def _prepare(self, x, y, sample_weight, class_weight, what: str, check_x=True):
+        """The data as arrays of the model's dtype, validated; ``check_x=False`` leaves
+        the NaN/inf check of x to the caller (``predict``'s ``FiniteInputs``)."""
         dtype = self.dtype
         prefix = "" if what != "validation" else "validation_data "
         x = da.structure(x, getattr(self, "input_names", None), self._input_count(),
                          f"{prefix}x")
-        xs = da.as_float_arrays(x, dtype, f"{prefix}x")
+        xs = da.as_float_arrays(x, dtype, f"{prefix}x", check=check_x)
         ys = []
         if y is not None:
             y = da.structure(y, self._output_names(), len(self._output_names()), f"{prefix}y")
@@ -199,11 +200,11 @@ class Trainer:
             raise ValueError(f"You must call compile() on model '{self.name}' before fit().")
         if y is None:
             raise ValueError(f"Model '{self.name}': fit() needs targets y (received y=None).")
-        batch_size = _check_count("batch_size", batch_size, 32)
-        epochs = _check_count("epochs", epochs, 1)
+        batch_size = da.check_count("batch_size", batch_size, 32)
+        epochs = da.check_count("epochs", epochs, 1)
         if not isinstance(initial_epoch, int) or not 0 <= initial_epoch:
             raise ValueError(f"fit: initial_epoch={initial_epoch!r} must be an integer >= 0.")
-        verbose = _verbosity(verbose)
+        verbose = da.verbosity(verbose)
         xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
         val = None
         if validation_data is not None:
@@ -275,9 +276,9 @@ class Trainer:
                              "evaluate().")
         if y is None:
             raise ValueError(f"Model '{self.name}': evaluate() needs targets y.")
-        batch_size = _check_count("batch_size", batch_size, 32)
+        batch_size = da.check_count("batch_size", batch_size, 32)
         xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
-        verbose = _verbosity(verbose)
+        verbose = da.verbosity(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=steps or -(-n // batch_size))
         logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps)
@@ -304,39 +305,6 @@ class Trainer:
         cbs.on_test_end(logs)
         return logs
 
-    # ----------------------------------------------------------------- predict
-    @blas_threads_for_call
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        batch_size = _check_count("batch_size", batch_size, 32)
-        xs, _, _, n = self._prepare(x, None, None, None, "predict")
-        verbose = _verbosity(verbose)
-        total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                           epochs=1, steps=total)
-        outs = None
-        multi = False
-        cbs.on_predict_begin()
-        for b in range(total):
-            s, e = b * batch_size, min((b + 1) * batch_size, n)
-            cbs.on_predict_batch_begin(b)
-            preds = self._forward_inference([a[s:e] for a in xs], checked=b > 0)
-            multi = isinstance(preds, (list, tuple))
-            plist = list(preds) if multi else [preds]
-            if outs is None:
-                rows = min(n, total * batch_size)
-                outs = [np.empty((rows,) + p.shape[1:], p.dtype) for p in plist]
-            for o, p in zip(outs, plist):
-                o[s:e] = p  # copied at once: layers may reuse their output buffers
-            cbs.on_predict_batch_end(b, {"outputs": preds})
-        cbs.on_predict_end()
-        return outs if multi else outs[0]
-
-    def _forward_inference(self, xs, checked=False):
-        x = xs[0] if len(xs) == 1 else xs
-        if checked and len(xs) == 1 and hasattr(self, "_infer"):
-            return self._infer(x)  # an earlier batch passed every Layer.__call__ check
-        return self(x, training=False)
-
     # -------------------------------------------------------------- on_batch
     @blas_threads_for_call
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
@@ -361,13 +329,6 @@ class Trainer:
         self._step.test_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
-    @blas_threads_for_call
-    def predict_on_batch(self, x):
-        xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
-        preds = self._forward_inference(xs)
-        multi = isinstance(preds, (list, tuple))
-        return [np.array(p) for p in preds] if multi else np.array(preds)
-
     def _batch_result(self, return_dict):
         logs = self._step.logs()
         if return_dict:
@@ -378,22 +339,6 @@ class Trainer:
     def reset_metrics(self):
         if self._step is not None:
             self._step.reset()
-
-
-def _check_count(name, value, default):
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is invalid; expected a positive integer.")
-    return int(value)
-
-
-def _verbosity(verbose):
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose={verbose!r} is invalid; expected 'auto', 0, 1 or 2.")
-    return int(verbose)
 
 
 def _should_eval(epoch, validation_freq):

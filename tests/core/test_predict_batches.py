@@ -1,0 +1,202 @@
+"""``predict`` over many batches: batches on several threads (``core.models.batch_threads``)
+and the NaN/inf check that the first Dense reports (``core.models.predictor.FiniteInputs``).
+
+Each test states which path it takes: ``threads_on`` makes the concurrent path
+available as on a 2-core machine where core was imported before numpy, and the
+tests assert that it really ran, so none of them can pass on the serial path alone.
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Reshape
+from core.models import Sequential, batch_threads
+from core.models.blas_threads import blas_threads, one_blas_thread
+
+pytestmark = pytest.mark.skipif(blas_threads() is None,
+                                reason="needs an OpenBLAS whose thread count can be set")
+
+
+@pytest.fixture
+def threads_on(monkeypatch):
+    """The concurrent path as on the 2-core target; counts the runs that took it."""
+    monkeypatch.delenv("NETWEAVER_BLAS_THREADS", raising=False)
+    monkeypatch.setattr(batch_threads, "idle_blas_threads_sleep", lambda: True)
+    monkeypatch.setattr(batch_threads, "cores", lambda: 2)
+    runs = []
+    real = batch_threads.run
+
+    def counted(*args, **kwargs):
+        ran = real(*args, **kwargs)
+        runs.append(ran)
+        return ran
+    monkeypatch.setattr(batch_threads, "run", counted)
+    return runs
+
+
+def _mlp(seed=0):
+    rng = np.random.default_rng(seed)
+    model = Sequential([Flatten(input_shape=(6, 5)), Dense(16, activation="relu"),
+                        Dropout(0.3), Dense(4, activation="softmax")])
+    for w in model.weights:
+        w.assign(rng.standard_normal(w.shape).astype("float32"))
+    return model
+
+
+def _reference(model, x):
+    """The MLP's formula in float64, independent of the engine."""
+    k1, b1, k2, b2 = (w.value.astype(np.float64) for w in model.weights)
+    h = np.maximum(x.reshape(len(x), -1) @ k1 + b1, 0)
+    z = h @ k2 + b2
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_batches_on_threads_equal_the_formula_and_the_serial_run(threads_on, monkeypatch):
+    model = _mlp()
+    x = np.random.default_rng(1).random((1003, 6, 5)).astype("float32")
+    got = model.predict(x, batch_size=16, verbose=0)
+    assert threads_on == [True]
+    np.testing.assert_allclose(got, _reference(model, x), rtol=2e-5, atol=1e-6)
+    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "1")  # the user's count: serial
+    serial = model.predict(x, batch_size=16, verbose=0)
+    assert threads_on == [True, False]
+    np.testing.assert_allclose(got, serial, rtol=1e-6, atol=1e-7)
+
+
+def test_batch_end_hooks_arrive_in_order_with_their_outputs(threads_on):
+    from core.callbacks import Callback
+
+    class Ends(Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.seen.append((batch, threading.current_thread(), logs["outputs"].copy()))
+
+    model, ends = _mlp(), Ends()
+    x = np.random.default_rng(2).random((300, 6, 5)).astype("float32")
+    got = model.predict(x, batch_size=7, callbacks=[ends], verbose=0)
+    assert threads_on == [True]
+    assert [b for b, _, _ in ends.seen] == list(range(43))
+    assert {t for _, t, _ in ends.seen} == {threading.current_thread()}
+    np.testing.assert_array_equal(np.concatenate([o for _, _, o in ends.seen]), got)
+
+
+def test_a_batch_begin_hook_keeps_predict_serial(threads_on):
+    from core.callbacks import Callback
+
+    calls = []
+
+    class Both(Callback):
+        def on_predict_batch_begin(self, batch, logs=None):
+            calls.append(("begin", batch))
+
+        def on_predict_batch_end(self, batch, logs=None):
+            calls.append(("end", batch))
+
+    _mlp().predict(np.zeros((40, 6, 5), "float32"), batch_size=8, callbacks=[Both()],
+                   verbose=0)
+    assert threads_on == []  # never offered: begin must precede its batch's work
+    assert calls == [(k, b) for b in range(5) for k in ("begin", "end")]
+
+
+def test_layers_with_buffers_keep_predict_serial(threads_on):
+    model = Sequential([Reshape((4, 4, 1), input_shape=(16,)), Conv2D(2, 3),
+                        Flatten(), Dense(3)])
+    x = np.random.default_rng(3).random((64, 16)).astype("float32")
+    got = model.predict(x, batch_size=8, verbose=0)
+    assert threads_on == []
+    np.testing.assert_allclose(got, model(x, training=False), rtol=1e-5, atol=1e-6)
+    bn = Sequential([Dense(5, input_shape=(16,)), BatchNormalization(), Dense(2)])
+    bn.predict(x, batch_size=8, verbose=0)
+    assert threads_on == []
+
+
+def test_an_error_in_a_batch_reaches_the_caller_and_stops_the_rest(threads_on):
+    done, where = [], []
+
+    def work(b):
+        time.sleep(0.002)  # a batch's BLAS time, with the GIL released
+        if b == 5:
+            where.append(threading.current_thread())
+            raise RuntimeError("batch 5 failed")
+        done.append(b)
+
+    with pytest.raises(RuntimeError, match="batch 5 failed"):
+        batch_threads.run(100, work)
+    assert 0 in done and len(done) < 20  # the others stopped after their current batch
+    assert len(where) == 1
+
+
+def test_run_declines_when_it_cannot_help(threads_on, monkeypatch):
+    assert batch_threads.run(3, lambda b: None) is False  # 2 batches to share: too few
+    monkeypatch.setattr(batch_threads, "cores", lambda: 1)
+    assert batch_threads.run(50, lambda b: None) is False
+    monkeypatch.setattr(batch_threads, "cores", lambda: 2)
+    monkeypatch.setattr(batch_threads, "idle_blas_threads_sleep", lambda: False)
+    assert batch_threads.run(50, lambda b: None) is False
+
+
+def test_one_blas_thread_sets_and_restores_the_count(monkeypatch):
+    monkeypatch.delenv("NETWEAVER_BLAS_THREADS", raising=False)
+    before = blas_threads()
+    with one_blas_thread() as blas:
+        assert blas.active and blas_threads() == 1
+    assert blas_threads() == before
+    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "2")
+    with one_blas_thread() as blas:
+        assert not blas.active and blas_threads() == before
+
+
+# ------------------------------------------------------------ the NaN/inf check
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("concurrent", [True, False])
+def test_non_finite_input_in_a_late_batch_names_the_sample(bad, concurrent, threads_on,
+                                                           monkeypatch):
+    """Later batches are vouched for by the first Dense's pre-activations (a NaN or inf
+    anywhere in a sample makes its whole row non-finite), before the ReLU that would
+    map NaN to 0; the error is fit's, with the first bad sample's index."""
+    if not concurrent:
+        monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "1")
+    model = _mlp()
+    x = np.random.default_rng(4).random((500, 6, 5)).astype("float32")
+    x[777 % 500, 3, 2] = bad
+    x[431, 0, 0] = bad
+    with pytest.raises(ValueError, match=r"x contains NaN or infinite values \(in 2 "
+                                         r"sample\(s\), first at index 277\)"):
+        model.predict(x, batch_size=32, verbose=0)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_non_finite_weights_give_non_finite_predictions_not_an_error(threads_on):
+    """A row flagged by the Dense whose data is clean (here: an inf weight) costs one
+    exact check of x, then predict goes on, as Keras returns what the model computes."""
+    model = _mlp()
+    k = model.weights[0].value.copy()
+    k[0, 0] = np.inf
+    model.weights[0].assign(k)
+    x = np.random.default_rng(5).random((200, 6, 5)).astype("float32") + 0.1
+    got = model.predict(x, batch_size=16, verbose=0)
+    assert not np.isfinite(got).all()
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_overflow_from_finite_data_is_not_an_input_error(threads_on):
+    model = _mlp()
+    x = np.full((100, 6, 5), 3e38, "float32")  # finite, but x @ kernel overflows
+    got = model.predict(x, batch_size=10, verbose=0)
+    assert got.shape == (100, 4) and not np.isfinite(got).all()
+
+
+def test_models_not_starting_with_dense_check_x_up_front(threads_on):
+    model = Sequential([Reshape((4, 4, 1), input_shape=(16,)), Conv2D(2, 3), Flatten(),
+                        Dense(3)])
+    x = np.ones((64, 16), "float32")
+    x[50, 7] = np.nan
+    with pytest.raises(ValueError, match="first at index 50"):
+        model.predict(x, batch_size=8, verbose=0)
