@@ -36,7 +36,7 @@ from core.kernels._jit import njit
 def relu_forward(x, out):
     for i in range(x.size):
         v = x[i]
-        out[i] = v if v > 0 else 0
+        out[i] = 0 if v <= 0 else v  # NaN stays NaN, as in Keras (max(x, 0) on every backend)
 
 
 def relu_forward_ref(x, out):
@@ -47,14 +47,14 @@ def relu_forward_ref(x, out):
 def bias_relu_forward(z, bias):
     """``z = max(z + bias, 0)`` in place for a (rows, units) C-contiguous ``z``: the
     Dense bias and ReLU in one pass over the fresh matmul result. Returns whether
-    every ``z + bias`` was finite (seen before the ReLU, which maps NaN to 0)."""
+    every ``z + bias`` was finite (seen before the ReLU, which maps -inf to 0)."""
     rows, units = z.shape
     ok = True
     for r in range(rows):
         for j in range(units):
             v = z[r, j] + bias[j]
             ok &= (v - v) == 0  # NaN and inf give NaN; branch-free, so it vectorises
-            z[r, j] = v if v > 0 else 0
+            z[r, j] = 0 if v <= 0 else v  # NaN stays NaN, as in Keras
     return ok
 
 

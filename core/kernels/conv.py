@@ -171,7 +171,7 @@ def conv2d_direct_forward(x, kernel, bias, sh, sw, dh, dw, pt, pl, relu, out):
                 if relu:
                     for fi in range(f):
                         v = acc[fi]
-                        o2[r, fi] = v if v > 0.0 else 0.0
+                        o2[r, fi] = 0.0 if v <= 0.0 else v  # NaN stays NaN
                 else:
                     o2[r, :] = acc
     return out

@@ -76,7 +76,8 @@ class Dense(Layer):
 
         A NaN or inf in ``inputs`` makes its whole row of ``inputs @ kernel`` NaN or inf,
         so a True answer vouches for the input (``core.models.predictor.FiniteInputs``).
-        The check comes before the activation, which may map NaN to a number.
+        The check comes before the activation, which may map -inf (or, in general, NaN)
+        to a number.
         """
         x2 = inputs.reshape(-1, inputs.shape[-1])
         y, _, finite = self._activate(inputs, x2, x2 @ self.kernel.value, report=True)

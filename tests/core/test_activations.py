@@ -262,16 +262,35 @@ def test_bias_relu_kernel_matches_twin_and_dense(dtype):
     assert K.bias_relu_forward(a, bias) is True is K.bias_relu_forward_ref(b, bias)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, np.maximum(z + bias, 0))
-    for bad in (np.nan, np.inf, -np.inf):  # seen before the ReLU, which maps NaN to 0
+    for bad in (np.nan, np.inf, -np.inf):  # seen before the ReLU, which maps -inf to 0
         a, b = z.copy(), z.copy()
         a[11, 7] = b[11, 7] = bad
         assert K.bias_relu_forward(a, bias) is False is K.bias_relu_forward_ref(b, bias)
+        np.testing.assert_array_equal(a, b)  # NaN stays NaN, as np.maximum and Keras
     from core.layers import Dense
     layer = Dense(19, activation="relu", bias_initializer="random_normal", dtype=dtype)
     x = rng.normal(size=(37, 5)).astype(dtype)
     layer.build((None, 5))
     want = np.maximum(x @ layer.kernel.value + layer.bias.value, 0)
     np.testing.assert_allclose(layer(x), want, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_relu_keeps_nan_as_keras_does():
+    """Keras' relu is max(x, 0) on every backend, which propagates NaN; so does ours,
+    in the elementwise kernel, Dense's fused bias+ReLU and Conv2D's fused ReLU."""
+    from core.layers import Conv2D, Dense
+    x = np.array([np.nan, -1.0, 0.0, 2.0, np.inf, -np.inf] * 50, "float32")
+    out = np.empty_like(x)
+    K.relu_forward(x, out)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+    assert np.isnan(activations.relu(x)[0])
+    dense = Dense(2, activation="relu", kernel_initializer="ones")
+    assert np.isnan(dense(np.array([[np.nan, 1.0]], "float32"))).all()
+    conv = Conv2D(1, 1, activation="relu", kernel_initializer="ones")
+    img = np.ones((1, 3, 3, 1), "float32")
+    img[0, 1, 1, 0] = np.nan
+    y = np.asarray(conv(img))
+    assert np.isnan(y[0, 1, 1, 0]) and (y[np.isfinite(y)] == 1).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
