@@ -32,6 +32,8 @@ def _unbroadcast(g, shape):
 class _Merge(Layer):
     """Shared shape checks for the elementwise merge layers."""
 
+    reentrant_inference = True  # every forward returns a fresh array
+
     group = "Merge"
     num_inputs = "many"
     min_inputs = 1

@@ -17,6 +17,7 @@ training mechanism for every kind of model.
 from __future__ import annotations
 
 from core.layers.node import KerasTensor
+from core.models.inference import traits
 from core.models.model import Model
 
 
@@ -185,19 +186,31 @@ class Functional(Model):
                 f"{[t.shape for t in self.inputs]}, but received {len(xs)}."
             )
         values = {id(t): x for t, x in zip(self.inputs, xs)}
+        for layer, in_ids, out_ids, multi_in, multi_out, kwargs in self._execution_plan():
+            args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
+            self._store(values, out_ids, multi_out,
+                        layer(args, training=training, **kwargs))
+        return self._pack_outputs(values)
+
+    _infer_matches = call  # predict's _infer stands for this call (not a subclass's own)
+
+    def _execution_plan(self):
         plan = getattr(self, "_fused_plan", None)
         if plan is None:  # layers are built with the graph; fuse conv + pool pairs once
             from core.layers.fusion import functional_plan
             plan = self._fused_plan = functional_plan(
                 self._plan, {id(t) for t in self.outputs})
-        for layer, in_ids, out_ids, multi_in, multi_out, kwargs in plan:
-            args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
-            out = layer(args, training=training, **kwargs)
-            if multi_out:
-                for i, o in zip(out_ids, out):
-                    values[i] = o
-            else:
-                values[out_ids[0]] = out
+        return plan
+
+    @staticmethod
+    def _store(values, out_ids, multi_out, out):
+        if multi_out:
+            for i, o in zip(out_ids, out):
+                values[i] = o
+        else:
+            values[out_ids[0]] = out
+
+    def _pack_outputs(self, values):
         outs = [values[id(t)] for t in self.outputs]
         if isinstance(self._nested_outputs, (list, tuple)):
             # Keras' unpack_singleton: outputs=[y] still returns y itself.
@@ -205,6 +218,41 @@ class Functional(Model):
         if isinstance(self._nested_outputs, dict):
             return dict(zip(self._nested_outputs, outs))
         return outs[0]
+
+    def _infer(self, x, inputs=None):
+        """``predict``'s later batches of a single-input model: plain layers run their
+        ``forward`` directly, as in ``Sequential._infer`` (whose docstring says why)."""
+        plan, plain, check_at, _ = self._inference_steps()
+        if inputs is None or not inputs.pending:
+            check_at = -1
+        values = {id(self.inputs[0]): x}
+        for k, (layer, in_ids, out_ids, multi_in, multi_out, kwargs) in enumerate(plan):
+            args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
+            if k == check_at:
+                out, finite = layer.forward_reporting_finite(args)
+                inputs.report(finite)
+            elif plain[k]:
+                out = layer.forward(args, training=False)[0]
+            else:
+                out = layer(args, training=False, **kwargs)
+            self._store(values, out_ids, multi_out, out)
+        return self._pack_outputs(values)
+
+    def _input_check_index(self):
+        return self._inference_steps()[2] if len(self.inputs) == 1 else None
+
+    def _reentrant_inference(self) -> bool:
+        return self._inference_steps()[3]
+
+    def _inference_steps(self):
+        """(plan, plain flags, input-checking Dense index, all reentrant): see
+        ``core.models.inference.traits``."""
+        cached = getattr(self, "_inference_cache", None)
+        if cached is None:
+            plan = self._execution_plan()
+            entries = [(e[0], e[1], e[2], e[3], e[5]) for e in plan]
+            cached = self._inference_cache = (plan, *traits(entries, id(self.inputs[0])))
+        return cached
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(t.shape) for t in self.outputs]

@@ -81,7 +81,7 @@ class Predictor:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         batch_size = da.check_count("batch_size", batch_size, 32)
         xs, _, _, n = self._prepare(x, None, None, None, "predict", check_x=False)
-        fast = len(xs) == 1 and hasattr(self, "_infer")
+        fast = len(xs) == 1 and type(self).call is getattr(type(self), "_infer_matches", None)
         inputs = FiniteInputs(xs, deferred=fast and self._input_check_index() is not None)
         verbose = da.verbosity(verbose)
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from core.layers.base import Layer
 from core.layers.node import KerasTensor
+from core.models.inference import traits
 from core.models.model import Model
 
 
@@ -147,6 +148,8 @@ class Sequential(Model):
             x = step(x, training=training)
         return x
 
+    _infer_matches = call  # predict's _infer stands for this call (not a subclass's own)
+
     def _infer(self, x, inputs=None):
         """Inference for ``predict``'s later batches: the layers are built and the first
         batch went through every ``Layer.__call__`` check, so plain layers run their
@@ -174,28 +177,18 @@ class Sequential(Model):
         return self._inference_steps()[2]
 
     def _inference_steps(self):
-        """``_infer``'s steps as (step, runs its plain ``forward``) pairs; the index of a
-        Dense that sees every input value (or None): the first computing step, reached
-        only through Flatten, Reshape and Dropout, whose inference output holds exactly
-        their input's values; and whether every step is plain and reentrant. Cached
-        with the execution plan."""
-        from core.layers import Dense, Dropout, Flatten, Reshape
-
+        """``_infer``'s steps as (step, plain) pairs, the index of the Dense that checks
+        the input (or None) and whether every step is reentrant
+        (``core.models.inference.traits``); cached with the execution plan."""
         plan = self._execution_plan()
         cached = getattr(self, "_inference_cache", None)
         if cached is not None and cached[0] is plan:
             return cached[1]
-        steps = [(step, getattr(type(step), "call", None) is Layer.call) for step in plan]
-        index = None
-        for i, step in enumerate(plan):
-            if type(step) is Dense:
-                index = i
-            if type(step) not in (Flatten, Reshape, Dropout):
-                break
-        reentrant = all(plain and getattr(step, "reentrant_inference", False)
-                        for step, plain in steps)
-        self._inference_cache = (plan, (steps, index, reentrant))
-        return steps, index, reentrant
+        plain, index, reentrant = traits(
+            [(step, [k], [k + 1], False, {}) for k, step in enumerate(plan)], 0)
+        result = (list(zip(plan, plain)), index, reentrant)
+        self._inference_cache = (plan, result)
+        return result
 
     def _execution_plan(self):
         """The layers, with Conv2D + MaxPooling2D pairs fused (``core.layers.fusion``);

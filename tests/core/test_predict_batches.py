@@ -200,3 +200,61 @@ def test_models_not_starting_with_dense_check_x_up_front(threads_on):
     x[50, 7] = np.nan
     with pytest.raises(ValueError, match="first at index 50"):
         model.predict(x, batch_size=8, verbose=0)
+
+
+# ------------------------------------------------------------- functional models
+def _functional_mlp():
+    from core.layers import Input
+    from core.models import Model
+
+    seq = _mlp()
+    inp = Input((6, 5))
+    x = inp
+    for layer in seq.layers:
+        x = layer(x)
+    return Model(inp, x), seq
+
+
+def test_functional_models_take_the_same_paths(threads_on):
+    """The app builds functional models: their later batches run the layers' forward
+    directly, on every core, and the first Dense checks the input."""
+    model, seq = _functional_mlp()
+    x = np.random.default_rng(6).random((700, 6, 5)).astype("float32")
+    got = model.predict(x, batch_size=32, verbose=0)
+    assert threads_on == [True]
+    np.testing.assert_allclose(got, _reference(seq, x), rtol=2e-5, atol=1e-6)
+    assert model._input_check_index() == 1  # Flatten, then the Dense
+    x[650, 2, 2] = np.nan
+    with pytest.raises(ValueError, match=r"\(in 1 sample\(s\), first at index 650\)"):
+        model.predict(x, batch_size=32, verbose=0)
+
+
+def test_functional_branches_and_merges_run_on_threads(threads_on):
+    from core.layers import Add, Concatenate, Input
+    from core.models import Model
+
+    inp = Input((8,))
+    a = Dense(5, activation="tanh")(inp)
+    b = Dense(5)(inp)
+    merged = Concatenate()([Add()([a, b]), b])
+    model = Model(inp, [Dense(2)(merged), a])
+    x = np.random.default_rng(7).random((300, 8)).astype("float32")
+    got = model.predict(x, batch_size=16, verbose=0)
+    assert threads_on == [True]
+    want = model(x, training=False)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
+    assert model._input_check_index() == 0  # the input feeds a Dense directly
+
+
+def test_a_subclass_with_its_own_call_is_never_bypassed(threads_on):
+    class Doubled(Sequential):
+        def call(self, inputs, training=False):
+            return 2 * super().call(inputs, training=training)
+
+    model = Doubled([Dense(3, input_shape=(4,))])
+    x = np.random.default_rng(8).random((100, 4)).astype("float32")
+    got = model.predict(x, batch_size=8, verbose=0)
+    np.testing.assert_allclose(got, 2 * (x @ model.weights[0].value + model.weights[1].value),
+                               rtol=1e-5)
+    assert threads_on == []

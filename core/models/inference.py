@@ -1,0 +1,52 @@
+"""What ``predict``'s fast path may do with a model's execution plan.
+
+``predict`` runs batch 0 through ``Model.__call__`` with every check, then later
+batches through the model's ``_infer``, which calls each plain layer's ``forward``
+directly. For that plan this module answers, once per plan:
+
+- which steps are *plain*: their class keeps ``Layer.call`` (so ``forward`` is
+  the whole computation) and the node passes no extra call arguments;
+- where a Dense sees every value of the model's (single) input: the first
+  computing layer on the input's path, reached only through Flatten, Reshape and
+  Dropout, whose inference outputs hold exactly their input's values. Its
+  pre-activations then stand in for the NaN/inf check of x
+  (``core.models.predictor.FiniteInputs``);
+- whether every step is plain and ``reentrant_inference``, so that several
+  threads may run batches at once (``core.models.batch_threads``).
+
+A plan entry is ``(layer, input ids, output ids, multi_in, call kwargs)``; a
+Sequential's plan is the chain ``(layer_k, [k], [k + 1], False, {})`` from input id 0.
+
+>>> from core.layers import Dense, Flatten
+>>> traits([(Flatten(), [0], [1], False, {}), (Dense(3), [1], [2], False, {})], 0)[1:]
+(1, True)
+"""
+
+from __future__ import annotations
+
+from core.layers.base import Layer
+
+
+def is_plain(layer, kwargs=None) -> bool:
+    """The layer's ``forward`` is the whole of its call (no override of ``call``)."""
+    return getattr(type(layer), "call", None) is Layer.call and not kwargs
+
+
+def traits(entries, input_id):
+    """``(plain flags, index of the input-checking Dense or None, all reentrant)``."""
+    from core.layers import Dense, Dropout, Flatten, Reshape
+
+    plain = [is_plain(entry[0], entry[4]) for entry in entries]
+    check_at, path = None, input_id
+    for i, (layer, in_ids, out_ids, multi_in, _) in enumerate(entries):
+        if multi_in or list(in_ids) != [path]:
+            continue  # a step off the input's path
+        if type(layer) is Dense and plain[i]:
+            check_at = i
+            break
+        if type(layer) not in (Flatten, Reshape, Dropout) or not plain[i]:
+            break
+        path = out_ids[0]
+    reentrant = all(p and getattr(entry[0], "reentrant_inference", False)
+                    for p, entry in zip(plain, entries))
+    return plain, check_at, reentrant
