@@ -28,7 +28,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "autodiff", "backend", "callbacks", "datasets", "graph", "initializers",
-    "kernels", "layers", "losses", "metrics", "models", "optimizers", "saving", "utils",
+    "kernels", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
+    "utils",
 )
 
 

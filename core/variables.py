@@ -21,7 +21,8 @@ class Variable:
     that a shared layer's second use adds instead of overwriting.
     """
 
-    __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "__weakref__")
+    __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "regularizer",
+                 "__weakref__")
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
         # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
@@ -32,6 +33,7 @@ class Variable:
         self.trainable = bool(trainable)
         self.grad: np.ndarray | None = None
         self.grad_step = -1
+        self.regularizer = None  # a core.regularizers.Regularizer: training adds its penalty
 
     # numpy-ish conveniences -------------------------------------------------
     @property

@@ -127,6 +127,14 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
                                  f"(got {value!r}); leave it as None.")
 
+    def _regularizer(self, arg: str, value):
+        """``core.regularizers.get(value)``, with errors naming this layer and argument."""
+        from core import regularizers
+        try:
+            return regularizers.get(value)
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}': {arg}: {e}") from None
+
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._declared_input_shape is not None:
@@ -170,12 +178,21 @@ class Layer:
         from core import initializers
 
         init = initializers.get(initializer)
+        self._refuse_unsupported(constraint=constraint)
         dtype = backend.standardize_dtype(dtype or self.dtype)
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         var = Variable(value, name=name or "variable", trainable=trainable,
                        path=f"{self.name}/{name or 'variable'}")
+        var.regularizer = self._regularizer("regularizer", regularizer)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         return var
+
+    @property
+    def losses(self) -> list:
+        """The regularization penalties of this layer's (and sublayers') trainable
+        weights, as Keras' ``layer.losses``; training adds their sum to the loss."""
+        return [v.regularizer(v.value) for v in self.trainable_weights
+                if v.regularizer is not None]
 
     def _own_trainable_variables(self) -> list[Variable]:
         return self._trainable_variables if self._trainable else []

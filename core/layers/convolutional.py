@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, backend, initializers
+from core import activations, backend, initializers, regularizers
 from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
 from core.layers.spec import Param, register_layer
@@ -156,9 +156,9 @@ class Conv2D(Layer):
         self.use_bias = self._check("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self._refuse_unsupported(kernel_regularizer=kernel_regularizer,
-                                 bias_regularizer=bias_regularizer,
-                                 activity_regularizer=activity_regularizer,
+        self.kernel_regularizer = self._regularizer("kernel_regularizer", kernel_regularizer)
+        self.bias_regularizer = self._regularizer("bias_regularizer", bias_regularizer)
+        self._refuse_unsupported(activity_regularizer=activity_regularizer,
                                  kernel_constraint=kernel_constraint,
                                  bias_constraint=bias_constraint, lora_rank=lora_rank,
                                  lora_alpha=lora_alpha)
@@ -198,9 +198,11 @@ class Conv2D(Layer):
         self.compute_output_shape(input_shape)
         kh, kw = self.kernel_size
         self.kernel = self.add_weight((kh, kw, input_shape[-1], self.filters),
-                                      initializer=self.kernel_initializer, name="kernel")
+                                      initializer=self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer)
         self.bias = (self.add_weight((self.filters,), initializer=self.bias_initializer,
-                                     name="bias") if self.use_bias else None)
+                                     name="bias", regularizer=self.bias_regularizer)
+                     if self.use_bias else None)
         self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
     # ------------------------------------------------------------- computation
@@ -386,8 +388,8 @@ class Conv2D(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": None,
             "kernel_constraint": None,
             "bias_constraint": None,

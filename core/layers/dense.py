@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, initializers
+from core import activations, initializers, regularizers
 from core.kernels import activations as _act_kernels
 from core.kernels import checks as _checks
 from core.layers.base import Layer
@@ -45,9 +45,9 @@ class Dense(Layer):
         self.use_bias = self._check("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self._refuse_unsupported(kernel_regularizer=kernel_regularizer,
-                                 bias_regularizer=bias_regularizer,
-                                 activity_regularizer=activity_regularizer,
+        self.kernel_regularizer = self._regularizer("kernel_regularizer", kernel_regularizer)
+        self.bias_regularizer = self._regularizer("bias_regularizer", bias_regularizer)
+        self._refuse_unsupported(activity_regularizer=activity_regularizer,
                                  kernel_constraint=kernel_constraint,
                                  bias_constraint=bias_constraint, lora_rank=lora_rank,
                                  quantization_config=quantization_config)
@@ -59,9 +59,11 @@ class Dense(Layer):
                 f"received input with shape {tuple(input_shape)}"
             )
         self.kernel = self.add_weight((input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer, name="kernel")
+                                      initializer=self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer)
         self.bias = (self.add_weight((self.units,), initializer=self.bias_initializer,
-                                     name="bias") if self.use_bias else None)
+                                     name="bias", regularizer=self.bias_regularizer)
+                     if self.use_bias else None)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -122,8 +124,8 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": None,
             "bias_constraint": None,
             "quantization_config": None,  # Keras 3.15 writes it (None: not quantized)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import initializers
+from core import initializers, regularizers
 from core.kernels import norm as norm_kernels
 from core.layers.base import Layer
 from core.layers.convolutional import ScratchBuffers
@@ -62,9 +62,9 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self._refuse_unsupported(beta_regularizer=beta_regularizer,
-                                 gamma_regularizer=gamma_regularizer,
-                                 beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.beta_regularizer = self._regularizer("beta_regularizer", beta_regularizer)
+        self.gamma_regularizer = self._regularizer("gamma_regularizer", gamma_regularizer)
+        self._refuse_unsupported(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if synchronized:
             raise ValueError(f"Layer '{self.name}': synchronized=True is only supported with "
                              f"the TensorFlow backend (received synchronized={synchronized!r}).")
@@ -102,9 +102,11 @@ class BatchNormalization(Layer):
                              f"on axis {self.axis}, received input with shape "
                              f"{tuple(input_shape)}")
         shape = (c,)
-        self.gamma = (self.add_weight(shape, self.gamma_initializer, name="gamma")
+        self.gamma = (self.add_weight(shape, self.gamma_initializer, name="gamma",
+                                      regularizer=self.gamma_regularizer)
                       if self.scale else None)
-        self.beta = (self.add_weight(shape, self.beta_initializer, name="beta")
+        self.beta = (self.add_weight(shape, self.beta_initializer, name="beta",
+                                     regularizer=self.beta_regularizer)
                      if self.center else None)
         self.moving_mean = self.add_weight(shape, self.moving_mean_initializer,
                                            name="moving_mean", trainable=False)
@@ -188,8 +190,8 @@ class BatchNormalization(Layer):
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(
                 self.moving_variance_initializer),
-            "beta_regularizer": None,
-            "gamma_regularizer": None,
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
             "beta_constraint": None,
             "gamma_constraint": None,
             "synchronized": self.synchronized,

@@ -151,6 +151,7 @@ class CompiledStep:
         fused_ok = all(r is not None or spec.fused_layer is None
                        for r, spec in zip(records, self.outputs))
         loss, grads = self._losses(ys, preds, sw, fused_ok, want_grad=True)
+        loss += self._penalty()  # of the weights this step computed with
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
@@ -169,15 +170,27 @@ class CompiledStep:
         self._apply(touched)
         return loss
 
-    def _apply(self, touched):
+    def _trainable(self):
         if self._vars is None:
             self._vars = [v for v in self.model.trainable_weights]
-        variables = self._vars
+            self._regularized = [v for v in self._vars if v.regularizer is not None]
+        return self._vars
+
+    def _penalty(self) -> float:
+        """The regularization loss: Keras 3 adds every trainable weight's penalty to
+        the loss of fit's and evaluate's steps alike."""
+        self._trainable()
+        return float(sum(v.regularizer(v.value) for v in self._regularized))
+
+    def _apply(self, touched):
+        variables = self._trainable()
         if len(touched) != len(variables):
             # A variable unused this step gets a zero gradient, never a stale one.
             for v in variables:
                 if v not in touched:
                     v.grad_buffer().fill(0)
+        for v in self._regularized:  # before any weight moves: the loss saw these values
+            v.regularizer.add_gradient(v.value, v.grad)
         if self._grads is None or any(g is not v.grad for g, v in zip(self._grads, variables)):
             self._grads = [v.grad for v in variables]
         if variables:
@@ -186,6 +199,7 @@ class CompiledStep:
     def test_step(self, xs, ys, sw=None) -> float:
         preds = self._call_model(xs, training=False)
         loss, _ = self._losses(ys, preds, sw, False, want_grad=False)
+        loss += self._penalty()
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n

@@ -20,7 +20,7 @@ ACTIVATIONS = ("linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "s
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
                 "lecun_uniform", "lecun_normal", "zeros", "ones", "random_uniform",
                 "random_normal", "truncated_normal", "orthogonal", "identity")
-REGULARIZERS = ("None", "l1", "l2", "l1_l2", "orthogonal_regularizer")
+REGULARIZERS = ("None", "l1", "l2", "l1l2")  # the string ids core.regularizers.get takes
 CONSTRAINTS = ("None", "max_norm", "min_max_norm", "non_neg", "unit_norm")
 INT_LIMIT = 2**31 - 1
 

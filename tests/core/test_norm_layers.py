@@ -121,7 +121,7 @@ def test_config_keys_defaults_and_round_trip():
     (dict(epsilon=0.0), "epsilon=0.0"),
     (dict(axis="x"), "axis='x'"),
     (dict(synchronized=True), "synchronized"),
-    (dict(gamma_regularizer="l2"), "gamma_regularizer"),
+    (dict(gamma_regularizer="orthogonal_regularizer"), "gamma_regularizer"),
 ])
 def test_invalid_arguments_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import backend, initializers, losses, metrics, optimizers
+from core import backend, initializers, losses, metrics, optimizers, regularizers
 from core.layers import (
     ELU,
     Activation,
@@ -164,9 +164,26 @@ def seq_ema():
     return model, lambda r: ([r.normal(size=(BATCH, 5))], [r.integers(0, 2, (BATCH, 1))])
 
 
+def seq_regularized():
+    model = Sequential([
+        Input((6, 6, 2)),
+        Conv2D(3, 3, kernel_regularizer=regularizers.L1L2(l1=0.01, l2=0.02),
+               bias_regularizer="l2"),
+        BatchNormalization(gamma_regularizer=regularizers.L2(0.05)),
+        Flatten(),
+        Dense(5, activation="relu", kernel_regularizer=regularizers.L2(0.03),
+              bias_regularizer=regularizers.L1(0.02)),
+        Dense(4, kernel_regularizer="l1", trainable=False),
+        Dense(3, activation="softmax"),
+    ], name="seq_regularized")
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.1),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, lambda r: ([r.normal(size=(BATCH, 6, 6, 2))], [r.integers(0, 3, BATCH)])
+
+
 MODELS = {f.__name__: f for f in (seq_mlp, seq_cnn, seq_pool, func_two_inputs,
                                   func_two_outputs, nested_objects, seq_optimizer_options,
-                                  seq_ema)}
+                                  seq_ema, seq_regularized)}
 
 
 def _f32(arrays):
