@@ -32,6 +32,10 @@ class Dense(Layer):
         Param("use_bias", "bool", True, doc="Whether to add a bias vector."),
         Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
         Param("bias_initializer", "initializer", "zeros", advanced=True),
+        Param("kernel_regularizer", "regularizer", None, optional=True, advanced=True,
+              doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
+        Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
+              doc="Penalty on the bias added to the loss."),
     )
 
     def __init__(self, units, activation=None, use_bias=True,

@@ -44,6 +44,10 @@ class BatchNormalization(Layer):
         Param("gamma_initializer", "initializer", "ones", advanced=True),
         Param("moving_mean_initializer", "initializer", "zeros", advanced=True),
         Param("moving_variance_initializer", "initializer", "ones", advanced=True),
+        Param("beta_regularizer", "regularizer", None, optional=True, advanced=True,
+              doc="Penalty on beta added to the loss (l1, l2: factor 0.01)."),
+        Param("gamma_regularizer", "regularizer", None, optional=True, advanced=True,
+              doc="Penalty on gamma added to the loss."),
     )
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,

@@ -204,6 +204,25 @@ def test_shape_field_and_initializer_combo(window, qtbot):
     assert doc.nodes[dense].config["kernel_initializer"] == "he_normal"
 
 
+def test_regularizer_combo_sets_a_keras_regularizer_and_undo_clears_it(window):
+    from core.layers.spec import get_layer_class
+
+    doc = window.document
+    dense = _select_new(window, "Dense", (300.0, 400.0))
+    combo = window.inspector.fields["kernel_regularizer"].widget
+    assert [combo.itemText(i) for i in range(combo.count())] == ["None", "l1", "l2", "l1l2"]
+    assert combo.currentText() == "None"
+    combo.setCurrentIndex(combo.findText("l2"))
+    combo.activated.emit(combo.currentIndex())
+    config = doc.nodes[dense].config
+    assert config["kernel_regularizer"] == "l2"
+    layer = get_layer_class("Dense")(**config)
+    layer.build((None, 3))
+    assert type(layer.kernel.regularizer).__name__ == "L2" and layer.kernel.regularizer.l2 == 0.01
+    window.undo_stack.undo()
+    assert doc.nodes[dense].config["kernel_regularizer"] is None
+
+
 def test_scene_redraws_only_the_nodes_an_edit_affects(window, monkeypatch):
     from desktop.editor.node_item import NodeItem
 

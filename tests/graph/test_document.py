@@ -14,7 +14,8 @@ def test_ids_names_and_default_config(doc):
     assert [doc.nodes[n].name for n in (a, b, c)] == ["dense", "dense_1", "conv2d"]
     cfg = doc.nodes[a].config
     assert cfg == {"units": 4, "activation": None, "use_bias": True,
-                   "kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
+                   "kernel_initializer": "glorot_uniform", "bias_initializer": "zeros",
+                   "kernel_regularizer": None, "bias_regularizer": None}
     # a tuple Param is normalised by its check and stored in JSON form
     assert doc.nodes[c].config["kernel_size"] == [3, 3]
     assert doc.nodes[c].config["strides"] == [1, 1]
