@@ -27,9 +27,9 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "activations", "autodiff", "backend", "callbacks", "datasets", "graph", "initializers",
-    "kernels", "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving",
-    "utils",
+    "activations", "autodiff", "backend", "callbacks", "constraints", "datasets", "graph",
+    "initializers", "kernels", "layers", "losses", "metrics", "models", "optimizers",
+    "regularizers", "saving", "utils",
 )
 
 

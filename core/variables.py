@@ -22,7 +22,7 @@ class Variable:
     """
 
     __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "regularizer",
-                 "__weakref__")
+                 "constraint", "__weakref__")
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
         # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
@@ -34,6 +34,7 @@ class Variable:
         self.grad: np.ndarray | None = None
         self.grad_step = -1
         self.regularizer = None  # a core.regularizers.Regularizer: training adds its penalty
+        self.constraint = None  # a core.constraints.Constraint: the optimizer projects onto it
 
     # numpy-ish conveniences -------------------------------------------------
     @property

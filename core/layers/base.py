@@ -30,31 +30,11 @@ from core import backend
 from core.autodiff import current_grad_step
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
+from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
 from core.variables import Variable
 
 _BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
                 "batch_size", "autocast"}
-
-
-def _is_symbolic(x) -> bool:
-    if isinstance(x, KerasTensor):
-        return True
-    if isinstance(x, (list, tuple)):
-        return any(isinstance(t, KerasTensor) for t in x)
-    return False
-
-
-def shape_of(x):
-    """Shape tuple(s) of arrays/tensors, batch dim included."""
-    if isinstance(x, (list, tuple)):
-        return [shape_of(t) for t in x]
-    return tuple(x.shape)
-
-
-def _with_none_batch(shape):
-    if isinstance(shape, list):
-        return [_with_none_batch(s) for s in shape]
-    return (None,) + tuple(shape[1:])
 
 
 class Layer:
@@ -127,13 +107,16 @@ class Layer:
                 raise ValueError(f"Layer '{self.name}': {arg} is not supported yet "
                                  f"(got {value!r}); leave it as None.")
 
-    def _regularizer(self, arg: str, value):
-        """``core.regularizers.get(value)``, with errors naming this layer and argument."""
-        from core import regularizers
-        try:
-            return regularizers.get(value)
-        except ValueError as e:
-            raise ValueError(f"Layer '{self.name}': {arg}: {e}") from None
+    def _get_each(self, module, **arguments) -> list:
+        """``module.get`` of each argument (e.g. ``core.regularizers``), in order; errors
+        name this layer and the argument."""
+        out = []
+        for arg, value in arguments.items():
+            try:
+                out.append(module.get(value))
+            except ValueError as e:
+                raise ValueError(f"Layer '{self.name}': {arg}: {e}") from None
+        return out
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
@@ -175,15 +158,15 @@ class Layer:
 
     def add_weight(self, shape, initializer="glorot_uniform", dtype=None, trainable=True,
                    name=None, regularizer=None, constraint=None) -> Variable:
-        from core import initializers
+        from core import constraints, initializers, regularizers
 
         init = initializers.get(initializer)
-        self._refuse_unsupported(constraint=constraint)
         dtype = backend.standardize_dtype(dtype or self.dtype)
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         var = Variable(value, name=name or "variable", trainable=trainable,
                        path=f"{self.name}/{name or 'variable'}")
-        var.regularizer = self._regularizer("regularizer", regularizer)
+        var.regularizer, = self._get_each(regularizers, regularizer=regularizer)
+        var.constraint, = self._get_each(constraints, constraint=constraint)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         return var
 
@@ -391,15 +374,3 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
-
-def _as_arrays(x, dtype):
-    if isinstance(x, (list, tuple)):
-        return [_as_arrays(t, dtype) for t in x]
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-        return x
-    if isinstance(x, Variable):
-        return x.value
-    arr = np.asarray(x)
-    if arr.dtype.kind in "biu":
-        arr = arr.astype(dtype)
-    return arr

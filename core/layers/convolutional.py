@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, backend, initializers, regularizers
+from core import activations, constraints, initializers, regularizers
 from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
+from core.layers.scratch import ScratchBuffers
 from core.layers.spec import Param, register_layer
 
 # Bytes of column + output rows per block of images. Measured on the shared 2-core
@@ -38,45 +39,6 @@ BLOCK_BYTES = 64 << 20
 DIRECT_MAX_K = 27
 
 _RELU = activations.get("relu")  # the builtin plain ReLU, fused into the direct kernels
-
-
-class ScratchBuffers:
-    """Reusable work arrays of one layer: freshly allocated big buffers page-fault
-    on every step, which costs more than the arithmetic on this hardware.
-
-    A buffer belongs to a *slot*: the n-th call of the layer within the current
-    tape step (a layer shared twice in one model keeps two sets, because the first
-    call's cache must survive until backward), or slot -1 for calls outside a tape
-    (inference). A cache is therefore valid until the same slot runs forward again.
-    """
-
-    def __init__(self):
-        self._arrays: dict[tuple, np.ndarray] = {}
-        self._step = None
-        self._next = 0
-
-    def slot(self) -> int:
-        tape = backend.get_tape()
-        if tape is None:
-            return -1
-        if tape.step != self._step:
-            self._step, self._next = tape.step, 0
-        slot = self._next
-        self._next += 1
-        return slot
-
-    def get(self, name: str, slot, shape, dtype) -> tuple[np.ndarray, bool]:
-        """``(array, fresh)``: the buffer for ``(name, slot)`` with this shape/dtype."""
-        key = (name, slot)
-        arr = self._arrays.get(key)
-        if arr is not None and arr.shape == tuple(shape) and arr.dtype == dtype:
-            return arr, False
-        arr = np.empty(shape, dtype)
-        self._arrays[key] = arr
-        return arr, True
-
-    def clear(self) -> None:
-        self._arrays.clear()
 
 
 def spatial_padding(layer_name, padding, size, k, stride, dilation=1):
@@ -130,6 +92,10 @@ class Conv2D(Layer):
               doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
         Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
               doc="Penalty on the bias added to the loss."),
+        Param("kernel_constraint", "constraint", None, optional=True, advanced=True,
+              doc="Projection of the kernel after each update (e.g. max_norm: 2)."),
+        Param("bias_constraint", "constraint", None, optional=True, advanced=True,
+              doc="Projection of the bias after each update."),
     )
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
@@ -160,11 +126,11 @@ class Conv2D(Layer):
         self.use_bias = self._check("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = self._regularizer("kernel_regularizer", kernel_regularizer)
-        self.bias_regularizer = self._regularizer("bias_regularizer", bias_regularizer)
-        self._refuse_unsupported(activity_regularizer=activity_regularizer,
-                                 kernel_constraint=kernel_constraint,
-                                 bias_constraint=bias_constraint, lora_rank=lora_rank,
+        self.kernel_regularizer, self.bias_regularizer = self._get_each(
+            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
+        self.kernel_constraint, self.bias_constraint = self._get_each(
+            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._refuse_unsupported(activity_regularizer=activity_regularizer, lora_rank=lora_rank,
                                  lora_alpha=lora_alpha)
         self._scratch = ScratchBuffers()
         self._geometry_cache: dict[tuple[int, int], tuple] = {}
@@ -203,9 +169,11 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         self.kernel = self.add_weight((kh, kw, input_shape[-1], self.filters),
                                       initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = (self.add_weight((self.filters,), initializer=self.bias_initializer,
-                                     name="bias", regularizer=self.bias_regularizer)
+                                     name="bias", regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
         self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
@@ -395,7 +363,7 @@ class Conv2D(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         })
         return config

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, initializers, regularizers
+from core import activations, constraints, initializers, regularizers
 from core.kernels import activations as _act_kernels
 from core.kernels import checks as _checks
 from core.layers.base import Layer
@@ -36,6 +36,10 @@ class Dense(Layer):
               doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
         Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
               doc="Penalty on the bias added to the loss."),
+        Param("kernel_constraint", "constraint", None, optional=True, advanced=True,
+              doc="Projection of the kernel after each update (e.g. max_norm: 2)."),
+        Param("bias_constraint", "constraint", None, optional=True, advanced=True,
+              doc="Projection of the bias after each update."),
     )
 
     def __init__(self, units, activation=None, use_bias=True,
@@ -49,11 +53,11 @@ class Dense(Layer):
         self.use_bias = self._check("use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = self._regularizer("kernel_regularizer", kernel_regularizer)
-        self.bias_regularizer = self._regularizer("bias_regularizer", bias_regularizer)
-        self._refuse_unsupported(activity_regularizer=activity_regularizer,
-                                 kernel_constraint=kernel_constraint,
-                                 bias_constraint=bias_constraint, lora_rank=lora_rank,
+        self.kernel_regularizer, self.bias_regularizer = self._get_each(
+            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
+        self.kernel_constraint, self.bias_constraint = self._get_each(
+            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._refuse_unsupported(activity_regularizer=activity_regularizer, lora_rank=lora_rank,
                                  quantization_config=quantization_config)
 
     def build(self, input_shape):
@@ -64,9 +68,11 @@ class Dense(Layer):
             )
         self.kernel = self.add_weight((input_shape[-1], self.units),
                                       initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer)
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = (self.add_weight((self.units,), initializer=self.bias_initializer,
-                                     name="bias", regularizer=self.bias_regularizer)
+                                     name="bias", regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
                      if self.use_bias else None)
 
     def compute_output_shape(self, input_shape):
@@ -130,8 +136,8 @@ class Dense(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "quantization_config": None,  # Keras 3.15 writes it (None: not quantized)
         })
         return config

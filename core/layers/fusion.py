@@ -29,9 +29,9 @@ import numpy as np
 from core import activations, backend
 from core.kernels import conv as conv_kernels
 from core.kernels import conv_pool
-from core.layers.base import _as_arrays
 from core.layers.convolutional import Conv2D
 from core.layers.pooling import MaxPooling2D
+from core.layers.values import _as_arrays
 
 _RELU = activations.get("relu")
 _LINEAR = activations.get(None)

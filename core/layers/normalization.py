@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import initializers, regularizers
+from core import constraints, initializers, regularizers
 from core.kernels import norm as norm_kernels
 from core.layers.base import Layer
-from core.layers.convolutional import ScratchBuffers
+from core.layers.scratch import ScratchBuffers
 from core.layers.spec import Param, register_layer
 
 
@@ -48,6 +48,10 @@ class BatchNormalization(Layer):
               doc="Penalty on beta added to the loss (l1, l2: factor 0.01)."),
         Param("gamma_regularizer", "regularizer", None, optional=True, advanced=True,
               doc="Penalty on gamma added to the loss."),
+        Param("beta_constraint", "constraint", None, optional=True, advanced=True,
+              doc="Projection of beta after each update (e.g. non_neg)."),
+        Param("gamma_constraint", "constraint", None, optional=True, advanced=True,
+              doc="Projection of gamma after each update."),
     )
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -66,9 +70,10 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = self._regularizer("beta_regularizer", beta_regularizer)
-        self.gamma_regularizer = self._regularizer("gamma_regularizer", gamma_regularizer)
-        self._refuse_unsupported(beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.beta_regularizer, self.gamma_regularizer = self._get_each(
+            regularizers, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer)
+        self.beta_constraint, self.gamma_constraint = self._get_each(
+            constraints, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if synchronized:
             raise ValueError(f"Layer '{self.name}': synchronized=True is only supported with "
                              f"the TensorFlow backend (received synchronized={synchronized!r}).")
@@ -107,10 +112,12 @@ class BatchNormalization(Layer):
                              f"{tuple(input_shape)}")
         shape = (c,)
         self.gamma = (self.add_weight(shape, self.gamma_initializer, name="gamma",
-                                      regularizer=self.gamma_regularizer)
+                                      regularizer=self.gamma_regularizer,
+                                      constraint=self.gamma_constraint)
                       if self.scale else None)
         self.beta = (self.add_weight(shape, self.beta_initializer, name="beta",
-                                     regularizer=self.beta_regularizer)
+                                     regularizer=self.beta_regularizer,
+                                     constraint=self.beta_constraint)
                      if self.center else None)
         self.moving_mean = self.add_weight(shape, self.moving_mean_initializer,
                                            name="moving_mean", trainable=False)
@@ -196,8 +203,8 @@ class BatchNormalization(Layer):
                 self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": None,
-            "gamma_constraint": None,
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,

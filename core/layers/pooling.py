@@ -18,12 +18,8 @@ import numpy as np
 
 from core.kernels import pool as pool_kernels
 from core.layers.base import Layer
-from core.layers.convolutional import (
-    ScratchBuffers,
-    check_4d,
-    check_channels_last,
-    spatial_padding,
-)
+from core.layers.convolutional import check_4d, check_channels_last, spatial_padding
+from core.layers.scratch import ScratchBuffers
 from core.layers.spec import Param, register_layer
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from core import backend
-from core.layers.base import Layer, _with_none_batch
+from core.layers.base import Layer
+from core.layers.values import _with_none_batch
 from core.models.trainer import Trainer
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from core import backend
 from core.kernels import optim as _k
 from core.optimizers import schedules
+from core.optimizers.clipping import clip_scales
 from core.variables import Variable
 
 
@@ -289,14 +290,14 @@ class Optimizer:
                 for i, g in pairs:
                     acc = self._accum[i].value.reshape(-1)
                     acc += g if gscale == 1.0 else g * gscale
-                self._finish_step(real_step)
+                self._finish_step(real_step, pairs)
                 return
             for i, g in pairs:  # average of this and the accumulated gradients
                 acc = self._accum[i].value.reshape(-1)
                 acc += g if gscale == 1.0 else g * gscale
             pairs = [(i, self._accum[i].value.reshape(-1)) for i, _ in pairs]
             gscale = 1.0 / steps
-        scales = self._clip_scales(pairs, gscale)
+        scales = clip_scales(pairs, gscale, self.clipnorm, self.global_clipnorm)
         lr = self.learning_rate
         local = real_step // steps if steps else real_step
         wd = self.weight_decay or 0.0
@@ -315,23 +316,9 @@ class Optimizer:
         if steps:
             for i, _ in pairs:
                 self._accum[i].value.fill(0)
-        self._finish_step(real_step)
+        self._finish_step(real_step, pairs)
 
-    def _clip_scales(self, pairs, gscale):
-        if self.clipnorm and self.clipnorm > 0:
-            c = self.clipnorm
-            # Keras: g * clipnorm / max(||g||, clipnorm), per variable
-            return [gscale * c / max(math.sqrt(_k.sum_squares(g)) * gscale, c)
-                    for _, g in pairs]
-        if self.global_clipnorm and self.global_clipnorm > 0:
-            c = self.global_clipnorm
-            norm = math.sqrt(sum(_k.sum_squares(g) for _, g in pairs)) * gscale
-            if not math.isfinite(norm):
-                return [math.nan] * len(pairs)
-            return [gscale * (c * min(1.0 / norm, 1.0 / c) if norm > 0 else 1.0)] * len(pairs)
-        return [gscale] * len(pairs)
-
-    def _finish_step(self, real_step) -> None:
+    def _finish_step(self, real_step, pairs) -> None:
         if self.use_ema:
             n = self.iterations
             m = self.ema_momentum if n != 0 else 0.0
@@ -341,6 +328,10 @@ class Optimizer:
             f = self.ema_overwrite_frequency
             if f and (n + 1) % f == 0:
                 self.finalize_variable_values(self._trainable_variables)
+        for i, _ in pairs:  # Keras: constraints project after the update (and the EMA)
+            v = self._plan[i][4]
+            if v.constraint is not None:
+                v.value[...] = v.constraint(v.value)
         self._iterations.value[()] = real_step + 1
 
     def finalize_variable_values(self, var_list) -> None:

@@ -204,7 +204,7 @@ def test_shape_field_and_initializer_combo(window, qtbot):
     assert doc.nodes[dense].config["kernel_initializer"] == "he_normal"
 
 
-def test_regularizer_combo_sets_a_keras_regularizer_and_undo_clears_it(window):
+def test_regularizer_and_constraint_combos_set_keras_objects(window):
     from core.layers.spec import get_layer_class
 
     doc = window.document
@@ -221,6 +221,14 @@ def test_regularizer_combo_sets_a_keras_regularizer_and_undo_clears_it(window):
     assert type(layer.kernel.regularizer).__name__ == "L2" and layer.kernel.regularizer.l2 == 0.01
     window.undo_stack.undo()
     assert doc.nodes[dense].config["kernel_regularizer"] is None
+    combo = window.inspector.fields["bias_constraint"].widget
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "None", "max_norm", "min_max_norm", "non_neg", "unit_norm"]
+    combo.setCurrentIndex(combo.findText("non_neg"))
+    combo.activated.emit(combo.currentIndex())
+    layer = get_layer_class("Dense")(**doc.nodes[dense].config)
+    layer.build((None, 3))
+    assert type(layer.bias.constraint).__name__ == "NonNeg"
 
 
 def test_scene_redraws_only_the_nodes_an_edit_affects(window, monkeypatch):

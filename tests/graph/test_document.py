@@ -15,7 +15,8 @@ def test_ids_names_and_default_config(doc):
     cfg = doc.nodes[a].config
     assert cfg == {"units": 4, "activation": None, "use_bias": True,
                    "kernel_initializer": "glorot_uniform", "bias_initializer": "zeros",
-                   "kernel_regularizer": None, "bias_regularizer": None}
+                   "kernel_regularizer": None, "bias_regularizer": None,
+                   "kernel_constraint": None, "bias_constraint": None}
     # a tuple Param is normalised by its check and stored in JSON form
     assert doc.nodes[c].config["kernel_size"] == [3, 3]
     assert doc.nodes[c].config["strides"] == [1, 1]

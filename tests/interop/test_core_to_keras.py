@@ -25,7 +25,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import backend, initializers, losses, metrics, optimizers, regularizers
+from core import (
+    backend,
+    constraints,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+)
 from core.layers import (
     ELU,
     Activation,
@@ -181,9 +189,25 @@ def seq_regularized():
     return model, lambda r: ([r.normal(size=(BATCH, 6, 6, 2))], [r.integers(0, 3, BATCH)])
 
 
+def seq_constrained():
+    model = Sequential([
+        Input((6, 6, 2)),
+        Conv2D(3, 3, kernel_constraint=constraints.UnitNorm(axis=[0, 1, 2]),
+               bias_constraint="non_neg"),
+        BatchNormalization(gamma_constraint=constraints.MinMaxNorm(0.5, 1.0, rate=0.8)),
+        Flatten(),
+        Dense(5, activation="relu", kernel_constraint=constraints.MaxNorm(0.5),
+              bias_constraint=constraints.NonNeg()),
+        Dense(3, activation="softmax", kernel_constraint="max_norm"),
+    ], name="seq_constrained")
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.5, momentum=0.9),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, lambda r: ([r.normal(size=(BATCH, 6, 6, 2))], [r.integers(0, 3, BATCH)])
+
+
 MODELS = {f.__name__: f for f in (seq_mlp, seq_cnn, seq_pool, func_two_inputs,
                                   func_two_outputs, nested_objects, seq_optimizer_options,
-                                  seq_ema, seq_regularized)}
+                                  seq_ema, seq_regularized, seq_constrained)}
 
 
 def _f32(arrays):
