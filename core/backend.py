@@ -77,6 +77,29 @@ def clear_session() -> None:
         _name_counts.clear()
 
 
+def add_activity_loss(outputs, regularizer) -> None:
+    """Note ``regularizer``'s penalty on a layer's ``outputs`` for the running train or
+    test step (``collect_activity_losses``); outside a step, nothing is kept."""
+    collected = getattr(_state, "activity", None)
+    if collected is not None:
+        for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+            collected.append((out, regularizer))
+
+
+class collect_activity_losses:
+    """``with collect_activity_losses() as found:`` gathers ``(output, regularizer)``
+    pairs from the layer calls inside, on this thread."""
+
+    def __enter__(self):
+        self._previous = getattr(_state, "activity", None)
+        _state.activity = []
+        return _state.activity
+
+    def __exit__(self, *exc):
+        _state.activity = self._previous
+        return False
+
+
 def get_tape():
     """The tape recording layer calls on this thread, or None."""
     return getattr(_state, "tape", None)

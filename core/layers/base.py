@@ -34,7 +34,7 @@ from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape
 from core.variables import Variable
 
 _BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
-                "batch_size", "autocast"}
+                "batch_size", "autocast", "activity_regularizer"}
 
 
 class Layer:
@@ -81,6 +81,9 @@ class Layer:
             raise ValueError(f"Layer name must be a non-empty string, got {name!r}")
         self._trainable = bool(trainable)
         self.dtype = backend.standardize_dtype(dtype)
+        from core import regularizers  # every layer takes one, as in Keras 3
+        self.activity_regularizer, = self._get_each(
+            regularizers, activity_regularizer=kwargs.get("activity_regularizer"))
         input_shape = kwargs.get("input_shape")
         if kwargs.get("batch_input_shape") is not None:
             input_shape = tuple(kwargs["batch_input_shape"])[1:]
@@ -120,6 +123,9 @@ class Layer:
 
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:  # Keras writes it only when set
+            from core import regularizers
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._declared_input_shape is not None:
             config["batch_input_shape"] = (None,) + self._declared_input_shape
         return config
@@ -327,8 +333,11 @@ class Layer:
             if tape is not None and self._has_backward():
                 outputs, cache = self.forward(inputs, training=training)
                 tape.record(self, inputs, outputs, cache)
-                return outputs
-            return self.call(inputs, *args, training=training, **kwargs)
+            else:
+                outputs = self.call(inputs, *args, training=training, **kwargs)
+            if self.activity_regularizer is not None:
+                backend.add_activity_loss(outputs, self.activity_regularizer)
+            return outputs
         finally:
             backend._state.training = previous
 

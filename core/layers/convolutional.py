@@ -104,7 +104,7 @@ class Conv2D(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = self._check("filters", filters)
         self.kernel_size = self._check("kernel_size", kernel_size)
         self.strides = self._check("strides", strides)
@@ -130,7 +130,7 @@ class Conv2D(Layer):
             regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
         self.kernel_constraint, self.bias_constraint = self._get_each(
             constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
-        self._refuse_unsupported(activity_regularizer=activity_regularizer, lora_rank=lora_rank,
+        self._refuse_unsupported(lora_rank=lora_rank,
                                  lora_alpha=lora_alpha)
         self._scratch = ScratchBuffers()
         self._geometry_cache: dict[tuple[int, int], tuple] = {}
@@ -362,7 +362,7 @@ class Conv2D(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": None,
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
         })

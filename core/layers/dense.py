@@ -47,7 +47,7 @@ class Dense(Layer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  quantization_config=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = self._check("units", units)
         self.activation = activations.get(activation)
         self.use_bias = self._check("use_bias", use_bias)
@@ -57,7 +57,7 @@ class Dense(Layer):
             regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
         self.kernel_constraint, self.bias_constraint = self._get_each(
             constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
-        self._refuse_unsupported(activity_regularizer=activity_regularizer, lora_rank=lora_rank,
+        self._refuse_unsupported(lora_rank=lora_rank,
                                  quantization_config=quantization_config)
 
     def build(self, input_shape):

@@ -43,6 +43,8 @@ def fusable(conv, pool) -> bool:
         return False
     if not (conv.built and pool.built) or conv.activation not in (_RELU, _LINEAR):
         return False
+    if conv.activity_regularizer is not None or pool.activity_regularizer is not None:
+        return False  # the step calls neither layer, so neither could add its penalty
     shape = conv.input_shape
     if not isinstance(shape, tuple) or len(shape) != 4 or shape[3] is None:
         return False

@@ -78,6 +78,7 @@ class CompiledStep:
         self.multi_input = bool(inputs) and len(inputs) > 1
         self._vars = None
         self._grads = None
+        self._activity = []  # (output, regularizer) of the last step's layer calls
         self.reset()
 
     # ----------------------------------------------------------- running sums
@@ -112,7 +113,8 @@ class CompiledStep:
         previous = getattr(state, "training", False)
         state.training = training
         try:
-            preds = self.model.call(x, training=training)
+            with backend.collect_activity_losses() as self._activity:
+                preds = self.model.call(x, training=training)
         finally:
             state.training = previous
         if isinstance(preds, dict):
@@ -148,10 +150,13 @@ class CompiledStep:
         # layer's own output (not e.g. a later identity or slice).
         records = [None if spec.fused_layer is None else
                    _record_of(tape, p, spec.fused_layer) for spec, p in zip(self.outputs, preds)]
+        act_loss, act_outs, act_grads = self._activity_penalty(want_grad=True)
+        # A penalized model output gets d/d(probabilities) too: no fused logits gradient.
         fused_ok = all(r is not None or spec.fused_layer is None
-                       for r, spec in zip(records, self.outputs))
+                       for r, spec in zip(records, self.outputs)) and not any(
+            o is p for o in act_outs for p in preds)
         loss, grads = self._losses(ys, preds, sw, fused_ok, want_grad=True)
-        loss += self._penalty()  # of the weights this step computed with
+        loss += self._penalty() + act_loss  # of the weights this step computed with
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
@@ -166,9 +171,27 @@ class CompiledStep:
                     # copy shares the variables; the real layer is never modified, so
                     # other threads reading it (configs, the editor) see no change.
                     rec.layer = _identity_activation_view(rec.layer)
-        touched = tape.backward(preds, grads)
+        touched = tape.backward(preds + act_outs, grads + act_grads)
         self._apply(touched)
         return loss
+
+    def _activity_penalty(self, want_grad: bool):
+        """Keras 3's activity regularization of this step's layer outputs: each penalty
+        divided by the output's batch size; with ``want_grad``, its gradient w.r.t. each
+        output, which the tape adds to what flows back into that output."""
+        total, outs, grads = 0.0, [], []
+        for out, reg in self._activity:
+            n = out.shape[0] if out.ndim else 1
+            if n == 0:
+                continue  # Keras' divide_no_nan
+            total += float(reg(out)) / n
+            if want_grad:
+                g = np.zeros_like(out)
+                reg.add_gradient(out, g)
+                g /= n
+                outs.append(out)
+                grads.append(g)
+        return total, outs, grads
 
     def _trainable(self):
         if self._vars is None:
@@ -199,7 +222,7 @@ class CompiledStep:
     def test_step(self, xs, ys, sw=None) -> float:
         preds = self._call_model(xs, training=False)
         loss, _ = self._losses(ys, preds, sw, False, want_grad=False)
-        loss += self._penalty()
+        loss += self._penalty() + self._activity_penalty(want_grad=False)[0]
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n

@@ -239,7 +239,8 @@ def test_compute_output_shape_with_unknown_dims_and_symbolic_call():
     (dict(filters=4, kernel_size=3, groups=2), "groups=2"),
     (dict(filters=4, kernel_size=3, strides=2, dilation_rate=2), "dilation_rate"),
     (dict(filters=4, kernel_size=3, kernel_regularizer="l3"), "kernel_regularizer.*'l3'"),
-    (dict(filters=4, kernel_size=3, activity_regularizer="l2"), "activity_regularizer"),
+    (dict(filters=4, kernel_size=3, activity_regularizer="l9"), "activity_regularizer"),
+    (dict(filters=4, kernel_size=3, lora_rank=2), "lora_rank"),
 ])
 def test_invalid_arguments_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):

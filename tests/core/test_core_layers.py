@@ -267,9 +267,9 @@ def test_layer_serialize_helpers_and_specs():
 
 
 @pytest.mark.parametrize("cls, kwargs", [
-    ("Dense", {"units": 2, "activity_regularizer": "l2"}),
     ("Dense", {"units": 2, "lora_rank": 4}),
-    ("Conv2D", {"filters": 2, "kernel_size": 3, "activity_regularizer": "l1"}),
+    ("Dense", {"units": 2, "quantization_config": {"mode": "int8"}}),
+    ("Conv2D", {"filters": 2, "kernel_size": 3, "lora_alpha": 1.0}),
 ])
 def test_unsupported_keras_arguments_are_refused_by_name(cls, kwargs):
     import core.layers as L

@@ -8,7 +8,7 @@ import pytest
 
 from core import regularizers
 from core.kernels import regularize as K
-from core.layers import BatchNormalization, Conv2D, Dense, Layer
+from core.layers import BatchNormalization, Conv2D, Dense, Flatten, Layer
 from core.models import Sequential, load_model
 
 
@@ -65,8 +65,8 @@ def test_get_and_serialize():
 def test_layer_errors_name_the_layer_and_argument():
     with pytest.raises(ValueError, match=r"Layer 'd': kernel_regularizer: .*'l3'"):
         Dense(2, kernel_regularizer="l3", name="d")
-    with pytest.raises(ValueError, match="activity_regularizer is not supported"):
-        Dense(2, activity_regularizer="l2")
+    with pytest.raises(ValueError, match=r"Layer 'f': activity_regularizer: .*'l7'"):
+        Flatten(activity_regularizer="l7", name="f")
 
 
 L1_DEFAULT = float(np.float32(0.01))  # "l1": Keras keeps 0.01 as a float32 tensor
@@ -174,3 +174,60 @@ def test_configs_and_files_keep_regularizers(tmp_path):
     np.testing.assert_allclose(loaded.losses, model.losses, rtol=1e-6)
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0),
                                                              rel=1e-6)
+
+
+def test_activity_regularizers_gradient_by_central_differences():
+    """Penalties on layer outputs (divided by the batch size, as Keras 3), on a hidden
+    Dense, a Flatten and the softmax output, whose penalty turns off the fused
+    softmax + crossentropy gradient: SGD(1) moves each weight by the gradient of
+    test_on_batch's loss, checked by central differences in float64."""
+    rng = np.random.default_rng(5)
+    model = Sequential([
+        Flatten(input_shape=(2, 3), activity_regularizer=regularizers.L1(0.02), dtype="float64"),
+        Dense(4, activation="tanh", dtype="float64",
+              activity_regularizer=regularizers.L1L2(l1=0.03, l2=0.05)),
+        Dense(3, activation="softmax", dtype="float64",
+              activity_regularizer=regularizers.L2(0.4)),
+    ])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.optimizer.learning_rate = 1.0
+    x = rng.normal(size=(5, 2, 3)).astype(np.float32).astype(np.float64)
+    y = rng.integers(0, 3, 5)
+    before = [w.value.copy() for w in model.trainable_weights]
+    want = []
+    for w in model.trainable_weights:
+        g = np.empty_like(w.value)
+        for i in np.ndindex(w.shape):
+            orig = w.value[i]
+            w.value[i] = orig + 1e-6
+            up = model.test_on_batch(x, y)
+            w.value[i] = orig - 1e-6
+            down = model.test_on_batch(x, y)
+            w.value[i] = orig
+            g[i] = (up - down) / 2e-6
+        want.append(g)
+    k1, b1, k2, b2 = before
+    h = np.tanh(x.reshape(5, -1) @ k1 + b1)
+    z = h @ k2 + b2
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    ce = -np.mean(np.log(p[np.arange(5), y]))
+    l1 = float(np.float32(0.02))  # L1 keeps Keras' float32 factor
+    act = (l1 * np.abs(x).sum() + 0.03 * np.abs(h).sum() + 0.05 * np.square(h).sum()
+           + 0.4 * np.square(p).sum()) / 5
+    assert model.train_on_batch(x, y) == pytest.approx(ce + act, rel=1e-10)
+    for w, b, g in zip(model.trainable_weights, before, want):
+        np.testing.assert_allclose(b - w.value, g, rtol=1e-6, atol=1e-9)
+
+
+def test_activity_regularizer_configs_and_conv_pool_fusion():
+    from core.layers import MaxPooling2D
+
+    assert "activity_regularizer" not in Flatten().get_config()  # written only when set
+    cfg = Flatten(activity_regularizer="l1").get_config()
+    assert cfg["activity_regularizer"]["class_name"] == "L1"
+    assert Conv2D(2, 3).get_config()["activity_regularizer"] is None  # Conv2D always writes it
+    model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(6, 6, 1),
+                               activity_regularizer="l2"), MaxPooling2D(), Flatten()])
+    model.build((None, 6, 6, 1))
+    assert all(type(s).__name__ != "ConvPool" for s in model._execution_plan())

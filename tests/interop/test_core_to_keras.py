@@ -205,9 +205,22 @@ def seq_constrained():
     return model, lambda r: ([r.normal(size=(BATCH, 6, 6, 2))], [r.integers(0, 3, BATCH)])
 
 
+def seq_activity():
+    model = Sequential([
+        Input((6, 6, 2)),
+        Conv2D(3, 3, activation="relu", activity_regularizer="l2"),
+        Flatten(activity_regularizer=regularizers.L1(0.001)),
+        Dense(5, activation="tanh", activity_regularizer=regularizers.L1L2(l1=0.01, l2=0.02)),
+        Dense(3, activation="softmax", activity_regularizer=regularizers.L2(0.5)),
+    ], name="seq_activity")
+    model.compile(optimizer=optimizers.SGD(learning_rate=0.1),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model, lambda r: ([r.normal(size=(BATCH, 6, 6, 2))], [r.integers(0, 3, BATCH)])
+
+
 MODELS = {f.__name__: f for f in (seq_mlp, seq_cnn, seq_pool, func_two_inputs,
                                   func_two_outputs, nested_objects, seq_optimizer_options,
-                                  seq_ema, seq_regularized, seq_constrained)}
+                                  seq_ema, seq_regularized, seq_constrained, seq_activity)}
 
 
 def _f32(arrays):
