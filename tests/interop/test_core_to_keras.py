@@ -25,15 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import (
-    backend,
-    constraints,
-    initializers,
-    losses,
-    metrics,
-    optimizers,
-    regularizers,
-)
+from core import backend, constraints, initializers, losses, metrics, optimizers, regularizers
 from core.layers import (
     ELU,
     Activation,
