@@ -1,8 +1,9 @@
 """``predict`` / ``predict_on_batch``: inference over batches, as Keras 3.
 
 A mixin of ``Model`` (through ``Trainer``). The first batch goes through the model's
-``__call__`` with every check; later batches of a Sequential take its ``_infer``
-fast path, on every core at once when its layers allow (``batch_threads``).
+``__call__`` with every check; later batches of a Sequential or single-input
+functional model take its ``_infer`` fast path, on every core at once when its layers
+allow (``batch_threads``; ``core.models.inference`` says which).
 Outputs are copied into one preallocated array per model output at once,
 because layers may reuse their buffers from batch to batch.
 
@@ -33,16 +34,17 @@ from core.models.blas_threads import blas_threads_for_call
 class FiniteInputs:
     """The NaN/inf check of ``predict``'s inputs: up front, or reported by the model.
 
-    Up front is one parallel pass over all of x. A Sequential whose first computing
-    layer is a Dense (``Sequential._input_check_index``) can instead report it per
-    batch: every input value of a sample enters every pre-activation of its row there,
+    Up front is one parallel pass over all of x. A model whose first computing layer is
+    a Dense (``_input_check_index``; ``core.models.inference``) can instead report it
+    per batch: every input value of a sample enters every pre-activation of its row there,
     so a NaN or inf anywhere in the sample makes that whole row NaN or inf (NaN * w and
     inf * 0 are NaN, inf * w is +-inf, and NaN/inf survive the sum). Checking that
     small output while it is in cache (~3 us for 256 x 128) replaces a second read of
     all of x from memory (0.7-1.1 ms of a 12 ms Fashion-MNIST MLP predict). A batch
     whose row is not finite triggers the exact check of all of x, so the error is the
-    same as ``fit``'s; finite data that merely overflowed, or non-finite weights, pay
-    that one check and are then known to be clean.
+    same as ``fit``'s, though raised when that batch is reached (earlier batches'
+    ``on_predict_batch_end`` hooks have run). Finite data that merely overflowed, or
+    non-finite weights, pay that one check and are then known to be clean.
 
     >>> import numpy as np
     >>> FiniteInputs([np.array([[1.0, np.nan]])], deferred=True).pending
