@@ -5,12 +5,12 @@
 """
 
 from core.callbacks.base import HOOKS, Callback, CallbackList, History
-from core.callbacks.monitors import EarlyStopping, ModelCheckpoint
+from core.callbacks.monitors import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from core.callbacks.progbar import Progbar, ProgbarLogger
 from core.callbacks.simple import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
 
 __all__ = [
     "HOOKS", "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
     "Progbar", "ProgbarLogger", "CSVLogger", "LambdaCallback", "LearningRateScheduler",
-    "TerminateOnNaN",
+    "TerminateOnNaN", "ReduceLROnPlateau",
 ]

@@ -1,7 +1,9 @@
-"""Callbacks that watch a monitored quantity: ``EarlyStopping`` and ``ModelCheckpoint``.
+"""Callbacks that watch a monitored quantity: ``EarlyStopping``, ``ModelCheckpoint`` and
+``ReduceLROnPlateau``.
 
 >>> stop = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
 >>> ckpt = ModelCheckpoint("model_{epoch:02d}.keras", save_best_only=True)
+>>> plateau = ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=3, min_lr=1e-5)
 """
 
 from __future__ import annotations
@@ -202,3 +204,72 @@ class ModelCheckpoint(Callback):
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the optimizer's learning rate by ``factor`` once ``monitor`` has not
+    improved (by more than ``min_delta``) for ``patience`` epochs, never below
+    ``min_lr``; then wait ``cooldown`` epochs before counting again. Adds
+    ``learning_rate`` to each epoch's logs (so ``History`` records it), as Keras 3."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, **kwargs):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError("ReduceLROnPlateau does not support a factor >= 1.0. "
+                             f"Received factor={factor}")
+        if "epsilon" in kwargs:  # Keras' old name for min_delta
+            min_delta = kwargs.pop("epsilon")
+        if kwargs:
+            raise TypeError(f"ReduceLROnPlateau: unrecognized keyword argument(s) "
+                            f"{sorted(kwargs)}")
+        self.monitor = monitor
+        self.factor = factor
+        self.patience = patience
+        self.verbose = verbose
+        self.mode = mode
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self.monitor_op = _monitor_op("ReduceLROnPlateau", monitor, mode)
+        self.min_delta = abs(min_delta) * (-1 if self.monitor_op is operator.lt else 1)
+        self._reset()
+
+    def _reset(self):
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` "
+                          f"which is not available. Available metrics are: "
+                          f"{','.join(logs)}.", stacklevel=2)
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.best is None or self.monitor_op(current - self.min_delta, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                old_lr = float(optimizer.learning_rate)
+                if old_lr > np.float32(self.min_lr):
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    optimizer.learning_rate = new_lr
+                    if self.verbose > 0:
+                        sys.stdout.write(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing "
+                                         f"learning rate to {new_lr}.\n")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
