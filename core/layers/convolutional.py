@@ -22,7 +22,7 @@ from core import activations, constraints, initializers, regularizers
 from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
 from core.layers.scratch import ScratchBuffers
-from core.layers.spec import Param, register_layer
+from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 
 # Bytes of column + output rows per block of images. Measured on the shared 2-core
 # box: L2-sized blocks (1-4 MB) lose, because every block alternates numba and
@@ -86,17 +86,7 @@ class Conv2D(Layer):
               doc="Spacing between kernel taps (cannot combine with strides > 1)."),
         Param("activation", "activation", None, optional=True, doc="Activation function."),
         Param("use_bias", "bool", True, doc="Whether to add a bias vector."),
-        Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
-        Param("bias_initializer", "initializer", "zeros", advanced=True),
-        Param("kernel_regularizer", "regularizer", None, optional=True, advanced=True,
-              doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
-        Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
-              doc="Penalty on the bias added to the loss."),
-        Param("kernel_constraint", "constraint", None, optional=True, advanced=True,
-              doc="Projection of the kernel after each update (e.g. max_norm: 2)."),
-        Param("bias_constraint", "constraint", None, optional=True, advanced=True,
-              doc="Projection of the bias after each update."),
-    )
+    ) + KERNEL_BIAS_PARAMS
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,

@@ -17,7 +17,7 @@ from core import activations, constraints, initializers, regularizers
 from core.kernels import activations as _act_kernels
 from core.kernels import checks as _checks
 from core.layers.base import Layer
-from core.layers.spec import Param, register_layer
+from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 
 _RELU = activations.get("relu")
 
@@ -30,17 +30,7 @@ class Dense(Layer):
         Param("units", "int", None, min=1, doc="Dimensionality of the output space."),
         Param("activation", "activation", None, optional=True, doc="Activation function."),
         Param("use_bias", "bool", True, doc="Whether to add a bias vector."),
-        Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
-        Param("bias_initializer", "initializer", "zeros", advanced=True),
-        Param("kernel_regularizer", "regularizer", None, optional=True, advanced=True,
-              doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
-        Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
-              doc="Penalty on the bias added to the loss."),
-        Param("kernel_constraint", "constraint", None, optional=True, advanced=True,
-              doc="Projection of the kernel after each update (e.g. max_norm: 2)."),
-        Param("bias_constraint", "constraint", None, optional=True, advanced=True,
-              doc="Projection of the bias after each update."),
-    )
+    ) + KERNEL_BIAS_PARAMS
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",

@@ -51,6 +51,21 @@ class Param:
             raise ValueError(f"Unknown Param kind {self.kind!r} for {self.name!r}")
 
 
+# The kernel and bias settings Dense and Conv2D share (Keras' names and defaults).
+KERNEL_BIAS_PARAMS = (
+    Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
+    Param("bias_initializer", "initializer", "zeros", advanced=True),
+    Param("kernel_regularizer", "regularizer", None, optional=True, advanced=True,
+          doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
+    Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
+          doc="Penalty on the bias added to the loss."),
+    Param("kernel_constraint", "constraint", None, optional=True, advanced=True,
+          doc="Projection of the kernel after each update (e.g. max_norm: 2)."),
+    Param("bias_constraint", "constraint", None, optional=True, advanced=True,
+          doc="Projection of the bias after each update."),
+)
+
+
 def _fail(layer: str, p: Param, value, expected: str):
     raise ValueError(
         f"Layer '{layer}': argument {p.name}={value!r} is invalid; expected {expected}."
