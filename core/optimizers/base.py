@@ -148,6 +148,12 @@ class Optimizer:
                 self._lr_var = None
             self._learning_rate = value
             return
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            raise TypeError(  # Keras 3's words: a schedule's optimizer keeps its schedule
+                f"{self._label}: This optimizer was created with a `LearningRateSchedule` "
+                "object as its `learning_rate` constructor argument, hence its learning rate "
+                "is not settable. If you need the learning rate to be settable, you should "
+                "instantiate the optimizer with a float `learning_rate` argument.")
         if self._lr_var is None:
             self._lr_var = Variable(np.zeros((), backend.floatx()), name="learning_rate",
                                     trainable=False, path=f"{self.name}/learning_rate")

@@ -60,3 +60,17 @@ def test_in_fit_the_rate_drops_and_history_records_it():
     hist = model.fit(x, y, epochs=6, batch_size=16, verbose=0, callbacks=[cb])
     assert hist.history["learning_rate"] == pytest.approx([0.5, 0.5, 0.5, 0.25, 0.25, 0.125])
     assert model.optimizer.learning_rate == pytest.approx(0.125)
+
+
+def test_a_scheduled_learning_rate_cannot_be_reduced_as_in_keras():
+    from core.optimizers import schedules
+
+    model = Sequential([Dense(1, input_shape=(2,))])
+    model.compile(optimizer=SGD(learning_rate=schedules.ExponentialDecay(0.1, 2, 0.5)),
+                  loss="mse")
+    cb = ReduceLROnPlateau(monitor="loss", patience=1)
+    cb.set_model(model)
+    cb.on_train_begin()
+    cb.on_epoch_end(0, {"loss": 1.0})
+    with pytest.raises(TypeError, match="not settable"):
+        cb.on_epoch_end(1, {"loss": 1.0})
