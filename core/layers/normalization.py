@@ -26,7 +26,7 @@ from core import constraints, initializers, regularizers
 from core.kernels import norm as norm_kernels
 from core.layers.base import Layer
 from core.layers.scratch import ScratchBuffers
-from core.layers.spec import Param, register_layer
+from core.layers.spec import Param, penalty_params, register_layer
 
 
 @register_layer
@@ -44,15 +44,7 @@ class BatchNormalization(Layer):
         Param("gamma_initializer", "initializer", "ones", advanced=True),
         Param("moving_mean_initializer", "initializer", "zeros", advanced=True),
         Param("moving_variance_initializer", "initializer", "ones", advanced=True),
-        Param("beta_regularizer", "regularizer", None, optional=True, advanced=True,
-              doc="Penalty on beta added to the loss (l1, l2: factor 0.01)."),
-        Param("gamma_regularizer", "regularizer", None, optional=True, advanced=True,
-              doc="Penalty on gamma added to the loss."),
-        Param("beta_constraint", "constraint", None, optional=True, advanced=True,
-              doc="Projection of beta after each update (e.g. non_neg)."),
-        Param("gamma_constraint", "constraint", None, optional=True, advanced=True,
-              doc="Projection of gamma after each update."),
-    )
+    ) + penalty_params("beta", "gamma")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",

@@ -51,19 +51,26 @@ class Param:
             raise ValueError(f"Unknown Param kind {self.kind!r} for {self.name!r}")
 
 
+def penalty_params(first: str, second: str) -> tuple:
+    """The ``<weight>_regularizer`` and ``<weight>_constraint`` Params of two weights, in
+    Keras' order (both regularizers, then both constraints)."""
+    return (
+        Param(f"{first}_regularizer", "regularizer", None, optional=True, advanced=True,
+              doc=f"Penalty on the {first} added to the loss (l1, l2: factor 0.01)."),
+        Param(f"{second}_regularizer", "regularizer", None, optional=True, advanced=True,
+              doc=f"Penalty on the {second} added to the loss."),
+        Param(f"{first}_constraint", "constraint", None, optional=True, advanced=True,
+              doc=f"Projection of the {first} after each update (e.g. max_norm, non_neg)."),
+        Param(f"{second}_constraint", "constraint", None, optional=True, advanced=True,
+              doc=f"Projection of the {second} after each update."),
+    )
+
+
 # The kernel and bias settings Dense and Conv2D share (Keras' names and defaults).
 KERNEL_BIAS_PARAMS = (
     Param("kernel_initializer", "initializer", "glorot_uniform", advanced=True),
     Param("bias_initializer", "initializer", "zeros", advanced=True),
-    Param("kernel_regularizer", "regularizer", None, optional=True, advanced=True,
-          doc="Penalty on the kernel added to the loss (l1, l2: factor 0.01)."),
-    Param("bias_regularizer", "regularizer", None, optional=True, advanced=True,
-          doc="Penalty on the bias added to the loss."),
-    Param("kernel_constraint", "constraint", None, optional=True, advanced=True,
-          doc="Projection of the kernel after each update (e.g. max_norm: 2)."),
-    Param("bias_constraint", "constraint", None, optional=True, advanced=True,
-          doc="Projection of the bias after each update."),
-)
+) + penalty_params("kernel", "bias")
 
 
 def _fail(layer: str, p: Param, value, expected: str):
