@@ -70,5 +70,44 @@ class Variable:
             self.grad = np.zeros_like(self.value)
         return self.grad
 
+    # Keras variables take part in arithmetic; each operator is the core.ops op, so a
+    # trainable variable used this way under a tape receives its gradient.
+    def _op(name):
+        def method(self, *others):
+            from core import ops
+            return getattr(ops, name)(self, *others)
+        method.__name__ = name
+        return method
+
+    def _rop(name):
+        def method(self, other):
+            from core import ops
+            return getattr(ops, name)(other, self)
+        return method
+
+    __add__, __radd__ = _op("add"), _rop("add")
+    __sub__, __rsub__ = _op("subtract"), _rop("subtract")
+    __mul__, __rmul__ = _op("multiply"), _rop("multiply")
+    __truediv__, __rtruediv__ = _op("divide"), _rop("divide")
+    __matmul__, __rmatmul__ = _op("matmul"), _rop("matmul")
+    __pow__ = _op("power")
+    __neg__ = _op("negative")
+    __getitem__ = _op("getitem")
+    T = property(_op("transpose"))
+    del _op, _rop
+
     def __repr__(self):
         return f"<Variable path={self.path} shape={self.shape} dtype={self.dtype.name}>"
+
+
+def write_variable_grad(var: Variable, g) -> None:
+    """Store ``g`` as ``var``'s gradient for the tape step running now, adding to what an
+    earlier use in the same step wrote (``Layer.write_grad``'s convention)."""
+    from core.autodiff import current_grad_step
+    buf = var.grad_buffer()
+    step = current_grad_step()
+    if var.grad_step == step:
+        buf += g
+    else:
+        np.copyto(buf, g, casting="unsafe")
+        var.grad_step = step

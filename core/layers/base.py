@@ -28,6 +28,7 @@ import numpy as np
 
 from core import backend
 from core.autodiff import current_grad_step
+from core.ops.engine import track, unwrap_all
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
@@ -330,16 +331,32 @@ class Layer:
         backend._state.training = training
         try:
             tape = backend.get_tape()
+            if tape is not None:
+                tape.note_call(self)
             if tape is not None and self._has_backward():
-                outputs, cache = self.forward(inputs, training=training)
+                # forward computes on plain arrays (its numpy must not record ops); the
+                # outputs leave as fresh Tracked views so code after the layer that
+                # uses operators (``y * 2.0``) stays on the tape.
+                outputs, cache = self.forward(unwrap_all(inputs), training=training)
+                outputs = track(outputs)
                 tape.record(self, inputs, outputs, cache)
             else:
-                outputs = self.call(inputs, *args, training=training, **kwargs)
+                outputs = self.call(inputs, *args, **self._call_arguments(training, kwargs))
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
             return outputs
         finally:
             backend._state.training = previous
+
+    def _call_arguments(self, training, kwargs) -> dict:
+        """The keyword arguments for ``call``: ``training`` and ``mask`` only when
+        ``call`` declares them (or takes ``**kwargs``), as Keras does."""
+        accepts = _call_accepts(type(self))
+        if "training" in accepts:
+            kwargs = dict(kwargs, training=training)
+        if "mask" in kwargs and "mask" not in accepts:
+            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        return kwargs
 
     def _symbolic_call(self, inputs, **kwargs):
         shape = shape_of(inputs)
@@ -383,3 +400,19 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
+
+def _call_accepts(cls) -> frozenset:
+    """Which of ``training`` / ``mask`` ``cls.call`` takes; inspected once per class."""
+    cached = cls.__dict__.get("_call_accepts_cache")
+    if cached is not None:
+        return cached
+    import inspect
+    try:
+        params = inspect.signature(cls.call).parameters
+    except (TypeError, ValueError):
+        accepts = frozenset({"training", "mask"})
+    else:
+        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        accepts = frozenset(k for k in ("training", "mask") if var_kw or k in params)
+    type.__setattr__(cls, "_call_accepts_cache", accepts)
+    return accepts

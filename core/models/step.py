@@ -114,7 +114,7 @@ class CompiledStep:
         state.training = training
         try:
             with backend.collect_activity_losses() as self._activity:
-                preds = self.model.call(x, training=training)
+                preds = self.model.call(x, **self.model._call_arguments(training, {}))
         finally:
             state.training = previous
         if isinstance(preds, dict):
