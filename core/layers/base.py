@@ -348,6 +348,25 @@ class Layer:
         finally:
             backend._state.training = previous
 
+    def _symbolic_output_shape(self, input_shape):
+        """``compute_output_shape``; a layer that only defines ``call`` (user code with
+        ops) gets its output shape the way Keras traces it: by running ``call`` once,
+        off the tape, on zeros with a batch of 1."""
+        cls = type(self)
+        if cls.compute_output_shape is not Layer.compute_output_shape or \
+                cls.call is Layer.call or self._has_backward():
+            return self.compute_output_shape(input_shape)
+        dummy = _zeros_like_shape(input_shape, self.dtype)
+        tape = backend.get_tape()
+        backend.set_tape(None)
+        try:
+            out = self.call(dummy, **self._call_arguments(False, {}))
+        finally:
+            backend.set_tape(tape)
+        if isinstance(out, (list, tuple)):
+            return [(None,) + tuple(np.shape(o))[1:] for o in out]
+        return (None,) + tuple(np.shape(out))[1:]
+
     def _call_arguments(self, training, kwargs) -> dict:
         """The keyword arguments for ``call``: ``training`` and ``mask`` only when
         ``call`` declares them (or takes ``**kwargs``), as Keras does."""
@@ -362,7 +381,7 @@ class Layer:
         shape = shape_of(inputs)
         self._maybe_build(shape)
         self._validate_input_shape(shape)
-        out_shape = self.compute_output_shape(_with_none_batch(shape))
+        out_shape = self._symbolic_output_shape(_with_none_batch(shape))
         node_index = len(self._inbound_nodes)
         if isinstance(out_shape, list):
             outputs = [KerasTensor(s, self.dtype, history=(self, node_index, i))
@@ -416,3 +435,9 @@ def _call_accepts(cls) -> frozenset:
         accepts = frozenset(k for k in ("training", "mask") if var_kw or k in params)
     type.__setattr__(cls, "_call_accepts_cache", accepts)
     return accepts
+
+
+def _zeros_like_shape(shape, dtype):
+    if isinstance(shape, list):
+        return [_zeros_like_shape(s, dtype) for s in shape]
+    return np.zeros(tuple(1 if d is None else int(d) for d in shape), dtype=dtype)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 
@@ -172,6 +173,10 @@ class CompiledStep:
                     # other threads reading it (configs, the editor) see no change.
                     rec.layer = _identity_activation_view(rec.layer)
         touched = tape.backward(preds + act_outs, grads + act_grads)
+        tape.note_call(self.model)  # its own weights (a subclass's add_weight) count too
+        missing = tape.variables_without_gradient(touched)
+        if missing:
+            warn_missing_gradients(self.model, missing)
         self._apply(touched)
         return loss
 
@@ -231,6 +236,20 @@ class CompiledStep:
 
     def predict_step(self, xs) -> list[np.ndarray]:
         return self._call_model(xs, training=False)
+
+
+def warn_missing_gradients(model, missing) -> None:
+    """Keras' warning for trainable weights the loss did not reach, once per model: a
+    ``call`` that computes with plain numpy (or ``.value``) on a weight cuts its gradient."""
+    if getattr(model, "_warned_missing_gradients", False):
+        return
+    object.__setattr__(model, "_warned_missing_gradients", True)
+    names = [v.path for _, v in missing]
+    where = ", ".join(f"layer '{layer.name}' weight '{v.name}'" for layer, v in missing)
+    warnings.warn(
+        f"Gradients do not exist for variables {names} when minimizing the loss ({where}). "
+        "If a layer's call() computes with plain numpy (or a weight's .value), use "
+        "core.ops so the gradient can flow.", UserWarning, stacklevel=4)
 
 
 def _record_of(tape, array, layer):
