@@ -66,7 +66,7 @@ from core.ops.reduce import (
     amax, amin, argmax, argmin, cumsum, dot, einsum, logsumexp, matmul, max, mean, min,
     prod, std, sum, tensordot, var,
 )
-from core.ops.shape import (
+from core.ops.manipulation import (
     argsort, broadcast_to, cast, concatenate, expand_dims, flip, getitem, one_hot, pad,
     repeat, reshape, sort, split, squeeze, stack, take, take_along_axis, tile, transpose,
     where,
@@ -74,4 +74,4 @@ from core.ops.shape import (
 
 __all__ = sorted(n for n in dir() if not n.startswith("_") and n not in {
     "linalg", "nn", "Tracked", "activations", "core_ops", "elementwise", "engine", "reduce",
-    "shape_ops", "dispatch"})
+    "manipulation", "dispatch"})

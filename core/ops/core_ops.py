@@ -86,10 +86,12 @@ def ndim(x):
 def convert_to_tensor(x, dtype=None, sparse=None):
     """``x`` as a tensor; a Python float becomes float32 (floatx) as in Keras. Tracked
     arrays come back as they are (same identity: no copy, the gradient path is kept)."""
-    from core.ops.engine import as_tensor
-    t = as_tensor(x)
+    from core.ops.engine import Variable, as_tensor
+    # A trainable variable becomes a view recorded on the tape, so its gradient flows.
+    t = run("convert_to_tensor", _identity_view, lambda c, g, need: [g], [x]) \
+        if isinstance(x, Variable) else as_tensor(x)
     if dtype is not None:
-        from core.ops.shape import cast
+        from core.ops.manipulation import cast
         return cast(t, dtype)
     return t
 
@@ -102,6 +104,10 @@ def convert_to_numpy(x):
 def stop_gradient(x):
     """The same values, with no gradient flowing back through them."""
     return np.array(plain(x), copy=True)
+
+
+def _identity_view(x):
+    return x, None
 
 
 def _identity_f(x):
@@ -143,7 +149,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns
     ``(carry, stacked ys)`` as ``jax.lax.scan``."""
-    from core.ops.shape import getitem, stack
+    from core.ops.manipulation import getitem, stack
     n = length if xs is None else len(plain(xs))
     order = range(n - 1, -1, -1) if reverse else range(n)
     carry, ys = init, []

@@ -19,7 +19,7 @@ from core import backend
 from core.ops import activations as A
 from core.ops import elementwise as E
 from core.ops import reduce as R
-from core.ops import shape as S
+from core.ops import manipulation as S
 from core.ops.engine import unwrap_all
 
 UFUNCS = {

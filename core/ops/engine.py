@@ -50,27 +50,27 @@ class Tracked(np.ndarray):
         return array_function(func, args, kwargs)
 
     def __getitem__(self, key):
-        from core.ops.shape import getitem
+        from core.ops.manipulation import getitem
         return getitem(self, key)
 
     # ndarray methods that make views without a ufunc: route them to the ops too.
     def reshape(self, *shape, order="C"):
-        from core.ops.shape import reshape
+        from core.ops.manipulation import reshape
         if order != "C":
             return plain(self).reshape(*shape, order=order)
         return reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def transpose(self, *axes):
-        from core.ops.shape import transpose
+        from core.ops.manipulation import transpose
         return transpose(self, (axes[0] if len(axes) == 1 else axes) if axes else None)
 
     @property
     def T(self):  # noqa: N802
-        from core.ops.shape import transpose
+        from core.ops.manipulation import transpose
         return transpose(self)
 
     def astype(self, dtype, *args, **kwargs):
-        from core.ops.shape import cast
+        from core.ops.manipulation import cast
         return cast(self, dtype)
 
     def flatten(self, order="C"):
@@ -79,7 +79,7 @@ class Tracked(np.ndarray):
     ravel = flatten
 
     def squeeze(self, axis=None):
-        from core.ops.shape import squeeze
+        from core.ops.manipulation import squeeze
         return squeeze(self, axis)
 
     def copy(self, order="C"):

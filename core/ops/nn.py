@@ -207,7 +207,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Per-sample crossentropy of integer labels ``target``."""
     from core.ops.engine import plain
-    from core.ops.shape import one_hot
+    from core.ops.manipulation import one_hot
     t = np.asarray(plain(target))
     out_shape = np.shape(plain(output))
     if t.ndim == len(out_shape) and t.shape[-1] == 1:
@@ -225,7 +225,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
     mean = R.mean(x, axis=axes, keepdims=True)
     variance = R.mean(E.square(E.subtract(x, mean)), axis=axes, keepdims=True)
     if not keepdims:
-        from core.ops.shape import squeeze
+        from core.ops.manipulation import squeeze
         axes_t = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
         mean, variance = squeeze(mean, axis=axes_t), squeeze(variance, axis=axes_t)
     return mean, variance

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from core.ops.engine import primitive, run
@@ -183,7 +185,7 @@ def _tup(axis):
 
 def _mean_f(x, axis=None, keepdims=False):
     y = np.mean(x, axis=_tup(axis), keepdims=keepdims)
-    n = x.size // max(np.size(y), 1) if x.size else 1
+    n = x.size // builtins.max(np.size(y), 1) if x.size else 1
     return y, (x.shape, axis, keepdims, n)
 
 
