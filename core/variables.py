@@ -85,6 +85,12 @@ class Variable:
             return getattr(ops, name)(other, self)
         return method
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # ``x @ var`` / ``np.exp(var)``: under a tape the op records (with this
+        # variable's gradient); otherwise plain numpy on ``.value``.
+        from core.ops.dispatch import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
     __add__, __radd__ = _op("add"), _rop("add")
     __sub__, __rsub__ = _op("subtract"), _rop("subtract")
     __mul__, __rmul__ = _op("multiply"), _rop("multiply")

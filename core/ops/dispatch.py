@@ -58,8 +58,14 @@ def ufunc_op(ufunc):
     return UFUNCS.get(ufunc)
 
 
+_DEFAULTS = {"out": None, "where": True, "dtype": None}
+
+
 def array_ufunc(ufunc, method, inputs, kwargs):
-    if backend.get_tape() is not None and "out" not in kwargs and not kwargs.get("where"):
+    # ndarray methods pass their defaults explicitly (``out=None, where=True``).
+    kwargs = {k: v for k, v in kwargs.items() if not (k in _DEFAULTS and v is _DEFAULTS[k]
+                                                      or k == "out" and v == (None,))}
+    if backend.get_tape() is not None and "out" not in kwargs and "where" not in kwargs:
         if method == "__call__" and ufunc in UFUNCS and not kwargs:
             return UFUNCS[ufunc](*inputs)
         if method == "reduce" and ufunc in REDUCTIONS and len(inputs) == 1 and \

@@ -82,6 +82,34 @@ class Tracked(np.ndarray):
         from core.ops.manipulation import squeeze
         return squeeze(self, axis)
 
+    # Reductions as methods: ndarray's own mean/var/std divide in place (no gradient).
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return self._reduce("sum", axis, keepdims, dtype, out)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return self._reduce("mean", axis, keepdims, dtype, out)
+
+    def max(self, axis=None, out=None, keepdims=False):
+        return self._reduce("max", axis, keepdims, None, out)
+
+    def min(self, axis=None, out=None, keepdims=False):
+        return self._reduce("min", axis, keepdims, None, out)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return self._reduce("var", axis, keepdims, dtype, out, ddof)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return self._reduce("std", axis, keepdims, dtype, out, ddof)
+
+    def _reduce(self, name, axis, keepdims, dtype, out, ddof=0):
+        if dtype is not None or out is not None or ddof:
+            return getattr(plain(self), name)(axis=axis, dtype=dtype, out=out, ddof=ddof,
+                                              keepdims=keepdims) if name in ("var", "std") \
+                else getattr(plain(self), name)(axis=axis, out=out, keepdims=keepdims,
+                                                **({} if dtype is None else {"dtype": dtype}))
+        from core.ops import reduce
+        return getattr(reduce, name)(self, axis=axis, keepdims=keepdims)
+
     def copy(self, order="C"):
         from core.ops.core_ops import identity
         return identity(self)
