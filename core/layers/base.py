@@ -28,10 +28,10 @@ import numpy as np
 
 from core import backend
 from core.autodiff import current_grad_step
-from core.ops.engine import track, unwrap_all
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
+from core.ops.engine import track, unwrap_all
 from core.variables import Variable
 
 _BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",

@@ -18,8 +18,8 @@ import numpy as np
 from core import backend
 from core.ops import activations as A
 from core.ops import elementwise as E
-from core.ops import reduce as R
 from core.ops import manipulation as S
+from core.ops import reduce as R
 from core.ops.engine import unwrap_all
 
 UFUNCS = {

@@ -23,8 +23,19 @@ from core.ops import activations as A
 from core.ops import elementwise as E
 from core.ops import reduce as R
 from core.ops.activations import (  # noqa: F401  (ops.nn.relu ... as in Keras)
-    elu, gelu, hard_sigmoid, leaky_relu, log_softmax, relu, relu6, selu, sigmoid, silu,
-    softmax, softplus, swish,
+    elu,
+    gelu,
+    hard_sigmoid,
+    leaky_relu,
+    log_softmax,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    swish,
 )
 from core.ops.elementwise import tanh  # noqa: F401
 from core.ops.engine import primitive
