@@ -29,6 +29,7 @@ import numpy as np
 from core import backend
 from core.activation_ops import Activation
 from core.autodiff import Tape
+from core.ops.engine import plain
 
 _IDENTITY = Activation()
 
@@ -156,12 +157,14 @@ class CompiledStep:
         fused_ok = all(r is not None or spec.fused_layer is None
                        for r, spec in zip(records, self.outputs)) and not any(
             o is p for o in act_outs for p in preds)
-        loss, grads = self._losses(ys, preds, sw, fused_ok, want_grad=True)
+        # Losses and metrics see plain arrays (the tape keeps the Tracked outputs).
+        values = [plain(p) for p in preds]
+        loss, grads = self._losses(ys, values, sw, fused_ok, want_grad=True)
         loss += self._penalty() + act_loss  # of the weights this step computed with
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
-        self._update_metrics(ys, preds)
+        self._update_metrics(ys, values)
         if skip_nonfinite and not math.isfinite(loss):
             return loss
         if fused_ok:
@@ -189,10 +192,10 @@ class CompiledStep:
             n = out.shape[0] if out.ndim else 1
             if n == 0:
                 continue  # Keras' divide_no_nan
-            total += float(reg(out)) / n
+            total += float(reg(plain(out))) / n
             if want_grad:
-                g = np.zeros_like(out)
-                reg.add_gradient(out, g)
+                g = np.zeros(out.shape, out.dtype)
+                reg.add_gradient(plain(out), g)
                 g /= n
                 outs.append(out)
                 grads.append(g)

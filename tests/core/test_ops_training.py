@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from core import ops
+from core import backend, ops
 from core.autodiff import Tape
 from core.layers import Dense
 from core.layers.base import Layer
@@ -17,7 +17,14 @@ from tests.helpers.gradcheck import check_layer_gradients
 rng = np.random.default_rng(0)
 
 
-class Scale(Layer):
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    # Layer names count per session: leave the counters as other modules expect them.
+    yield
+    backend.clear_session()
+
+
+class Doubler(Layer):
     """No backward: ``call`` multiplies with a Python operator."""
 
     def call(self, x):
@@ -55,7 +62,7 @@ def _data(n=16, d=3, k=2):
 
 
 def test_sequential_dense_scale_dense_trains_first_dense():
-    model = Sequential([Dense(4, input_shape=(3,), dtype="float64"), Scale(dtype="float64"),
+    model = Sequential([Dense(4, input_shape=(3,), dtype="float64"), Doubler(dtype="float64"),
                         Dense(2, dtype="float64")])
     x, y = _data()
     model(x)
@@ -199,7 +206,7 @@ def test_python_operators_and_numpy_functions_between_layers_keep_the_gradient()
 def test_outside_a_tape_ops_and_layers_return_plain_arrays():
     x = np.ones((2, 3), "float32")
     assert type(ops.add(x, 1.0)) is np.ndarray
-    assert type(Sequential([Dense(2, input_shape=(3,)), Scale()])(x)) is np.ndarray
+    assert type(Sequential([Dense(2, input_shape=(3,)), Doubler()])(x)) is np.ndarray
     with Tape():
         assert type(Dense(2)(x)) is Tracked
     assert ops.multiply(x, 2.0).dtype == np.float32  # Python numbers are weakly typed
