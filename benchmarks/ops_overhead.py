@@ -7,7 +7,7 @@ Dense for one epoch.
 * ``mlp``: one epoch (Adam, batch 32, categorical crossentropy) on random data shaped
   like Fashion-MNIST (``--samples``, default 10,000), user Dense vs built-in Dense; each
   run in its own process (numpy imported before core, as a user script does), median
-  of ``--repeats`` runs.
+  of ``--repeats`` runs, one BLAS thread (``--blas-threads``).
 
 Usage::
 
@@ -102,9 +102,14 @@ def _child(args):
         print(json.dumps({"seconds": mlp_epoch(args.child, args.samples)}))
 
 
-def _run(child, samples):
+def _run(child, samples, threads):
+    # One BLAS thread for both: fit's thread heuristic (core/models/blas_threads.py)
+    # finds a model's products through ``layer.kernel`` only, so a user layer that
+    # names its weight ``w`` would otherwise train with two threads, which on a small
+    # product or a busy machine costs more than all of the ops' overhead.
+    env = dict(os.environ, NETWEAVER_BLAS_THREADS=str(threads))
     out = subprocess.run([sys.executable, __file__, "--child", child, "--samples",
-                          str(samples)], capture_output=True, text=True, check=True)
+                          str(samples)], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -113,15 +118,16 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--samples", type=int, default=None)
     p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--blas-threads", type=int, default=1)
     p.add_argument("--child", choices=["micro", "user", "builtin"])
     args = p.parse_args()
     if args.child:
         return _child(args)
     samples = args.samples or (3000 if args.quick else 10000)
     repeats = args.repeats or (3 if args.quick else 5)
-    print("per-call (us, median):", json.dumps(_run("micro", samples), indent=1))
+    print("per-call (us, median):", json.dumps(_run("micro", samples, args.blas_threads), indent=1))
     for kind in ("builtin", "user"):
-        times = [_run(kind, samples)["seconds"] for _ in range(repeats)]
+        times = [_run(kind, samples, args.blas_threads)["seconds"] for _ in range(repeats)]
         print(f"MLP 784-128-10 epoch, {kind} Dense, {samples} samples: median "
               f"{statistics.median(times):.3f} s (runs {', '.join(f'{t:.3f}' for t in times)})")
 

@@ -225,6 +225,14 @@ def run(name, forward, vjp, tensors, static=None, differentiable=True):
     shapes of its inputs.
     """
     static = static or {}
+    tape = getattr(backend._state, "tape", None)
+    if tape is None:  # the common case outside training: no bookkeeping
+        arrays = [t if type(t) is np.ndarray else _coerce(t, tensors) for t in tensors]
+        try:
+            out, _ = forward(*arrays, **static)
+        except ValueError as e:
+            _raise_shapes(name, arrays, e)
+        return out if type(out) is np.ndarray else _plain_out(out)
     arrays, variables, var_slots = [], [], []
     ref = None
     for t in tensors:
@@ -244,15 +252,13 @@ def run(name, forward, vjp, tensors, static=None, differentiable=True):
             arrays.append(scalar_like(t, ref))
         else:
             arrays.append(as_tensor(t))
-    tape = backend.get_tape()
-    record = differentiable and tape is not None and (
+    record = differentiable and (
         bool(variables) or any(_is_tracked(tape, a) for a in arrays))
     plain_arrays = [plain(a) for a in arrays]
     try:
         out, cache = forward(*plain_arrays, **static)
     except ValueError as e:
-        shapes = " and ".join(str(a.shape) for a in plain_arrays)
-        raise ValueError(f"ops.{name}: cannot apply to inputs of shapes {shapes}: {e}") from None
+        _raise_shapes(name, plain_arrays, e)
     if not record:
         return _plain_out(out)
     node = OpNode(name, vjp, plain_arrays, variables, var_slots)
@@ -260,6 +266,25 @@ def run(name, forward, vjp, tensors, static=None, differentiable=True):
     # Record the arrays the caller passed (their ids are what earlier records produced).
     tape.record(node, arrays, list(out) if isinstance(out, tuple) else out, cache)
     return out
+
+
+def _coerce(t, tensors):
+    """One tensor argument as a plain array (no tape): Variables give their value,
+    Python numbers take the float dtype of the first array argument."""
+    if isinstance(t, Variable):
+        return t.value
+    if type(t) is Tracked:
+        return t.view(np.ndarray)
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        for r in tensors:
+            if isinstance(r, (np.ndarray, Variable)):
+                return scalar_like(t, plain(r))
+    return as_tensor(t)
+
+
+def _raise_shapes(name, arrays, error):
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    raise ValueError(f"ops.{name}: cannot apply to inputs of shapes {shapes}: {error}") from None
 
 
 def _plain_out(out):
