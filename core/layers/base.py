@@ -28,6 +28,7 @@ import numpy as np
 
 from core import backend
 from core.autodiff import current_grad_step
+from core.layers.call_args import _call_accepts, _zeros_like_shape
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
@@ -419,25 +420,3 @@ class Layer:
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
-
-def _call_accepts(cls) -> frozenset:
-    """Which of ``training`` / ``mask`` ``cls.call`` takes; inspected once per class."""
-    cached = cls.__dict__.get("_call_accepts_cache")
-    if cached is not None:
-        return cached
-    import inspect
-    try:
-        params = inspect.signature(cls.call).parameters
-    except (TypeError, ValueError):
-        accepts = frozenset({"training", "mask"})
-    else:
-        var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        accepts = frozenset(k for k in ("training", "mask") if var_kw or k in params)
-    type.__setattr__(cls, "_call_accepts_cache", accepts)
-    return accepts
-
-
-def _zeros_like_shape(shape, dtype):
-    if isinstance(shape, list):
-        return [_zeros_like_shape(s, dtype) for s in shape]
-    return np.zeros(tuple(1 if d is None else int(d) for d in shape), dtype=dtype)

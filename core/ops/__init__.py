@@ -36,6 +36,7 @@ Left out, and why:
 * ``data_format="channels_first"`` for conv/pooling (channels_last only).
 
 >>> import numpy as np
+>>> from core import ops
 >>> float(ops.sum(ops.square(np.array([1.0, 2.0]))))
 5.0
 """

@@ -3,7 +3,7 @@ and vector / Frobenius ``norm``. Batched over leading axes.
 
 >>> import numpy as np
 >>> from core import ops
->>> float(ops.det(np.eye(3) * 2.0))
+>>> round(float(ops.det(np.eye(3) * 2.0)), 6)
 8.0
 """
 
