@@ -22,7 +22,7 @@ class Variable:
     """
 
     __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "regularizer",
-                 "constraint", "__weakref__")
+                 "constraint", "owner", "__weakref__")
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
         # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
@@ -35,6 +35,16 @@ class Variable:
         self.grad_step = -1
         self.regularizer = None  # a core.regularizers.Regularizer: training adds its penalty
         self.constraint = None  # a core.constraints.Constraint: the optimizer projects onto it
+        self.owner = None  # weakref to the layer that created it (add_weight), if any
+
+    @property
+    def trains(self) -> bool:
+        """Trainable and not frozen through its layer (``layer.trainable = False``):
+        only such a variable makes an op record and receives a gradient from ops."""
+        if not self.trainable:
+            return False
+        layer = self.owner() if self.owner is not None else None
+        return layer is None or layer._trainable
 
     # numpy-ish conveniences -------------------------------------------------
     @property

@@ -24,6 +24,8 @@ A layer that defines only ``call`` and calls other layers inside it is a
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from core import backend
@@ -173,6 +175,7 @@ class Layer:
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         var = Variable(value, name=name or "variable", trainable=trainable,
                        path=f"{self.name}/{name or 'variable'}")
+        var.owner = weakref.ref(self)
         var.regularizer, = self._get_each(regularizers, regularizer=regularizer)
         var.constraint, = self._get_each(constraints, constraint=constraint)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)

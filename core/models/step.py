@@ -215,7 +215,7 @@ class CompiledStep:
 
     def _apply(self, touched):
         variables = self._trainable()
-        if len(touched) != len(variables):
+        if not touched.issuperset(variables):  # (ops may also touch other variables)
             # A variable unused this step gets a zero gradient, never a stale one.
             for v in variables:
                 if v not in touched:

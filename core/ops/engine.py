@@ -244,7 +244,7 @@ def run(name, forward, vjp, tensors, static=None, differentiable=True):
             break
     for i, t in enumerate(tensors):
         if isinstance(t, Variable):
-            if t.trainable:
+            if t.trains:
                 variables.append(t)
                 var_slots.append(i)
             arrays.append(t.value)

@@ -221,3 +221,18 @@ def test_variable_operators_are_ops():
     tape.backward(out, np.float32(1.0))
     np.testing.assert_allclose(layer.kernel.grad, 2.0 + x.sum(0)[:, None] * np.ones((1, 2)),
                                rtol=1e-5)
+
+
+def test_frozen_user_layer_records_no_gradient_and_does_not_train():
+    frozen = OpsDense(4, "relu", input_shape=(3,))
+    model = Sequential([frozen, OpsDense(2)])
+    frozen.trainable = False
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = _data()
+    model(x.astype("float32"))
+    before = frozen.kernel.numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x.astype("float32"), y.astype("float32"), epochs=1, verbose=0)
+    np.testing.assert_array_equal(before, frozen.kernel.value)
+    assert frozen.kernel.grad is None  # no op recorded it
