@@ -253,7 +253,7 @@ sort = primitive("sort", _sort_f, _sort_b, 1, "Sort along ``axis``.")
 def argsort(x, axis=-1):
     """Indices that sort ``x`` along ``axis`` (no gradient)."""
     def f(a):
-        return np.argsort(a, axis=axis, kind="stable"), None
+        return np.argsort(a, axis=axis, kind="stable").astype("int32"), None  # as Keras
     return run("argsort", f, None, [x], differentiable=False)
 
 

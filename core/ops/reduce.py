@@ -283,7 +283,7 @@ cumsum = primitive("cumsum", _cumsum_f, _cumsum_b, 1, "Cumulative sum (flattened
 def _arg(name, fn):
     def op(x, axis=None, keepdims=False):
         def f(a):
-            return fn(a, axis=axis, keepdims=keepdims), None
+            return fn(a, axis=axis, keepdims=keepdims).astype("int32"), None  # as Keras
         return run(name, f, None, [x], differentiable=False)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Index of the {name[3:]} along ``axis`` (no gradient)."

@@ -270,6 +270,11 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("name", ["argmax", "argmin", "argsort"])
+def test_index_ops_return_int32_as_keras(name):
+    assert getattr(ops, name)(N(3, 4)).dtype == np.int32
+
+
 def test_every_public_op_has_a_case():
     missing = sorted(set(ops.__all__) - set(CASES))
     assert not missing, f"ops without a check case: {missing}"
