@@ -11,6 +11,8 @@ from core import ops
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
+# Keras' torch backend converts numpy inputs with a copy= keyword numpy 2 deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 rng = np.random.default_rng(7)
 X = rng.standard_normal((2, 5, 6, 3)).astype("float32")
