@@ -28,8 +28,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "autodiff", "backend", "callbacks", "constraints", "datasets", "graph",
-    "initializers", "kernels", "layers", "losses", "metrics", "models", "optimizers",
-    "regularizers", "saving", "utils",
+    "initializers", "kernels", "layers", "losses", "metrics", "models", "ops", "optimizers",
+    "random", "regularizers", "saving", "utils",
 )
 
 

@@ -7,6 +7,13 @@ and accumulates the gradients it returns for its inputs. Arrays are matched
 by identity; the tape keeps every recorded array alive so identities stay
 unique for the step.
 
+Ops (``core.ops``) record themselves on the same tape with an ``OpNode`` in the
+layer's role, so a layer without ``backward`` whose ``call`` computes with ops,
+and arithmetic between layers, are differentiated too (``core/ops/engine.py``).
+Every layer called while the tape is active is noted (``called_layers``) so that
+a trainable weight that received no gradient can be reported
+(``variables_without_gradient``).
+
 Inputs that no recorded layer produced (model inputs, constants) need no
 gradient, and neither do outputs of layers with nothing trainable at or above
 them (a Flatten or a frozen layer fed by the model input), so the first
@@ -54,6 +61,7 @@ class Tape:
         self._produced: set[int] = set()
         self.step = next(_steps)
         self._previous = None
+        self.called_layers: dict[int, object] = {}  # id -> layer called under this tape
 
     def __enter__(self):
         self._previous = backend.get_tape()
@@ -76,6 +84,19 @@ class Tape:
             for o in rec.outputs:
                 produced.add(id(o))
 
+    def note_call(self, layer) -> None:
+        self.called_layers[id(layer)] = layer
+
+    def variables_without_gradient(self, touched) -> list:
+        """``(layer, variable)`` for each trainable variable of a layer called under
+        this tape that ``backward`` gave no gradient (a broken gradient path)."""
+        out = []
+        for layer in self.called_layers.values():
+            for v in layer._own_trainable_variables():
+                if v not in touched and v.grad_step != self.step:
+                    out.append((layer, v))
+        return out
+
     def watch(self, *arrays) -> None:
         """Ask for gradients w.r.t. ``arrays`` although no recorded layer produced them
         (as ``tf.GradientTape.watch``); used to check input gradients."""
@@ -83,7 +104,7 @@ class Tape:
             self._produced.add(id(a))
 
     def needs_grad(self, array) -> bool:
-        """True when ``array`` was produced by a recorded layer call."""
+        """True when ``array`` was produced by a recorded layer or op call (or watched)."""
         return id(array) in self._produced
 
     def backward(self, outputs, grads):
@@ -120,6 +141,10 @@ class Tape:
         touched = set()
         for rec in self.records:
             for v in rec.layer._own_trainable_variables():
+                if v.grad_step == self.step:
+                    touched.add(v)
+        for layer in self.called_layers.values():  # variables reached only through ops
+            for v in layer._own_trainable_variables():
                 if v.grad_step == self.step:
                     touched.add(v)
         return touched

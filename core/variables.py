@@ -22,7 +22,7 @@ class Variable:
     """
 
     __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "regularizer",
-                 "constraint", "__weakref__")
+                 "constraint", "owner", "__weakref__")
 
     def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
         # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
@@ -35,6 +35,16 @@ class Variable:
         self.grad_step = -1
         self.regularizer = None  # a core.regularizers.Regularizer: training adds its penalty
         self.constraint = None  # a core.constraints.Constraint: the optimizer projects onto it
+        self.owner = None  # weakref to the layer that created it (add_weight), if any
+
+    @property
+    def trains(self) -> bool:
+        """Trainable and not frozen through its layer (``layer.trainable = False``):
+        only such a variable makes an op record and receives a gradient from ops."""
+        if not self.trainable:
+            return False
+        layer = self.owner() if self.owner is not None else None
+        return layer is None or layer._trainable
 
     # numpy-ish conveniences -------------------------------------------------
     @property
@@ -70,5 +80,50 @@ class Variable:
             self.grad = np.zeros_like(self.value)
         return self.grad
 
+    # Keras variables take part in arithmetic; each operator is the core.ops op, so a
+    # trainable variable used this way under a tape receives its gradient.
+    def _op(name):
+        def method(self, *others):
+            from core import ops
+            return getattr(ops, name)(self, *others)
+        method.__name__ = name
+        return method
+
+    def _rop(name):
+        def method(self, other):
+            from core import ops
+            return getattr(ops, name)(other, self)
+        return method
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # ``x @ var`` / ``np.exp(var)``: under a tape the op records (with this
+        # variable's gradient); otherwise plain numpy on ``.value``.
+        from core.ops.dispatch import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    __add__, __radd__ = _op("add"), _rop("add")
+    __sub__, __rsub__ = _op("subtract"), _rop("subtract")
+    __mul__, __rmul__ = _op("multiply"), _rop("multiply")
+    __truediv__, __rtruediv__ = _op("divide"), _rop("divide")
+    __matmul__, __rmatmul__ = _op("matmul"), _rop("matmul")
+    __pow__ = _op("power")
+    __neg__ = _op("negative")
+    __getitem__ = _op("getitem")
+    T = property(_op("transpose"))
+    del _op, _rop
+
     def __repr__(self):
         return f"<Variable path={self.path} shape={self.shape} dtype={self.dtype.name}>"
+
+
+def write_variable_grad(var: Variable, g) -> None:
+    """Store ``g`` as ``var``'s gradient for the tape step running now, adding to what an
+    earlier use in the same step wrote (``Layer.write_grad``'s convention)."""
+    from core.autodiff import current_grad_step
+    buf = var.grad_buffer()
+    step = current_grad_step()
+    if var.grad_step == step:
+        buf += g
+    else:
+        np.copyto(buf, g, casting="unsafe")
+        var.grad_step = step

@@ -24,13 +24,17 @@ A layer that defines only ``call`` and calls other layers inside it is a
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from core import backend
 from core.autodiff import current_grad_step
+from core.layers.call_args import _call_accepts, _zeros_like_shape
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
+from core.ops.engine import track, unwrap_all
 from core.variables import Variable
 
 _BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
@@ -171,6 +175,7 @@ class Layer:
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         var = Variable(value, name=name or "variable", trainable=trainable,
                        path=f"{self.name}/{name or 'variable'}")
+        var.owner = weakref.ref(self)
         var.regularizer, = self._get_each(regularizers, regularizer=regularizer)
         var.constraint, = self._get_each(constraints, constraint=constraint)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
@@ -330,22 +335,57 @@ class Layer:
         backend._state.training = training
         try:
             tape = backend.get_tape()
+            if tape is not None:
+                tape.note_call(self)
             if tape is not None and self._has_backward():
-                outputs, cache = self.forward(inputs, training=training)
+                # forward computes on plain arrays (its numpy must not record ops); the
+                # outputs leave as fresh Tracked views so code after the layer that
+                # uses operators (``y * 2.0``) stays on the tape.
+                outputs, cache = self.forward(unwrap_all(inputs), training=training)
+                outputs = track(outputs)
                 tape.record(self, inputs, outputs, cache)
             else:
-                outputs = self.call(inputs, *args, training=training, **kwargs)
+                outputs = self.call(inputs, *args, **self._call_arguments(training, kwargs))
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
             return outputs
         finally:
             backend._state.training = previous
 
+    def _symbolic_output_shape(self, input_shape):
+        """``compute_output_shape``; a layer that only defines ``call`` (user code with
+        ops) gets its output shape the way Keras traces it: by running ``call`` once,
+        off the tape, on zeros with a batch of 1."""
+        cls = type(self)
+        if cls.compute_output_shape is not Layer.compute_output_shape or \
+                cls.call is Layer.call or self._has_backward():
+            return self.compute_output_shape(input_shape)
+        dummy = _zeros_like_shape(input_shape, self.dtype)
+        tape = backend.get_tape()
+        backend.set_tape(None)
+        try:
+            out = self.call(dummy, **self._call_arguments(False, {}))
+        finally:
+            backend.set_tape(tape)
+        if isinstance(out, (list, tuple)):
+            return [(None,) + tuple(np.shape(o))[1:] for o in out]
+        return (None,) + tuple(np.shape(out))[1:]
+
+    def _call_arguments(self, training, kwargs) -> dict:
+        """The keyword arguments for ``call``: ``training`` and ``mask`` only when
+        ``call`` declares them (or takes ``**kwargs``), as Keras does."""
+        accepts = _call_accepts(type(self))
+        if "training" in accepts:
+            kwargs = dict(kwargs, training=training)
+        if "mask" in kwargs and "mask" not in accepts:
+            kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        return kwargs
+
     def _symbolic_call(self, inputs, **kwargs):
         shape = shape_of(inputs)
         self._maybe_build(shape)
         self._validate_input_shape(shape)
-        out_shape = self.compute_output_shape(_with_none_batch(shape))
+        out_shape = self._symbolic_output_shape(_with_none_batch(shape))
         node_index = len(self._inbound_nodes)
         if isinstance(out_shape, list):
             outputs = [KerasTensor(s, self.dtype, history=(self, node_index, i))

@@ -90,7 +90,7 @@ class Model(Trainer, Layer):
             tape = backend.get_tape()
             backend.set_tape(None)  # building is not part of any training step
             try:
-                self.call(dummy, training=False)
+                self.call(dummy, **self._call_arguments(False, {}))
             finally:
                 backend.set_tape(tape)
         self.built = True

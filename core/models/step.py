@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 
 from core import backend
 from core.activation_ops import Activation
 from core.autodiff import Tape
+from core.ops.engine import plain
 
 _IDENTITY = Activation()
 
@@ -114,7 +116,7 @@ class CompiledStep:
         state.training = training
         try:
             with backend.collect_activity_losses() as self._activity:
-                preds = self.model.call(x, training=training)
+                preds = self.model.call(x, **self.model._call_arguments(training, {}))
         finally:
             state.training = previous
         if isinstance(preds, dict):
@@ -155,12 +157,14 @@ class CompiledStep:
         fused_ok = all(r is not None or spec.fused_layer is None
                        for r, spec in zip(records, self.outputs)) and not any(
             o is p for o in act_outs for p in preds)
-        loss, grads = self._losses(ys, preds, sw, fused_ok, want_grad=True)
+        # Losses and metrics see plain arrays (the tape keeps the Tracked outputs).
+        values = [plain(p) for p in preds]
+        loss, grads = self._losses(ys, values, sw, fused_ok, want_grad=True)
         loss += self._penalty() + act_loss  # of the weights this step computed with
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
-        self._update_metrics(ys, preds)
+        self._update_metrics(ys, values)
         if skip_nonfinite and not math.isfinite(loss):
             return loss
         if fused_ok:
@@ -172,6 +176,10 @@ class CompiledStep:
                     # other threads reading it (configs, the editor) see no change.
                     rec.layer = _identity_activation_view(rec.layer)
         touched = tape.backward(preds + act_outs, grads + act_grads)
+        tape.note_call(self.model)  # its own weights (a subclass's add_weight) count too
+        missing = tape.variables_without_gradient(touched)
+        if missing:
+            warn_missing_gradients(self.model, missing)
         self._apply(touched)
         return loss
 
@@ -184,10 +192,10 @@ class CompiledStep:
             n = out.shape[0] if out.ndim else 1
             if n == 0:
                 continue  # Keras' divide_no_nan
-            total += float(reg(out)) / n
+            total += float(reg(plain(out))) / n
             if want_grad:
-                g = np.zeros_like(out)
-                reg.add_gradient(out, g)
+                g = np.zeros(out.shape, out.dtype)
+                reg.add_gradient(plain(out), g)
                 g /= n
                 outs.append(out)
                 grads.append(g)
@@ -207,7 +215,7 @@ class CompiledStep:
 
     def _apply(self, touched):
         variables = self._trainable()
-        if len(touched) != len(variables):
+        if not touched.issuperset(variables):  # (ops may also touch other variables)
             # A variable unused this step gets a zero gradient, never a stale one.
             for v in variables:
                 if v not in touched:
@@ -231,6 +239,20 @@ class CompiledStep:
 
     def predict_step(self, xs) -> list[np.ndarray]:
         return self._call_model(xs, training=False)
+
+
+def warn_missing_gradients(model, missing) -> None:
+    """Keras' warning for trainable weights the loss did not reach, once per model: a
+    ``call`` that computes with plain numpy (or ``.value``) on a weight cuts its gradient."""
+    if getattr(model, "_warned_missing_gradients", False):
+        return
+    object.__setattr__(model, "_warned_missing_gradients", True)
+    names = [v.path for _, v in missing]
+    where = ", ".join(f"layer '{layer.name}' weight '{v.name}'" for layer, v in missing)
+    warnings.warn(
+        f"Gradients do not exist for variables {names} when minimizing the loss ({where}). "
+        "If a layer's call() computes with plain numpy (or a weight's .value), use "
+        "core.ops so the gradient can flow.", UserWarning, stacklevel=4)
 
 
 def _record_of(tape, array, layer):
