@@ -28,6 +28,7 @@ import numpy as np
 
 from core import backend
 from core.autodiff import current_grad_step
+from core.layers import masks as _masks
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
@@ -47,6 +48,8 @@ class Layer:
     # its input) and keeps no buffers between calls, so several threads may run it
     # at once (``core.models.batch_threads``). Layers with scratch buffers stay False.
     reentrant_inference = False
+    # Keras' flag: the output keeps the input's mask (``core.layers.masks``).
+    supports_masking = False
 
     def __init_subclass__(cls, **kwargs):
         # As Keras' build wrapper: a direct ``layer.build(shape)`` marks the layer
@@ -274,8 +277,8 @@ class Layer:
         """Return ``(outputs, cache)``. Layers with weights or backward override this."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
-    def call(self, inputs, training=False):
-        return self.forward(inputs, training=training)[0]
+    def call(self, inputs, training=False, **kwargs):
+        return self.forward(inputs, training=training, **kwargs)[0]  # kwargs: mask=
 
     def backward(self, cache, grad_outputs, need_input_grad=True):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
@@ -322,6 +325,7 @@ class Layer:
             return self._symbolic_call(inputs, **kwargs)
         if training is None:
             training = bool(getattr(backend._state, "training", False))
+        mask_kw, mask = self._mask_arguments(inputs, kwargs)
         inputs = _as_arrays(inputs, self.dtype)
         shape = shape_of(inputs)
         self._maybe_build(shape)
@@ -331,15 +335,46 @@ class Layer:
         try:
             tape = backend.get_tape()
             if tape is not None and self._has_backward():
-                outputs, cache = self.forward(inputs, training=training)
+                outputs, cache = self.forward(inputs, training=training, **mask_kw)
                 tape.record(self, inputs, outputs, cache)
             else:
-                outputs = self.call(inputs, *args, training=training, **kwargs)
+                outputs = self.call(inputs, *args, training=training, **kwargs, **mask_kw)
+            self._attach_mask(inputs, outputs, mask)
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
             return outputs
         finally:
             backend._state.training = previous
+
+    # ------------------------------------------------------------------ masks
+    def compute_mask(self, inputs, mask=None):
+        """The output's mask (Keras): the input's when ``supports_masking``, else None."""
+        return mask if self.supports_masking else None
+
+    def _creates_masks(self) -> bool:
+        """True when this layer (or one inside it) may put a mask on an unmasked input's
+        output (Embedding with mask_zero, Masking); ``predict``'s fast path, which skips
+        ``__call__``, is then not used."""
+        return any(layer._creates_masks() for layer in self._tracked_layers)
+
+    def _mask_arguments(self, inputs, kwargs):
+        """``({"mask": m} or {}, m)``: the input's mask (an explicit ``mask=`` popped
+        from ``kwargs`` wins), passed on only when this layer's computation takes it."""
+        mask = kwargs.pop("mask") if "mask" in kwargs else _masks.get_mask(inputs)
+        return ({"mask": mask} if _masks.takes_mask(self) else {}), mask
+
+    def _attach_mask(self, inputs, outputs, mask) -> None:
+        """Attach ``compute_mask``'s result to the outputs that carry no mask yet."""
+        out_mask = self.compute_mask(inputs, mask)
+        if out_mask is None:
+            return
+        if isinstance(outputs, (list, tuple)):
+            pairs = zip(outputs, out_mask) if isinstance(out_mask, (list, tuple)) else ()
+        else:
+            pairs = [(outputs, out_mask)]
+        for out, m in pairs:
+            if m is not None and _masks.get_mask(out) is None:
+                _masks.set_mask(out, m)
 
     def _symbolic_call(self, inputs, **kwargs):
         shape = shape_of(inputs)
