@@ -49,8 +49,12 @@ class TimeDistributed(Layer):
     supports_masking = True
     params = ()  # the wrapped layer is set in code (Keras: a layer instance)
 
-    def __init__(self, layer, **kwargs):
+    def __init__(self, layer=None, **kwargs):
         super().__init__(**kwargs)
+        if layer is None:
+            raise ValueError(f"Layer '{self.name}' (TimeDistributed) needs the layer to "
+                             "wrap: TimeDistributed(Dense(8)), set in code or loaded from a "
+                             "file (the graph editor cannot choose one yet).")
         if isinstance(layer, dict) and "class_name" in layer:
             # A serialized layer (JSON form, as a graph document holds it); it takes
             # the wrapper's dtype unless it names its own.
