@@ -174,3 +174,32 @@ def test_keras_functional_file_with_mask_nodes_loads_and_predicts_the_same(tmp_p
     again = keras.saving.load_model(tmp_path / "ours.keras")
     for g, w in zip(again(xs), want):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(g), w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("merge", ["Add", "Multiply", "Maximum", "Concatenate"])
+def test_masks_through_merge_layers_match_keras(merge):
+    """Keras' merge masks: OR when every input has one; Concatenate widens and joins."""
+    ids = np.array([[1, 2, 0, 0], [3, 0, 0, 0], [4, 4, 4, 1]])
+    L = keras.layers
+    ki = keras.Input((4,))
+    k1, k2 = L.Embedding(5, 3, mask_zero=True), L.Embedding(5, 3, mask_zero=True)
+    second = k2(ki) if merge != "Concatenate" else L.Dense(3)(keras.layers.Reshape((4, 1))(ki))
+    kout = L.GlobalAveragePooling1D()(getattr(L, merge)()([k1(ki), second]))
+    theirs = keras.Model(ki, kout)
+    from core.layers import Reshape
+
+    oi = Input((4,))
+    o1 = get_layer_class("Embedding")(5, 3, mask_zero=True)
+    o2 = get_layer_class("Embedding")(5, 3, mask_zero=True)
+    osecond = o2(oi) if merge != "Concatenate" else Dense(3)(Reshape((4, 1))(oi))
+    oout = get_layer_class("GlobalAveragePooling1D")()(get_layer_class(merge)()([o1(oi),
+                                                                                osecond]))
+    from core.models import Model
+
+    ours = Model(oi, oout)
+    rng = np.random.default_rng(9)
+    for w in ours.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32"))
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours(ids), keras.ops.convert_to_numpy(theirs(ids)),
+                               rtol=1e-5, atol=1e-6)
