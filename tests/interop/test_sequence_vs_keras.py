@@ -203,3 +203,14 @@ def test_masks_through_merge_layers_match_keras(merge):
     theirs.set_weights(ours.get_weights())
     np.testing.assert_allclose(ours(ids), keras.ops.convert_to_numpy(theirs(ids)),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_keras_op_node_used_as_data_is_refused(tmp_path):
+    from core.models import load_model
+    from core.saving import ModelFileError
+
+    x = keras.Input((4,))
+    flags = keras.ops.cast(keras.ops.not_equal(x, 0), "float32")
+    keras.Model(x, keras.layers.Dense(2)(flags)).save(tmp_path / "ops.keras")
+    with pytest.raises((ValueError, ModelFileError), match="uses the output of the Keras op"):
+        load_model(tmp_path / "ops.keras")
