@@ -325,7 +325,7 @@ class Layer:
             return self._symbolic_call(inputs, **kwargs)
         if training is None:
             training = bool(getattr(backend._state, "training", False))
-        mask_kw, mask = self._mask_arguments(inputs, kwargs)
+        mask_kw, mask = _masks.call_arguments(self, inputs, kwargs)
         inputs = _as_arrays(inputs, self.dtype)
         shape = shape_of(inputs)
         self._maybe_build(shape)
@@ -339,7 +339,7 @@ class Layer:
                 tape.record(self, inputs, outputs, cache)
             else:
                 outputs = self.call(inputs, *args, training=training, **kwargs, **mask_kw)
-            self._attach_mask(inputs, outputs, mask)
+            _masks.attach(self, inputs, outputs, mask)
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
             return outputs
@@ -356,25 +356,6 @@ class Layer:
         output (Embedding with mask_zero, Masking); ``predict``'s fast path, which skips
         ``__call__``, is then not used."""
         return any(layer._creates_masks() for layer in self._tracked_layers)
-
-    def _mask_arguments(self, inputs, kwargs):
-        """``({"mask": m} or {}, m)``: the input's mask (an explicit ``mask=`` popped
-        from ``kwargs`` wins), passed on only when this layer's computation takes it."""
-        mask = kwargs.pop("mask") if "mask" in kwargs else _masks.get_mask(inputs)
-        return ({"mask": mask} if _masks.takes_mask(self) else {}), mask
-
-    def _attach_mask(self, inputs, outputs, mask) -> None:
-        """Attach ``compute_mask``'s result to the outputs that carry no mask yet."""
-        out_mask = self.compute_mask(inputs, mask)
-        if out_mask is None:
-            return
-        if isinstance(outputs, (list, tuple)):
-            pairs = zip(outputs, out_mask) if isinstance(out_mask, (list, tuple)) else ()
-        else:
-            pairs = [(outputs, out_mask)]
-        for out, m in pairs:
-            if m is not None and _masks.get_mask(out) is None:
-                _masks.set_mask(out, m)
 
     def _symbolic_call(self, inputs, **kwargs):
         shape = shape_of(inputs)

@@ -6,7 +6,7 @@ identity. Each entry holds a weak reference to its array, so a freed array's id
 (which CPython may reuse) never hands an old mask to a new array, and the entry goes
 away with the array.
 
-``Layer.__call__`` (``Layer._mask_arguments`` / ``Layer._attach_mask``) uses it:
+``Layer.__call__`` uses it through ``call_arguments`` and ``attach``:
 
 * a layer whose ``forward`` (or overridden ``call``) has a ``mask`` parameter gets the
   mask of its input as ``mask=`` (``None`` when there is none; an explicit
@@ -78,3 +78,24 @@ def takes_mask(layer) -> bool:
         fn = cls.call if use_call else cls.forward
         known = _takes_mask[key] = "mask" in inspect.signature(fn).parameters
     return known
+
+
+def call_arguments(layer, inputs, kwargs):
+    """``({"mask": m} or {}, m)``: the input's mask (an explicit ``mask=`` popped from
+    ``kwargs`` wins), passed on only when the layer's computation takes it."""
+    mask = kwargs.pop("mask") if "mask" in kwargs else get_mask(inputs)
+    return ({"mask": mask} if takes_mask(layer) else {}), mask
+
+
+def attach(layer, inputs, outputs, mask) -> None:
+    """Attach ``layer.compute_mask(inputs, mask)`` to the outputs that carry none yet."""
+    out_mask = layer.compute_mask(inputs, mask)
+    if out_mask is None:
+        return
+    if isinstance(outputs, (list, tuple)):
+        pairs = zip(outputs, out_mask) if isinstance(out_mask, (list, tuple)) else ()
+    else:
+        pairs = [(outputs, out_mask)]
+    for out, m in pairs:
+        if m is not None and get_mask(out) is None:
+            set_mask(out, m)
