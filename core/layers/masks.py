@@ -19,7 +19,7 @@ away with the array.
 >>> import numpy as np
 >>> y = np.zeros((2, 3))
 >>> set_mask(y, np.array([[True, True, False], [True, False, False]]))
->>> get_mask(y).sum()
+>>> int(get_mask(y).sum())
 3
 >>> get_mask(np.zeros((2, 3))) is None
 True
