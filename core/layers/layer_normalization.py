@@ -9,8 +9,8 @@ follows Keras 3's deprecated formula ``x / sqrt(var + eps) * gamma`` (see the ke
 
 >>> import numpy as np
 >>> ln = LayerNormalization()
->>> y = ln(np.array([[1.0, 2.0, 3.0]], "float32"))
->>> np.round(y, 3).tolist()
+>>> y = ln(np.array([[1.0, 2.0, 3.0]]))
+>>> np.round(y.astype(float), 3).tolist()
 [[-1.224, 0.0, 1.224]]
 """
 
