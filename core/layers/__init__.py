@@ -37,6 +37,7 @@ from core.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
+from core.layers.sequence import *  # noqa: F403  Embedding, Conv1D, LayerNormalization...
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
 
 # Keras' aliases.

@@ -21,6 +21,7 @@ from core.layers.spec import Param, register_layer
 
 class _ActivationLayer(Layer):
     reentrant_inference = True
+    supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Activation"
 
     def forward(self, inputs, training=False):
@@ -81,6 +82,7 @@ class Softmax(_ActivationLayer):
     """Normalised exponentials along ``axis`` (an int or a list of ints)."""
 
     params = (Param("axis", "axis", -1, doc="Axis (or axes) to normalise over."),)
+    supports_masking = False  # Keras' Softmax applies a mask; ours takes none, so drops it
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

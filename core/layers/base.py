@@ -30,6 +30,7 @@ import numpy as np
 
 from core import backend
 from core.autodiff import current_grad_step
+from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, _zeros_like_shape
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
@@ -51,6 +52,8 @@ class Layer:
     # its input) and keeps no buffers between calls, so several threads may run it
     # at once (``core.models.batch_threads``). Layers with scratch buffers stay False.
     reentrant_inference = False
+    # Keras' flag: the output keeps the input's mask (``core.layers.masks``).
+    supports_masking = False
 
     def __init_subclass__(cls, **kwargs):
         # As Keras' build wrapper: a direct ``layer.build(shape)`` marks the layer
@@ -279,8 +282,8 @@ class Layer:
         """Return ``(outputs, cache)``. Layers with weights or backward override this."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
-    def call(self, inputs, training=False):
-        return self.forward(inputs, training=training)[0]
+    def call(self, inputs, training=False, **kwargs):
+        return self.forward(inputs, training=training, **kwargs)[0]  # kwargs: mask=
 
     def backward(self, cache, grad_outputs, need_input_grad=True):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
@@ -327,6 +330,7 @@ class Layer:
             return self._symbolic_call(inputs, **kwargs)
         if training is None:
             training = bool(getattr(backend._state, "training", False))
+        mask_kw, mask = _masks.call_arguments(self, inputs, kwargs)
         inputs = _as_arrays(inputs, self.dtype)
         shape = shape_of(inputs)
         self._maybe_build(shape)
@@ -341,11 +345,14 @@ class Layer:
                 # forward computes on plain arrays (its numpy must not record ops); the
                 # outputs leave as fresh Tracked views so code after the layer that
                 # uses operators (``y * 2.0``) stays on the tape.
-                outputs, cache = self.forward(unwrap_all(inputs), training=training)
+                outputs, cache = self.forward(unwrap_all(inputs), training=training,
+                                              **mask_kw)
                 outputs = track(outputs)
                 tape.record(self, inputs, outputs, cache)
             else:
-                outputs = self.call(inputs, *args, **self._call_arguments(training, kwargs))
+                outputs = self.call(inputs, *args,
+                                    **self._call_arguments(training, dict(kwargs, **mask_kw)))
+            _masks.attach(self, inputs, outputs, mask)
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
             return outputs
@@ -380,6 +387,17 @@ class Layer:
         if "mask" in kwargs and "mask" not in accepts:
             kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
         return kwargs
+
+    # ------------------------------------------------------------------ masks
+    def compute_mask(self, inputs, mask=None):
+        """The output's mask (Keras): the input's when ``supports_masking``, else None."""
+        return mask if self.supports_masking else None
+
+    def _creates_masks(self) -> bool:
+        """True when this layer (or one inside it) may put a mask on an unmasked input's
+        output (Embedding with mask_zero, Masking); ``predict``'s fast path, which skips
+        ``__call__``, is then not used."""
+        return any(layer._creates_masks() for layer in self._tracked_layers)
 
     def _symbolic_call(self, inputs, **kwargs):
         shape = shape_of(inputs)

@@ -135,6 +135,7 @@ class Activation(Layer):
     """Applies an activation function (``Activation("relu")``)."""
 
     reentrant_inference = True
+    supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Activation"
     params = (Param("activation", "activation", "relu", doc="Activation function."),)
 
@@ -163,6 +164,7 @@ class Dropout(Layer):
     ``1 / (1 - rate)`` while training; the identity at inference."""
 
     reentrant_inference = True
+    supports_masking = True
     group = "Regularization"
     params = (
         Param("rate", "float", 0.5, min=0.0, max=1.0, max_exclusive=True,

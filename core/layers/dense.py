@@ -25,6 +25,7 @@ _RELU = activations.get("relu")
 @register_layer
 class Dense(Layer):
     reentrant_inference = True
+    supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Core"
     params = (
         Param("units", "int", None, min=1, doc="Dimensionality of the output space."),

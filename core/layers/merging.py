@@ -55,6 +55,14 @@ class _Merge(Layer):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the OR of the inputs' masks, None unless every input has one."""
+        if mask is None or any(m is None for m in mask):
+            return None
+        return np.logical_or.reduce([np.asarray(m, bool) for m in mask])
+
     def compute_output_shape(self, input_shape):
         self._check_list(input_shape)
         ranks = {len(s) for s in input_shape}
@@ -229,6 +237,20 @@ class Concatenate(_Merge):
                                    f"concatenation axis {self.axis} (axis {i} differs)")
             out.append(known.pop() if known else None)
         return tuple(out)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: each input's mask (all True when it has none), widened to the input's
+        shape, concatenated on ``axis``, then any() over the last axis."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        full = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                m = np.ones(x.shape, bool)
+            elif m.ndim < x.ndim:
+                m = np.broadcast_to(np.asarray(m, bool)[..., None], x.shape)
+            full.append(m)
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
 
     def forward(self, inputs, training=False):
         axis = self.axis % inputs[0].ndim

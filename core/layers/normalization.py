@@ -32,6 +32,7 @@ from core.layers.spec import Param, penalty_params, register_layer
 @register_layer
 class BatchNormalization(Layer):
     group = "Normalization"
+    supports_masking = True  # passes the mask on (Keras' masked moments are not done)
     params = (
         Param("axis", "int", -1, doc="The features axis to normalise (-1: last)."),
         Param("momentum", "float", 0.99, min=0.0, max=1.0,

@@ -5,7 +5,9 @@ batches through the model's ``_infer``, which calls each plain layer's ``forward
 directly. For that plan this module answers, once per plan:
 
 - which steps are *plain*: their class keeps ``Layer.call`` (so ``forward`` is
-  the whole computation) and the node passes no extra call arguments;
+  the whole computation) and the node passes no extra call arguments; none is
+  when a layer of the plan makes masks (Embedding(mask_zero), Masking), since
+  masks travel through ``Layer.__call__``;
 - where a Dense sees every value of the model's (single) input: the first
   computing layer on the input's path, reached only through Flatten, Reshape and
   Dropout, whose inference outputs hold exactly their input's values. Its
@@ -37,6 +39,8 @@ def traits(entries, input_id):
     from core.layers import Dense, Dropout, Flatten, Reshape
 
     plain = [is_plain(entry[0], entry[4]) for entry in entries]
+    if any(getattr(entry[0], "_creates_masks", lambda: False)() for entry in entries):
+        plain = [False] * len(entries)  # masks ride on Layer.__call__ (core.layers.masks)
     check_at, path = None, input_id
     for i, (layer, in_ids, out_ids, multi_in, _) in enumerate(entries):
         if multi_in or list(in_ids) != [path]:

@@ -28,7 +28,8 @@ from core.saving.serialization import (
 _TRAINING_DEFAULT = {"Dropout": False}
 # Layers whose Keras ``call`` takes ``mask``: Keras fills it in (None: no mask) for a
 # single-tensor call and records it in the node's kwargs (``{"mask": null}``).
-_MASK_ARG = frozenset({"BatchNormalization", "Softmax", "Sequential", "Functional"})
+_MASK_ARG = frozenset({"BatchNormalization", "Softmax", "Sequential", "Functional",
+                       "TimeDistributed", "GlobalAveragePooling1D"})
 
 
 def _node_key(layer, index: int) -> str:
@@ -112,6 +113,13 @@ def functional_config(model) -> dict:
             "output_layers": struct(model._nested_outputs)}
 
 
+_MASK_OP_MODULES = ("keras.src.ops.",)
+
+
+def _is_tensor_ref(obj) -> bool:
+    return isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__"
+
+
 class _NotYet(Exception):
     """A node's inbound tensor does not exist yet (shared layer at another depth)."""
 
@@ -128,13 +136,21 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
     created: dict[str, Layer] = {}
     pending: dict[str, list] = {}
     order = []
+    mask_ops: dict[str, str] = {}  # skipped keras.src.ops nodes (mask makers) -> class
     for layer_data in config["layers"]:
         if not isinstance(layer_data, dict) or not isinstance(layer_data.get("name"), str):
             raise ValueError(f"Functional config: layer entry without a name: "
                              f"{_short(layer_data)}")
         name = layer_data["name"]
-        if name in created:
+        if name in created or name in mask_ops:
             raise ValueError(f"Functional config: two layers are named {name!r}.")
+        if str(layer_data.get("module") or "").startswith(_MASK_OP_MODULES):
+            # Keras 3 writes the ops that compute masks (NotEqual for Embedding's
+            # mask_zero, NotEqual + Any for Masking) as graph nodes feeding ``mask=``
+            # kwargs. Our layers make the same masks at run time (core.layers.masks),
+            # so these nodes are left out; any other use of them is refused below.
+            mask_ops[name] = str(layer_data.get("class_name"))
+            continue
         with custom_object_scope(custom_objects):
             layer = deserialize_layer(layer_data)
         created[name] = layer
@@ -149,6 +165,10 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         if not (isinstance(history, (list, tuple)) and len(history) == 3):
             raise ValueError(f"Functional config: bad tensor reference {history!r} in {where}.")
         lname, node_index, tensor_index = history
+        if lname in mask_ops:
+            raise ValueError(f"Functional config: {where} uses the output of the Keras op "
+                             f"{mask_ops[lname]!r} ({lname!r}); ops are only supported where "
+                             "Keras computes a mask with them.")
         if lname not in created:
             raise ValueError(f"Functional config: {where} refers to unknown layer {lname!r}.")
         layer = created[lname]
@@ -179,7 +199,10 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
     def call(layer, node_data, name):
         if isinstance(node_data, dict):
             args = revive(node_data.get("args", []), f"layer {name!r}")
-            kwargs = revive(node_data.get("kwargs", {}), f"layer {name!r}")
+            raw = node_data.get("kwargs", {})
+            if isinstance(raw, dict) and _is_tensor_ref(raw.get("mask")):
+                raw = {k: v for k, v in raw.items() if k != "mask"}  # remade at run time
+            kwargs = revive(raw, f"layer {name!r}")
         else:  # Keras 2 form: [[name, node, tensor, kwargs], ...]
             refs = [tensor(list(d[:3]), f"layer {name!r}") for d in node_data]
             kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
@@ -190,10 +213,10 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         if not isinstance(kwargs, dict):
             raise ValueError(f"Functional config: kwargs of layer {name!r} must be a dict.")
         kwargs = dict(kwargs)
-        # Keras writes the mask it filled in; None means no mask, which is all we support.
+        # Keras writes the mask it filled in: None (no mask) or a tensor, dropped above.
         if kwargs.pop("mask", None) is not None:
-            raise ValueError(f"Functional config: layer {name!r} is called with a mask; "
-                             "masking is not supported.")
+            raise ValueError(f"Functional config: layer {name!r} is called with a mask "
+                             "that is not a tensor; that is not supported.")
         layer(args[0], **kwargs)
 
     while pending:

@@ -39,7 +39,9 @@ _MODEL_CLASSES = ("Sequential", "Functional", "Model")
 # a build shape, so Keras writes no ``build_config`` for them (checked on Keras 3.15.1).
 _BUILT_AT_INIT = frozenset({
     "InputLayer", "Activation", "Dropout", "ELU", "LeakyReLU", "ReLU", "Softmax", "Reshape",
-    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D"})
+    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
+    "Masking", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D"})
 _scope = threading.local()
 
 

@@ -57,6 +57,40 @@ CASES = [
     ("GlobalMaxPooling2D", {}, (2, 4, 4, 3), (2, 3), {}),
     ("BatchNormalization", {}, (4, 3, 3, 2), (4, 3, 3, 2), {}),
     ("BatchNormalization", {}, (6, 5), (6, 5), {}),
+    # Sequence layers. Embedding ids are drawn as floats in [0, input_dim) (cast to int).
+    ("Embedding", {"input_dim": 7, "output_dim": 3}, (2, 5), (2, 5, 3),
+     {"input_range": (0.0, 7.0)}),
+    ("Embedding", {"input_dim": 4, "output_dim": 2, "mask_zero": True}, (3, 2, 2),
+     (3, 2, 2, 2), {"input_range": (0.0, 4.0)}),
+    ("Conv1D", {"filters": 3, "kernel_size": 3, "activation": "tanh"}, (2, 7, 2), (2, 5, 3),
+     {}),
+    ("Conv1D", {"filters": 2, "kernel_size": 2, "strides": 2, "padding": "same"}, (2, 7, 3),
+     (2, 4, 2), {}),
+    ("Conv1D", {"filters": 2, "kernel_size": 3, "padding": "causal", "dilation_rate": 2,
+                "use_bias": False}, (2, 6, 2), (2, 6, 2), {}),
+    ("MaxPooling1D", {}, (2, 7, 3), (2, 3, 3), {}),
+    ("MaxPooling1D", {"pool_size": 3, "strides": 2, "padding": "same"}, (2, 7, 2), (2, 4, 2),
+     {}),
+    ("AveragePooling1D", {"pool_size": 2}, (2, 6, 3), (2, 3, 3), {}),
+    ("AveragePooling1D", {"pool_size": 3, "strides": 1, "padding": "same"}, (2, 5, 2),
+     (2, 5, 2), {}),
+    ("GlobalMaxPooling1D", {}, (2, 5, 3), (2, 3), {}),
+    ("GlobalMaxPooling1D", {"keepdims": True}, (2, 5, 3), (2, 1, 3), {}),
+    ("GlobalAveragePooling1D", {}, (2, 5, 3), (2, 3), {}),
+    ("GlobalAveragePooling1D", {"keepdims": True}, (2, 5, 3), (2, 1, 3), {}),
+    ("LayerNormalization", {}, (3, 4, 5), (3, 4, 5), {}),
+    ("LayerNormalization", {"axis": [1, 2], "center": False}, (2, 3, 4), (2, 3, 4), {}),
+    ("LayerNormalization", {"axis": 1, "rms_scaling": True}, (2, 4, 3), (2, 4, 3), {}),
+    ("Masking", {"mask_value": 0.5}, (2, 4, 3), (2, 4, 3), {}),
+    ("RepeatVector", {"n": 3}, (2, 4), (2, 3, 4), {}),
+    ("Permute", {"dims": (2, 1)}, (2, 3, 4), (2, 4, 3), {}),
+    ("Permute", {"dims": (3, 1, 2)}, (2, 3, 4, 2), (2, 2, 3, 4), {}),
+    ("TimeDistributed", {"layer": {"class_name": "Dense", "config": {"units": 3,
+                                                                    "activation": "tanh"}}},
+     (2, 4, 5), (2, 4, 3), {}),
+    ("TimeDistributed", {"layer": {"class_name": "Conv2D",
+                                   "config": {"filters": 2, "kernel_size": 2}}},
+     (2, 3, 4, 4, 1), (2, 3, 3, 3, 2), {}),
 ]
 # Layers the app promises (Keras names); each must be registered.
 PROMISED = {"InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Add",
@@ -81,8 +115,9 @@ def test_every_registered_layer_has_a_case():
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_shapes_and_config(case):
-    name, kwargs, in_shape, out_shape, _ = case
-    layer, x = check_shapes(get_layer_class(name), kwargs, in_shape, out_shape)
+    name, kwargs, in_shape, out_shape, opts = case
+    layer, x = check_shapes(get_layer_class(name), kwargs, in_shape, out_shape,
+                            input_range=opts.get("input_range", (-1.0, 1.0)))
     check_config_roundtrip(layer, x)
 
 
@@ -90,13 +125,15 @@ def test_shapes_and_config(case):
 def test_gradients(case):
     name, kwargs, in_shape, _, opts = case
     check_gradients(get_layer_class(name), kwargs, in_shape,
-                    training=opts.get("grad_training", True))
+                    training=opts.get("grad_training", True),
+                    input_range=opts.get("input_range", (-1.0, 1.0)))
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_save_load(case, tmp_path):
-    name, kwargs, in_shape, out_shape, _ = case
-    layer, x = check_shapes(get_layer_class(name), kwargs, in_shape, out_shape)
+    name, kwargs, in_shape, out_shape, opts = case
+    layer, x = check_shapes(get_layer_class(name), kwargs, in_shape, out_shape,
+                            input_range=opts.get("input_range", (-1.0, 1.0)))
     check_save_load(layer, x, tmp_path)
 
 

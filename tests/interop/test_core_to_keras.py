@@ -210,9 +210,45 @@ def seq_activity():
     return model, lambda r: ([r.normal(size=(BATCH, 6, 6, 2))], [r.integers(0, 3, BATCH)])
 
 
+def func_sequence():
+    from core.layers.sequence import (
+        Conv1D,
+        Embedding,
+        GlobalAveragePooling1D,
+        GlobalMaxPooling1D,
+        LayerNormalization,
+        Masking,
+        MaxPooling1D,
+        Permute,
+        RepeatVector,
+        TimeDistributed,
+    )
+
+    ids, series = Input((7,), name="ids"), Input((9, 3), name="series")
+    a = LayerNormalization()(Dropout(0.1)(Embedding(10, 4, mask_zero=True)(ids)))
+    a = GlobalAveragePooling1D()(TimeDistributed(Dense(3, activation="tanh"))(a))
+    b = Conv1D(4, 3, padding="causal", dilation_rate=2, activation="relu")(series)
+    b = GlobalMaxPooling1D()(Permute((2, 1))(MaxPooling1D(2, padding="same")(b)))
+    c = GlobalAveragePooling1D()(Masking()(series))  # the two zero steps are left out
+    h = RepeatVector(2)(Dense(4, activation="relu")(Concatenate()([a, b, c])))
+    out = Dense(3, activation="softmax")(Flatten()(LayerNormalization(axis=[1, 2])(h)))
+    model = Model([ids, series], out, name="func_sequence")
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.01),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    def data(r):
+        tokens = r.integers(1, 10, (BATCH, 7))
+        tokens[np.arange(7)[None, :] >= r.integers(2, 8, BATCH)[:, None]] = 0
+        x = r.normal(size=(BATCH, 9, 3))
+        x[:, -2:] = 0.0
+        return [tokens, x], [r.integers(0, 3, BATCH)]
+    return model, data
+
+
 MODELS = {f.__name__: f for f in (seq_mlp, seq_cnn, seq_pool, func_two_inputs,
                                   func_two_outputs, nested_objects, seq_optimizer_options,
-                                  seq_ema, seq_regularized, seq_constrained, seq_activity)}
+                                  seq_ema, seq_regularized, seq_constrained, seq_activity,
+                                  func_sequence)}
 
 
 def _f32(arrays):
