@@ -83,8 +83,20 @@ def takes_mask(layer) -> bool:
 def call_arguments(layer, inputs, kwargs):
     """``({"mask": m} or {}, m)``: the input's mask (an explicit ``mask=`` popped from
     ``kwargs`` wins), passed on only when the layer's computation takes it."""
-    mask = kwargs.pop("mask") if "mask" in kwargs else get_mask(inputs)
-    return ({"mask": mask} if takes_mask(layer) else {}), mask
+    explicit = "mask" in kwargs
+    mask = kwargs.pop("mask") if explicit else get_mask(inputs)
+    # An explicit ``layer(x, mask=m)`` also reaches a ``call(self, x, **kwargs)``, as
+    # Keras forwards the caller's keyword arguments; an implicit mask does not.
+    passes = takes_mask(layer) or (explicit and _call_takes_kwargs(layer))
+    return ({"mask": mask} if passes else {}), mask
+
+
+def _call_takes_kwargs(layer) -> bool:
+    from core.layers.base import Layer
+    from core.layers.call_args import _call_accepts
+
+    cls = type(layer)
+    return cls.call is not Layer.call and "mask" in _call_accepts(cls)
 
 
 def attach(layer, inputs, outputs, mask) -> None:
