@@ -2,24 +2,27 @@
 
 The layers do the input projection of every step as one GEMM beforehand
 (``xz = x @ kernel + bias``, time-major ``(T, N, G*U)``) and the weight
-gradients as GEMMs afterwards; these kernels only walk the steps. Arrays are
-time-major and in *processed* order (already reversed for ``go_backwards``).
+gradients as GEMMs afterwards; the functions here walk the steps. Each step's
+recurrent product ``h @ recurrent_kernel`` is one BLAS GEMM issued from Python
+(numba's ``np.dot`` needs SciPy, which the engine does not ship, and a numba
+loop matmul is several times slower than BLAS at units=128, batch=64), and the
+gate arithmetic of the step is one numba kernel (``*_step*``, ``nogil=True,
+cache=True``). Arrays are time-major and in *processed* order (already
+reversed for ``go_backwards``).
 
-Conventions shared by all kernels:
-  * ``rk`` is the recurrent kernel split per gate, ``(G, U, U)`` C-contiguous,
-    ``rkt`` its per-gate transposes (BLAS ``np.dot`` wants contiguous operands);
-  * ``rmask`` ``(G, N, U)`` is the recurrent dropout mask per gate (ones without
-    recurrent dropout): gate ``g`` sees ``h * rmask[g]``, as Keras' cells;
+Conventions:
+  * ``rk`` the recurrent kernel (U, G*U), ``rkt`` its transpose, contiguous;
+  * ``rmask`` ``None`` or ``(G, N, U)``: recurrent dropout per gate (gate ``g``
+    sees ``h * rmask[g]``, Keras' implementation 1);
   * ``mask`` ``(T, N)`` uint8: a skipped step carries the states through and
     repeats the previous output (zeros before the first kept step), as Keras'
     ``rnn`` loop;
   * ``H`` / ``C`` ``(T+1, N, U)`` hold the states after each step (``[0]`` the
     initial state); ``out`` ``(T, N, U)`` the outputs;
-  * activations by code (``ACT_CODES``); their derivatives are taken from the
-    activation's output.
+  * activations by code (``ACT_CODES``); derivatives from the activation's output.
 
-Measured once (units=128, batch=64, 2 cores shared): ``np.dot`` (BLAS) per gate
-inside numba beats hand loops by far, so the step matmuls use it.
+The whole-sequence functions have numpy twins (``*_ref``) computing the same
+thing step by step with plain numpy.
 
 >>> ACT_CODES["tanh"]
 1
@@ -57,15 +60,25 @@ def _dact(y, code):
     return 1.0
 
 
-@njit
-def _recurrent_products(hp, rk, rmask, zg, hm):
-    """``zg[g] = (hp * rmask[g]) @ rk[g]`` for every gate."""
-    G, N, U = rmask.shape
+def _products(hp, rk, rmask, rz):
+    """``rz = [(hp * rmask[g]) @ rk_g for g]`` (N, G*U): one GEMM without dropout."""
+    if rmask is None:
+        np.matmul(hp, rk, out=rz)
+        return
+    U = hp.shape[1]
+    for g in range(rmask.shape[0]):
+        rz[:, g * U:(g + 1) * U] = (hp * rmask[g]) @ rk[:, g * U:(g + 1) * U]
+
+
+def _back(dz, rkt, rmask, dh, gates=None):
+    """``dh += sum_g (dz_g @ rkt_g) * rmask[g]`` over the first ``gates`` gates."""
+    U = dh.shape[1]
+    G = dz.shape[1] // U if gates is None else gates
+    if rmask is None:
+        dh += dz[:, :G * U] @ rkt[:G * U]
+        return
     for g in range(G):
-        for n in range(N):
-            for u in range(U):
-                hm[n, u] = hp[n, u] * rmask[g, n, u]
-        np.dot(hm, rk[g], zg[g])
+        dh += (dz[:, g * U:(g + 1) * U] @ rkt[g * U:(g + 1) * U]) * rmask[g]
 
 
 @njit
@@ -76,230 +89,250 @@ def _carry_output(out, t, n, U):
 
 # ------------------------------------------------------------------ SimpleRNN
 @njit
-def simple_rnn_forward(xz, rk, rmask, mask, act, H, out):
-    T, N, U = xz.shape
-    zg = np.empty((1, N, U), xz.dtype)
-    hm = np.empty((N, U), xz.dtype)
-    for t in range(T):
-        _recurrent_products(H[t], rk, rmask, zg, hm)
-        for n in range(N):
-            if mask[t, n]:
-                for u in range(U):
-                    h = _act(xz[t, n, u] + zg[0, n, u], act)
-                    H[t + 1, n, u] = h
-                    out[t, n, u] = h
-            else:
-                for u in range(U):
-                    H[t + 1, n, u] = H[t, n, u]
-                _carry_output(out, t, n, U)
+def simple_rnn_step(xz, rz, mask, t, act, H, out):
+    N, U = rz.shape
+    for n in range(N):
+        if mask[t, n]:
+            for u in range(U):
+                h = _act(xz[t, n, u] + rz[n, u], act)
+                H[t + 1, n, u] = h
+                out[t, n, u] = h
+        else:
+            for u in range(U):
+                H[t + 1, n, u] = H[t, n, u]
+            _carry_output(out, t, n, U)
 
 
 @njit
+def simple_rnn_step_backward(mask, t, act, H, dout, carry, dh, dxz):
+    """Step ``t``: writes ``dxz[t]``; leaves in ``dh`` only the carried part."""
+    N, U = dh.shape
+    for n in range(N):
+        keep = mask[t, n]
+        for u in range(U):
+            go = dout[t, n, u] + carry[n, u]
+            if keep:
+                dxz[t, n, u] = (dh[n, u] + go) * _dact(H[t + 1, n, u], act)
+                carry[n, u] = 0.0
+                dh[n, u] = 0.0
+            else:
+                dxz[t, n, u] = 0.0
+                carry[n, u] = go
+
+
+def simple_rnn_forward(xz, rk, rmask, mask, act, H, out):
+    T, N, U = xz.shape
+    rz = np.empty((N, U), xz.dtype)
+    for t in range(T):
+        _products(H[t], rk, rmask, rz)
+        simple_rnn_step(xz, rz, mask, t, act, H, out)
+
+
 def simple_rnn_backward(rkt, rmask, mask, act, H, dout, dh, dxz):
     """``dh`` (N, U) enters as d/dh_T and leaves as d/dh_0; writes ``dxz``."""
-    T, N, U = dout.shape
-    carry = np.zeros((N, U), dout.dtype)
-    dz = np.zeros((1, N, U), dout.dtype)
-    back = np.empty((N, U), dout.dtype)
-    for t in range(T - 1, -1, -1):
-        for n in range(N):
-            keep = mask[t, n]
-            for u in range(U):
-                go = dout[t, n, u] + carry[n, u]
-                if keep:
-                    d = (dh[n, u] + go) * _dact(H[t + 1, n, u], act)
-                    carry[n, u] = 0.0
-                    dh[n, u] = 0.0
-                else:
-                    d = 0.0
-                    carry[n, u] = go
-                dz[0, n, u] = d
-                dxz[t, n, u] = d
-        np.dot(dz[0], rkt[0], back)
-        for n in range(N):
-            for u in range(U):
-                dh[n, u] += back[n, u] * rmask[0, n, u]
+    carry = np.zeros_like(dh)
+    for t in range(dout.shape[0] - 1, -1, -1):
+        simple_rnn_step_backward(mask, t, act, H, dout, carry, dh, dxz)
+        _back(dxz[t], rkt, rmask, dh)
 
 
 # ----------------------------------------------------------------------- LSTM
 @njit
-def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out):
-    """``gates`` (T, 4, N, U) keeps i, f, c~, o after their activations."""
-    T, N, G4 = xz.shape
+def lstm_step(xz, rz, mask, t, act, ract, H, C, gates, out):
+    N, G4 = rz.shape
     U = G4 // 4
-    zg = np.empty((4, N, U), xz.dtype)
-    hm = np.empty((N, U), xz.dtype)
-    for t in range(T):
-        _recurrent_products(H[t], rk, rmask, zg, hm)
-        for n in range(N):
-            if mask[t, n]:
-                for u in range(U):
-                    i = _act(xz[t, n, u] + zg[0, n, u], ract)
-                    f = _act(xz[t, n, U + u] + zg[1, n, u], ract)
-                    g = _act(xz[t, n, 2 * U + u] + zg[2, n, u], act)
-                    o = _act(xz[t, n, 3 * U + u] + zg[3, n, u], ract)
-                    c = f * C[t, n, u] + i * g
-                    h = o * _act(c, act)
-                    gates[t, 0, n, u] = i
-                    gates[t, 1, n, u] = f
-                    gates[t, 2, n, u] = g
-                    gates[t, 3, n, u] = o
-                    C[t + 1, n, u] = c
-                    H[t + 1, n, u] = h
-                    out[t, n, u] = h
-            else:
-                for u in range(U):
-                    H[t + 1, n, u] = H[t, n, u]
-                    C[t + 1, n, u] = C[t, n, u]
-                    for k in range(4):
-                        gates[t, k, n, u] = 0.0
-                _carry_output(out, t, n, U)
+    for n in range(N):
+        if mask[t, n]:
+            for u in range(U):
+                i = _act(xz[t, n, u] + rz[n, u], ract)
+                f = _act(xz[t, n, U + u] + rz[n, U + u], ract)
+                g = _act(xz[t, n, 2 * U + u] + rz[n, 2 * U + u], act)
+                o = _act(xz[t, n, 3 * U + u] + rz[n, 3 * U + u], ract)
+                c = f * C[t, n, u] + i * g
+                h = o * _act(c, act)
+                gates[t, 0, n, u] = i
+                gates[t, 1, n, u] = f
+                gates[t, 2, n, u] = g
+                gates[t, 3, n, u] = o
+                C[t + 1, n, u] = c
+                H[t + 1, n, u] = h
+                out[t, n, u] = h
+        else:
+            for u in range(U):
+                H[t + 1, n, u] = H[t, n, u]
+                C[t + 1, n, u] = C[t, n, u]
+                for k in range(4):
+                    gates[t, k, n, u] = 0.0
+            _carry_output(out, t, n, U)
 
 
 @njit
+def lstm_step_backward(mask, t, act, ract, C, gates, dout, carry, dh, dc, dxz):
+    N, U = dh.shape
+    for n in range(N):
+        keep = mask[t, n]
+        for u in range(U):
+            go = dout[t, n, u] + carry[n, u]
+            if keep:
+                carry[n, u] = 0.0
+                dhc = dh[n, u] + go
+                i = gates[t, 0, n, u]
+                f = gates[t, 1, n, u]
+                g = gates[t, 2, n, u]
+                o = gates[t, 3, n, u]
+                ac = _act(C[t + 1, n, u], act)
+                dct = dc[n, u] + dhc * o * _dact(ac, act)
+                dxz[t, n, u] = dct * g * _dact(i, ract)
+                dxz[t, n, U + u] = dct * C[t, n, u] * _dact(f, ract)
+                dxz[t, n, 2 * U + u] = dct * i * _dact(g, act)
+                dxz[t, n, 3 * U + u] = dhc * ac * _dact(o, ract)
+                dc[n, u] = dct * f
+                dh[n, u] = 0.0
+            else:
+                carry[n, u] = go
+                for k in range(4):
+                    dxz[t, n, k * U + u] = 0.0
+
+
+def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out):
+    """``gates`` (T, 4, N, U) keeps i, f, c~, o after their activations."""
+    T, N, G4 = xz.shape
+    rz = np.empty((N, G4), xz.dtype)
+    for t in range(T):
+        _products(H[t], rk, rmask, rz)
+        lstm_step(xz, rz, mask, t, act, ract, H, C, gates, out)
+
+
 def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz):
     """``dh``/``dc`` enter as d/d(final states) and leave as d/d(initial states)."""
-    T, N, U = dout.shape
-    carry = np.zeros((N, U), dout.dtype)
-    dz = np.zeros((4, N, U), dout.dtype)
-    back = np.empty((N, U), dout.dtype)
-    for t in range(T - 1, -1, -1):
-        for n in range(N):
-            keep = mask[t, n]
-            for u in range(U):
-                go = dout[t, n, u] + carry[n, u]
-                if keep:
-                    carry[n, u] = 0.0
-                    dhc = dh[n, u] + go
-                    i = gates[t, 0, n, u]
-                    f = gates[t, 1, n, u]
-                    g = gates[t, 2, n, u]
-                    o = gates[t, 3, n, u]
-                    ac = _act(C[t + 1, n, u], act)
-                    dct = dc[n, u] + dhc * o * _dact(ac, act)
-                    dz[0, n, u] = dct * g * _dact(i, ract)
-                    dz[1, n, u] = dct * C[t, n, u] * _dact(f, ract)
-                    dz[2, n, u] = dct * i * _dact(g, act)
-                    dz[3, n, u] = dhc * ac * _dact(o, ract)
-                    dc[n, u] = dct * f
-                    dh[n, u] = 0.0
-                else:
-                    carry[n, u] = go
-                    for k in range(4):
-                        dz[k, n, u] = 0.0
-                for k in range(4):
-                    dxz[t, n, k * U + u] = dz[k, n, u]
-        for k in range(4):
-            np.dot(dz[k], rkt[k], back)
-            for n in range(N):
-                for u in range(U):
-                    dh[n, u] += back[n, u] * rmask[k, n, u]
+    carry = np.zeros_like(dh)
+    for t in range(dout.shape[0] - 1, -1, -1):
+        lstm_step_backward(mask, t, act, ract, C, gates, dout, carry, dh, dc, dxz)
+        _back(dxz[t], rkt, rmask, dh)
 
 
 # ------------------------------------------------------------------------ GRU
 @njit
-def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out):
-    """``gates`` (T, 3, N, U) keeps z, r, h~; ``rech`` the recurrent term of h~ before
-    the reset gate (reset_after) — the products ``(h * rmask) @ rk + rbias``."""
-    T, N, G3 = xz.shape
+def gru_gates_step(xz, rz, rbias, mask, t, ract, H, gates, rh):
+    """z and r of step ``t``; ``rh = r * h`` (the reset state, for reset_after=False)."""
+    N, G3 = rz.shape
     U = G3 // 3
-    zg = np.empty((3, N, U), xz.dtype)
-    hm = np.empty((N, U), xz.dtype)
-    ph = np.empty((N, U), xz.dtype)
-    for t in range(T):
-        hp = H[t]
-        _recurrent_products(hp, rk, rmask, zg, hm)
-        for n in range(N):
-            for u in range(U):
-                z = _act(xz[t, n, u] + zg[0, n, u] + rbias[0, u], ract)
-                r = _act(xz[t, n, U + u] + zg[1, n, u] + rbias[1, u], ract)
-                gates[t, 0, n, u] = z
-                gates[t, 1, n, u] = r
-                ph[n, u] = r * hp[n, u] * rmask[2, n, u]
-        if not reset_after:  # h~ sees (r * h) @ rk_h
-            np.dot(ph, rk[2], zg[2])
-        for n in range(N):
-            if mask[t, n]:
-                for u in range(U):
-                    z = gates[t, 0, n, u]
-                    r = gates[t, 1, n, u]
-                    if reset_after:
-                        rh = zg[2, n, u] + rbias[2, u]
-                        rech[t, n, u] = rh
-                        hh = _act(xz[t, n, 2 * U + u] + r * rh, act)
-                    else:
-                        hh = _act(xz[t, n, 2 * U + u] + zg[2, n, u], act)
-                    gates[t, 2, n, u] = hh
-                    h = z * hp[n, u] + (1.0 - z) * hh
-                    H[t + 1, n, u] = h
-                    out[t, n, u] = h
-            else:
-                for u in range(U):
-                    H[t + 1, n, u] = hp[n, u]
-                    for k in range(3):
-                        gates[t, k, n, u] = 0.0
-                _carry_output(out, t, n, U)
+    for n in range(N):
+        for u in range(U):
+            z = _act(xz[t, n, u] + rz[n, u] + rbias[u], ract)
+            r = _act(xz[t, n, U + u] + rz[n, U + u] + rbias[U + u], ract)
+            gates[t, 0, n, u] = z
+            gates[t, 1, n, u] = r
+            rh[n, u] = r * H[t, n, u]
 
 
 @njit
-def gru_backward(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, dout, dh,
-                 dxz, drec):
-    """Writes ``dxz`` (d/d input projections) and ``drec`` (d/d the recurrent products
-    of each gate: for reset_after=False gate h's product is ``(r*h*rmask) @ rk_h``)."""
-    T, N, U = dout.shape
-    carry = np.zeros((N, U), dout.dtype)
-    dr = np.zeros((3, N, U), dout.dtype)
-    back = np.empty((N, U), dout.dtype)
-    dph = np.empty((N, U), dout.dtype)
-    for t in range(T - 1, -1, -1):
-        hp = H[t]
-        for n in range(N):
-            keep = mask[t, n]
+def gru_candidate_step(xz, rz, rbias, mask, t, act, reset_after, H, gates, rech, out):
+    N, G3 = rz.shape
+    U = G3 // 3
+    for n in range(N):
+        if mask[t, n]:
             for u in range(U):
-                go = dout[t, n, u] + carry[n, u]
-                if keep:
-                    carry[n, u] = 0.0
-                    d = dh[n, u] + go
-                    z = gates[t, 0, n, u]
-                    hh = gates[t, 2, n, u]
-                    dah = d * (1.0 - z) * _dact(hh, act)
-                    dr[0, n, u] = d * (hp[n, u] - hh) * _dact(z, ract)
-                    dr[2, n, u] = dah
-                    dxz[t, n, u] = dr[0, n, u]
-                    dxz[t, n, 2 * U + u] = dah
-                    dh[n, u] = d * z
-                else:
-                    carry[n, u] = go
-                    for k in range(3):
-                        dr[k, n, u] = 0.0
-                        dxz[t, n, k * U + u] = 0.0
-        if not reset_after:
-            np.dot(dr[2], rkt[2], dph)  # d/d(r * h * rmask_h)
-        for n in range(N):
-            if not mask[t, n]:
-                for u in range(U):
-                    drec[t, n, u] = 0.0
-                    drec[t, n, U + u] = 0.0
-                    drec[t, n, 2 * U + u] = 0.0
-                continue
-            for u in range(U):
+                z = gates[t, 0, n, u]
                 r = gates[t, 1, n, u]
                 if reset_after:
-                    drr = dr[2, n, u] * rech[t, n, u] * _dact(r, ract)
-                    dr[2, n, u] = dr[2, n, u] * r
+                    rec = rz[n, 2 * U + u] + rbias[2 * U + u]
+                    rech[t, n, u] = rec
+                    hh = _act(xz[t, n, 2 * U + u] + r * rec, act)
                 else:
-                    drr = dph[n, u] * hp[n, u] * rmask[2, n, u] * _dact(r, ract)
-                    dh[n, u] += dph[n, u] * r * rmask[2, n, u]
-                dr[1, n, u] = drr
-                dxz[t, n, U + u] = drr
+                    hh = _act(xz[t, n, 2 * U + u] + rz[n, 2 * U + u], act)
+                gates[t, 2, n, u] = hh
+                h = z * H[t, n, u] + (1.0 - z) * hh
+                H[t + 1, n, u] = h
+                out[t, n, u] = h
+        else:
+            for u in range(U):
+                H[t + 1, n, u] = H[t, n, u]
                 for k in range(3):
-                    drec[t, n, k * U + u] = dr[k, n, u]
-        gates_back = 3 if reset_after else 2
-        for k in range(gates_back):
-            np.dot(dr[k], rkt[k], back)
-            for n in range(N):
-                for u in range(U):
-                    dh[n, u] += back[n, u] * rmask[k, n, u]
+                    gates[t, k, n, u] = 0.0
+            _carry_output(out, t, n, U)
+
+
+@njit
+def gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec):
+    """First half of step ``t``: d/dz, d/dh~ and the part of dh through z."""
+    N, U = dh.shape
+    for n in range(N):
+        keep = mask[t, n]
+        for u in range(U):
+            go = dout[t, n, u] + carry[n, u]
+            if keep:
+                carry[n, u] = 0.0
+                d = dh[n, u] + go
+                z = gates[t, 0, n, u]
+                hh = gates[t, 2, n, u]
+                dzp = d * (H[t, n, u] - hh) * _dact(z, ract)
+                dxz[t, n, u] = dzp
+                drec[t, n, u] = dzp
+                dxz[t, n, 2 * U + u] = d * (1.0 - z) * _dact(hh, act)
+                dh[n, u] = d * z
+            else:
+                carry[n, u] = go
+                for k in range(3):
+                    dxz[t, n, k * U + u] = 0.0
+                    drec[t, n, k * U + u] = 0.0
+
+
+@njit
+def gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask, dh,
+                            dxz, drec):
+    """Second half: d/dr. ``drh`` is d/d(r * h * hmask) for reset_after=False."""
+    N, U = dh.shape
+    for n in range(N):
+        if not mask[t, n]:
+            continue
+        for u in range(U):
+            r = gates[t, 1, n, u]
+            dah = dxz[t, n, 2 * U + u]
+            if reset_after:
+                drp = dah * rech[t, n, u] * _dact(r, ract)
+                drec[t, n, 2 * U + u] = dah * r
+            else:
+                drp = drh[n, u] * H[t, n, u] * hmask[n, u] * _dact(r, ract)
+                drec[t, n, 2 * U + u] = dah
+                dh[n, u] += drh[n, u] * r * hmask[n, u]
+            dxz[t, n, U + u] = drp
+            drec[t, n, U + u] = drp
+
+
+def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out):
+    """``gates`` (T, 3, N, U) keeps z, r, h~; ``rech`` (reset_after) the recurrent term
+    of h~ before the reset gate, ``(h * rmask_h) @ rk_h + rbias_h``. ``rbias`` (3*U,)."""
+    T, N, G3 = xz.shape
+    U = G3 // 3
+    rz = np.empty((N, G3), xz.dtype)
+    rh = np.empty((N, U), xz.dtype)
+    for t in range(T):
+        _products(H[t], rk, rmask, rz)
+        gru_gates_step(xz, rz, rbias, mask, t, ract, H, gates, rh)
+        if not reset_after:  # h~ sees (r * h * rmask_h) @ rk_h
+            if rmask is not None:
+                rh *= rmask[2]
+            rz[:, 2 * U:] = rh @ rk[:, 2 * U:]
+        gru_candidate_step(xz, rz, rbias, mask, t, act, reset_after, H, gates, rech, out)
+
+
+def gru_backward(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, dout, dh,
+                 dxz, drec):
+    """Writes ``dxz`` (d/d input projections) and ``drec`` (d/d each gate's recurrent
+    product; for reset_after=False gate h's product is ``(r*h*rmask_h) @ rk_h``)."""
+    T, N, U = dout.shape
+    carry = np.zeros_like(dh)
+    ones = np.ones((N, U), dout.dtype)
+    hmask = ones if rmask is None else rmask[2]
+    drh = ones
+    for t in range(T - 1, -1, -1):
+        gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec)
+        if not reset_after:
+            drh = dxz[t, :, 2 * U:] @ rkt[2 * U:]
+        gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask, dh,
+                                dxz, drec)
+        _back(drec[t], rkt, rmask, dh, gates=3 if reset_after else 2)
 
 
 # ------------------------------------------------------------- numpy twins
@@ -323,8 +356,18 @@ def _dact_ref(y, code):
     return np.ones_like(y)
 
 
+def _gate(a, g, U):
+    return a[..., g * U:(g + 1) * U]
+
+
 def _products_ref(hp, rk, rmask):
-    return [(hp * rmask[g]) @ rk[g] for g in range(len(rk))]
+    U = hp.shape[1]
+    return [(hp if rmask is None else hp * rmask[g]) @ _gate(rk, g, U)
+            for g in range(rk.shape[1] // U)]
+
+
+def _rm(rmask, g):
+    return 1.0 if rmask is None else rmask[g]
 
 
 def _step_out_ref(out, t, keep, h):
@@ -348,7 +391,7 @@ def simple_rnn_backward_ref(rkt, rmask, mask, act, H, dout, dh, dxz):
         d = np.where(keep, (dh + go) * _dact_ref(H[t + 1], act), 0.0)
         carry = np.where(keep, 0.0, go)
         dxz[t] = d
-        dh[...] = np.where(keep, 0.0, dh) + (d @ rkt[0]) * rmask[0]
+        dh[...] = np.where(keep, 0.0, dh) + (d @ rkt) * _rm(rmask, 0)
 
 
 def lstm_forward_ref(xz, rk, rmask, mask, act, ract, H, C, gates, out):
@@ -384,7 +427,7 @@ def lstm_backward_ref(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz):
         for k in range(4):
             dxz[t, :, k * U:(k + 1) * U] = dz[k]
         dc[...] = np.where(keep, dct * f, dc)
-        dh[...] = np.where(keep, 0.0, dh) + sum((dz[k] @ rkt[k]) * rmask[k] for k in range(4))
+        dh[...] = np.where(keep, 0.0, dh) + sum((dz[k] @ _gate(rkt.T, k, U).T) * _rm(rmask, k) for k in range(4))
 
 
 def gru_forward_ref(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out):
@@ -393,14 +436,14 @@ def gru_forward_ref(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates
         keep = mask[t].astype(bool)[:, None]
         hp = H[t]
         zs = _products_ref(hp, rk, rmask)
-        z = _act_ref(xz[t, :, :U] + zs[0] + rbias[0], ract)
-        r = _act_ref(xz[t, :, U:2 * U] + zs[1] + rbias[1], ract)
+        z = _act_ref(xz[t, :, :U] + zs[0] + rbias[:U], ract)
+        r = _act_ref(xz[t, :, U:2 * U] + zs[1] + rbias[U:2 * U], ract)
         if reset_after:
-            rh = zs[2] + rbias[2]
+            rh = zs[2] + rbias[2 * U:]
             rech[t] = np.where(keep, rh, rech[t])
             hh = _act_ref(xz[t, :, 2 * U:] + r * rh, act)
         else:
-            hh = _act_ref(xz[t, :, 2 * U:] + (r * hp * rmask[2]) @ rk[2], act)
+            hh = _act_ref(xz[t, :, 2 * U:] + (r * hp * _rm(rmask, 2)) @ _gate(rk, 2, U), act)
         for k, v in enumerate((z, r, hh)):
             gates[t, k] = np.where(keep, v, 0.0)
         h = z * hp + (1.0 - z) * hh
@@ -425,13 +468,14 @@ def gru_backward_ref(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, d
         if reset_after:
             drp = dah * rech[t] * _dact_ref(r, ract)
             drh = dah * r
-            new_dh = new_dh + (drh @ rkt[2]) * rmask[2]
+            new_dh = new_dh + (drh @ _gate(rkt.T, 2, U).T) * _rm(rmask, 2)
         else:
-            dph = dah @ rkt[2]
-            drp = dph * hp * rmask[2] * _dact_ref(r, ract)
+            dph = dah @ _gate(rkt.T, 2, U).T
+            drp = dph * hp * _rm(rmask, 2) * _dact_ref(r, ract)
             drh = dah
-            new_dh = new_dh + dph * r * rmask[2]
-        new_dh = new_dh + (dzp @ rkt[0]) * rmask[0] + (drp @ rkt[1]) * rmask[1]
+            new_dh = new_dh + dph * r * _rm(rmask, 2)
+        new_dh = (new_dh + (dzp @ _gate(rkt.T, 0, U).T) * _rm(rmask, 0)
+                  + (drp @ _gate(rkt.T, 1, U).T) * _rm(rmask, 1))
         for k, (a, b) in enumerate(((dzp, dzp), (drp, drp), (dah, drh))):
             dxz[t, :, k * U:(k + 1) * U] = np.where(keep, a, 0.0)
             drec[t, :, k * U:(k + 1) * U] = np.where(keep, b, 0.0)
@@ -439,26 +483,28 @@ def gru_backward_ref(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, d
 
 
 def warmup() -> None:
-    """Compile the float32 signatures used in training."""
+    """Compile the float32 step kernels used in training."""
     f = np.float32
     T, N, U = 2, 2, 2
-    ones = np.ones((4, N, U), f)
     mask = np.ones((T, N), np.uint8)
-    rk = np.zeros((4, U, U), f)
+    H, out = np.zeros((T + 1, N, U), f), np.zeros((T, N, U), f)
+    dh = np.zeros((N, U), f)
     for G in (1, 4, 3):
         xz = np.zeros((T, N, G * U), f)
-        H, out = np.zeros((T + 1, N, U), f), np.zeros((T, N, U), f)
-        dout, dh, dxz = np.zeros((T, N, U), f), np.zeros((N, U), f), np.zeros_like(xz)
+        rk = np.zeros((U, G * U), f)
+        rkt = np.ascontiguousarray(rk.T)
+        dxz = np.zeros_like(xz)
         if G == 1:
-            simple_rnn_forward(xz, rk[:1], ones[:1], mask, 1, H, out)
-            simple_rnn_backward(rk[:1], ones[:1], mask, 1, H, dout, dh, dxz)
+            simple_rnn_forward(xz, rk, None, mask, 1, H, out)
+            simple_rnn_backward(rkt, None, mask, 1, H, out, dh, dxz)
         elif G == 4:
             C, gates = np.zeros_like(H), np.zeros((T, 4, N, U), f)
-            lstm_forward(xz, rk, ones, mask, 1, 2, H, C, gates, out)
-            lstm_backward(rk, ones, mask, 1, 2, C, gates, dout, dh, np.zeros_like(dh), dxz)
+            lstm_forward(xz, rk, None, mask, 1, 2, H, C, gates, out)
+            lstm_backward(rkt, None, mask, 1, 2, C, gates, out, dh, dh.copy(), dxz)
         else:
             gates, rech = np.zeros((T, 3, N, U), f), np.zeros((T, N, U), f)
-            rb = np.zeros((3, U), f)
-            gru_forward(xz, rk[:3], rb, ones[:3], mask, 1, 2, True, H, gates, rech, out)
-            gru_backward(rk[:3], ones[:3], mask, 1, 2, True, H, gates, rech, dout, dh, dxz,
-                         np.zeros_like(xz))
+            for ra in (True, False):
+                gru_forward(xz, rk, np.zeros(3 * U, f), None, mask, 1, 2, ra, H, gates,
+                            rech, out)
+                gru_backward(rkt, None, mask, 1, 2, ra, H, gates, rech, out, dh, dxz,
+                             np.zeros_like(xz))

@@ -37,6 +37,10 @@ from core.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
+from core.layers.rnn_gru import GRU, GRUCell  # noqa: I001
+from core.layers.rnn_lstm import LSTM, LSTMCell
+from core.layers.rnn_simple import SimpleRNN, SimpleRNNCell
+from core.layers.rnn_wrapper import RNN, StackedRNNCells
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
 
 # Keras' aliases.
@@ -76,5 +80,6 @@ __all__ = [
     "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
+    "SimpleRNN", "SimpleRNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell", "RNN", "StackedRNNCells",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]

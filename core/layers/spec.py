@@ -170,7 +170,7 @@ def check(layer: str, p: Param, value):
 
 _LAYERS: dict[str, type] = {}
 GROUPS = ("Input", "Core", "Convolution", "Pooling", "Normalization", "Merge", "Activation",
-          "Regularization", "Reshaping")
+          "Regularization", "Reshaping", "Recurrent")
 
 
 def register_layer(cls):
