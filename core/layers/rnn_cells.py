@@ -156,7 +156,8 @@ class RNNCellBase(Layer):
         else:
             xz = np.empty((T, N, G * U), xt.dtype)
             for g in range(G):
-                xz[:, :, g * U:(g + 1) * U] = (xt * dm[g]).reshape(T * N, F) @ W[:, g * U:(g + 1) * U]
+                xz[:, :, g * U:(g + 1) * U] = ((xt * dm[g]).reshape(T * N, F)
+                                               @ W[:, g * U:(g + 1) * U]).reshape(T, N, U)
         b = self._input_bias()
         if b is not None:
             xz += b
