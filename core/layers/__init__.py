@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from core.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from core.layers.base import Layer
+from core.layers.bidirectional import Bidirectional
 from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
@@ -81,5 +82,6 @@ __all__ = [
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
     "SimpleRNN", "SimpleRNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell", "RNN", "StackedRNNCells",
+    "Bidirectional",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]

@@ -18,10 +18,10 @@ from core import activations
 from core.kernels import recurrent as K
 from core.layers.rnn_cells import _RECURRENT_ACTIVATION, RNNCellBase, _code, cell_params
 from core.layers.rnn_wrapper import flat_rnn_layer
-from core.layers.spec import Param, register_layer
+from core.layers.spec import Param, register_layer, register_nested_layer
 
 
-@register_layer
+@register_nested_layer
 class GRUCell(RNNCellBase):
     """One GRU cell: state ``[h]``."""
 

@@ -15,7 +15,7 @@ from core import activations, initializers
 from core.kernels import recurrent as K
 from core.layers.rnn_cells import _RECURRENT_ACTIVATION, RNNCellBase, _code, cell_params
 from core.layers.rnn_wrapper import flat_rnn_layer
-from core.layers.spec import Param, register_layer
+from core.layers.spec import Param, register_layer, register_nested_layer
 
 
 class _UnitForgetBias(initializers.Initializer):
@@ -31,7 +31,7 @@ class _UnitForgetBias(initializers.Initializer):
         return np.concatenate([np.asarray(p, dtype) for p in parts])
 
 
-@register_layer
+@register_nested_layer
 class LSTMCell(RNNCellBase):
     """One LSTM cell: states ``[h, c]``."""
 

@@ -13,10 +13,10 @@ import numpy as np
 from core.kernels import recurrent as K
 from core.layers.rnn_cells import RNNCellBase, cell_params
 from core.layers.rnn_wrapper import flat_rnn_layer
-from core.layers.spec import register_layer
+from core.layers.spec import register_layer, register_nested_layer
 
 
-@register_layer
+@register_nested_layer
 class SimpleRNNCell(RNNCellBase):
     """One SimpleRNN cell: state ``[h]``."""
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from core import backend
 from core.layers.base import Layer
-from core.layers.spec import Param, get_layer_class, register_layer
+from core.layers.spec import Param, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
 RNN_PARAMS = (
@@ -45,7 +45,7 @@ def _deserialize_cell(cell):
     return cell
 
 
-@register_layer
+@register_nested_layer
 class StackedRNNCells(Layer):
     """Cells run one after the other (each one's output sequence feeds the next)."""
 
@@ -89,7 +89,7 @@ def _cells(cell):
     return cell.cells if isinstance(cell, StackedRNNCells) else [cell]
 
 
-@register_layer
+@register_nested_layer
 class RNN(Layer):
     """Base recurrent layer around a cell (or a list of cells)."""
 

@@ -82,3 +82,27 @@ def test_stacked_cells_with_mask_and_states():
                                 dtype="float64"), X)
     states = [RNG.normal(size=(N, s)) for s in (3, 3, 2, 2)]
     check_layer_gradients(_Call(layer, mask=MASK), [X] + states, rtol=1e-6)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("flags", [{}, {"return_sequences": True, "return_state": True}])
+def test_bidirectional(merge_mode, flags):
+    from core.layers import Bidirectional
+    layer = _random_weights(Bidirectional(LSTM(U, dtype="float64", **flags),
+                                          merge_mode=merge_mode, dtype="float64"), X)
+    check_layer_gradients(_Bidi(layer, mask=MASK), X, rtol=1e-6)
+
+
+def test_bidirectional_initial_states_and_own_backward_layer():
+    from core.layers import Bidirectional
+    layer = _random_weights(Bidirectional(
+        GRU(U, dtype="float64", return_sequences=True),
+        backward_layer=GRU(2, dtype="float64", return_sequences=True, go_backwards=True),
+        dtype="float64"), X)
+    states = [RNG.normal(size=(N, U)), RNG.normal(size=(N, 2))]
+    check_layer_gradients(_Bidi(layer, mask=MASK), [X] + states, rtol=1e-6)
+
+
+class _Bidi(_Call):
+    def __call__(self, x, training=False):
+        return self.layer(x, training=training, **self.kwargs)
