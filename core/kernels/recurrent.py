@@ -427,7 +427,8 @@ def lstm_backward_ref(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz):
         for k in range(4):
             dxz[t, :, k * U:(k + 1) * U] = dz[k]
         dc[...] = np.where(keep, dct * f, dc)
-        dh[...] = np.where(keep, 0.0, dh) + sum((dz[k] @ _gate(rkt.T, k, U).T) * _rm(rmask, k) for k in range(4))
+        back = sum((dz[k] @ _gate(rkt.T, k, U).T) * _rm(rmask, k) for k in range(4))
+        dh[...] = np.where(keep, 0.0, dh) + back
 
 
 def gru_forward_ref(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out):

@@ -54,16 +54,18 @@ class Bidirectional(RNN):
             raise ValueError("Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU or "
                              f"RNN); received {layer!r}.")
         super(RNN, self).__init__(**kwargs)
+        # A dtype given to the wrapper applies to both directions (float64 checks).
+        same = {} if kwargs.get("dtype") is None else {"dtype": self.dtype}
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"Layer '{self.name}': invalid merge_mode {merge_mode!r}; "
                              f"expected one of {MERGE_MODES}.")
         if weights is not None:
             raise ValueError(f"Layer '{self.name}': weights= is not supported; call "
                              "set_weights after building.")
-        self.forward_layer = _clone(layer, "forward_" + _strip(layer.name, "forward_"))
+        self.forward_layer = _clone(layer, "forward_" + _strip(layer.name, "forward_"), **same)
         if backward_layer is None:
             backward_layer = _clone(layer, "backward_" + _strip(layer.name, "backward_"),
-                                    go_backwards=True)
+                                    go_backwards=True, **same)
         if not isinstance(backward_layer, RNN):
             raise ValueError(f"Layer '{self.name}': backward_layer must be a recurrent "
                              f"layer; received {backward_layer!r}.")
@@ -179,6 +181,15 @@ class Bidirectional(RNN):
             return None if df is None else df + db
         dx = None if df[0] is None else df[0] + db[0]
         return [dx] + list(df[1:]) + list(db[1:])
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        shape = ((config.get("layer") or {}).get("build_config") or {}).get("input_shape")
+        layer = super().from_config(config)
+        if shape is not None:  # as Keras, which builds the wrapped layer it deserializes
+            layer._maybe_build(tuple(shape))
+        return layer
 
     def get_config(self):
         from core.saving.serialization import serialize_layer

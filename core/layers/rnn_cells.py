@@ -28,7 +28,8 @@ from core.layers.spec import Param
 
 def cell_params(gates_doc: str, extra=()) -> tuple:
     return (
-        Param("units", "int", None, min=1, doc=f"Dimensionality of the output space ({gates_doc})."),
+        Param("units", "int", None, min=1,
+              doc=f"Dimensionality of the output space ({gates_doc})."),
         Param("activation", "activation", "tanh", doc="Activation of the output / candidate."),
     ) + extra + (
         Param("use_bias", "bool", True, doc="Whether to add bias vectors."),
@@ -156,8 +157,8 @@ class RNNCellBase(Layer):
         else:
             xz = np.empty((T, N, G * U), xt.dtype)
             for g in range(G):
-                xz[:, :, g * U:(g + 1) * U] = ((xt * dm[g]).reshape(T * N, F)
-                                               @ W[:, g * U:(g + 1) * U]).reshape(T, N, U)
+                xg = (xt * dm[g]).reshape(T * N, F)
+                xz[:, :, g * U:(g + 1) * U] = (xg @ W[:, g * U:(g + 1) * U]).reshape(T, N, U)
         b = self._input_bias()
         if b is not None:
             xz += b
@@ -195,8 +196,11 @@ class RNNCellBase(Layer):
         dR = np.empty((U, G * U), drec.dtype)
         hp = H[:-1]
         for g in range(G):
-            a = (hp if rm is None else hp * rm[g]) if gate_inputs is None or gate_inputs[g] is None else gate_inputs[g]
-            dR[:, g * U:(g + 1) * U] = a.reshape(T * N, U).T @ drec[:, :, g * U:(g + 1) * U].reshape(T * N, U)
+            a = gate_inputs[g] if gate_inputs is not None else None
+            if a is None:
+                a = hp if rm is None else hp * rm[g]
+            d = drec[:, :, g * U:(g + 1) * U].reshape(T * N, U)
+            dR[:, g * U:(g + 1) * U] = a.reshape(T * N, U).T @ d
         self.write_grad(self.recurrent_kernel, dR)
 
     def get_config(self):

@@ -76,7 +76,9 @@ class GRUCell(RNNCellBase):
         K.gru_backward(rkt, rm, mask, self._act, self._ract, self.reset_after, H, gates,
                        rech, dout, dh, dxz, drec)
         # reset_after=False: gate h's recurrent product takes r * h (* rmask) as input.
-        inputs_h = None if self.reset_after else gates[:, 1] * H[:-1] * (1.0 if rm is None else rm[2])
+        inputs_h = None
+        if not self.reset_after:
+            inputs_h = gates[:, 1] * H[:-1] * (1.0 if rm is None else rm[2])
         self._recurrent_grad(H, rm, drec, gate_inputs=[None, None, inputs_h])
         if self.bias is not None:
             db_in = dxz.sum(axis=(0, 1))

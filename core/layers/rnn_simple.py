@@ -45,4 +45,5 @@ class SimpleRNNCell(RNNCellBase):
         return self._project_backward(xt, dm, dxz, need_input_grad), [dh]
 
 
-SimpleRNN = register_layer(flat_rnn_layer("SimpleRNN", SimpleRNNCell, "simple_rnn_cell", __doc__))
+SimpleRNN = register_layer(flat_rnn_layer("SimpleRNN", SimpleRNNCell, "simple_rnn_cell",
+                                          __doc__))

@@ -57,6 +57,15 @@ CASES = [
     ("GlobalMaxPooling2D", {}, (2, 4, 4, 3), (2, 3), {}),
     ("BatchNormalization", {}, (4, 3, 3, 2), (4, 3, 3, 2), {}),
     ("BatchNormalization", {}, (6, 5), (6, 5), {}),
+    ("SimpleRNN", {"units": 3}, (2, 4, 2), (2, 3), {}),
+    ("LSTM", {"units": 3, "return_sequences": True}, (2, 4, 2), (2, 4, 3), {}),
+    ("LSTM", {"units": 2, "return_state": True, "go_backwards": True}, (2, 3, 2),
+     [(2, 2), (2, 2), (2, 2)], {}),
+    ("GRU", {"units": 3, "return_sequences": True}, (2, 4, 2), (2, 4, 3), {}),
+    ("GRU", {"units": 2, "reset_after": False}, (2, 4, 2), (2, 2), {}),
+    ("Bidirectional", {"layer": {"module": "keras.layers", "class_name": "LSTM",
+                                 "config": {"units": 2, "return_sequences": True}}},
+     (2, 4, 3), (2, 4, 4), {}),
 ]
 # Layers the app promises (Keras names); each must be registered.
 PROMISED = {"InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Add",
