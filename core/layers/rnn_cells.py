@@ -49,6 +49,10 @@ def cell_params(gates_doc: str, extra=()) -> tuple:
     )
 
 
+_INITS = ("kernel_initializer", "recurrent_initializer", "bias_initializer")
+_REGS = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer")
+_CONS = ("kernel_constraint", "recurrent_constraint", "bias_constraint")
+_DROPS = ("dropout", "recurrent_dropout")
 _RECURRENT_ACTIVATION = Param("recurrent_activation", "activation", "sigmoid",
                               doc="Activation of the gates.")
 
@@ -223,3 +227,8 @@ class RNNCellBase(Layer):
             "seed": self.seed,
         })
         return config
+
+    def _ordered(self, config, keys):
+        """``config`` with the base keys first, then ``keys`` in Keras' order."""
+        head = {k: v for k, v in config.items() if k not in keys}
+        return {**head, **{k: config[k] for k in keys}}

@@ -16,7 +16,16 @@ import numpy as np
 
 from core import activations
 from core.kernels import recurrent as K
-from core.layers.rnn_cells import _RECURRENT_ACTIVATION, RNNCellBase, _code, cell_params
+from core.layers.rnn_cells import (
+    _CONS,
+    _DROPS,
+    _INITS,
+    _RECURRENT_ACTIVATION,
+    _REGS,
+    RNNCellBase,
+    _code,
+    cell_params,
+)
 from core.layers.rnn_wrapper import flat_rnn_layer
 from core.layers.spec import Param, register_layer, register_nested_layer
 
@@ -90,7 +99,12 @@ class GRUCell(RNNCellBase):
         config = super().get_config()
         config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
         config["reset_after"] = self.reset_after
-        return config
+        return self._ordered(config, CELL_KEYS)
 
 
-GRU = register_layer(flat_rnn_layer("GRU", GRUCell, "gru_cell", __doc__))
+# Keras' config key orders (after name, trainable, dtype [, the RNN flags]).
+CELL_KEYS = ("units", "activation", "recurrent_activation", "use_bias", *_INITS, *_REGS,
+             *_CONS, *_DROPS, "reset_after", "seed")
+LAYER_KEYS = ("units", "activation", "recurrent_activation", "use_bias", *_INITS, *_REGS,
+              "activity_regularizer", *_CONS, *_DROPS, "reset_after", "seed")
+GRU = register_layer(flat_rnn_layer("GRU", GRUCell, "gru_cell", __doc__, LAYER_KEYS))

@@ -13,7 +13,16 @@ import numpy as np
 
 from core import activations, initializers
 from core.kernels import recurrent as K
-from core.layers.rnn_cells import _RECURRENT_ACTIVATION, RNNCellBase, _code, cell_params
+from core.layers.rnn_cells import (
+    _CONS,
+    _DROPS,
+    _INITS,
+    _RECURRENT_ACTIVATION,
+    _REGS,
+    RNNCellBase,
+    _code,
+    cell_params,
+)
 from core.layers.rnn_wrapper import flat_rnn_layer
 from core.layers.spec import Param, register_layer, register_nested_layer
 
@@ -88,7 +97,12 @@ class LSTMCell(RNNCellBase):
         config = super().get_config()
         config["recurrent_activation"] = activations.serialize(self.recurrent_activation)
         config["unit_forget_bias"] = self.unit_forget_bias
-        return config
+        return self._ordered(config, CELL_KEYS)
 
 
-LSTM = register_layer(flat_rnn_layer("LSTM", LSTMCell, "lstm_cell", __doc__))
+# Keras' config key orders (after name, trainable, dtype [, the RNN flags]).
+CELL_KEYS = ("units", "activation", "recurrent_activation", "use_bias", "unit_forget_bias",
+             *_INITS, *_REGS, *_CONS, *_DROPS, "seed")
+LAYER_KEYS = ("units", "activation", "recurrent_activation", "use_bias", *_INITS,
+              "unit_forget_bias", *_REGS, "activity_regularizer", *_CONS, *_DROPS, "seed")
+LSTM = register_layer(flat_rnn_layer("LSTM", LSTMCell, "lstm_cell", __doc__, LAYER_KEYS))

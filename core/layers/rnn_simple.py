@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.kernels import recurrent as K
-from core.layers.rnn_cells import RNNCellBase, cell_params
+from core.layers.rnn_cells import _CONS, _DROPS, _INITS, _REGS, RNNCellBase, cell_params
 from core.layers.rnn_wrapper import flat_rnn_layer
 from core.layers.spec import register_layer, register_nested_layer
 
@@ -45,5 +45,8 @@ class SimpleRNNCell(RNNCellBase):
         return self._project_backward(xt, dm, dxz, need_input_grad), [dh]
 
 
+# Keras 3.15's SimpleRNN.get_config leaves out ``seed`` (its cell's has it); so do we.
+LAYER_KEYS = ("units", "activation", "use_bias", *_INITS, *_REGS, "activity_regularizer",
+              *_CONS, *_DROPS)
 SimpleRNN = register_layer(flat_rnn_layer("SimpleRNN", SimpleRNNCell, "simple_rnn_cell",
-                                          __doc__))
+                                          __doc__, LAYER_KEYS))

@@ -69,8 +69,9 @@ class StackedRNNCells(Layer):
     def build(self, input_shape):
         dim = input_shape[-1]
         for c in self.cells:
-            c.build((None, dim))
-            c._build_input_shape = (None, dim)
+            if not c.built:  # a deserialized cell may come built from its build_config
+                c.build((None, dim))
+                c._build_input_shape = (None, dim)
             dim = c.units
 
     def get_config(self):
@@ -123,7 +124,7 @@ class RNN(Layer):
                              f"features), received input with shape {tuple(input_shape)}")
         if isinstance(self.cell, StackedRNNCells):
             self.cell.build(input_shape)
-        else:
+        elif not self.cell.built:
             self.cell.build((None, input_shape[-1]))
             self.cell._build_input_shape = (None, input_shape[-1])
         self.cell.built = True
@@ -263,9 +264,9 @@ class RNN(Layer):
         return config
 
 
-def flat_rnn_layer(class_name: str, cell_cls, cell_name: str, doc: str):
+def flat_rnn_layer(class_name: str, cell_cls, cell_name: str, doc: str, keys: tuple):
     """A Keras flat layer (``LSTM(units, ...)``): an ``RNN`` whose config holds its cell's
-    arguments instead of a ``cell`` entry."""
+    arguments (``keys``, in Keras' order) instead of a ``cell`` entry."""
     base_keys = {"name", "trainable", "dtype", "input_shape", "input_dim",
                  "batch_input_shape", "batch_size", "autocast", "activity_regularizer"}
 
@@ -282,8 +283,8 @@ def flat_rnn_layer(class_name: str, cell_cls, cell_name: str, doc: str):
         cell_config = self.cell.get_config()
         for k in ("name", "trainable", "dtype"):
             cell_config.pop(k, None)
-        config.update(cell_config)
-        config.setdefault("activity_regularizer", None)
+        cell_config.setdefault("activity_regularizer", config.pop("activity_regularizer", None))
+        config.update({k: cell_config[k] for k in keys})
         return config
 
     def __getattr__(self, key):
