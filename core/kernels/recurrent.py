@@ -4,8 +4,9 @@ The layers do the input projection of every step as one GEMM beforehand
 (``xz = x @ kernel + bias``, time-major ``(T, N, G*U)``) and the weight
 gradients as GEMMs afterwards; the functions here walk the steps. Each step's
 recurrent product ``h @ recurrent_kernel`` is one BLAS GEMM issued from Python
-(numba's ``np.dot`` needs SciPy, which the engine does not ship, and a numba
-loop matmul is several times slower than BLAS at units=128, batch=64), and the
+(numba's ``np.dot`` needs SciPy, which the engine does not ship; measured once on
+the shared 2-core box for units=128, batch=64, the (64, 128) @ (128, 512) step product
+took a median 85-135 us in OpenBLAS vs 390 us as a vectorised numba loop), and the
 gate arithmetic of the step is one numba kernel (``*_step*``, ``nogil=True,
 cache=True``). Arrays are time-major and in *processed* order (already
 reversed for ``go_backwards``).
