@@ -5,7 +5,8 @@ KERAS_BACKEND=torch): ``python recurrent_keras_side.py DIR``.
 holds ``x``, optional ``mask`` and the weights ``w0, w1...``. For each case Keras
 deserializes *our* config, sets the weights, calls the layer and writes
 ``DIR/<name>.out.npz`` (``o0, o1...``). It also writes a Keras-made LSTM model file
-``DIR/keras_lstm.keras`` with its input and predictions in ``keras_lstm.npz``.
+``DIR/keras_lstm.keras`` with its input and predictions in ``keras_lstm.npz``, and
+loads our ``DIR/ours.keras`` to write its predictions on ``ours.npz``'s ``x``.
 """
 
 import json
@@ -41,6 +42,11 @@ def main(folder):
     x = np.random.default_rng(4).normal(size=(3, 6, 3)).astype("float32")
     model.save(os.path.join(folder, "keras_lstm.keras"))
     np.savez(os.path.join(folder, "keras_lstm.npz"), x=x, y=model.predict(x, verbose=0))
+    ours = os.path.join(folder, "ours.keras")
+    if os.path.exists(ours):  # a file we wrote: Keras loads it and predicts
+        d = np.load(os.path.join(folder, "ours.npz"))
+        y = keras.saving.load_model(ours).predict(d["x"], verbose=0)
+        np.savez(os.path.join(folder, "ours.keras_out.npz"), y=y)
     print(f"keras {keras.__version__} on {keras.backend.backend()}")
 
 

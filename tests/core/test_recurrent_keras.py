@@ -3,7 +3,8 @@ Keras is not installed): Keras deserializes *our* config of each layer, takes ou
 weights and must give our outputs for every flag (return_sequences, return_state,
 go_backwards, masks, GRU reset_after both ways, Bidirectional merge modes, stacked
 cells); and a ``.keras`` file written by Keras (LSTM + GRU) loads here with Keras'
-predictions, and survives our save/load."""
+predictions, and survives our save/load; our ``.keras`` of a recurrent model loads in
+Keras with our predictions."""
 
 import importlib.util
 import json
@@ -16,8 +17,19 @@ import numpy as np
 import pytest
 
 from core import backend
-from core.layers import GRU, LSTM, RNN, Bidirectional, GRUCell, LSTMCell, SimpleRNN
-from core.models import load_model
+from core.layers import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    Dense,
+    GRUCell,
+    Input,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+)
+from core.models import Sequential, load_model
 from core.saving.serialization import serialize_layer
 
 N, T, F, U = 3, 5, 4, 3
@@ -66,6 +78,12 @@ def keras_run(tmp_path_factory):
         np.savez(folder / f"{name}.npz", **arrays)
         specs.append({"name": name, "layer": serialize_layer(layer)})
     (folder / "cases.json").write_text(json.dumps(specs))
+    model = Sequential([Input((T, F)), LSTM(U, return_sequences=True),
+                        Bidirectional(GRU(2, return_sequences=True), merge_mode="ave"),
+                        RNN([SimpleRNNCell(3), LSTMCell(2)], go_backwards=True), Dense(2)])
+    model.save(folder / "ours.keras")
+    ours["ours.keras"] = model.predict(x, verbose=0)
+    np.savez(folder / "ours.npz", x=x)
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     run = subprocess.run([sys.executable, str(Path(__file__).with_name(
         "recurrent_keras_side.py")), str(folder)], capture_output=True, text=True, env=env,
@@ -95,3 +113,9 @@ def test_keras_written_file_loads_with_same_predictions(keras_run, tmp_path):
     model.save(tmp_path / "again.keras")
     again = load_model(tmp_path / "again.keras")
     np.testing.assert_allclose(again.predict(x, verbose=0), y, rtol=1e-5, atol=1e-5)
+
+
+def test_keras_loads_our_file_with_same_predictions(keras_run):
+    folder, ours = keras_run
+    with np.load(folder / "ours.keras_out.npz") as d:
+        np.testing.assert_allclose(d["y"], ours["ours.keras"], rtol=1e-5, atol=1e-5)
