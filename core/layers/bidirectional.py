@@ -43,7 +43,7 @@ class Bidirectional(RNN):
     params = (Param("merge_mode", "choice", "concat", choices=MERGE_MODES, optional=True,
                     doc="How to combine the two directions' outputs."),)
 
-    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
+    def __init__(self, layer=None, merge_mode="concat", weights=None, backward_layer=None,
                  **kwargs):
         from core.saving.serialization import deserialize_layer
         if isinstance(layer, dict):

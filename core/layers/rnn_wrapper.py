@@ -22,7 +22,7 @@ import numpy as np
 
 from core import backend
 from core.layers.base import Layer
-from core.layers.spec import Param, register_nested_layer
+from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
 RNN_PARAMS = (
@@ -273,6 +273,8 @@ def flat_rnn_layer(class_name: str, cell_cls, cell_name: str, doc: str, keys: tu
     def __init__(self, units, **kwargs):
         rnn_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_KEYS or k in base_keys}
         kwargs.pop("use_cudnn", None)  # Keras' cuDNN switch: no meaning here
+        units_param = next(p for p in cell_cls.params if p.name == "units")
+        units = check(rnn_kw.get("name") or class_name, units_param, units)
         cell_kw = {k: rnn_kw[k] for k in ("dtype", "trainable") if k in rnn_kw}
         cell = cell_cls(units, name=cell_name, **cell_kw, **kwargs)
         RNN.__init__(self, cell, **rnn_kw)
