@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.layers.rnn_wrapper import RNN
-from core.layers.spec import Param, register_layer
+from core.layers.spec import Param, register_nested_layer
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -35,7 +35,9 @@ def _strip(name, prefix):
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
-@register_layer
+# Known to the loaders but not in the palette: the editor cannot yet configure the layer
+# it wraps (a layer object, not a Param), so a palette node could never be valid.
+@register_nested_layer
 class Bidirectional(RNN):
     """Runs a recurrent layer forwards and a copy backwards and merges their outputs."""
 
