@@ -335,7 +335,9 @@ def _unknown(identifier):
 def serialize(initializer) -> dict:
     """Keras 3 form: ``{"module", "class_name", "config", "registered_name"}``."""
     init = get(initializer)
-    return {"module": "keras.initializers", "class_name": type(init).__name__,
+    # Keras 3 writes its OrthogonalInitializer under the public alias "Orthogonal".
+    name = "Orthogonal" if type(init) is OrthogonalInitializer else type(init).__name__
+    return {"module": "keras.initializers", "class_name": name,
             "config": init.get_config(), "registered_name": None}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from core.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from core.layers.base import Layer
+from core.layers.bidirectional import Bidirectional
 from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
@@ -37,6 +38,10 @@ from core.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
+from core.layers.rnn_gru import GRU, GRUCell  # noqa: I001
+from core.layers.rnn_lstm import LSTM, LSTMCell
+from core.layers.rnn_simple import SimpleRNN, SimpleRNNCell
+from core.layers.rnn_wrapper import RNN, StackedRNNCells
 from core.layers.sequence import *  # noqa: F403  Embedding, Conv1D, LayerNormalization...
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
 
@@ -77,5 +82,7 @@ __all__ = [
     "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
+    "SimpleRNN", "SimpleRNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell", "RNN", "StackedRNNCells",
+    "Bidirectional",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]

@@ -170,7 +170,10 @@ def check(layer: str, p: Param, value):
 
 _LAYERS: dict[str, type] = {}
 GROUPS = ("Input", "Core", "Convolution", "Pooling", "Normalization", "Merge", "Activation",
-          "Regularization", "Reshaping", "Sequence")
+          "Regularization", "Reshaping", "Sequence", "Recurrent")
+
+
+_NESTED: dict[str, type] = {}
 
 
 def register_layer(cls):
@@ -182,7 +185,17 @@ def register_layer(cls):
     return cls
 
 
+def register_nested_layer(cls):
+    """Class decorator for layers that only live inside another layer (Keras' RNN cells,
+    ``RNN(cell)``): known to the loaders by class name, but not offered in the palette
+    (``registered_layers``), since they need a layer object as an argument."""
+    _NESTED[cls.__name__] = cls
+    return cls
+
+
 def get_layer_class(name: str) -> type:
+    if name in _NESTED:
+        return _NESTED[name]
     try:
         return _LAYERS[name]
     except KeyError:

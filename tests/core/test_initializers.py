@@ -130,7 +130,9 @@ def test_serialize_roundtrip(init):
     d = I.serialize(init)
     assert set(d) == {"module", "class_name", "config", "registered_name"}
     assert d["module"] == "keras.initializers" and d["registered_name"] is None
-    assert d["class_name"] == type(init).__name__
+    # Keras 3.15 writes OrthogonalInitializer under its public alias (LSTM configs show it).
+    want = "Orthogonal" if type(init) is I.OrthogonalInitializer else type(init).__name__
+    assert d["class_name"] == want
     back = I.deserialize(d)
     assert type(back) is type(init) and back.get_config() == init.get_config()
 

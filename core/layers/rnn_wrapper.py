@@ -1,0 +1,302 @@
+"""``RNN(cell)``, ``StackedRNNCells`` and the factory of the flat layers (``LSTM``...).
+
+The layer runs its cell over the whole sequence (time-major, reversed for
+``go_backwards``) and has a hand-written ``backward`` (through time). Call
+arguments as Keras 3: ``layer(x, initial_state=[...], mask=m, training=...)``;
+``mask`` (batch, time) bool: skipped steps carry the states and repeat the last
+output (zeros with ``zero_output_for_mask``, which ``Bidirectional`` sets). With
+``initial_state`` the tape sees ``[x, *states]`` as the inputs, so their gradients
+flow. ``return_state`` gives ``[output, *states]`` (flattened over stacked cells).
+``stateful=True`` is refused.
+
+>>> import numpy as np
+>>> from core.layers.rnn_lstm import LSTMCell
+>>> y, h, c = RNN(LSTMCell(3), return_state=True)(np.zeros((2, 4, 5), "float32"))
+>>> y.shape, c.shape
+((2, 3), (2, 3))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import backend
+from core.layers.base import Layer
+from core.layers.spec import Param, check, register_nested_layer
+from core.layers.values import _as_arrays, _is_symbolic
+
+RNN_PARAMS = (
+    Param("return_sequences", "bool", False, doc="Return the whole output sequence."),
+    Param("return_state", "bool", False, doc="Also return the last states."),
+    Param("go_backwards", "bool", False, doc="Process the sequence backwards (and return "
+                                              "the reversed sequence)."),
+    Param("stateful", "bool", False, advanced=True, doc="Not supported (must be False)."),
+    Param("unroll", "bool", False, advanced=True, doc="Accepted and ignored."),
+    Param("zero_output_for_mask", "bool", False, advanced=True,
+          doc="Zeros instead of the previous output at masked steps."),
+)
+_RNN_KEYS = tuple(p.name for p in RNN_PARAMS)
+
+
+def _deserialize_cell(cell):
+    if isinstance(cell, dict):
+        from core.saving.serialization import deserialize_layer
+        return deserialize_layer(cell)
+    return cell
+
+
+@register_nested_layer
+class StackedRNNCells(Layer):
+    """Cells run one after the other (each one's output sequence feeds the next)."""
+
+    group = "Recurrent"
+    params = ()
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        self.cells = [_deserialize_cell(c) for c in cells]
+        if not self.cells:
+            raise ValueError(f"Layer '{self.name}': needs at least one cell.")
+
+    @property
+    def state_size(self):
+        return [s for c in self.cells for s in _sizes(c)]
+
+    @property
+    def output_size(self):
+        return self.cells[-1].output_size
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        for c in self.cells:
+            if not c.built:  # a deserialized cell may come built from its build_config
+                c.build((None, dim))
+                c._build_input_shape = (None, dim)
+            dim = c.units
+
+    def get_config(self):
+        from core.saving.serialization import serialize_layer
+        config = super().get_config()
+        config["cells"] = [serialize_layer(c) for c in self.cells]
+        return config
+
+
+def _sizes(cell):
+    s = cell.state_size
+    return list(s) if isinstance(s, (list, tuple)) else [s]
+
+
+def _cells(cell):
+    return cell.cells if isinstance(cell, StackedRNNCells) else [cell]
+
+
+@register_nested_layer
+class RNN(Layer):
+    """Base recurrent layer around a cell (or a list of cells)."""
+
+    group = "Recurrent"
+    params = RNN_PARAMS
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        self.cell = _deserialize_cell(cell)
+        if not hasattr(self.cell, "run") and not isinstance(self.cell, StackedRNNCells):
+            raise ValueError(f"Layer '{self.name}': cell must be SimpleRNNCell, LSTMCell, "
+                             f"GRUCell or a list of them; got {type(self.cell).__name__}.")
+        for key, value in zip(_RNN_KEYS, (return_sequences, return_state, go_backwards,
+                                          stateful, unroll, zero_output_for_mask)):
+            setattr(self, key, self._check(key, value))
+        if self.stateful:
+            raise ValueError(f"Layer '{self.name}': stateful=True is not supported yet; "
+                             "pass the states explicitly with initial_state= instead.")
+
+    # ---------------------------------------------------------------- shapes
+    def _own_trainable_variables(self):
+        # The weights live on the cell(s), but this layer's backward writes their grads.
+        return self.trainable_weights
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"Layer '{self.name}' expects input of shape (batch, time, "
+                             f"features), received input with shape {tuple(input_shape)}")
+        if isinstance(self.cell, StackedRNNCells):
+            self.cell.build(input_shape)
+        elif not self.cell.built:
+            self.cell.build((None, input_shape[-1]))
+            self.cell._build_input_shape = (None, input_shape[-1])
+        self.cell.built = True
+        for c in _cells(self.cell):
+            c.built = True
+            for v in c.weights:
+                v.path = "/".join(p for p in (self.name, *(
+                    [self.cell.name] if c is not self.cell else []), c.name, v.name))
+
+    def compute_output_shape(self, input_shape):
+        n, t = input_shape[0], input_shape[1]
+        units = self.cell.output_size
+        out = (n, t, units) if self.return_sequences else (n, units)
+        if self.return_state:
+            return [out] + [(n, s) for s in _sizes(self.cell)]
+        return out
+
+    # ------------------------------------------------------------------ call
+    def __call__(self, inputs, initial_state=None, mask=None, training=None, **kwargs):
+        if isinstance(inputs, (list, tuple)) and initial_state is None and len(inputs) > 1:
+            inputs, initial_state = inputs[0], list(inputs[1:])  # Keras 2's list form
+        if _is_symbolic(inputs) or _is_symbolic(initial_state) or _is_symbolic(mask):
+            if initial_state is not None or mask is not None:
+                raise ValueError(f"Layer '{self.name}': initial_state= and mask= are "
+                                 "supported on arrays only, not yet in functional models.")
+            return super().__call__(inputs, training=training, **kwargs)
+        if training is None:
+            training = bool(getattr(backend._state, "training", False))
+        x = _as_arrays(inputs, self.dtype)
+        self._maybe_build(tuple(x.shape))
+        self._validate_input_shape(tuple(x.shape))
+        if initial_state is not None:
+            states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+            states = [_as_arrays(s, self.dtype) for s in states]
+            packed = [x] + states
+        else:
+            packed = x
+        tape = backend.get_tape()
+        outputs, cache = self.forward(packed, training=training, mask=mask)
+        if tape is not None:
+            tape.record(self, packed, outputs, cache)
+        if self.activity_regularizer is not None:
+            backend.add_activity_loss(outputs, self.activity_regularizer)
+        return outputs
+
+    def call(self, inputs, training=False, mask=None, initial_state=None):
+        return self(inputs, initial_state=initial_state, mask=mask, training=training)
+
+    def _time_major(self, x):
+        xt = x.transpose(1, 0, 2)
+        return np.ascontiguousarray(xt[::-1] if self.go_backwards else xt)
+
+    def _check_states(self, x, states):
+        sizes = _sizes(self.cell)
+        if len(states) != len(sizes):
+            raise ValueError(f"Layer '{self.name}' expects {len(sizes)} initial state(s) of "
+                             f"sizes {sizes}, but received {len(states)}.")
+        for s, size in zip(states, sizes):
+            if s.shape != (x.shape[0], size):
+                raise ValueError(f"Layer '{self.name}': initial state has shape {s.shape}, "
+                                 f"expected {(x.shape[0], size)}.")
+
+    def forward(self, inputs, training=False, mask=None):
+        multi = isinstance(inputs, list)
+        x = inputs[0] if multi else inputs
+        N, T, _ = x.shape
+        states = list(inputs[1:]) if multi else [np.zeros((N, s), x.dtype)
+                                                 for s in _sizes(self.cell)]
+        self._check_states(x, states)
+        if mask is None:
+            m = np.ones((T, N), np.uint8)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (N, T):
+                raise ValueError(f"Layer '{self.name}': mask has shape {mask.shape}, expected "
+                                 f"(batch, time) = {(N, T)}.")
+            m = np.ascontiguousarray(mask.astype(bool).T.astype(np.uint8))
+            if self.go_backwards:
+                m = np.ascontiguousarray(m[::-1])
+        seq = self._time_major(x)
+        caches, finals, k = [], [], 0
+        for c in _cells(self.cell):
+            n = len(_sizes(c))
+            seq, st, cc = c.run(seq, [np.ascontiguousarray(s) for s in states[k:k + n]],
+                                m, training)
+            caches.append(cc)
+            finals.extend(st)
+            k += n
+        if self.zero_output_for_mask and mask is not None:
+            seq = seq * m[:, :, None]
+        y = np.ascontiguousarray(seq.transpose(1, 0, 2)) if self.return_sequences \
+            else seq[-1].copy()
+        cache = (multi, x.shape, m, caches, mask is not None)
+        if self.return_state:
+            return [y] + [s.copy() for s in finals], cache
+        return y, cache
+
+    def backward(self, cache, grad_outputs, need_input_grad=True):
+        multi, xshape, m, caches, masked = cache
+        N, T, _ = xshape
+        grads = grad_outputs if self.return_state else [grad_outputs]
+        dy = grads[0]
+        U = self.cell.output_size
+        if self.return_sequences:
+            dout = np.ascontiguousarray(dy.transpose(1, 0, 2))
+        else:
+            dout = np.zeros((T, N, U), dy.dtype)
+            dout[-1] = dy
+        if self.zero_output_for_mask and masked:
+            dout = dout * m[:, :, None]
+        sizes = _sizes(self.cell)
+        dstates = list(grads[1:]) if self.return_state else [None] * len(sizes)
+        dstates = [np.zeros((N, s), dy.dtype) if g is None else g
+                   for g, s in zip(dstates, sizes)]
+        need_x = need_input_grad[0] if multi else need_input_grad
+        cells = _cells(self.cell)
+        d0 = [None] * len(sizes)
+        k = len(sizes)
+        for i in range(len(cells) - 1, -1, -1):
+            c = cells[i]
+            n = len(_sizes(c))
+            dout, d0[k - n:k] = c.run_backward(caches[i], dout, dstates[k - n:k],
+                                               need_x or i > 0)
+            k -= n
+        dx = None
+        if need_x:
+            dxt = dout[::-1] if self.go_backwards else dout
+            dx = np.ascontiguousarray(dxt.transpose(1, 0, 2))
+        return [dx] + d0 if multi else dx
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        from core.saving.serialization import serialize_layer
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in _RNN_KEYS})
+        config["cell"] = serialize_layer(self.cell)
+        return config
+
+
+def flat_rnn_layer(class_name: str, cell_cls, cell_name: str, doc: str, keys: tuple):
+    """A Keras flat layer (``LSTM(units, ...)``): an ``RNN`` whose config holds its cell's
+    arguments (``keys``, in Keras' order) instead of a ``cell`` entry."""
+    base_keys = {"name", "trainable", "dtype", "input_shape", "input_dim",
+                 "batch_input_shape", "batch_size", "autocast", "activity_regularizer"}
+
+    def __init__(self, units, **kwargs):
+        rnn_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in _RNN_KEYS or k in base_keys}
+        kwargs.pop("use_cudnn", None)  # Keras' cuDNN switch: no meaning here
+        units_param = next(p for p in cell_cls.params if p.name == "units")
+        units = check(rnn_kw.get("name") or class_name, units_param, units)
+        cell_kw = {k: rnn_kw[k] for k in ("dtype", "trainable") if k in rnn_kw}
+        cell = cell_cls(units, name=cell_name, **cell_kw, **kwargs)
+        RNN.__init__(self, cell, **rnn_kw)
+
+    def get_config(self):
+        config = RNN.get_config(self)
+        del config["cell"]
+        cell_config = self.cell.get_config()
+        for k in ("name", "trainable", "dtype"):
+            cell_config.pop(k, None)
+        cell_config.setdefault("activity_regularizer", config.pop("activity_regularizer", None))
+        config.update({k: cell_config[k] for k in keys})
+        return config
+
+    def __getattr__(self, key):
+        # Keras exposes the cell's arguments on the layer (``lstm.units``).
+        if key.startswith("_") or "cell" not in self.__dict__:
+            raise AttributeError(key)
+        return getattr(self.__dict__["cell"], key)
+
+    params = tuple(cell_cls.params) + RNN_PARAMS
+    return type(class_name, (RNN,), {
+        "__init__": __init__, "get_config": get_config, "__getattr__": __getattr__,
+        "params": params, "__doc__": doc, "__module__": cell_cls.__module__,
+        "group": "Recurrent"})
