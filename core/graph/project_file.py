@@ -31,12 +31,11 @@ import math
 import os
 import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from core import safety
+from core import safety, safety_writes
 from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
 from core.graph.settings import TrainingSettings
@@ -131,18 +130,10 @@ def decode_weights(data: dict) -> dict:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
+    """Atomic, mode-keeping, symlink-following write (see ``core.safety_writes``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = text.encode("utf-8")
+    safety_writes.atomic_write(path, lambda f: f.write(data))
 
 
 def _write(doc: GraphDocument, path, weights, extra=None) -> None:

@@ -130,10 +130,9 @@ def _reject_zip_bomb(path: str, info) -> None:
 
 def read_archive(path: str) -> dict[str, bytes]:
     """The three members of a ``.keras`` zip or folder, after the safety checks."""
-    if os.path.isdir(path):
-        _recover_folder_save(path)
-        return _read_folder(path)
     _recover_folder_save(path)
+    if os.path.isdir(path):
+        return _read_folder(path)
     if not os.path.lexists(path):
         raise ModelFileError(f"{path}: file not found.")
     try:
