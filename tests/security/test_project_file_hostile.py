@@ -78,3 +78,21 @@ def test_everything_that_opens_saves_again(tmp_path):
     doc, _ = pf.load_project(_write(tmp_path, _base()))
     pf.save_project(doc, tmp_path / "again.nwproj")
     pf.write_recovery(doc)
+
+
+@pytest.mark.timeout(300)
+def test_a_5000_node_chain_builds_without_recursion():
+    import numpy as np
+
+    from core.graph import build
+
+    doc = GraphDocument()
+    prev = doc.add_node("InputLayer", config={"shape": [4]})
+    for _ in range(5000):
+        node = doc.add_node("Activation", config={"activation": "relu"})
+        doc.connect(prev, node)
+        prev = node
+    model = build.build_model(doc)
+    assert len(model.layers) == 5001
+    out = model.predict(np.ones((2, 4), "float32"), verbose=0)
+    np.testing.assert_array_equal(out, np.ones((2, 4)))
