@@ -194,10 +194,74 @@ def _read_folder(path: str) -> dict[str, bytes]:
 
 
 def _parse_json(path: str, member: str, data: bytes):
+    """JSON of a member; NaN/Infinity (a NaN initializer argument or loss weight would
+    load silently and poison training) and absurd nesting are refused."""
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        return safety.loads_json(data, MAX_JSON_DEPTH)
+    except ValueError as e:
         raise ModelFileError(f"{path}: {member} is not valid JSON ({e}).") from None
+
+
+MAX_JSON_DEPTH = 200  # deep Sequential-in-Functional nests stay far below this
+# Module roots no Keras object lives in: a file naming them is hostile or broken.
+_FOREIGN_MODULES = ("os", "sys", "builtins", "subprocess", "shutil", "importlib", "pickle",
+                    "marshal", "ctypes", "socket", "posix", "nt", "runpy", "code", "pty",
+                    "multiprocessing", "threading", "signal", "io", "pathlib", "tempfile",
+                    "urllib", "http", "webbrowser", "eval", "exec")
+_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy",
+             "QuantizedFloat8DTypePolicy", "DTypePolicyMap")
+
+
+def _check_config(path: str, config) -> None:
+    """Loader-side validation of ``config.json`` before any class is resolved: dtype
+    policies must be Keras' own (Keras' safe_mode refuses the rest too), no object may
+    name a module such as ``os`` or ``builtins``, layer names may not hold '/', and
+    an object's ``config`` must be a JSON object (walked without recursion)."""
+    stack = [config]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, list):
+            stack.extend(o)
+            continue
+        if not isinstance(o, dict):
+            continue
+        module = o.get("module")
+        if isinstance(module, str) and module.split(".")[0] in _FOREIGN_MODULES:
+            raise ModelFileError(f"{path}: config.json names {o.get('class_name')!r} from "
+                                 f"module {module!r}, which is not a Keras object; refusing "
+                                 "the file "
+                                 "(Netweaver never imports modules named in a file).")
+        if "class_name" in o and "config" in o and o["config"] is not None and \
+                not isinstance(o["config"], dict) and o.get("class_name") not in (
+                    "__lambda__", "function", "__numpy__", "__tensor__"):
+            raise ModelFileError(f"{path}: the config of {o.get('class_name')!r} must be a "
+                                 f"JSON object, got {type(o['config']).__name__}.")
+        inner = o.get("config") if isinstance(o.get("config"), dict) else {}
+        name = inner.get("name")
+        if "class_name" in o and isinstance(name, str) and "/" in name:
+            raise ModelFileError(f"{path}: layer name {name!r} contains '/', which Keras "
+                                 "uses to separate weight paths.")
+        dtype = inner.get("dtype")
+        if isinstance(dtype, dict) or (dtype is not None and not isinstance(dtype, str)):
+            _check_policy(path, inner.get("name"), dtype)
+        stack.extend(o.values())
+
+
+def _check_policy(path, layer, policy) -> None:
+    where = f"layer {layer!r}" if isinstance(layer, str) else "a layer"
+    if not isinstance(policy, dict):
+        raise ModelFileError(f"{path}: the dtype of {where} must be a string or a "
+                             f"DTypePolicy object, got {type(policy).__name__}.")
+    module, cls, cfg = policy.get("module"), policy.get("class_name"), policy.get("config")
+    if module not in (None, "keras") and not str(module).startswith("keras."):
+        raise ModelFileError(f"{path}: the dtype policy of {where} comes from module "
+                             f"{module!r}; only Keras' own policies are accepted.")
+    if cls not in _POLICIES:
+        raise ModelFileError(f"{path}: the dtype policy of {where} is {cls!r}; expected "
+                             f"one of {', '.join(_POLICIES)}.")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("name"), str):
+        raise ModelFileError(f"{path}: the dtype policy of {where} needs a config with a "
+                             "string 'name'.")
 
 
 def _refuse_code(path: str, obj) -> None:
@@ -242,9 +306,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ModelFileError(f"{path}: {CONFIG} does not describe a model (no class_name).")
     _refuse_code(path, config)
+    _check_config(path, config)
     try:
         model = serialization.deserialize_layer(config, custom_objects=custom_objects)
-    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, AttributeError) as e:
+        # AttributeError: a list where a dict belongs, deep in a layer's from_config.
         raise ModelFileError(f"{path}: cannot rebuild the model from {CONFIG}: {e}") from e
     compiled = False
     if compile and config.get("compile_config"):
