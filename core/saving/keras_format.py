@@ -324,7 +324,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         read_weights(model, h5, skip_optimizer=not compiled)
     except WeightsError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:  # h5py: RuntimeError too
         raise ModelFileError(f"{path}: {WEIGHTS} is corrupt ({e}).") from None
     finally:
         h5.close()
@@ -368,7 +368,7 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
         read_weights(model, h5)
     except WeightsError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:  # h5py: RuntimeError too
         raise ModelFileError(f"{path}: the weights file is corrupt ({e}).") from None
     finally:
         h5.close()
