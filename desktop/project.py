@@ -45,6 +45,7 @@ class ProjectController(QObject):
         self.path: str | None = None
         self._extra_dirty = False
         self.last_error: str | None = None
+        self._autosave_failed = False
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.autosave_timer.start()
         window.undo_stack.cleanChanged.connect(lambda _clean: self.changed.emit())
@@ -121,7 +122,7 @@ class ProjectController(QObject):
         self.path = path
         self.window.document.path = path
         if old != path:
-            pf.clear_recovery(old)
+            pf.clear_recovery(old, self.window.document)
         self.add_recent(path)
         self.changed.emit()
         return True
@@ -135,7 +136,7 @@ class ProjectController(QObject):
         if answer == "save":
             return self.save()
         if answer == "discard":
-            pf.clear_recovery(self.path)
+            pf.clear_recovery(self.path, self.window.document)
             return True
         return False
 
@@ -145,10 +146,19 @@ class ProjectController(QObject):
         if not self.dirty or doc is None:
             return None
         try:
-            return pf.write_recovery(doc, weights=doc.weights)
-        except OSError as exc:
-            self.window.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
+            written = pf.write_recovery(doc, weights=doc.weights)
+        except (pf.ProjectFileError, OSError, ValueError) as exc:
+            # Told once per failing spell (not every minute); never raised into Qt's
+            # timer, which would take the app down with the work in it.
+            if not self._autosave_failed:
+                self._autosave_failed = True
+                self.last_error = f"Autosave failed: {exc}"
+                self.window.statusBar().showMessage(
+                    f"Autosave failed: {exc}. Save the project yourself to keep your work.",
+                    15000)
             return None
+        self._autosave_failed = False
+        return written
 
     def offer_recovery(self) -> bool:
         """If an autosave was left behind, offer to reopen it; True when reopened."""

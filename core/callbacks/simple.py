@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from core.callbacks.base import HOOKS, Callback
+from core.safety_state import StateSnapshot
 
 
 class LearningRateScheduler(Callback):
@@ -55,19 +56,39 @@ class LearningRateScheduler(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop at the first batch whose loss is NaN or infinite.
+    """Stop at the first batch whose loss is NaN or infinite, keeping the last finite
+    state: weights, optimizer slots and iteration count.
 
-    With this callback the trainer also skips that batch's weight update, so the
-    model keeps the last finite weights (Keras would apply the NaN update first).
+    With this callback the trainer skips that batch's weight update; and because a
+    finite loss can still produce a non-finite update (the NaN shows only in the
+    next batch's loss), the state at the start of every batch is kept (two buffer
+    sets, allocated once): at a NaN the newest all-finite one is put back. Keras
+    would stop with the NaN weights in place.
     """
 
     skip_nonfinite_update = True
+
+    def __init__(self):
+        super().__init__()
+        self._older = StateSnapshot()
+        self._newer = StateSnapshot()
+
+    def on_train_begin(self, logs=None):
+        self._older, self._newer = StateSnapshot(), StateSnapshot()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._older, self._newer = self._newer, self._older
+        self._newer.take(self.model)
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             sys.stdout.write(f"Batch {batch}: Invalid loss, terminating training\n")
             self.model.stop_training = True
+            for snap in (self._newer, self._older):
+                if snap.taken and snap.finite():
+                    snap.restore(self.model)
+                    break
 
 
 class CSVLogger(Callback):

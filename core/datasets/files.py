@@ -12,7 +12,6 @@ the file and what is wrong. Nothing here executes code from the file
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import zipfile
@@ -20,7 +19,9 @@ import zlib
 
 import numpy as np
 
+from core import safety
 from core.datasets.idx import read_idx_pair
+from core.datasets.npz_reader import read_npz_arrays
 
 # A .npz is a zip: refuse archives that would inflate past this (zip bombs).
 MAX_NPZ_BYTES = 4 * 1024**3
@@ -39,30 +40,24 @@ def load_npz(path):
     """Arrays from an ``.npz`` with keys x_train/y_train/x_test/y_test, or x/y."""
     path = os.fspath(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-        if total > MAX_NPZ_BYTES:
-            raise ValueError(f"{path}: arrays would take {total} bytes uncompressed "
-                             f"(limit {MAX_NPZ_BYTES}); refusing to load.")
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
+        with safety.open_regular(path, ValueError, ".npz file") as raw, \
+                zipfile.ZipFile(raw) as zf:
+            keys = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
             if set(_SPLIT_KEYS) <= keys:
-                arrs = {k: f[k] for k in _SPLIT_KEYS}
+                wanted = _SPLIT_KEYS
             elif {"x", "y"} <= keys:
-                arrs = {"x": f["x"], "y": f["y"]}
+                wanted = ("x", "y")
             else:
                 raise ValueError(
                     f"{path}: expected arrays named x_train, y_train, x_test, y_test "
                     f"(or x, y); file has {sorted(keys) or 'no arrays'}.")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found.") from None
-    except ValueError as e:
-        if str(e).startswith(path):
-            raise
-        # numpy says "Object arrays cannot be loaded when allow_pickle=False" etc.
-        raise ValueError(f"{path}: cannot load arrays ({e}).") from None
+            arrs = read_npz_arrays(zf, path, wanted, MAX_NPZ_BYTES)
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise ValueError(f"{path}: not a readable .npz file ({e}).") from None
+    for key, a in arrs.items():
+        if a.dtype.kind not in "buif":
+            raise ValueError(f"{path}: array '{key}' has dtype {a.dtype}; only real numbers "
+                             "(bool, int, float) can be trained on.")
     if "x" in arrs:
         _check_pair(path, arrs["x"], arrs["y"], "x", "y")
         return (arrs["x"], arrs["y"]), None
@@ -85,16 +80,10 @@ def _narrowest(values: np.ndarray) -> np.ndarray:
 
 
 def _read_text(path: str) -> str:
+    with safety.open_regular(path, ValueError, "CSV file") as f:
+        raw = safety.read_gzip_or_plain(f, path, ValueError)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
         return raw.decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found.") from None
-    except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(f"{path}: cannot read the file ({e}).") from None
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start}).") from None
 
@@ -151,6 +140,11 @@ def load_csv(path, label_column=-1, delimiter=",", header="auto"):
                 raise ValueError(f"{path}: line {line_no}: value {bad[0].strip()!r} is not "
                                  "a number.") from None
         raise ValueError(f"{path}: cannot parse the CSV ({e}).") from None
+    if not np.all(np.isfinite(data)):
+        row, col = np.argwhere(~np.isfinite(data))[0]
+        raise ValueError(f"{path}: line {row + 1 + has_header}, column {col + 1}: value "
+                         f"{data[row, col]} is not a finite number; NaN and infinity "
+                         "cannot be trained on.")
     label_column %= ncols
     y = _narrowest(data[:, label_column])
     x = _narrowest(np.delete(data, label_column, axis=1))

@@ -12,12 +12,13 @@ type, truncated or oversized data) raises ``ValueError`` naming the file.
 
 from __future__ import annotations
 
-import gzip
+import math
 import os
 import struct
-import zlib
 
 import numpy as np
+
+from core import safety
 
 # IDX type code -> big-endian numpy dtype.
 _TYPES = {
@@ -34,22 +35,11 @@ MAX_BYTES = 2 * 1024**3
 
 
 def _read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-            f.seek(0)
-            if head == b"\x1f\x8b":  # gzip magic, whatever the extension says
-                with gzip.GzipFile(fileobj=f) as g:
-                    data = g.read(MAX_BYTES + 1)
-            else:
-                data = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: IDX file not found.") from None
-    except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(f"{path}: cannot read IDX data ({e}); the file is corrupt "
-                         "or truncated.") from None
-    if len(data) > MAX_BYTES:
-        raise ValueError(f"{path}: IDX data is larger than {MAX_BYTES} bytes; refusing to load.")
+    # Regular files only (a FIFO would hang, /dev/zero never ends); gzip streamed
+    # with a bound, so a 2 MB bomb stops after the floor instead of its gigabytes.
+    limit = min(MAX_BYTES, safety.memory_budget() // 2)
+    with safety.open_regular(path, ValueError, "IDX file") as f:
+        data = safety.read_gzip_or_plain(f, path, ValueError, limit=limit)
     return data
 
 
@@ -72,13 +62,17 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
                          f"{ndim} dimensions need {header}).")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = _TYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: no overflow to 0
     got = len(data) - header
     if got != expected:
         what = "truncated" if got < expected else "has trailing bytes"
         raise ValueError(f"{name}: IDX data {what}: dimensions {tuple(dims)} of "
                          f"{dtype.name} need {expected} bytes, file has {got}.")
-    arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    try:
+        arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    except ValueError as e:  # dimensions numpy cannot index (their product overflows)
+        raise ValueError(f"{name}: IDX dimensions {tuple(dims)} cannot form an array "
+                         f"({e}).") from None
     # Native byte order, writable, owning its memory (frombuffer is read-only).
     return arr.astype(dtype.newbyteorder("="), copy=True)
 

@@ -29,12 +29,13 @@ import inspect
 import json
 import math
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from core import safety, safety_writes
 from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
 from core.graph.settings import TrainingSettings
@@ -129,18 +130,10 @@ def decode_weights(data: dict) -> dict:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
+    """Atomic, mode-keeping, symlink-following write (see ``core.safety_writes``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    data = text.encode("utf-8")
+    safety_writes.atomic_write(path, lambda f: f.write(data))
 
 
 def _write(doc: GraphDocument, path, weights, extra=None) -> None:
@@ -225,7 +218,8 @@ def _parse_edges(items, ids: set) -> list[Edge]:
         if not isinstance(item, dict):
             raise ValueError(f"edge #{k} is not an object")
         src, dst, port = item.get("src"), item.get("dst"), item.get("dst_port", 0)
-        if src not in ids or dst not in ids:
+        if not isinstance(src, str) or not isinstance(dst, str) or src not in ids or \
+                dst not in ids:
             raise ValueError(f"edge #{k} ({src!r} -> {dst!r}) names a node that does not exist")
         if isinstance(port, bool) or not isinstance(port, int) or port < 0:
             raise ValueError(f"edge #{k} has a bad input port {port!r}")
@@ -272,17 +266,33 @@ def document_from_dict(data, registry=None, source="<memory>") -> GraphDocument:
     return doc
 
 
+MAX_DEPTH = 64  # our own files nest ~8 deep; more cannot be saved again safely
+
+
+def _read_json(path: Path):
+    """The parsed JSON of a project file, refusing non-regular files, files too large
+    for memory, NaN/Infinity and nesting past ``MAX_DEPTH`` (all ``ProjectFileError``)."""
+    def fail(message):
+        return ProjectFileError(path, message.split(": ", 1)[-1] if
+                                message.startswith(str(path)) else message)
+
+    try:
+        with safety.open_regular(path, ValueError, "project file") as f:
+            raw = safety.read_bounded(f, safety.memory_budget() // 8, path, ValueError,
+                                      "the project file")
+    except (ValueError, OSError) as exc:
+        raise ProjectFileError(path, "cannot be read: " + str(fail(str(exc)).problem)) \
+            from None
+    try:
+        return safety.loads_json(raw, MAX_DEPTH)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
 def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
     """Read a ``.nwproj``; returns ``(doc, weights)`` (weights: name -> arrays, or None)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProjectFileError(path, f"cannot be read: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProjectFileError(path, f"is not valid JSON ({exc})") from None
+    data = _read_json(path)
     doc = document_from_dict(data, registry=registry, source=path)
     weights = None
     if data.get("weights") is not None:
@@ -291,11 +301,43 @@ def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
         except (ValueError, TypeError, AttributeError) as exc:
             raise ProjectFileError(path, f"has unreadable weights: {exc}") from None
     doc.weights = weights
-    # An autosave reopens as the project it protects, so Save goes back to that file.
-    doc.path = data["recovery_of"] if "recovery_of" in data else str(path)
-    if doc.path is not None and not isinstance(doc.path, str):
+    doc.path = str(path)
+    if "recovery_of" in data:
+        # An autosave reopens as the project it protects, so Save goes back to that
+        # file -- but only when the autosave really is that project's own recovery
+        # file; a recorded origin is never trusted to choose where Save writes.
         doc.path = None
+        origin = _checked_origin(path, data["recovery_of"])
+        if origin is not _NOT_RECOVERY:
+            doc.path = origin
+            if origin is None:
+                doc.recovery_token = path.stem[len(_UNTITLED):]
     return doc, weights
+
+
+_NOT_RECOVERY = object()
+_UNTITLED = "untitled-"
+
+
+def _checked_origin(path: Path, origin):
+    """``origin`` when ``path`` is the recovery file ``write_recovery`` makes for it
+    (None: an unsaved project's), else ``_NOT_RECOVERY``."""
+    try:
+        here = path.resolve()
+        folder = (state_dir() / "recovery").resolve()
+    except (OSError, RuntimeError):
+        return _NOT_RECOVERY
+    if here.parent != folder:
+        return _NOT_RECOVERY
+    if origin is None:
+        return None if here.name.startswith(_UNTITLED) else _NOT_RECOVERY
+    if not isinstance(origin, str) or not origin.endswith(".nwproj"):
+        return _NOT_RECOVERY
+    try:
+        expected = recovery_path(origin).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return _NOT_RECOVERY
+    return origin if expected == here else _NOT_RECOVERY
 
 
 # ------------------------------------------------------------------ autosave
@@ -314,45 +356,87 @@ def state_dir() -> Path:
     return Path(base) / "netweaver"
 
 
-def recovery_path(path=None) -> Path:
-    """Where the autosave of the project at ``path`` (None: an unsaved one) goes."""
+def recovery_path(path=None, doc=None) -> Path:
+    """Where the autosave of the project at ``path`` goes. An unsaved project
+    (``path`` None) gets a file of its own, named by ``doc``'s recovery token, so two
+    unsaved projects (two windows, two instances) never overwrite each other."""
     folder = state_dir() / "recovery"
     if path is None:
-        return folder / "untitled.nwproj"
+        return folder / f"{_UNTITLED}{_token(doc)}.nwproj"
     full = str(Path(path).expanduser().resolve())
     digest = hashlib.sha1(full.encode("utf-8")).hexdigest()[:10]
     return folder / f"{Path(path).stem}-{digest}.nwproj"
 
 
+def _token(doc) -> str:
+    """The document's recovery token, made on first use (process id + random)."""
+    if doc is None:
+        return f"{os.getpid()}"
+    token = getattr(doc, "recovery_token", None)
+    if not isinstance(token, str) or not token:
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        doc.recovery_token = token
+    return token
+
+
 def write_recovery(doc: GraphDocument, weights=None) -> Path:
-    """Autosave ``doc`` beside its siblings in the state folder (``doc.path`` unchanged)."""
-    target = recovery_path(doc.path)
+    """Autosave ``doc`` beside its siblings in the state folder (``doc.path`` unchanged).
+
+    Raises ``ProjectFileError`` when the state folder cannot be written."""
+    target = recovery_path(doc.path, doc)
     _write(doc, target, weights, extra={"recovery_of": doc.path})
     return target
 
 
-def find_recovery() -> Path | None:
-    """The newest autosave left behind (e.g. after a crash), or None."""
+def find_recoveries() -> list[Path]:
+    """Autosaves left behind (e.g. after a crash) that can be read, newest first.
+    An unreadable one (torn, corrupt, hostile) is skipped, so an older good one is
+    still offered."""
     folder = state_dir() / "recovery"
     if not folder.is_dir():
-        return None
-    files = [p for p in folder.glob("*.nwproj") if p.is_file()]
-    return max(files, key=lambda p: p.stat().st_mtime) if files else None
+        return []
+    files = []
+    for p in folder.glob("*.nwproj"):
+        try:
+            if p.is_file():
+                files.append((p.stat().st_mtime, p))
+        except OSError:
+            continue
+    good = []
+    for _mtime, p in sorted(files, key=lambda t: t[0], reverse=True):
+        try:
+            load_project(p)
+        except (ProjectFileError, OSError, ValueError, TypeError):
+            continue
+        good.append(p)
+    return good
+
+
+def find_recovery() -> Path | None:
+    """The newest readable autosave left behind, or None."""
+    found = find_recoveries()
+    return found[0] if found else None
 
 
 def recovery_origin(recovery_file) -> str | None:
-    """The project path an autosave was made for (None for an unsaved project)."""
+    """The project path an autosave was made for (None for an unsaved project, or when
+    the file's recorded origin is not the project it is the recovery file of)."""
+    path = Path(recovery_file)
     try:
-        data = json.loads(Path(recovery_file).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = _read_json(path)
+    except ProjectFileError:
         return None
     origin = data.get("recovery_of") if isinstance(data, dict) else None
-    return origin if isinstance(origin, str) else None
+    checked = _checked_origin(path, origin)
+    return checked if isinstance(checked, str) else None
 
 
-def clear_recovery(path=None) -> None:
-    """Delete the autosave of the project at ``path`` (None: the unsaved one)."""
-    target = recovery_path(path)
+def clear_recovery(path=None, doc=None) -> None:
+    """Delete the autosave of the project at ``path`` (None: the unsaved ``doc``'s;
+    nothing when neither is given)."""
+    if path is None and (doc is None or not getattr(doc, "recovery_token", None)):
+        return
+    target = recovery_path(path, doc)
     try:
         target.unlink()
     except FileNotFoundError:

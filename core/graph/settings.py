@@ -23,9 +23,15 @@ def _fail(name: str, value, expected: str):
     raise ValueError(f"Training setting {name}={value!r} is invalid; expected {expected}.")
 
 
+# Upper bounds keep a hostile project from reaching OverflowError in numpy/Qt
+# (seeds are 32-bit in numpy's legacy API, spin boxes are 32-bit ints).
+_MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1}
+
+
 def _int(name, v, lo):
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        _fail(name, v, f"an integer >= {lo}")
+    hi = _MAX.get(name)
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+        _fail(name, v, f"an integer >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
     return int(v)
 
 

@@ -45,26 +45,40 @@ def map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]):
     order: list = []  # nodes in decreasing depth (DFS post-order)
     layer_index: dict = {}
 
-    def visit(tensor):
-        if tensor._keras_history is None:
-            raise ValueError(
-                f"Model outputs must come from layer calls on Input tensors; {tensor!r} "
-                "was not produced by a layer."
-            )
-        layer, node_index, _ = tensor._keras_history
-        node = layer._inbound_nodes[node_index]
-        if id(node) in finished:
-            return
-        if id(node) in in_progress:
-            raise ValueError(f"The graph has a cycle through layer '{layer.name}'.")
-        layer_index.setdefault(id(layer), (len(layer_index), layer))
-        in_progress.add(id(node))
-        if id(tensor) not in input_ids:
-            for t in node.input_tensors:
-                visit(t)
-        finished.add(id(node))
-        in_progress.discard(id(node))
-        order.append((node, id(tensor) in input_ids))
+    done = object()
+
+    def visit(root):
+        # Depth-first post-order with an explicit stack: a 5,000-layer chain must not
+        # hit Python's recursion limit.
+        stack = [(root, None)]
+        while stack:
+            tensor, state = stack[-1]
+            if state is None:
+                if tensor._keras_history is None:
+                    raise ValueError(
+                        f"Model outputs must come from layer calls on Input tensors; "
+                        f"{tensor!r} was not produced by a layer.")
+                layer, node_index, _ = tensor._keras_history
+                node = layer._inbound_nodes[node_index]
+                if id(node) in finished:
+                    stack.pop()
+                    continue
+                if id(node) in in_progress:
+                    raise ValueError(f"The graph has a cycle through layer '{layer.name}'.")
+                layer_index.setdefault(id(layer), (len(layer_index), layer))
+                in_progress.add(id(node))
+                parents = iter(()) if id(tensor) in input_ids else iter(node.input_tensors)
+                stack[-1] = (tensor, (node, parents))
+                continue
+            node, parents = state
+            parent = next(parents, done)
+            if parent is done:
+                finished.add(id(node))
+                in_progress.discard(id(node))
+                order.append((node, id(tensor) in input_ids))
+                stack.pop()
+            else:
+                stack.append((parent, None))
 
     for t in outputs:
         visit(t)

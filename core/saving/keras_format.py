@@ -18,11 +18,10 @@ import datetime
 import io
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 import zlib
 
+from core import safety, safety_writes
 from core.saving import serialization
 from core.saving.compile_config import compile_from_config
 from core.saving.weights_h5 import WeightsError, read_weights, write_weights
@@ -42,22 +41,9 @@ class ModelFileError(ValueError):
 
 # ----------------------------------------------------------------------------- writing
 def _atomic_write(path: str, write) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path``, then move it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise users
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Call ``write(fileobj)`` on a temp file beside ``path``, then move it into place
+    (see ``core.safety_writes``: mode kept, symlinks written through)."""
+    safety_writes.atomic_write(path, write)
 
 
 def model_config(model) -> dict:
@@ -108,23 +94,12 @@ def save_model(model, filepath, overwrite=True, zipped=True) -> None:
 
 
 def _write_folder(path: str, members: dict) -> None:
-    parent = os.path.dirname(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".", dir=parent)
-    try:
-        for name, data in members.items():
-            with open(os.path.join(tmp, name), "wb") as f:
-                f.write(data)
-        os.chmod(tmp, 0o755)
-        old = None
-        if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix="." + os.path.basename(path) + ".old.", dir=parent)
-            os.replace(path, os.path.join(old, "m"))
-        os.replace(tmp, path)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
+    safety_writes.write_folder(path, members)
+
+
+def _recover_folder_save(path: str) -> None:
+    """Put back what a save killed half-way left (see ``safety_writes.recover``)."""
+    safety_writes.recover(path)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -136,12 +111,33 @@ def _safe_member_name(name: str) -> bool:
     return ".." not in name.split("/")
 
 
+def _member_limit() -> int:
+    """Largest total a .keras may inflate to: the fixed cap, or less on a machine
+    with little free memory (reading costs up to twice the member's size)."""
+    return min(MAX_TOTAL_BYTES, safety.memory_budget() // 2)
+
+
+def _reject_zip_bomb(path: str, info) -> None:
+    """Keras' ``_reject_zip_bomb``: a member past the floor that claims more than
+    ``MAX_EXPANSION`` times what it stores cannot be a real model part."""
+    if info.file_size > safety.EXPANSION_FLOOR and \
+            info.file_size > safety.MAX_EXPANSION * max(1, info.compress_size):
+        raise ModelFileError(
+            f"{path}: member {info.filename!r} declares {safety.fmt_bytes(info.file_size)} "
+            f"but stores only {safety.fmt_bytes(info.compress_size)}; refusing to load a "
+            "likely decompression bomb.")
+
+
 def read_archive(path: str) -> dict[str, bytes]:
     """The three members of a ``.keras`` zip or folder, after the safety checks."""
+    _recover_folder_save(path)
     if os.path.isdir(path):
         return _read_folder(path)
+    if not os.path.lexists(path):
+        raise ModelFileError(f"{path}: file not found.")
     try:
-        with zipfile.ZipFile(path) as zf:
+        with safety.open_regular(path, ModelFileError, "model file") as raw, \
+                zipfile.ZipFile(raw) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise ModelFileError(f"{path}: the archive has {len(infos)} members "
@@ -150,11 +146,13 @@ def read_archive(path: str) -> dict[str, bytes]:
             if bad:
                 raise ModelFileError(f"{path}: unsafe member name {bad[0]!r} (absolute or "
                                      "'..' paths could write outside a folder).")
-            total = sum(i.file_size for i in infos)
-            if total > MAX_TOTAL_BYTES:
-                raise ModelFileError(f"{path}: members would inflate to {total} bytes "
-                                     f"(limit {MAX_TOTAL_BYTES}); refusing to open it.")
             names = {i.filename: i for i in infos}
+            total = sum(i.file_size for i in infos)
+            limit = _member_limit()
+            if total > limit:
+                raise ModelFileError(f"{path}: members would inflate to "
+                                     f"{safety.fmt_bytes(total)} ({total} bytes; limit "
+                                     f"{limit}); refusing to open it.")
             out = {}
             for member in (CONFIG, WEIGHTS, METADATA):
                 info = names.get(member)
@@ -166,12 +164,13 @@ def read_archive(path: str) -> dict[str, bytes]:
                 if member != WEIGHTS and info.file_size > MAX_JSON_BYTES:
                     raise ModelFileError(f"{path}: {member} is {info.file_size} bytes "
                                          f"(limit {MAX_JSON_BYTES}).")
-                # ZipExtFile stops at the declared size and checks the CRC, so the
-                # sizes checked above bound what is read here.
-                out[member] = zf.read(info)
+                _reject_zip_bomb(path, info)
+                # Streamed in chunks and counted: never more than the declared size
+                # (ZipExtFile also stops there and checks the CRC).
+                with zf.open(info) as f:
+                    out[member] = safety.read_bounded(f, info.file_size, path,
+                                                      ModelFileError, member)
             return out
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: file not found.") from None
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
@@ -184,24 +183,85 @@ def _read_folder(path: str) -> dict[str, bytes]:
     out = {}
     for member in (CONFIG, WEIGHTS, METADATA):
         p = os.path.join(path, member)
-        if not os.path.isfile(p):
+        if not os.path.lexists(p):
             if member == METADATA:
                 continue
             raise ModelFileError(f"{path}: the model folder has no {member}.")
-        size = os.path.getsize(p)
-        limit = MAX_TOTAL_BYTES if member == WEIGHTS else MAX_JSON_BYTES
-        if size > limit:
-            raise ModelFileError(f"{path}: {member} is {size} bytes (limit {limit}).")
-        with open(p, "rb") as f:
-            out[member] = f.read()
+        limit = _member_limit() if member == WEIGHTS else MAX_JSON_BYTES
+        with safety.open_regular(p, ModelFileError, "model part") as f:
+            out[member] = safety.read_bounded(f, limit, p, ModelFileError, member)
     return out
 
 
 def _parse_json(path: str, member: str, data: bytes):
+    """JSON of a member; NaN/Infinity (a NaN initializer argument or loss weight would
+    load silently and poison training) and absurd nesting are refused."""
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        return safety.loads_json(data, MAX_JSON_DEPTH)
+    except ValueError as e:
         raise ModelFileError(f"{path}: {member} is not valid JSON ({e}).") from None
+
+
+MAX_JSON_DEPTH = 200  # deep Sequential-in-Functional nests stay far below this
+# Module roots no Keras object lives in: a file naming them is hostile or broken.
+_FOREIGN_MODULES = ("os", "sys", "builtins", "subprocess", "shutil", "importlib", "pickle",
+                    "marshal", "ctypes", "socket", "posix", "nt", "runpy", "code", "pty",
+                    "multiprocessing", "threading", "signal", "io", "pathlib", "tempfile",
+                    "urllib", "http", "webbrowser", "eval", "exec")
+_POLICIES = ("DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy",
+             "QuantizedFloat8DTypePolicy", "DTypePolicyMap")
+
+
+def _check_config(path: str, config) -> None:
+    """Loader-side validation of ``config.json`` before any class is resolved: dtype
+    policies must be Keras' own (Keras' safe_mode refuses the rest too), no object may
+    name a module such as ``os`` or ``builtins``, layer names may not hold '/', and
+    an object's ``config`` must be a JSON object (walked without recursion)."""
+    stack = [config]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, list):
+            stack.extend(o)
+            continue
+        if not isinstance(o, dict):
+            continue
+        module = o.get("module")
+        if isinstance(module, str) and module.split(".")[0] in _FOREIGN_MODULES:
+            raise ModelFileError(f"{path}: config.json names {o.get('class_name')!r} from "
+                                 f"module {module!r}, which is not a Keras object; refusing "
+                                 "the file "
+                                 "(Netweaver never imports modules named in a file).")
+        if "class_name" in o and "config" in o and o["config"] is not None and \
+                not isinstance(o["config"], dict) and o.get("class_name") not in (
+                    "__lambda__", "function", "__numpy__", "__tensor__"):
+            raise ModelFileError(f"{path}: the config of {o.get('class_name')!r} must be a "
+                                 f"JSON object, got {type(o['config']).__name__}.")
+        inner = o.get("config") if isinstance(o.get("config"), dict) else {}
+        name = inner.get("name")
+        if "class_name" in o and isinstance(name, str) and "/" in name:
+            raise ModelFileError(f"{path}: layer name {name!r} contains '/', which Keras "
+                                 "uses to separate weight paths.")
+        dtype = inner.get("dtype")
+        if isinstance(dtype, dict) or (dtype is not None and not isinstance(dtype, str)):
+            _check_policy(path, inner.get("name"), dtype)
+        stack.extend(o.values())
+
+
+def _check_policy(path, layer, policy) -> None:
+    where = f"layer {layer!r}" if isinstance(layer, str) else "a layer"
+    if not isinstance(policy, dict):
+        raise ModelFileError(f"{path}: the dtype of {where} must be a string or a "
+                             f"DTypePolicy object, got {type(policy).__name__}.")
+    module, cls, cfg = policy.get("module"), policy.get("class_name"), policy.get("config")
+    if module not in (None, "keras") and not str(module).startswith("keras."):
+        raise ModelFileError(f"{path}: the dtype policy of {where} comes from module "
+                             f"{module!r}; only Keras' own policies are accepted.")
+    if cls not in _POLICIES:
+        raise ModelFileError(f"{path}: the dtype policy of {where} is {cls!r}; expected "
+                             f"one of {', '.join(_POLICIES)}.")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("name"), str):
+        raise ModelFileError(f"{path}: the dtype policy of {where} needs a config with a "
+                             "string 'name'.")
 
 
 def _refuse_code(path: str, obj) -> None:
@@ -246,9 +306,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ModelFileError(f"{path}: {CONFIG} does not describe a model (no class_name).")
     _refuse_code(path, config)
+    _check_config(path, config)
     try:
         model = serialization.deserialize_layer(config, custom_objects=custom_objects)
-    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError, AttributeError) as e:
+        # AttributeError: a list where a dict belongs, deep in a layer's from_config.
         raise ModelFileError(f"{path}: cannot rebuild the model from {CONFIG}: {e}") from e
     compiled = False
     if compile and config.get("compile_config"):
@@ -262,7 +324,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         read_weights(model, h5, skip_optimizer=not compiled)
     except WeightsError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:  # h5py: RuntimeError too
         raise ModelFileError(f"{path}: {WEIGHTS} is corrupt ({e}).") from None
     finally:
         h5.close()
@@ -306,7 +368,7 @@ def load_weights(model, filepath, skip_mismatch=False) -> None:
         read_weights(model, h5)
     except WeightsError as e:
         raise ModelFileError(f"{path}: {e}") from None
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:  # h5py: RuntimeError too
         raise ModelFileError(f"{path}: the weights file is corrupt ({e}).") from None
     finally:
         h5.close()

@@ -153,6 +153,41 @@ def write_weights(model, h5file) -> None:
     _walk(model, "", set(), visit)
 
 
+def check_self_contained(h5file) -> None:
+    """Refuse any HDF5 file that could make reading it touch another file.
+
+    Keras writes only groups, hard links and plain datasets; an external link,
+    a soft link (which may lead to one), a virtual dataset or external raw
+    storage would read data from elsewhere on disk, so any of them anywhere in
+    the file (checked link by link, without following any) refuses it.
+    """
+    import h5py
+
+    bad: list[str] = []
+
+    def visit(name, link):
+        if not isinstance(link, h5py.HardLink):
+            bad.append(f"'{name}' is a {type(link).__name__}")
+            return True  # stop: one is enough
+        return None
+
+    h5file.visititems_links(visit)
+    if bad:
+        raise WeightsError(f"{bad[0]}; a weights file may only hold plain groups and "
+                           "datasets (a link could read data from outside this file).")
+
+    def datasets(name, obj):
+        if isinstance(obj, h5py.Dataset) and (obj.is_virtual or obj.external):
+            bad.append(name)
+            return True
+        return None
+
+    h5file.visititems(datasets)
+    if bad:
+        raise WeightsError(f"dataset '{bad[0]}' stores its data outside this file "
+                           "(virtual or external storage); refusing to read it.")
+
+
 def _read_group(h5file, path: str):
     """Arrays of ``path/vars`` (None when absent), refusing links and external storage."""
     import h5py
@@ -185,6 +220,7 @@ def read_weights(model, h5file, skip_optimizer: bool = False) -> None:
 
     Raises ``WeightsError`` naming the layer, the weight index and both shapes.
     """
+    check_self_contained(h5file)
     plan: list[tuple] = []
     visited_paths: set[str] = set()
 

@@ -19,9 +19,8 @@ import queue
 import threading
 import time
 
-import numpy as np
-
 from core.callbacks import Callback
+from core.safety_state import StateSnapshot
 
 
 class TrainingJob:
@@ -128,9 +127,10 @@ class ControlCallback(Callback):
     def __init__(self, job: TrainingJob):
         super().__init__()
         self.job = job
-        self._good: list[np.ndarray] | None = None
-        self._candidate: list[np.ndarray] | None = None
-        self._vars = []
+        # Weights + optimizer slots + iteration count (core.safety_state): restoring
+        # the weights alone left the moments NaN for the next Train or export.
+        self._good = StateSnapshot()
+        self._candidate = StateSnapshot()
         self._epoch = 0
         self._steps = None
         self.paused_seconds = 0.0
@@ -144,13 +144,7 @@ class ControlCallback(Callback):
     # Keras calls these -------------------------------------------------------
     def on_train_begin(self, logs=None):
         model = self._target_model()
-        self._vars = list(model.weights)
-        if self._good is None or len(self._good) != len(self._vars):
-            self._good = [np.array(v.value, copy=True) for v in self._vars]
-            self._candidate = [np.empty_like(v.value) for v in self._vars]
-        else:
-            for buf, v in zip(self._good, self._vars):
-                np.copyto(buf, v.value)
+        self._good.take(model)
         params = getattr(self, "params", None) or {}
         self._steps = params.get("steps")
         self.job.events.put(("train_begin", {"time": time.perf_counter(), "steps": self._steps,
@@ -173,8 +167,7 @@ class ControlCallback(Callback):
             job.events.put(("lr", {"learning_rate": lr}))
         self._snapshotting = self._since_snapshot >= SNAPSHOT_EVERY - 1
         if self._snapshotting:
-            for buf, v in zip(self._candidate, self._vars):
-                np.copyto(buf, v.value)
+            self._candidate.take(model)
             self._snapshot_at = (self._epoch + 1, int(batch) + 1)
             self._since_snapshot = 0
         else:
@@ -186,8 +179,7 @@ class ControlCallback(Callback):
         model = self._target_model()
         loss = logs.get("loss")
         if loss is not None and not _finite(loss):
-            for buf, v in zip(self._good, self._vars):
-                np.copyto(v.value, buf)
+            self._good.restore(model)
             job.nan_at = (self._epoch + 1, int(batch) + 1)
             job.good_at = self._good_at
             model.stop_training = True

@@ -62,11 +62,13 @@ def test_snapshot_buffers_are_reused_not_reallocated():
     job, cb = _callback(model)
     cb.on_train_begin()
     cb.on_epoch_begin(0)
-    ids = {id(b) for b in cb._good + cb._candidate}
-    for b in range(4):
+    cb.on_train_batch_begin(0)  # the candidate set is allocated at its first snapshot
+    cb.on_train_batch_end(0, {"loss": 1.0})
+    ids = {id(b) for b in cb._good.buffers + cb._candidate.buffers}
+    for b in range(1, 20):
         cb.on_train_batch_begin(b)
         cb.on_train_batch_end(b, {"loss": 1.0})
-    assert {id(b) for b in cb._good + cb._candidate} == ids
+    assert {id(b) for b in cb._good.buffers + cb._candidate.buffers} == ids
 
 
 def test_pause_blocks_until_resume_and_applies_the_new_learning_rate():

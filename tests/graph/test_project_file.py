@@ -134,18 +134,18 @@ def test_recovery_cycle(tmp_path):
     assert pf.find_recovery() is None
     doc = _sample_doc()
     p = pf.write_recovery(doc)
-    assert p == pf.recovery_path(None)
+    assert p == pf.recovery_path(None, doc)
     assert str(p).startswith(os.environ["NETWEAVER_STATE_DIR"])
     assert pf.find_recovery() == p and pf.recovery_origin(p) is None
     restored, _ = load_project(p)
     assert restored.path is None
     assert restored.to_dict() == doc.to_dict()
-    pf.clear_recovery(None)
+    pf.clear_recovery(None, doc)
     assert pf.find_recovery() is None
 
     save_project(doc, tmp_path / "mine.nwproj")
     p2 = pf.write_recovery(doc)
-    assert p2 == pf.recovery_path(tmp_path / "mine.nwproj") != pf.recovery_path(None)
+    assert p2 == pf.recovery_path(tmp_path / "mine.nwproj") != pf.recovery_path(None, doc)
     assert doc.path == str(tmp_path / "mine.nwproj")  # autosave does not re-home the doc
     assert pf.recovery_origin(p2) == str(tmp_path / "mine.nwproj")
     reopened, _ = load_project(p2)
