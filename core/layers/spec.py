@@ -206,6 +206,11 @@ def get_layer_class(name: str) -> type:
         ) from None
 
 
+def nested_layers() -> dict[str, type]:
+    """Name -> class of the layers known only inside others (``register_nested_layer``)."""
+    return dict(_NESTED)
+
+
 def registered_layers() -> dict[str, type]:
     """Name -> class for every registered layer (aliases excluded)."""
     return dict(_LAYERS)
