@@ -28,6 +28,13 @@ from core.layers.merging import (
     Minimum,
     Multiply,
     Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from core.layers.node import KerasTensor
 from core.layers.normalization import BatchNormalization
@@ -76,5 +83,6 @@ __all__ = [
     "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]
