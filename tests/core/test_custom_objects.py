@@ -99,3 +99,40 @@ def test_unregistered_class_error_names_class_and_how_to_register(tmp_path):
     with pytest.raises(ValueError, match="register_keras_serializable"):
         deserialize_layer({"module": "keras.layers", "class_name": "NoSuchLayer",
                            "config": {}})
+
+
+def test_to_json_model_from_json_and_from_config_custom_objects():
+    from core.models import Sequential, model_from_json
+    from core.saving import serialize_layer
+
+    class Scale(keras.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, inputs):
+            return inputs * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    model = Sequential([keras.Input((3,)), Dense(2)])
+    again = model_from_json(model.to_json())
+    assert type(again) is Sequential and again.layers[-1].units == 2
+    with pytest.raises(ValueError, match="model_from_json"):
+        model_from_json("{not json")
+    config = serialize_layer(RegisteredNet(3))
+    config["class_name"] = "UnregisteredNet"
+    config["registered_name"] = "UnregisteredNet"
+    with pytest.raises(ValueError, match="register_keras_serializable"):
+        model_from_json(__import__("json").dumps(config))
+    restored = model_from_json(__import__("json").dumps(config),
+                               custom_objects={"UnregisteredNet": UnregisteredNet})
+    assert type(restored) is UnregisteredNet
+    seq_cfg = {"name": "s", "layers": [
+        {"module": None, "class_name": "Scale", "config": {"factor": 3.0},
+         "registered_name": "Scale"}]}
+    with pytest.raises(ValueError, match="Scale"):
+        Sequential.from_config(seq_cfg)
+    seq = Sequential.from_config(seq_cfg, custom_objects={"Scale": Scale})
+    assert seq.layers[0].factor == 3.0
