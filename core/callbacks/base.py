@@ -147,6 +147,9 @@ class CallbackList(Callback):
         return bool(self._by_hook[hook])
 
     def _call(self, hook, *args):
+        # Keras' CallbackList hands every hook a dict: ``logs`` is never None.
+        if args and args[-1] is None:
+            args = (*args[:-1], {})
         for fn in self._by_hook[hook]:
             fn(*args)
 

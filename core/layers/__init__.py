@@ -29,6 +29,13 @@ from core.layers.merging import (
     Minimum,
     Multiply,
     Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from core.layers.node import KerasTensor
 from core.layers.normalization import BatchNormalization
@@ -84,5 +91,6 @@ __all__ = [
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
     "SimpleRNN", "SimpleRNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell", "RNN", "StackedRNNCells",
     "Bidirectional",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]

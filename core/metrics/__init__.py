@@ -28,17 +28,20 @@ from core.metrics.accuracy import (
 )
 from core.metrics.base import Mean, MeanMetricWrapper, Metric
 from core.metrics.confusion import F1Score, FBetaScore, Precision, Recall
+from core.metrics.reduction import MeanAbsolutePercentageError, Sum
 
 __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
            "SparseTopKCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
-           "Precision", "Recall", "FBetaScore", "F1Score", "get", "serialize", "deserialize",
+           "Precision", "Recall", "FBetaScore", "F1Score", "Sum", "MeanAbsolutePercentageError",
+           "get", "serialize", "deserialize",
            "resolve_accuracy", "DeferredAccuracy"]
 
 _CLASSES = {c.__name__: c for c in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
-    MeanSquaredError, Precision, Recall, FBetaScore, F1Score)}
+    MeanSquaredError, Precision, Recall, FBetaScore, F1Score, Sum,
+    MeanAbsolutePercentageError)}
 _NAMES = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
@@ -47,9 +50,11 @@ _NAMES = {
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "precision": Precision, "recall": Recall, "f1_score": F1Score, "fbeta_score": FBetaScore,
-    "mean": Mean,
+    "mean": Mean, "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
 }
-_RENAMED = {"mae", "mse", "mean_absolute_error", "mean_squared_error"}
+_RENAMED = {"mae", "mse", "mape", "mean_absolute_error", "mean_squared_error",
+            "mean_absolute_percentage_error"}
 
 
 def _is_binary_loss(loss) -> bool:

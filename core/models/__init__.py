@@ -19,6 +19,19 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                              safe_mode=safe_mode)
 
 
+def model_from_json(json_string, custom_objects=None):
+    """The model ``model.to_json()`` describes, freshly initialised (Keras'
+    ``model_from_json``); user classes come from the registry or ``custom_objects``."""
+    import json
+
+    from core.saving.serialization import deserialize_layer
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model_from_json: not a JSON model description ({e}).") from None
+    return deserialize_layer(config, custom_objects=custom_objects)
+
+
 def clone_model(model, input_tensors=None, clone_function=None):
     """A new model with the same architecture and freshly initialised weights
     (Keras' ``clone_model``): rebuilt from ``get_config``."""
@@ -28,4 +41,5 @@ def clone_model(model, input_tensors=None, clone_function=None):
     return type(model).from_config(model.get_config())
 
 
-__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model",
+           "model_from_json"]

@@ -281,5 +281,5 @@ class Functional(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         from core.saving.serialization import functional_from_config
-        return functional_from_config(config)
+        return functional_from_config(config, custom_objects=custom_objects)
 

@@ -141,8 +141,10 @@ class Model(Trainer, Layer):
     def from_config(cls, config, custom_objects=None):
         if cls is Model or "input_layers" in config:
             from core.saving.serialization import functional_from_config
-            return functional_from_config(config)
-        return super().from_config(config)
+            return functional_from_config(config, custom_objects=custom_objects)
+        from core.saving.object_registry import custom_object_scope
+        with custom_object_scope(custom_objects):
+            return super().from_config(config)
 
 
 def _zeros_for(shape, dtype):

@@ -227,7 +227,7 @@ class Sequential(Model):
         from core.saving.serialization import deserialize_layer
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for layer_config in config.get("layers", []):
-            model.add(deserialize_layer(layer_config), rebuild=False)
+            model.add(deserialize_layer(layer_config, custom_objects), rebuild=False)
         model._maybe_rebuild()
         if not model.built and config.get("build_input_shape"):
             model.build(tuple(config["build_input_shape"]))

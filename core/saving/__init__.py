@@ -13,6 +13,14 @@ from core.saving.keras_format import (
     save_model,
     save_weights,
 )
+from core.saving.object_registry import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
 from core.saving.serialization import (
     deserialize_layer,
     functional_config,
@@ -20,5 +28,7 @@ from core.saving.serialization import (
     serialize_layer,
 )
 
-__all__ = ["ModelFileError", "deserialize_layer", "functional_config", "functional_from_config",
+__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects",
+           "get_registered_name", "get_registered_object", "register_keras_serializable",
+           "ModelFileError", "deserialize_layer", "functional_config", "functional_from_config",
            "load_model", "load_weights", "save_model", "save_weights", "serialize_layer"]

@@ -20,14 +20,17 @@ allow-list of Keras module names. ``functional_config`` /
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import numpy as np
 
 from core.layers.base import Layer
 from core.layers.node import KerasTensor
 from core.layers.spec import get_layer_class
+from core.saving.object_registry import (  # noqa: F401  (custom_object_scope: re-export)
+    custom_object_scope,
+    get_registered_name,
+    lookup_custom,
+    unknown_class_message,
+)
 
 # ``module`` values we accept for built-in classes (we never import them).
 _ALLOWED_MODULE_PREFIXES = ("keras.layers", "keras.models", "keras.src.layers",
@@ -42,20 +45,6 @@ _BUILT_AT_INIT = frozenset({
     "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
     "Masking", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
     "GlobalMaxPooling1D"})
-_scope = threading.local()
-
-
-@contextlib.contextmanager
-def custom_object_scope(custom_objects):
-    """Make ``custom_objects`` visible to nested ``deserialize_layer`` calls (e.g. the
-    layers inside a Sequential's ``from_config``), like Keras' CustomObjectScope."""
-    previous = getattr(_scope, "custom_objects", None)
-    if custom_objects:
-        _scope.custom_objects = {**(previous or {}), **custom_objects}
-    try:
-        yield
-    finally:
-        _scope.custom_objects = previous
 
 
 def to_plain(obj):
@@ -102,7 +91,7 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
     # name (the class name when not registered); loading needs them registered or
     # passed in custom_objects.
     module = None if cls.__module__ == "__main__" else cls.__module__
-    return module, name, name
+    return module, name, get_registered_name(cls)
 
 
 def build_config(layer):
@@ -153,11 +142,9 @@ def _resolve_class(config: dict, custom_objects=None):
     class_name = config.get("class_name")
     if not isinstance(class_name, str) or not class_name:
         raise ValueError(f"Layer config has no valid 'class_name': {_short(config)}")
-    custom_objects = custom_objects or getattr(_scope, "custom_objects", None) or {}
-    registered = config.get("registered_name")
-    for key in (registered, class_name):
-        if isinstance(key, str) and key in custom_objects:
-            return custom_objects[key]
+    found = lookup_custom(custom_objects, config.get("registered_name"), class_name)
+    if found is not None:
+        return found
     module = config.get("module")
     if module is not None and not (module in _ALLOWED_MODULES or
                                    module.startswith(_ALLOWED_MODULE_PREFIXES)):
@@ -167,9 +154,9 @@ def _resolve_class(config: dict, custom_objects=None):
             cls = get_layer_class(class_name)
         except ValueError:
             raise ValueError(
-                f"Layer class {class_name!r} from module {module!r} is not a known layer: "
-                "pass it in custom_objects or register it with @register_layer "
-                "(modules are never imported from a file).") from None
+                unknown_class_message("layer", class_name) +
+                f" (The file names module {module!r}; modules are never imported "
+                "from a file.)") from None
         if _is_builtin(cls):
             raise ValueError(f"Layer class {class_name!r} claims module {module!r}, which is "
                              "not a Keras module.")
@@ -183,8 +170,7 @@ def _resolve_class(config: dict, custom_objects=None):
     try:
         return get_layer_class(class_name)
     except ValueError as e:  # names the unknown class; add how to supply one's own
-        raise ValueError(f"{e} A class of your own must be passed in "
-                         f"custom_objects={{'{class_name}': TheClass}}.") from None
+        raise ValueError(f"{e} {unknown_class_message('layer', class_name)}") from None
 
 
 def _short(obj, limit=200) -> str:
