@@ -28,7 +28,7 @@ class OnnxGraph:
     def __init__(self):
         from onnx import numpy_helper
         self._numpy_helper = numpy_helper
-        self.nodes, self.initializers, self.ranks = [], [], {}
+        self.nodes, self.initializers, self.shapes = [], [], {}
         self._count = 0
         self._weights = {}
 
@@ -37,7 +37,11 @@ class OnnxGraph:
         return f"{stem}_{self._count}"
 
     def rank(self, name: str) -> int:
-        return self.ranks[name]
+        return len(self.shapes[name])
+
+    def shape(self, name: str) -> tuple:
+        """The static Keras shape of tensor ``name`` (batch dimension None)."""
+        return self.shapes[name]
 
     def op(self, op_type: str, inputs: list[str], **attrs) -> str:
         from onnx import helper
@@ -97,7 +101,7 @@ def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
             outs = [emit(g, layer, xs)]
         for t, name in zip(node.output_tensors, outs):
             names[id(t)] = name
-            g.ranks[name] = len(t.shape)
+            g.shapes[name] = tuple(t.shape)
     return [names[id(t)] for t in outputs]
 
 
@@ -109,7 +113,7 @@ def to_onnx_model(model):
     g = OnnxGraph()
     in_names = [t._keras_history[0].name for t in inputs]
     for t, name in zip(inputs, in_names):
-        g.ranks[name] = len(t.shape)
+        g.shapes[name] = tuple(t.shape)
     out_names = _emit_model(g, model, in_names)
     # name the outputs after their layers (Keras' output_names), as Identity ops
     final = []

@@ -132,9 +132,19 @@ def _nhwc(g, x):
     return g.op("Transpose", [x], perm=[0, 2, 3, 1])
 
 
-def _auto_pad(layer):
-    # Keras' "same" puts the odd extra row/column at the end: ONNX SAME_UPPER
-    return "SAME_UPPER" if layer.padding == "same" else "VALID"
+def _pads(g, layer, x, kernel, dilation=(1, 1)) -> list[int]:
+    """Explicit ONNX pads for Keras' padding (onnxruntime refuses auto_pad with dilation).
+
+    "same" pads so that out = ceil(in / stride), the odd extra row/column at the end."""
+    if layer.padding != "same":
+        return [0, 0, 0, 0]
+    before, after = [], []
+    for size, k, s, d in zip(g.shape(x)[1:3], kernel, layer.strides, dilation):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        before.append(total // 2)
+        after.append(total - total // 2)
+    return before + after
 
 
 def dense(g, layer, xs):
@@ -151,14 +161,15 @@ def conv2d(g, layer, xs):
         inputs.append(g.weight(layer.bias))
     y = g.op("Conv", inputs, kernel_shape=list(kernel.shape[2:]),
              strides=list(layer.strides), dilations=list(layer.dilation_rate),
-             group=int(getattr(layer, "groups", 1)), auto_pad=_auto_pad(layer))
+             group=int(getattr(layer, "groups", 1)),
+             pads=_pads(g, layer, xs[0], kernel.shape[2:], layer.dilation_rate))
     return emit_activation(g, layer, _nhwc(g, y), layer.activation)
 
 
 def _pool(op_type):
     def emit(g, layer, xs):
         attrs = {"kernel_shape": list(layer.pool_size), "strides": list(layer.strides),
-                 "auto_pad": _auto_pad(layer)}
+                 "pads": _pads(g, layer, xs[0], layer.pool_size)}
         if op_type == "AveragePool":
             attrs["count_include_pad"] = 0  # Keras averages over the real pixels only
         return _nhwc(g, g.op(op_type, [_nchw(g, xs[0])], **attrs))
