@@ -87,6 +87,11 @@ def open_initial_project(window, argv) -> None:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from core.cli import COMMANDS, run
+    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--debug")):
+        return run(argv)  # headless: no QApplication
+    if argv[:1] == ["open"]:  # `netweaver open FILE` is `netweaver FILE`
+        argv = argv[1:]
     app = QApplication.instance() or QApplication([sys.argv[0]] + argv)
     app.setApplicationName("Netweaver")
     app.setOrganizationName("Netweaver")

@@ -127,6 +127,20 @@ class Model(Trainer, Layer):
             raise ValueError(f"Model '{self.name}': {filepath!r} exists and overwrite=False.")
         saving.save_weights(self, filepath)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Keras 3's ``export``; only ``format="onnx"`` is available here (no TensorFlow)."""
+        if format != "onnx":
+            raise ValueError(f"Model '{self.name}': export format {format!r} is not available; "
+                             "Netweaver exports format='onnx' (save() writes .keras).")
+        if input_signature is not None:
+            raise ValueError(f"Model '{self.name}': input_signature is not supported; the "
+                             "model's own input shapes (any batch size) are exported.")
+        from core.export.onnx import export_onnx
+        export_onnx(self, filepath)
+        if verbose:
+            print(f"Saved artifact at '{filepath}'.")
+
     def load_weights(self, filepath):
         from core import saving
         saving.load_weights(self, filepath)

@@ -1,0 +1,179 @@
+"""Headless command line: ``netweaver train|evaluate|predict|export|summary PROJECT``.
+
+Qt-free; ``desktop.app.main`` hands every sub-command except ``open`` to ``run``.
+Exit codes: 0 success, 1 the command failed, 2 bad usage (argparse), 3 the project is
+missing or corrupt. Errors are one line on stderr; ``--debug`` shows the traceback.
+
+>>> run(["summary", "resources/examples/mnist_mlp.nwproj"])       # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+COMMANDS = ("train", "evaluate", "predict", "export", "summary")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROJECT = 0, 1, 2, 3
+FORMATS = {"keras": ".keras", "onnx": ".onnx", "py": ".py", "h5-weights": ".weights.h5"}
+
+
+class ProjectError(Exception):
+    """The project file is missing or cannot be read."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="netweaver", description="Netweaver without the window.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, help_text):
+        s = sub.add_parser(name, help=help_text)
+        s.add_argument("project", help="a .nwproj project file")
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+        return s
+
+    t = add("train", "train the project's model and save the weights into the project")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--data", help=".npz with x_train, y_train (and x_test, y_test)")
+    t.add_argument("--out", help="folder for the trained model.keras (default: none)")
+    e = add("evaluate", "loss and metrics on the test split")
+    e.add_argument("--data")
+    pr = add("predict", "predictions for x_test (or x) of --data, to .csv or .npz")
+    pr.add_argument("--data")
+    pr.add_argument("--out", required=True, help="predictions file (.csv or .npz)")
+    x = add("export", "write the model in another format")
+    x.add_argument("--format", required=True, choices=sorted(FORMATS))
+    x.add_argument("--out", required=True, help="the file to write")
+    add("summary", "print the model summary")
+    return p
+
+
+def _load(path):
+    from core.graph.build import apply_weights, build_model
+    from core.graph.project_file import load_project
+    if not Path(path).is_file():
+        raise ProjectError(f"{path}: no such project file")
+    try:
+        doc, weights = load_project(path)
+        model = build_model(doc)
+    except Exception as exc:  # any reading or building failure is "corrupt project" here
+        raise ProjectError(f"{path}: {str(exc).splitlines()[0]}") from exc
+    if weights:
+        apply_weights(model, weights)
+    s = doc.training
+    model.compile(optimizer=s.optimizer, loss=s.loss, metrics=list(s.metrics))
+    model.optimizer.learning_rate = s.learning_rate
+    return doc, model
+
+
+def _fit_to_inputs(model, x):
+    x = np.asarray(x, np.float32)
+    if x.max(initial=0) > 1.5:  # raw pixels, as the built-in data sets ship them
+        x = x / 255.0
+    return x.reshape((len(x), *model.inputs[0].shape[1:]))
+
+
+def _data(doc, model, data_file):
+    if data_file:
+        with np.load(data_file, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    elif doc.training.dataset == "sample":
+        from core.datasets.sample import load_sample
+        (xt, yt), (xv, yv) = load_sample()
+        arrays = {"x_train": xt, "y_train": yt, "x_test": xv, "y_test": yv}
+    else:
+        raise ValueError(f"data set {doc.training.dataset!r}: pass --data FILE.npz "
+                         "(x_train, y_train, x_test, y_test)")
+    if len(model.inputs) != 1:
+        raise ValueError("models with several inputs need code, not the CLI, to train")
+    out = {}
+    for k, v in arrays.items():
+        out[k] = _fit_to_inputs(model, v) if k.startswith("x") else v
+    return out
+
+
+def _cmd_train(args, doc, model):
+    from core.graph.build import model_weights
+    from core.graph.project_file import save_project
+    d = _data(doc, model, args.data)
+    s = doc.training
+    history = model.fit(d["x_train"], d["y_train"], epochs=args.epochs or s.epochs,
+                        batch_size=args.batch_size or s.batch_size, verbose=1,
+                        validation_split=s.validation_split if "x_test" not in d else 0.0,
+                        validation_data=(d["x_test"], d["y_test"]) if "x_test" in d else None)
+    final = {k: v[-1] for k, v in history.history.items()}
+    print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in final.items()))
+    save_project(doc, args.project, weights=model_weights(model))
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        model.save(str(Path(args.out) / "model.keras"))
+
+
+def _cmd_evaluate(args, doc, model):
+    d = _data(doc, model, args.data)
+    result = model.evaluate(d["x_test"], d["y_test"], verbose=0, return_dict=True)
+    print("  ".join(f"{k}={v:.4f}" for k, v in result.items()))
+
+
+def _cmd_predict(args, doc, model):
+    d = _data(doc, model, args.data)
+    x = d.get("x_test", d.get("x"))
+    if x is None:
+        raise ValueError("--data needs x_test or x")
+    pred = np.asarray(model.predict(x, verbose=0))
+    out = Path(args.out)
+    if out.suffix == ".npz":
+        np.savez(out, predictions=pred)
+    elif out.suffix == ".csv":
+        np.savetxt(out, pred.reshape(len(pred), -1), delimiter=",", fmt="%.7g")
+    else:
+        raise ValueError(f"{out}: predictions go to .csv or .npz")
+    print(f"wrote {len(pred)} predictions to {out}")
+
+
+def _cmd_export(args, doc, model):
+    out = args.out
+    if args.format == "keras":
+        model.save(out)
+    elif args.format == "onnx":
+        model.export(out, format="onnx")
+    elif args.format == "py":
+        from core.export.keras_code import export_keras_code
+        export_keras_code(model, out, weights=True)
+    else:
+        model.save_weights(out)
+    print(f"wrote {out}")
+
+
+def _cmd_summary(args, doc, model):
+    model.summary()
+
+
+def run(argv) -> int:
+    args = parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        doc, model = _load(args.project)
+        globals()[f"_cmd_{args.command}"](args, doc, model)
+        return EXIT_OK
+    except ProjectError as exc:
+        print(f"netweaver: {exc}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return EXIT_PROJECT
+    except Exception as exc:
+        print(f"netweaver {args.command}: {type(exc).__name__}: {exc}".splitlines()[0],
+              file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return EXIT_FAILED
+
+
+def main(argv=None) -> int:
+    return run(sys.argv[1:] if argv is None else argv)

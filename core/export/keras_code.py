@@ -1,0 +1,146 @@
+"""Write a model as a readable Keras 3 Python script (functional API).
+
+The script names every layer, passes only the arguments that differ from the layer's
+defaults, compiles as the model was compiled, and loads ``model.weights.h5`` from beside
+itself when that file exists (``export_keras_code(..., weights=True)`` writes it with the
+engine's Keras-layout weights writer). ``data_parallel=True`` adds
+``keras.distribution.DataParallel`` over all devices (a JAX-only API: the script skips
+it on other backends).
+
+>>> path = export_keras_code(model, "model.py", weights=True)   # doctest: +SKIP
+>>> # KERAS_BACKEND=jax python model.py   -> prints model.summary()
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import os
+import pprint
+import re
+
+from core.export.onnx import _graph_of  # the same run-order walk as the ONNX exporter
+from core.saving.compile_config import get_compile_config
+
+_SKIP_KEYS = {"name", "dtype", "trainable", "quantization_config"}
+
+_HEADER = '''"""{name}: a Keras 3 model written by Netweaver.
+
+Run with any Keras 3 backend, e.g.  KERAS_BACKEND=torch python {script}
+The trained weights load from {weights!r} beside this file when it exists.
+"""
+
+import os
+
+import keras
+
+DATA_PARALLEL = {data_parallel}  # True: train on every device (keras.distribution, JAX only)
+if DATA_PARALLEL and keras.backend.backend() == "jax":
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
+'''
+
+_FOOTER = '''
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights!r})
+if os.path.exists(WEIGHTS):
+    model.load_weights(WEIGHTS)
+
+if __name__ == "__main__":
+    model.summary()
+'''
+
+
+def _identifier(name: str, taken: set) -> str:
+    ident = re.sub(r"\W", "_", name) or "x"
+    if ident[0].isdigit() or keyword.iskeyword(ident) or ident in ("keras", "os", "model"):
+        ident = "t_" + ident
+    base, k = ident, 1
+    while ident in taken:
+        ident, k = f"{base}_{k}", k + 1
+    taken.add(ident)
+    return ident
+
+
+def _required(cls) -> list[str]:
+    sig = inspect.signature(cls.__init__)
+    return [p.name for p in list(sig.parameters.values())[1:]
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def layer_arguments(layer) -> list[tuple[str, object]]:
+    """(name, value) of the arguments that differ from ``type(layer)``'s defaults."""
+    config = layer.get_config()
+    required = _required(type(layer))
+    default = type(layer)(**{k: config[k] for k in required}).get_config()
+    args = [(k, config[k]) for k in required]
+    args += [(k, v) for k, v in config.items()
+             if k not in _SKIP_KEYS and k not in required and default.get(k, object()) != v]
+    if not layer.trainable:
+        args.append(("trainable", False))
+    return args
+
+
+def _call(cls_name: str, args, name: str) -> str:
+    parts = [f"{k}={v!r}" for k, v in args] + [f"name={name!r}"]
+    one_line = f"keras.layers.{cls_name}({', '.join(parts)})"
+    if len(one_line) <= 80:
+        return one_line
+    return f"keras.layers.{cls_name}(\n    " + ",\n    ".join(parts) + ",\n)"
+
+
+def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=False,
+               script: str = "model.py") -> str:
+    """The script's text (see the module docstring)."""
+    from core.models.model import Model
+    inputs, outputs, order = _graph_of(model)
+    taken, var = set(), {}
+    lines = [_HEADER.format(name=model.name, script=script, weights=weights_file,
+                            data_parallel=bool(data_parallel))]
+    for t in inputs:
+        layer = t._keras_history[0]
+        v = var[id(t)] = _identifier(layer.name, taken)
+        lines.append(f"{v} = keras.Input(shape={tuple(t.shape[1:])!r}, name={layer.name!r})")
+    for node in order:
+        layer = node.layer
+        if getattr(layer, "num_inputs", 1) == 0:
+            continue
+        if isinstance(layer, Model):
+            raise ValueError(f"Layer '{layer.name}' is a nested model; Keras code export "
+                             "writes flat models only.")
+        ins = [var[id(t)] for t in node.input_tensors]
+        arg = f"[{', '.join(ins)}]" if node.is_multi_input else ins[0]
+        outs = [_identifier(layer.name, taken) for _ in node.output_tensors]
+        for t, v in zip(node.output_tensors, outs):
+            var[id(t)] = v
+        lines.append(f"{', '.join(outs)} = "
+                     f"{_call(type(layer).__name__, layer_arguments(layer), layer.name)}({arg})")
+    ins = [var[id(t)] for t in inputs]
+    outs = [var[id(t)] for t in outputs]
+    in_text = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"
+    out_text = outs[0] if len(outs) == 1 else f"[{', '.join(outs)}]"
+    lines.append(f"model = keras.Model(inputs={in_text}, outputs={out_text}, "
+                 f"name={model.name!r})")
+    compiled = get_compile_config(model)
+    if compiled:
+        text = pprint.pformat(compiled, indent=4, width=90, sort_dicts=False)
+        lines.append(f"\n# compile settings, as Keras' own get_compile_config() writes them\n"
+                     f"model.compile_from_config({text})")
+    lines.append(_FOOTER.format(weights=weights_file))
+    return "\n".join(lines)
+
+
+def export_keras_code(model, path, weights: bool = False, data_parallel: bool = False) -> str:
+    """Write the script to ``path`` (atomically); with ``weights`` also write
+    ``model.weights.h5`` beside it. Returns the script's path."""
+    from pathlib import Path
+
+    from core.graph.project_file import _atomic_write_text
+    path = Path(path)
+    weights_name = "model.weights.h5"
+    text = keras_code(model, weights_name, data_parallel, script=path.name)
+    compile(text, str(path), "exec")  # a syntax error here is ours: fail before writing
+    if weights:
+        model.save_weights(os.path.join(path.parent, weights_name))
+    _atomic_write_text(path, text)
+    return str(path)

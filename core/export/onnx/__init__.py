@@ -1,0 +1,160 @@
+"""Write a built model as an ONNX file (opset ``OPSET``), checked by ``onnx.checker``.
+
+>>> from core.models import Sequential                                  # doctest: +SKIP
+>>> from core.layers import Input, Dense                                # doctest: +SKIP
+>>> model = Sequential([Input((4,)), Dense(2, activation="softmax")])   # doctest: +SKIP
+>>> export_onnx(model, "model.onnx")                                    # doctest: +SKIP
+
+The file is written to a temporary file beside ``path`` and moved into place only once
+the whole model is emitted and checked, so a failed export leaves nothing on disk.
+Nested models are inlined; each layer is emitted by ``emitters.EMITTERS[class name]``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from core.export.onnx.emitters import EMITTERS, OPSET, UnsupportedLayer
+
+__all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS"]
+
+
+class OnnxGraph:
+    """Collects nodes and initializers; hands out unique tensor names."""
+
+    def __init__(self):
+        from onnx import numpy_helper
+        self._numpy_helper = numpy_helper
+        self.nodes, self.initializers, self.shapes = [], [], {}
+        self._count = 0
+        self._weights = {}
+
+    def _name(self, stem: str) -> str:
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def rank(self, name: str) -> int:
+        return len(self.shapes[name])
+
+    def shape(self, name: str) -> tuple:
+        """The static Keras shape of tensor ``name`` (batch dimension None)."""
+        return self.shapes[name]
+
+    def op(self, op_type: str, inputs: list[str], **attrs) -> str:
+        from onnx import helper
+        out = self._name(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def const(self, value) -> str:
+        arr = np.asarray(value)
+        if arr.dtype.kind == "f":
+            arr = arr.astype(np.float32)
+        name = self._name("const")
+        self.initializers.append(self._numpy_helper.from_array(arr, name))
+        return name
+
+    def weight(self, variable) -> str:
+        """A layer weight as an initializer (one per variable, even if shared)."""
+        key = id(variable)
+        if key not in self._weights:
+            self._weights[key] = self.const(np.asarray(variable.numpy(), np.float32))
+        return self._weights[key]
+
+
+def _graph_of(model):
+    """(inputs, outputs, nodes) of a Sequential or Functional model, in run order."""
+    from core.models.functional import map_graph
+    if hasattr(model, "_symbolic_input") and not hasattr(model, "_nested_inputs"):
+        if model._symbolic_input is None:
+            raise ValueError(f"Model '{model.name}' is not built: give it an input shape "
+                             "(an Input layer) before exporting.")
+        inputs, outputs = [model._symbolic_input], [model._symbolic_output]
+    else:
+        inputs, outputs = list(model.inputs), list(model.outputs)
+    nodes_by_depth, _ = map_graph(inputs, outputs)
+    order = [node for depth in sorted(nodes_by_depth, reverse=True)
+             for node in nodes_by_depth[depth]]
+    return inputs, outputs, order
+
+
+def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
+    from core.models.model import Model
+    inputs, outputs, order = _graph_of(model)
+    names = {id(t): n for t, n in zip(inputs, input_names)}
+    for node in order:
+        layer = node.layer
+        if getattr(layer, "num_inputs", 1) == 0:  # InputLayer: its tensor is a graph input
+            continue
+        xs = [names[id(t)] for t in node.input_tensors]
+        if isinstance(layer, Model):
+            outs = _emit_model(g, layer, xs)
+        else:
+            emit = EMITTERS.get(type(layer).__name__)
+            if emit is None:
+                raise UnsupportedLayer(
+                    f"Layer '{layer.name}' ({type(layer).__name__}) has no ONNX emitter; it "
+                    f"cannot be represented in ONNX opset {OPSET}.")
+            outs = [emit(g, layer, xs)]
+        for t, name in zip(node.output_tensors, outs):
+            names[id(t)] = name
+            g.shapes[name] = tuple(t.shape)
+    return [names[id(t)] for t in outputs]
+
+
+def to_onnx_model(model):
+    """The ``onnx.ModelProto`` of ``model`` (float32, any batch size)."""
+    import onnx
+    from onnx import TensorProto, helper
+    inputs, outputs, _ = _graph_of(model)
+    g = OnnxGraph()
+    in_names = [t._keras_history[0].name for t in inputs]
+    for t, name in zip(inputs, in_names):
+        g.shapes[name] = tuple(t.shape)
+    out_names = _emit_model(g, model, in_names)
+    # name the outputs after their layers (Keras' output_names), as Identity ops
+    final = []
+    for t, name in zip(outputs, out_names):
+        target = t._keras_history[0].name
+        if target in final or target in in_names:
+            target = f"{target}_output"
+        g.nodes.append(helper.make_node("Identity", [name], [target], name=target))
+        final.append(target)
+
+    def info(name, t):
+        dims = ["batch" if d is None else int(d) for d in t.shape]
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+    graph = helper.make_graph(g.nodes, model.name,
+                              [info(n, t) for n, t in zip(in_names, inputs)],
+                              [info(n, t) for n, t in zip(final, outputs)], g.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="netweaver")
+    proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime >= 1.16
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model, path) -> str:
+    """Write ``model`` to ``path`` as ONNX; returns the path. Atomic: on any error
+    nothing is left at ``path`` (an existing file there is kept as it was)."""
+    proto = to_onnx_model(model)
+    data = proto.SerializeToString()
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
