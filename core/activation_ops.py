@@ -240,6 +240,8 @@ class Softmax(Activation):
 
 class LogSoftmax(Softmax):
     name = "log_softmax"
+    # Softmax's fused bias + softmax kernel would return probabilities, not their log.
+    forward_biased = Activation.forward_biased
 
     def forward(self, x, inplace=False):
         ax = tuple(self.axis) if isinstance(self.axis, (list, tuple)) else self.axis
