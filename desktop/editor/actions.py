@@ -31,7 +31,9 @@ class EditActions:
         def act(text, slot, keys=(), canvas_only=False):
             a = QAction(text, window)
             a.setShortcuts([QKeySequence(k) for k in keys])
-            a.triggered.connect(slot)
+            # triggered(bool) would hand `checked` to the slot as its first argument
+            # (paste(payload=False) then pasted nothing): call the slot bare.
+            a.triggered.connect(lambda _checked=False, s=slot: s())
             if canvas_only:  # Delete/Ctrl+C in a text field must stay the field's
                 a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
                 view.addAction(a)
