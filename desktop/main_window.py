@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "&New", lambda: self.project.new(), QKeySequence.New)
         self.template_menu = file_menu.addMenu("New from &Template")
         for path in templates():
-            add(self.template_menu, path.stem.replace("_", " ").title(),
+            add(self.template_menu, template_title(path.stem),
                 lambda _=False, p=path: self.project.new_from_template(p))
         add(file_menu, "&Open…", lambda: self.project.open(), QKeySequence.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -273,3 +273,16 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+
+_WORDS = {"mnist": "MNIST", "cnn": "CNN", "mlp": "MLP", "resnet": "ResNet", "csv": "CSV",
+          "lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def template_title(stem: str) -> str:
+    """A template's menu text: ``mnist_cnn`` -> ``MNIST CNN`` (acronyms kept upper-case).
+
+    >>> template_title("resnet_block")
+    'ResNet Block'
+    """
+    return " ".join(_WORDS.get(w.lower(), w.capitalize()) for w in stem.split("_") if w)

@@ -68,3 +68,52 @@ def test_typing_in_a_spin_box_is_one_undo_step(window, qtbot):
     assert window.undo_stack.count() == start + 1
     window.undo_stack.undo()
     assert doc.training.epochs == before
+
+
+def test_train_buttons_stay_put_when_status_text_wraps(window, qtbot):
+    """Defect 6: Train / Pause / Stop moved ~16 px when a status text wrapped."""
+    ui = window.training_ui
+    ui.train_dock.show()
+    qtbot.wait(50)
+    before = ui.train_button.mapTo(window, ui.train_button.rect().topLeft())
+    long = "Learning rate 'fast' is not a number (e.g. 0.001 or 1e-4). " * 4
+    ui.form.status.setText(long)
+    ui.state_label.setText(long)
+    qtbot.wait(50)
+    assert ui.train_button.mapTo(window, ui.train_button.rect().topLeft()) == before
+
+
+def test_disabled_buttons_look_disabled(window, qtbot):
+    """Defect 6: with the app's style sheet a disabled button was drawn like an enabled one."""
+    from desktop.app import RESOURCES
+
+    ui = window.training_ui
+    ui.train_panel.setStyleSheet((RESOURCES / "styles" / "dark.qss").read_text("utf-8"))
+    ui.train_dock.show()
+    qtbot.wait(50)
+    assert ui.train_button.isEnabled() and not ui.stop_button.isEnabled()
+
+    def mean_text_rgb(button):
+        img = button.grab().toImage()
+        w, h = img.width(), img.height()
+        cols = [img.pixelColor(x, y) for x in range(w // 4, 3 * w // 4) for y in range(h // 3,
+                2 * h // 3)]
+        return max(c.lightness() for c in cols)
+
+    assert mean_text_rgb(ui.stop_button) < mean_text_rgb(ui.train_button) - 40
+
+
+def test_template_menu_palette_and_epoch_texts_read_well(window):
+    """Defect 16: templates listed as "Mnist Cnn", no "no results" for an empty palette
+    search, "1 epochs"."""
+    from desktop.training.controller import plural
+
+    titles = [a.text() for a in window.template_menu.actions()]
+    assert "MNIST CNN" in titles and "ResNet Block" in titles
+    assert not any("Mnist" in t for t in titles)
+    window.palette.search.setText("zzzz-no-such-layer")
+    assert window.palette.visible_names() == []
+    assert window.palette.no_results.isVisible()
+    window.palette.search.setText("Dense")
+    assert not window.palette.no_results.isVisible()
+    assert plural(1, "epoch") == "1 epoch" and plural(2, "epoch") == "2 epochs"
