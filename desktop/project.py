@@ -115,6 +115,9 @@ class ProjectController(QObject):
         path = str(path)
         if not path.endswith(".nwproj"):
             path += ".nwproj"
+        doc = self.window.document
+        if str(doc.meta.get("name") or "Untitled") == "Untitled":  # the model is named too
+            doc.set_meta(name=Path(path).stem)
         if not self._write(path):
             return False
         old = self.path

@@ -364,6 +364,8 @@ class TrainingController(QObject):
             how = "stopped" if result.get("stopped") else "finished"
             self._say(f"Training {how} after {plural(result['epochs_done'], 'epoch')} in "
                       f"{result['train_seconds']:.1f} s.")
+        if self.curves is not None:  # no ETA once the run has ended
+            self.curves.set_counters(self.last_message)
         self._set_state("idle")
         self.runFinished.emit(result)
 

@@ -13,6 +13,8 @@ joins the worker thread.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -270,7 +272,8 @@ class TrainingUI(QObject):
             s = doc.training
             model.compile(optimizer=s.optimizer, loss=s.loss, metrics=list(s.metrics))
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Export model", "model.keras",
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export model",
+                                                  self.default_export_path(),
                                                   "Keras model (*.keras)")
             if not path:
                 return None
@@ -284,12 +287,30 @@ class TrainingUI(QObject):
         self._status(f"Exported {path}")
         return path
 
+    def default_export_path(self) -> str:
+        """Beside the project, named after it (``mnist.nwproj`` -> ``mnist.keras``);
+        for an unsaved project, in the folder of the last project (else home)."""
+        project = getattr(self.window, "project", None)
+        saved = getattr(project, "path", None)
+        if saved:
+            return str(Path(saved).with_suffix(".keras"))
+        folder = project._start_dir() if project is not None else str(Path.home())
+        name = str(self.window.document.meta.get("name") or "model")
+        return str(Path(folder) / (name.replace("/", "_") + ".keras"))
+
     # ------------------------------------------------------------ lifecycle
     def _on_document_replaced(self, doc) -> None:
         if self.controller.state != "idle":
             self.controller.shutdown()
         self.form.refresh()
+        # Nothing of the previous project may stay on screen (File > New, templates).
+        self.curves.reset()
+        self.results.clear()
         self.results.pad.set_model(None)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.state_label.clear()
+        self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
         if self._doc is not None and hasattr(self._doc, "unsubscribe"):
             self._doc.unsubscribe(self._on_doc_event)
