@@ -69,8 +69,9 @@ class TrainingUI(QObject):
         def doc():
             return window.document
 
-        self.data_panel = DataPanel(doc, stack)
-        self.form = TrainingSettingsForm(doc, stack)
+        push = getattr(window, "push_edit", None)  # every edit takes the one checked route
+        self.data_panel = DataPanel(doc, stack, push=push)
+        self.form = TrainingSettingsForm(doc, stack, push=push)
         self.curves = CurvesPanel()
         self.results = ResultsPanel()
         self.controller = TrainingController(doc, lambda: self.data_panel.dataset, self.curves,

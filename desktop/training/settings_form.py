@@ -118,9 +118,12 @@ class TrainingSettingsForm(QWidget):
     learningRateChanged = Signal(float)
     refused = Signal(str)
 
-    def __init__(self, get_document, undo_stack=None, parent=None):
+    def __init__(self, get_document, undo_stack=None, parent=None, push=None):
         super().__init__(parent)
         self.setObjectName("trainingSettings")
+        # The window's checked route (``push_edit``) when there is one: every edit
+        # passes the same trained-weights check as the canvas.
+        self.push = push
         self.get_document = get_document
         self.undo_stack = undo_stack
         self._loading = False
@@ -192,7 +195,12 @@ class TrainingSettingsForm(QWidget):
         doc = self.get_document()
         if doc is None:
             return False
-        if self.undo_stack is not None:
+        if self.push is not None:
+            reason = self.push(SetTrainingCommand(doc, changes))
+            if reason == "cancelled":  # the user kept the weights: show the old value
+                self.refresh()
+                return False
+        elif self.undo_stack is not None:
             reason = push_checked(self.undo_stack, SetTrainingCommand(doc, changes))
         else:
             try:
