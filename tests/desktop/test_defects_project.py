@@ -50,3 +50,25 @@ def test_file_new_leaves_nothing_of_the_previous_run_on_screen(window, qtbot):
     assert ui.state_label.text() == "" and ui.form.status.text() == ""
     assert ui.results.pad.area.ink().sum() == 0
     assert ui.results.results is None
+
+
+def test_opening_a_keras_file_says_what_it_is_without_asking_to_save(window, tmp_path,
+                                                                     monkeypatch):
+    """Defect 10: asked to save first, then showed a raw 'utf-8' codec error."""
+    from PySide6.QtCore import QPointF
+
+    from tests.desktop.conftest import drop_layer
+
+    assert drop_layer(window, "Dense", QPointF(300, 200))  # unsaved work
+    asked = []
+    monkeypatch.setattr(window, "ask_save_discard_cancel", lambda text: asked.append(text)
+                        or "cancel")
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", "{}")
+        z.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(range(256)))
+    assert not window.project.open(str(path))
+    assert not asked
+    err = window.project.last_error
+    assert "model.keras" in err and "Keras" in err and "utf-8" not in err
+    assert len(window.document.nodes) == 1
