@@ -54,7 +54,8 @@ def _output_activation_problems(doc):
             f"expects probabilities: training will stall or turn NaN. Use {want} on the "
             "output layer.",
             (Fix(f"Set activation of '{node.name}' to {want}",
-                 lambda d, i=node.id, a=want: _set_activation(d, i, a)),)))
+                 lambda d, i=node.id, a=want: _set_activation(d, i, a)),),
+            "warning"))  # valid Keras (builds, exports); a warning, so nothing is blocked
     return out
 
 
