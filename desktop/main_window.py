@@ -26,6 +26,7 @@ from desktop.editor.inspector import Inspector
 from desktop.editor.palette import Palette
 from desktop.editor.scene import EditorScene
 from desktop.editor.view import EditorView
+from desktop.editor.weights_guard import guarded_push
 from desktop.panels.problems import ProblemsPanel
 from desktop.panels.summary import SummaryPanel
 from desktop.project import ProjectController, templates
@@ -110,24 +111,26 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.view.fit_all()
 
-    def confirm_edit(self) -> bool:
-        """Before a graph edit: trained weights would no longer match, so offer to drop them."""
-        doc = self.document
-        if getattr(doc, "weights", None) is None:
-            return True
-        if not self.ask_yes_no("Discard trained weights?",
-                               "This change alters the network, so its trained weights no "
-                               "longer fit it. Discard the weights and make the change?"):
-            return False
-        doc.weights = None
-        self.project.mark_dirty()
-        return True
-
     def push_edit(self, cmd) -> str | None:
-        """Run an undo command on the document; the refusal reason, "cancelled", or None."""
-        if not isinstance(cmd, MoveNodesCommand) and not self.confirm_edit():
-            return "cancelled"
-        return push_checked(self.undo_stack, cmd)
+        """The one checked route for every edit (canvas, inspector, data panel, training
+        form): run ``cmd``; when it makes the trained weights unfit, ask first; Undo gives
+        the weights back. The refusal reason, "cancelled", or None."""
+        if isinstance(cmd, MoveNodesCommand):
+            return push_checked(self.undo_stack, cmd)
+        return guarded_push(self.undo_stack, cmd, self._ask_discard_weights,
+                            self._weights_replaced)
+
+    def _ask_discard_weights(self) -> bool:
+        return self.ask_yes_no("Discard trained weights?",
+                               "This change alters the network, so its trained weights no "
+                               "longer fit it. Discard the weights and make the change? "
+                               "(Undo brings them back.)")
+
+    def _weights_replaced(self) -> None:
+        ui = getattr(self, "training_ui", None)
+        if ui is not None:  # the pad must never predict with weights the project lost
+            ui.results.pad.set_model(None)
+        self.project.mark_dirty()
 
     def _selection_changed(self) -> None:
         ids = self.scene.selected_node_ids()
@@ -173,7 +176,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "&New", lambda: self.project.new(), QKeySequence.New)
         self.template_menu = file_menu.addMenu("New from &Template")
         for path in templates():
-            add(self.template_menu, path.stem.replace("_", " ").title(),
+            add(self.template_menu, template_title(path.stem),
                 lambda _=False, p=path: self.project.new_from_template(p))
         add(file_menu, "&Open…", lambda: self.project.open(), QKeySequence.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -273,3 +276,16 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+
+_WORDS = {"mnist": "MNIST", "cnn": "CNN", "mlp": "MLP", "resnet": "ResNet", "csv": "CSV",
+          "lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def template_title(stem: str) -> str:
+    """A template's menu text: ``mnist_cnn`` -> ``MNIST CNN`` (acronyms kept upper-case).
+
+    >>> template_title("resnet_block")
+    'ResNet Block'
+    """
+    return " ".join(_WORDS.get(w.lower(), w.capitalize()) for w in stem.split("_") if w)

@@ -93,11 +93,11 @@ class ProjectController(QObject):
                                                   self._start_dir(), FILTER)
             if not path:
                 return False
-        if confirm and not self.maybe_save():
-            return False
-        doc = self._load(path)
+        doc = self._load(path)  # first: a file that cannot open never asks to save
         if doc is None:
             return False  # the error was shown; the current project is untouched
+        if confirm and not self.maybe_save():
+            return False
         self._replace(doc, str(path))
         self.add_recent(str(path))
         return True
@@ -116,6 +116,9 @@ class ProjectController(QObject):
         path = str(path)
         if not path.endswith(".nwproj"):
             path += ".nwproj"
+        doc = self.window.document
+        if str(doc.meta.get("name") or "Untitled") == "Untitled":  # the model is named too
+            doc.set_meta(name=Path(path).stem)
         if not self._write(path):
             return False
         old = self.path
@@ -204,6 +207,11 @@ class ProjectController(QObject):
         return str(Path(recent[0]).parent) if recent else str(Path.home())
 
     def _load(self, path):
+        what = _not_a_project(path)
+        if what:
+            self.last_error = what
+            self.window.show_error("Cannot open project", what)
+            return None
         try:
             doc, _weights = pf.load_project(path)
         except (pf.ProjectFileError, OSError, ValueError) as exc:
@@ -230,3 +238,19 @@ class ProjectController(QObject):
         doc.path = path
         self.window.set_document(doc)
         self._mark_clean()
+
+
+def _not_a_project(path) -> str | None:
+    """Why ``path`` is plainly no ``.nwproj`` (a Keras zip, an HDF5 file), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None  # load_project reports it, naming the file
+    name = Path(path).name
+    if head.startswith(b"PK"):
+        return (f"{name} is a zip archive (a Keras .keras model?), not a Netweaver project "
+                "(.nwproj, JSON). Open a .nwproj file.")
+    if head.startswith(b"\x89HDF"):
+        return f"{name} is an HDF5 file (a Keras .h5 model?), not a Netweaver project (.nwproj)."
+    return None

@@ -144,6 +144,10 @@ def compute_problems(doc) -> list[Problem]:
             continue
         problems.extend(_warnings(doc, node, state))
     problems.extend(_data_problems(doc, inputs))
+    if not any(p.severity == "error" for p in problems):  # only once the graph is sound
+        from core.graph.training_rules import training_problems
+
+        problems.extend(training_problems(doc))
     return problems
 
 

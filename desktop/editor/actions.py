@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from desktop.editor import clipboard, theme
 from desktop.editor.commands import (
     AddNodeCommand,
-    DisconnectCommand,
     DocStateCommand,
     MoveNodesCommand,
     RemoveNodesCommand,
@@ -31,7 +30,9 @@ class EditActions:
         def act(text, slot, keys=(), canvas_only=False):
             a = QAction(text, window)
             a.setShortcuts([QKeySequence(k) for k in keys])
-            a.triggered.connect(slot)
+            # triggered(bool) would hand `checked` to the slot as its first argument
+            # (paste(payload=False) then pasted nothing): call the slot bare.
+            a.triggered.connect(lambda _checked=False, s=slot: s())
             if canvas_only:  # Delete/Ctrl+C in a text field must stay the field's
                 a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
                 view.addAction(a)
@@ -89,17 +90,18 @@ class EditActions:
         edges = [e for e in self.scene.selected_edges() if e.src not in gone and e.dst not in gone]
         if not ids and not edges:
             return
-        if not self.w.confirm_edit():  # ask about trained weights once, not per wire
-            return
-        stack = self.w.undo_stack
-        stack.beginMacro("Delete")
-        try:
-            for e in edges:
-                self.w.push_edit(DisconnectCommand(self.doc, e))
-            if ids:
-                self.w.push_edit(RemoveNodesCommand(self.doc, ids))
-        finally:
-            stack.endMacro()
+        if not edges:
+            cmd = RemoveNodesCommand(self.doc, ids)
+        else:
+            def remove(doc):  # one edit, so trained weights are asked about (and undone) once
+                for e in edges:
+                    doc.disconnect(e)
+                if ids:
+                    doc.remove_nodes(ids)
+
+            cmd = DocStateCommand(self.doc, "Delete", remove)
+        if self.w.push_edit(cmd) == "cancelled":
+            self.scene.select_nodes(ids)  # the tried edit was rolled back: keep the selection
 
     def copy(self) -> dict | None:
         ids = self.scene.selected_node_ids()

@@ -56,10 +56,13 @@ def display(value) -> str:
 
 def _ints(text: str, allow_none: bool) -> tuple:
     out = []
-    for tok in text.replace("(", "").replace(")", "").replace("[", "").replace("]", "").split(","):
+    toks = text.replace("(", "").replace(")", "").replace("[", "").replace("]", "").split(",")
+    if len(toks) > 1 and not toks[-1].strip():
+        toks = toks[:-1]  # "28," is Python's one-tuple; "28,,28" is a typo, not (28, 28)
+    for tok in toks:
         tok = tok.strip()
         if not tok:
-            continue
+            raise ValueError(f"{text.strip()!r} has an empty entry; write e.g. 28, 28")
         if allow_none and tok.lower() == "none":
             out.append(None)
             continue

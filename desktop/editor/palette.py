@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from desktop.editor import theme
 
@@ -89,6 +89,11 @@ class Palette(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.search)
         layout.addWidget(self.tree)
+        self.no_results = QLabel("No layers match this search.", self)
+        self.no_results.setObjectName("paletteNoResults")
+        self.no_results.setWordWrap(True)
+        self.no_results.hide()
+        layout.addWidget(self.no_results)
         self._items: dict[str, QTreeWidgetItem] = {}
         self._groups: dict[str, QTreeWidgetItem] = {}
         self._populate()
@@ -143,6 +148,7 @@ class Palette(QWidget):
                 child.setHidden(not show)
                 any_shown |= show
             top.setHidden(not any_shown)
+        self.no_results.setVisible(bool(needle) and not self.visible_names())
 
     def mime_for(self, name: str) -> QMimeData:
         """The MIME data a drag of ``name`` carries (used by tests and drop targets)."""

@@ -155,6 +155,20 @@ class CurvesPanel(QWidget):
             self._ensure("val_" + m)
         self._redraw_overlays()
 
+    def reset(self) -> None:
+        """A new project: no live curves, no overlays, no counters (File > New)."""
+        for plot in (self.loss_plot, self.metric_plot):
+            for s in list(self.series.values()):
+                if s.item in plot.listDataItems():
+                    plot.removeItem(s.item)
+            plot.enableAutoRange()
+        self.series.clear()
+        self._color_index = {}
+        self.run_name = ""
+        self._history = []
+        self._redraw_overlays()
+        self.counters.setText("No training yet.")
+
     def _ensure(self, key: str, batch: bool = False) -> _Series:
         full = key + ("#batch" if batch else "")
         s = self.series.get(full)

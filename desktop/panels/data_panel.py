@@ -106,11 +106,12 @@ class DataPanel(QWidget):
     datasetChanged = Signal(object)
     loadFinished = Signal(bool, str)  # accepted, message (tests wait on this)
 
-    def __init__(self, get_document, undo_stack=None, parent=None):
+    def __init__(self, get_document, undo_stack=None, parent=None, push=None):
         super().__init__(parent)
         self.setObjectName("dataPanel")
         self.get_document = get_document
         self.undo_stack = undo_stack
+        self.push = push  # the window's checked route (push_edit), when there is one
         self.dataset = None      # accepted: fits the network, used for training
         self.candidate = None    # loaded but does not fit yet
         self._generation = 0
@@ -276,7 +277,9 @@ class DataPanel(QWidget):
         name = spec.path if spec.kind == "file" else spec.kind
         if doc.training.dataset != name:
             cmd = SetTrainingCommand(doc, {"dataset": name})
-            if self.undo_stack is not None:
+            if self.push is not None:
+                self.push(cmd)
+            elif self.undo_stack is not None:
                 push_checked(self.undo_stack, cmd)
             else:
                 cmd.do_first()
@@ -334,7 +337,9 @@ class DataPanel(QWidget):
             if out_node.config.get("units") != ds.num_classes:
                 units = ds.num_classes
         cmd = FitNetworkToDataCommand(doc, in_id, ds.suggested_input_shape(), out_id, units)
-        if self.undo_stack is not None:
+        if self.push is not None:
+            reason = self.push(cmd)
+        elif self.undo_stack is not None:
             reason = push_checked(self.undo_stack, cmd)
         else:
             try:

@@ -138,6 +138,17 @@ class ResultsPanel(QWidget):
         lay.addWidget(self.tabs)
         self.results: dict | None = None
 
+    def clear(self) -> None:
+        """Back to the empty state (a new project): no scores, matrix, gallery or ink."""
+        self.results = None
+        self.summary.setText("Results appear here after training.")
+        self.confusion.setVisible(False)
+        while self.gallery_grid.count():
+            w = self.gallery_grid.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.pad.clear()
+
     def show_results(self, results: dict, class_names=()) -> None:
         self.results = results
         names = list(class_names)

@@ -210,7 +210,7 @@ class TrainingController(QObject):
             self.curves.set_history(doc.history)
             self.curves.begin_run(self.run["name"], list(s.metrics))
         self._set_state("running")
-        self._say(f"Training {self.run['name']}: {s.epochs} epochs, batch {s.batch_size}"
+        self._say(f"Training {self.run['name']}: {plural(s.epochs, 'epoch')}, batch {s.batch_size}"
                   + (", continuing from the project's weights" if resumed else "")
                   + f" (memory estimate {fmt_bytes(est.total)}).")
         # While the worker runs Python code it holds the GIL; CPython makes it hand the
@@ -362,8 +362,10 @@ class TrainingController(QObject):
                       f"{kept}.")
         else:
             how = "stopped" if result.get("stopped") else "finished"
-            self._say(f"Training {how} after {result['epochs_done']} epoch(s) in "
+            self._say(f"Training {how} after {plural(result['epochs_done'], 'epoch')} in "
                       f"{result['train_seconds']:.1f} s.")
+        if self.curves is not None:  # no ETA once the run has ended
+            self.curves.set_counters(self.last_message)
         self._set_state("idle")
         self.runFinished.emit(result)
 
@@ -373,3 +375,8 @@ class TrainingController(QObject):
         self._say(f"Training failed: {message}")
         self._set_state("idle")
         self.failed.emit(f"Training failed: {message}", details)
+
+
+def plural(n: int, word: str) -> str:
+    """``plural(1, "epoch")`` -> ``1 epoch``; ``plural(3, "epoch")`` -> ``3 epochs``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

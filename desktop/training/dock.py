@@ -13,6 +13,8 @@ joins the worker thread.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -67,8 +69,9 @@ class TrainingUI(QObject):
         def doc():
             return window.document
 
-        self.data_panel = DataPanel(doc, stack)
-        self.form = TrainingSettingsForm(doc, stack)
+        push = getattr(window, "push_edit", None)  # every edit takes the one checked route
+        self.data_panel = DataPanel(doc, stack, push=push)
+        self.form = TrainingSettingsForm(doc, stack, push=push)
         self.curves = CurvesPanel()
         self.results = ResultsPanel()
         self.controller = TrainingController(doc, lambda: self.data_panel.dataset, self.curves,
@@ -144,6 +147,8 @@ class TrainingUI(QObject):
         self.add_epochs_spin.setValue(1)
         self.add_epochs_button = QPushButton("Add epochs")
         self.add_epochs_button.setObjectName("addEpochsButton")
+        self.add_epochs_button.setToolTip("Adds epochs to the run in progress (enabled while "
+                                          "training or paused).")
         self.continue_box = QCheckBox("Continue from the project's trained weights")
         self.continue_box.setObjectName("continueWeights")
         self.continue_box.setChecked(True)
@@ -161,11 +166,13 @@ class TrainingUI(QObject):
         more.addStretch(1)
         lay = QVBoxLayout(w)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.form)
-        lay.addWidget(self.continue_box)
+        # The buttons come first: texts that wrap (the form's refusal, the run status)
+        # sit below them, so Train / Pause / Stop never move under the pointer.
         lay.addLayout(row)
         lay.addWidget(self.progress)
         lay.addLayout(more)
+        lay.addWidget(self.continue_box)
+        lay.addWidget(self.form)
         lay.addWidget(self.state_label)
         lay.addWidget(self.kernel_label)
         lay.addStretch(1)
@@ -266,7 +273,8 @@ class TrainingUI(QObject):
             s = doc.training
             model.compile(optimizer=s.optimizer, loss=s.loss, metrics=list(s.metrics))
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self.window, "Export model", "model.keras",
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export model",
+                                                  self.default_export_path(),
                                                   "Keras model (*.keras)")
             if not path:
                 return None
@@ -280,12 +288,30 @@ class TrainingUI(QObject):
         self._status(f"Exported {path}")
         return path
 
+    def default_export_path(self) -> str:
+        """Beside the project, named after it (``mnist.nwproj`` -> ``mnist.keras``);
+        for an unsaved project, in the folder of the last project (else home)."""
+        project = getattr(self.window, "project", None)
+        saved = getattr(project, "path", None)
+        if saved:
+            return str(Path(saved).with_suffix(".keras"))
+        folder = project._start_dir() if project is not None else str(Path.home())
+        name = str(self.window.document.meta.get("name") or "model")
+        return str(Path(folder) / (name.replace("/", "_") + ".keras"))
+
     # ------------------------------------------------------------ lifecycle
     def _on_document_replaced(self, doc) -> None:
         if self.controller.state != "idle":
             self.controller.shutdown()
         self.form.refresh()
+        # Nothing of the previous project may stay on screen (File > New, templates).
+        self.curves.reset()
+        self.results.clear()
         self.results.pad.set_model(None)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.state_label.clear()
+        self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
         if self._doc is not None and hasattr(self._doc, "unsubscribe"):
             self._doc.unsubscribe(self._on_doc_event)

@@ -12,6 +12,8 @@ controller, which applies it to ``model.optimizer.learning_rate``).
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QSpinBox,
     QWidget,
 )
@@ -32,8 +35,12 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "adagrad")  # what core.optimiz
 METRICS = ("accuracy", "mean_squared_error", "mean_absolute_error")
 
 
+MERGE_ID = 0x7E57  # QUndoCommand.id(): consecutive edits of one field merge into one step
+
+
 class SetTrainingCommand(DocCommand):
-    """One undo step for a training-settings change."""
+    """One undo step for a training-settings change; consecutive edits of the same
+    field (spin-box arrows, typing) merge into one step, as ``QUndoCommand.mergeWith``."""
 
     def __init__(self, doc, changes: dict):
         super().__init__(doc, "Change training settings (" + ", ".join(changes) + ")")
@@ -41,19 +48,82 @@ class SetTrainingCommand(DocCommand):
         self.old: dict | None = None
 
     def _do(self):
-        self.old = self.doc.set_training(**self.changes)
+        old = self.doc.set_training(**self.changes)
+        if self.old is None:
+            self.old = old
 
     def _undo(self):
         self.doc.set_training(**self.old)
+
+    def id(self) -> int:
+        return MERGE_ID
+
+    def mergeWith(self, other) -> bool:
+        if not isinstance(other, SetTrainingCommand) or set(other.changes) != set(self.changes):
+            return False
+        if len(self.changes) != 1 or self.doc is not other.doc:
+            return False
+        self.changes = dict(other.changes)  # keep our `old`: undo returns to before the run
+        return True
+
+
+def parse_learning_rate(text: str, optimizer: str = "adam") -> tuple[float | None, str]:
+    """``(value, message)``: value None with the reason when refused; a warning text
+    when accepted but absurd (> 1 for the adaptive optimizers).
+
+    >>> parse_learning_rate("1e-4")
+    (0.0001, '')
+    >>> parse_learning_rate("-0.5")[0] is None
+    True
+    """
+    raw = text.strip().replace(",", ".")
+    try:
+        value = float(raw)
+    except ValueError:
+        return None, f"Learning rate {text.strip()!r} is not a number (e.g. 0.001 or 1e-4)."
+    if not math.isfinite(value) or value <= 0:
+        return None, f"Learning rate must be a positive number; got {text.strip()!r}."
+    limit = 1.0 if optimizer in ("adam", "adamw", "rmsprop", "adagrad") else 10.0
+    if value > limit:
+        return value, (f"Learning rate {value:g} is very high for {optimizer} "
+                       f"(typical: 1e-4 to 1e-2); training will likely diverge.")
+    return value, ""
+
+
+class LearningRateEdit(QLineEdit):
+    """A text field for the learning rate: scientific notation, no rounding to a fixed
+    number of decimals, committed on Enter / focus out (``valueCommitted``)."""
+
+    valueCommitted = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._value = 0.001
+        self.editingFinished.connect(self._commit)
+
+    def value(self) -> float:
+        return self._value
+
+    def setValue(self, value: float, commit: bool = True) -> None:
+        self._value = float(value)
+        self.setText(f"{float(value):g}")
+        if commit:
+            self.valueCommitted.emit(self.text())
+
+    def _commit(self) -> None:
+        self.valueCommitted.emit(self.text())
 
 
 class TrainingSettingsForm(QWidget):
     learningRateChanged = Signal(float)
     refused = Signal(str)
 
-    def __init__(self, get_document, undo_stack=None, parent=None):
+    def __init__(self, get_document, undo_stack=None, parent=None, push=None):
         super().__init__(parent)
         self.setObjectName("trainingSettings")
+        # The window's checked route (``push_edit``) when there is one: every edit
+        # passes the same trained-weights check as the canvas.
+        self.push = push
         self.get_document = get_document
         self.undo_stack = undo_stack
         self._loading = False
@@ -64,12 +134,8 @@ class TrainingSettingsForm(QWidget):
         self.optimizer = QComboBox()
         self.optimizer.setObjectName("optimizerCombo")
         self.optimizer.addItems(OPTIMIZERS)
-        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate = LearningRateEdit()
         self.learning_rate.setObjectName("learningRate")
-        self.learning_rate.setDecimals(6)
-        self.learning_rate.setRange(1e-6, 1e7)
-        self.learning_rate.setSingleStep(0.0005)
-        self.learning_rate.setKeyboardTracking(False)
         self.metric_boxes = {}
         metrics_row = QHBoxLayout()
         for m in METRICS:
@@ -94,6 +160,8 @@ class TrainingSettingsForm(QWidget):
         self.validation_split.setRange(0.0, 0.9)
         self.validation_split.setSingleStep(0.05)
         self.validation_split.setDecimals(2)
+        for spin in (self.epochs, self.batch_size, self.seed, self.validation_split):
+            spin.setKeyboardTracking(False)  # commit when typing ends, not per keystroke
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #b03a2e;")
@@ -111,7 +179,7 @@ class TrainingSettingsForm(QWidget):
         form.addRow(self.status)
         self.loss.currentTextChanged.connect(lambda v: self._set(loss=v))
         self.optimizer.currentTextChanged.connect(lambda v: self._set(optimizer=v))
-        self.learning_rate.valueChanged.connect(self._lr_changed)
+        self.learning_rate.valueCommitted.connect(self._lr_text_committed)
         self.epochs.valueChanged.connect(lambda v: self._set(epochs=int(v)))
         self.batch_size.valueChanged.connect(lambda v: self._set(batch_size=int(v)))
         self.shuffle.toggled.connect(lambda v: self._set(shuffle=bool(v)))
@@ -127,7 +195,12 @@ class TrainingSettingsForm(QWidget):
         doc = self.get_document()
         if doc is None:
             return False
-        if self.undo_stack is not None:
+        if self.push is not None:
+            reason = self.push(SetTrainingCommand(doc, changes))
+            if reason == "cancelled":  # the user kept the weights: show the old value
+                self.refresh()
+                return False
+        elif self.undo_stack is not None:
             reason = push_checked(self.undo_stack, SetTrainingCommand(doc, changes))
         else:
             try:
@@ -141,9 +214,23 @@ class TrainingSettingsForm(QWidget):
             self.refresh()
         return reason is None
 
-    def _lr_changed(self, value: float) -> None:
-        if self._set(learning_rate=float(value)) and self._training:
-            self.learningRateChanged.emit(float(value))
+    def _lr_text_committed(self, text: str) -> None:
+        if self._loading:
+            return
+        doc = self.get_document()
+        value, message = parse_learning_rate(text, doc.training.optimizer if doc else "adam")
+        if value is None:
+            self.status.setText(message)
+            self.refused.emit(message)
+            self.refresh()
+            return
+        if doc is not None and value == doc.training.learning_rate:
+            self.status.setText(message)
+            return
+        if self._set(learning_rate=value):
+            self.status.setText(message)
+            if self._training:
+                self.learningRateChanged.emit(value)
 
     def _metrics_changed(self) -> None:
         self._set(metrics=[m for m, b in self.metric_boxes.items() if b.isChecked()])
@@ -160,7 +247,7 @@ class TrainingSettingsForm(QWidget):
                 if combo.findText(value) < 0:
                     combo.addItem(value)
                 combo.setCurrentText(value)
-            self.learning_rate.setValue(s.learning_rate)
+            self.learning_rate.setValue(s.learning_rate, commit=False)
             for m, b in self.metric_boxes.items():
                 b.setChecked(m in s.metrics)
             self.epochs.setValue(s.epochs)
