@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
         if self.project.maybe_save():
             from core.graph import project_file as pf
 
-            pf.clear_recovery(self.project.path)
+            pf.clear_recovery(self.project.path, self.document)
             self.settings.sync()
             event.accept()
         else:
