@@ -1,6 +1,6 @@
 """The real-Keras half of ``test_core_to_keras.py``: run under a Python that has Keras.
 
-    KERAS_BACKEND=torch /work/kvenv/bin/python tests/interop/keras_side.py DIR NAME...
+    KERAS_BACKEND=torch python tests/interop/keras_side.py DIR NAME...
 
 For each NAME it loads ``DIR/NAME.keras`` (written by Netweaver) with
 ``keras.saving.load_model`` and, on the arrays in ``DIR/NAME.in.npz``, writes

@@ -1,19 +1,20 @@
 """Files Netweaver writes load in real Keras 3 and behave there exactly as here.
 
 Models covering every layer we support are built, trained a few steps and saved with
-``core``; then a separate Python that has Keras (``$NETWEAVER_KERAS_PYTHON``, else
-``/work/kvenv/bin/python``; see ``tests/fixtures/keras3/make_fixtures.py`` for how to
-make that venv) runs ``keras_side.py`` on them with ``KERAS_BACKEND=torch``. We check
+``core``; then a Python that has Keras (``$NETWEAVER_KERAS_PYTHON`` if set, else this
+interpreter when the ``interop`` extra put Keras beside us, as ``.ci/run`` does) runs
+``keras_side.py`` on them in its own process with ``KERAS_BACKEND=torch``. We check
 that Keras loads them without a warning, predicts and evaluates as we do, takes the
 same training step from our saved optimizer state (weights and optimizer variables
 value for value), prints our summary text, serializes the model back to our
 ``config.json`` and saves the same ``model.weights.h5`` layout (and the same
 ``.weights.h5`` file as our ``save_weights``).
 
-Without that interpreter (as in CI) every test here is skipped, saying why; the
+Without such an interpreter every test here is skipped, saying why; the
 other direction, Keras' files read by us, runs everywhere (``test_keras3_files.py``).
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -57,7 +58,8 @@ from core.utils import set_random_seed
 from tests.helpers.h5_items import h5_items
 
 HERE = Path(__file__).resolve().parent
-KERAS_PYTHON = os.environ.get("NETWEAVER_KERAS_PYTHON", "/work/kvenv/bin/python")
+KERAS_PYTHON = os.environ.get("NETWEAVER_KERAS_PYTHON") or (
+    sys.executable if importlib.util.find_spec("keras") else "keras-python-not-found")
 SEED = 7
 BATCH = 8
 
@@ -306,7 +308,7 @@ def results(tmp_path_factory):
     python = KERAS_PYTHON if os.path.isfile(KERAS_PYTHON) else shutil.which(KERAS_PYTHON)
     if not python:
         pytest.skip(f"no Python with Keras at {KERAS_PYTHON} (set NETWEAVER_KERAS_PYTHON "
-                    "to one; tests/fixtures/keras3/make_fixtures.py says how to make it)")
+                    "to one, or install the interop extra: pip install '.[interop]')")
     folder = tmp_path_factory.mktemp("core_to_keras")
     ours = {name: _make(folder, name) for name in MODELS}
     env = {**os.environ, "KERAS_BACKEND": "torch"}
