@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, constraints, initializers, regularizers
+from core import activations
 from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
-from core.layers.convolutional import check_channels_last
+from core.layers.convolutional import check_channels_last, check_groups
+from core.layers.kernel_bias import KernelBias
 from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 
 
@@ -45,7 +46,7 @@ def padding_1d(padding, size, k, stride, dilation=1):
 
 
 @register_layer
-class Conv1D(Layer):
+class Conv1D(KernelBias, Layer):
     group = "Sequence"
     params = (
         Param("filters", "int", None, min=1, doc="Number of output channels."),
@@ -72,25 +73,15 @@ class Conv1D(Layer):
         self.padding = self._check("padding", padding)
         self.dilation_rate = self._check("dilation_rate", dilation_rate)
         self.data_format = check_channels_last(self, data_format)
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"Layer '{self.name}': argument groups={groups!r} is invalid; "
-                             f"expected a positive integer.")
-        if groups != 1:
-            raise ValueError(f"Layer '{self.name}': groups={groups} is not supported; "
-                             f"only groups=1 is.")
-        self.groups = 1
+        self.groups = check_groups(self, groups)
         if self.strides[0] > 1 and self.dilation_rate[0] > 1:
             raise ValueError(
                 f"Layer '{self.name}': strides > 1 cannot be combined with dilation_rate > 1 "
                 f"(received strides={self.strides}, dilation_rate={self.dilation_rate}).")
         self.activation = activations.get(activation)
-        self.use_bias = self._check("use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = self._get_each(
-            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = self._get_each(
-            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._init_kernel_bias(use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer,
+                               kernel_constraint, bias_constraint)
 
     def _geometry(self, steps):
         return padding_1d(self.padding, steps, self.kernel_size[0], self.strides[0],
@@ -113,14 +104,7 @@ class Conv1D(Layer):
             raise ValueError(f"Layer '{self.name}' (Conv1D) needs a known number of input "
                              f"channels, received input with shape {tuple(input_shape)}")
         self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight((self.kernel_size[0], input_shape[-1], self.filters),
-                                      initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = (self.add_weight((self.filters,), initializer=self.bias_initializer,
-                                     name="bias", regularizer=self.bias_regularizer,
-                                     constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        self._add_kernel_bias((self.kernel_size[0], input_shape[-1], self.filters), self.filters)
 
     def _columns(self, x4, left, right, out):
         k, s, d = self.kernel_size[0], self.strides[0], self.dilation_rate[0]
@@ -169,13 +153,6 @@ class Conv1D(Layer):
             "dilation_rate": self.dilation_rate,
             "groups": self.groups,
             "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **self.kernel_bias_config(with_activity=True),
         })
         return config

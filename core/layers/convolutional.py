@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, constraints, initializers, regularizers
+from core import activations
 from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
+from core.layers.kernel_bias import KernelBias
 from core.layers.scratch import ScratchBuffers
 from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 
@@ -61,6 +62,17 @@ def check_4d(layer, input_shape) -> None:
             f"{tuple(input_shape)}")
 
 
+def check_groups(layer, groups) -> int:
+    """Keras' ``groups`` argument: a positive int; only 1 (no grouped convolution) here."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"Layer '{layer.name}': argument groups={groups!r} is invalid; "
+                         f"expected a positive integer.")
+    if groups != 1:
+        raise ValueError(f"Layer '{layer.name}': groups={groups} is not supported; "
+                         f"only groups=1 is.")
+    return 1
+
+
 def check_channels_last(layer, data_format):
     if data_format is None:
         return "channels_last"
@@ -74,7 +86,7 @@ def check_channels_last(layer, data_format):
 
 
 @register_layer
-class Conv2D(Layer):
+class Conv2D(KernelBias, Layer):
     group = "Convolution"
     params = (
         Param("filters", "int", None, min=1, doc="Number of output channels."),
@@ -101,25 +113,15 @@ class Conv2D(Layer):
         self.padding = self._check("padding", padding)
         self.dilation_rate = self._check("dilation_rate", dilation_rate)
         self.data_format = check_channels_last(self, data_format)
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"Layer '{self.name}': argument groups={groups!r} is invalid; "
-                             f"expected a positive integer.")
-        if groups != 1:
-            raise ValueError(f"Layer '{self.name}': groups={groups} is not supported; "
-                             f"only groups=1 is.")
-        self.groups = 1
+        self.groups = check_groups(self, groups)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 f"Layer '{self.name}': strides > 1 cannot be combined with dilation_rate > 1 "
                 f"(received strides={self.strides}, dilation_rate={self.dilation_rate}).")
         self.activation = activations.get(activation)
-        self.use_bias = self._check("use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = self._get_each(
-            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = self._get_each(
-            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._init_kernel_bias(use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer,
+                               kernel_constraint, bias_constraint)
         self._refuse_unsupported(lora_rank=lora_rank,
                                  lora_alpha=lora_alpha)
         self._scratch = ScratchBuffers()
@@ -157,14 +159,7 @@ class Conv2D(Layer):
                              f"channels, received input with shape {tuple(input_shape)}")
         self.compute_output_shape(input_shape)
         kh, kw = self.kernel_size
-        self.kernel = self.add_weight((kh, kw, input_shape[-1], self.filters),
-                                      initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = (self.add_weight((self.filters,), initializer=self.bias_initializer,
-                                     name="bias", regularizer=self.bias_regularizer,
-                                     constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        self._add_kernel_bias((kh, kw, input_shape[-1], self.filters), self.filters)
         self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
     # ------------------------------------------------------------- computation
@@ -347,13 +342,6 @@ class Conv2D(Layer):
             "dilation_rate": self.dilation_rate,
             "groups": self.groups,
             "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **self.kernel_bias_config(with_activity=True),
         })
         return config

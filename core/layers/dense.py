@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, constraints, initializers, regularizers
+from core import activations
 from core.kernels import activations as _act_kernels
 from core.kernels import checks as _checks
 from core.layers.base import Layer
+from core.layers.kernel_bias import KernelBias
 from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 
 _RELU = activations.get("relu")
 
 
 @register_layer
-class Dense(Layer):
+class Dense(KernelBias, Layer):
     reentrant_inference = True
     supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Core"
@@ -41,13 +42,9 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = self._check("units", units)
         self.activation = activations.get(activation)
-        self.use_bias = self._check("use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = self._get_each(
-            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = self._get_each(
-            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        self._init_kernel_bias(use_bias, kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer,
+                               kernel_constraint, bias_constraint)
         self._refuse_unsupported(lora_rank=lora_rank,
                                  quantization_config=quantization_config)
 
@@ -57,14 +54,7 @@ class Dense(Layer):
                 f"Layer '{self.name}' needs an input with a known last dimension, "
                 f"received input with shape {tuple(input_shape)}"
             )
-        self.kernel = self.add_weight((input_shape[-1], self.units),
-                                      initializer=self.kernel_initializer, name="kernel",
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = (self.add_weight((self.units,), initializer=self.bias_initializer,
-                                     name="bias", regularizer=self.bias_regularizer,
-                                     constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        self._add_kernel_bias((input_shape[-1], self.units), self.units)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -122,13 +112,7 @@ class Dense(Layer):
         config.update({
             "units": self.units,
             "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **self.kernel_bias_config(),
             "quantization_config": None,  # Keras 3.15 writes it (None: not quantized)
         })
         return config
