@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.kernels import recurrent as K
+from core.kernels import recurrent_ref as R
 
 T, N, U = 5, 3, 4
 
@@ -32,7 +33,7 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
     _, xz, rk, rmask, mask, h0, dout = _setup(1, dtype, with_rmask)
     res = []
     for fwd, bwd in ((K.simple_rnn_forward, K.simple_rnn_backward),
-                     (K.simple_rnn_forward_ref, K.simple_rnn_backward_ref)):
+                     (R.simple_rnn_forward_ref, R.simple_rnn_backward_ref)):
         H, out = np.zeros((T + 1, N, U), dtype), np.zeros((T, N, U), dtype)
         H[0] = h0
         fwd(xz, rk, rmask, mask, act, H, out)
@@ -51,7 +52,7 @@ def test_lstm_matches_twin(dtype, with_rmask, act, ract):
     c0 = rng.normal(size=(N, U)).astype(dtype)
     res = []
     for fwd, bwd in ((K.lstm_forward, K.lstm_backward),
-                     (K.lstm_forward_ref, K.lstm_backward_ref)):
+                     (R.lstm_forward_ref, R.lstm_backward_ref)):
         H, C = np.zeros((T + 1, N, U), dtype), np.zeros((T + 1, N, U), dtype)
         H[0], C[0] = h0, c0
         gates, out = np.zeros((T, 4, N, U), dtype), np.zeros((T, N, U), dtype)
@@ -70,7 +71,7 @@ def test_gru_matches_twin(dtype, with_rmask, reset_after):
     rng, xz, rk, rmask, mask, h0, dout = _setup(3, dtype, with_rmask)
     rbias = rng.normal(size=3 * U).astype(dtype) if reset_after else np.zeros(3 * U, dtype)
     res = []
-    for fwd, bwd in ((K.gru_forward, K.gru_backward), (K.gru_forward_ref, K.gru_backward_ref)):
+    for fwd, bwd in ((K.gru_forward, K.gru_backward), (R.gru_forward_ref, R.gru_backward_ref)):
         H = np.zeros((T + 1, N, U), dtype)
         H[0] = h0
         gates, rech = np.zeros((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
