@@ -170,7 +170,7 @@ def check(layer: str, p: Param, value):
 
 _LAYERS: dict[str, type] = {}
 GROUPS = ("Input", "Core", "Convolution", "Pooling", "Normalization", "Merge", "Activation",
-          "Regularization", "Reshaping", "Sequence", "Recurrent")
+          "Regularization", "Reshaping", "Sequence", "Recurrent", "Custom")
 
 
 _NESTED: dict[str, type] = {}
@@ -183,6 +183,11 @@ def register_layer(cls):
         raise ValueError(f"Layer class name {name!r} is already registered")
     _LAYERS[name] = cls
     return cls
+
+
+def unregister_layer(name: str) -> None:
+    """Forget a registered layer class (a project's own layer code being reloaded)."""
+    _LAYERS.pop(name, None)
 
 
 def register_nested_layer(cls):
