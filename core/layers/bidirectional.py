@@ -80,6 +80,9 @@ class Bidirectional(RNN):
             if getattr(f, a) != getattr(b, a):
                 raise ValueError(f"Layer '{self.name}': forward and backward layers differ "
                                  f"in {a} ({getattr(f, a)} vs {getattr(b, a)}).")
+        if f.stateful:
+            raise ValueError(f"Layer '{self.name}': stateful recurrent layers inside "
+                             "Bidirectional are not supported.")
         for ly in (f, b):
             ly.zero_output_for_mask = ly.return_sequences
         self.merge_mode = merge_mode
@@ -111,6 +114,19 @@ class Bidirectional(RNN):
         else:
             out = [tuple(f)]
         out += [tuple(s) for s in states]
+        return out if len(out) > 1 else out[0]
+
+    def _state_sizes(self) -> list:
+        return [n for ly in (self.forward_layer, self.backward_layer)
+                for n in ly._state_sizes()]
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input's mask on the output sequence(s), none on last-step outputs
+        and states."""
+        seq = mask if self.return_sequences else None
+        out = [seq, seq] if self.merge_mode is None else [seq]
+        if self.return_state:
+            out += [None] * len(self._state_sizes())
         return out if len(out) > 1 else out[0]
 
     def _check_states(self, x, states):

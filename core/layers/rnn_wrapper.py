@@ -7,7 +7,9 @@ arguments as Keras 3: ``layer(x, initial_state=[...], mask=m, training=...)``;
 output (zeros with ``zero_output_for_mask``, which ``Bidirectional`` sets). With
 ``initial_state`` the tape sees ``[x, *states]`` as the inputs, so their gradients
 flow. ``return_state`` gives ``[output, *states]`` (flattened over stacked cells).
-``stateful=True`` is refused.
+``stateful=True`` (Keras' cross-batch statefulness) starts each call from the states the
+last call ended with, ``layer.states``, for a fixed batch size; ``reset_state()``
+zeroes them. As in Keras they are not weights and no gradient crosses batches.
 
 >>> import numpy as np
 >>> from core.layers.rnn_lstm import LSTMCell
@@ -21,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from core import backend
+from core.layers import masks as _masks
 from core.layers.base import Layer
+from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
@@ -30,7 +34,8 @@ RNN_PARAMS = (
     Param("return_state", "bool", False, doc="Also return the last states."),
     Param("go_backwards", "bool", False, doc="Process the sequence backwards (and return "
                                               "the reversed sequence)."),
-    Param("stateful", "bool", False, advanced=True, doc="Not supported (must be False)."),
+    Param("stateful", "bool", False, advanced=True,
+          doc="Each batch starts from the last batch's final states (fixed batch size)."),
     Param("unroll", "bool", False, advanced=True, doc="Accepted and ignored."),
     Param("zero_output_for_mask", "bool", False, advanced=True,
           doc="Zeros instead of the previous output at masked steps."),
@@ -109,9 +114,8 @@ class RNN(Layer):
         for key, value in zip(_RNN_KEYS, (return_sequences, return_state, go_backwards,
                                           stateful, unroll, zero_output_for_mask)):
             setattr(self, key, self._check(key, value))
-        if self.stateful:
-            raise ValueError(f"Layer '{self.name}': stateful=True is not supported yet; "
-                             "pass the states explicitly with initial_state= instead.")
+        self.states = None  # stateful: the states the next call starts from
+        self._batch_size = None
 
     # ---------------------------------------------------------------- shapes
     def _own_trainable_variables(self):
@@ -122,6 +126,15 @@ class RNN(Layer):
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"Layer '{self.name}' expects input of shape (batch, time, "
                              f"features), received input with shape {tuple(input_shape)}")
+        if self.stateful:
+            batch = input_shape[0] if input_shape[0] is not None else self._batch_size
+            if batch is None:
+                raise ValueError(
+                    f"Layer '{self.name}': when using `stateful=True` in a RNN, the batch "
+                    f"size must be static. Found dynamic batch size: sequence.shape="
+                    f"{tuple(input_shape)}. Give the Input a batch_size.")
+            self._batch_size = batch
+            self.reset_state()
         if isinstance(self.cell, StackedRNNCells):
             self.cell.build(input_shape)
         elif not self.cell.built:
@@ -147,15 +160,27 @@ class RNN(Layer):
         if isinstance(inputs, (list, tuple)) and initial_state is None and len(inputs) > 1:
             inputs, initial_state = inputs[0], list(inputs[1:])  # Keras 2's list form
         if _is_symbolic(inputs) or _is_symbolic(initial_state) or _is_symbolic(mask):
-            if initial_state is not None or mask is not None:
-                raise ValueError(f"Layer '{self.name}': initial_state= and mask= are "
-                                 "supported on arrays only, not yet in functional models.")
-            return super().__call__(inputs, training=training, **kwargs)
+            if mask is not None:
+                raise ValueError(
+                    f"Layer '{self.name}': mask= on symbolic tensors is not supported; the "
+                    "mask of Embedding(mask_zero=True) or Masking reaches this layer by itself.")
+            if initial_state is None:
+                return super().__call__(inputs, training=training, **kwargs)
+            return self._symbolic_call_with_states(inputs, initial_state, kwargs)
         if training is None:
             training = bool(getattr(backend._state, "training", False))
+        if mask is None:  # the mask riding on the input (Embedding(mask_zero), Masking)
+            mask = _masks.get_mask(inputs)
         x = _as_arrays(inputs, self.dtype)
         self._maybe_build(tuple(x.shape))
         self._validate_input_shape(tuple(x.shape))
+        if initial_state is None and self.stateful:
+            if x.shape[0] != self._batch_size:
+                raise ValueError(
+                    f"Layer '{self.name}': if an RNN is stateful, the batch size of the input "
+                    f"sequences must be the same as the batch size of the initial state. "
+                    f"Expected batch size: {self._batch_size}, received: {x.shape[0]}.")
+            initial_state = self.states
         if initial_state is not None:
             states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
             states = [_as_arrays(s, self.dtype) for s in states]
@@ -168,6 +193,61 @@ class RNN(Layer):
             tape.record(self, packed, outputs, cache)
         if self.activity_regularizer is not None:
             backend.add_activity_loss(outputs, self.activity_regularizer)
+        _masks.attach(self, x, outputs, mask)
+        return outputs
+
+    def _maybe_build(self, input_shape) -> None:
+        if self.stateful and not self.built:  # the base replaces the batch size by None;
+            self._batch_size = input_shape[0]  # a stateful layer's build config keeps it,
+            super()._maybe_build(input_shape)  # as Keras needs to rebuild it from a file
+            self._build_input_shape = (self._batch_size,) + tuple(self._build_input_shape[1:])
+            return
+        super()._maybe_build(input_shape)
+
+    def reset_state(self) -> None:
+        """Zero the stateful layer's states (Keras' ``reset_state``)."""
+        if self.stateful and self._batch_size is not None:
+            self.states = [np.zeros((self._batch_size, n), self.dtype)
+                           for n in _sizes(self.cell)]
+
+    reset_states = reset_state  # Keras' compatibility alias
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input's mask on the output sequence (``return_sequences``), none on
+        a last-step output or on the states."""
+        out = mask if self.return_sequences else None
+        return [out] + [None] * len(self._state_sizes()) if self.return_state else out
+
+    def _state_sizes(self) -> list:
+        return _sizes(self.cell)
+
+    def _symbolic_call_with_states(self, inputs, initial_state, kwargs):
+        """``layer(x, initial_state=[h, c])`` in a functional model: one node whose inputs
+        are ``[x, h, c]`` (run as Keras 2's list form), written back to a file as Keras 3
+        does, ``args=[x]`` and ``kwargs={"initial_state": [h, c]}``."""
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) \
+            else [initial_state]
+        if not _is_symbolic(inputs) or not all(_is_symbolic(s) for s in states):
+            raise ValueError(f"Layer '{self.name}': the input and every initial state must "
+                             "all be symbolic tensors (keras.Input or layer outputs) or all "
+                             "be arrays.")
+        shape = tuple(inputs.shape)
+        self._maybe_build(shape)
+        self._validate_input_shape(shape)
+        sizes = self._state_sizes()
+        got = [tuple(s.shape) for s in states]
+        if len(got) != len(sizes) or any(len(g) != 2 or g[1] != n for g, n in zip(got, sizes)):
+            raise ValueError(f"Layer '{self.name}' expects {len(sizes)} initial state(s) of "
+                             f"shapes {[(None, n) for n in sizes]}, but received {got}.")
+        out_shape = self.compute_output_shape((None,) + shape[1:])
+        index = len(self._inbound_nodes)
+        if isinstance(out_shape, list):
+            outputs = [KerasTensor(s, self.dtype, history=(self, index, i))
+                       for i, s in enumerate(out_shape)]
+        else:
+            outputs = KerasTensor(out_shape, self.dtype, history=(self, index, 0))
+        node = Node(self, [inputs] + states, outputs, kwargs)
+        node.tensor_kwargs = {"initial_state": len(states)}
         return outputs
 
     def call(self, inputs, training=False, mask=None, initial_state=None):
@@ -213,6 +293,8 @@ class RNN(Layer):
             caches.append(cc)
             finals.extend(st)
             k += n
+        if self.stateful:  # new arrays: the tape may still hold the old ones
+            self.states = [s.copy() for s in finals]
         if self.zero_output_for_mask and mask is not None:
             seq = seq * m[:, :, None]
         y = np.ascontiguousarray(seq.transpose(1, 0, 2)) if self.return_sequences \

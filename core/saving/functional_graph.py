@@ -58,8 +58,12 @@ def _serialize_node(node, own_nodes) -> dict | None:
         return _tensor_config(t, (layer, node_index - skipped, tensor_index))
 
     tensors = [tensor(t) for t in node.input_tensors]
-    args = [tensors] if node.is_multi_input else tensors
     kwargs = to_plain(node.call_kwargs)
+    # Inputs given as keyword tensors (an RNN's ``initial_state=[h, c]``) are the node's
+    # trailing inputs; Keras writes them in the kwargs.
+    for key, count in getattr(node, "tensor_kwargs", {}).items():
+        tensors, kwargs[key] = tensors[:-count], tensors[-count:]
+    args = [tensors] if node.is_multi_input and len(tensors) > 1 else tensors
     name = type(node.layer).__name__
     if _is_builtin(type(node.layer)):
         if name in _TRAINING_DEFAULT:

@@ -8,11 +8,6 @@ from core.layers import GRU, LSTM, RNN, Bidirectional, Dense, Input, SimpleRNN
 X = np.zeros((2, 4, 3), "float32")
 
 
-def test_stateful_is_refused():
-    with pytest.raises(ValueError, match="stateful=True is not supported"):
-        LSTM(3, stateful=True)
-
-
 def test_activation_without_kernel_support_is_refused():
     with pytest.raises(ValueError, match="activation='gelu' is not supported"):
         GRU(3, activation="gelu")
@@ -36,10 +31,10 @@ def test_mask_shape():
         SimpleRNN(2)(X, mask=np.ones((2, 5), bool))
 
 
-def test_symbolic_initial_state_is_refused_for_now():
-    x, h = Input((4, 3)), Input((3,))
-    with pytest.raises(ValueError, match="supported on arrays only"):
-        GRU(3)(x, initial_state=[h])
+def test_symbolic_mask_argument_is_refused_with_the_way_masks_arrive():
+    x, m = Input((4, 3)), Input((4,))
+    with pytest.raises(ValueError, match="reaches this layer by itself"):
+        GRU(3)(x, mask=m)
 
 
 def test_rnn_needs_a_cell_and_bidirectional_a_recurrent_layer():
