@@ -31,7 +31,7 @@ import numpy as np
 from core import backend
 from core.autodiff import current_grad_step
 from core.layers import masks as _masks
-from core.layers.call_args import _call_accepts, _zeros_like_shape
+from core.layers.call_args import _call_accepts, traced_output_shape
 from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
@@ -362,21 +362,12 @@ class Layer:
     def _symbolic_output_shape(self, input_shape):
         """``compute_output_shape``; a layer that only defines ``call`` (user code with
         ops) gets its output shape the way Keras traces it: by running ``call`` once,
-        off the tape, on zeros with a batch of 1."""
+        off the tape (``call_args.traced_output_shape``)."""
         cls = type(self)
         if cls.compute_output_shape is not Layer.compute_output_shape or \
                 cls.call is Layer.call or self._has_backward():
             return self.compute_output_shape(input_shape)
-        dummy = _zeros_like_shape(input_shape, self.dtype)
-        tape = backend.get_tape()
-        backend.set_tape(None)
-        try:
-            out = self.call(dummy, **self._call_arguments(False, {}))
-        finally:
-            backend.set_tape(tape)
-        if isinstance(out, (list, tuple)):
-            return [(None,) + tuple(np.shape(o))[1:] for o in out]
-        return (None,) + tuple(np.shape(out))[1:]
+        return traced_output_shape(self, input_shape)
 
     def _call_arguments(self, training, kwargs) -> dict:
         """The keyword arguments for ``call``: ``training`` and ``mask`` only when

@@ -32,7 +32,39 @@ def _call_accepts(cls) -> frozenset:
     return accepts
 
 
-def _zeros_like_shape(shape, dtype):
+def _zeros_like_shape(shape, dtype, unknown=1):
+    """Zeros of ``shape`` with each unknown (None) dimension set to ``unknown``."""
     if isinstance(shape, list):
-        return [_zeros_like_shape(s, dtype) for s in shape]
-    return np.zeros(tuple(1 if d is None else int(d) for d in shape), dtype=dtype)
+        return [_zeros_like_shape(s, dtype, unknown) for s in shape]
+    return np.zeros(tuple(unknown if d is None else int(d) for d in shape), dtype=dtype)
+
+
+def traced_output_shape(layer, input_shape):
+    """The output shape of a layer that only defines ``call``, found as Keras traces it:
+    by running ``call`` off the tape on zeros, the batch (and any unknown axis) of size 1.
+    With an unknown non-batch axis (``Input((None,))``) it traces with sizes 2 and 3;
+    the output dimensions that differ between the two are unknown too."""
+    shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+    if not any(None in tuple(s)[1:] for s in shapes):
+        return _traced(layer, input_shape, 1)
+    a, b = _traced(layer, input_shape, 2), _traced(layer, input_shape, 3)
+
+    def merge(x, y):
+        return tuple(p if p == q else None for p, q in zip(x, y))
+
+    return [merge(x, y) for x, y in zip(a, b)] if isinstance(a, list) else merge(a, b)
+
+
+def _traced(layer, input_shape, unknown):
+    from core import backend
+
+    dummy = _zeros_like_shape(input_shape, layer.dtype, unknown)
+    tape = backend.get_tape()
+    backend.set_tape(None)
+    try:
+        out = layer.call(dummy, **layer._call_arguments(False, {}))
+    finally:
+        backend.set_tape(tape)
+    if isinstance(out, (list, tuple)):
+        return [(None,) + tuple(np.shape(o))[1:] for o in out]
+    return (None,) + tuple(np.shape(out))[1:]
