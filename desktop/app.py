@@ -10,6 +10,8 @@ background thread while the user starts editing.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -23,10 +25,13 @@ FIRST_EXAMPLE = RESOURCES / "examples" / "mnist_cnn.nwproj"
 
 
 class KernelWarmup(QObject):
-    """Runs ``core.kernels.warmup`` on a daemon thread (never the GUI thread)."""
+    """Fills numba's on-disk kernel cache in a child process (``python -m core.kernels``):
+    compiling in this process would hold the GIL and numba's compiler lock against the
+    training worker. A thread here only reads the child's progress lines."""
 
     progress = Signal(int, int, str)
     finished = Signal(str)  # "" on success, else the error text
+    command = (sys.executable, "-m", "core.kernels")
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self._run, name="kernel-warmup", daemon=True)
@@ -34,13 +39,28 @@ class KernelWarmup(QObject):
         return thread
 
     def _run(self) -> None:
-        try:
-            from core import kernels
+        from core import kernels
 
-            kernels.warmup(progress=lambda i, n, name: self.progress.emit(i, n, name))
-        except Exception as exc:  # noqa: BLE001 - reported in the status bar
+        # The child must import this same ``core`` (a source checkout or the install).
+        root = os.path.dirname(os.path.dirname(os.path.abspath(kernels.__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p))
+        try:
+            child = subprocess.Popen(list(self.command), env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for line in child.stdout:
+                done, total, name = line.split(maxsplit=2)
+                self.progress.emit(int(done), int(total), name.strip())
+            err = child.stderr.read()
+            code = child.wait()
+        except (OSError, ValueError) as exc:
             self.finished.emit(f"{type(exc).__name__}: {exc}")
             return
+        if code != 0:
+            lines = err.strip().splitlines()
+            self.finished.emit(lines[-1] if lines else f"exit code {code}")
+            return
+        kernels.mark_warm()
         self.finished.emit("")
 
 

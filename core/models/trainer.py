@@ -218,9 +218,7 @@ class Trainer(Predictor):
             val = (held[:nx], held[nx:nx + ny], held[nx + ny] if sw is not None else None)
             sw = train[nx + ny] if sw is not None else None
             n = len(xs[0])
-        from core import kernels
         from core import random as core_random
-        kernels.warmup()
         step = self._step
         steps = steps_per_epoch or -(-n // batch_size)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -313,8 +311,6 @@ class Trainer(Predictor):
             raise ValueError(f"You must call compile() on model '{self.name}' before "
                              "train_on_batch().")
         xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
-        from core import kernels
-        kernels.warmup()
         self.reset_metrics()  # as Keras: the result is this batch's alone
         self._step.train_step(xs, ys, sw)
         return self._batch_result(return_dict)

@@ -93,10 +93,9 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         job, model = self.job, self.job.model
         try:
-            from core import kernels
-
+            # No kernels.warmup() wait: fit compiles the kernels this model calls
+            # (numba compiles lazily) while the app's child process fills the cache.
             p = self.prepared = self.make_data()
-            kernels.warmup()  # no-op when the app's background warm-up already finished
             t0 = time.perf_counter()
             while (not job.stop_requested and job.nan_at is None
                    and job.epochs_done < job.target_epochs):

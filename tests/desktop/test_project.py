@@ -1,6 +1,8 @@
 """Projects through the window: save, close, reopen, recent files, dirty marker,
 bad files, drops, autosave and recovery."""
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,17 +160,35 @@ def test_command_line_project_is_opened(window, tmp_path):
     assert len(window.document.nodes) == 1
 
 
-def test_kernel_warmup_runs_off_the_gui_thread(qtbot, monkeypatch):
-    import threading
-
+def test_kernel_warmup_runs_in_a_child_process(qtbot, monkeypatch):
+    """The app's warm-up compiles in another process (never holding this one's GIL or
+    numba's compiler lock); its progress lines arrive as signals, then kernels count as
+    warm here."""
     from core import kernels
     from desktop.app import KernelWarmup
 
-    seen = []
-    monkeypatch.setattr(kernels, "warmup",
-                        lambda progress=None: seen.append(threading.current_thread()))
+    monkeypatch.setattr(kernels, "_done", False)
+    script = "import os; print(1, 2, 'pid', os.getpid()); print(2, 2, 'conv')"
+    monkeypatch.setattr(KernelWarmup, "command", (sys.executable, "-c", script))
     warm = KernelWarmup()
-    with qtbot.waitSignal(warm.finished, timeout=5000) as blocker:
+    seen = []
+    warm.progress.connect(lambda i, n, name: seen.append((i, n, name)))
+    with qtbot.waitSignal(warm.finished, timeout=20000) as blocker:
         warm.start()
     assert blocker.args == [""]
-    assert seen and seen[0] is not threading.main_thread()
+    qtbot.waitUntil(lambda: len(seen) == 2)
+    assert seen[0][:2] == (1, 2) and seen[0][2] != f"pid {os.getpid()}"
+    assert seen[1] == (2, 2, "conv") and kernels.is_warm()
+
+
+def test_kernel_warmup_failure_is_reported_not_marked_warm(qtbot, monkeypatch):
+    from core import kernels
+    from desktop.app import KernelWarmup
+
+    monkeypatch.setattr(kernels, "_done", False)
+    script = "import sys; sys.stderr.write('MemoryError: out of memory\\n'); sys.exit(3)"
+    monkeypatch.setattr(KernelWarmup, "command", (sys.executable, "-c", script))
+    warm = KernelWarmup()
+    with qtbot.waitSignal(warm.finished, timeout=20000) as blocker:
+        warm.start()
+    assert blocker.args == ["MemoryError: out of memory"] and not kernels.is_warm()
