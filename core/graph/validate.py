@@ -120,7 +120,8 @@ class ShapeInferer:
             count = layer.count_params() if layer.built else 0
         except Exception:  # noqa: BLE001 - a count is nice to have, not required
             count = None
-        return NodeState(tuple(out_shape), None, count)
+        shapes = tuple((w.name, tuple(w.shape)) for w in layer.weights) if layer.built else ()
+        return NodeState(tuple(out_shape), None, count, shapes)
 
 
 def _freeze(shapes):
