@@ -48,7 +48,8 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def _available_memory() -> int:
+def available_memory() -> int | None:
+    """Bytes the OS says a new allocation can get (MemAvailable), or None if unknown."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -57,9 +58,14 @@ def _available_memory() -> int:
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
-        return 8 * 1024**3
+        return None
+
+
+def _available_memory() -> int:
+    free = available_memory()
+    return 8 * 1024**3 if free is None else free
 
 
 def _address_space_left() -> int | None:

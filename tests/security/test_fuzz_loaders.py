@@ -40,6 +40,11 @@ def _seed_files():
     b = doc.add_node("Dense", config={"units": 3})
     doc.connect(a, b)
     pf.save_project(doc, _TMP / "seed.nwproj")
+    # A second project with weights, so mutations also reach the weights block and the
+    # check that they fit the network.
+    pf.save_project(doc, _TMP / "seedw.nwproj", weights={
+        doc.nodes[b].name: [np.arange(12, dtype="float32").reshape(4, 3),
+                            np.zeros(3, "float32")]})
     np.savez(_TMP / "seed.npz", x=np.arange(12, dtype="float32").reshape(4, 3),
              y=np.arange(4))
     csv = b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n"
@@ -47,6 +52,7 @@ def _seed_files():
     return {"keras": (_TMP / "seed.keras").read_bytes(),
             "h5": (_TMP / "seed.weights.h5").read_bytes(),
             "nwproj": (_TMP / "seed.nwproj").read_bytes(),
+            "nwprojw": (_TMP / "seedw.nwproj").read_bytes(),
             "npz": (_TMP / "seed.npz").read_bytes(), "csv": csv, "csvgz": gzip.compress(csv),
             "idx": idx, "idxgz": gzip.compress(idx)}
 
@@ -75,7 +81,9 @@ def mutated(draw, seed: bytes):
 
 
 def _run(kind, suffix, data, call, allowed):
-    COUNTS[kind] = COUNTS.get(kind, 0) + 1
+    """Load ``data``; only ``allowed`` may be raised. Counts cases loaded and refused."""
+    counts = COUNTS.setdefault(kind, {"cases": 0, "loaded": 0, "refused": 0})
+    counts["cases"] += 1
     path = _TMP / f"case{suffix}"
     path.write_bytes(data)
     backend.clear_session()
@@ -84,7 +92,9 @@ def _run(kind, suffix, data, call, allowed):
         try:
             call(path)
         except allowed:
-            pass
+            counts["refused"] += 1
+            return
+    counts["loaded"] += 1
 
 
 @settings(FAST, max_examples=250)
@@ -101,7 +111,7 @@ def test_fuzz_weights_h5(data):
 
 
 @settings(FAST, max_examples=500)
-@given(mutated(SEEDS["nwproj"]))
+@given(st.sampled_from(["nwproj", "nwprojw"]).flatmap(lambda k: mutated(SEEDS[k])))
 def test_fuzz_nwproj(data):
     _run("nwproj", ".nwproj", data, pf.load_project, pf.ProjectFileError)
 
@@ -137,7 +147,8 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | s
                           st.integers(0, 5), _JSON), max_size=6))
 def test_fuzz_project_document_edits(edits):
     """Random edits of a valid project's JSON: a clear error or a document that saves."""
-    COUNTS["nwproj-edits"] = COUNTS.get("nwproj-edits", 0) + 1
+    counts = COUNTS.setdefault("nwproj-edits", {"cases": 0, "loaded": 0, "refused": 0})
+    counts["cases"] += 1
     data = json.loads(SEEDS["nwproj"])
     for what, i, value in edits:
         nodes, edges = data.setdefault("nodes", []), data.setdefault("edges", [])
@@ -162,11 +173,13 @@ def test_fuzz_project_document_edits(edits):
     try:
         doc, _ = pf.load_project(path)
     except pf.ProjectFileError:
+        counts["refused"] += 1
         return
+    counts["loaded"] += 1
     pf.save_project(doc, _TMP / "edit-again.nwproj")  # what opens must save again
 
 
 def test_report_counts():
     """Not a check: prints how many cases each loader saw (``pytest -s``)."""
-    print("fuzz cases:", COUNTS, "total", sum(COUNTS.values()))
-    assert sum(COUNTS.values()) >= 0
+    print("fuzz cases:", COUNTS, "total", sum(c["cases"] for c in COUNTS.values()))
+    assert all(c["cases"] == c["loaded"] + c["refused"] for c in COUNTS.values())
