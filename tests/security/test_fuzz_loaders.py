@@ -1,6 +1,7 @@
-"""Hypothesis fuzz: mutated valid files for every loader raise only the documented error
-types (``ModelFileError``, ``ProjectFileError``, ``ValueError`` for data sets), and random
-document edit sequences keep a document that saves and reloads. ~2,700 cases in CI."""
+"""Hypothesis fuzz: mutated valid files (their bytes, and the values inside a ``.keras``
+config) for every loader raise only the documented error types (``ModelFileError``,
+``ProjectFileError``, ``ValueError`` for data sets), and random document edit sequences
+keep a document that saves and reloads. 2,800 cases in CI."""
 
 from __future__ import annotations
 
@@ -103,6 +104,55 @@ def test_fuzz_keras(data):
     _run("keras", ".keras", data, load_model, ModelFileError)
 
 
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4),
+                                                                          c, max_size=3),
+                     max_leaves=8)
+
+
+def _json_nodes(obj, path=()):
+    """Every (path, value) inside a parsed JSON document, depth first."""
+    yield path, obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) \
+        if isinstance(obj, list) else ()
+    for k, v in items:
+        yield from _json_nodes(v, path + (k,))
+
+
+def _keras_config():
+    import zipfile
+    with zipfile.ZipFile(_TMP / "seed.keras") as zf:
+        return zf.read("config.json")
+
+
+KERAS_CONFIG = _keras_config()
+KERAS_PATHS = [p for p, _ in _json_nodes(json.loads(KERAS_CONFIG)) if p]
+
+
+@settings(FAST, max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(KERAS_PATHS), _JSON),
+                min_size=1, max_size=4))
+def test_fuzz_keras_config_values(edits):
+    """Values *inside* a well-formed config.json replaced by other JSON (a list for a
+    dict, null for an initializer, strings for numbers): only ModelFileError."""
+    import io
+    import zipfile
+    config = json.loads(KERAS_CONFIG)
+    for path, value in edits:
+        target = config
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed this place
+    bio = io.BytesIO()
+    with zipfile.ZipFile(_TMP / "seed.keras") as src, zipfile.ZipFile(bio, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, json.dumps(config) if name == "config.json" else src.read(name))
+    _run("keras-config", ".keras", bio.getvalue(), load_model, ModelFileError)
+
+
 @settings(FAST, max_examples=250)
 @given(mutated(SEEDS["h5"]))
 def test_fuzz_weights_h5(data):
@@ -133,12 +183,6 @@ def test_fuzz_csv(data):
 @given(st.sampled_from(["idx", "idxgz"]).flatmap(lambda k: mutated(SEEDS[k])))
 def test_fuzz_idx(data):
     _run("idx", ".idx", data, read_idx, ValueError)
-
-
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4),
-                                                                          c, max_size=3),
-                     max_leaves=8)
 
 
 @settings(FAST, max_examples=300)
