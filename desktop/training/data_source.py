@@ -197,7 +197,8 @@ def _check_class_count(ds: Dataset) -> None:
 
     n = ds.num_classes
     check_allocation(array_bytes((n, n), 8), f"{ds.name}: labels go up to {n - 1}, i.e. "
-                     f"{n} classes; their {n} x {n} confusion matrix", DataError)
+                     f"{n} classes (labels are class ids); their {n} x {n} confusion matrix",
+                     DataError)
 
 
 # ------------------------------------------------------------------ preparing
