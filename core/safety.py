@@ -10,6 +10,9 @@ with a message that names the file and the figure.
 >>> check_allocation(10**12, "layer 'dense' kernel")       # doctest: +SKIP
 Traceback (most recent call last):
 AllocationTooLarge: layer 'dense' kernel would need 931.3 GB ...
+
+Sizes taken from configs and data (weight shapes, one-hot widths, batch buffers)
+go through ``check_allocation`` too, before anything is allocated.
 """
 
 from __future__ import annotations
@@ -37,14 +40,16 @@ class AllocationTooLarge(ValueError, MemoryError):
 
 
 def fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
+    """``1536`` -> ``'1.5 KB'`` (binary units, up to TB)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024.0
-    return f"{n:.1f} GB"
+    return f"{n:.1f} TB"
 
 
-def _available_memory() -> int:
+def available_memory() -> int | None:
+    """Bytes the OS says a new allocation can get (MemAvailable), or None if unknown."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -53,9 +58,14 @@ def _available_memory() -> int:
     except (OSError, ValueError, IndexError):
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
-        return 8 * 1024**3
+        return None
+
+
+def _available_memory() -> int:
+    free = available_memory()
+    return 8 * 1024**3 if free is None else free
 
 
 def _address_space_left() -> int | None:
@@ -93,6 +103,40 @@ def check_allocation(nbytes: int, what: str, error=AllocationTooLarge) -> None:
         raise error(f"{what} would need {fmt_bytes(nbytes)} ({nbytes} bytes); only "
                     f"{fmt_bytes(budget)} may be used (half the free memory). Refusing "
                     "to allocate it.")
+
+
+def array_bytes(shape, itemsize: int) -> int:
+    """Bytes of an array of ``shape``, in Python ints (a product of huge dimensions
+    cannot overflow to a small number as it would in int64)."""
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n * int(itemsize)
+
+
+# An initializer draws in float64 and keeps one float64 temporary while scaling the
+# draw (``core.initializers``): the peak of creating a weight is its own bytes plus
+# these per value.
+INIT_WORKING_BYTES = 16
+
+
+def check_weight(layer: str, weight: str, shape, dtype) -> None:
+    """Refuse creating weight ``weight`` of ``layer`` when the weight, with its
+    initializer's float64 working copies, exceeds ``memory_budget()``.
+
+    >>> check_weight("dense", "kernel", (10, 10**9), "float32")  # doctest: +SKIP
+    Traceback (most recent call last):
+    AllocationTooLarge: Layer 'dense' weight 'kernel' of shape (10, 1000000000) ...
+    """
+    import numpy as np
+
+    itemsize = np.dtype(dtype).itemsize
+    own = array_bytes(shape, itemsize)
+    values = own // itemsize if itemsize else 0
+    check_allocation(own + values * INIT_WORKING_BYTES,
+                     f"Layer '{layer}' weight '{weight}' of shape {tuple(shape)} "
+                     f"({values} {np.dtype(dtype).name} values, {fmt_bytes(own)} itself, "
+                     "plus its initializer's float64 working copies)")
 
 
 def check_regular_file(path, error=ValueError, what="file") -> os.stat_result:

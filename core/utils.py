@@ -41,6 +41,9 @@ def to_categorical(x, num_classes=None) -> np.ndarray:
     elif x.size and x.max() >= num_classes:
         raise ValueError(f"to_categorical: label {int(x.max())} is out of range for "
                          f"num_classes={num_classes}.")
+    from core.safety import array_bytes, check_allocation
+    check_allocation(array_bytes((x.size, int(num_classes)), 4),
+                     f"to_categorical: one-hot labels of shape ({x.size}, {int(num_classes)})")
     out = np.zeros((x.size, int(num_classes)), dtype="float32")
     out[np.arange(x.size), x] = 1.0
     return out.reshape(shape + (int(num_classes),))

@@ -73,12 +73,14 @@ class NodeState:
     """What validation found for one node.
 
     ``output_shape`` includes the batch dimension as ``None`` (``None`` when unknown);
-    ``error`` is a sentence or ``None``; ``param_count`` is ``None`` when unknown.
+    ``error`` is a sentence or ``None``; ``param_count`` is ``None`` when unknown;
+    ``weight_shapes`` is ``((weight name, shape), ...)`` in Keras order, as built.
     """
 
     output_shape: tuple | None
     error: str | None
     param_count: int | None
+    weight_shapes: tuple = field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:

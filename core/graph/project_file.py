@@ -8,13 +8,12 @@ Layout (``schema_version`` 1)::
                 "config": {...}, "pos": [0.0, 0.0]}, ...],
      "edges": [{"src": "n1", "dst": "n2", "dst_port": 0}, ...],
      "history": [{...per-run metrics...}],
-     "weights": null | {"encoding": "base64-raw-le",
-                        "layers": {"dense": [{"dtype": "float32", "shape": [784, 10],
-                                              "data": "<base64>"}, ...]}}}
+     "weights": null | {"encoding": "base64-raw-le", "layers": {"dense": [
+                        {"dtype": "float32", "shape": [784, 10], "data": "<b64>"}, ...]}}}
 
-Weights are raw little-endian bytes with dtype and shape beside them: nothing in a
-project file is ever unpickled or evaluated. Loading checks everything before it
-builds the document, so a bad file raises ``ProjectFileError`` and changes nothing.
+Weights are raw little-endian bytes (``core.graph.project_weights``): nothing is ever
+unpickled or evaluated. Loading checks everything (weights fit the network too), so a
+bad file raises ``ProjectFileError`` and changes nothing.
 
 >>> save_project(doc, "net.nwproj", weights={"dense": [kernel, bias]})   # doctest: +SKIP
 >>> doc, weights = load_project("net.nwproj")                            # doctest: +SKIP
@@ -22,7 +21,6 @@ builds the document, so a bad file raises ``ProjectFileError`` and changes nothi
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import inspect
@@ -38,12 +36,12 @@ import numpy as np
 from core import safety, safety_writes
 from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
+from core.graph.project_weights import encode_weights, read_weights
 from core.graph.settings import TrainingSettings
 from core.layers.spec import check
 
 FORMAT = "netweaver-project"
 SCHEMA_VERSION = 1
-_DTYPES = ("float16", "float32", "float64", "int32", "int64", "uint8", "bool")
 _BASE_KEYS = {"trainable", "dtype"}
 
 
@@ -87,46 +85,6 @@ def document_to_dict(doc: GraphDocument) -> dict:
         "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in doc.edges],
         "history": _plain(doc.history),
     })
-
-
-def encode_weights(weights: dict) -> dict:
-    layers = {}
-    for name, arrays in weights.items():
-        enc = []
-        for a in arrays:
-            a = np.asarray(a)
-            if a.dtype.name not in _DTYPES:
-                raise ValueError(f"weight of layer {name!r} has unsupported dtype {a.dtype}")
-            le = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
-            enc.append({"dtype": a.dtype.name, "shape": list(a.shape),
-                        "data": base64.b64encode(le.tobytes()).decode("ascii")})
-        layers[str(name)] = enc
-    return {"encoding": "base64-raw-le", "layers": layers}
-
-
-def decode_weights(data: dict) -> dict:
-    if not isinstance(data, dict) or data.get("encoding") != "base64-raw-le" or \
-            not isinstance(data.get("layers"), dict):
-        raise ValueError("the weights block is not base64-raw-le layers")
-    out = {}
-    for name, arrays in data["layers"].items():
-        if not isinstance(arrays, list):
-            raise ValueError(f"weights of layer {name!r} are not a list")
-        decoded = []
-        for i, item in enumerate(arrays):
-            dtype, shape = item.get("dtype"), item.get("shape")
-            if dtype not in _DTYPES or not isinstance(shape, list) or not all(
-                    isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-                raise ValueError(f"weight {i} of layer {name!r} has a bad dtype/shape "
-                                 f"({dtype!r}, {shape!r})")
-            raw = base64.b64decode(item.get("data", ""), validate=True)
-            dt = np.dtype(dtype).newbyteorder("<")
-            if len(raw) != dt.itemsize * math.prod(shape):
-                raise ValueError(f"weight {i} of layer {name!r} has {len(raw)} bytes, "
-                                 f"expected {dt.itemsize * math.prod(shape)} for {shape}")
-            decoded.append(np.frombuffer(raw, dtype=dt).reshape(shape).astype(dtype))
-        out[name] = decoded
-    return out
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -297,15 +255,14 @@ def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
     weights = None
     if data.get("weights") is not None:
         try:
-            weights = decode_weights(data["weights"])
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise ProjectFileError(path, f"has unreadable weights: {exc}") from None
+            weights = read_weights(doc, data["weights"])
+        except ValueError as exc:
+            raise ProjectFileError(path, str(exc)) from None
     doc.weights = weights
     doc.path = str(path)
     if "recovery_of" in data:
-        # An autosave reopens as the project it protects, so Save goes back to that
-        # file -- but only when the autosave really is that project's own recovery
-        # file; a recorded origin is never trusted to choose where Save writes.
+        # An autosave reopens as the project it protects (Save goes back there) only when
+        # it is that project's own recovery file: a recorded origin never picks the target.
         doc.path = None
         origin = _checked_origin(path, data["recovery_of"])
         if origin is not _NOT_RECOVERY:

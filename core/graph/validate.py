@@ -8,6 +8,8 @@ symbolic ``KerasTensor`` of the inferred input shape, which runs the layer's own
 config really changed. Weights made during inference are uninitialised
 (``np.empty``): no memory is touched for big kernels and the initializers' random
 stream is not advanced, so inference never changes what a seeded training run does.
+A weight the real build could not allocate (``core.safety.check_weight``) is an error
+on its node.
 
 >>> from core.graph import GraphDocument
 >>> doc = GraphDocument()
@@ -22,6 +24,7 @@ import json
 
 import numpy as np
 
+from core import safety
 from core.graph.datatypes import NodeData, NodeState
 from core.layers.node import KerasTensor
 from core.variables import Variable
@@ -36,6 +39,8 @@ def _shadow_add_weight(layer):
     def add_weight(shape, initializer="glorot_uniform", dtype=None, trainable=True,
                    name=None, regularizer=None, constraint=None, **_ignored):
         dt = np.dtype(dtype or layer.dtype)
+        # Nothing is touched here, but the real build would be: say so on the node now.
+        safety.check_weight(layer.name, name or "variable", shape, dt)
         var = Variable(np.empty(tuple(int(d) for d in shape), dtype=dt),
                        name=name or "variable", trainable=trainable,
                        path=f"{layer.name}/{name or 'variable'}")
@@ -115,7 +120,8 @@ class ShapeInferer:
             count = layer.count_params() if layer.built else 0
         except Exception:  # noqa: BLE001 - a count is nice to have, not required
             count = None
-        return NodeState(tuple(out_shape), None, count)
+        shapes = tuple((w.name, tuple(w.shape)) for w in layer.weights) if layer.built else ()
+        return NodeState(tuple(out_shape), None, count, shapes)
 
 
 def _freeze(shapes):

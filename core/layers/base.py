@@ -28,7 +28,7 @@ import weakref
 
 import numpy as np
 
-from core import backend
+from core import backend, safety
 from core.autodiff import current_grad_step
 from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, traced_output_shape
@@ -175,6 +175,9 @@ class Layer:
 
         init = initializers.get(initializer)
         dtype = backend.standardize_dtype(dtype or self.dtype)
+        # The one place weights are allocated: a config's absurd size is refused here,
+        # naming the layer and the figure, before the initializer tries.
+        safety.check_weight(self.name, name or "variable", shape, dtype)
         value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
         var = Variable(value, name=name or "variable", trainable=trainable,
                        path=f"{self.name}/{name or 'variable'}")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.safety import array_bytes, check_allocation
+
 
 def flatten_struct(x) -> list:
     if x is None:
@@ -183,7 +185,12 @@ class BatchGather:
     def __init__(self, arrays: list[np.ndarray], batch_size: int):
         self.arrays = arrays
         self.batch_size = batch_size
-        self.buffers = [np.empty((batch_size,) + a.shape[1:], a.dtype) for a in arrays]
+        # A batch never holds more rows than the data (Keras: batch_size=1e9 on ten
+        # samples is one batch of ten), so the buffers are sized by both.
+        rows = min(batch_size, len(arrays[0])) if arrays else batch_size
+        check_allocation(sum(array_bytes((rows,) + a.shape[1:], a.itemsize) for a in arrays),
+                         f"batch buffers of {rows} samples (batch_size={batch_size})")
+        self.buffers = [np.empty((rows,) + a.shape[1:], a.dtype) for a in arrays]
 
     def take(self, idx: np.ndarray) -> list[np.ndarray]:
         n = len(idx)
@@ -250,7 +257,10 @@ def class_sample_weights(ys, class_weight: dict, sw, dtype):
     y = ys[0]
     labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
         else y.reshape(-1).astype(np.int64)
-    table = np.ones(int(max(max(class_weight) + 1, labels.max() + 1)), dtype)
+    width = int(max(max(class_weight) + 1, labels.max() + 1))
+    check_allocation(array_bytes((width,), np.dtype(dtype).itemsize),
+                     f"class_weight: a table for class ids up to {width - 1}")
+    table = np.ones(width, dtype)
     for k, w in class_weight.items():
         table[int(k)] = w
     w = table[labels]

@@ -183,9 +183,22 @@ def load_dataset(spec: DataSpec) -> Dataset:
     if xte is not None:
         xte, yte = _check_pair(name + " (test)", xte, yte)
     ds = Dataset(name, xtr, ytr, xte, yte, tuple(classes))
+    _check_class_count(ds)
     if not ds.class_names:
         ds.class_names = tuple(str(i) for i in range(ds.num_classes))
     return ds
+
+
+def _check_class_count(ds: Dataset) -> None:
+    """Labels are class ids: the app names every class and counts a classes x classes
+    confusion matrix, so labels up to 1e12 (or 10 million classes) are refused here,
+    with the figure, instead of filling memory."""
+    from core.safety import array_bytes, check_allocation
+
+    n = ds.num_classes
+    check_allocation(array_bytes((n, n), 8), f"{ds.name}: labels go up to {n - 1}, i.e. "
+                     f"{n} classes (labels are class ids); their {n} x {n} confusion matrix",
+                     DataError)
 
 
 # ------------------------------------------------------------------ preparing

@@ -4,7 +4,8 @@ The estimate adds, in bytes: weights, their gradients, the optimizer's slot
 variables, the two NaN-guard snapshots the training callback keeps, the
 activations of one batch (forward output, backward cache and gradient: three
 copies of every layer output) and the prepared data arrays. It is a planning
-figure, deliberately on the generous side.
+figure, deliberately on the generous side. (The engine itself checks single
+allocations -- weights, one-hot arrays, batch buffers -- with ``core.safety``.)
 
 >>> est = estimate_training_memory(param_count=1000, layer_output_sizes=[784, 10],
 ...                                batch_size=32, optimizer="adam", data_bytes=0)
@@ -14,8 +15,12 @@ True
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+# One reading of free memory and one byte format for the app and the engine's checks.
+from core.safety import available_memory, fmt_bytes
+
+__all__ = ["MemoryEstimate", "available_memory", "estimate_training_memory", "fmt_bytes"]
 
 # Slot variables per weight (Keras 3 defaults: SGD without momentum has none).
 OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "nadam": 2, "adamax": 2, "rmsprop": 2,
@@ -45,14 +50,6 @@ class MemoryEstimate:
             f"{name} {fmt_bytes(b)}" for name, b in parts) + ")"
 
 
-def fmt_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-    return f"{n:.1f} GB"
-
-
 def estimate_training_memory(param_count: int, layer_output_sizes, batch_size: int,
                              optimizer: str, data_bytes: int, itemsize: int = 4
                              ) -> MemoryEstimate:
@@ -62,18 +59,3 @@ def estimate_training_memory(param_count: int, layer_output_sizes, batch_size: i
     act = sum(int(s) for s in layer_output_sizes) * int(batch_size) * itemsize
     return MemoryEstimate(weights=p, gradients=p, optimizer=slots * p, snapshots=2 * p,
                           activations=ACTIVATION_COPIES * act, data=int(data_bytes))
-
-
-def available_memory() -> int | None:
-    """Bytes the OS says a new allocation can get (MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None

@@ -27,12 +27,23 @@ def _fresh():
 
 
 @posix
-def test_saved_file_keeps_the_original_mode(tmp_path):
-    path = tmp_path / "m.keras"
-    save_model(small_model(), path)
-    os.chmod(path, 0o644)
-    save_model(small_model(), path)
-    assert (os.stat(path).st_mode & 0o777) == 0o644
+@pytest.mark.parametrize("kind", ["keras", "nwproj"])
+def test_saved_file_keeps_the_original_mode(tmp_path, kind):
+    """0o640 is neither a temporary file's 0o600 nor what a fresh file gets under the
+    usual umask (0o644), so only a save that copies the old mode passes."""
+    path = tmp_path / f"m.{kind}"
+
+    def save():
+        if kind == "keras":
+            save_model(small_model(), path)
+        else:
+            doc = GraphDocument()
+            doc.add_node("InputLayer", config={"shape": [4]})
+            pf.save_project(doc, path)
+    save()
+    os.chmod(path, 0o640)
+    save()
+    assert (os.stat(path).st_mode & 0o777) == 0o640
 
 
 @posix

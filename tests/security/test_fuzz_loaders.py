@@ -1,6 +1,7 @@
-"""Hypothesis fuzz: mutated valid files for every loader raise only the documented error
-types (``ModelFileError``, ``ProjectFileError``, ``ValueError`` for data sets), and random
-document edit sequences keep a document that saves and reloads. ~2,700 cases in CI."""
+"""Hypothesis fuzz: mutated valid files (their bytes, and the values inside a ``.keras``
+config) for every loader raise only the documented error types (``ModelFileError``,
+``ProjectFileError``, ``ValueError`` for data sets), and random document edit sequences
+keep a document that saves and reloads. 2,800 cases in CI."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def _seed_files():
     b = doc.add_node("Dense", config={"units": 3})
     doc.connect(a, b)
     pf.save_project(doc, _TMP / "seed.nwproj")
+    # A second project with weights, so mutations also reach the weights block and the
+    # check that they fit the network.
+    pf.save_project(doc, _TMP / "seedw.nwproj", weights={
+        doc.nodes[b].name: [np.arange(12, dtype="float32").reshape(4, 3),
+                            np.zeros(3, "float32")]})
     np.savez(_TMP / "seed.npz", x=np.arange(12, dtype="float32").reshape(4, 3),
              y=np.arange(4))
     csv = b"a,b,label\n1,2,0\n3,4,1\n5,6,0\n"
@@ -47,6 +53,7 @@ def _seed_files():
     return {"keras": (_TMP / "seed.keras").read_bytes(),
             "h5": (_TMP / "seed.weights.h5").read_bytes(),
             "nwproj": (_TMP / "seed.nwproj").read_bytes(),
+            "nwprojw": (_TMP / "seedw.nwproj").read_bytes(),
             "npz": (_TMP / "seed.npz").read_bytes(), "csv": csv, "csvgz": gzip.compress(csv),
             "idx": idx, "idxgz": gzip.compress(idx)}
 
@@ -75,7 +82,9 @@ def mutated(draw, seed: bytes):
 
 
 def _run(kind, suffix, data, call, allowed):
-    COUNTS[kind] = COUNTS.get(kind, 0) + 1
+    """Load ``data``; only ``allowed`` may be raised. Counts cases loaded and refused."""
+    counts = COUNTS.setdefault(kind, {"cases": 0, "loaded": 0, "refused": 0})
+    counts["cases"] += 1
     path = _TMP / f"case{suffix}"
     path.write_bytes(data)
     backend.clear_session()
@@ -84,13 +93,64 @@ def _run(kind, suffix, data, call, allowed):
         try:
             call(path)
         except allowed:
-            pass
+            counts["refused"] += 1
+            return
+    counts["loaded"] += 1
 
 
 @settings(FAST, max_examples=250)
 @given(mutated(SEEDS["keras"]))
 def test_fuzz_keras(data):
     _run("keras", ".keras", data, load_model, ModelFileError)
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4),
+                                                                          c, max_size=3),
+                     max_leaves=8)
+
+
+def _json_nodes(obj, path=()):
+    """Every (path, value) inside a parsed JSON document, depth first."""
+    yield path, obj
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) \
+        if isinstance(obj, list) else ()
+    for k, v in items:
+        yield from _json_nodes(v, path + (k,))
+
+
+def _keras_config():
+    import zipfile
+    with zipfile.ZipFile(_TMP / "seed.keras") as zf:
+        return zf.read("config.json")
+
+
+KERAS_CONFIG = _keras_config()
+KERAS_PATHS = [p for p, _ in _json_nodes(json.loads(KERAS_CONFIG)) if p]
+
+
+@settings(FAST, max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(KERAS_PATHS), _JSON),
+                min_size=1, max_size=4))
+def test_fuzz_keras_config_values(edits):
+    """Values *inside* a well-formed config.json replaced by other JSON (a list for a
+    dict, null for an initializer, strings for numbers): only ModelFileError."""
+    import io
+    import zipfile
+    config = json.loads(KERAS_CONFIG)
+    for path, value in edits:
+        target = config
+        try:
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed this place
+    bio = io.BytesIO()
+    with zipfile.ZipFile(_TMP / "seed.keras") as src, zipfile.ZipFile(bio, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, json.dumps(config) if name == "config.json" else src.read(name))
+    _run("keras-config", ".keras", bio.getvalue(), load_model, ModelFileError)
 
 
 @settings(FAST, max_examples=250)
@@ -101,7 +161,7 @@ def test_fuzz_weights_h5(data):
 
 
 @settings(FAST, max_examples=500)
-@given(mutated(SEEDS["nwproj"]))
+@given(st.sampled_from(["nwproj", "nwprojw"]).flatmap(lambda k: mutated(SEEDS[k])))
 def test_fuzz_nwproj(data):
     _run("nwproj", ".nwproj", data, pf.load_project, pf.ProjectFileError)
 
@@ -125,19 +185,14 @@ def test_fuzz_idx(data):
     _run("idx", ".idx", data, read_idx, ValueError)
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=4),
-                                                                          c, max_size=3),
-                     max_leaves=8)
-
-
 @settings(FAST, max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from(["node", "edge", "src", "dst", "config", "meta",
                                            "training", "drop"]),
                           st.integers(0, 5), _JSON), max_size=6))
 def test_fuzz_project_document_edits(edits):
     """Random edits of a valid project's JSON: a clear error or a document that saves."""
-    COUNTS["nwproj-edits"] = COUNTS.get("nwproj-edits", 0) + 1
+    counts = COUNTS.setdefault("nwproj-edits", {"cases": 0, "loaded": 0, "refused": 0})
+    counts["cases"] += 1
     data = json.loads(SEEDS["nwproj"])
     for what, i, value in edits:
         nodes, edges = data.setdefault("nodes", []), data.setdefault("edges", [])
@@ -162,11 +217,13 @@ def test_fuzz_project_document_edits(edits):
     try:
         doc, _ = pf.load_project(path)
     except pf.ProjectFileError:
+        counts["refused"] += 1
         return
+    counts["loaded"] += 1
     pf.save_project(doc, _TMP / "edit-again.nwproj")  # what opens must save again
 
 
 def test_report_counts():
     """Not a check: prints how many cases each loader saw (``pytest -s``)."""
-    print("fuzz cases:", COUNTS, "total", sum(COUNTS.values()))
-    assert sum(COUNTS.values()) >= 0
+    print("fuzz cases:", COUNTS, "total", sum(c["cases"] for c in COUNTS.values()))
+    assert all(c["cases"] == c["loaded"] + c["refused"] for c in COUNTS.values())

@@ -84,6 +84,22 @@ def test_virtual_dataset_is_refused(tmp_path, saved):
         load_model(bad)
 
 
+def test_virtual_dataset_anywhere_in_the_file_is_refused(tmp_path, saved):
+    """Also where no weight is read from: the file is refused as a whole, not only the
+    datasets the loader happens to open."""
+    parts = members(saved)
+    other = _other_file(tmp_path, parts)
+
+    def extra(f):
+        layout = h5py.VirtualLayout(shape=(3, 4), dtype="float32")
+        layout[...] = h5py.VirtualSource(str(other), "layers/dense/vars/0", shape=(3, 4))
+        f.create_virtual_dataset("notes", layout)
+
+    bad = write_zip(tmp_path / "vds2.keras", edit_h5(parts, extra))
+    with pytest.raises(ModelFileError, match="'notes' stores its data outside"):
+        load_model(bad)
+
+
 def test_external_link_in_weights_h5_file_is_refused(tmp_path):
     model = small_model()
     path = tmp_path / "m.weights.h5"
