@@ -200,7 +200,7 @@ def _take_compile_settings(model, doc) -> list[str]:
     changes["optimizer"] = type(opt).__name__.lower()
     lr = getattr(opt, "learning_rate", None)
     if isinstance(lr, (int, float)):
-        changes["learning_rate"] = float(lr)
+        changes["learning_rate"] = float(f"{float(lr):.7g}")  # float32 0.01 -> 0.01
     try:
         ref = type(opt)().get_config()
         own = opt.get_config()
@@ -209,8 +209,8 @@ def _take_compile_settings(model, doc) -> list[str]:
     except Exception:  # noqa: BLE001 - without a reference nothing can be compared
         extra = []
     if extra:
-        notes.append(f"The optimizer's {', '.join(extra)} from the file are not kept in the "
-                     "project's training settings (only its type and learning rate).")
+        notes.append("Optimizer settings from the file that the project does not keep (it "
+                     f"keeps the type and learning rate): {', '.join(extra)}.")
     loss = _loss_name(cc.get("loss"))
     if loss is not None:
         changes["loss"] = loss

@@ -137,3 +137,22 @@ def _train_from_document(doc, xs, data):
               batch_size=4, verbose=0)
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     doc.weights = model_weights(model)
+
+
+def test_drop_and_bad_model_file(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+
+    from tests.desktop.conftest import drop_mime
+    win = _window(qtbot, tmp_path, monkeypatch)
+    win.show()
+    qtbot.waitExposed(win)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(FIXTURES / "seq_cnn.keras"))])
+    assert drop_mime(win.view.viewport(), mime, QPoint(50, 50))
+    assert win.document.meta["name"] == "seq_cnn" and len(win.document.nodes) == 9
+    before = win.document
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert not win.project.open(str(bad))
+    assert win.document is before  # the open project is untouched
+    assert "broken.keras" in win.errors[-1]
