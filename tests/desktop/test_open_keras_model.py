@@ -62,6 +62,11 @@ def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
         assert len(doc.nodes) == rows
     assert len(win.scene.node_items) == len(doc.nodes)
     assert sum(doc.state(n).param_count or 0 for n in doc.nodes) == params
+    win.summary.refresh()  # the Summary panel prints the engine's summary of the canvas
+    keras_text = (FIXTURES / f"{path.stem}.summary.txt").read_text(encoding="utf-8")
+    for key in (" Trainable params:", " Non-trainable params:"):
+        want_line = next(ln for ln in keras_text.splitlines() if ln.startswith(key))
+        assert want_line in win.summary.text().splitlines(), (key, win.summary.text())
     assert not [p for p in doc.problems() if p.severity == "error"]
 
     # The trained weights came along: the document's model predicts as the file's.
@@ -156,3 +161,18 @@ def test_drop_and_bad_model_file(qtbot, tmp_path, monkeypatch):
     assert not win.project.open(str(bad))
     assert win.document is before  # the open project is untouched
     assert "broken.keras" in win.errors[-1]
+
+
+def test_command_line_opens_a_legacy_h5_model(qtbot, tmp_path, monkeypatch):
+    """``netweaver model.h5``: the app's start-up path opens it like File > Open."""
+    from desktop.app import open_initial_project
+    win = _window(qtbot, tmp_path, monkeypatch)
+    legacy = FIXTURES / "legacy" / "legacy_frozen.h5"
+    open_initial_project(win, [str(legacy)])
+    doc = win.document
+    assert doc.meta["name"] == "frozen" and win.project.path is None
+    data = np.load(legacy.with_suffix(".npz"))
+    np.testing.assert_allclose(doc.build_model().predict(data["x_0"], verbose=0),
+                               data["pred_0"], rtol=1e-5, atol=1e-6)
+    frozen = doc.node_by_name("frozen_dense")
+    assert frozen is not None and frozen.config.get("trainable") is False  # stays frozen
