@@ -243,8 +243,9 @@ class ProjectController(QObject):
         try:
             doc, self.last_notes = open_model_file(path)
         except (GraphError, ModelFileError, OSError, ValueError) as exc:
-            self.last_error = str(exc)
-            self.window.show_error("Cannot open model", str(exc))
+            # The loader's message names the file and the problem; say it was read as Keras.
+            self.last_error = f"Cannot open it as a Keras model: {exc}"
+            self.window.show_error("Cannot open model", self.last_error)
             return None
         return doc
 
