@@ -102,3 +102,19 @@ def test_legacy_h5_opens_as_a_document():
     x, want = _inputs(FIXTURES / "legacy_nested.h5")
     np.testing.assert_allclose(doc.build_model().predict(x, verbose=0), want, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_model_checkpoint_writes_a_loadable_h5(tmp_path):
+    from core.callbacks import ModelCheckpoint
+    from core.layers import Dense, Input
+    from core.models import Sequential
+    model = Sequential([Input((3,)), Dense(4, activation="relu"), Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0,
+              callbacks=[ModelCheckpoint(str(tmp_path / "best.h5"), monitor="loss")])
+    again = load_model(tmp_path / "best.h5")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    assert int(again.optimizer.iterations) == 4
