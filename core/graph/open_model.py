@@ -34,15 +34,22 @@ def open_model_file(path, custom_objects=None) -> tuple[GraphDocument, list[str]
     """``(doc, notes)`` for the Keras model in ``path``; raises ``GraphError`` (or the
     loader's ``ModelFileError``) with one readable message when it cannot."""
     from core.saving import load_model
-    from core.saving.keras_format import ModelFileError
+    from core.saving.keras_format import CompileSettingsError, ModelFileError
 
     path = os.fspath(path)
     _refuse_unknown_layers(path)
+    notes: list[str] = []
+    compile_failed = False
     try:
-        model = load_model(path, custom_objects=custom_objects)
+        try:
+            model = load_model(path, custom_objects=custom_objects)
+        except CompileSettingsError as exc:  # the model is fine: open it uncompiled
+            model = load_model(path, custom_objects=custom_objects, compile=False)
+            compile_failed = True
+            notes.append(f"{str(exc).removeprefix(path + ': ').capitalize()}; the project's "
+                         "default training settings are used instead.")
     except ModelFileError as exc:
         raise ModelFileError(_with_version(path, str(exc))) from None
-    notes: list[str] = []
     flat, inlined = inline_nested(model)
     if inlined:
         notes.append("Nested models are shown flattened (the editor has no group nodes "
@@ -51,7 +58,8 @@ def open_model_file(path, custom_objects=None) -> tuple[GraphDocument, list[str]
         doc = GraphDocument.from_model(flat)
     except GraphError as exc:
         raise GraphError(f"{os.path.basename(path)}: {exc}") from None
-    notes += _take_compile_settings(model, doc)
+    if not compile_failed:
+        notes += _take_compile_settings(model, doc)
     doc.meta["name"] = model.name
     return doc, notes
 

@@ -39,6 +39,11 @@ class ModelFileError(ValueError):
     """A model or weights file that cannot be read: corrupt, unsafe or not this model's."""
 
 
+class CompileSettingsError(ModelFileError):
+    """The model itself is readable but its saved compile settings are not (e.g. a
+    tf.keras optimizer argument Keras 3 dropped); ``compile=False`` still loads it."""
+
+
 # ----------------------------------------------------------------------------- writing
 def _atomic_write(path: str, write) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path``, then move it into place
@@ -326,7 +331,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             compile_from_config(model, config["compile_config"])
             compiled = True
         except (ValueError, TypeError, KeyError) as e:
-            raise ModelFileError(f"{path}: cannot restore the compile settings: {e}") from e
+            raise CompileSettingsError(f"{path}: cannot restore the compile settings: {e}") \
+                from e
     h5 = _open_h5(path, members[WEIGHTS])
     try:
         read_weights(model, h5, skip_optimizer=not compiled)

@@ -32,6 +32,7 @@ from core.saving.keras_format import (
     KERAS_VERSION,
     MAX_JSON_BYTES,
     MAX_JSON_DEPTH,
+    CompileSettingsError,
     ModelFileError,
     _check_config,
     _refuse_code,
@@ -267,8 +268,8 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True):
                 compile_from_config(model, _compile_config(training))
                 build_optimizer(model)
             except (ValueError, TypeError, KeyError) as e:
-                raise ModelFileError(f"{path}: cannot restore the compile settings: {e}") \
-                    from e
+                raise CompileSettingsError(f"{path}: cannot restore the compile settings "
+                                           f"(Keras {version}): {e}") from e
             opt_pairs = _read_optimizer(path, f, model)
     for var, value in pairs + opt_pairs:  # all read and checked: now assign
         var.assign(value)

@@ -118,3 +118,73 @@ def test_model_checkpoint_writes_a_loadable_h5(tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
     assert int(again.optimizer.iterations) == 4
+
+
+def _keras2_spelling(obj):
+    """A Keras 3 legacy config in tf.keras 2.x spelling: no module/registered_name,
+    dtype strings, ``batch_input_shape``, inbound nodes as [[name, node, tensor, {}]]."""
+    if isinstance(obj, list):
+        return [_keras2_spelling(o) for o in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if obj.get("class_name") == "DTypePolicy":
+        return obj["config"]["name"]
+    out = {k: _keras2_spelling(v) for k, v in obj.items()
+           if k not in ("module", "registered_name", "build_config")}
+    cfg = out.get("config")
+    if isinstance(cfg, dict):
+        if "batch_shape" in cfg:
+            cfg["batch_input_shape"] = cfg.pop("batch_shape")
+        cfg.pop("optional", None)
+    if "inbound_nodes" in obj:
+        out["inbound_nodes"] = []
+        for node in obj["inbound_nodes"]:
+            args = node["args"][0] if isinstance(node["args"][0], list) else [node["args"][0]]
+            out["inbound_nodes"].append([[*a["config"]["keras_history"], {}] for a in args])
+    return out
+
+
+@pytest.mark.parametrize("name", ["legacy_cnn_functional", "legacy_mlp"])
+def test_tf_keras_2_spelling_loads_with_the_same_predictions(tmp_path, name):
+    """No tf.keras here, so the Keras 2 file is the Keras 3 one re-spelled by hand the
+    way tf.keras 2.x writes it (see ``_keras2_spelling``; a Sequential without its
+    InputLayer, ':0' dataset names, a TF 2.11 optimizer config): same predictions.
+    Its optimizer config has arguments Keras 3 dropped, so Keras 3 refuses to compile
+    it and so do we, naming them; compile=False and the editor still open the model."""
+    import json
+    import shutil
+
+    import h5py
+
+    from core.graph.open_model import open_model_file
+    from core.saving.keras_format import CompileSettingsError
+    src = FIXTURES / f"{name}.h5"
+    dst = tmp_path / f"{name}_k2.h5"
+    shutil.copy(src, dst)
+    with h5py.File(dst, "a") as f:
+        cfg = _keras2_spelling(json.loads(f.attrs["model_config"]))
+        if cfg["class_name"] == "Sequential":
+            inp = cfg["config"]["layers"].pop(0)
+            cfg["config"]["layers"][0]["config"]["batch_input_shape"] = \
+                inp["config"]["batch_input_shape"]
+        f.attrs["model_config"] = json.dumps(cfg)
+        f.attrs["keras_version"], f.attrs["backend"] = "2.13.1", "tensorflow"
+        g = f["model_weights"]
+        for lname in g.attrs["layer_names"]:
+            lg = g[lname]
+            names = [n.decode() if isinstance(n, bytes) else n for n in lg.attrs["weight_names"]]
+            for n in names:
+                lg.move(n, n + ":0")
+            lg.attrs["weight_names"] = [(n + ":0").encode() for n in names]
+        tc = json.loads(f.attrs["training_config"])
+        tc["optimizer_config"]["config"].update(jit_compile=True, is_legacy_optimizer=False)
+        f.attrs["training_config"] = json.dumps(tc)
+    with pytest.raises(CompileSettingsError, match="jit_compile"):
+        load_model(dst)
+    x, want = _inputs(src)
+    np.testing.assert_allclose(load_model(dst, compile=False).predict(x, verbose=0), want,
+                               rtol=1e-5, atol=1e-6)
+    doc, notes = open_model_file(dst)
+    assert any("jit_compile" in n and "default training settings" in n for n in notes)
+    np.testing.assert_allclose(doc.build_model().predict(x, verbose=0), want, rtol=1e-5,
+                               atol=1e-6)
