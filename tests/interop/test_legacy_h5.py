@@ -61,36 +61,60 @@ def test_legacy_weight_order_of_frozen_and_batchnorm_layers():
 
 
 def test_our_h5_loads_back_here_and_in_keras(tmp_path):
-    src = FIXTURES / "legacy_cnn_functional.h5"
-    model = load_model(src)
-    x, _ = _inputs(src)
-    ours = model.predict(x, verbose=0)
-    out = tmp_path / "ours.h5"
-    model.save(str(out))
-    again = load_model(out)
-    np.testing.assert_allclose(again.predict(x, verbose=0), ours, rtol=1e-6, atol=1e-7)
-    assert int(again.optimizer.iterations) == 3
+    """Every fixture, re-saved by us as .h5, loads here and in real Keras (one
+    subprocess for all) with our predictions and optimizer iteration count.
+
+    Keras 3.15.1 cannot compile its own legacy file when the loss is the string "mse"
+    (it resolves to the function ``keras.metrics.mse`` and refuses it: "not a
+    KerasSaveable subclass"; the same happens with Keras' own ``legacy_rnn.h5``), so
+    for that error the Keras side loads with compile=False and only predictions count."""
+    ours, cases = {}, []
+    for src in FILES:
+        model = load_model(src)
+        x, _ = _inputs(src)
+        xs = x if isinstance(x, list) else [x]
+        ours[src.stem] = model.predict(x, verbose=0)
+        out = tmp_path / f"{src.stem}.h5"
+        model.save(str(out))
+        again = load_model(out)
+        np.testing.assert_allclose(again.predict(x, verbose=0), ours[src.stem], rtol=1e-6,
+                                   atol=1e-7)
+        np.savez(tmp_path / f"{src.stem}.x.npz", *xs)
+        cases.append(src.stem)
     python = os.environ.get("NETWEAVER_KERAS_PYTHON")
     if not python and importlib.util.find_spec("keras") is not None:
         python = sys.executable
     if not python:
         pytest.skip("no Python with Keras (set NETWEAVER_KERAS_PYTHON)")
-    np.savez(tmp_path / "x.npz", *x)
     script = textwrap.dedent(f"""
         import os; os.environ["KERAS_BACKEND"] = "torch"
         import keras, numpy as np
-        m = keras.saving.load_model({str(out)!r})
-        d = np.load({str(tmp_path / "x.npz")!r})
-        xs = [d[k] for k in sorted(d.files, key=lambda k: int(k.split("_")[1]))]
-        np.save({str(tmp_path / "keras_pred.npy")!r}, m.predict(xs, verbose=0))
-        print(type(m.optimizer).__name__, int(m.optimizer.iterations))
+        for name in {cases!r}:
+            path = os.path.join({str(tmp_path)!r}, name + ".h5")
+            try:
+                m, how = keras.saving.load_model(path), "compiled"
+            except ValueError as e:
+                if "keras.metrics.mse" not in str(e):
+                    raise
+                m, how = keras.saving.load_model(path, compile=False), "KERAS_MSE_BUG"
+            d = np.load(os.path.join({str(tmp_path)!r}, name + ".x.npz"))
+            xs = [d[k] for k in sorted(d.files, key=lambda k: int(k.split("_")[1]))]
+            p = m.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+            np.save(os.path.join({str(tmp_path)!r}, name + ".keras_pred.npy"), p)
+            opt = getattr(m, "optimizer", None)
+            print(name, how, int(opt.iterations) if opt is not None else -1)
     """)
     run = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=600,
                          cwd=tmp_path)  # not the repo: our core must not shadow anything
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split()[-2:] == ["RMSprop", "3"], run.stdout
-    np.testing.assert_allclose(np.load(tmp_path / "keras_pred.npy"), ours, rtol=1e-5,
-                               atol=1e-6)
+    seen = {ln.split()[0]: ln.split()[1:] for ln in run.stdout.splitlines() if ln.strip()}
+    assert seen["legacy_rnn"][0] == "KERAS_MSE_BUG"  # Keras' bug, not ours: see above
+    for name in cases:
+        if seen[name][0] == "compiled":
+            want_iter = "-1" if name == "legacy_nested" else "3"
+            assert seen[name][1] == want_iter, (name, seen[name])
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}.keras_pred.npy"), ours[name],
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_legacy_h5_opens_as_a_document():
