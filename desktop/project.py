@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from core.graph import GraphDocument
 from core.graph import project_file as pf
-from core.graph.open_model import is_model_file, open_model_file
+from core.graph.open_model import UnsupportedLayersError, is_model_file, open_model_file
 
 AUTOSAVE_MS = 60_000
 MAX_RECENT = 10
@@ -241,7 +241,14 @@ class ProjectController(QObject):
         from core.graph.datatypes import GraphError
         from core.saving.keras_format import ModelFileError
         try:
-            doc, self.last_notes = open_model_file(path)
+            try:
+                doc, self.last_notes = open_model_file(path)
+            except UnsupportedLayersError as exc:
+                if not exc.first_known or not self.window.ask_yes_no(
+                        "Open the supported part?", f"{exc}\n\nOpen the first "
+                        f"{exc.first_known} layers, with their trained weights?"):
+                    raise
+                doc, self.last_notes = open_model_file(path, first_layers=exc.first_known)
         except (GraphError, ModelFileError, OSError, ValueError) as exc:
             # The loader's message names the file and the problem; say it was read as Keras.
             self.last_error = f"Cannot open it as a Keras model: {exc}"

@@ -25,29 +25,32 @@ MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 _MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
 
+class UnsupportedLayersError(GraphError):
+    """Layers the engine does not have; ``first_known`` is how many leading layers of a
+    Sequential model can still be opened (0: none, or not a Sequential)."""
+
+    def __init__(self, message, layers, first_known):
+        super().__init__(message)
+        self.layers, self.first_known = layers, first_known
+
+
 def is_model_file(path) -> bool:
     """True for the file names File > Open treats as Keras models."""
     return str(path).lower().endswith(MODEL_SUFFIXES)
 
 
-def open_model_file(path, custom_objects=None) -> tuple[GraphDocument, list[str]]:
+def open_model_file(path, custom_objects=None, first_layers=None
+                    ) -> tuple[GraphDocument, list[str]]:
     """``(doc, notes)`` for the Keras model in ``path``; raises ``GraphError`` (or the
-    loader's ``ModelFileError``) with one readable message when it cannot."""
-    from core.saving import load_model
-    from core.saving.keras_format import CompileSettingsError, ModelFileError
+    loader's ``ModelFileError``) with one readable message when it cannot; for layers we
+    lack, ``UnsupportedLayersError``. ``first_layers=k`` opens only the first k layers
+    of a Sequential (what ``UnsupportedLayersError.first_known`` says can be opened)."""
+    from core.saving.keras_format import ModelFileError
 
     path = os.fspath(path)
-    _refuse_unknown_layers(path)
     notes: list[str] = []
-    compile_failed = False
     try:
-        try:
-            model = load_model(path, custom_objects=custom_objects)
-        except CompileSettingsError as exc:  # the model is fine: open it uncompiled
-            model = load_model(path, custom_objects=custom_objects, compile=False)
-            compile_failed = True
-            notes.append(f"{str(exc).removeprefix(path + ': ').capitalize()}; the project's "
-                         "default training settings are used instead.")
+        model, compiled = _load(path, custom_objects, first_layers, notes)
     except ModelFileError as exc:
         raise ModelFileError(_with_version(path, str(exc))) from None
     flat, inlined = inline_nested(model)
@@ -58,10 +61,58 @@ def open_model_file(path, custom_objects=None) -> tuple[GraphDocument, list[str]
         doc = GraphDocument.from_model(flat)
     except GraphError as exc:
         raise GraphError(f"{os.path.basename(path)}: {exc}") from None
-    if not compile_failed:
+    if compiled:
         notes += _take_compile_settings(model, doc)
     doc.meta["name"] = model.name
     return doc, notes
+
+
+def _load(path, custom_objects, first_layers, notes):
+    """``(model, compile settings apply)``; what had to be left out goes to ``notes``."""
+    from core.saving import load_model
+    from core.saving.keras_format import CompileSettingsError
+    if first_layers is not None:
+        model = _load_first_layers(path, int(first_layers), custom_objects)
+        notes.append(f"Opened the first {first_layers} layers of the model (up to "
+                     f"'{model.layers[-1].name}'); the rest was left out. The project's "
+                     "default training settings are used.")
+        return model, False  # a part of a model: its compile settings do not apply
+    _refuse_unknown_layers(path)
+    try:
+        return load_model(path, custom_objects=custom_objects), True
+    except CompileSettingsError as exc:  # the model is fine: open it uncompiled
+        why = str(exc).removeprefix(path + ": ")
+        notes.append(f"{why[:1].upper()}{why[1:]}; the project's default training settings "
+                     "are used instead.")
+        return load_model(path, custom_objects=custom_objects, compile=False), False
+
+
+def _load_first_layers(path, k, custom_objects):
+    """The first ``k`` layers of the Sequential in ``path`` with their saved weights."""
+    from core.saving import keras_format as kf
+    from core.saving.legacy_h5 import first_layers_config, load_legacy_h5
+    from core.saving.serialization import deserialize_layer
+    from core.saving.weights_h5 import WeightsError, read_weights
+    if not path.lower().endswith(".keras"):
+        return load_legacy_h5(path, custom_objects=custom_objects, first_layers=k)
+    members = kf.read_archive(path)
+    config = kf._parse_json(path, kf.CONFIG, members[kf.CONFIG])
+    if not isinstance(config, dict):
+        raise kf.ModelFileError(f"{path}: {kf.CONFIG} does not describe a model.")
+    kf._refuse_code(path, config)
+    kf._check_config(path, config)
+    try:
+        model = deserialize_layer(first_layers_config(config, k), custom_objects=custom_objects)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise kf.ModelFileError(f"{path}: cannot rebuild the first {k} layers: {e}") from e
+    h5 = kf._open_h5(path, members[kf.WEIGHTS])
+    try:
+        read_weights(model, h5, skip_optimizer=True, allow_unused=True)
+    except (WeightsError, OSError, KeyError, ValueError, RuntimeError) as e:
+        raise kf.ModelFileError(f"{path}: {e}") from None
+    finally:
+        h5.close()
+    return model
 
 
 # ------------------------------------------------------------------ nested models
@@ -155,24 +206,43 @@ def _class_names(config) -> list[tuple[str, str]]:
     return out
 
 
-def _refuse_unknown_layers(path) -> None:
+def _unknown(config) -> list[str]:
     from core.layers.spec import get_layer_class
-    config, version = _config_of(path)
-    if not isinstance(config, dict):
-        return
-    unknown = []
+    out = []
     for cls, name in _class_names(config):
         if cls in _MODEL_CLASSES or cls.startswith(("__", "DTypePolicy")):
             continue
         try:
             get_layer_class(cls)
         except (ValueError, KeyError):
-            unknown.append(f"'{name}' ({cls})")
+            out.append(f"'{name}' ({cls})")
+    return out
+
+
+def _first_known(config) -> int:
+    """How many leading layers of a Sequential config have no unknown layer in them."""
+    if config.get("class_name") != "Sequential":
+        return 0
+    layers = [ly for ly in (config.get("config") or {}).get("layers") or []
+              if isinstance(ly, dict) and ly.get("class_name") != "InputLayer"]
+    for k, layer in enumerate(layers):
+        if _unknown(layer):
+            return k
+    return len(layers)
+
+
+def _refuse_unknown_layers(path) -> None:
+    config, version = _config_of(path)
+    if not isinstance(config, dict):
+        return
+    unknown = _unknown(config)
     if unknown:
-        raise GraphError(_with_version(path, (
+        first = _first_known(config)
+        rest = (f" The first {first} layers before it can be opened on their own."
+                if first else " The rest of the model cannot be opened without them.")
+        raise UnsupportedLayersError(_with_version(path, (
             f"{os.path.basename(path)}: Netweaver does not support these layers yet: "
-            f"{', '.join(unknown)}. The rest of the model cannot be opened without them."),
-            version))
+            f"{', '.join(unknown)}.{rest}"), version), unknown, first)
 
 
 def _with_version(path, message, version=None) -> str:

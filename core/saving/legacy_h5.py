@@ -174,6 +174,15 @@ def _modernize(config):
     return {**config, "config": cfg}
 
 
+def first_layers_config(config: dict, k: int) -> dict:
+    """A Sequential config cut to its InputLayer (if any) and first ``k`` layers."""
+    if config.get("class_name") != "Sequential":
+        raise ModelFileError("only a Sequential model can be opened in part.")
+    layers = config["config"]["layers"]
+    skip = 1 if layers and layers[0].get("class_name") == "InputLayer" else 0
+    return {**config, "config": {**config["config"], "layers": layers[:skip + k]}}
+
+
 def _compile_config(training_config):
     """Keras 3 ``compile_config`` form of a legacy ``training_config``."""
     opt = training_config.get("optimizer_config")
@@ -213,12 +222,15 @@ def _read_values(path, group, variables, where):
     return out
 
 
-def _read_model_weights(path, f, model) -> list:
-    """(variable, value) pairs for every layer weight; nothing is assigned here."""
+def _read_model_weights(path, f, model, prefix=False) -> list:
+    """(variable, value) pairs for every layer weight; nothing is assigned here.
+    ``prefix``: the model is the first layers of the saved one (weights match by order)."""
     group = _child(path, f, "model_weights", "group")
     layers = [ly for ly in model.layers if legacy_weights(ly)]
     saved = [n for n in _names_attr(path, group, "layer_names")
              if _names_attr(path, _child(path, group, n, "group"), "weight_names")]
+    if prefix:
+        saved = saved[:len(layers)]
     if len(saved) != len(layers):
         raise ModelFileError(f"{path}: the model has {len(layers)} layers with weights, the "
                              f"file stores weights for {len(saved)}.")
@@ -232,9 +244,10 @@ def _read_model_weights(path, f, model) -> list:
 
 
 # ----------------------------------------------------------------------------- loading
-def load_legacy_h5(filepath, custom_objects=None, compile=True):
+def load_legacy_h5(filepath, custom_objects=None, compile=True, first_layers=None):
     """The model in a legacy ``.h5`` file with its weights; compiled (optimizer state
-    restored when the file has it and it fits) when ``compile`` and the file says how."""
+    restored when the file has it and it fits) when ``compile`` and the file says how.
+    ``first_layers=k`` (a Sequential only): just its first k layers, uncompiled."""
     from core.saving.compile_config import build_optimizer, compile_from_config
 
     path = os.fspath(filepath)
@@ -248,15 +261,18 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True):
         if version.split(".")[0] == "1":
             raise ModelFileError(f"{path}: written by Keras {version}; Netweaver reads .h5 "
                                  "files of Keras 2 (tf.keras) and Keras 3.")
+        config = _modernize(config)
+        if first_layers is not None:
+            config = first_layers_config(config, first_layers)
+            compile = False
         try:
-            model = serialization.deserialize_layer(_modernize(config),
-                                                    custom_objects=custom_objects)
+            model = serialization.deserialize_layer(config, custom_objects=custom_objects)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError,
                 AttributeError) as e:
             raise ModelFileError(f"{path}: cannot rebuild the model from model_config "
                                  f"(Keras {version}): {e}") from e
         try:
-            pairs = _read_model_weights(path, f, model)
+            pairs = _read_model_weights(path, f, model, prefix=first_layers is not None)
         except ModelFileError:
             raise
         except (OSError, KeyError, ValueError, RuntimeError, TypeError) as e:

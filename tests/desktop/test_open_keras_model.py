@@ -176,3 +176,21 @@ def test_command_line_opens_a_legacy_h5_model(qtbot, tmp_path, monkeypatch):
                                data["pred_0"], rtol=1e-5, atol=1e-6)
     frozen = doc.node_by_name("frozen_dense")
     assert frozen is not None and frozen.config.get("trainable") is False  # stays frozen
+
+
+def test_unsupported_layer_offers_the_first_layers(qtbot, tmp_path, monkeypatch):
+    from tests.graph.test_open_model import _edited
+
+    def replace_fourth(cfg):
+        layers = [ly for ly in cfg["config"]["layers"] if ly["class_name"] != "InputLayer"]
+        layers[3]["class_name"] = "FancyDense"
+    path = _edited(tmp_path, "seq_mlp", replace_fourth)
+    win = _window(qtbot, tmp_path, monkeypatch)
+    before = win.document
+    win.auto_answer = False  # "no": nothing opens, the error names the layer
+    assert not win.project.open(str(path))
+    assert win.document is before and "FancyDense" in win.errors[-1]
+    win.auto_answer = True
+    assert win.project.open(str(path))
+    assert len(win.document.nodes) == 4
+    assert any("first 3 layers" in n for n in win.project.last_notes)

@@ -79,3 +79,51 @@ def test_compile_settings_reach_the_project():
 def test_model_suffixes():
     assert is_model_file("a.keras") and is_model_file("B.H5") and is_model_file("c.hdf5")
     assert not is_model_file("p.nwproj") and not is_model_file("x.npz")
+
+
+def test_the_supported_first_layers_of_a_sequential_open_with_their_weights(tmp_path):
+    import numpy as np
+
+    from core.graph.open_model import UnsupportedLayersError
+    from core.saving import load_model
+
+    def replace_fourth(cfg):  # Input, Dense, Dense, Dense, <Dense -> FancyDense>, ...
+        layers = [ly for ly in cfg["config"]["layers"] if ly["class_name"] != "InputLayer"]
+        layers[3]["class_name"] = "FancyDense"
+    path = _edited(tmp_path, "seq_mlp", replace_fourth)
+    with pytest.raises(UnsupportedLayersError) as e:
+        open_model_file(path)
+    assert e.value.first_known == 3 and "first 3 layers" in str(e.value)
+    doc, notes = open_model_file(path, first_layers=3)
+    assert len(doc.nodes) == 4 and any("first 3 layers" in n for n in notes)
+    full = load_model(FIXTURES / "seq_mlp.keras")
+    part = doc.build_model()
+    for layer in part.layers[1:]:  # the trained weights of the layers that were kept
+        for a, b in zip(layer.get_weights(), full.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_first_layers_of_a_legacy_h5(tmp_path):
+    import json
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    from core.graph.open_model import UnsupportedLayersError
+    from core.saving import load_model
+    src = FIXTURES / "legacy" / "legacy_frozen.h5"
+    path = tmp_path / "f.h5"
+    shutil.copy(src, path)
+    with h5py.File(path, "a") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        cfg["config"]["layers"][4]["class_name"] = "FancyDense"  # frozen_dense
+        f.attrs["model_config"] = json.dumps(cfg)
+    with pytest.raises(UnsupportedLayersError) as e:
+        open_model_file(path)
+    assert e.value.first_known == 3  # dense_a, bn, activation
+    doc, _ = open_model_file(path, first_layers=3)
+    full = load_model(src)
+    bn = doc.build_model().get_layer("bn")
+    for a, b in zip(bn.get_weights(), full.get_layer("bn").get_weights()):
+        np.testing.assert_array_equal(a, b)  # gamma, beta and the moving statistics
