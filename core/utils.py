@@ -1,5 +1,6 @@
 """Keras' small utilities: ``to_categorical``, ``set_random_seed``, ``normalize``,
-``Progbar`` (as ``keras.utils.Progbar``).
+``Progbar`` (as ``keras.utils.Progbar``), ``plot_model`` (``core.plotting``: SVG/PNG
+without graphviz).
 
 >>> to_categorical([0, 2, 1]).tolist()
 [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
@@ -15,8 +16,21 @@ import numpy as np
 from core.callbacks.progbar import Progbar
 from core.sequence_utils import pad_sequences, timeseries_dataset_from_array
 
-__all__ = ["Progbar", "normalize", "pad_sequences", "set_random_seed",
+__all__ = ["Progbar", "normalize", "pad_sequences", "plot_model", "set_random_seed",
            "timeseries_dataset_from_array", "to_categorical"]
+
+
+def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
+               show_layer_names=False, rankdir="TB", expand_nested=False, dpi=200,
+               show_layer_activations=False, show_trainable=False, splines="ortho",
+               **kwargs):
+    """``keras.utils.plot_model``, writing SVG or PNG with no graphviz (``core.plotting``)."""
+    from core.plotting import plot_model as _plot
+    return _plot(model, to_file, show_shapes=show_shapes, show_dtype=show_dtype,
+                 show_layer_names=show_layer_names, rankdir=rankdir,
+                 expand_nested=expand_nested, dpi=dpi,
+                 show_layer_activations=show_layer_activations,
+                 show_trainable=show_trainable, splines=splines, **kwargs)
 
 
 def to_categorical(x, num_classes=None) -> np.ndarray:

@@ -29,7 +29,7 @@ from desktop.editor.view import EditorView
 from desktop.editor.weights_guard import guarded_push
 from desktop.panels.problems import ProblemsPanel
 from desktop.panels.summary import SummaryPanel
-from desktop.project import ProjectController, templates
+from desktop.project import ProjectController, is_openable, templates
 
 
 class MainWindow(QMainWindow):
@@ -235,12 +235,12 @@ class MainWindow(QMainWindow):
         return self.project.open(path)
 
     def dragEnterEvent(self, event):
-        if any(u.toLocalFile().endswith(".nwproj") for u in event.mimeData().urls()):
+        if any(is_openable(u.toLocalFile()) for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event):
         paths = [u.toLocalFile() for u in event.mimeData().urls()
-                 if u.toLocalFile().endswith(".nwproj")]
+                 if is_openable(u.toLocalFile())]
         if paths:
             event.acceptProposedAction()
             self.open_dropped(paths[0])

@@ -1,7 +1,9 @@
 """Project controller: new / open / save / save as / recent files / autosave.
 
-It owns no document: it loads one with ``core.graph.project_file`` and hands
-it to the window (``window.set_document``). "Dirty" is the undo stack not
+It owns no document: it loads one with ``core.graph.project_file`` (or, for a
+Keras ``.keras`` / legacy ``.h5`` model, ``core.graph.open_model``, which opens
+it as a new unsaved project with the model's weights) and hands it to the
+window (``window.set_document``). "Dirty" is the undo stack not
 being at its clean index, or ``mark_dirty()`` (e.g. new trained weights).
 While dirty, an autosave goes to the recovery file every ``AUTOSAVE_MS``.
 
@@ -19,10 +21,18 @@ from PySide6.QtWidgets import QFileDialog
 
 from core.graph import GraphDocument
 from core.graph import project_file as pf
+from core.graph.open_model import UnsupportedLayersError, is_model_file, open_model_file
 
 AUTOSAVE_MS = 60_000
 MAX_RECENT = 10
 FILTER = "Netweaver projects (*.nwproj)"
+OPEN_FILTER = ("Projects and Keras models (*.nwproj *.keras *.h5 *.hdf5);;"
+               "Netweaver projects (*.nwproj);;Keras models (*.keras *.h5 *.hdf5)")
+
+
+def is_openable(path) -> bool:
+    """What File > Open, drag-and-drop and the command line accept."""
+    return str(path).endswith(".nwproj") or is_model_file(path)
 
 
 def examples_dir() -> Path:
@@ -45,6 +55,7 @@ class ProjectController(QObject):
         self.path: str | None = None
         self._extra_dirty = False
         self.last_error: str | None = None
+        self.last_notes: list[str] = []  # what opening a Keras model changed, if anything
         self._autosave_failed = False
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.autosave_timer.start()
@@ -89,17 +100,22 @@ class ProjectController(QObject):
 
     def open(self, path=None, confirm: bool = True) -> bool:
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Open project",
-                                                  self._start_dir(), FILTER)
+            path, _ = QFileDialog.getOpenFileName(self.window, "Open project or model",
+                                                  self._start_dir(), OPEN_FILTER)
             if not path:
                 return False
-        doc = self._load(path)  # first: a file that cannot open never asks to save
+        model = is_model_file(path)
+        # First: a file that cannot open never asks to save.
+        doc = self._load_model(path) if model else self._load(path)
         if doc is None:
             return False  # the error was shown; the current project is untouched
         if confirm and not self.maybe_save():
             return False
-        self._replace(doc, str(path))
+        # A model becomes a new, unsaved project (Save asks where; the .keras stays as is).
+        self._replace(doc, None if model else str(path))
         self.add_recent(str(path))
+        if model:
+            self._tell_notes(path)
         return True
 
     def save(self) -> bool:
@@ -220,6 +236,36 @@ class ProjectController(QObject):
             return None
         return doc
 
+    def _load_model(self, path):
+        """A Keras model file as a document, or None (the error was shown)."""
+        from core.graph.datatypes import GraphError
+        from core.saving.keras_format import ModelFileError
+        try:
+            try:
+                doc, self.last_notes = open_model_file(path)
+            except UnsupportedLayersError as exc:
+                if not exc.first_known or not self.window.ask_yes_no(
+                        "Open the supported part?", f"{exc}\n\nOpen the first "
+                        f"{exc.first_known} layers, with their trained weights?"):
+                    raise
+                doc, self.last_notes = open_model_file(path, first_layers=exc.first_known)
+        except (GraphError, ModelFileError, OSError, ValueError) as exc:
+            # The loader's message names the file and the problem; say it was read as Keras.
+            self.last_error = f"Cannot open it as a Keras model: {exc}"
+            self.window.show_error("Cannot open model", self.last_error)
+            return None
+        return doc
+
+    def _tell_notes(self, path) -> None:
+        name = Path(path).name
+        self.window.statusBar().showMessage(
+            f"Opened {name} as a new project" + (" (see the notes)" if self.last_notes
+                                                   else ""), 8000)
+        if self.last_notes and not self.window.quiet_errors:
+            from PySide6.QtWidgets import QMessageBox
+            QMessageBox.information(self.window, f"Opened {name}",
+                                    "\n\n".join(self.last_notes))
+
     def _write(self, path: str) -> bool:
         doc = self.window.document
         try:
@@ -250,7 +296,8 @@ def _not_a_project(path) -> str | None:
     name = Path(path).name
     if head.startswith(b"PK"):
         return (f"{name} is a zip archive (a Keras .keras model?), not a Netweaver project "
-                "(.nwproj, JSON). Open a .nwproj file.")
+                "(.nwproj, JSON). Rename a Keras model to end in .keras to open it.")
     if head.startswith(b"\x89HDF"):
-        return f"{name} is an HDF5 file (a Keras .h5 model?), not a Netweaver project (.nwproj)."
+        return (f"{name} is an HDF5 file (a Keras .h5 model?), not a Netweaver project "
+                "(.nwproj). Rename a Keras model to end in .h5 to open it.")
     return None

@@ -133,9 +133,10 @@ class ModelCheckpoint(Callback):
         if save_weights_only and not filepath.endswith(".weights.h5"):
             raise ValueError("ModelCheckpoint: when save_weights_only=True, filepath must end "
                              f"in `.weights.h5`. Received: filepath={filepath}")
-        if not save_weights_only and not filepath.endswith(".keras"):
-            raise ValueError("ModelCheckpoint: the filepath must end in `.keras` (or use "
-                             "save_weights_only=True with `.weights.h5`). Received: "
+        if not save_weights_only and not filepath.endswith((".keras", ".h5")):
+            # Keras 3 takes .h5 too (its legacy writer; ours is core.saving.legacy_h5).
+            raise ValueError("ModelCheckpoint: the filepath must end in `.keras` or `.h5` (or "
+                             "use save_weights_only=True with `.weights.h5`). Received: "
                              f"filepath={filepath}")
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
             raise ValueError(f"ModelCheckpoint: save_freq={save_freq!r} is invalid; expected "

@@ -1,6 +1,9 @@
-"""Headless command line: ``netweaver train|evaluate|predict|export|summary PROJECT``.
+"""Headless command line: ``netweaver train|evaluate|predict|export|summary|plot PROJECT``.
 
 Qt-free; ``desktop.app.main`` hands every sub-command except ``open`` to ``run``.
+PROJECT is a ``.nwproj``; all commands but ``train`` also take a Keras model file
+(``.keras``, legacy ``.h5``). ``train`` adds the run to the project's history (the
+app shows it as an earlier run) and saves the weights into the project.
 Exit codes: 0 success, 1 the command failed, 2 bad usage (argparse), 3 the project is
 missing or corrupt. Errors are one line on stderr; ``--debug`` shows the traceback.
 
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-COMMANDS = ("train", "evaluate", "predict", "export", "summary")
+COMMANDS = ("train", "evaluate", "predict", "export", "summary", "plot")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROJECT = 0, 1, 2, 3
 FORMATS = {"keras": ".keras", "onnx": ".onnx", "py": ".py", "h5-weights": ".weights.h5"}
 
@@ -33,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
 
     def add(name, help_text):
         s = sub.add_parser(name, help=help_text)
-        s.add_argument("project", help="a .nwproj project file")
+        s.add_argument("project", help="a .nwproj project (or, except for train, a Keras "
+                       ".keras / .h5 model file)")
         s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
         return s
 
@@ -51,14 +55,27 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--format", required=True, choices=sorted(FORMATS))
     x.add_argument("--out", required=True, help="the file to write")
     add("summary", "print the model summary")
+    pl = add("plot", "draw the model as SVG or PNG (no graphviz needed)")
+    pl.add_argument("--out", required=True, help="the picture (.svg or .png)")
+    pl.add_argument("--show-shapes", action="store_true")
+    pl.add_argument("--show-layer-names", action="store_true")
+    pl.add_argument("--show-dtype", action="store_true")
+    pl.add_argument("--show-layer-activations", action="store_true")
+    pl.add_argument("--show-trainable", action="store_true")
+    pl.add_argument("--expand-nested", action="store_true")
+    pl.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
+    pl.add_argument("--dpi", type=int, default=96)
     return p
 
 
-def _load(path):
+def _load(path, command="summary"):
     from core.graph.build import apply_weights, build_model
+    from core.graph.open_model import is_model_file
     from core.graph.project_file import load_project
     if not Path(path).is_file():
         raise ProjectError(f"{path}: no such project file")
+    if is_model_file(path):
+        return _load_model_file(path, command)
     try:
         doc, weights = load_project(path)
         model = build_model(doc)
@@ -69,6 +86,20 @@ def _load(path):
     s = doc.training
     model.compile(optimizer=s.optimizer, loss=s.loss, metrics=list(s.metrics))
     model.optimizer.learning_rate = s.learning_rate
+    return doc, model
+
+
+def _load_model_file(path, command):
+    from core.graph.open_model import open_model_file
+    from core.saving import load_model
+    if command == "train":
+        raise ProjectError(f"{path}: train needs a project to keep the run in; open the "
+                           "model in the app (or `netweaver open`) and save it as .nwproj")
+    try:
+        doc, _notes = open_model_file(path)
+        model = load_model(path)  # the file's own compile settings, exactly
+    except Exception as exc:
+        raise ProjectError(f"{path}: {str(exc).splitlines()[0]}") from exc
     return doc, model
 
 
@@ -99,17 +130,27 @@ def _data(doc, model, data_file):
 
 
 def _cmd_train(args, doc, model):
+    import time
+
     from core.graph.build import model_weights
     from core.graph.project_file import save_project
+    from core.graph.run_history import finish_run, start_run
     d = _data(doc, model, args.data)
     s = doc.training
+    run = start_run(doc, Path(args.data).name if args.data else s.dataset,
+                    resumed=bool(doc.weights))
+    t0 = time.perf_counter()
     history = model.fit(d["x_train"], d["y_train"], epochs=args.epochs or s.epochs,
                         batch_size=args.batch_size or s.batch_size, verbose=1,
                         validation_split=s.validation_split if "x_test" not in d else 0.0,
                         validation_data=(d["x_test"], d["y_test"]) if "x_test" in d else None)
+    seconds = time.perf_counter() - t0
     final = {k: v[-1] for k, v in history.history.items()}
     print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in final.items()))
+    epochs = len(next(iter(history.history.values()), []))
+    finish_run(doc, run, history.history, seconds, samples=len(d["x_train"]) * epochs)
     save_project(doc, args.project, weights=model_weights(model))
+    print(f"{run['name']} saved in {args.project}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         model.save(str(Path(args.out) / "model.keras"))
@@ -155,11 +196,21 @@ def _cmd_summary(args, doc, model):
     model.summary()
 
 
+def _cmd_plot(args, doc, model):
+    from core.utils import plot_model
+    plot_model(model, args.out, show_shapes=args.show_shapes, show_dtype=args.show_dtype,
+               show_layer_names=args.show_layer_names, rankdir=args.rankdir,
+               expand_nested=args.expand_nested, dpi=args.dpi,
+               show_layer_activations=args.show_layer_activations,
+               show_trainable=args.show_trainable)
+    print(f"wrote {args.out}")
+
+
 def run(argv) -> int:
     args = parser().parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
-        doc, model = _load(args.project)
+        doc, model = _load(args.project, args.command)
         globals()[f"_cmd_{args.command}"](args, doc, model)
         return EXIT_OK
     except ProjectError as exc:

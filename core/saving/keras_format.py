@@ -39,6 +39,11 @@ class ModelFileError(ValueError):
     """A model or weights file that cannot be read: corrupt, unsafe or not this model's."""
 
 
+class CompileSettingsError(ModelFileError):
+    """The model itself is readable but its saved compile settings are not (e.g. a
+    tf.keras optimizer argument Keras 3 dropped); ``compile=False`` still loads it."""
+
+
 # ----------------------------------------------------------------------------- writing
 def _atomic_write(path: str, write) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path``, then move it into place
@@ -67,8 +72,12 @@ def save_model(model, filepath, overwrite=True, zipped=True) -> None:
     zipped=False writes the same three files into a folder named ``filepath``.
     """
     path = os.fspath(filepath)
+    if _is_legacy_h5(path):  # Keras 3 still writes these with its legacy writer
+        from core.saving.legacy_h5 import save_legacy_h5
+        return save_legacy_h5(model, path, overwrite=overwrite)
     if not path.endswith(".keras"):
-        raise ValueError(f"Invalid filepath {path!r}: a model file must end in '.keras'.")
+        raise ValueError(f"Invalid filepath {path!r}: a model file must end in '.keras' "
+                         "(or '.h5' for the legacy format).")
     if not overwrite and os.path.exists(path):
         raise ValueError(f"{path} already exists and overwrite=False.")
     if not getattr(model, "built", False):
@@ -292,13 +301,17 @@ def _open_h5(path: str, data: bytes):
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild a model from a ``.keras`` file (Keras' or ours), with its weights and,
-    when ``compile``, its compile settings and optimizer state.
+    when ``compile``, its compile settings and optimizer state. A ``.h5``/``.hdf5``
+    path is a legacy Keras 2 / tf.keras model file (``core.saving.legacy_h5``).
 
     custom_objects: ``{name: class}`` for your own layers/models. safe_mode is
     accepted for Keras compatibility only: code in a file (Keras' ``__lambda__``)
     is refused whatever its value, because nothing from a file is ever executed.
     """
     path = os.fspath(filepath)
+    if _is_legacy_h5(path):
+        from core.saving.legacy_h5 import load_legacy_h5
+        return load_legacy_h5(path, custom_objects=custom_objects, compile=compile)
     members = read_archive(path)
     config = _parse_json(path, CONFIG, members[CONFIG])
     if METADATA in members:
@@ -318,7 +331,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             compile_from_config(model, config["compile_config"])
             compiled = True
         except (ValueError, TypeError, KeyError) as e:
-            raise ModelFileError(f"{path}: cannot restore the compile settings: {e}") from e
+            raise CompileSettingsError(f"{path}: cannot restore the compile settings: {e}") \
+                from e
     h5 = _open_h5(path, members[WEIGHTS])
     try:
         read_weights(model, h5, skip_optimizer=not compiled)
@@ -329,6 +343,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     finally:
         h5.close()
     return model
+
+
+def _is_legacy_h5(path: str) -> bool:
+    """A legacy whole-model ``.h5`` (Keras 2 / tf.keras), not a ``.weights.h5``."""
+    low = path.lower()
+    return low.endswith((".h5", ".hdf5")) and not low.endswith(".weights.h5")
 
 
 # ----------------------------------------------------------------------------- weights only

@@ -215,8 +215,11 @@ def _read_group(h5file, path: str):
     return arrays
 
 
-def read_weights(model, h5file, skip_optimizer: bool = False) -> None:
+def read_weights(model, h5file, skip_optimizer: bool = False, allow_unused: bool = False
+                 ) -> None:
     """Load state written by ``write_weights`` (or Keras) into ``model``; all-or-nothing.
+    ``allow_unused``: the file may hold more layers (the first layers of a Sequential
+    opened without the ones after an unsupported layer).
 
     Raises ``WeightsError`` naming the layer, the weight index and both shapes.
     """
@@ -258,7 +261,8 @@ def read_weights(model, h5file, skip_optimizer: bool = False) -> None:
             plan.append((var, ds))
 
     _walk(model, "", set(), visit)
-    _check_unused_layers(h5file, visited_paths)
+    if not allow_unused:
+        _check_unused_layers(h5file, visited_paths)
     values = [(var, np.asarray(ds[()])) for var, ds in plan]  # read all before assigning
     for var, value in values:
         var.assign(value)

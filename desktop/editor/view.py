@@ -2,7 +2,7 @@
 
 Wheel zooms around the cursor; middle-drag or Space+left-drag pans; a left
 drag on empty canvas draws a rubber band. Dropping a palette entry emits
-``layerDropped(type, scene_point)``; dropping a ``.nwproj`` file emits
+``layerDropped(type, scene_point)``; dropping a ``.nwproj`` (or Keras model) file emits
 ``fileDropped(path)``.
 
 >>> # view = EditorView(scene); view.layerDropped.connect(window.add_layer_at)
@@ -157,7 +157,7 @@ class EditorView(QGraphicsView):
     def _drop_kind(self, mime) -> str | None:
         if mime.hasFormat(LAYER_MIME):
             return "layer"
-        if mime.hasUrls() and any(u.toLocalFile().endswith(".nwproj") for u in mime.urls()):
+        if mime.hasUrls() and any(_openable(u.toLocalFile()) for u in mime.urls()):
             return "file"
         return None
 
@@ -181,9 +181,14 @@ class EditorView(QGraphicsView):
             self.layerDropped.emit(name, self.mapToScene(event.position().toPoint()))
             event.acceptProposedAction()
         elif kind == "file":
-            path = next(u.toLocalFile() for u in mime.urls()
-                        if u.toLocalFile().endswith(".nwproj"))
+            path = next(u.toLocalFile() for u in mime.urls() if _openable(u.toLocalFile()))
             self.fileDropped.emit(path)
             event.acceptProposedAction()
         else:
             event.ignore()
+
+
+def _openable(path: str) -> bool:
+    """A project or a Keras model file (the window opens both)."""
+    from core.graph.open_model import is_model_file
+    return path.endswith(".nwproj") or is_model_file(path)

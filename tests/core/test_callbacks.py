@@ -154,7 +154,8 @@ def test_model_checkpoint_formats_paths_and_saves_best_only(tmp_path, monkeypatc
     assert [p.rsplit("/", 1)[1] for p in saved] == [
         "m_01_2.0.keras", "m_02_1.0.keras", "m_04_0.5.keras"]
     with pytest.raises(ValueError, match=r"\.keras"):
-        ModelCheckpoint(str(tmp_path / "model.h5"))
+        ModelCheckpoint(str(tmp_path / "model.hdf"))
+    ModelCheckpoint(str(tmp_path / "model.h5"))  # Keras 3 takes legacy .h5 too
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         ModelCheckpoint(str(tmp_path / "w.keras"), save_weights_only=True)
 

@@ -1,0 +1,324 @@
+"""Open a Keras model file (``.keras`` or legacy ``.h5``) as a graph document.
+
+``open_model_file(path)`` loads the model with ``core.saving.load_model`` (all the
+file-safety checks live there), turns it into a ``GraphDocument`` laid out with its
+trained weights and compile settings, and returns ``(doc, notes)``: ``notes`` are
+sentences the window shows (what was changed to fit the editor).
+
+Nested models: the document has no group node yet, so a Sequential or functional
+model used as a layer is **flattened** on open (``inline_nested``): its layers are
+wired in place of it, same layer objects, same weights, same predictions; a note
+names every flattened model. Layers the engine does not know are all named in one
+error, and a file from a newer Keras says its version and the one we read.
+
+>>> doc, notes = open_model_file("model.keras")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+
+from core.graph.datatypes import GraphError
+from core.graph.document import GraphDocument
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+_MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+
+
+class UnsupportedLayersError(GraphError):
+    """Layers the engine does not have; ``first_known`` is how many leading layers of a
+    Sequential model can still be opened (0: none, or not a Sequential)."""
+
+    def __init__(self, message, layers, first_known):
+        super().__init__(message)
+        self.layers, self.first_known = layers, first_known
+
+
+def is_model_file(path) -> bool:
+    """True for the file names File > Open treats as Keras models."""
+    return str(path).lower().endswith(MODEL_SUFFIXES)
+
+
+def open_model_file(path, custom_objects=None, first_layers=None
+                    ) -> tuple[GraphDocument, list[str]]:
+    """``(doc, notes)`` for the Keras model in ``path``; raises ``GraphError`` (or the
+    loader's ``ModelFileError``) with one readable message when it cannot; for layers we
+    lack, ``UnsupportedLayersError``. ``first_layers=k`` opens only the first k layers
+    of a Sequential (what ``UnsupportedLayersError.first_known`` says can be opened)."""
+    from core.saving.keras_format import ModelFileError
+
+    path = os.fspath(path)
+    notes: list[str] = []
+    try:
+        model, compiled = _load(path, custom_objects, first_layers, notes)
+    except ModelFileError as exc:
+        raise ModelFileError(_with_version(path, str(exc))) from None
+    flat, inlined = inline_nested(model)
+    if inlined:
+        notes.append("Nested models are shown flattened (the editor has no group nodes "
+                     f"yet): {', '.join(inlined)}. Same layers, weights and predictions.")
+    try:
+        doc = GraphDocument.from_model(flat)
+    except GraphError as exc:
+        raise GraphError(f"{os.path.basename(path)}: {exc}") from None
+    if compiled:
+        notes += _take_compile_settings(model, doc)
+    doc.meta["name"] = model.name
+    return doc, notes
+
+
+def _load(path, custom_objects, first_layers, notes):
+    """``(model, compile settings apply)``; what had to be left out goes to ``notes``."""
+    from core.saving import load_model
+    from core.saving.keras_format import CompileSettingsError
+    if first_layers is not None:
+        model = _load_first_layers(path, int(first_layers), custom_objects)
+        notes.append(f"Opened the first {first_layers} layers of the model (up to "
+                     f"'{model.layers[-1].name}'); the rest was left out. The project's "
+                     "default training settings are used.")
+        return model, False  # a part of a model: its compile settings do not apply
+    _refuse_unknown_layers(path)
+    try:
+        return load_model(path, custom_objects=custom_objects), True
+    except CompileSettingsError as exc:  # the model is fine: open it uncompiled
+        why = str(exc).removeprefix(path + ": ")
+        notes.append(f"{why[:1].upper()}{why[1:]}; the project's default training settings "
+                     "are used instead.")
+        return load_model(path, custom_objects=custom_objects, compile=False), False
+
+
+def _load_first_layers(path, k, custom_objects):
+    """The first ``k`` layers of the Sequential in ``path`` with their saved weights."""
+    from core.saving import keras_format as kf
+    from core.saving.legacy_h5 import first_layers_config, load_legacy_h5
+    from core.saving.serialization import deserialize_layer
+    from core.saving.weights_h5 import WeightsError, read_weights
+    if not path.lower().endswith(".keras"):
+        return load_legacy_h5(path, custom_objects=custom_objects, first_layers=k)
+    members = kf.read_archive(path)
+    config = kf._parse_json(path, kf.CONFIG, members[kf.CONFIG])
+    if not isinstance(config, dict):
+        raise kf.ModelFileError(f"{path}: {kf.CONFIG} does not describe a model.")
+    kf._refuse_code(path, config)
+    kf._check_config(path, config)
+    try:
+        model = deserialize_layer(first_layers_config(config, k), custom_objects=custom_objects)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise kf.ModelFileError(f"{path}: cannot rebuild the first {k} layers: {e}") from e
+    h5 = kf._open_h5(path, members[kf.WEIGHTS])
+    try:
+        read_weights(model, h5, skip_optimizer=True, allow_unused=True)
+    except (WeightsError, OSError, KeyError, ValueError, RuntimeError) as e:
+        raise kf.ModelFileError(f"{path}: {e}") from None
+    finally:
+        h5.close()
+    return model
+
+
+# ------------------------------------------------------------------ nested models
+def _is_model(layer) -> bool:
+    from core.models import Model
+    return isinstance(layer, Model)
+
+
+def inline_nested(model):
+    """``(model, names)``: ``model`` itself when nothing is nested, else a functional
+    model calling the same leaf layers with every inner model's graph wired in place;
+    ``names`` lists the inner models, outermost first."""
+    if not any(_is_model(ly) for ly in model.layers):
+        return model, []
+    from core.layers import Input
+    from core.models import Model
+
+    names: list[str] = []
+    inputs = [Input(batch_shape=t.shape, dtype=t.dtype, name=t._keras_history[0].name)
+              for t in model.inputs]
+    outputs = _inline(model, inputs, names, top=True)
+    flat = Model(inputs[0] if len(inputs) == 1 else inputs,
+                 outputs[0] if len(outputs) == 1 else outputs, name=model.name)
+    return flat, names
+
+
+def _inline(model, inputs, names, top=False):
+    if not top:
+        names.append(model.name)
+    if not hasattr(model, "_nodes_by_depth"):  # Sequential: a chain
+        x = inputs[0]
+        for layer in model.layers:
+            x = _apply(layer, [x], False, {}, names)[0]
+        return [x]
+    env = {id(t): new for t, new in zip(model.inputs, inputs)}
+    input_ids = set(env)
+    for nodes in model._nodes_by_depth.values():  # execution order, as Functional runs
+        for node in nodes:
+            if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
+                continue
+            ins = [env[id(t)] for t in node.input_tensors]
+            outs = _apply(node.layer, ins, node.is_multi_input, node.call_kwargs, names)
+            for t, o in zip(node.output_tensors, outs):
+                env[id(t)] = o
+    return [env[id(t)] for t in model.outputs]
+
+
+def _apply(layer, ins, multi, kwargs, names):
+    if _is_model(layer):
+        return _inline(layer, ins, names)
+    out = layer(ins if multi else ins[0], **kwargs)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+# ------------------------------------------------------------------ messages
+def _config_of(path):
+    """The model config (dict) and Keras version string of ``path``, or (None, None)."""
+    from core.saving.keras_format import CONFIG, METADATA, ModelFileError, _parse_json
+    if path.lower().endswith(".keras"):
+        try:
+            from core.saving.keras_format import read_archive
+            members = read_archive(path)
+            config = _parse_json(path, CONFIG, members[CONFIG])
+            meta = _parse_json(path, METADATA, members[METADATA]) \
+                if METADATA in members else {}
+        except ModelFileError:
+            return None, None  # load_model reports it properly
+        version = meta.get("keras_version") if isinstance(meta, dict) else None
+        return config, version
+    try:
+        from core.saving.legacy_h5 import read_legacy_config
+        return read_legacy_config(path)
+    except (ImportError, ValueError):
+        return None, None
+
+
+def _class_names(config) -> list[tuple[str, str]]:
+    """(class_name, layer name) of every layer object in a model config."""
+    out, stack = [], [config]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, list):
+            stack.extend(reversed(o))
+        elif isinstance(o, dict):
+            cls, cfg = o.get("class_name"), o.get("config")
+            if isinstance(cls, str) and isinstance(cfg, dict) and "name" in cfg and \
+                    ("layers" in cfg or "trainable" in cfg or "batch_shape" in cfg
+                     or "batch_input_shape" in cfg):
+                out.append((cls, str(cfg.get("name"))))
+            stack.extend(v for k, v in o.items() if k not in ("class_name",))
+    return out
+
+
+def _unknown(config) -> list[str]:
+    from core.layers.spec import get_layer_class
+    out = []
+    for cls, name in _class_names(config):
+        if cls in _MODEL_CLASSES or cls.startswith(("__", "DTypePolicy")):
+            continue
+        try:
+            get_layer_class(cls)
+        except (ValueError, KeyError):
+            out.append(f"'{name}' ({cls})")
+    return out
+
+
+def _first_known(config) -> int:
+    """How many leading layers of a Sequential config have no unknown layer in them."""
+    if config.get("class_name") != "Sequential":
+        return 0
+    layers = [ly for ly in (config.get("config") or {}).get("layers") or []
+              if isinstance(ly, dict) and ly.get("class_name") != "InputLayer"]
+    for k, layer in enumerate(layers):
+        if _unknown(layer):
+            return k
+    return len(layers)
+
+
+def _refuse_unknown_layers(path) -> None:
+    config, version = _config_of(path)
+    if not isinstance(config, dict):
+        return
+    unknown = _unknown(config)
+    if unknown:
+        first = _first_known(config)
+        rest = (f" The first {first} layers before it can be opened on their own."
+                if first else " The rest of the model cannot be opened without them.")
+        raise UnsupportedLayersError(_with_version(path, (
+            f"{os.path.basename(path)}: Netweaver does not support these layers yet: "
+            f"{', '.join(unknown)}.{rest}"), version), unknown, first)
+
+
+def _with_version(path, message, version=None) -> str:
+    """``message`` plus, for a file from a newer Keras, which version wrote it."""
+    from core.saving.keras_format import KERAS_VERSION
+    if version is None:
+        version = _config_of(path)[1]
+    if not isinstance(version, str) or _newer(version, KERAS_VERSION) is False:
+        return message
+    return (f"{message} (The file was written by Keras {version}; Netweaver reads files of "
+            f"Keras 2 and 3 up to {KERAS_VERSION}.)")
+
+
+def _newer(version: str, ours: str):
+    try:
+        a = tuple(int(p) for p in version.split(".")[:2])
+        b = tuple(int(p) for p in ours.split(".")[:2])
+    except ValueError:
+        return None  # unknown form: say which version it claims
+    return a > b
+
+
+# ------------------------------------------------------------------ compile settings
+def _take_compile_settings(model, doc) -> list[str]:
+    """Copy what ``compile`` was given into ``doc.training`` where the app can hold it;
+    a note for each setting the project cannot express."""
+    from core.saving.compile_config import get_compile_config
+    opt = getattr(model, "optimizer", None)
+    cc = get_compile_config(model) if opt is not None else None
+    if not cc:
+        return ["The file has no compile settings; the project's defaults are used."]
+    notes, changes = [], {}
+    changes["optimizer"] = type(opt).__name__.lower()
+    lr = getattr(opt, "learning_rate", None)
+    if isinstance(lr, (int, float)):
+        changes["learning_rate"] = float(f"{float(lr):.7g}")  # float32 0.01 -> 0.01
+    try:
+        ref = type(opt)().get_config()
+        own = opt.get_config()
+        extra = sorted(k for k in own if k not in ("name", "learning_rate")
+                       and own[k] != ref.get(k))
+    except Exception:  # noqa: BLE001 - without a reference nothing can be compared
+        extra = []
+    if extra:
+        notes.append("Optimizer settings from the file that the project does not keep (it "
+                     f"keeps the type and learning rate): {', '.join(extra)}.")
+    loss = _loss_name(cc.get("loss"))
+    if loss is not None:
+        changes["loss"] = loss
+    elif cc.get("loss") is not None:
+        notes.append(f"The loss {cc['loss']!r} (one per output, or with non-default "
+                     "arguments) is not kept in the project's training settings.")
+    metrics = cc.get("metrics")
+    if isinstance(metrics, list) and all(isinstance(m, str) for m in metrics):
+        changes["metrics"] = metrics
+    for key, value in changes.items():
+        try:
+            doc.set_training(**{key: value})
+        except (GraphError, ValueError) as exc:
+            notes.append(f"Training setting {key} from the file not used: {exc}")
+    return notes
+
+
+def _loss_name(loss):
+    """The loss as a name the project holds, or None when a name cannot say it."""
+    if isinstance(loss, str):
+        return loss
+    if not isinstance(loss, dict):
+        return None
+    from core import losses
+    try:
+        obj = losses.get(loss)
+        if obj.get_config() != type(obj)().get_config():
+            return None
+        name = obj.get_config().get("name")
+        losses.get(name)
+    except Exception:  # noqa: BLE001 - not expressible as a name
+        return None
+    return name
