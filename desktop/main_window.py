@@ -27,6 +27,7 @@ from desktop.editor.palette import Palette
 from desktop.editor.scene import EditorScene
 from desktop.editor.view import EditorView
 from desktop.editor.weights_guard import guarded_push
+from desktop.layer_code_trust import LayerCodeTrust
 from desktop.panels.problems import ProblemsPanel
 from desktop.panels.summary import SummaryPanel
 from desktop.project import ProjectController, is_openable, templates
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel(self.push_edit)
         self.summary = SummaryPanel()
         self.project = ProjectController(self, self.settings)
+        self.layer_code = LayerCodeTrust(self, self.settings)
         self.edit_actions = EditActions(self)
         self._build_menus()
         # Side columns run full height; bottom panels sit under the canvas only.
@@ -184,6 +186,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         add(file_menu, "&Save", lambda: self.project.save(), QKeySequence.Save)
         add(file_menu, "Save &As…", lambda: self.project.save_as(), QKeySequence("Ctrl+Shift+S"))
+        file_menu.addSeparator()
+        add(file_menu, "Add &Layer Code…", lambda: self.layer_code.add_layer_code())
         file_menu.addSeparator()
         add(file_menu, "&Quit", self.close, QKeySequence.Quit)
         self.edit_menu = bar.addMenu("&Edit")

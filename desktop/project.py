@@ -192,7 +192,7 @@ class ProjectController(QObject):
                 "Reopen them?"):
             found.unlink(missing_ok=True)
             return False
-        doc = self._load(found)
+        doc = self._load(found, code_base=origin)
         if doc is None:
             return False
         self._replace(doc, origin)
@@ -222,12 +222,15 @@ class ProjectController(QObject):
         recent = self.recent()
         return str(Path(recent[0]).parent) if recent else str(Path.home())
 
-    def _load(self, path):
+    def _load(self, path, code_base=None):
         what = _not_a_project(path)
         if what:
             self.last_error = what
             self.window.show_error("Cannot open project", what)
             return None
+        if not self.window.layer_code.prepare(path, code_base):
+            self.last_error = self.window.layer_code.last_error
+            return None  # the user said no to its layer code, or the code failed
         try:
             doc, _weights = pf.load_project(path)
         except (pf.ProjectFileError, OSError, ValueError) as exc:

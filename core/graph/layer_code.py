@@ -22,6 +22,7 @@ import os
 import sys
 import traceback
 import typing
+from pathlib import Path
 
 from core.safety import check_regular_file
 
@@ -44,7 +45,27 @@ def code_path(doc, project_path) -> str | None:
 
     Only a bare file name ending in ``.py`` is accepted: the code a user trusts is the
     file next to the project, never one a project names elsewhere on disk."""
-    entry = doc.meta.get(META_KEY)
+    return _code_path(doc.meta.get(META_KEY), project_path)
+
+
+def project_code_path(project_path, code_base=None) -> str | None:
+    """``code_path`` read from the project file itself, before its nodes are built (they
+    may need the code's classes). ``code_base``: the project the code sits beside when
+    ``project_path`` is elsewhere (an autosave of it). A project file that cannot be
+    read gives None here: ``load_project`` reports it, naming the file."""
+    from core.graph.project_file import ProjectFileError, _read_json
+
+    try:
+        data = _read_json(Path(project_path))
+    except ProjectFileError:
+        return None
+    meta = data.get("meta") if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        return None
+    return _code_path(meta.get(META_KEY), code_base or project_path)
+
+
+def _code_path(entry, project_path) -> str | None:
     if entry is None:
         return None
     name = entry.get("file") if isinstance(entry, dict) else None

@@ -125,6 +125,14 @@ class Palette(QWidget):
                 self._items[name] = item
             top.setExpanded(True)
 
+    def refresh(self) -> None:
+        """Rebuild from the registry (a project's layer code added classes)."""
+        self.tree.clear()
+        self._items.clear()
+        self._groups.clear()
+        self._populate()
+        self.filter(self.search.text())
+
     def layer_names(self) -> list[str]:
         return list(self._items)
 
