@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         add(file_menu, "&Save", lambda: self.project.save(), QKeySequence.Save)
         add(file_menu, "Save &As…", lambda: self.project.save_as(), QKeySequence("Ctrl+Shift+S"))
         file_menu.addSeparator()
+        add(file_menu, "Export &Picture…", self.export_picture)
         add(file_menu, "Add &Layer Code…", lambda: self.layer_code.add_layer_code())
         file_menu.addSeparator()
         add(file_menu, "&Quit", self.close, QKeySequence.Quit)
@@ -210,6 +211,24 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("Clear list", self.project.clear_recent)
         else:
             self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def export_picture(self, path=None) -> str | None:
+        """File > Export Picture…: the network as PNG or SVG (``editor.picture``)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        from desktop.editor.picture import export_picture
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export picture", "network.png",
+                                                  "PNG image (*.png);;SVG drawing (*.svg)")
+            if not path:
+                return None
+        try:
+            written = export_picture(self.scene, path)
+        except (OSError, ValueError) as exc:
+            self.show_error("Cannot export the picture", str(exc))
+            return None
+        self.statusBar().showMessage(f"Exported {written}", 5000)
+        return written
 
     # ------------------------------------------------------------- dialogs
     def ask_yes_no(self, title: str, text: str) -> bool:
