@@ -398,14 +398,18 @@ class Layer:
         self._maybe_build(shape)
         self._validate_input_shape(shape)
         out_shape = self._symbolic_output_shape(_with_none_batch(shape))
-        node_index = len(self._inbound_nodes)
+        return self._add_node(inputs, out_shape, kwargs).output_tensors_as_called
+
+    def _add_node(self, inputs, out_shape, kwargs) -> Node:
+        """Record this call of the layer: symbolic outputs of ``out_shape`` (a list of
+        shapes: several outputs) made by a new ``Node`` from ``inputs``."""
+        index = len(self._inbound_nodes)
         if isinstance(out_shape, list):
-            outputs = [KerasTensor(s, self.dtype, history=(self, node_index, i))
+            outputs = [KerasTensor(s, self.dtype, history=(self, index, i))
                        for i, s in enumerate(out_shape)]
         else:
-            outputs = KerasTensor(out_shape, self.dtype, history=(self, node_index, 0))
-        Node(self, inputs, outputs, kwargs)
-        return outputs
+            outputs = KerasTensor(out_shape, self.dtype, history=(self, index, 0))
+        return Node(self, inputs, outputs, kwargs)
 
     # ------------------------------------------------------------------- misc
     @property

@@ -67,6 +67,11 @@ class Node:
         layer._inbound_nodes.append(self)
 
     @property
+    def output_tensors_as_called(self):
+        """What the layer call returned: the list of outputs, or the one output."""
+        return self.output_tensors if self.is_multi_output else self.output_tensors[0]
+
+    @property
     def parent_nodes(self) -> list[Node]:
         out = []
         for t in self.input_tensors:

@@ -25,7 +25,6 @@ import numpy as np
 from core import backend
 from core.layers import masks as _masks
 from core.layers.base import Layer
-from core.layers.node import KerasTensor, Node
 from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
@@ -239,16 +238,10 @@ class RNN(Layer):
         if len(got) != len(sizes) or any(len(g) != 2 or g[1] != n for g, n in zip(got, sizes)):
             raise ValueError(f"Layer '{self.name}' expects {len(sizes)} initial state(s) of "
                              f"shapes {[(None, n) for n in sizes]}, but received {got}.")
-        out_shape = self.compute_output_shape((None,) + shape[1:])
-        index = len(self._inbound_nodes)
-        if isinstance(out_shape, list):
-            outputs = [KerasTensor(s, self.dtype, history=(self, index, i))
-                       for i, s in enumerate(out_shape)]
-        else:
-            outputs = KerasTensor(out_shape, self.dtype, history=(self, index, 0))
-        node = Node(self, [inputs] + states, outputs, kwargs)
+        node = self._add_node([inputs] + states,
+                              self.compute_output_shape((None,) + shape[1:]), kwargs)
         node.tensor_kwargs = {"initial_state": len(states)}
-        return outputs
+        return node.output_tensors_as_called
 
     def call(self, inputs, training=False, mask=None, initial_state=None):
         return self(inputs, initial_state=initial_state, mask=mask, training=training)
