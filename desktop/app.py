@@ -42,7 +42,7 @@ class KernelWarmup(QObject):
         from core import kernels
 
         # The child must import this same ``core`` (a source checkout or the install).
-        root = os.path.dirname(os.path.dirname(os.path.abspath(kernels.__file__)))
+        root = str(Path(kernels.__file__).resolve().parents[2])  # the folder holding core/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p))
         try:

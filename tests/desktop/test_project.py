@@ -181,6 +181,24 @@ def test_kernel_warmup_runs_in_a_child_process(qtbot, monkeypatch):
     assert seen[1] == (2, 2, "conv") and kernels.is_warm()
 
 
+def test_kernel_warmup_child_imports_this_core_from_anywhere(qtbot, monkeypatch, tmp_path):
+    """The child finds this very ``core`` (through PYTHONPATH, not the working folder),
+    and nothing of core shadows the standard library (core/random.py)."""
+    import core
+    from desktop.app import KernelWarmup
+
+    monkeypatch.chdir(tmp_path)
+    script = "import random, core; print(1, 1, core.__file__)"
+    monkeypatch.setattr(KernelWarmup, "command", (sys.executable, "-c", script))
+    warm, seen = KernelWarmup(), []
+    warm.progress.connect(lambda i, n, name: seen.append(name))
+    with qtbot.waitSignal(warm.finished, timeout=20000) as blocker:
+        warm.start()
+    assert blocker.args == [""]
+    qtbot.waitUntil(lambda: bool(seen))
+    assert Path(seen[0]).resolve() == Path(core.__file__).resolve()
+
+
 def test_kernel_warmup_failure_is_reported_not_marked_warm(qtbot, monkeypatch):
     from core import kernels
     from desktop.app import KernelWarmup
