@@ -74,6 +74,13 @@ class Variable:
             )
         np.copyto(self.value, new_value, casting="unsafe")
 
+    def assign_add(self, delta) -> None:
+        """``value += delta`` in place (Keras' ``assign_add``; metrics' state updates)."""
+        self.assign(self.value + np.asarray(delta))
+
+    def assign_sub(self, delta) -> None:
+        self.assign(self.value - np.asarray(delta))
+
     def grad_buffer(self) -> np.ndarray:
         if self.grad is None or self.grad.shape != self.value.shape or \
                 self.grad.dtype != self.value.dtype:

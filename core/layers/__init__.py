@@ -21,6 +21,7 @@ from core.layers.bidirectional import Bidirectional
 from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
+from core.layers.lambda_layer import Lambda
 from core.layers.merging import (
     Add,
     Average,
@@ -84,7 +85,8 @@ def deserialize(config: dict):
 
 
 __all__ = [
-    "Layer", "KerasTensor", "Param", "Input", "InputLayer", "Dense", "Activation", "Dropout",
+    "Layer", "KerasTensor", "Param", "Input", "InputLayer", "Dense", "Lambda",
+    "Activation", "Dropout",
     "Flatten", "Reshape", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
