@@ -26,6 +26,7 @@ from core.metrics.accuracy import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
+from core.metrics.auc import AUC, FalseNegatives, FalsePositives, TrueNegatives, TruePositives
 from core.metrics.base import Mean, MeanMetricWrapper, Metric
 from core.metrics.confusion import F1Score, FBetaScore, Precision, Recall
 from core.metrics.reduction import MeanAbsolutePercentageError, Sum
@@ -33,7 +34,8 @@ from core.metrics.reduction import MeanAbsolutePercentageError, Sum
 __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
            "SparseTopKCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
-           "Precision", "Recall", "FBetaScore", "F1Score", "Sum", "MeanAbsolutePercentageError",
+           "Precision", "Recall", "TruePositives", "FalsePositives", "TrueNegatives",
+           "FalseNegatives", "AUC", "FBetaScore", "F1Score", "Sum", "MeanAbsolutePercentageError",
            "get", "serialize", "deserialize",
            "resolve_accuracy", "DeferredAccuracy"]
 
@@ -41,7 +43,8 @@ _CLASSES = {c.__name__: c for c in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
     MeanSquaredError, Precision, Recall, FBetaScore, F1Score, Sum,
-    MeanAbsolutePercentageError)}
+    MeanAbsolutePercentageError, TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
+    AUC)}
 _NAMES = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
@@ -52,6 +55,8 @@ _NAMES = {
     "precision": Precision, "recall": Recall, "f1_score": F1Score, "fbeta_score": FBetaScore,
     "mean": Mean, "mape": MeanAbsolutePercentageError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "true_positives": TruePositives, "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives, "auc": AUC,
 }
 _RENAMED = {"mae", "mse", "mape", "mean_absolute_error", "mean_squared_error",
             "mean_absolute_percentage_error"}
