@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.autodiff import Tape
-from core.ops.engine import plain
+from core.ops.engine import Tracked, plain
 
 
 class _InputSink:
@@ -47,9 +47,10 @@ def record_function(fn, inputs, wrt=None):
     ``backward.connected`` says whether the output depends on the inputs at all."""
     inputs = [np.asarray(x) for x in inputs]
     wrt = list(range(len(inputs))) if wrt is None else list(wrt)
-    # Each watched input must be its own object: the tape matches arrays by identity.
+    # Each watched input is its own Tracked view: the tape matches arrays by identity,
+    # and Python operators on it (``y_true - y_pred``) must be ops too.
     for i in wrt:
-        inputs[i] = inputs[i].view(np.ndarray)
+        inputs[i] = np.asarray(inputs[i]).view(Tracked)
     sink = _InputSink()
     watched = [inputs[i] for i in wrt]
     with Tape() as tape:
