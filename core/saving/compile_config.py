@@ -54,6 +54,13 @@ def _revive(value, module):
         return [_revive(v, module) for v in value]
     if isinstance(value, dict) and "class_name" not in value:
         return {k: _revive(v, module) for k, v in value.items()}
+    if isinstance(value, dict) and value.get("class_name") == "function":
+        # A function stays a function in the compile arguments (so it is saved back as
+        # Keras wrote it); compile wraps it.
+        from core.saving.keras_objects import deserialize_keras_object
+
+        return deserialize_keras_object(value, module_objects=getattr(
+            module, "ALL_OBJECTS_DICT", None))
     if isinstance(value, dict):
         return module.get(value)
     return value
