@@ -65,6 +65,12 @@ class Variable:
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
 
+    def __float__(self):  # a metric's ``result()`` may return its state variable itself
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
     def assign(self, new_value) -> None:
         new_value = np.asarray(new_value)
         if new_value.shape != self.value.shape:
