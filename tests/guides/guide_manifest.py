@@ -10,7 +10,8 @@ block so that a changed guide is noticed instead of silently misread.
   fixing one shows up as a test to update, never as silence).
 * ``substitutions``: the only edits to the code besides the import line: the MNIST /
   CIFAR-10 downloads become random arrays of the same per-sample shape, and the
-  hard-coded sample counts shrink with them.
+  hard-coded sample counts shrink with them (plus ``np.Inf`` -> ``np.inf`` in one
+  callbacks block: NumPy 2 removed the alias).
 """
 
 _MNIST = ("keras.datasets.mnist.load_data()",
@@ -75,4 +76,9 @@ GUIDES = {
         },
     },
     "serialization_and_saving": {"excluded": {}, "known_failures": {}, "substitutions": {}},
+    "writing_your_own_callbacks": {
+        "excluded": {}, "known_failures": {},
+        # np.Inf was removed in NumPy 2.0 (the guide predates it): the one non-data edit.
+        "substitutions": {2: [_MNIST], 6: [("np.Inf", "np.inf")]},
+    },
 }
