@@ -350,28 +350,22 @@ def serialize(initializer) -> dict:
 
 def deserialize(config, custom_objects=None):
     """Inverse of ``serialize``; also accepts Keras 2's ``{"class_name", "config"}`` and
-    registered custom initializers."""
+    registered custom initializers (through ``deserialize_keras_object``)."""
     if isinstance(config, str):
         return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
+    inner = config.get("config") or {} if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or "class_name" not in config:
         raise ValueError(f"Cannot deserialize initializer from {config!r}; expected a dict "
-                         "with 'class_name' and 'config'.")
-    inner = config.get("config") or {}
-    if not isinstance(inner, dict):
-        raise ValueError(f"Initializer {config['class_name']!r}: config must be a dict, "
-                         f"got {inner!r}.")
-    cls = _BY_NAME.get(config["class_name"]) if config.get("module", "keras") is not None \
-        and not config.get("registered_name") else None
+                         "with 'class_name' and a dict 'config'.")
+    builtin = config.get("module", "keras") is not None and not config.get("registered_name")
+    cls = _BY_NAME.get(config["class_name"]) if builtin else None
     if cls is None:
         from core.saving.keras_objects import deserialize_keras_object
-
         try:
-            obj = deserialize_keras_object({**config, "config": inner},
-                                           custom_objects=custom_objects,
-                                           module_objects=ALL_OBJECTS_DICT)
+            return get(deserialize_keras_object({**config, "config": inner}, custom_objects,
+                                                module_objects=ALL_OBJECTS_DICT))
         except ValueError as e:
             raise ValueError(f"Unknown initializer {config['class_name']!r}: {e}") from None
-        return get(obj)
     try:
         return cls.from_config(dict(inner))
     except TypeError as e:
@@ -385,21 +379,15 @@ def get(identifier) -> Initializer | None:
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
+        from core.saving.object_registry import get_registered_object
+        cls = _BY_NAME.get(identifier) or get_registered_object(identifier)
         if cls is None:
-            from core.saving.object_registry import get_registered_object
-
-            custom = get_registered_object(identifier)
-            if custom is None:
-                raise _unknown(identifier)
-            return get(custom)
-        return cls()
+            raise _unknown(identifier)
+        return get(cls)
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier  # Keras accepts any callable(shape, dtype=None)
+    if callable(identifier):  # a class: an instance; any callable(shape, dtype=None)
+        return identifier() if isinstance(identifier, type) else identifier
     raise ValueError(f"Could not interpret initializer identifier {identifier!r}; expected "
                      f"a name such as 'glorot_uniform', a Keras config dict or an Initializer.")
 
