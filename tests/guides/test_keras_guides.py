@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.saving import get_custom_objects
 from tests.guides.guide_manifest import GUIDES
 from tests.guides.guide_runner import adapt, run_guide, split_blocks
 
@@ -27,8 +28,13 @@ def test_guide_blocks(shared_data, name, tmp_path):
     if not path.is_file():
         pytest.skip(f"{path} is not present (keras-io guide source)")
     spec = GUIDES[name]
-    result = run_guide(name, path.read_text(encoding="utf-8"), spec["excluded"],
-                       spec["substitutions"], workdir=str(tmp_path))
+    before = dict(get_custom_objects())  # the serialization guide clears the registry
+    try:
+        result = run_guide(name, path.read_text(encoding="utf-8"), spec["excluded"],
+                           spec["substitutions"], workdir=str(tmp_path))
+    finally:
+        get_custom_objects().clear()
+        get_custom_objects().update(before)
     failed = {o.index: o.detail for o in result.outcomes if o.status == "failed"}
     unexpected = {i: d for i, d in failed.items() if i not in spec["known_failures"]}
     fixed = sorted(set(spec["known_failures"]) - set(failed))
