@@ -201,8 +201,13 @@ def _unknown(identifier):
                       f"{', '.join(known_names())}.")
 
 
+ALL_OBJECTS_DICT = {**_BUILTIN, **{k: _BUILTIN[v] for k, v in _ALIASES.items()}}
+
+
 def get(identifier=None) -> Activation:
-    """Resolve ``identifier`` to an ``Activation`` (``None`` -> linear)."""
+    """Resolve ``identifier`` to an ``Activation`` (``None`` -> linear): a name, a
+    Keras function dict, an Activation, a built-in function, or your own function of
+    ``core.ops`` (registered ones also by their registered name)."""
     if identifier is None:
         return _BUILTIN["linear"]
     if isinstance(identifier, Activation):
@@ -210,7 +215,12 @@ def get(identifier=None) -> Activation:
     if isinstance(identifier, str):
         act = _BUILTIN.get(_ALIASES.get(identifier, identifier))
         if act is None:
-            raise _unknown(identifier)
+            from core.saving.object_registry import get_registered_object
+
+            custom = get_registered_object(identifier)
+            if custom is None:
+                raise _unknown(identifier)
+            return get(custom)
         return act
     if isinstance(identifier, dict):
         return deserialize(identifier)
@@ -218,27 +228,43 @@ def get(identifier=None) -> Activation:
         return identifier()
     if callable(identifier) and identifier in _FUNCTIONS:
         return _BUILTIN[_FUNCTIONS[identifier]]
-    # An arbitrary Python callable has no gradient we could compute honestly.
-    raise ValueError(f"Could not interpret activation {identifier!r}: custom callables are "
-                     f"not supported; use one of {', '.join(known_names())}.")
+    if callable(identifier) and not isinstance(identifier, type):
+        from core.activation_function import FunctionActivation
+
+        return FunctionActivation(identifier)
+    raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
 
 
-def serialize(activation) -> str:
-    """The Keras name of ``activation`` (``"relu"``, ``"linear"``...)."""
-    return get(activation).name
+def serialize(activation):
+    """What a layer config holds: the Keras name of a built-in (``"relu"``), Keras'
+    function dict (registered name) for your own function."""
+    act = get(activation)
+    if getattr(act, "_keras_function", None) is not None:
+        from core.saving.keras_objects import serialize_keras_object
+
+        return serialize_keras_object(act)
+    if type(act).__module__.startswith("core."):
+        return act.name
+    from core.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(act)  # a user Activation subclass: its class config
 
 
-def deserialize(config) -> Activation:
-    """Accept a name or Keras 3's function dict ``{"class_name": "function", "config": "relu"}``."""
+def deserialize(config, custom_objects=None) -> Activation:
+    """A name or Keras 3's dict (``{"class_name": "function", "config": "relu"}``, or a
+    registered custom one)."""
     if isinstance(config, str):
+        if custom_objects and config in custom_objects:
+            return get(custom_objects[config])
         return get(config)
     if isinstance(config, dict):
-        inner = config.get("config")
-        if isinstance(inner, str):
-            return get(inner)
-        name = config.get("class_name")
-        if isinstance(name, str) and name != "function":
-            return get(name)
+        from core.saving.keras_objects import deserialize_keras_object
+
+        obj = deserialize_keras_object(config, custom_objects=custom_objects,
+                                       module_objects=ALL_OBJECTS_DICT)
+        if isinstance(obj, str):
+            return get(obj)
+        return get(obj)
     raise ValueError(f"Cannot deserialize activation from {config!r}; expected a name such as "
                      f"'relu' or a Keras function config dict.")
 

@@ -32,10 +32,19 @@ def set_image_data_format(data_format: str) -> None:
                          "'channels_first' is not supported.")
 
 
+def enable_unsafe_deserialization() -> None:
+    """Keras' switch: from now on (this thread) files holding Python lambdas load, as
+    with ``load_model(..., safe_mode=False)``. Only for files you trust."""
+    from core.saving.keras_objects import enable_unsafe_deserialization as enable
+
+    enable()
+
+
 def backend() -> str:
     """The backend's name, as ``keras.config.backend()`` returns ``"torch"`` etc."""
     return "numpy"
 
 
-__all__ = ["backend", "epsilon", "floatx", "image_data_format", "set_epsilon",
+__all__ = ["backend", "enable_unsafe_deserialization",
+           "epsilon", "floatx", "image_data_format", "set_epsilon",
            "set_floatx", "set_image_data_format"]

@@ -108,32 +108,53 @@ _BY_NAME.update({"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm,
                  "min_max_norm": MinMaxNorm})
 
 
+ALL_OBJECTS_DICT = dict(_BY_NAME)
+
+
 def get(identifier):
-    """A constraint from None, an instance, a class, a Keras string id or a dict."""
+    """A constraint from None, an instance, a class, a Keras string id or a dict;
+    registered custom ones (subclasses of ``Constraint``) resolve by name too."""
     if identifier is None or isinstance(identifier, Constraint):
         return identifier
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        return _BY_NAME[identifier]()
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier)
+        if cls is None:
+            from core.saving.object_registry import get_registered_object
+
+            cls = get_registered_object(identifier)
+        if cls is None:
+            raise ValueError(f"Could not interpret constraint identifier: {identifier!r}; "
+                             f"known: {sorted(_BY_NAME)}.")
+        return get(cls)
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Constraint):
         return identifier()
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}; known: "
-                     f"{sorted(_BY_NAME)} (functions are not supported).")
+                     f"{sorted(_BY_NAME)} or a subclass of Constraint (functions are not "
+                     "supported).")
 
 
 def serialize(constraint):
     """Keras 3's dict for a constraint (None stays None)."""
     if constraint is None:
         return None
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    from core.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(constraint)
 
 
-def deserialize(config):
-    """The constraint a Keras dict describes; only the classes above are known."""
-    name = config.get("class_name") if isinstance(config, dict) else None
-    if not isinstance(name, str) or name not in {c.__name__ for c in _CLASSES}:
+def deserialize(config, custom_objects=None):
+    """The constraint a Keras dict describes (built-in or registered custom)."""
+    from core.saving.keras_objects import deserialize_keras_object
+
+    try:
+        obj = deserialize_keras_object(config, custom_objects=custom_objects,
+                                       module_objects=ALL_OBJECTS_DICT)
+    except ValueError as e:
+        raise ValueError(f"Could not interpret constraint identifier: {config!r} ({e})") \
+            from None
+    if not isinstance(obj, Constraint):
         raise ValueError(f"Could not interpret constraint identifier: {config!r}; known "
                          "classes: MaxNorm, NonNeg, UnitNorm, MinMaxNorm.")
-    return _BY_NAME[name].from_config(dict(config.get("config") or {}))
+    return obj

@@ -332,29 +332,40 @@ def _unknown(identifier):
                       f"{', '.join(known_names())}.")
 
 
+ALL_OBJECTS_DICT = dict(_BY_NAME)
+
+
 def serialize(initializer) -> dict:
     """Keras 3 form: ``{"module", "class_name", "config", "registered_name"}``."""
     init = get(initializer)
+    if not type(init).__module__.startswith("core."):
+        from core.saving.keras_objects import serialize_keras_object
+
+        return serialize_keras_object(init)  # a user initializer (class or function)
     # Keras 3 writes its OrthogonalInitializer under the public alias "Orthogonal".
     name = "Orthogonal" if type(init) is OrthogonalInitializer else type(init).__name__
     return {"module": "keras.initializers", "class_name": name,
             "config": init.get_config(), "registered_name": None}
 
 
-def deserialize(config):
-    """Inverse of ``serialize``; also accepts Keras 2's ``{"class_name", "config"}``."""
+def deserialize(config, custom_objects=None):
+    """Inverse of ``serialize``; also accepts Keras 2's ``{"class_name", "config"}`` and
+    registered custom initializers (through ``deserialize_keras_object``)."""
     if isinstance(config, str):
         return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
+    inner = config.get("config") or {} if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or "class_name" not in config:
         raise ValueError(f"Cannot deserialize initializer from {config!r}; expected a dict "
-                         "with 'class_name' and 'config'.")
-    cls = _BY_NAME.get(config["class_name"])
+                         "with 'class_name' and a dict 'config'.")
+    builtin = config.get("module", "keras") is not None and not config.get("registered_name")
+    cls = _BY_NAME.get(config["class_name"]) if builtin else None
     if cls is None:
-        raise _unknown(config["class_name"])
-    inner = config.get("config") or {}
-    if not isinstance(inner, dict):
-        raise ValueError(f"Initializer {config['class_name']!r}: config must be a dict, "
-                         f"got {inner!r}.")
+        from core.saving.keras_objects import deserialize_keras_object
+        try:
+            return get(deserialize_keras_object({**config, "config": inner}, custom_objects,
+                                                module_objects=ALL_OBJECTS_DICT))
+        except ValueError as e:
+            raise ValueError(f"Unknown initializer {config['class_name']!r}: {e}") from None
     try:
         return cls.from_config(dict(inner))
     except TypeError as e:
@@ -363,18 +374,20 @@ def deserialize(config):
 
 
 def get(identifier) -> Initializer | None:
-    """Resolve a name, Keras dict, class or instance to an ``Initializer`` (None stays None)."""
+    """Resolve a name, Keras dict, class, instance or function ``fn(shape, dtype=None)``
+    to an initializer (None stays None); registered custom ones resolve by name too."""
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier)
+        from core.saving.object_registry import get_registered_object
+        cls = _BY_NAME.get(identifier) or get_registered_object(identifier)
         if cls is None:
             raise _unknown(identifier)
-        return cls()
+        return get(cls)
     if isinstance(identifier, dict):
         return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
+    if callable(identifier):  # a class: an instance; any callable(shape, dtype=None)
+        return identifier() if isinstance(identifier, type) else identifier
     raise ValueError(f"Could not interpret initializer identifier {identifier!r}; expected "
                      f"a name such as 'glorot_uniform', a Keras config dict or an Initializer.")
 

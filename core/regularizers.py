@@ -50,6 +50,17 @@ class Regularizer:
         return regularize.penalty(x.reshape(-1), self.l1, self.l2)
 
     def add_gradient(self, x, grad) -> None:
+        if type(self).__call__ is not Regularizer.__call__:
+            # A user subclass (Keras style: ``__call__`` written with core.ops): the
+            # gradient of its penalty is the VJP of those ops.
+            from core.ops.function_grad import record_function
+
+            _, backward = record_function(self.__call__, [x])
+            if not backward.connected:
+                raise ValueError(f"Regularizer {type(self).__name__}: __call__ does not "
+                                 "compute its penalty with core.ops, so it has no gradient.")
+            grad += backward(1.0)[0].astype(grad.dtype, copy=False)
+            return
         from core.kernels import regularize
         if x.dtype.char in "fd" and x.flags.c_contiguous and grad.flags.c_contiguous:
             regularize.add_gradient(x.reshape(-1), grad.reshape(-1), self.l1, self.l2)
@@ -100,38 +111,57 @@ l1, l2, l1_l2 = L1, L2, L1L2  # Keras' lower-case aliases (of the classes themse
 _BY_NAME = {"L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1l2": L1L2}
 
 
+ALL_OBJECTS_DICT = dict(_BY_NAME)
+
+
 def get(identifier):
-    """A regularizer from None, an instance, a class, a Keras string id or a dict."""
+    """A regularizer from None, an instance, a class, a Keras string id or a dict;
+    registered custom ones (subclasses of ``Regularizer``) resolve by name too."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)
         if cls is None:
+            from core.saving.object_registry import get_registered_object
+
+            cls = get_registered_object(identifier)
+        if cls is None:
             raise ValueError(f"Could not interpret regularizer identifier: {identifier!r} "
                              f"(known: {sorted(_BY_NAME)}).")
-        return cls()
+        return get(cls)
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Regularizer):
         return identifier()
     raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}; "
-                     "use L1, L2 or L1L2 (functions and OrthogonalRegularizer are not "
-                     "supported).")
+                     "use L1, L2, L1L2 or a subclass of Regularizer (plain functions and "
+                     "OrthogonalRegularizer are not supported).")
 
 
 def serialize(regularizer):
     """Keras 3's dict for a regularizer (None stays None)."""
     if regularizer is None:
         return None
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
+    from core.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(regularizer)
 
 
-def deserialize(config):
-    """The regularizer a Keras dict describes; only the classes above are known."""
+def deserialize(config, custom_objects=None):
+    """The regularizer a Keras dict describes (built-in or registered custom)."""
+    from core.saving.keras_objects import deserialize_keras_object
+
     name = config.get("class_name") if isinstance(config, dict) else None
-    cls = _BY_NAME.get(name) if isinstance(name, str) else None
-    if cls is None or cls.__name__ != name:
+    if isinstance(name, str) and name in _BY_NAME and _BY_NAME[name].__name__ != name:
         raise ValueError(f"Could not interpret regularizer identifier: {config!r}; "
                          "known classes: L1, L2, L1L2.")
-    return cls.from_config(dict(config.get("config") or {}))
+    try:
+        obj = deserialize_keras_object(config, custom_objects=custom_objects,
+                                       module_objects=ALL_OBJECTS_DICT)
+    except ValueError as e:
+        raise ValueError(f"Could not interpret regularizer identifier: {config!r} ({e})") \
+            from None
+    if not isinstance(obj, Regularizer):
+        raise ValueError(f"Could not interpret regularizer identifier: {config!r}; "
+                         "known classes: L1, L2, L1L2.")
+    return obj

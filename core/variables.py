@@ -65,6 +65,12 @@ class Variable:
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
 
+    def __float__(self):  # a metric's ``result()`` may return its state variable itself
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
     def assign(self, new_value) -> None:
         new_value = np.asarray(new_value)
         if new_value.shape != self.value.shape:
@@ -73,6 +79,13 @@ class Variable:
                 f"'{self.path}' of shape {self.value.shape}."
             )
         np.copyto(self.value, new_value, casting="unsafe")
+
+    def assign_add(self, delta) -> None:
+        """``value += delta`` in place (Keras' ``assign_add``; metrics' state updates)."""
+        self.assign(self.value + np.asarray(delta))
+
+    def assign_sub(self, delta) -> None:
+        self.assign(self.value - np.asarray(delta))
 
     def grad_buffer(self) -> np.ndarray:
         if self.grad is None or self.grad.shape != self.value.shape or \

@@ -21,6 +21,7 @@ from core.layers.bidirectional import Bidirectional
 from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
+from core.layers.lambda_layer import Lambda
 from core.layers.merging import (
     Add,
     Average,
@@ -70,21 +71,28 @@ def get_layer_specs() -> dict[str, list[type]]:
 
 
 def serialize(layer) -> dict:
-    """Keras 3 layer dict (``module``, ``class_name``, ``config``, ``registered_name``)."""
-    return {"module": "keras.layers", "class_name": type(layer).__name__,
-            "config": layer.get_config(), "registered_name": None}
+    """Keras 3 layer dict (``module``, ``class_name``, ``config``, ``registered_name``,
+    ``build_config``), as ``keras.layers.serialize``; custom layers keep their
+    registered name."""
+    from core.saving.serialization import serialize_layer
+
+    return serialize_layer(layer)
 
 
-def deserialize(config: dict):
-    """A new layer from ``serialize``'s dict (or Keras 2's ``{"class_name", "config"}``)."""
+def deserialize(config: dict, custom_objects=None):
+    """A new layer from ``serialize``'s dict (or Keras 2's ``{"class_name", "config"}``);
+    registered custom layers and ``custom_objects`` resolve too."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Cannot deserialize a layer from {config!r}; expected a dict with "
                          "'class_name' and 'config'.")
-    return get_layer_class(config["class_name"]).from_config(config.get("config") or {})
+    from core.saving.serialization import deserialize_layer
+
+    return deserialize_layer(config, custom_objects=custom_objects)
 
 
 __all__ = [
-    "Layer", "KerasTensor", "Param", "Input", "InputLayer", "Dense", "Activation", "Dropout",
+    "Layer", "KerasTensor", "Param", "Input", "InputLayer", "Dense", "Lambda",
+    "Activation", "Dropout",
     "Flatten", "Reshape", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "Concatenate", "ReLU", "LeakyReLU", "Softmax", "ELU", "Conv2D", "Convolution2D",
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",

@@ -27,9 +27,11 @@ from core.losses.crossentropy import (
     SparseCategoricalCrossentropy,
 )
 from core.losses.regression import Huber, MeanAbsoluteError, MeanSquaredError
+from core.losses.wrapper import LossFunctionWrapper
 
 __all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+    "Loss", "LossFunctionWrapper", "MeanSquaredError",
+    "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
     "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
     "sparse_categorical_crossentropy", "mse", "mae", "get", "serialize", "deserialize",
@@ -85,39 +87,59 @@ _FUNCTIONS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbs
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy}
 
 
-def serialize(loss: Loss) -> dict:
-    return {"module": "keras.losses", "class_name": type(loss).__name__,
-            "config": loss.get_config(), "registered_name": None}
+# Keras' ``ALL_OBJECTS_DICT``: every name a config or ``get`` may use for a built-in.
+ALL_OBJECTS_DICT = {**_CLASSES, "LossFunctionWrapper": LossFunctionWrapper,
+                    **{f.__name__: f for f in _FUNCTIONS}, "mse": mean_squared_error,
+                    "mae": mean_absolute_error, "MSE": mean_squared_error,
+                    "MAE": mean_absolute_error, "huber_loss": huber, "bce": binary_crossentropy}
 
 
-def deserialize(config):
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not deserialize loss from {config!r}; expected a name or a "
-                         "dict with 'class_name' and 'config'.")
-    name = config["class_name"]
-    cls = _CLASSES.get(name) or _NAMES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown loss class {name!r}. Known losses: {sorted(_CLASSES)}.")
-    return cls.from_config(config.get("config") or {})
+def serialize(loss) -> dict:
+    """Keras 3's config of a loss object or function (``serialize_keras_object``)."""
+    from core.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(loss)
+
+
+def deserialize(config, custom_objects=None):
+    """The loss a name or Keras config dict describes; registered custom losses
+    (``@register_keras_serializable``, ``custom_objects``) resolve too."""
+    from core.saving.keras_objects import deserialize_keras_object, unknown_object_message
+
+    obj = deserialize_keras_object(config, custom_objects=custom_objects,
+                                   module_objects=ALL_OBJECTS_DICT)
+    if isinstance(obj, str):
+        raise ValueError(unknown_object_message("loss", obj) +
+                         f" Known losses: {', '.join(sorted(_NAMES))}.")
+    return obj
 
 
 def get(identifier):
     """Loss instance from a name ('mse', 'categorical_crossentropy', 'CategoricalCrossentropy'),
-    a Keras config dict, a function form or a Loss; None stays None."""
+    a Keras config dict, a Loss class or instance, or a function ``fn(y_true, y_pred)``
+    (built-in or your own, written with ``core.ops``); None stays None. Registered
+    custom losses resolve by their registered name too."""
     if identifier is None or isinstance(identifier, Loss):
         return identifier
+    obj = identifier
     if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        cls = _NAMES.get(identifier) or _NAMES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = _NAMES.get(identifier) or _NAMES.get(identifier.lower()) or \
+            _CLASSES.get(identifier)
+        if obj is None:
+            from core.saving.object_registry import get_registered_object
+            obj = get_registered_object(identifier)
+        if obj is None:
             raise ValueError(f"Unknown loss {identifier!r}. Known losses: "
-                             f"{', '.join(sorted(_NAMES))}.")
-        return cls()
-    if callable(identifier) and identifier in _FUNCTIONS:
-        return _FUNCTIONS[identifier]()
-    raise ValueError(f"Could not interpret loss identifier {identifier!r}: custom loss "
-                     "callables have no gradient in this engine; use a built-in loss.")
-
+                             f"{', '.join(sorted(_NAMES))}; custom losses need "
+                             "@keras.saving.register_keras_serializable().")
+    if isinstance(obj, type) and issubclass(obj, Loss):
+        return obj()
+    if isinstance(obj, Loss):
+        return obj
+    if callable(obj) and obj in _FUNCTIONS:
+        return _FUNCTIONS[obj]()
+    if callable(obj) and not isinstance(obj, type):
+        return LossFunctionWrapper(obj)
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}")

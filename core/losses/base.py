@@ -1,8 +1,11 @@
 """The ``Loss`` base class: input preparation, Keras reduction and sample weights.
 
-Subclasses implement ``_forward(y_true, y_pred) -> (per_sample_losses, cache)`` and
-``_backward(cache, d_per_sample) -> d_y_pred``; the base turns them into Keras'
-``__call__`` (reduced value) and ``value_and_grad``.
+Built-in subclasses implement ``_forward(y_true, y_pred) -> (per_sample_losses, cache)``
+and ``_backward(cache, d_per_sample) -> d_y_pred``; the base turns them into Keras'
+``__call__`` (reduced value) and ``value_and_grad``. A user subclass implements
+Keras' ``call(y_true, y_pred)`` with ``core.ops`` instead: its gradient is the VJP of
+those ops (``core.ops.function_grad``), and y_true/y_pred only get the loss dtype, no
+shape check (Keras checks nothing either: the ops do).
 
 >>> from core.losses import MeanSquaredError
 >>> MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]])
@@ -63,9 +66,14 @@ class Loss:
         self.dtype = None if dtype is None else backend.standardize_dtype(dtype)
 
     # ------------------------------------------------------------- preparation
+    def _user_call(self) -> bool:
+        return type(self).call is not Loss.call
+
     def _prepare(self, y_true, y_pred):
         yp = _as_float(y_pred, self.dtype)
         yt = _as_float(y_true, yp.dtype)
+        if self._user_call():
+            return yt, yp, yp.shape
         a, b = _same_rank(yt, yp)
         if a.shape != b.shape:
             raise ValueError(
@@ -138,6 +146,24 @@ class Loss:
         if dper is None:  # 0-d per-sample loss (rank-1 inputs averaged to a scalar)
             dper = 1.0
         return value, self._backward(cache, dper).reshape(shape)
+
+    # ------------------------------------------------- user ``call`` built from ops
+    def _forward(self, yt, yp):
+        if not self._user_call():
+            raise NotImplementedError(f"Loss {type(self).__name__!r} must implement "
+                                      "call(y_true, y_pred), as keras.losses.Loss does.")
+        from core.ops.function_grad import record_function
+
+        per, backward = record_function(lambda p: self.call(yt, p), [yp])
+        return np.asarray(per), backward
+
+    def _backward(self, backward, dper):
+        if not backward.connected:
+            raise ValueError(
+                f"Loss {type(self).__name__!r} ({self.name}): call() returned a value that "
+                "does not depend on y_pred through core.ops (was it computed with plain "
+                "numpy?), so it has no gradient; write it with core.ops (keras.ops).")
+        return backward(dper)[0]
 
     def _mask(self, cache):
         return None

@@ -26,6 +26,7 @@ from core.metrics.accuracy import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
+from core.metrics.auc import AUC, FalseNegatives, FalsePositives, TrueNegatives, TruePositives
 from core.metrics.base import Mean, MeanMetricWrapper, Metric
 from core.metrics.confusion import F1Score, FBetaScore, Precision, Recall
 from core.metrics.reduction import MeanAbsolutePercentageError, Sum
@@ -33,7 +34,8 @@ from core.metrics.reduction import MeanAbsolutePercentageError, Sum
 __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
            "SparseTopKCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError",
-           "Precision", "Recall", "FBetaScore", "F1Score", "Sum", "MeanAbsolutePercentageError",
+           "Precision", "Recall", "TruePositives", "FalsePositives", "TrueNegatives",
+           "FalseNegatives", "AUC", "FBetaScore", "F1Score", "Sum", "MeanAbsolutePercentageError",
            "get", "serialize", "deserialize",
            "resolve_accuracy", "DeferredAccuracy"]
 
@@ -41,7 +43,8 @@ _CLASSES = {c.__name__: c for c in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError,
     MeanSquaredError, Precision, Recall, FBetaScore, F1Score, Sum,
-    MeanAbsolutePercentageError)}
+    MeanAbsolutePercentageError, TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
+    AUC)}
 _NAMES = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
@@ -52,6 +55,8 @@ _NAMES = {
     "precision": Precision, "recall": Recall, "f1_score": F1Score, "fbeta_score": FBetaScore,
     "mean": Mean, "mape": MeanAbsolutePercentageError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "true_positives": TruePositives, "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives, "auc": AUC,
 }
 _RENAMED = {"mae", "mse", "mape", "mean_absolute_error", "mean_squared_error",
             "mean_absolute_percentage_error"}
@@ -120,39 +125,67 @@ def resolve_accuracy(name="accuracy", y_true_shape=None, y_pred_shape=None, loss
     return (SparseCategoricalAccuracy if sparse else CategoricalAccuracy)(name=name)
 
 
-def serialize(metric: Metric) -> dict:
-    return {"module": "keras.metrics", "class_name": type(metric).__name__,
-            "config": metric.get_config(), "registered_name": None}
+ALL_OBJECTS_DICT = {**_CLASSES, **_NAMES, "MeanMetricWrapper": MeanMetricWrapper}
 
 
-def deserialize(config) -> Metric:
-    if isinstance(config, str):
+def serialize(metric) -> dict:
+    """Keras 3's config of a metric (``serialize_keras_object``)."""
+    from core.saving.keras_objects import serialize_keras_object
+
+    return serialize_keras_object(metric)
+
+
+def deserialize(config, custom_objects=None):
+    """The metric a name or Keras config dict describes; registered custom metrics
+    (``@register_keras_serializable``, ``custom_objects``) resolve too."""
+    if isinstance(config, str) and config.lower() in ("accuracy", "acc"):
         return get(config)
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown metric {name!r} in {config!r}; known: {sorted(_CLASSES)}.")
-    return cls.from_config(dict(config.get("config") or {}))
+    from core.saving.keras_objects import deserialize_keras_object, unknown_object_message
+
+    obj = deserialize_keras_object(config, custom_objects=custom_objects,
+                                   module_objects=ALL_OBJECTS_DICT)
+    if isinstance(obj, str):
+        raise ValueError(unknown_object_message("metric", obj) +
+                         f" Known metrics: accuracy, acc, {', '.join(sorted(_NAMES))}.")
+    return _as_metric(obj, config)
+
+
+def _as_metric(obj, identifier, name=None):
+    if isinstance(obj, type) and issubclass(obj, Metric):
+        return obj(name=name) if name else obj()
+    if isinstance(obj, Metric):
+        return obj
+    if callable(obj) and not isinstance(obj, type):
+        return MeanMetricWrapper(obj, name=getattr(obj, "__name__", None))
+    raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
 
 
 def get(identifier, y_true_shape=None, y_pred_shape=None, loss=None, output_shape=None):
-    """A Metric from a name, a Keras config dict or a Metric (returned as is).
+    """A Metric from a name, a Keras config dict, a Metric class or instance (returned
+    as is) or a function ``fn(y_true, y_pred)`` (wrapped in ``MeanMetricWrapper``).
 
     ``'accuracy'``/``'acc'`` need ``y_pred_shape`` (alias ``output_shape``; batch dim
     included, may be None) and use ``y_true_shape`` or the ``loss`` to pick the variant.
+    Registered custom metrics resolve by their registered name too.
     """
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if not isinstance(identifier, str):
-        raise ValueError(f"Could not interpret metric identifier: {identifier!r}")
+        return _as_metric(identifier, identifier)
     if identifier.lower() in ("accuracy", "acc"):
         return resolve_accuracy(identifier, y_true_shape,
                                 y_pred_shape if y_pred_shape is not None else output_shape,
                                 loss)
     cls = _NAMES.get(identifier) or _CLASSES.get(identifier) or _NAMES.get(identifier.lower())
     if cls is None:
+        from core.saving.object_registry import get_registered_object
+
+        custom = get_registered_object(identifier)
+        if custom is not None:
+            return _as_metric(custom, identifier)
         raise ValueError(f"Unknown metric {identifier!r}. Known metrics: accuracy, acc, "
-                         f"{', '.join(sorted(_NAMES))}.")
+                         f"{', '.join(sorted(_NAMES))}; custom metrics need "
+                         "@keras.saving.register_keras_serializable().")
     return cls(name=identifier) if identifier in _RENAMED else cls()

@@ -13,6 +13,8 @@ State lives in ``core.variables.Variable``s so it can be saved and reset in plac
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from core import backend
@@ -43,12 +45,28 @@ class Metric:
         self.dtype = backend.standardize_dtype(dtype)
         self._variables: list[Variable] = []
 
-    def add_variable(self, shape, name) -> Variable:
-        # float64 accumulators: long running sums stay exact far beyond float32's 2**24.
-        var = Variable(np.zeros(shape, np.float64), name=name, trainable=False,
-                       path=f"{self.name}/{name}")
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="sum",
+                     name=None) -> Variable:
+        """Keras' ``add_variable(shape, initializer, dtype, aggregation, name)``: a
+        non-trainable state variable, reset to zeros by ``reset_state``."""
+        if "_variables" not in vars(self):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__(name=..., "
+                               "**kwargs) before add_variable (as Keras requires).")
+        from core import initializers
+
+        shape = tuple(shape) if isinstance(shape, (list, tuple)) else \
+            (() if shape is None else (int(shape),))
+        name = name or f"variable_{len(self._variables)}"
+        # float64 by default: long running sums stay exact far beyond float32's 2**24.
+        dt = np.dtype(backend.standardize_dtype(dtype) if dtype is not None else np.float64)
+        value = np.asarray(initializers.get(initializer)(shape, dt), dtype=dt)
+        var = Variable(value, name=name, trainable=False, path=f"{self.name}/{name}")
         self._variables.append(var)
         return var
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None) -> Variable:
+        """Keras' alias of ``add_variable`` on metrics."""
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
 
     @property
     def variables(self) -> list[Variable]:
@@ -108,8 +126,8 @@ class Mean(Metric):
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable((), "total")
-        self.count = self.add_variable((), "count")
+        self.total = self.add_variable((), name="total")
+        self.count = self.add_variable((), name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
         values, sw = samplewise(self.name, values, sample_weight)
@@ -131,10 +149,24 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name or fn.__name__, dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
+        # The engine's metric functions take ``metric=`` (the name their errors use);
+        # a user's function ``fn(y_true, y_pred)`` is called as Keras calls it.
+        try:
+            self._named = "metric" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            self._named = False
+
+    @property
+    def fn(self):
+        return self._fn
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        super().update_state(self._fn(y_true, y_pred, metric=self.name, **self._fn_kwargs),
-                             sample_weight=sample_weight)
+        extra = {"metric": self.name} if self._named else {}
+        if not self._named:  # as Keras' wrapper: both cast to the metric's dtype
+            y_true = np.asarray(y_true, dtype=self.dtype)
+            y_pred = np.asarray(y_pred, dtype=self.dtype)
+        values = self._fn(y_true, y_pred, **extra, **self._fn_kwargs)
+        super().update_state(np.asarray(values), sample_weight=sample_weight)
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}

@@ -58,8 +58,8 @@ class _ConfusionMetric(Metric):
         self.thresholds, self.init_thresholds = _thresholds(self.name, thresholds, default)
         self.top_k, self.class_id = top_k, class_id
         n = len(self.thresholds)
-        self.true_positives = self.add_variable((n,), "true_positives")
-        self._other = self.add_variable((n,), self._counts[1])
+        self.true_positives = self.add_variable((n,), name="true_positives")
+        self._other = self.add_variable((n,), name=self._counts[1])
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         t = np.asarray(y_true, np.float64)
@@ -155,10 +155,10 @@ class FBetaScore(Metric):
                              f"y_pred.shape={p.shape}.")
         self._num_classes = p.shape[-1]
         shape = () if self.average == "micro" else (p.shape[-1],)
-        self.true_positives = self.add_variable(shape, "true_positives")
-        self.false_positives = self.add_variable(shape, "false_positives")
-        self.false_negatives = self.add_variable(shape, "false_negatives")
-        self.intermediate_weights = self.add_variable(shape, "intermediate_weights")
+        self.true_positives = self.add_variable(shape, name="true_positives")
+        self.false_positives = self.add_variable(shape, name="false_positives")
+        self.false_negatives = self.add_variable(shape, name="false_negatives")
+        self.intermediate_weights = self.add_variable(shape, name="intermediate_weights")
         self._built = True
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:

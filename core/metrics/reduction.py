@@ -24,7 +24,7 @@ class Sum(Metric):
 
     def __init__(self, name="sum", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable((), "total")
+        self.total = self.add_variable((), name="total")
 
     def update_state(self, values, sample_weight=None) -> None:
         values = np.asarray(values, np.float64)

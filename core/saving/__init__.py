@@ -13,6 +13,11 @@ from core.saving.keras_format import (
     save_model,
     save_weights,
 )
+from core.saving.keras_objects import (
+    SerializationError,
+    deserialize_keras_object,
+    serialize_keras_object,
+)
 from core.saving.object_registry import (
     CustomObjectScope,
     custom_object_scope,
@@ -28,7 +33,8 @@ from core.saving.serialization import (
     serialize_layer,
 )
 
-__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects",
+__all__ = ["SerializationError", "deserialize_keras_object", "serialize_keras_object",
+           "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "get_registered_name", "get_registered_object", "register_keras_serializable",
            "ModelFileError", "deserialize_layer", "functional_config", "functional_from_config",
            "load_model", "load_weights", "save_model", "save_weights", "serialize_layer"]

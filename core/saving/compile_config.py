@@ -11,28 +11,20 @@ with the same settings and builds the optimizer so its saved state can be loaded
 
 from __future__ import annotations
 
-_KERAS_MODULE = {"core.optimizers": "keras.optimizers", "core.losses": "keras.losses",
-                 "core.metrics": "keras.metrics"}
-
 
 def serialize_object(obj):
-    """Optimizer / loss / metric objects to Keras' ``{"module", "class_name", ...}`` dict;
-    names stay names; lists and dicts are mapped."""
+    """Optimizer / loss / metric objects and functions in Keras' ``serialize_keras_object``
+    form (custom ones under their registered names); names stay names; lists and dicts
+    are mapped."""
     if obj is None or isinstance(obj, (str, bool, int, float)):
         return obj
     if isinstance(obj, (list, tuple)):
         return [serialize_object(o) for o in obj]
     if isinstance(obj, dict):
         return {k: serialize_object(v) for k, v in obj.items()}
-    if callable(obj) and not hasattr(obj, "get_config"):
-        return getattr(obj, "__name__", repr(obj))  # function form: its Keras name
-    module = type(obj).__module__
-    keras_module = next((v for k, v in _KERAS_MODULE.items() if module.startswith(k)), None)
-    from core.saving.serialization import to_plain
+    from core.saving.keras_objects import serialize_keras_object
 
-    return {"module": keras_module or module, "class_name": type(obj).__name__,
-            "config": to_plain(obj.get_config()),
-            "registered_name": None if keras_module else type(obj).__name__}
+    return serialize_keras_object(obj)
 
 
 def get_compile_config(model) -> dict | None:
@@ -62,6 +54,13 @@ def _revive(value, module):
         return [_revive(v, module) for v in value]
     if isinstance(value, dict) and "class_name" not in value:
         return {k: _revive(v, module) for k, v in value.items()}
+    if isinstance(value, dict) and value.get("class_name") == "function":
+        # A function stays a function in the compile arguments (so it is saved back as
+        # Keras wrote it); compile wraps it.
+        from core.saving.keras_objects import deserialize_keras_object
+
+        return deserialize_keras_object(value, module_objects=getattr(
+            module, "ALL_OBJECTS_DICT", None))
     if isinstance(value, dict):
         return module.get(value)
     return value

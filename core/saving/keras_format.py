@@ -235,7 +235,11 @@ def _check_config(path: str, config) -> None:
         if not isinstance(o, dict):
             continue
         module = o.get("module")
-        if isinstance(module, str) and module.split(".")[0] in _FOREIGN_MODULES:
+        # Keras writes every function reference as {"module": "builtins", "class_name":
+        # "function", "config": "<registered name>"}: a name looked up in the registry.
+        is_function_ref = o.get("class_name") == "function" and module == "builtins"
+        if isinstance(module, str) and module.split(".")[0] in _FOREIGN_MODULES and \
+                not is_function_ref:
             raise ModelFileError(f"{path}: config.json names {o.get('class_name')!r} from "
                                  f"module {module!r}, which is not a Keras object; refusing "
                                  "the file "
@@ -274,17 +278,22 @@ def _check_policy(path, layer, policy) -> None:
 
 
 def _refuse_code(path: str, obj) -> None:
-    """Keras can store Python lambdas (``__lambda__``); we never execute code from files."""
+    """Keras stores Python lambdas (``__lambda__``) as bytecode: under safe mode (the
+    default) a file holding one is refused with Keras' message, before anything is built."""
+    from core.saving.lambda_code import LAMBDA_LAYER_REFUSED, LAMBDA_REFUSED
+
     stack = [obj]
     while stack:
         o = stack.pop()
         if isinstance(o, dict):
-            if o.get("class_name") in ("__lambda__", "function") and "config" in o and \
-                    o.get("module") not in ("keras.activations", "keras.losses",
-                                            "keras.metrics"):
-                raise ModelFileError(f"{path}: config.json contains Python code "
-                                     f"({o.get('class_name')}); Netweaver never runs code "
-                                     "from a file.")
+            inner = o.get("config")
+            if o.get("class_name") == "Lambda" and isinstance(inner, dict) and any(
+                    isinstance(inner.get(k), dict) and
+                    inner[k].get("class_name") == "__lambda__"
+                    for k in ("function", "output_shape")):
+                raise ModelFileError(f"{path}: {LAMBDA_LAYER_REFUSED}")
+            if o.get("class_name") == "__lambda__" and "config" in o:
+                raise ModelFileError(f"{path}: {LAMBDA_REFUSED}")
             stack.extend(o.values())
         elif isinstance(o, list):
             stack.extend(o)
@@ -304,10 +313,15 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     when ``compile``, its compile settings and optimizer state. A ``.h5``/``.hdf5``
     path is a legacy Keras 2 / tf.keras model file (``core.saving.legacy_h5``).
 
-    custom_objects: ``{name: class}`` for your own layers/models. safe_mode is
-    accepted for Keras compatibility only: code in a file (Keras' ``__lambda__``)
-    is refused whatever its value, because nothing from a file is ever executed.
+    custom_objects: ``{name: class or function}`` for your own objects (or register
+    them with ``@register_keras_serializable``). safe_mode (default True), as in
+    Keras: a file holding Python bytecode (a ``Lambda`` layer's lambda, Keras'
+    ``__lambda__``) is refused; ``safe_mode=False`` loads and so runs that code —
+    only for files you trust. Nothing else in a file is ever executed.
     """
+    from core.saving.keras_objects import SafeModeScope, in_safe_mode
+    from core.saving.object_registry import custom_object_scope
+
     path = os.fspath(filepath)
     if _is_legacy_h5(path):
         from core.saving.legacy_h5 import load_legacy_h5
@@ -318,17 +332,22 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         _parse_json(path, METADATA, members[METADATA])
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise ModelFileError(f"{path}: {CONFIG} does not describe a model (no class_name).")
-    _refuse_code(path, config)
+    if in_safe_mode() is not None:  # keras.config.enable_unsafe_deserialization() wins
+        safe_mode = in_safe_mode()
+    if safe_mode is not False:
+        _refuse_code(path, config)
     _check_config(path, config)
     try:
-        model = serialization.deserialize_layer(config, custom_objects=custom_objects)
+        with SafeModeScope(safe_mode is not False):
+            model = serialization.deserialize_layer(config, custom_objects=custom_objects)
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, AttributeError) as e:
         # AttributeError: a list where a dict belongs, deep in a layer's from_config.
         raise ModelFileError(f"{path}: cannot rebuild the model from {CONFIG}: {e}") from e
     compiled = False
     if compile and config.get("compile_config"):
         try:
-            compile_from_config(model, config["compile_config"])
+            with custom_object_scope(custom_objects):
+                compile_from_config(model, config["compile_config"])
             compiled = True
         except (ValueError, TypeError, KeyError) as e:
             raise CompileSettingsError(f"{path}: cannot restore the compile settings: {e}") \

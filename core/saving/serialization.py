@@ -65,11 +65,9 @@ def to_plain(obj):
         return _tensor_config(obj, obj._keras_history)
     if isinstance(obj, Layer):
         return serialize_layer(obj)
-    if hasattr(obj, "get_config"):
-        return {"module": type(obj).__module__, "class_name": type(obj).__name__,
-                "config": to_plain(obj.get_config()), "registered_name": type(obj).__name__}
-    raise TypeError(f"Cannot serialize {obj!r} of type {type(obj).__name__}: it has no "
-                    "get_config().")
+    from core.saving.keras_objects import serialize_keras_object
+
+    return to_plain(serialize_keras_object(obj))  # functions, losses, initializers...
 
 
 def _is_builtin(cls) -> bool:
@@ -113,7 +111,12 @@ def dtype_policy(name: str) -> dict:
 def serialize_layer(layer) -> dict:
     """Keras 3 ``serialize_keras_object(layer)`` (models included)."""
     module, class_name, registered = class_identity(layer)
-    config = to_plain(layer.get_config())
+    if _is_builtin(type(layer)):
+        config = to_plain(layer.get_config())
+    else:
+        from core.saving.keras_objects import _user_config
+
+        config = to_plain(_user_config(layer))  # a failure names the class
     # Keras writes a layer's dtype as its DTypePolicy; only InputLayer keeps the plain
     # string (it has no policy of its own).
     if isinstance(config.get("dtype"), str) and class_name != "InputLayer":
@@ -191,8 +194,12 @@ def deserialize_layer(config: dict, custom_objects=None):
     with custom_object_scope(custom_objects):
         if config.get("class_name") == "Functional" or "input_layers" in inner:
             layer = functional_from_config(inner, cls=cls)
-        else:
+        elif _is_builtin(cls):
             layer = cls.from_config(inner)
+        else:
+            from core.saving.keras_objects import call_from_config
+
+            layer = call_from_config(cls, inner, config.get("class_name"))
     bc = config.get("build_config")
     if not getattr(layer, "built", False) and isinstance(bc, dict) and \
             bc.get("input_shape") is not None:

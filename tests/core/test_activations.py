@@ -356,8 +356,11 @@ def test_unknown_activation_lists_known_names():
     with pytest.raises(ValueError, match="relux") as e:
         activations.get("relux")
     assert "relu" in str(e.value) and "softmax" in str(e.value)
-    with pytest.raises(ValueError, match="custom callables"):
-        activations.get(lambda v: v)
+    # A user callable is an activation of its own now (gradient from its ops); a
+    # non-callable is still refused.
+    assert type(activations.get(lambda v: v)).__name__ == "FunctionActivation"
+    with pytest.raises(ValueError, match="Could not interpret"):
+        activations.get(3)
 
 
 @pytest.mark.parametrize("name", sorted(set(activations.known_names()) - {"linear"}))

@@ -253,11 +253,14 @@ def test_layer_serialize_helpers_and_specs():
     from core import layers
 
     d = layers.serialize(ReLU(max_value=2.0, name="r"))
+    # keras.layers.serialize's form: the dtype as its DTypePolicy (Keras 3.15.1).
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+              "registered_name": None}
     assert d == {"module": "keras.layers", "class_name": "ReLU", "registered_name": None,
-                 "config": {"name": "r", "trainable": True, "dtype": "float32",
+                 "config": {"name": "r", "trainable": True, "dtype": policy,
                             "max_value": 2.0, "negative_slope": 0.0, "threshold": 0.0}}
     back = layers.deserialize(d)
-    assert isinstance(back, ReLU) and back.get_config() == d["config"]
+    assert isinstance(back, ReLU) and back.get_config() == {**d["config"], "dtype": "float32"}
     with pytest.raises(ValueError, match="Unknown layer type 'Relu'.*'ReLU'"):
         layers.deserialize({"class_name": "Relu", "config": {}})
     specs = layers.get_layer_specs()

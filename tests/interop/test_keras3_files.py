@@ -101,6 +101,10 @@ def test_fixtures_cover_every_layer_activation_and_optimizer():
         optimizers.add(compiled["optimizer"]["class_name"])
         for loss in compiled["loss"] if isinstance(compiled["loss"], list) else [compiled["loss"]]:
             losses.add(loss if isinstance(loss, str) else loss["class_name"])
+    # The custom-object fixtures (make_custom_fixtures.py) hold the Lambda layer.
+    for path in sorted((FIXTURES / "custom").glob("*.keras")):
+        with zipfile.ZipFile(path) as zf:
+            walk(json.loads(zf.read("config.json")))
     # Every palette layer, plus the ones that live inside others (RNN cells, Bidirectional).
     assert layers == set(registered_layers()) | set(nested_layers())
     # Keras serializes "swish" as "silu" (one function); both were asked for.

@@ -1,0 +1,84 @@
+"""Which blocks of each Keras 3 guide run, which are excluded and why, and what the data
+substitutions are. Block numbers count the code blocks of the keras-io source
+(``guides/keras_core/<name>.py``, the Keras 3 guides; ``import keras_core as keras``
+is treated like ``import keras``), first block 0; each exclusion names a snippet of its
+block so that a changed guide is noticed instead of silently misread.
+
+* ``excluded``: blocks that need something outside what the issue asks of ``core``:
+  TensorFlow (``tf.data``), a download or a pretrained model, or an image renderer.
+* ``known_failures``: blocks that should run but do not yet, with the reason (so that
+  fixing one shows up as a test to update, never as silence).
+* ``substitutions``: the only edits to the code besides the import line: the MNIST /
+  CIFAR-10 downloads become random arrays of the same per-sample shape, and the
+  hard-coded sample counts shrink with them (plus ``np.Inf`` -> ``np.inf`` in one
+  callbacks block: NumPy 2 removed the alias).
+"""
+
+_MNIST = ("keras.datasets.mnist.load_data()",
+          "((np.random.randint(0, 256, (600, 28, 28)).astype('uint8'), "
+          "np.random.randint(0, 10, 600).astype('uint8')), "
+          "(np.random.randint(0, 256, (100, 28, 28)).astype('uint8'), "
+          "np.random.randint(0, 10, 100).astype('uint8')))")
+_CIFAR = ("keras.datasets.cifar10.load_data()",
+          "((np.random.randint(0, 256, (1000, 32, 32, 3)).astype('uint8'), "
+          "np.random.randint(0, 10, (1000, 1))), "
+          "(np.random.randint(0, 256, (100, 32, 32, 3)).astype('uint8'), "
+          "np.random.randint(0, 10, (100, 1))))")
+_PLOT = ("plot_model", "needs pydot and graphviz to render an image")
+_TF_DATA = ("tf.data", "needs TensorFlow (tf.data.Dataset)")
+_ADD_LOSS = "Layer.add_loss is not implemented yet (add_loss in fit: branch fit9)"
+_FIT9 = "not implemented yet (fit inputs and callbacks: branch fit9)"
+
+GUIDES = {
+    "sequential_model": {"excluded": {}, "known_failures": {}, "substitutions": {}},
+    "functional_api": {
+        "excluded": {
+            9: _PLOT, 10: _PLOT, 17: _PLOT, 22: _PLOT,
+            25: ("keras.applications.VGG19()", "needs a pretrained model (download)"),
+            26: ("vgg19.layers", "uses the pretrained VGG19 of block 25"),
+            27: ("vgg19.input", "uses the pretrained VGG19 of block 25"),
+        },
+        "known_failures": {
+            13: "Conv2DTranspose and UpSampling2D are not implemented in the engine",
+            14: "Conv2DTranspose and UpSampling2D are not implemented in the engine",
+        },
+        "substitutions": {
+            11: [_MNIST, ("reshape(60000, 784)", "reshape(600, 784)"),
+                 ("reshape(10000, 784)", "reshape(100, 784)")],
+            23: [_CIFAR],
+        },
+    },
+    "making_new_layers_and_models_via_subclassing": {
+        "excluded": {},
+        "known_failures": {11: _ADD_LOSS, 13: _ADD_LOSS, 18: _ADD_LOSS},
+        "substitutions": {18: [_MNIST, ("reshape(60000, 784)", "reshape(600, 784)")]},
+    },
+    "training_with_built_in_methods": {
+        "excluded": {
+            17: _TF_DATA, 18: _TF_DATA, 19: _TF_DATA, 20: _TF_DATA, 30: _TF_DATA,
+            32: _PLOT, 39: _TF_DATA,
+        },
+        "known_failures": {
+            13: _ADD_LOSS, 15: "a layer called as layer(targets, logits) and add_loss: "
+                               "not implemented yet",
+            21: "keras.utils.PyDataset: " + _FIT9, 22: "uses block 21's PyDataset",
+            23: "uses block 21's PyDataset", 24: "uses block 21's PyDataset",
+            27: "fit() on a torch DataLoader: " + _FIT9,
+            45: "keras.callbacks.TensorBoard: " + _FIT9,
+        },
+        "substitutions": {
+            # tf is only used by the tf.data blocks, which are excluded.
+            0: [("import tensorflow as tf\n", "")],
+            2: [_MNIST, ("reshape(60000, 784)", "reshape(600, 784)"),
+                ("reshape(10000, 784)", "reshape(100, 784)"),
+                ("x_train[-10000:]", "x_train[-100:]"), ("y_train[-10000:]", "y_train[-100:]"),
+                ("x_train[:-10000]", "x_train[:-100]"), ("y_train[:-10000]", "y_train[:-100]")],
+        },
+    },
+    "serialization_and_saving": {"excluded": {}, "known_failures": {}, "substitutions": {}},
+    "writing_your_own_callbacks": {
+        "excluded": {}, "known_failures": {},
+        # np.Inf was removed in NumPy 2.0 (the guide predates it): the one non-data edit.
+        "substitutions": {2: [_MNIST], 6: [("np.Inf", "np.inf")]},
+    },
+}
