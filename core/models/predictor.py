@@ -89,7 +89,7 @@ class Predictor:
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=total)
-        outs, multi = [], []
+        outs, multi, keys = [], [], []
 
         def run_batch(b):
             s, e = b * batch_size, min((b + 1) * batch_size, n)
@@ -99,6 +99,9 @@ class Predictor:
                 batch = [a[s:e] for a in xs]
                 inputs.check_batch(batch)
                 preds = self(batch[0] if len(batch) == 1 else batch, training=False)
+            if isinstance(preds, dict):  # dict outputs: sorted keys, as Keras' tree
+                keys[:] = sorted(preds)
+                preds = [preds[k] for k in keys]
             plist = list(preds) if isinstance(preds, (list, tuple)) else [preds]
             if not outs:  # batch 0, which always runs alone, sizes the results
                 multi.append(isinstance(preds, (list, tuple)))
@@ -109,7 +112,8 @@ class Predictor:
 
         def end(b):
             views = [o[b * batch_size:(b + 1) * batch_size] for o in outs]
-            cbs.on_predict_batch_end(b, {"outputs": views if multi[0] else views[0]})
+            packed = dict(zip(keys, views)) if keys else views if multi[0] else views[0]
+            cbs.on_predict_batch_end(b, {"outputs": packed})
 
         cbs.on_predict_begin()
         if not (fast and self._reentrant_inference()
@@ -121,6 +125,8 @@ class Predictor:
                 run_batch(b)
                 end(b)
         cbs.on_predict_end()
+        if keys:
+            return dict(zip(keys, outs))
         return outs if multi[0] else outs[0]
 
     def _input_check_index(self):
@@ -136,5 +142,7 @@ class Predictor:
     def predict_on_batch(self, x):
         xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
         preds = self(xs[0] if len(xs) == 1 else xs, training=False)
+        if isinstance(preds, dict):
+            return {k: np.array(v) for k, v in preds.items()}
         multi = isinstance(preds, (list, tuple))
         return [np.array(p) for p in preds] if multi else np.array(preds)

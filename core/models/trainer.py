@@ -158,6 +158,8 @@ class Trainer(Predictor):
         the NaN/inf check of x to the caller (``predict``'s ``FiniteInputs``)."""
         dtype = self.dtype
         prefix = "" if what != "validation" else "validation_data "
+        if isinstance(x, dict) and hasattr(self, "_inputs_from_dict"):
+            x = self._inputs_from_dict(x)
         x = da.structure(x, getattr(self, "input_names", None), self._input_count(),
                          f"{prefix}x")
         xs = da.as_float_arrays(x, dtype, f"{prefix}x", check=check_x)
