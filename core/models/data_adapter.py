@@ -53,6 +53,8 @@ def structure(value, names, count, what: str):
 
 def _to_array(a, what: str) -> np.ndarray:
     if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
+        if hasattr(a, "detach"):  # a torch tensor that requires grad refuses .numpy()
+            a = a.detach().cpu()
         a = a.numpy()
     try:
         arr = np.asarray(a)
@@ -243,18 +245,19 @@ def check_targets(model_name: str, specs, ys) -> None:
 
 
 def class_sample_weights(ys, class_weight: dict, sw, dtype):
-    """Per-sample weights from Keras' ``class_weight`` (times ``sw`` when given)."""
+    """Per-sample weights from Keras' ``class_weight``: the class of a one-hot target is
+    its argmax, of a ``(n,)``/``(n, 1)`` target its rounded value; classes not in the
+    dict weigh 1 (Keras' ``class_weight_to_sample_weights``)."""
+    if sw is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
     if len(ys) != 1:
-        raise ValueError("class_weight is only supported for single-output models, this "
-                         f"model has {len(ys)} outputs.")
+        raise ValueError("`class_weight` is only supported for Models with a single output "
+                         f"(this model has {len(ys)} outputs).")
     y = ys[0]
-    labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
-        else y.reshape(-1).astype(np.int64)
-    table = np.ones(int(max(max(class_weight) + 1, labels.max() + 1)), dtype)
-    for k, w in class_weight.items():
-        table[int(k)] = w
-    w = table[labels]
-    return w if sw is None else sw * w
+    if y.ndim > 1:
+        y = y.argmax(axis=-1) if y.shape[-1] != 1 else y.squeeze(-1)
+    labels = np.round(y).astype(np.int64).reshape(len(y), -1)[:, 0]
+    return np.array([class_weight.get(int(c), 1.0) for c in labels], dtype)
 
 
 def check_count(name, value, default):

@@ -19,6 +19,7 @@ gathered into preallocated buffers; the per-step work lives in ``core.models.ste
 from __future__ import annotations
 
 from core.callbacks import CallbackList
+from core.models import batch_stream as bs
 from core.models import data_adapter as da
 from core.models.blas_threads import blas_threads_for_call
 from core.models.predictor import Predictor
@@ -200,74 +201,125 @@ class Trainer(Predictor):
             validation_batch_size=None, validation_freq=1):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before fit().")
-        if y is None:
-            raise ValueError(f"Model '{self.name}': fit() needs targets y (received y=None).")
         batch_size = da.check_count("batch_size", batch_size, 32)
         epochs = da.check_count("epochs", epochs, 1)
         if not isinstance(initial_epoch, int) or not 0 <= initial_epoch:
             raise ValueError(f"fit: initial_epoch={initial_epoch!r} must be an integer >= 0.")
         verbose = da.verbosity(verbose)
-        xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
-        val = None
-        if validation_data is not None:
-            vx, vy, vsw = da.unpack_validation_data(validation_data)
-            val = self._prepare(vx, vy, vsw, None, "validation")[:3]
-        elif validation_split:
-            arrays = xs + ys + ([sw] if sw is not None else [])
-            train, held = da.split_validation(arrays, float(validation_split))
-            nx, ny = len(xs), len(ys)
-            xs, ys = train[:nx], train[nx:nx + ny]
-            val = (held[:nx], held[nx:nx + ny], held[nx + ny] if sw is not None else None)
-            sw = train[nx + ny] if sw is not None else None
-            n = len(xs[0])
+        if bs.is_stream(x):
+            source = bs.BatchStream(x, steps_per_epoch, shuffle, "x")
+            bs.check_stream_arguments(source.kind, y, sample_weight, class_weight,
+                                      validation_split)
+            train = self._stream_batches(source, class_weight, "fit")
+            steps = source.steps_hint
+        else:
+            self._check_targets_given(y, "fit")
+            xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
+            val_arrays = None
+            if validation_split and validation_data is None:
+                arrays = xs + ys + ([sw] if sw is not None else [])
+                part, held = da.split_validation(arrays, float(validation_split))
+                nx, ny = len(xs), len(ys)
+                xs, ys = part[:nx], part[nx:nx + ny]
+                val_arrays = (held[:nx], held[nx:nx + ny],
+                              held[nx + ny] if sw is not None else None)
+                sw = part[nx + ny] if sw is not None else None
+                n = len(xs[0])
+            train = self._array_batches(xs, ys, sw, batch_size, shuffle, steps_per_epoch)
+            steps = steps_per_epoch or -(-n // batch_size)
+        val = self._validation(validation_data, validation_steps,
+                               validation_batch_size or batch_size,
+                               None if bs.is_stream(x) else val_arrays)
         from core import kernels
-        from core import random as core_random
         kernels.warmup()
-        step = self._step
-        steps = steps_per_epoch or -(-n // batch_size)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=steps)
         skip_nonfinite = any(getattr(c, "skip_nonfinite_update", False) for c in cbs.callbacks)
         want_begin = cbs.wants("on_train_batch_begin")
         want_end = cbs.wants("on_train_batch_end")
-        nx, ny = len(xs), len(ys)
-        gather = da.BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
         self.stop_training = False
-        rng = core_random.rng()
-        order, pos = None, n
         epoch_logs = {}
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            step.reset()
+            if self._step is not None:
+                self._step.reset()
             cbs.on_epoch_begin(epoch)
-            if steps_per_epoch is None:
-                pos = n  # every epoch starts a fresh pass over the data
-            for b in range(steps):
-                if pos >= n:
-                    order = rng.permutation(n) if shuffle else None
-                    pos = 0
+            seen = 0
+            for b, (bx, by, bsw) in enumerate(train()):
                 if want_begin:
                     cbs.on_train_batch_begin(b)
-                stop = min(pos + batch_size, n)
-                batch = gather.take(order[pos:stop]) if order is not None else \
-                    gather.slice(pos, stop)
-                pos = stop
-                step.train_step(batch[:nx], batch[nx:nx + ny],
-                                batch[-1] if sw is not None else None, skip_nonfinite)
+                step = self._step
+                step.train_step(bx, by, bsw, skip_nonfinite)
+                seen += 1
                 if want_end:
                     cbs.train_batch_end_lazy(b, step.logs)
                 if self.stop_training:
                     break
-            epoch_logs = step.logs()
+            if not seen:  # a used-up generator: Keras has warned "ran out of data"
+                break
+            epoch_logs = self._step.logs()
             if val is not None and _should_eval(epoch, validation_freq):
-                val_logs = self._test_loop(*val, validation_batch_size or batch_size, cbs,
-                                           validation_steps)
+                val_logs = val(cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
         cbs.on_train_end(epoch_logs)
         return self.history
+
+    def _check_targets_given(self, y, what):
+        if y is None:
+            raise ValueError(f"Model '{self.name}': {what}() needs targets y (received "
+                             "y=None).")
+
+    def _array_batches(self, xs, ys, sw, batch_size, shuffle, steps_per_epoch):
+        """Each epoch's batches of in-memory arrays, gathered into preallocated buffers
+        (shuffled per pass); with ``steps_per_epoch`` a pass may span epochs."""
+        from core import random as core_random
+        n, nx, ny = len(xs[0]), len(xs), len(ys)
+        gather = da.BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
+        rng = core_random.rng()
+        state = {"order": None, "pos": n}
+
+        def epoch():
+            if steps_per_epoch is None:
+                state["pos"] = n  # every epoch starts a fresh pass over the data
+            for _ in range(steps_per_epoch or -(-n // batch_size)):
+                if state["pos"] >= n:
+                    state["order"] = rng.permutation(n) if shuffle else None
+                    state["pos"] = 0
+                pos, order = state["pos"], state["order"]
+                stop = min(pos + batch_size, n)
+                batch = gather.take(order[pos:stop]) if order is not None else \
+                    gather.slice(pos, stop)
+                state["pos"] = stop
+                yield batch[:nx], batch[nx:nx + ny], batch[-1] if sw is not None else None
+        return epoch
+
+    def _stream_batches(self, source, class_weight, what, need_y=True):
+        """Each epoch's batches of a ``BatchStream``, converted and checked one by one."""
+        def epoch():
+            for raw in source.epoch():
+                bx, by, bsw = bs.unpack_batch(raw, f"{what}: {source.kind}")
+                if need_y:
+                    self._check_targets_given(by, what)
+                xs, ys, sw, _ = self._prepare(bx, by, bsw, class_weight, what)
+                yield xs, ys, sw
+        return epoch
+
+    def _validation(self, validation_data, validation_steps, batch_size, held_out):
+        """A function of the callbacks returning the validation logs, or None."""
+        if validation_data is None and held_out is None:
+            return None
+        if bs.is_stream(validation_data):
+            source = bs.BatchStream(validation_data, validation_steps, False,
+                                    "validation_data")
+            batches = self._stream_batches(source, None, "validation")
+            return lambda cbs: self._run_test(batches(), cbs)
+        if held_out is None:
+            vx, vy, vsw = da.unpack_validation_data(validation_data)
+            held_out = self._prepare(vx, vy, vsw, None, "validation")[:3]
+        return lambda cbs: self._test_loop(*held_out, batch_size, cbs, validation_steps)
 
     # ---------------------------------------------------------------- evaluate
     @blas_threads_for_call
@@ -276,34 +328,52 @@ class Trainer(Predictor):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before "
                              "evaluate().")
-        if y is None:
-            raise ValueError(f"Model '{self.name}': evaluate() needs targets y.")
         batch_size = da.check_count("batch_size", batch_size, 32)
-        xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
         verbose = da.verbosity(verbose)
+        if bs.is_stream(x):
+            source = bs.BatchStream(x, steps, False, "x")
+            bs.check_stream_arguments(source.kind, y, sample_weight, None)
+            batches, total = self._stream_batches(source, None, "evaluate")(), \
+                source.steps_hint
+        else:
+            self._check_targets_given(y, "evaluate")
+            xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
+            batches, total = None, steps or -(-n // batch_size)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                           epochs=1, steps=steps or -(-n // batch_size))
-        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps)
+                           epochs=1, steps=total)
+        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps) if batches is None \
+            else self._run_test(batches, cbs)
         if return_dict:
             return logs
         flat = self._flatten_logs(logs)
         return flat[0] if len(flat) == 1 else flat
 
     def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None) -> dict:
-        step = self._step
-        step.reset()
         n = len(xs[0])
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
+        batches = (([a[s:s + batch_size] for a in xs], [a[s:s + batch_size] for a in ys],
+                    None if sw is None else sw[s:s + batch_size])
+                   for s in range(0, total * batch_size, batch_size))
+        return self._run_test(batches, cbs)
+
+    def _run_test(self, batches, cbs) -> dict:
+        """Test steps over ``(xs, ys, sw)`` batches; the step is made by the first batch's
+        ``_prepare`` when the data come from a stream."""
+        if self._step is not None:
+            self._step.reset()
         want_end = cbs.wants("on_test_batch_end")
         cbs.on_test_begin()
-        for b in range(total):
-            s, e = b * batch_size, min((b + 1) * batch_size, n)
+        b = -1
+        for b, (bx, by, bsw) in enumerate(batches):
+            if b == 0:
+                self._step.reset()  # (a stream's first batch may have just made it)
             cbs.on_test_batch_begin(b)
-            step.test_step([a[s:e] for a in xs], [a[s:e] for a in ys],
-                           None if sw is None else sw[s:e])
+            self._step.test_step(bx, by, bsw)
             if want_end:
-                cbs.on_test_batch_end(b, step.logs())
-        logs = step.logs()
+                cbs.on_test_batch_end(b, self._step.logs())
+        if b < 0:
+            raise ValueError(f"Model '{self.name}': the evaluation data gave no batches.")
+        logs = self._step.logs()
         cbs.on_test_end(logs)
         return logs
 

@@ -24,7 +24,8 @@ SW = rng.uniform(0.2, 1.5, 20).astype("float32")
 
 def two_output_model(K, dict_outputs=False, dict_inputs=True):
     a, b = K.Input((4,), name="a"), K.Input((3,), name="b")
-    h = K.layers.Dense(5, activation="relu", name="h")(K.layers.Concatenate()([a, b]))
+    joined = K.layers.Concatenate(name="concat")([a, b])
+    h = K.layers.Dense(5, activation="relu", name="h")(joined)
     score = K.layers.Dense(1, name="score")(h)
     cls = K.layers.Dense(3, activation="softmax", name="cls")(h)
     inputs = {"a": a, "b": b} if dict_inputs else [a, b]
