@@ -134,9 +134,13 @@ class ModelCheckpoint(Callback):
             raise ValueError("ModelCheckpoint: when save_weights_only=True, filepath must end "
                              f"in `.weights.h5`. Received: filepath={filepath}")
         if not save_weights_only and not filepath.endswith(".keras"):
+            # Keras 3 also takes a legacy full-model `.h5` here; that format is not
+            # written by this engine, so say so now rather than at the first save.
+            legacy = " (legacy full-model `.h5` files are not written here)" \
+                if filepath.endswith(".h5") else ""
             raise ValueError("ModelCheckpoint: the filepath must end in `.keras` (or use "
-                             "save_weights_only=True with `.weights.h5`). Received: "
-                             f"filepath={filepath}")
+                             "save_weights_only=True with `.weights.h5`)" + legacy +
+                             f". Received: filepath={filepath}")
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
             raise ValueError(f"ModelCheckpoint: save_freq={save_freq!r} is invalid; expected "
                              "'epoch' or a positive integer number of batches.")

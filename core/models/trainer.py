@@ -36,6 +36,7 @@ class Trainer(Predictor):
         self.history = None
         self._step = None
         self._compile_args = None
+        self._initial_epoch = None  # set by BackupAndRestore.on_train_begin
 
     # ---------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -239,7 +240,10 @@ class Trainer(Predictor):
         want_end = cbs.wants("on_train_batch_end")
         self.stop_training = False
         epoch_logs = {}
+        self._initial_epoch = None
         cbs.on_train_begin()
+        # A callback may move the start (BackupAndRestore resuming), as Keras' trainer.
+        initial_epoch = self._initial_epoch or initial_epoch
         for epoch in range(initial_epoch, epochs):
             if self._step is not None:
                 self._step.reset()
