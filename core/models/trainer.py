@@ -64,6 +64,28 @@ class Trainer(Predictor):
             finally:
                 self._step = None
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras 3's ``compute_loss``: the compiled losses (weighted, summed) plus the
+        sum of ``self.losses`` (``add_loss`` values and weight penalties). ``fit`` and
+        ``evaluate`` call an override with the batch and the model's outputs; return a
+        scalar built with ``core.ops`` so its gradient reaches the weights (weight
+        regularization is always added to the gradient, as in the built-in path).
+
+        >>> class MSEModel(Model):   # doctest: +SKIP
+        ...     def compute_loss(self, x, y, y_pred, sample_weight=None, training=True):
+        ...         return ops.mean((y_pred - y) ** 2)
+        """
+        from core import ops
+        step = self._step if self._step is not None else self._make_step()
+        ys = y if isinstance(y, (list, tuple)) else ([] if y is None else [y])
+        if isinstance(y_pred, dict):
+            y_pred = [y_pred[k] for k in sorted(y_pred)]
+        preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+        total = step.compiled_loss(ys, preds, sample_weight)
+        for extra in self.losses:
+            total = ops.add(total, ops.sum(extra))
+        return total
+
     def _output_names(self) -> list[str]:
         names = getattr(self, "output_names", None)
         return list(names) if names else [self.name]
@@ -91,7 +113,8 @@ class Trainer(Predictor):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before using it "
                              "for training or evaluation.")
-        if any(loss is None for loss in self._resolved_losses):
+        if any(loss is None for loss in self._resolved_losses) and \
+                any(loss is not None for loss in self._resolved_losses):
             raise ValueError(f"Model '{self.name}' was compiled without a loss for every output "
                              f"({self._output_names()}); pass loss=... to compile().")
         names = self._output_names()
@@ -176,9 +199,9 @@ class Trainer(Predictor):
             shapes = [a.shape for a in xs]
             self._maybe_build(shapes if len(shapes) > 1 else shapes[0])
         self._check_inputs(xs)
+        if self._step is None and self.compiled and not what.startswith("predict"):
+            self._make_step(ys or None)  # also without y: losses may come from add_loss
         if y is not None:
-            if self._step is None:
-                self._make_step(ys)
             da.check_targets(self.name, self._step.outputs, ys)
             if class_weight is not None:
                 sw = da.class_sample_weights(ys, class_weight, sw, self.dtype)
@@ -272,7 +295,8 @@ class Trainer(Predictor):
         return self.history
 
     def _check_targets_given(self, y, what):
-        if y is None:
+        """Targets are needed unless ``compile`` had no loss (``add_loss`` only)."""
+        if y is None and any(loss is not None for loss in self._resolved_losses):
             raise ValueError(f"Model '{self.name}': {what}() needs targets y (received "
                              "y=None).")
 
