@@ -170,3 +170,15 @@ def unpack_batch(batch, what="batch"):
         return batch
     raise ValueError(f"{what}: each batch must be x, (x,), (x, y) or (x, y, sample_weight); "
                      f"received a tuple of {len(batch)} elements.")
+
+
+def stream_epochs(model, source, class_weight, what):
+    """Each epoch's batches of a ``BatchStream``, converted and checked one by one by
+    ``model._prepare`` (as whole arrays are)."""
+    def epoch():
+        for raw in source.epoch():
+            bx, by, bsw = unpack_batch(raw, f"{what}: {source.kind}")
+            model._check_targets_given(by, what)
+            xs, ys, sw, _ = model._prepare(bx, by, bsw, class_weight, what)
+            yield xs, ys, sw
+    return epoch

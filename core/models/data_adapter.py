@@ -201,6 +201,31 @@ class BatchGather:
         return [a[start:stop] for a in self.arrays]
 
 
+def array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch):
+    """Each epoch's batches of in-memory arrays, gathered into preallocated buffers
+    (shuffled per pass); with ``steps_per_epoch`` a pass may span epochs."""
+    from core import random as core_random
+    n, nx, ny = len(xs[0]), len(xs), len(ys)
+    gather = BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
+    rng = core_random.rng()
+    state = {"order": None, "pos": n}
+
+    def epoch():
+        if steps_per_epoch is None:
+            state["pos"] = n  # every epoch starts a fresh pass over the data
+        for _ in range(steps_per_epoch or -(-n // batch_size)):
+            if state["pos"] >= n:
+                state["order"] = rng.permutation(n) if shuffle else None
+                state["pos"] = 0
+            pos, order = state["pos"], state["order"]
+            stop = min(pos + batch_size, n)
+            batch = gather.take(order[pos:stop]) if order is not None else \
+                gather.slice(pos, stop)
+            state["pos"] = stop
+            yield batch[:nx], batch[nx:nx + ny], batch[-1] if sw is not None else None
+    return epoch
+
+
 def unpack_validation_data(validation_data):
     if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3):
         x_val, y_val = validation_data[0], validation_data[1]

@@ -40,7 +40,7 @@ class Model(Trainer, Layer):
             if cls is Model:
                 return object.__new__(Functional)
             if not issubclass(cls, Functional):
-                # ``class CustomModel(Model)`` overriding compute_loss/train_step, made as
+                # ``class CustomModel(Model)`` overriding compute_loss, made as
                 # ``CustomModel(inputs, outputs)``: a functional model of that class (Keras
                 # injects Functional into the class the same way).
                 return object.__new__(_functional_subclass(cls, Functional))

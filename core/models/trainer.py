@@ -234,7 +234,7 @@ class Trainer(Predictor):
             source = bs.BatchStream(x, steps_per_epoch, shuffle, "x")
             bs.check_stream_arguments(source.kind, y, sample_weight, class_weight,
                                       validation_split)
-            train = self._stream_batches(source, class_weight, "fit")
+            train = bs.stream_epochs(self, source, class_weight, "fit")
             steps = source.steps_hint
         else:
             self._check_targets_given(y, "fit")
@@ -249,7 +249,7 @@ class Trainer(Predictor):
                               held[nx + ny] if sw is not None else None)
                 sw = part[nx + ny] if sw is not None else None
                 n = len(xs[0])
-            train = self._array_batches(xs, ys, sw, batch_size, shuffle, steps_per_epoch)
+            train = da.array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch)
             steps = steps_per_epoch or -(-n // batch_size)
         val = self._validation(validation_data, validation_steps,
                                validation_batch_size or batch_size,
@@ -300,41 +300,6 @@ class Trainer(Predictor):
             raise ValueError(f"Model '{self.name}': {what}() needs targets y (received "
                              "y=None).")
 
-    def _array_batches(self, xs, ys, sw, batch_size, shuffle, steps_per_epoch):
-        """Each epoch's batches of in-memory arrays, gathered into preallocated buffers
-        (shuffled per pass); with ``steps_per_epoch`` a pass may span epochs."""
-        from core import random as core_random
-        n, nx, ny = len(xs[0]), len(xs), len(ys)
-        gather = da.BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
-        rng = core_random.rng()
-        state = {"order": None, "pos": n}
-
-        def epoch():
-            if steps_per_epoch is None:
-                state["pos"] = n  # every epoch starts a fresh pass over the data
-            for _ in range(steps_per_epoch or -(-n // batch_size)):
-                if state["pos"] >= n:
-                    state["order"] = rng.permutation(n) if shuffle else None
-                    state["pos"] = 0
-                pos, order = state["pos"], state["order"]
-                stop = min(pos + batch_size, n)
-                batch = gather.take(order[pos:stop]) if order is not None else \
-                    gather.slice(pos, stop)
-                state["pos"] = stop
-                yield batch[:nx], batch[nx:nx + ny], batch[-1] if sw is not None else None
-        return epoch
-
-    def _stream_batches(self, source, class_weight, what, need_y=True):
-        """Each epoch's batches of a ``BatchStream``, converted and checked one by one."""
-        def epoch():
-            for raw in source.epoch():
-                bx, by, bsw = bs.unpack_batch(raw, f"{what}: {source.kind}")
-                if need_y:
-                    self._check_targets_given(by, what)
-                xs, ys, sw, _ = self._prepare(bx, by, bsw, class_weight, what)
-                yield xs, ys, sw
-        return epoch
-
     def _validation(self, validation_data, validation_steps, batch_size, held_out):
         """A function of the callbacks returning the validation logs, or None."""
         if validation_data is None and held_out is None:
@@ -342,7 +307,7 @@ class Trainer(Predictor):
         if bs.is_stream(validation_data):
             source = bs.BatchStream(validation_data, validation_steps, False,
                                     "validation_data")
-            batches = self._stream_batches(source, None, "validation")
+            batches = bs.stream_epochs(self, source, None, "validation")
             return lambda cbs: self._run_test(batches(), cbs)
         if held_out is None:
             vx, vy, vsw = da.unpack_validation_data(validation_data)
@@ -361,7 +326,7 @@ class Trainer(Predictor):
         if bs.is_stream(x):
             source = bs.BatchStream(x, steps, False, "x")
             bs.check_stream_arguments(source.kind, y, sample_weight, None)
-            batches, total = self._stream_batches(source, None, "evaluate")(), \
+            batches, total = bs.stream_epochs(self, source, None, "evaluate")(), \
                 source.steps_hint
         else:
             self._check_targets_given(y, "evaluate")
