@@ -11,9 +11,9 @@ as Keras' trainer does). A completed ``fit`` deletes the directory unless
 ``delete_checkpoint=False``. ``double_checkpoint=True`` keeps the previous pair
 as ``*.bkp`` and falls back to it when the latest weights cannot be read.
 
->>> backup = BackupAndRestore("/tmp/backup")   # doctest: +SKIP
->>> model.fit(x, y, epochs=10, callbacks=[backup])  # interrupted at epoch 6 ...
->>> model.fit(x, y, epochs=10, callbacks=[backup])  # ... runs epochs 7-10 only
+>>> backup = BackupAndRestore("/tmp/backup")
+>>> model.fit(x, y, epochs=10, callbacks=[backup])  # doctest: +SKIP
+>>> # (interrupted in epoch 7; the same call again runs epochs 7-10 only)
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ training batches; with ``histogram_freq=N``, ``<weight path>/histogram`` every N
 epochs; ``write_steps_per_second`` adds ``epoch_steps_per_second`` (and
 ``batch_steps_per_second`` with batch updates). Not written (there is no
 TensorFlow graph or profiler here): ``write_graph`` is accepted and writes
-nothing; ``write_images``,
-``profile_batch`` and ``embeddings_freq`` are refused when turned on.
+nothing; ``write_images``, ``profile_batch`` and ``embeddings_freq`` are refused
+when turned on.
 
 >>> tb = TensorBoard(log_dir="logs")   # doctest: +SKIP
 >>> model.fit(x, y, epochs=5, validation_split=0.2, callbacks=[tb])  # doctest: +SKIP

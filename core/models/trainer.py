@@ -365,7 +365,9 @@ class Trainer(Predictor):
             if want_end:
                 cbs.on_test_batch_end(b, self._step.logs())
         if b < 0:
-            raise ValueError(f"Model '{self.name}': the evaluation data gave no batches.")
+            raise ValueError(f"Model '{self.name}': the evaluation data gave no batches (a "
+                             "generator used up by an earlier pass? Give an endless one "
+                             "with validation_steps / steps).")
         logs = self._step.logs()
         cbs.on_test_end(logs)
         return logs

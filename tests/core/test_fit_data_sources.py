@@ -179,3 +179,29 @@ def test_batch_source_arguments_keras_refuses():
         model.fit(bad, verbose=0)
     with pytest.raises(ValueError, match="needs targets y"):
         model.fit(iter([X[:8]]), verbose=0)
+
+
+def test_pydataset_shuffle_visits_every_batch_once_per_epoch():
+    class Logged(core.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.asked = []
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            self.asked.append(i)
+            return X[i * 8:(i + 1) * 8], Y[i * 8:(i + 1) * 8]
+    data = Logged()
+    mlp(core).fit(data, epochs=4, verbose=0)  # shuffle=True: batch order shuffled
+    epochs = [sorted(data.asked[k:k + 3]) for k in range(0, 12, 3)]
+    assert epochs == [[0, 1, 2]] * 4
+
+
+def test_a_used_up_validation_generator_is_named():
+    once = ((X[s:s + 8], Y[s:s + 8]) for s in range(0, 24, 8))
+    with pytest.raises(ValueError, match="evaluation data gave no batches"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mlp(core).fit(X, Y, epochs=2, verbose=0, validation_data=once)
