@@ -201,12 +201,44 @@ class BatchGather:
         return [a[start:stop] for a in self.arrays]
 
 
+def sample_weights(sample_weight, output_names, dtype, what="sample_weight"):
+    """``sample_weight`` as one array for every output, or (a list, tuple or dict by
+    output name given to a multi-output model) a list with one array per output, as
+    Keras' array adapter takes it."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (list, tuple, dict)) and len(output_names) > 1 and \
+            not all(isinstance(v, (int, float)) for v in flatten_struct(sample_weight)):
+        if isinstance(sample_weight, dict):
+            missing = [k for k in output_names if k not in sample_weight]
+            if missing or len(sample_weight) != len(output_names):
+                raise ValueError(f"{what}: expected one entry per output {output_names}, "
+                                 f"received keys {sorted(sample_weight)}.")
+            sample_weight = [sample_weight[k] for k in output_names]
+        if len(sample_weight) != len(output_names):
+            raise ValueError(f"{what}: {len(sample_weight)} entries for "
+                             f"{len(output_names)} outputs {output_names}.")
+        return [as_float_arrays(w, dtype, f"{what}[{i}]")[0]
+                for i, w in enumerate(sample_weight)]
+    return as_float_arrays(sample_weight, dtype, what)[0]
+
+
+def weights_as_list(sw) -> list:
+    """Sample weights (None, one array, or one per output) as a list of arrays."""
+    return [] if sw is None else list(sw) if isinstance(sw, list) else [sw]
+
+
+def weights_like(arrays: list, sw):
+    """``arrays`` (from ``weights_as_list(sw)``) back in ``sw``'s form."""
+    return None if sw is None else list(arrays) if isinstance(sw, list) else arrays[0]
+
+
 def array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch):
     """Each epoch's batches of in-memory arrays, gathered into preallocated buffers
     (shuffled per pass); with ``steps_per_epoch`` a pass may span epochs."""
     from core import random as core_random
     n, nx, ny = len(xs[0]), len(xs), len(ys)
-    gather = BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
+    gather = BatchGather(xs + ys + weights_as_list(sw), batch_size)
     rng = core_random.rng()
     state = {"order": None, "pos": n}
 
@@ -222,7 +254,7 @@ def array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch):
             batch = gather.take(order[pos:stop]) if order is not None else \
                 gather.slice(pos, stop)
             state["pos"] = stop
-            yield batch[:nx], batch[nx:nx + ny], batch[-1] if sw is not None else None
+            yield batch[:nx], batch[nx:nx + ny], weights_like(batch[nx + ny:], sw)
     return epoch
 
 

@@ -136,12 +136,13 @@ class CompiledStep:
             if spec.loss is None or y is None:  # losses only from add_loss (fit(x), no y)
                 grads.append(None)
                 continue
+            swk = sw[k] if isinstance(sw, list) else sw  # one per output, or shared
             if want_grad and fused_ok and spec.fused_layer is not None:
-                value, g = spec.loss.value_and_logits_grad(y, p, sample_weight=sw)
+                value, g = spec.loss.value_and_logits_grad(y, p, sample_weight=swk)
             elif want_grad:
-                value, g = spec.loss.value_and_grad(y, p, sample_weight=sw)
+                value, g = spec.loss.value_and_grad(y, p, sample_weight=swk)
             else:
-                value, g = spec.loss(y, p, sample_weight=sw), None
+                value, g = spec.loss(y, p, sample_weight=swk), None
             if spec.weight != 1.0 and g is not None:
                 g = g * spec.weight
             self.out_loss_sums[k] += value * len(p)
@@ -165,7 +166,8 @@ class CompiledStep:
             total, grads = 0.0, []
             for k, p in zip(chosen, outs):
                 spec = self.outputs[k]
-                value, g = spec.loss.value_and_grad(ys[k], p, sample_weight=sw)
+                value, g = spec.loss.value_and_grad(
+                    ys[k], p, sample_weight=sw[k] if isinstance(sw, list) else sw)
                 total += spec.weight * value
                 grads.append(g * spec.weight)
             dtype = outs[0].dtype if outs else np.float32

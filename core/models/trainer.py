@@ -192,9 +192,11 @@ class Trainer(Predictor):
         if y is not None:
             y = da.structure(y, self._output_names(), len(self._output_names()), f"{prefix}y")
             ys = da.as_target_arrays(y, dtype, f"{prefix}y")
-        sw = None if sample_weight is None else da.as_float_arrays(
-            sample_weight, dtype, f"{prefix}sample_weight")[0]
-        n = da.check_lengths(xs, ys, {"sample_weight": sw})
+        sw = da.sample_weights(sample_weight, self._output_names(), dtype,
+                               f"{prefix}sample_weight")
+        n = da.check_lengths(xs, ys, {f"sample_weight[{i}]" if isinstance(sw, list) else
+                                      "sample_weight": w
+                                      for i, w in enumerate(da.weights_as_list(sw))})
         if not self.built:
             shapes = [a.shape for a in xs]
             self._maybe_build(shapes if len(shapes) > 1 else shapes[0])
@@ -241,13 +243,13 @@ class Trainer(Predictor):
             xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
             val_arrays = None
             if validation_split and validation_data is None:
-                arrays = xs + ys + ([sw] if sw is not None else [])
+                arrays = xs + ys + da.weights_as_list(sw)
                 part, held = da.split_validation(arrays, float(validation_split))
                 nx, ny = len(xs), len(ys)
                 xs, ys = part[:nx], part[nx:nx + ny]
                 val_arrays = (held[:nx], held[nx:nx + ny],
-                              held[nx + ny] if sw is not None else None)
-                sw = part[nx + ny] if sw is not None else None
+                              da.weights_like(held[nx + ny:], sw))
+                sw = da.weights_like(part[nx + ny:], sw)
                 n = len(xs[0])
             train = da.array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch)
             steps = steps_per_epoch or -(-n // batch_size)
@@ -345,7 +347,8 @@ class Trainer(Predictor):
         n = len(xs[0])
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
         batches = (([a[s:s + batch_size] for a in xs], [a[s:s + batch_size] for a in ys],
-                    None if sw is None else sw[s:s + batch_size])
+                    da.weights_like([w[s:s + batch_size] for w in da.weights_as_list(sw)],
+                                    sw))
                    for s in range(0, total * batch_size, batch_size))
         return self._run_test(batches, cbs)
 

@@ -20,6 +20,7 @@ XB = rng.normal(size=(20, 3)).astype("float32")
 Y_SCORE = rng.normal(size=(20, 1)).astype("float32")
 Y_CLS = rng.integers(0, 3, 20)
 SW = rng.uniform(0.2, 1.5, 20).astype("float32")
+SW2 = rng.uniform(0.0, 2.0, 20).astype("float32")
 
 
 def two_output_model(K, dict_outputs=False, dict_inputs=True):
@@ -72,10 +73,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "sample_weight"])
+@pytest.mark.parametrize("weighted", ["plain", "sample_weight", "per_output_weights"])
 def test_multi_output_logs_match_keras(case, weighted):
     dict_outputs, compile_kw, y = CASES[case]
-    fit_kw = {"sample_weight": SW} if weighted else None
+    per_output = {"score": SW, "cls": SW2} if dict_outputs else [SW, SW2]
+    fit_kw = {"plain": None, "sample_weight": {"sample_weight": SW},
+              "per_output_weights": {"sample_weight": per_output}}[weighted]
     ref, k_hist, k_eval, k_pred, start = run(keras, None, compile_kw(), y, dict_outputs,
                                              fit_kw)
     model, hist, ev, pred, _ = run(core, start, compile_kw(), y, dict_outputs, fit_kw)
