@@ -36,11 +36,13 @@ _RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that y
 
 def is_stream(x) -> bool:
     """True for batch sources; arrays, tensors, lists, tuples and dicts are data."""
+    if isinstance(x, PyDataset):
+        return True
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)):
         return False
-    if hasattr(x, "shape") and hasattr(x, "dtype"):
-        return False  # a tensor (torch tensors are iterable too)
-    return isinstance(x, PyDataset) or hasattr(x, "__next__") or hasattr(x, "__iter__")
+    if hasattr(x, "shape") or hasattr(x, "__array__"):
+        return False  # a tensor or a table (torch tensors, DataFrames iterate too)
+    return hasattr(x, "__next__") or hasattr(x, "__iter__")
 
 
 def _kind(x) -> str:
