@@ -86,6 +86,14 @@ def add_activity_loss(outputs, regularizer) -> None:
             collected.append((out, regularizer))
 
 
+def add_loss_value(value) -> None:
+    """Note a layer's ``add_loss`` value for the running train or test step; it is
+    collected beside the activity penalties as ``(value, None)``."""
+    collected = getattr(_state, "activity", None)
+    if collected is not None:
+        collected.append((value, None))
+
+
 class collect_activity_losses:
     """``with collect_activity_losses() as found:`` gathers ``(output, regularizer)``
     pairs from the layer calls inside, on this thread."""

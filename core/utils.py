@@ -14,9 +14,11 @@ import random as _py_random
 import numpy as np
 
 from core.callbacks.progbar import Progbar
+from core.models.py_dataset import PyDataset
 from core.sequence_utils import pad_sequences, timeseries_dataset_from_array
 
-__all__ = ["Progbar", "normalize", "pad_sequences", "plot_model", "set_random_seed",
+__all__ = ["Progbar", "PyDataset", "normalize", "pad_sequences", "plot_model",
+           "set_random_seed",
            "timeseries_dataset_from_array", "to_categorical"]
 
 

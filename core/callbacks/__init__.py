@@ -4,13 +4,16 @@
 >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
 """
 
+from core.callbacks.backup import BackupAndRestore
 from core.callbacks.base import HOOKS, Callback, CallbackList, History
 from core.callbacks.monitors import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from core.callbacks.progbar import Progbar, ProgbarLogger
 from core.callbacks.simple import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
+from core.callbacks.tensorboard import TensorBoard
 
 __all__ = [
-    "HOOKS", "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint",
+    "HOOKS", "BackupAndRestore", "Callback", "CallbackList", "History", "EarlyStopping",
+    "ModelCheckpoint",
     "Progbar", "ProgbarLogger", "CSVLogger", "LambdaCallback", "LearningRateScheduler",
-    "TerminateOnNaN", "ReduceLROnPlateau",
+    "TerminateOnNaN", "ReduceLROnPlateau", "TensorBoard",
 ]

@@ -187,12 +187,41 @@ class Layer:
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         return var
 
+    def add_loss(self, loss) -> None:
+        """Keras' ``add_loss``, called inside ``call``: a loss tensor (built with
+        ``core.ops`` from the layer's inputs or weights, so it has a gradient) that
+        ``fit``/``evaluate`` add, summed, to the step's loss. Each call of the layer
+        replaces the losses of its previous call.
+
+        >>> class Penalized(Layer):
+        ...     def call(self, x):
+        ...         self.add_loss(1e-3 * ops.sum(x ** 2))
+        ...         return x
+        """
+        values = list(loss) if isinstance(loss, (list, tuple)) else [loss]
+        for value in values:
+            if not hasattr(value, "shape") and not isinstance(value, (int, float)):
+                raise ValueError("`add_loss()` can only be called from inside `build()` or "
+                                 f"`call()`, on a tensor input. Received invalid value: "
+                                 f"{value!r}")
+        self.__dict__.setdefault("_added_losses", []).extend(values)
+        for value in values:
+            backend.add_loss_value(value)
+
+    def _call_losses(self) -> list:
+        """``add_loss`` values of this layer's and its sub-layers' latest calls."""
+        out = list(self.__dict__.get("_added_losses", ()))
+        for layer in self._tracked_layers:
+            out.extend(layer._call_losses())
+        return out
+
     @property
     def losses(self) -> list:
-        """The regularization penalties of this layer's (and sublayers') trainable
-        weights, as Keras' ``layer.losses``; training adds their sum to the loss."""
-        return [v.regularizer(v.value) for v in self.trainable_weights
-                if v.regularizer is not None]
+        """As Keras' ``layer.losses``: the ``add_loss`` values of the latest call (this
+        layer's and sub-layers'), then the regularization penalties of the trainable
+        weights; training adds their sum to the loss."""
+        return self._call_losses() + [v.regularizer(v.value) for v in self.trainable_weights
+                                      if v.regularizer is not None]
 
     def _own_trainable_variables(self) -> list[Variable]:
         return self._trainable_variables if self._trainable else []
@@ -334,6 +363,8 @@ class Layer:
         if training is None:
             training = bool(getattr(backend._state, "training", False))
         mask_kw, mask = _masks.call_arguments(self, inputs, kwargs)
+        if self.__dict__.get("_added_losses"):
+            self.__dict__["_added_losses"] = []  # a new call replaces the last one's
         inputs = _as_arrays(inputs, self.dtype)
         shape = shape_of(inputs)
         self._maybe_build(shape)

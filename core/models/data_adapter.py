@@ -55,6 +55,8 @@ def structure(value, names, count, what: str):
 
 def _to_array(a, what: str) -> np.ndarray:
     if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
+        if hasattr(a, "detach"):  # a torch tensor that requires grad refuses .numpy()
+            a = a.detach().cpu()
         a = a.numpy()
     try:
         arr = np.asarray(a)
@@ -206,6 +208,63 @@ class BatchGather:
         return [a[start:stop] for a in self.arrays]
 
 
+def sample_weights(sample_weight, output_names, dtype, what="sample_weight"):
+    """``sample_weight`` as one array for every output, or (a list, tuple or dict by
+    output name given to a multi-output model) a list with one array per output, as
+    Keras' array adapter takes it."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (list, tuple, dict)) and len(output_names) > 1 and \
+            not all(isinstance(v, (int, float)) for v in flatten_struct(sample_weight)):
+        if isinstance(sample_weight, dict):
+            missing = [k for k in output_names if k not in sample_weight]
+            if missing or len(sample_weight) != len(output_names):
+                raise ValueError(f"{what}: expected one entry per output {output_names}, "
+                                 f"received keys {sorted(sample_weight)}.")
+            sample_weight = [sample_weight[k] for k in output_names]
+        if len(sample_weight) != len(output_names):
+            raise ValueError(f"{what}: {len(sample_weight)} entries for "
+                             f"{len(output_names)} outputs {output_names}.")
+        return [as_float_arrays(w, dtype, f"{what}[{i}]")[0]
+                for i, w in enumerate(sample_weight)]
+    return as_float_arrays(sample_weight, dtype, what)[0]
+
+
+def weights_as_list(sw) -> list:
+    """Sample weights (None, one array, or one per output) as a list of arrays."""
+    return [] if sw is None else list(sw) if isinstance(sw, list) else [sw]
+
+
+def weights_like(arrays: list, sw):
+    """``arrays`` (from ``weights_as_list(sw)``) back in ``sw``'s form."""
+    return None if sw is None else list(arrays) if isinstance(sw, list) else arrays[0]
+
+
+def array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch):
+    """Each epoch's batches of in-memory arrays, gathered into preallocated buffers
+    (shuffled per pass); with ``steps_per_epoch`` a pass may span epochs."""
+    from core import random as core_random
+    n, nx, ny = len(xs[0]), len(xs), len(ys)
+    gather = BatchGather(xs + ys + weights_as_list(sw), batch_size)
+    rng = core_random.rng()
+    state = {"order": None, "pos": n}
+
+    def epoch():
+        if steps_per_epoch is None:
+            state["pos"] = n  # every epoch starts a fresh pass over the data
+        for _ in range(steps_per_epoch or -(-n // batch_size)):
+            if state["pos"] >= n:
+                state["order"] = rng.permutation(n) if shuffle else None
+                state["pos"] = 0
+            pos, order = state["pos"], state["order"]
+            stop = min(pos + batch_size, n)
+            batch = gather.take(order[pos:stop]) if order is not None else \
+                gather.slice(pos, stop)
+            state["pos"] = stop
+            yield batch[:nx], batch[nx:nx + ny], weights_like(batch[nx + ny:], sw)
+    return epoch
+
+
 def unpack_validation_data(validation_data):
     if isinstance(validation_data, (list, tuple)) and len(validation_data) in (2, 3):
         x_val, y_val = validation_data[0], validation_data[1]
@@ -250,21 +309,19 @@ def check_targets(model_name: str, specs, ys) -> None:
 
 
 def class_sample_weights(ys, class_weight: dict, sw, dtype):
-    """Per-sample weights from Keras' ``class_weight`` (times ``sw`` when given)."""
+    """Per-sample weights from Keras' ``class_weight``: the class of a one-hot target is
+    its argmax, of a ``(n,)``/``(n, 1)`` target its rounded value; classes not in the
+    dict weigh 1 (Keras' ``class_weight_to_sample_weights``)."""
+    if sw is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
     if len(ys) != 1:
-        raise ValueError("class_weight is only supported for single-output models, this "
-                         f"model has {len(ys)} outputs.")
+        raise ValueError("`class_weight` is only supported for Models with a single output "
+                         f"(this model has {len(ys)} outputs).")
     y = ys[0]
-    labels = y.reshape(len(y), -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
-        else y.reshape(-1).astype(np.int64)
-    width = int(max(max(class_weight) + 1, labels.max() + 1))
-    check_allocation(array_bytes((width,), np.dtype(dtype).itemsize),
-                     f"class_weight: a table for class ids up to {width - 1}")
-    table = np.ones(width, dtype)
-    for k, w in class_weight.items():
-        table[int(k)] = w
-    w = table[labels]
-    return w if sw is None else sw * w
+    if y.ndim > 1:
+        y = y.argmax(axis=-1) if y.shape[-1] != 1 else y.squeeze(-1)
+    labels = np.round(y).astype(np.int64).reshape(len(y), -1)[:, 0]
+    return np.array([class_weight.get(int(c), 1.0) for c in labels], dtype)
 
 
 def check_count(name, value, default):

@@ -22,8 +22,10 @@ from core.models.model import Model
 
 
 def _flatten(struct):
+    # Keras' tree.flatten: a dict's values in sorted-key order (so ``outputs``,
+    # ``output_names`` and the layer order match Keras for dict-structured models).
     if isinstance(struct, dict):
-        return list(struct.values())
+        return [struct[k] for k in sorted(struct)]
     if isinstance(struct, (list, tuple)):
         return list(struct)
     return [struct]
@@ -186,14 +188,29 @@ class Functional(Model):
     def build(self, input_shape):
         self.built = True
 
-    def call(self, inputs, training=False):
-        xs = _flatten(inputs)
+    def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, dict):
-            missing = [n for n in self.input_names if n not in inputs]
-            if missing:
-                raise ValueError(f"Model '{self.name}': missing inputs {missing}; "
-                                 f"received keys {sorted(inputs)}.")
-            xs = [inputs[n] for n in self.input_names]
+            inputs = self._inputs_from_dict(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _inputs_from_dict(self, inputs: dict):
+        """Dict data in the model's input order: keyed as the ``inputs`` dict given to
+        the model, or by the Input layers' names (both accepted, as in Keras)."""
+        nested = self._nested_inputs
+        keys = sorted(nested) if isinstance(nested, dict) else None
+        if keys is None or any(k not in inputs for k in keys):
+            keys = self.input_names
+        missing = [n for n in keys if n not in inputs]
+        if missing:
+            raise ValueError(f"Model '{self.name}': missing data for {missing}; "
+                             f"received keys {sorted(inputs)} (expected {keys}).")
+        xs = [inputs[n] for n in keys]
+        return xs if len(xs) > 1 else xs[0]
+
+    def call(self, inputs, training=False):
+        if isinstance(inputs, dict):
+            inputs = self._inputs_from_dict(inputs)
+        xs = _flatten(inputs)
         if len(xs) != len(self.inputs):
             raise ValueError(
                 f"Model '{self.name}' expects {len(self.inputs)} input(s) "
@@ -230,7 +247,7 @@ class Functional(Model):
             # Keras' unpack_singleton: outputs=[y] still returns y itself.
             return outs[0] if len(outs) == 1 else outs
         if isinstance(self._nested_outputs, dict):
-            return dict(zip(self._nested_outputs, outs))
+            return dict(zip(sorted(self._nested_outputs), outs))
         return outs[0]
 
     def _infer(self, x, inputs=None):

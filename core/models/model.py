@@ -35,9 +35,15 @@ class Model(Trainer, Layer):
 
     def __new__(cls, *args, **kwargs):
         functional_args = len(args) >= 2 or "outputs" in kwargs
-        if cls is Model and functional_args:
+        if functional_args:
             from core.models.functional import Functional
-            return object.__new__(Functional)
+            if cls is Model:
+                return object.__new__(Functional)
+            if not issubclass(cls, Functional):
+                # ``class CustomModel(Model)`` overriding compute_loss, made as
+                # ``CustomModel(inputs, outputs)``: a functional model of that class (Keras
+                # injects Functional into the class the same way).
+                return object.__new__(_functional_subclass(cls, Functional))
         return object.__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -159,6 +165,18 @@ class Model(Trainer, Layer):
         from core.saving.object_registry import custom_object_scope
         with custom_object_scope(custom_objects):
             return super().from_config(config)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls, functional):
+    klass = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if klass is None:
+        klass = type(cls.__name__, (cls, functional),
+                     {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = klass
+    return klass
 
 
 def _zeros_for(shape, dtype):

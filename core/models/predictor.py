@@ -26,6 +26,7 @@ import numpy as np
 
 from core.callbacks import CallbackList
 from core.kernels.checks import all_finite
+from core.models import batch_stream as bs
 from core.models import batch_threads
 from core.models import data_adapter as da
 from core.models.blas_threads import blas_threads_for_call
@@ -82,6 +83,8 @@ class Predictor:
     @blas_threads_for_call
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         batch_size = da.check_count("batch_size", batch_size, 32)
+        if bs.is_stream(x):
+            return self._predict_stream(x, verbose, steps, callbacks)
         xs, _, _, n = self._prepare(x, None, None, None, "predict", check_x=False)
         fast = len(xs) == 1 and type(self).call is getattr(type(self), "_infer_matches", None)
         inputs = FiniteInputs(xs, deferred=fast and self._input_check_index() is not None)
@@ -89,7 +92,7 @@ class Predictor:
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=total)
-        outs, multi = [], []
+        outs, multi, keys = [], [], []
 
         def run_batch(b):
             s, e = b * batch_size, min((b + 1) * batch_size, n)
@@ -99,6 +102,9 @@ class Predictor:
                 batch = [a[s:e] for a in xs]
                 inputs.check_batch(batch)
                 preds = self(batch[0] if len(batch) == 1 else batch, training=False)
+            if isinstance(preds, dict):  # dict outputs: sorted keys, as Keras' tree
+                keys[:] = sorted(preds)
+                preds = [preds[k] for k in keys]
             plist = list(preds) if isinstance(preds, (list, tuple)) else [preds]
             if not outs:  # batch 0, which always runs alone, sizes the results
                 multi.append(isinstance(preds, (list, tuple)))
@@ -109,7 +115,8 @@ class Predictor:
 
         def end(b):
             views = [o[b * batch_size:(b + 1) * batch_size] for o in outs]
-            cbs.on_predict_batch_end(b, {"outputs": views if multi[0] else views[0]})
+            packed = dict(zip(keys, views)) if keys else views if multi[0] else views[0]
+            cbs.on_predict_batch_end(b, {"outputs": packed})
 
         cbs.on_predict_begin()
         if not (fast and self._reentrant_inference()
@@ -121,7 +128,39 @@ class Predictor:
                 run_batch(b)
                 end(b)
         cbs.on_predict_end()
+        if keys:
+            return dict(zip(keys, outs))
         return outs if multi[0] else outs[0]
+
+    def _predict_stream(self, x, verbose, steps, callbacks):
+        """``predict`` over a ``PyDataset``/generator/loader: each batch's ``x`` (its
+        targets are ignored, as in Keras), outputs concatenated along the batch axis."""
+        source = bs.BatchStream(x, steps, False, "x")
+        verbose = da.verbosity(verbose)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=source.steps_hint)
+        parts, keys = [], None
+        cbs.on_predict_begin()
+        for b, raw in enumerate(source.epoch()):
+            cbs.on_predict_batch_begin(b)
+            bx = bs.unpack_batch(raw, f"predict: {source.kind}")[0]
+            xs = self._prepare(bx, None, None, None, "predict")[0]
+            preds = self(xs[0] if len(xs) == 1 else xs, training=False)
+            if isinstance(preds, dict):
+                keys = sorted(preds)
+                preds = [preds[k] for k in keys]
+            plist = [np.array(p) for p in
+                     (preds if isinstance(preds, (list, tuple)) else [preds])]
+            parts.append((plist, isinstance(preds, (list, tuple))))
+            cbs.on_predict_batch_end(b, {"outputs": dict(zip(keys, plist)) if keys else
+                                         plist if parts[0][1] else plist[0]})
+        cbs.on_predict_end()
+        if not parts:
+            raise ValueError(f"Model '{self.name}': predict() received no batches.")
+        outs = [np.concatenate(o) for o in zip(*(p for p, _ in parts))]
+        if keys:
+            return dict(zip(keys, outs))
+        return outs if parts[0][1] else outs[0]
 
     def _input_check_index(self):
         """Where in the inference plan the model reports non-finite inputs; None: nowhere
@@ -136,5 +175,7 @@ class Predictor:
     def predict_on_batch(self, x):
         xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
         preds = self(xs[0] if len(xs) == 1 else xs, training=False)
+        if isinstance(preds, dict):
+            return {k: np.array(v) for k, v in preds.items()}
         multi = isinstance(preds, (list, tuple))
         return [np.array(p) for p in preds] if multi else np.array(preds)

@@ -81,6 +81,8 @@ class CompiledStep:
         self._vars = None
         self._grads = None
         self._activity = []  # (output, regularizer) of the last step's layer calls
+        from core.models.trainer import Trainer
+        self.custom_loss = type(model).compute_loss is not Trainer.compute_loss
         self.reset()
 
     # ----------------------------------------------------------- running sums
@@ -98,7 +100,8 @@ class CompiledStep:
         logs = {"loss": self.loss_sum / n}
         if self.multi:
             for spec, s in zip(self.outputs, self.out_loss_sums):
-                logs[f"{spec.name}_loss"] = s / n
+                if spec.loss is not None:
+                    logs[f"{spec.name}_loss"] = s / n
         for spec in self.outputs:
             for m in spec.metrics:
                 key = f"{spec.name}_{m.name}" if self.multi else m.name
@@ -114,6 +117,8 @@ class CompiledStep:
         state = backend._state
         previous = getattr(state, "training", False)
         state.training = training
+        if self.model.__dict__.get("_added_losses"):
+            self.model.__dict__["_added_losses"] = []  # call() runs without __call__
         try:
             with backend.collect_activity_losses() as self._activity:
                 preds = self.model.call(x, **self.model._call_arguments(training, {}))
@@ -126,13 +131,18 @@ class CompiledStep:
     def _losses(self, ys, preds, sw, fused_ok: bool, want_grad: bool):
         total = 0.0
         grads = []
-        for k, (spec, y, p) in enumerate(zip(self.outputs, ys, preds)):
+        for k, (spec, p) in enumerate(zip(self.outputs, preds)):
+            y = ys[k] if k < len(ys) else None
+            if spec.loss is None or y is None:  # losses only from add_loss (fit(x), no y)
+                grads.append(None)
+                continue
+            swk = sw[k] if isinstance(sw, list) else sw  # one per output, or shared
             if want_grad and fused_ok and spec.fused_layer is not None:
-                value, g = spec.loss.value_and_logits_grad(y, p, sample_weight=sw)
+                value, g = spec.loss.value_and_logits_grad(y, p, sample_weight=swk)
             elif want_grad:
-                value, g = spec.loss.value_and_grad(y, p, sample_weight=sw)
+                value, g = spec.loss.value_and_grad(y, p, sample_weight=swk)
             else:
-                value, g = spec.loss(y, p, sample_weight=sw), None
+                value, g = spec.loss(y, p, sample_weight=swk), None
             if spec.weight != 1.0 and g is not None:
                 g = g * spec.weight
             self.out_loss_sums[k] += value * len(p)
@@ -141,11 +151,64 @@ class CompiledStep:
         return total, grads
 
     def _update_metrics(self, ys, preds):
-        for spec, y, p in zip(self.outputs, ys, preds):
+        for spec, y, p in zip(self.outputs, ys, preds):  # (no targets: no metrics)
             for m in spec.metrics:
                 m.update_state(y, p)
 
+    def compiled_loss(self, ys, preds, sw):
+        """The compiled losses, weighted and summed, as one op whose VJP is each loss's
+        own gradient: what ``Model.compute_loss`` returns (so an override may call it)."""
+        from core.ops.engine import run
+        chosen = [k for k, spec in enumerate(self.outputs)
+                  if spec.loss is not None and k < len(ys) and ys[k] is not None]
+
+        def forward(*outs):
+            total, grads = 0.0, []
+            for k, p in zip(chosen, outs):
+                spec = self.outputs[k]
+                value, g = spec.loss.value_and_grad(
+                    ys[k], p, sample_weight=sw[k] if isinstance(sw, list) else sw)
+                total += spec.weight * value
+                grads.append(g * spec.weight)
+            dtype = outs[0].dtype if outs else np.float32
+            return np.asarray(total, dtype), grads
+
+        def vjp(grads, g, need):
+            return [gi * g if n else None for gi, n in zip(grads, need)]
+        return run("compiled_loss", forward, vjp, [preds[k] for k in chosen])
+
+    def _custom_train_step(self, xs, ys, sw, skip_nonfinite) -> float:
+        """A ``compute_loss`` override: its returned scalar (built with ``core.ops``) is
+        the loss; the tape carries its gradient back through the model."""
+        with Tape() as tape:
+            preds = self._call_model(xs, training=True)
+            loss_t = self.model.compute_loss(**self._loss_arguments(xs, ys, preds, sw))
+        loss = float(np.sum(plain(loss_t)))
+        self._count_loss(loss, len(preds[0]), ys, preds)
+        if skip_nonfinite and not math.isfinite(loss):
+            return loss
+        touched = tape.backward([loss_t], [np.ones(np.shape(plain(loss_t)),
+                                                   np.result_type(plain(loss_t)))])
+        tape.note_call(self.model)
+        self._apply(touched)
+        return loss
+
+    def _loss_arguments(self, xs, ys, preds, sw) -> dict:
+        one_in = not (self.multi_input or len(xs) > 1)
+        one_out = not self.multi
+        return {"x": xs[0] if one_in else xs,
+                "y": (ys[0] if ys else None) if one_out else (ys or None),
+                "y_pred": preds[0] if one_out else preds,
+                "sample_weight": sw, "training": True}
+
+    def _count_loss(self, loss, n, ys, preds):
+        self.loss_sum += loss * n
+        self.count += n
+        self._update_metrics(ys, [plain(p) for p in preds])
+
     def train_step(self, xs, ys, sw=None, skip_nonfinite=False) -> float:
+        if self.custom_loss:
+            return self._custom_train_step(xs, ys, sw, skip_nonfinite)
         with Tape() as tape:
             preds = self._call_model(xs, training=True)
         # The fused gradient is only valid when the recorded output is the softmax
@@ -153,6 +216,12 @@ class CompiledStep:
         records = [None if spec.fused_layer is None else
                    _record_of(tape, p, spec.fused_layer) for spec, p in zip(self.outputs, preds)]
         act_loss, act_outs, act_grads = self._activity_penalty(want_grad=True)
+        if not act_outs and all(spec.loss is None for spec in self.outputs):
+            self._trainable()
+            if not self._regularized:
+                raise ValueError("No loss to compute. Provide a `loss` argument in "
+                                 "`compile()` (or add losses with `add_loss` in a layer's "
+                                 "call).")
         # A penalized model output gets d/d(probabilities) too: no fused logits gradient.
         fused_ok = all(r is not None or spec.fused_layer is None
                        for r, spec in zip(records, self.outputs)) and not any(
@@ -189,6 +258,13 @@ class CompiledStep:
         output, which the tape adds to what flows back into that output."""
         total, outs, grads = 0.0, [], []
         for out, reg in self._activity:
+            if reg is None:  # an add_loss value: summed, as Keras' _aggregate_additional_loss
+                value = plain(out)
+                total += float(np.sum(value))
+                if want_grad and hasattr(out, "shape"):
+                    outs.append(out)
+                    grads.append(np.ones(np.shape(value), np.result_type(value, np.float32)))
+                continue
             n = out.shape[0] if out.ndim else 1
             if n == 0:
                 continue  # Keras' divide_no_nan
@@ -228,6 +304,12 @@ class CompiledStep:
             self.optimizer.apply(self._grads, variables)
 
     def test_step(self, xs, ys, sw=None) -> float:
+        if self.custom_loss:
+            preds = self._call_model(xs, training=False)
+            args = dict(self._loss_arguments(xs, ys, preds, sw), training=False)
+            loss = float(np.sum(plain(self.model.compute_loss(**args))))
+            self._count_loss(loss, len(preds[0]), ys, preds)
+            return loss
         preds = self._call_model(xs, training=False)
         loss, _ = self._losses(ys, preds, sw, False, want_grad=False)
         loss += self._penalty() + self._activity_penalty(want_grad=False)[0]

@@ -19,6 +19,7 @@ gathered into preallocated buffers; the per-step work lives in ``core.models.ste
 from __future__ import annotations
 
 from core.callbacks import CallbackList
+from core.models import batch_stream as bs
 from core.models import data_adapter as da
 from core.models.blas_threads import blas_threads_for_call
 from core.models.predictor import Predictor
@@ -35,6 +36,7 @@ class Trainer(Predictor):
         self.history = None
         self._step = None
         self._compile_args = None
+        self._initial_epoch = None  # set by BackupAndRestore.on_train_begin
 
     # ---------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
@@ -61,6 +63,28 @@ class Trainer(Predictor):
                 self._make_step()  # resolves the metric names now: typos fail at compile
             finally:
                 self._step = None
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras 3's ``compute_loss``: the compiled losses (weighted, summed) plus the
+        sum of ``self.losses`` (``add_loss`` values and weight penalties). ``fit`` and
+        ``evaluate`` call an override with the batch and the model's outputs; return a
+        scalar built with ``core.ops`` so its gradient reaches the weights (weight
+        regularization is always added to the gradient, as in the built-in path).
+
+        >>> class MSEModel(Model):   # doctest: +SKIP
+        ...     def compute_loss(self, x, y, y_pred, sample_weight=None, training=True):
+        ...         return ops.mean((y_pred - y) ** 2)
+        """
+        from core import ops
+        step = self._step if self._step is not None else self._make_step()
+        ys = y if isinstance(y, (list, tuple)) else ([] if y is None else [y])
+        if isinstance(y_pred, dict):
+            y_pred = [y_pred[k] for k in sorted(y_pred)]
+        preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+        total = step.compiled_loss(ys, preds, sample_weight)
+        for extra in self.losses:
+            total = ops.add(total, ops.sum(extra))
+        return total
 
     def _output_names(self) -> list[str]:
         names = getattr(self, "output_names", None)
@@ -89,7 +113,8 @@ class Trainer(Predictor):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before using it "
                              "for training or evaluation.")
-        if any(loss is None for loss in self._resolved_losses):
+        if any(loss is None for loss in self._resolved_losses) and \
+                any(loss is not None for loss in self._resolved_losses):
             raise ValueError(f"Model '{self.name}' was compiled without a loss for every output "
                              f"({self._output_names()}); pass loss=... to compile().")
         names = self._output_names()
@@ -158,6 +183,8 @@ class Trainer(Predictor):
         the NaN/inf check of x to the caller (``predict``'s ``FiniteInputs``)."""
         dtype = self.dtype
         prefix = "" if what != "validation" else "validation_data "
+        if isinstance(x, dict) and hasattr(self, "_inputs_from_dict"):
+            x = self._inputs_from_dict(x)
         x = da.structure(x, getattr(self, "input_names", None), self._input_count(),
                          f"{prefix}x")
         xs = da.as_float_arrays(x, dtype, f"{prefix}x", check=check_x)
@@ -165,16 +192,18 @@ class Trainer(Predictor):
         if y is not None:
             y = da.structure(y, self._output_names(), len(self._output_names()), f"{prefix}y")
             ys = da.as_target_arrays(y, dtype, f"{prefix}y")
-        sw = None if sample_weight is None else da.as_float_arrays(
-            sample_weight, dtype, f"{prefix}sample_weight")[0]
-        n = da.check_lengths(xs, ys, {"sample_weight": sw})
+        sw = da.sample_weights(sample_weight, self._output_names(), dtype,
+                               f"{prefix}sample_weight")
+        n = da.check_lengths(xs, ys, {f"sample_weight[{i}]" if isinstance(sw, list) else
+                                      "sample_weight": w
+                                      for i, w in enumerate(da.weights_as_list(sw))})
         if not self.built:
             shapes = [a.shape for a in xs]
             self._maybe_build(shapes if len(shapes) > 1 else shapes[0])
         self._check_inputs(xs)
+        if self._step is None and self.compiled and not what.startswith("predict"):
+            self._make_step(ys or None)  # also without y: losses may come from add_loss
         if y is not None:
-            if self._step is None:
-                self._make_step(ys)
             da.check_targets(self.name, self._step.outputs, ys)
             if class_weight is not None:
                 sw = da.class_sample_weights(ys, class_weight, sw, self.dtype)
@@ -198,72 +227,92 @@ class Trainer(Predictor):
             validation_batch_size=None, validation_freq=1):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before fit().")
-        if y is None:
-            raise ValueError(f"Model '{self.name}': fit() needs targets y (received y=None).")
         batch_size = da.check_count("batch_size", batch_size, 32)
         epochs = da.check_count("epochs", epochs, 1)
         if not isinstance(initial_epoch, int) or not 0 <= initial_epoch:
             raise ValueError(f"fit: initial_epoch={initial_epoch!r} must be an integer >= 0.")
         verbose = da.verbosity(verbose)
-        xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
-        val = None
-        if validation_data is not None:
-            vx, vy, vsw = da.unpack_validation_data(validation_data)
-            val = self._prepare(vx, vy, vsw, None, "validation")[:3]
-        elif validation_split:
-            arrays = xs + ys + ([sw] if sw is not None else [])
-            train, held = da.split_validation(arrays, float(validation_split))
-            nx, ny = len(xs), len(ys)
-            xs, ys = train[:nx], train[nx:nx + ny]
-            val = (held[:nx], held[nx:nx + ny], held[nx + ny] if sw is not None else None)
-            sw = train[nx + ny] if sw is not None else None
-            n = len(xs[0])
-        from core import random as core_random
-        step = self._step
-        steps = steps_per_epoch or -(-n // batch_size)
+        if bs.is_stream(x):
+            source = bs.BatchStream(x, steps_per_epoch, shuffle, "x")
+            bs.check_stream_arguments(source.kind, y, sample_weight, class_weight,
+                                      validation_split)
+            train = bs.stream_epochs(self, source, class_weight, "fit")
+            steps = source.steps_hint
+        else:
+            self._check_targets_given(y, "fit")
+            xs, ys, sw, n = self._prepare(x, y, sample_weight, class_weight, "fit")
+            val_arrays = None
+            if validation_split and validation_data is None:
+                arrays = xs + ys + da.weights_as_list(sw)
+                part, held = da.split_validation(arrays, float(validation_split))
+                nx, ny = len(xs), len(ys)
+                xs, ys = part[:nx], part[nx:nx + ny]
+                val_arrays = (held[:nx], held[nx:nx + ny],
+                              da.weights_like(held[nx + ny:], sw))
+                sw = da.weights_like(part[nx + ny:], sw)
+                n = len(xs[0])
+            train = da.array_epochs(xs, ys, sw, batch_size, shuffle, steps_per_epoch)
+            steps = steps_per_epoch or -(-n // batch_size)
+        val = self._validation(validation_data, validation_steps,
+                               validation_batch_size or batch_size,
+                               None if bs.is_stream(x) else val_arrays)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=steps)
         skip_nonfinite = any(getattr(c, "skip_nonfinite_update", False) for c in cbs.callbacks)
         want_begin = cbs.wants("on_train_batch_begin")
         want_end = cbs.wants("on_train_batch_end")
-        nx, ny = len(xs), len(ys)
-        gather = da.BatchGather(xs + ys + ([sw] if sw is not None else []), batch_size)
         self.stop_training = False
-        rng = core_random.rng()
-        order, pos = None, n
         epoch_logs = {}
+        self._initial_epoch = None
         cbs.on_train_begin()
+        # A callback may move the start (BackupAndRestore resuming), as Keras' trainer.
+        initial_epoch = self._initial_epoch or initial_epoch
         for epoch in range(initial_epoch, epochs):
-            step.reset()
+            if self._step is not None:
+                self._step.reset()
             cbs.on_epoch_begin(epoch)
-            if steps_per_epoch is None:
-                pos = n  # every epoch starts a fresh pass over the data
-            for b in range(steps):
-                if pos >= n:
-                    order = rng.permutation(n) if shuffle else None
-                    pos = 0
+            seen = 0
+            for b, (bx, by, bsw) in enumerate(train()):
                 if want_begin:
                     cbs.on_train_batch_begin(b)
-                stop = min(pos + batch_size, n)
-                batch = gather.take(order[pos:stop]) if order is not None else \
-                    gather.slice(pos, stop)
-                pos = stop
-                step.train_step(batch[:nx], batch[nx:nx + ny],
-                                batch[-1] if sw is not None else None, skip_nonfinite)
+                step = self._step
+                step.train_step(bx, by, bsw, skip_nonfinite)
+                seen += 1
                 if want_end:
                     cbs.train_batch_end_lazy(b, step.logs)
                 if self.stop_training:
                     break
-            epoch_logs = step.logs()
+            if not seen:  # a used-up generator: Keras has warned "ran out of data"
+                break
+            epoch_logs = self._step.logs()
             if val is not None and _should_eval(epoch, validation_freq):
-                val_logs = self._test_loop(*val, validation_batch_size or batch_size, cbs,
-                                           validation_steps)
+                val_logs = val(cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break
         cbs.on_train_end(epoch_logs)
         return self.history
+
+    def _check_targets_given(self, y, what):
+        """Targets are needed unless ``compile`` had no loss (``add_loss`` only)."""
+        if y is None and any(loss is not None for loss in self._resolved_losses):
+            raise ValueError(f"Model '{self.name}': {what}() needs targets y (received "
+                             "y=None).")
+
+    def _validation(self, validation_data, validation_steps, batch_size, held_out):
+        """A function of the callbacks returning the validation logs, or None."""
+        if validation_data is None and held_out is None:
+            return None
+        if bs.is_stream(validation_data):
+            source = bs.BatchStream(validation_data, validation_steps, False,
+                                    "validation_data")
+            batches = bs.stream_epochs(self, source, None, "validation")
+            return lambda cbs: self._run_test(batches(), cbs)
+        if held_out is None:
+            vx, vy, vsw = da.unpack_validation_data(validation_data)
+            held_out = self._prepare(vx, vy, vsw, None, "validation")[:3]
+        return lambda cbs: self._test_loop(*held_out, batch_size, cbs, validation_steps)
 
     # ---------------------------------------------------------------- evaluate
     @blas_threads_for_call
@@ -272,34 +321,55 @@ class Trainer(Predictor):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before "
                              "evaluate().")
-        if y is None:
-            raise ValueError(f"Model '{self.name}': evaluate() needs targets y.")
         batch_size = da.check_count("batch_size", batch_size, 32)
-        xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
         verbose = da.verbosity(verbose)
+        if bs.is_stream(x):
+            source = bs.BatchStream(x, steps, False, "x")
+            bs.check_stream_arguments(source.kind, y, sample_weight, None)
+            batches, total = bs.stream_epochs(self, source, None, "evaluate")(), \
+                source.steps_hint
+        else:
+            self._check_targets_given(y, "evaluate")
+            xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
+            batches, total = None, steps or -(-n // batch_size)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
-                           epochs=1, steps=steps or -(-n // batch_size))
-        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps)
+                           epochs=1, steps=total)
+        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps) if batches is None \
+            else self._run_test(batches, cbs)
         if return_dict:
             return logs
         flat = self._flatten_logs(logs)
         return flat[0] if len(flat) == 1 else flat
 
     def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None) -> dict:
-        step = self._step
-        step.reset()
         n = len(xs[0])
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
+        batches = (([a[s:s + batch_size] for a in xs], [a[s:s + batch_size] for a in ys],
+                    da.weights_like([w[s:s + batch_size] for w in da.weights_as_list(sw)],
+                                    sw))
+                   for s in range(0, total * batch_size, batch_size))
+        return self._run_test(batches, cbs)
+
+    def _run_test(self, batches, cbs) -> dict:
+        """Test steps over ``(xs, ys, sw)`` batches; the step is made by the first batch's
+        ``_prepare`` when the data come from a stream."""
+        if self._step is not None:
+            self._step.reset()
         want_end = cbs.wants("on_test_batch_end")
         cbs.on_test_begin()
-        for b in range(total):
-            s, e = b * batch_size, min((b + 1) * batch_size, n)
+        b = -1
+        for b, (bx, by, bsw) in enumerate(batches):
+            if b == 0:
+                self._step.reset()  # (a stream's first batch may have just made it)
             cbs.on_test_batch_begin(b)
-            step.test_step([a[s:e] for a in xs], [a[s:e] for a in ys],
-                           None if sw is None else sw[s:e])
+            self._step.test_step(bx, by, bsw)
             if want_end:
-                cbs.on_test_batch_end(b, step.logs())
-        logs = step.logs()
+                cbs.on_test_batch_end(b, self._step.logs())
+        if b < 0:
+            raise ValueError(f"Model '{self.name}': the evaluation data gave no batches (a "
+                             "generator used up by an earlier pass? Give an endless one "
+                             "with validation_steps / steps).")
+        logs = self._step.logs()
         cbs.on_test_end(logs)
         return logs
 
