@@ -259,6 +259,15 @@ class MainWindow(QMainWindow):
         bottom = [d for d in docks if self.dockWidgetArea(d) == Qt.BottomDockWidgetArea]
         if bottom:
             self.resizeDocks(bottom, [int(h * 0.26)] * len(bottom), Qt.Vertical)
+            # Problems/Summary get half the bottom width: the summary table needs ~60
+            # columns of text to show all four of its columns (defect 16 of issue 14).
+            shown = [d for d in bottom if not d.visibleRegion().isEmpty()]
+            left = [d for d in (self.problems_dock, self.summary_dock) if d in shown]
+            side = [d for d in shown if d not in left]
+            if left and side:
+                w = sum(d.width() for d in left[:1] + side)
+                self.resizeDocks(left[:1] + side, [w // 2] + [w // (2 * len(side))] * len(side),
+                                 Qt.Horizontal)
         right = [d for d in docks if self.dockWidgetArea(d) == Qt.RightDockWidgetArea
                  and d is not self.inspector_dock and not self.tabifiedDockWidgets(d)]
         if right:

@@ -10,6 +10,7 @@ inspector can refuse it in place.
 
 from __future__ import annotations
 
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 # Keras' built-in names (keras.activations / keras.initializers); the engine may
@@ -160,11 +161,45 @@ def _combo(param, names, none_text=None) -> Field:
     return field
 
 
+class CheckedSpinBox(QSpinBox):
+    """A spin box that lets any whole number be typed and says when it is out of range.
+
+    A plain ``QSpinBox`` with minimum 1 rejects the ``-`` key, so ``-5`` typed became
+    ``5`` without a word; here the typed text is kept (``typed``) and the field's getter
+    refuses it with the range, so the inspector shows why nothing was applied.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.typed: str | None = None
+        self.lineEdit().textEdited.connect(self._edited)
+
+    def _edited(self, text: str) -> None:
+        self.typed = text
+
+    def validate(self, text, pos):
+        bare = text.strip()
+        if bare.lstrip("+-").isdigit():
+            value = int(bare)
+            if not self.minimum() <= value <= self.maximum():
+                return QValidator.Intermediate, text, pos  # typed, refused on commit
+        return super().validate(text, pos)
+
+    def take_out_of_range(self) -> int | None:
+        """The out-of-range number the user typed last, once (None if in range)."""
+        typed, self.typed = self.typed, None
+        bare = (typed or "").strip()
+        if not bare.lstrip("+-").isdigit():
+            return None
+        value = int(bare)
+        return None if self.minimum() <= value <= self.maximum() else value
+
+
 def make_field(param) -> Field:
     """The editor widget for one Param (kinds from ``core.layers.spec.KINDS``)."""
     k = param.kind
     if k == "int" and not param.optional:
-        spin = QSpinBox()
+        spin = CheckedSpinBox()
         lo = -INT_LIMIT if param.min is None else int(param.min) + int(param.min_exclusive)
         hi = INT_LIMIT if param.max is None else int(param.max) - int(param.max_exclusive)
         required = param.default is None  # e.g. Dense(units): Keras has no default
@@ -176,6 +211,11 @@ def make_field(param) -> Field:
         spin.setAccelerated(True)
 
         def get():
+            bad = spin.take_out_of_range()
+            if bad is not None:
+                least = spin.minimum() + int(required)
+                raise ValueError(f"{bad} is out of range: expected {least} to "
+                                 f"{spin.maximum()}; nothing was applied")
             return None if required and spin.value() == spin.minimum() else spin.value()
 
         def put(v):

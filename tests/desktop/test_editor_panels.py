@@ -163,7 +163,8 @@ def test_summary_panel_matches_model_summary(window):
     window.summary_dock.raise_()
     window.summary.refresh()
     lines = []
-    doc.build_model().summary(print_fn=lambda s, *a, **k: lines.append(s))
+    doc.build_model().summary(line_length=window.summary.line_length(),
+                              print_fn=lambda s, *a, **k: lines.append(s))
     expected = "\n".join(lines)
     text = window.summary.text()
     assert text == expected  # layers are named by the document, so the text is identical
