@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
+from core.graph.memory import available_memory, estimate_training_memory, fmt_bytes
 from desktop.panels.curves import BatchSmoother
 from desktop.training.data_source import DataError, prepare
 from desktop.training.job import TrainingJob
-from desktop.training.memory import available_memory, estimate_training_memory, fmt_bytes
 from desktop.training.worker import TrainingWorker
 
 # 5 Hz: the curves never get one signal per batch, and the GUI's share of the 2 cores
@@ -181,7 +181,13 @@ class TrainingController(QObject):
         if ds is None:
             self._say("No data loaded yet: choose a data set in the Data panel.")
             return False
+        from core.graph.training_rules import pre_train_problems
+
+        blockers = pre_train_problems(doc)  # the same rules the Problems panel shows
         try:
+            if blockers:
+                more = f" (and {len(blockers) - 1} more in Problems)" if len(blockers) > 1 else ""
+                raise StartRefused(blockers[0].message + more)
             model, make_data, shape, fit_kwargs, resumed, est = self._build(doc, ds,
                                                                             continue_weights)
         except StartRefused as exc:
@@ -212,7 +218,8 @@ class TrainingController(QObject):
         self._set_state("running")
         self._say(f"Training {self.run['name']}: {plural(s.epochs, 'epoch')}, batch {s.batch_size}"
                   + (", continuing from the project's weights" if resumed else "")
-                  + f" (memory estimate {fmt_bytes(est.total)}).")
+                  + f" (memory estimate {fmt_bytes(est.total)})."
+                  + _warning_note(doc))
         # While the worker runs Python code it holds the GIL; CPython makes it hand the
         # GIL over only after the switch interval (5 ms) when the GUI thread asks. A
         # repaint asks many times, so 5 ms waits add up to visible stutter; 2 ms keeps
@@ -375,6 +382,15 @@ class TrainingController(QObject):
         self._say(f"Training failed: {message}")
         self._set_state("idle")
         self.failed.emit(f"Training failed: {message}", details)
+
+
+def _warning_note(doc) -> str:
+    """The pre-Train check's word on warnings: they do not block, but are not hidden."""
+    warnings = [p for p in doc.problems() if p.severity == "warning"]
+    if not warnings:
+        return ""
+    return (f" {plural(len(warnings), 'warning')} in Problems, first: "
+            f"{warnings[0].message}")
 
 
 def plural(n: int, word: str) -> str:
