@@ -179,6 +179,8 @@ class CheckedSpinBox(QSpinBox):
 
     def validate(self, text, pos):
         bare = text.strip()
+        if bare in ("-", "+"):
+            return QValidator.Intermediate, text, pos  # a sign starts a number
         if bare.lstrip("+-").isdigit():
             value = int(bare)
             if not self.minimum() <= value <= self.maximum():

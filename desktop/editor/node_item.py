@@ -27,6 +27,26 @@ def format_shape(shape) -> str:
     return str(tuple(shape))
 
 
+MIN_LABEL_PX = 10.0  # smallest text height on screen that still reads (defect 9, issue 14)
+FULL_DETAIL = 0.8    # below this zoom the 11-13 px texts would be under ~9 px on screen
+
+
+def compact_lines(lod: float) -> list[tuple[str, float]]:
+    """Which texts a card shows when zoomed out, and their font size in scene pixels.
+
+    Each size is at least ``MIN_LABEL_PX`` on screen; a line that no longer fits the
+    card's height at that size is left out (the name goes last).
+
+    >>> [k for k, _ in compact_lines(0.5)], [k for k, _ in compact_lines(0.1)]
+    (['name', 'shape'], ['name'])
+    """
+    name = max(13.0, MIN_LABEL_PX / lod)
+    shape = max(12.0, 0.9 * MIN_LABEL_PX / lod)
+    if name + shape + 10 <= theme.NODE_HEIGHT:
+        return [("name", name), ("shape", shape)]
+    return [("name", min(name, theme.NODE_HEIGHT - 8))]
+
+
 def format_count(n) -> str:
     return "—" if n is None else f"{int(n):,} params"
 
@@ -97,8 +117,10 @@ class NodeItem(QGraphicsObject):
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(theme.group_colour(self.group)))
         painter.drawRoundedRect(QRectF(0, 0, theme.HEADER, h), 3, 3)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
-            return  # zoomed far out: text would be unreadable and costs most of a repaint
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < FULL_DETAIL:  # zoomed out: fewer, larger texts that stay readable
+            self._paint_compact(painter, lod)
+            return
         x0 = theme.HEADER + 10
         inner = w - x0 - 10
         small = QFont(painter.font())
@@ -126,6 +148,26 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QColor(theme.TEXT_DIM))
         painter.drawText(QRectF(x0, 53, inner, 16), Qt.AlignLeft | Qt.AlignVCenter,
                          self.count_text)
+
+    def _paint_compact(self, painter, lod: float) -> None:
+        lines = compact_lines(lod)
+        x0, w = theme.HEADER + 8, theme.NODE_WIDTH - theme.HEADER - 14
+        total = sum(size for _, size in lines) + 4 * (len(lines) - 1)
+        y = (theme.NODE_HEIGHT - total) / 2
+        for kind, size in lines:
+            font = QFont("DejaVu Sans Mono") if kind == "shape" else QFont(painter.font())
+            font.setPixelSize(int(round(size)))
+            font.setBold(kind == "name")
+            painter.setFont(font)
+            if kind == "name":
+                painter.setPen(QColor(theme.TEXT))
+                text = self.title
+            else:
+                painter.setPen(QColor(theme.NODE_ERROR if self.error else theme.TEXT_DIM))
+                text = "⚠" if self.error else self.shape_text
+            painter.drawText(QRectF(x0, y, w, size + 2), Qt.AlignLeft | Qt.AlignVCenter,
+                             _elide(painter, text, w))
+            y += size + 4
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:
