@@ -96,6 +96,7 @@ class TrainingController(QObject):
         self.last_result: dict | None = None
         self.last_error: tuple[str, str] | None = None
         self.last_message = ""
+        self.epoch_offset = 0  # epochs the starting weights already had (continued runs)
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_MS)
         self._timer.timeout.connect(self.drain)
@@ -206,15 +207,17 @@ class TrainingController(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         n = len(doc.history) + 1
+        offset = trained_epochs(doc.history) if resumed else 0
+        self.epoch_offset = offset
         self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
                     timespec="seconds"), "settings": s.to_dict(), "dataset": ds.name,
-                    "resumed_weights": resumed, "epochs": []}
+                    "resumed_weights": resumed, "first_epoch": offset + 1, "epochs": []}
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
                        "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
         if self.curves is not None:
             self.curves.set_history(doc.history)
-            self.curves.begin_run(self.run["name"], list(s.metrics))
+            self.curves.begin_run(self.run["name"], list(s.metrics), epoch_offset=offset)
         self._set_state("running")
         self._say(f"Training {self.run['name']}: {plural(s.epochs, 'epoch')}, batch {s.batch_size}"
                   + (", continuing from the project's weights" if resumed else "")
@@ -323,7 +326,8 @@ class TrainingController(QObject):
         st["rate"] = rate
         eta = (total - done) * job.batch_size / rate if rate > 0 else float("nan")
         eta_txt = "--" if not np.isfinite(eta) else time.strftime("%M:%S", time.gmtime(eta))
-        text = (f"Epoch {epoch + 1}/{job.target_epochs} · batch {batch + 1}/{steps} · "
+        off = self.epoch_offset
+        text = (f"Epoch {off + epoch + 1}/{off + job.target_epochs} · batch {batch + 1}/{steps} · "
                 f"{rate:,.0f} samples/s · ETA {eta_txt}")
         if self.curves is not None:
             self.curves.set_counters(text)
@@ -382,6 +386,20 @@ class TrainingController(QObject):
         self._say(f"Training failed: {message}")
         self._set_state("idle")
         self.failed.emit(f"Training failed: {message}", details)
+
+
+def trained_epochs(history) -> int:
+    """Epochs behind the project's weights: the last run's own epochs plus, when it
+    continued from earlier weights, the epochs it started from (``first_epoch - 1``).
+
+    >>> trained_epochs([{"epochs_done": 3, "first_epoch": 1}, {"epochs_done": 2, "first_epoch": 4}])
+    5
+    """
+    if not history:
+        return 0
+    last = history[-1]
+    done = last.get("epochs_done", len(last.get("epochs", ())))
+    return int(last.get("first_epoch", 1)) - 1 + int(done)
 
 
 def _warning_note(doc) -> str:

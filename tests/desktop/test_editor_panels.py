@@ -161,6 +161,9 @@ def test_summary_panel_matches_model_summary(window):
     i, c, d = _cnn_without_flatten(doc)
     window.summary_dock.show()
     window.summary_dock.raise_()
+    window.resize(1600, 1000)
+    window.arrange_docks()  # the dock's width decides the table's (as a terminal's does)
+    QTest.qWait(50)
     window.summary.refresh()
     lines = []
     doc.build_model().summary(line_length=window.summary.line_length(),
