@@ -68,6 +68,8 @@ class ProblemsPanel(QWidget):
         self.problems = list(self.doc.problems()) if self.doc is not None else []
         for problem in self.problems:
             self._add_row(problem)
+        self.empty.setText("No problems — the network can be built." if self.doc is not None
+                           and self.doc.nodes else "The canvas is empty: nothing to check yet.")
         self.empty.setVisible(not self.problems)
         self.list.setVisible(bool(self.problems))
         self.countChanged.emit(sum(p.severity == "error" for p in self.problems))

@@ -93,6 +93,11 @@ class SummaryPanel(QWidget):
         self._stale = False
         self._line_length = self.line_length()
         text = summary_text(self.doc, self._line_length) if self.doc is not None else ""
+        # The table must not wrap (its lines are laid out to fit); a sentence must, or the
+        # empty-canvas and "cannot be built" messages are cut at the dock's edge.
+        table = text.startswith("Model:")
+        self.view.setLineWrapMode(QPlainTextEdit.NoWrap if table else
+                                  QPlainTextEdit.WidgetWidth)
         self.view.setPlainText(text)
 
     def text(self) -> str:

@@ -2,7 +2,10 @@
 column; node labels vanished at fit-to-window zoom."""
 
 
+from PySide6.QtCore import QPointF
+
 from core.graph.templates import TEMPLATES
+from tests.desktop.conftest import drop_layer
 
 
 def test_summary_dock_lays_the_table_out_for_its_width(window, qtbot):
@@ -58,3 +61,32 @@ def test_node_labels_stay_readable_at_fit_to_window_zoom(window, qtbot):
         assert all(c > 20 for c in counts), (template, counts)  # every name is painted
         name_px = compact_lines(zoom)[0][1] * zoom
         assert name_px >= MIN_LABEL_PX - 1e-9, template
+
+
+def test_empty_canvas_hint_is_drawn_whole_at_any_canvas_width(window, qtbot):
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from desktop.editor.view import EMPTY_HINT
+
+    view = window.view
+    for width in (1200, 700):
+        window.resize(width, 800)
+        qtbot.wait(30)
+        hint = view.empty_hint_rect()
+        assert hint is not None
+        assert view.viewport().rect().contains(hint.toAlignedRect())  # nothing cut
+        image = view.viewport().grab().toImage()
+        assert _bright_pixels(image, hint.toAlignedRect()) == 0  # dim text, drawn:
+        dim = sum(image.pixelColor(x, y).red() > 120
+                  for x in range(int(hint.left()), int(hint.right()))
+                  for y in range(int(hint.top()), int(hint.bottom()), 2))
+        assert dim > 50
+    assert "InputLayer" in EMPTY_HINT
+    summary = window.summary
+    summary.refresh()
+    assert summary.text().startswith("The canvas is empty")
+    assert summary.view.lineWrapMode() == QPlainTextEdit.WidgetWidth  # wraps, not cut
+    window.problems.refresh()
+    assert window.problems.empty.text().startswith("The canvas is empty")
+    assert drop_layer(window, "InputLayer", QPointF(300, 200))
+    assert view.empty_hint_rect() is None  # gone once a layer is on the canvas
