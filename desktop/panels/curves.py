@@ -136,6 +136,13 @@ class CurvesPanel(QWidget):
         # A lambda, not a *args slot: PySide6 6.12 mis-counts references to the bool it
         # passes to varargs slots and crashes at exit ("bool_dealloc").
         self.overlay_box.toggled.connect(lambda _checked: self._redraw_overlays())
+        # What the curves say (core.graph.curve_diagnosis), in words, above the plots.
+        self.diagnosis = QLabel("")
+        self.diagnosis.setObjectName("curveDiagnosis")
+        self.diagnosis.setWordWrap(True)
+        self.diagnosis.setStyleSheet("color: #e3b341;")
+        self.diagnosis.hide()
+        self.diagnoses: list = []
         self.loss_plot = _plot("lossPlot", "Loss", "loss")
         self.metric_plot = _plot("metricPlot", "Metrics", "value")
         top = QHBoxLayout()
@@ -144,6 +151,7 @@ class CurvesPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addWidget(self.diagnosis)
         lay.addWidget(self.loss_plot, 1)
         lay.addWidget(self.metric_plot, 1)
         self.series: dict[str, _Series] = {}
@@ -168,6 +176,7 @@ class CurvesPanel(QWidget):
             plot.enableAutoRange()  # an old run's (or a user's zoomed) range must not stay
         self.series.clear()
         self.epoch_offset = int(epoch_offset)
+        self.set_diagnoses([])
         self._color_index: dict[str, int] = {}
         self.run_name = run_name
         self._ensure("loss")
@@ -188,6 +197,7 @@ class CurvesPanel(QWidget):
         self._color_index = {}
         self.run_name = ""
         self.epoch_offset = 0
+        self.set_diagnoses([])
         self._history = []
         self._redraw_overlays()
         self.counters.setText("No training yet.")
@@ -246,6 +256,12 @@ class CurvesPanel(QWidget):
 
     def set_counters(self, text: str) -> None:
         self.counters.setText(text)
+
+    def set_diagnoses(self, diagnoses) -> None:
+        """Show ``core.graph.curve_diagnosis.diagnose`` results (empty: hide the line)."""
+        self.diagnoses = list(diagnoses)
+        self.diagnosis.setText("\n".join("⚠ " + d.message for d in self.diagnoses))
+        self.diagnosis.setVisible(bool(self.diagnoses))
 
     # --------------------------------------------------------------- history
     def set_history(self, runs) -> None:

@@ -26,6 +26,13 @@ from core.graph.memory import available_memory, estimate_training_memory, fmt_by
 from desktop.panels.curves import BatchSmoother
 from desktop.training.data_source import DataError, prepare
 from desktop.training.job import TrainingJob
+from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
+    plural,
+    restore_weights,
+    trained_epochs,
+    warning_note,
+    weights_by_layer,
+)
 from desktop.training.worker import TrainingWorker
 
 # 5 Hz: the curves never get one signal per batch, and the GUI's share of the 2 cores
@@ -48,26 +55,6 @@ def input_and_output_nodes(doc):
         raise StartRefused(f"Training from the canvas needs exactly one Input and one output "
                            f"layer; this network has {len(ins)} inputs and {len(outs)} outputs.")
     return ins[0], outs[0]
-
-
-def weights_by_layer(model) -> dict:
-    return {layer.name: [np.array(w.value, copy=True) for w in layer.weights]
-            for layer in model.layers if layer.weights}
-
-
-def restore_weights(model, saved) -> bool:
-    """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits."""
-    if not saved:
-        return False
-    layers = [layer for layer in model.layers if layer.weights]
-    for layer in layers:
-        arrs = saved.get(layer.name)
-        if arrs is None or len(arrs) != len(layer.weights) or any(
-                np.shape(a) != w.shape for a, w in zip(arrs, layer.weights)):
-            return False
-    for layer in layers:
-        layer.set_weights(saved[layer.name])
-    return True
 
 
 class TrainingController(QObject):
@@ -97,6 +84,7 @@ class TrainingController(QObject):
         self.last_error: tuple[str, str] | None = None
         self.last_message = ""
         self.epoch_offset = 0  # epochs the starting weights already had (continued runs)
+        self._num_classes = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_MS)
         self._timer.timeout.connect(self.drain)
@@ -208,6 +196,9 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._on_failed)
         n = len(doc.history) + 1
         offset = trained_epochs(doc.history) if resumed else 0
+        classifier = s.loss in ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                                "binary_crossentropy")
+        self._num_classes = ds.num_classes if classifier else None
         self.epoch_offset = offset
         self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
                     timespec="seconds"), "settings": s.to_dict(), "dataset": ds.name,
@@ -222,7 +213,7 @@ class TrainingController(QObject):
         self._say(f"Training {self.run['name']}: {plural(s.epochs, 'epoch')}, batch {s.batch_size}"
                   + (", continuing from the project's weights" if resumed else "")
                   + f" (memory estimate {fmt_bytes(est.total)})."
-                  + _warning_note(doc))
+                  + warning_note(doc))
         # While the worker runs Python code it holds the GIL; CPython makes it hand the
         # GIL over only after the switch interval (5 ms) when the GUI thread asks. A
         # repaint asks many times, so 5 ms waits add up to visible stutter; 2 ms keeps
@@ -295,6 +286,7 @@ class TrainingController(QObject):
                 self.run["epochs"].append(dict(ev["logs"]))
                 if self.curves is not None:
                     self.curves.add_epoch(ev["epoch"], ev["logs"])
+                self._diagnose()
                 self.epochEnded.emit(ev["epoch"], ev["logs"])
             elif kind == "paused":
                 st["pause_t"] = ev["time"]
@@ -312,6 +304,17 @@ class TrainingController(QObject):
         if batch_points and self.curves is not None:
             self.curves.add_batches(batch_points)
         self._update_counters()
+
+    def _diagnose(self, nan_at=None) -> list:
+        """Read the run's curves (core.graph.curve_diagnosis) and show what they say."""
+        from core.graph.curve_diagnosis import diagnose
+
+        s = self.run["settings"]
+        found = diagnose(self.run["epochs"], self._num_classes, s.get("learning_rate"), nan_at)
+        self.run["diagnoses"] = [d.message for d in found]
+        if self.curves is not None:
+            self.curves.set_diagnoses(found)
+        return found
 
     def _update_counters(self) -> None:
         st, job = self._stats, self.job
@@ -350,6 +353,7 @@ class TrainingController(QObject):
         self._finish_thread()
         self.last_result = result
         doc = self.doc
+        self._diagnose(result.get("nan_at"))  # the whole run, a NaN stop included
         if doc is not None:
             doc.weights = weights_by_layer(self.model)
             run = dict(self.run)
@@ -386,31 +390,3 @@ class TrainingController(QObject):
         self._say(f"Training failed: {message}")
         self._set_state("idle")
         self.failed.emit(f"Training failed: {message}", details)
-
-
-def trained_epochs(history) -> int:
-    """Epochs behind the project's weights: the last run's own epochs plus, when it
-    continued from earlier weights, the epochs it started from (``first_epoch - 1``).
-
-    >>> trained_epochs([{"epochs_done": 3, "first_epoch": 1}, {"epochs_done": 2, "first_epoch": 4}])
-    5
-    """
-    if not history:
-        return 0
-    last = history[-1]
-    done = last.get("epochs_done", len(last.get("epochs", ())))
-    return int(last.get("first_epoch", 1)) - 1 + int(done)
-
-
-def _warning_note(doc) -> str:
-    """The pre-Train check's word on warnings: they do not block, but are not hidden."""
-    warnings = [p for p in doc.problems() if p.severity == "warning"]
-    if not warnings:
-        return ""
-    return (f" {plural(len(warnings), 'warning')} in Problems, first: "
-            f"{warnings[0].message}")
-
-
-def plural(n: int, word: str) -> str:
-    """``plural(1, "epoch")`` -> ``1 epoch``; ``plural(3, "epoch")`` -> ``3 epochs``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.panels.curves import CurvesPanel
-from tests.desktop.training_helpers import make_host, wait_data
+from tests.desktop.training_helpers import make_host, template_doc, wait_data
 
 
 def _history(n):
@@ -86,3 +86,26 @@ def test_continued_training_counts_on_from_the_last_epoch(qtbot, mlp_host):
     ui.curves.set_history(doc.history)
     overlay_x = [item.getData()[0] for _, item in ui.curves._overlay_items]
     assert any(np.array_equal(x, [2]) for x in overlay_x)  # run 2 drawn at epoch 2
+
+
+def test_curves_panel_says_the_learning_rate_is_too_high_after_a_nan(qtbot):
+    # softmax + crossentropy only saturates at 1e6 (Keras clips probabilities); the CNN
+    # template with a linear output and MSE overflows within a few batches
+    doc = template_doc()
+    last = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)][0]
+    doc.set_config(last, "activation", "linear")
+    doc.set_training(learning_rate=1e6, epochs=2, loss="mean_squared_error", metrics=[],
+                     batch_size=32, seed=0)
+    win = make_host(qtbot, doc)
+    ui = win.training_ui
+    wait_data(qtbot, ui)
+    with qtbot.waitSignal(ui.controller.runFinished, timeout=240_000):
+        qtbot.mouseClick(ui.train_button, Qt.LeftButton)
+    assert doc.history[-1].get("nan_at")
+    label = ui.curves.diagnosis
+    assert not label.isHidden() and "NaN" in label.text() and "1e+06" in label.text()
+    assert "too high" in label.text() and "Try 100000" in label.text()
+    assert doc.history[-1]["diagnoses"] == [d.message for d in ui.curves.diagnoses]
+    ui.curves.begin_run("Run 2", [])  # a new run starts without the old words
+    assert label.isHidden()
+    ui.shutdown()
