@@ -25,7 +25,8 @@ def _fail(name: str, value, expected: str):
 
 # Upper bounds keep a hostile project from reaching OverflowError in numpy/Qt
 # (seeds are 32-bit in numpy's legacy API, spin boxes are 32-bit ints).
-_MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1}
+_MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1,
+        "early_stopping": 1_000_000, "reduce_lr": 1_000_000}
 
 
 def _int(name, v, lo):
@@ -59,6 +60,8 @@ def _check_field(name: str, v):
         return v
     if name == "seed":
         return None if v is None else _int(name, v, 0)
+    if name in ("early_stopping", "reduce_lr"):
+        return None if v is None else _int(name, v, 1)
     if name == "validation_split":
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             _fail(name, v, "a number in [0, 1)")
@@ -70,6 +73,7 @@ def _check_field(name: str, v):
 class TrainingSettings:
     """Arguments for ``model.compile`` and ``model.fit`` plus the data set choice.
 
+    ``early_stopping`` / ``reduce_lr``: patience of the two callbacks, or None.
     ``dataset`` is a built-in id (``"sample"``, ``"mnist"``, ``"fashion_mnist"``) or a
     path to a user file; the data panel interprets it.
     """
@@ -84,6 +88,11 @@ class TrainingSettings:
     seed: int | None = None
     validation_split: float = 0.1
     dataset: str = "sample"
+    # Callbacks, as patience in epochs on val_loss (loss without validation); None = off.
+    # early_stopping: keras.callbacks.EarlyStopping(restore_best_weights=True), so the
+    # project keeps the best epoch's weights; reduce_lr: ReduceLROnPlateau (factor 0.1).
+    early_stopping: int | None = None
+    reduce_lr: int | None = None
 
     def __post_init__(self):
         for f in fields(self):

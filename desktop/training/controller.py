@@ -57,6 +57,21 @@ def input_and_output_nodes(doc):
     return ins[0], outs[0]
 
 
+def settings_callbacks(s) -> list:
+    """The Keras callbacks the project's settings ask for (early stopping keeps the best
+    epoch's weights; the learning rate drops tenfold on a plateau)."""
+    from core.callbacks import EarlyStopping, ReduceLROnPlateau
+
+    monitor = "val_loss" if s.validation_split > 0 else "loss"
+    out = []
+    if s.early_stopping:
+        out.append(EarlyStopping(monitor=monitor, patience=s.early_stopping,
+                                 restore_best_weights=True))
+    if s.reduce_lr:
+        out.append(ReduceLROnPlateau(monitor=monitor, factor=0.1, patience=s.reduce_lr))
+    return out
+
+
 class TrainingController(QObject):
     """Owns one training run at a time; the dock wires buttons and panels to it."""
 
@@ -153,6 +168,7 @@ class TrainingController(QObject):
         fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
         if s.validation_split > 0:
             fit_kwargs["validation_split"] = s.validation_split
+        fit_kwargs["callbacks"] = settings_callbacks(s)
         return model, make_data, shape, fit_kwargs, resumed, est
 
     # --------------------------------------------------------------- actions
@@ -362,6 +378,8 @@ class TrainingController(QObject):
             run["samples_per_s"] = round(self._stats.get("rate", 0.0), 1)
             if result.get("nan_at"):
                 run["nan_at"] = list(result["nan_at"])
+            if result.get("early_stopped"):
+                run["early_stopped"] = list(result["early_stopped"])
             res = result.get("results")
             if res is not None:
                 run["test"] = {"source": res["source"], "count": res["count"],
@@ -375,6 +393,11 @@ class TrainingController(QObject):
                     "training were kept")
             self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}; "
                       f"{kept}.")
+        elif result.get("early_stopped"):
+            at, best = result["early_stopped"]
+            self._say(f"Early stopping after epoch {self.epoch_offset + at}: the monitored loss "
+                      f"stopped improving; the weights of its best epoch "
+                      f"({self.epoch_offset + best}) were kept.")
         else:
             how = "stopped" if result.get("stopped") else "finished"
             self._say(f"Training {how} after {plural(result['epochs_done'], 'epoch')} in "

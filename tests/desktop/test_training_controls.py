@@ -1,0 +1,64 @@
+"""Training controls users expect (issue 14, "What to build" 3): early stopping that keeps
+the best epoch's weights and a learning rate that drops on a plateau, set in the form,
+saved in the project, applied by Train."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from core.graph.project_file import load_project, save_project
+from tests.desktop.test_editor_panels import _type_into
+from tests.desktop.training_helpers import make_host, wait_data
+
+
+@pytest.fixture
+def frozen_host(qtbot):
+    """An MLP whose SGD steps (lr 1e-30) are lost in float32 rounding: every epoch's
+    validation loss is the same number, so 'not improving' is certain, not timing."""
+    from core.graph import GraphDocument
+
+    doc = GraphDocument()
+    a = doc.add_node("InputLayer", {"shape": [28, 28, 1]})
+    b = doc.add_node("Flatten")
+    c = doc.add_node("Dense", {"units": 10, "activation": "softmax"})
+    doc.connect(a, b)
+    doc.connect(b, c)
+    doc.set_training(epochs=6, batch_size=500, seed=1, optimizer="sgd", learning_rate=1e-30,
+                     loss="sparse_categorical_crossentropy", validation_split=0.2)
+    win = make_host(qtbot, doc)
+    wait_data(qtbot, win.training_ui)
+    yield win
+    win.training_ui.shutdown()
+
+
+def test_early_stopping_set_in_the_form_stops_and_is_saved(qtbot, frozen_host, tmp_path):
+    ui, doc = frozen_host.training_ui, frozen_host.document
+    form = ui.form
+    assert form.early_stopping.text() == "off" and doc.training.early_stopping is None
+    _type_into(qtbot, form.early_stopping, "2")
+    assert doc.training.early_stopping == 2
+    save_project(doc, tmp_path / "p.nwproj")
+    loaded, _ = load_project(tmp_path / "p.nwproj")
+    assert loaded.training.early_stopping == 2 and loaded.training.reduce_lr is None
+    with qtbot.waitSignal(ui.controller.runFinished, timeout=240_000) as done:
+        qtbot.mouseClick(ui.train_button, Qt.LeftButton)
+    result = done.args[0]
+    # epoch 1 is the best; epochs 2 and 3 do not improve -> stop after epoch 3 of 6
+    assert result["epochs_done"] == 3 and result["early_stopped"] == (3, 1)
+    assert doc.history[-1]["early_stopped"] == [3, 1]
+    assert "Early stopping after epoch 3" in ui.controller.last_message
+    assert "best epoch (1)" in ui.controller.last_message
+
+
+def test_learning_rate_drops_tenfold_on_a_plateau(qtbot, frozen_host):
+    ui, doc = frozen_host.training_ui, frozen_host.document
+    _type_into(qtbot, ui.form.reduce_lr, "1")
+    assert doc.training.reduce_lr == 1
+    doc.set_training(epochs=3)
+    with qtbot.waitSignal(ui.controller.runFinished, timeout=240_000) as done:
+        qtbot.mouseClick(ui.train_button, Qt.LeftButton)
+    assert done.args[0]["epochs_done"] == 3 and not done.args[0]["early_stopped"]
+    lr = float(np.asarray(ui.controller.model.optimizer.learning_rate))
+    assert lr == pytest.approx(1e-32, rel=1e-5)  # 1e-30 -> 1e-31 (epoch 2) -> 1e-32 (epoch 3)
+    _type_into(qtbot, ui.form.reduce_lr, "0")
+    assert doc.training.reduce_lr is None and ui.form.reduce_lr.text() == "off"
