@@ -72,6 +72,10 @@ class ProblemsPanel(QWidget):
                            and self.doc.nodes else "The canvas is empty: nothing to check yet.")
         self.empty.setVisible(not self.problems)
         self.list.setVisible(bool(self.problems))
+        # Rows were sized while the list may still have been hidden (a viewport a few
+        # pixels wide makes every wrapped row hundreds of pixels tall): size them again
+        # once the list has its real width.
+        QTimer.singleShot(0, self._refit_rows)
         self.countChanged.emit(sum(p.severity == "error" for p in self.problems))
 
     def _add_row(self, problem) -> None:
@@ -117,10 +121,13 @@ class ProblemsPanel(QWidget):
     def _fit_row(self, item, row) -> None:
         width = max(120, self.list.viewport().width())
         h = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
-        item.setSizeHint(QSize(width, max(h, row.sizeHint().height())))
+        item.setSizeHint(QSize(width, h if h > 0 else row.sizeHint().height()))
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
+        self._refit_rows()
+
+    def _refit_rows(self) -> None:
         for i in range(self.list.count()):
             item = self.list.item(i)
             self._fit_row(item, self.list.itemWidget(item))

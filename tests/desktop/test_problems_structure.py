@@ -53,3 +53,21 @@ def test_dangling_layer_is_flagged_deleted_with_one_click_then_trains(window, qt
         qtbot.mouseClick(ui.train_button, Qt.LeftButton)
     run = doc.history[-1]
     assert run["epochs_done"] == 1 and np.isfinite(run["epochs"][0]["loss"])
+
+
+def test_problem_rows_are_as_tall_as_their_text(window, qtbot):
+    doc = TEMPLATES["mnist_cnn"]()
+    window.set_document(doc)
+    window.resize(1600, 1000)
+    window.arrange_docks()
+    qtbot.wait(50)
+    last = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)][0]
+    doc.set_config(last, "activation", "linear")  # the list appears with one wrapped row
+    panel = window.problems
+    qtbot.waitUntil(lambda: panel.list.count() == 1)
+    qtbot.wait(50)
+    item = panel.list.item(0)
+    row = panel.list.itemWidget(item)
+    needed = row.layout().heightForWidth(panel.list.viewport().width())
+    assert item.sizeHint().height() == needed < 150
+    assert item.sizeHint().width() == panel.list.viewport().width()
