@@ -10,8 +10,9 @@ Each rule reads the ``fit`` history the app records per epoch (``loss``, ``val_l
   stop early, or get more data.
 * ``chance``: accuracy no better than guessing (1 / classes) after two epochs: the
   network is not learning at all.
-* ``plateau``: the training loss improved by under ``PLATEAU_GAIN`` over the last
-  ``PLATEAU_EPOCHS`` epochs: lower the learning rate or give the network more capacity.
+* ``plateau``: the training loss improved by under ``PLATEAU_GAIN`` across the last
+  ``PLATEAU_EPOCHS`` epochs (after at least one more): lower the learning rate or give the
+  network more capacity.
 
 >>> [d.kind for d in diagnose([{"loss": 1.0, "val_loss": 1.0}, {"loss": 0.8, "val_loss": 0.9},
 ...                            {"loss": 0.6, "val_loss": 1.0}, {"loss": 0.4, "val_loss": 1.2}])]
@@ -79,12 +80,12 @@ def diagnose(epochs, num_classes: int | None = None, learning_rate: float | None
                                            f"{num_classes} classes: the network is not learning. "
                                            "Check the Problems list (output activation, loss), "
                                            "lower the learning rate or scale the inputs."))
-    if (not out and len(loss) > PLATEAU_EPOCHS
-            and loss[-1 - PLATEAU_EPOCHS] > 0
-            and (loss[-1 - PLATEAU_EPOCHS] - min(loss[-PLATEAU_EPOCHS:]))
-            < PLATEAU_GAIN * loss[-1 - PLATEAU_EPOCHS]):
+    window = loss[-PLATEAU_EPOCHS:]
+    if (not out and len(loss) > PLATEAU_EPOCHS and window[0] > 0
+            and window[0] - min(window) < PLATEAU_GAIN * window[0]):
         out.append(Diagnosis("plateau", f"The training loss has improved by under "
                                         f"{PLATEAU_GAIN:.0%} over the last {PLATEAU_EPOCHS} "
-                                        f"epochs (plateau at {loss[-1]:.3g}). Lower the learning "
-                                        "rate, or give the network more units or layers."))
+                                        f"epochs (stuck near {loss[-1]:.3g}). Fix any warning "
+                                        "in Problems first; then lower the learning rate, or "
+                                        "give the network more units or layers."))
     return out

@@ -45,12 +45,12 @@ def trained_epochs(history) -> int:
 
 
 def warning_note(doc) -> str:
-    """The pre-Train check's word on warnings: they do not block, but are not hidden."""
+    """The pre-Train check's word on warnings: they do not block, but are not hidden
+    (short: the status line sits above the form; the Problems panel has the text)."""
     warnings = [p for p in doc.problems() if p.severity == "warning"]
     if not warnings:
         return ""
-    return (f" {plural(len(warnings), 'warning')} in Problems, first: "
-            f"{warnings[0].message}")
+    return f" Note: {plural(len(warnings), 'warning')} in Problems."
 
 
 def plural(n: int, word: str) -> str:

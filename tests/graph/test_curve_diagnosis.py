@@ -69,3 +69,12 @@ def test_accuracy_at_chance_and_plateau():
     flat = [{"loss": v} for v in (1.0, 0.5, 0.401, 0.400, 0.399, 0.399)]
     assert _kinds(flat) == ["plateau"]
     assert _kinds(flat[:4]) == []  # still falling over its last three epochs
+
+
+def test_the_stalled_linear_output_run_seen_in_the_app_is_a_plateau():
+    # epoch losses/accuracies of the MNIST CNN template with a linear output and
+    # sparse crossentropy, trained in the app (5 epochs, Adam 0.001): stuck near 7.3
+    logs = [{"loss": v, "accuracy": a} for v, a in
+            ((7.5, 0.17), (8.0, 0.2), (7.3, 0.21), (7.3, 0.21), (7.31, 0.21))]
+    (d,) = diagnose(logs, num_classes=10)
+    assert d.kind == "plateau" and "Problems" in d.message and "7.31" in d.message
