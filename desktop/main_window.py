@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
                 self.view.viewport().rect().center())))
         self.problems.nodeActivated.connect(self._reveal_node)
         self.problems.countChanged.connect(self._show_problem_count)
+        self.problems.warningsChanged.connect(self.scene.set_warnings)
         self.project.changed.connect(self._update_title)
         self.setAcceptDrops(True)
         self.resize(1400, 880)

@@ -63,6 +63,7 @@ class NodeItem(QGraphicsObject):
         self.shape_text = ""
         self.count_text = ""
         self.error = None
+        self.warnings: tuple = ()  # Problems-panel warnings on this node (amber border)
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
         self.setAcceptHoverEvents(True)
@@ -83,9 +84,23 @@ class NodeItem(QGraphicsObject):
         self.shape_text = format_shape(getattr(state, "output_shape", None))
         self.count_text = format_count(getattr(state, "param_count", None))
         self.error = getattr(state, "error", None)
-        self.setToolTip(self.error or f"{self.title} ({self.type_name})\n"
-                        f"output {self.shape_text}\n{self.count_text}")
+        self._set_tooltip()
         self.update()
+
+    def set_warnings(self, messages) -> None:
+        """Warnings the Problems panel shows for this node: an amber border and tooltip."""
+        messages = tuple(messages)
+        if messages != self.warnings:
+            self.warnings = messages
+            self._set_tooltip()
+            self.update()
+
+    def _set_tooltip(self) -> None:
+        text = self.error or (f"{self.title} ({self.type_name})\n"
+                              f"output {self.shape_text}\n{self.count_text}")
+        if self.warnings and not self.error:
+            text += "".join("\n⚠ " + m for m in self.warnings)
+        self.setToolTip(text)
 
     def in_anchor(self, index: int = 0, count: int = 1) -> QPointF:
         """Scene point where the ``index``-th of ``count`` incoming wires ends."""
@@ -109,8 +124,10 @@ class NodeItem(QGraphicsObject):
         rect = QRectF(0, 0, w, h)
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)
         border = QColor(theme.NODE_ERROR if self.error else
-                        theme.NODE_SELECTED if self.isSelected() else theme.NODE_BORDER)
-        painter.setPen(QPen(border, 2.0 if (self.error or self.isSelected()) else 1.0))
+                        theme.NODE_SELECTED if self.isSelected() else
+                        theme.NODE_WARNING if self.warnings else theme.NODE_BORDER)
+        strong = self.error or self.isSelected() or self.warnings
+        painter.setPen(QPen(border, 2.0 if strong else 1.0))
         painter.setBrush(QBrush(QColor("#3a2326" if self.error else theme.NODE_BG)))
         painter.drawRoundedRect(rect, 6, 6)
         # Coloured strip on the left tells the palette group at a glance.

@@ -26,6 +26,7 @@ from desktop.editor.commands import ApplyFixCommand
 class ProblemsPanel(QWidget):
     nodeActivated = Signal(str)
     countChanged = Signal(int)
+    warningsChanged = Signal(dict)  # node id -> its warning texts (the canvas marks them)
 
     def __init__(self, push, parent=None):
         super().__init__(parent)
@@ -77,6 +78,11 @@ class ProblemsPanel(QWidget):
         # once the list has its real width.
         QTimer.singleShot(0, self._refit_rows)
         self.countChanged.emit(sum(p.severity == "error" for p in self.problems))
+        warned: dict = {}
+        for p in self.problems:
+            if p.severity == "warning" and p.node_id:
+                warned.setdefault(p.node_id, []).append(p.message)
+        self.warningsChanged.emit(warned)
 
     def _add_row(self, problem) -> None:
         # Message on top (wrapping), fix buttons under it: the dock is often narrow.

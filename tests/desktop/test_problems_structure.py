@@ -71,3 +71,18 @@ def test_problem_rows_are_as_tall_as_their_text(window, qtbot):
     needed = row.layout().heightForWidth(panel.list.viewport().width())
     assert item.sizeHint().height() == needed < 150
     assert item.sizeHint().width() == panel.list.viewport().width()
+
+
+def test_warned_node_is_marked_on_the_canvas(window, qtbot):
+    doc = TEMPLATES["mnist_cnn"]()
+    window.set_document(doc)
+    last = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)][0]
+    item = window.scene.node_items[last]
+    assert item.warnings == ()
+    doc.set_config(last, "activation", "linear")
+    qtbot.waitUntil(lambda: bool(item.warnings))
+    assert "linear activation" in item.warnings[0] and "linear activation" in item.toolTip()
+    other = [i for n, i in window.scene.node_items.items() if n != last]
+    assert not any(i.warnings for i in other)
+    doc.set_config(last, "activation", "softmax")
+    qtbot.waitUntil(lambda: item.warnings == ())
