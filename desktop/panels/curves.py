@@ -159,6 +159,7 @@ class CurvesPanel(QWidget):
         self._color_index: dict[str, int] = {}
         self._history: list[dict] = []
         self._overlay_items: list = []
+        self.hidden_runs: set = set()  # run names the Runs panel unticked
         self.run_name = ""
         self.epoch_offset = 0
 
@@ -270,6 +271,11 @@ class CurvesPanel(QWidget):
         self._history = [r for r in (runs or []) if isinstance(r, dict) and r.get("epochs")]
         self._redraw_overlays()
 
+    def set_hidden_runs(self, names) -> None:
+        """Leave these earlier runs (by name) off the plots (the Runs panel's ticks)."""
+        self.hidden_runs = set(names)
+        self._redraw_overlays()
+
     def _redraw_overlays(self) -> None:
         for plot, item in self._overlay_items:
             plot.removeItem(item)
@@ -277,6 +283,8 @@ class CurvesPanel(QWidget):
         if not self.overlay_box.isChecked():
             return
         for i, run in enumerate(self._history):  # every run: the legend names each one
+            if run.get("name") in self.hidden_runs:
+                continue
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
             first = int(run.get("first_epoch", 1))
             keys = sorted({k for logs in run["epochs"] if isinstance(logs, dict) for k in logs})

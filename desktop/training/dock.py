@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from desktop.panels.curves import CurvesPanel
 from desktop.panels.data_panel import DataPanel
 from desktop.panels.results import ResultsPanel
+from desktop.panels.runs_panel import RunsPanel
 from desktop.training.controller import TrainingController, restore_weights
 from desktop.training.settings_form import TrainingSettingsForm
 
@@ -74,6 +75,7 @@ class TrainingUI(QObject):
         self.form = TrainingSettingsForm(doc, stack, push=push)
         self.curves = CurvesPanel()
         self.results = ResultsPanel()
+        self.runs = RunsPanel()
         self.controller = TrainingController(doc, lambda: self.data_panel.dataset, self.curves,
                                              parent=self)
         self.last_dialog: QMessageBox | None = None
@@ -83,11 +85,14 @@ class TrainingUI(QObject):
                                      Qt.RightDockWidgetArea)
         self.curves_dock = _add_panel(window, self.curves, "Curves", Qt.BottomDockWidgetArea)
         self.results_dock = _add_panel(window, self.results, "Results", Qt.BottomDockWidgetArea)
+        self.runs_dock = _add_panel(window, self.runs, "Runs", Qt.BottomDockWidgetArea)
         # Curves and Results share the bottom as tabs: each gets the full width; Train
         # raises the curves, the end of a run raises the results.
         if isinstance(self.curves_dock, QDockWidget) and isinstance(self.results_dock,
                                                                      QDockWidget):
             window.tabifyDockWidget(self.curves_dock, self.results_dock)
+            if isinstance(self.runs_dock, QDockWidget):
+                window.tabifyDockWidget(self.results_dock, self.runs_dock)
             self.curves_dock.raise_()
             window.resizeDocks([self.curves_dock], [360], Qt.Vertical)
         palette_dock = getattr(window, "palette_dock", None)
@@ -113,6 +118,8 @@ class TrainingUI(QObject):
         c.failed.connect(self._show_error)
         self.form.learningRateChanged.connect(c.set_learning_rate)
         self.form.refused.connect(self._status)
+        self.runs.overlayChanged.connect(self.curves.set_hidden_runs)
+        self.runs.settingsRequested.connect(self.use_run_settings)
         if hasattr(window, "documentReplaced"):
             window.documentReplaced.connect(self._on_document_replaced)
         window.installEventFilter(self)
@@ -256,6 +263,24 @@ class TrainingUI(QObject):
             self._show_error(self.controller.last_message, "The loss became NaN or infinite. "
                              "Try a smaller learning rate.")
         self.curves.set_history(doc.history[:-1] if doc is not None else [])
+        self.runs.set_history(doc.history if doc is not None else [])
+
+    def use_run_settings(self, settings: dict) -> bool:
+        """Put a run's training settings back (one undo step; where the data comes from
+        stays as it is: that is the data panel's choice)."""
+        from core.graph.settings import TrainingSettings
+
+        known = TrainingSettings.__dataclass_fields__
+        changes = {k: v for k, v in settings.items() if k in known and k != "dataset"}
+        doc = self.window.document
+        if doc is None or not changes:
+            return False
+        changes = {k: v for k, v in changes.items() if getattr(doc.training, k) != v}
+        ok = not changes or self.form._set(**changes)
+        self.form.refresh()
+        if ok:
+            self._status("Training settings set from the selected run.")
+        return ok
 
     def export_model(self, path: str | None = None) -> str | None:
         """Write a ``.keras`` of the trained model; returns the path or None."""
@@ -313,6 +338,7 @@ class TrainingUI(QObject):
         self.state_label.clear()
         self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
+        self.runs.set_history(doc.history if doc is not None else [])
         if self._doc is not None and hasattr(self._doc, "unsubscribe"):
             self._doc.unsubscribe(self._on_doc_event)
         self._doc = doc
