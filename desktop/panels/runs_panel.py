@@ -93,9 +93,11 @@ class RunsPanel(QWidget):
                 cells.append("—" if acc is None else f"{100 * float(acc):.2f}%")
                 for j, text in enumerate(cells, start=1):
                     self.table.setItem(i, j, QTableWidgetItem(text))
+            # Every column as wide as its text (a stretched column was squeezed to
+            # "learning_rat…" beside the metrics); the table scrolls sideways instead.
             head = self.table.horizontalHeader()
             head.setSectionResizeMode(QHeaderView.ResizeToContents)
-            head.setSectionResizeMode(2, QHeaderView.Stretch)
+            head.setStretchLastSection(True)
         finally:
             self._loading = False
         self.empty.setVisible(not self.rows)

@@ -54,3 +54,22 @@ def test_two_runs_compared_overlay_ticks_and_settings_restored(qtbot):
     win.undo_stack.undo()
     assert doc.training.learning_rate == 0.01
     ui.shutdown()
+
+
+def test_changed_settings_column_shows_its_whole_text(qtbot):
+    from desktop.panels.runs_panel import RunsPanel
+
+    panel = RunsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(420, 300)
+    panel.show()
+    runs = [{"name": f"Run {k}", "settings": {"learning_rate": lr, "batch_size": bs},
+             "epochs": [{"loss": 0.5, "accuracy": 0.9, "val_loss": 0.6, "val_accuracy": 0.8}],
+             "epochs_done": 1, "seconds": 1.0} for k, (lr, bs) in
+            enumerate(((0.001, 32), (0.01, 64)), start=1)]
+    panel.set_history(runs)
+    qtbot.wait(20)
+    item = panel.table.item(0, 2)
+    assert item.text() == "learning_rate=0.001, batch_size=32"
+    needed = panel.table.fontMetrics().horizontalAdvance(item.text())
+    assert panel.table.columnWidth(2) >= needed
