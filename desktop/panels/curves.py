@@ -193,6 +193,8 @@ class CurvesPanel(QWidget):
             for s in list(self.series.values()):
                 if s.item in plot.listDataItems():
                     plot.removeItem(s.item)
+            # with nothing left to fit, auto range would keep the old run's axes
+            plot.getPlotItem().vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             plot.enableAutoRange()
         self.series.clear()
         self._color_index = {}

@@ -22,11 +22,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -188,7 +190,15 @@ class TrainingUI(QObject):
         self.stop_button.clicked.connect(self.controller.stop)
         self.add_epochs_button.clicked.connect(
             lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
-        return w
+        # In a scroll area: a long status text or a short dock scrolls the panel instead
+        # of squeezing the form's rows until their combo boxes are cut in half.
+        scroll = QScrollArea()
+        scroll.setObjectName("trainingScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(w)
+        return scroll
 
     def train(self) -> bool:
         self.results.pad.set_model(None)  # the pad must not predict with a model in training

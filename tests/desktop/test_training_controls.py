@@ -62,3 +62,34 @@ def test_learning_rate_drops_tenfold_on_a_plateau(qtbot, frozen_host):
     assert lr == pytest.approx(1e-32, rel=1e-5)  # 1e-30 -> 1e-31 (epoch 2) -> 1e-32 (epoch 3)
     _type_into(qtbot, ui.form.reduce_lr, "0")
     assert doc.training.reduce_lr is None and ui.form.reduce_lr.text() == "off"
+
+
+def test_long_status_text_does_not_squeeze_the_form(window, qtbot):
+    ui = window.training_ui
+    window.resize(1600, 1000)
+    window.arrange_docks()
+    ui.train_dock.show()
+    qtbot.wait(50)
+    ui.state_label.setText("Train cannot feed this network from the canvas: it has 2 Inputs "
+                           "('image', 'features'), while the data panel gives one input array "
+                           "and one label array. It builds and exports; train it from code. "
+                           * 2)
+    qtbot.wait(50)
+    for w in (ui.form.loss, ui.form.optimizer, ui.form.epochs, ui.form.reduce_lr):
+        assert w.height() >= w.sizeHint().height(), w.objectName()
+
+
+def test_file_new_puts_the_curve_axes_back(window, qtbot):
+    curves = window.training_ui.curves
+    curves.begin_run("Run 1", [])
+    curves.add_epoch(0, {"loss": 40.0})
+    curves.add_epoch(4, {"loss": 20.0})
+    window.training_ui.curves_dock.raise_()
+    qtbot.wait(50)
+    vb = curves.loss_plot.getPlotItem().vb
+    vb.updateAutoRange()
+    assert vb.viewRange()[1][1] > 20  # the run's range is on screen
+    window.project.new(confirm=False)
+    qtbot.wait(20)
+    (x0, x1), (y0, y1) = curves.loss_plot.getPlotItem().vb.viewRange()
+    assert x1 <= 1.5 and y1 <= 1.5  # not the old run's 0-5 epochs and 20-40 loss
