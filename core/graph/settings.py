@@ -29,6 +29,24 @@ _MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1,
         "early_stopping": 1_000_000, "reduce_lr": 1_000_000}
 
 
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+def balanced_class_weight(labels) -> dict:
+    """``fit(class_weight=...)`` that makes every class count as much in the loss:
+    ``n_samples / (n_classes * count(c))`` (scikit-learn's "balanced"), for the classes
+    present in ``labels`` (integer class ids).
+
+    >>> balanced_class_weight([0, 0, 0, 1])
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    counts: dict = {}
+    for y in labels:
+        counts[int(y)] = counts.get(int(y), 0) + 1
+    n, k = sum(counts.values()), len(counts)
+    return {c: n / (k * counts[c]) for c in sorted(counts)}
+
+
 def _int(name, v, lo):
     hi = _MAX.get(name)
     if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
@@ -60,6 +78,10 @@ def _check_field(name: str, v):
         return v
     if name == "seed":
         return None if v is None else _int(name, v, 0)
+    if name == "class_weight":
+        if v not in CLASS_WEIGHTS:
+            _fail(name, v, " or ".join(repr(c) for c in CLASS_WEIGHTS))
+        return v
     if name in ("early_stopping", "reduce_lr"):
         return None if v is None else _int(name, v, 1)
     if name == "validation_split":
@@ -93,6 +115,9 @@ class TrainingSettings:
     # project keeps the best epoch's weights; reduce_lr: ReduceLROnPlateau (factor 0.1).
     early_stopping: int | None = None
     reduce_lr: int | None = None
+    # "balanced": fit(class_weight=balanced_class_weight(training labels)), for data sets
+    # where some classes are rare (classification losses only).
+    class_weight: str = "none"
 
     def __post_init__(self):
         for f in fields(self):

@@ -40,6 +40,8 @@ from desktop.training.worker import TrainingWorker
 # of headless at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms).
 DRAIN_MS = 200
 GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
+CLASSIFIER_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                     "binary_crossentropy")
 
 
 class StartRefused(Exception):
@@ -169,6 +171,10 @@ class TrainingController(QObject):
         if s.validation_split > 0:
             fit_kwargs["validation_split"] = s.validation_split
         fit_kwargs["callbacks"] = settings_callbacks(s)
+        if s.class_weight == "balanced" and s.loss in CLASSIFIER_LOSSES:
+            from core.graph.settings import balanced_class_weight
+
+            fit_kwargs["class_weight"] = balanced_class_weight(ds.y_train)
         return model, make_data, shape, fit_kwargs, resumed, est
 
     # --------------------------------------------------------------- actions
@@ -212,8 +218,7 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._on_failed)
         n = len(doc.history) + 1
         offset = trained_epochs(doc.history) if resumed else 0
-        classifier = s.loss in ("sparse_categorical_crossentropy", "categorical_crossentropy",
-                                "binary_crossentropy")
+        classifier = s.loss in CLASSIFIER_LOSSES
         self._num_classes = ds.num_classes if classifier else None
         self.epoch_offset = offset
         self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(

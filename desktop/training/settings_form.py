@@ -171,6 +171,12 @@ class TrainingSettingsForm(QWidget):
                                         "Divide the learning rate by 10 when the validation "
                                         "loss has not improved for this many epochs (Keras "
                                         "ReduceLROnPlateau).")
+        self.class_weight = QComboBox()
+        self.class_weight.setObjectName("classWeightCombo")
+        self.class_weight.addItems(["none", "balanced"])
+        self.class_weight.setToolTip("balanced: every class weighs as much in the loss, "
+                                     "however rare it is in the training data "
+                                     "(fit(class_weight=...)).")
         for spin in (self.epochs, self.batch_size, self.seed, self.validation_split,
                      self.early_stopping, self.reduce_lr):
             spin.setKeyboardTracking(False)  # commit when typing ends, not per keystroke
@@ -190,6 +196,7 @@ class TrainingSettingsForm(QWidget):
         form.addRow("Validation split", self.validation_split)
         form.addRow("Early stopping", self.early_stopping)
         form.addRow("LR ÷10 on plateau", self.reduce_lr)
+        form.addRow("Class weights", self.class_weight)
         form.addRow(self.status)
         self.loss.currentTextChanged.connect(lambda v: self._set(loss=v))
         self.optimizer.currentTextChanged.connect(lambda v: self._set(optimizer=v))
@@ -203,6 +210,7 @@ class TrainingSettingsForm(QWidget):
         self.early_stopping.valueChanged.connect(
             lambda v: self._set(early_stopping=int(v) or None))
         self.reduce_lr.valueChanged.connect(lambda v: self._set(reduce_lr=int(v) or None))
+        self.class_weight.currentTextChanged.connect(lambda v: self._set(class_weight=v))
         self.refresh()
 
     # ---------------------------------------------------------------- document
@@ -274,6 +282,7 @@ class TrainingSettingsForm(QWidget):
             self.validation_split.setValue(s.validation_split)
             self.early_stopping.setValue(s.early_stopping or 0)
             self.reduce_lr.setValue(s.reduce_lr or 0)
+            self.class_weight.setCurrentText(s.class_weight)
         finally:
             self._loading = False
 
@@ -282,6 +291,7 @@ class TrainingSettingsForm(QWidget):
         self._training = state != "idle"
         for w in (self.loss, self.optimizer, self.epochs, self.batch_size, self.shuffle,
                   self.seed, self.validation_split, self.early_stopping, self.reduce_lr,
+                  self.class_weight,
                   *self.metric_boxes.values()):
             w.setEnabled(state == "idle")
         self.learning_rate.setEnabled(state in ("idle", "paused"))

@@ -93,3 +93,19 @@ def test_file_new_puts_the_curve_axes_back(window, qtbot):
     qtbot.wait(20)
     (x0, x1), (y0, y1) = curves.loss_plot.getPlotItem().vb.viewRange()
     assert x1 <= 1.5 and y1 <= 1.5  # not the old run's 0-5 epochs and 20-40 loss
+
+
+def test_balanced_class_weights_reach_fit(qtbot, frozen_host):
+    ui, doc = frozen_host.training_ui, frozen_host.document
+    ui.form.class_weight.setCurrentText("balanced")
+    assert doc.training.class_weight == "balanced"
+    doc.set_training(epochs=1, learning_rate=0.01, optimizer="adam")
+    with qtbot.waitSignal(ui.controller.runFinished, timeout=240_000):
+        qtbot.mouseClick(ui.train_button, Qt.LeftButton)
+    weights = ui.controller.worker.fit_kwargs["class_weight"]
+    labels = ui.data_panel.dataset.y_train
+    counts = np.bincount(labels)
+    expected = len(labels) / (len(counts) * counts)  # scikit-learn's "balanced"
+    assert sorted(weights) == list(range(10))
+    np.testing.assert_allclose([weights[c] for c in range(10)], expected, rtol=1e-12)
+    assert np.isfinite(doc.history[-1]["epochs"][0]["loss"])
