@@ -49,6 +49,7 @@ class ProblemsPanel(QWidget):
         lay.addWidget(self.empty)
         lay.addWidget(self.list)
         self._timer = QTimer(self, singleShot=True, interval=40, timeout=self.refresh)
+        self._refit_timer = QTimer(self, singleShot=True, interval=0, timeout=self._refit_rows)
 
     def set_document(self, doc) -> None:
         if self.doc is not None:
@@ -76,7 +77,7 @@ class ProblemsPanel(QWidget):
         # Rows were sized while the list may still have been hidden (a viewport a few
         # pixels wide makes every wrapped row hundreds of pixels tall): size them again
         # once the list has its real width.
-        QTimer.singleShot(0, self._refit_rows)
+        self._refit_timer.start()  # owned by the panel: never fires after it is deleted
         self.countChanged.emit(sum(p.severity == "error" for p in self.problems))
         warned: dict = {}
         for p in self.problems:
