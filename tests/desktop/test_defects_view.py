@@ -90,3 +90,21 @@ def test_empty_canvas_hint_is_drawn_whole_at_any_canvas_width(window, qtbot):
     assert window.problems.empty.text().startswith("The canvas is empty")
     assert drop_layer(window, "InputLayer", QPointF(300, 200))
     assert view.empty_hint_rect() is None  # gone once a layer is on the canvas
+
+
+def test_wire_labels_are_left_out_when_they_would_be_unreadably_small(window, qtbot):
+    window.set_document(TEMPLATES["mnist_mlp"]())
+    window.resize(1400, 900)
+    qtbot.wait(30)
+    label = next(iter(window.scene.edge_items.values())).label
+    for zoom, drawn in ((1.0, True), (0.6, False)):
+        window.view.reset_zoom()
+        window.view.zoom_by(zoom)
+        window.view.centerOn(label.sceneBoundingRect().center())
+        qtbot.wait(30)
+        image = window.view.viewport().grab().toImage()
+        rect = window.view.mapFromScene(label.sceneBoundingRect()).boundingRect()
+        text_px = sum(image.pixelColor(x, y).red() > 70  # any text pixel, antialiased too
+                      for x in range(rect.left(), rect.right())
+                      for y in range(rect.top(), rect.bottom()))
+        assert (text_px > 5) == drawn, (zoom, text_px)
