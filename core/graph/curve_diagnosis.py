@@ -34,6 +34,15 @@ CHANCE_MARGIN = 0.02   # accuracy within this of 1/classes counts as chance
 class Diagnosis:
     kind: str        # diverging | overfitting | chance | plateau
     message: str     # one or two sentences for people
+    fix_label: str = ""          # a one-click remedy on the training settings, if any
+    settings_fix: tuple = ()     # ((setting, value), ...) for doc.set_training
+
+    @property
+    def changes(self) -> dict:
+        return dict(self.settings_fix)
+
+
+EARLY_STOP_PATIENCE = 3
 
 
 def _series(epochs, key) -> list[float]:
@@ -52,14 +61,16 @@ def diagnose(epochs, num_classes: int | None = None, learning_rate: float | None
     loss = _series(epochs, "loss")
     lr = f" ({learning_rate:g})" if learning_rate else ""
     lower = (f" Try {learning_rate / 10:g}." if learning_rate else " Try ten times lower.")
+    slower = ((f"Set the learning rate to {learning_rate / 10:g}",
+               (("learning_rate", learning_rate / 10),)) if learning_rate else ("", ()))
     if nan_at is not None or any(not math.isfinite(v) for v in loss):
         return [Diagnosis("diverging", f"The loss became NaN or infinite: the learning rate"
-                                       f"{lr} is too high for this network.{lower}")]
+                                       f"{lr} is too high for this network.{lower}", *slower)]
     out = []
     if len(loss) >= 3 and loss[-1] > loss[-2] > loss[-3] and loss[-1] > loss[0]:
         out.append(Diagnosis("diverging", f"The training loss is rising ({loss[0]:.3g} at "
                                           f"epoch 1, {loss[-1]:.3g} now): the learning rate"
-                                          f"{lr} is probably too high.{lower}"))
+                                          f"{lr} is probably too high.{lower}", *slower))
     val = _series(epochs, "val_loss")
     if len(val) == len(loss) and len(val) >= OVERFIT_EPOCHS + 2:
         best = min(range(len(val)), key=val.__getitem__)
@@ -71,7 +82,10 @@ def diagnose(epochs, num_classes: int | None = None, learning_rate: float | None
                                                 f"since its best (epoch {best + 1}) while the "
                                                 "training loss keeps falling: the network is "
                                                 "overfitting. Add Dropout, stop earlier (early "
-                                                "stopping) or use more data."))
+                                                "stopping) or use more data.",
+                                                f"Turn on early stopping (patience "
+                                                f"{EARLY_STOP_PATIENCE})",
+                                                (("early_stopping", EARLY_STOP_PATIENCE),)))
     acc = _series(epochs, "accuracy")
     if num_classes and num_classes > 1 and len(acc) >= 2:
         chance = 1.0 / num_classes

@@ -18,11 +18,12 @@ from time import perf_counter as _clock
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -124,6 +125,8 @@ class _Series:
 class CurvesPanel(QWidget):
     """Two plots (``lossPlot``, ``metricPlot``) and a counters line."""
 
+    fixRequested = Signal(dict)  # a diagnosis' settings remedy, for the checked edit route
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("curvesPanel")
@@ -143,6 +146,8 @@ class CurvesPanel(QWidget):
         self.diagnosis.setStyleSheet("color: #e3b341;")
         self.diagnosis.hide()
         self.diagnoses: list = []
+        self.fix_buttons: list[QPushButton] = []
+        self._fix_row = QHBoxLayout()
         self.loss_plot = _plot("lossPlot", "Loss", "loss")
         self.metric_plot = _plot("metricPlot", "Metrics", "value")
         top = QHBoxLayout()
@@ -152,6 +157,7 @@ class CurvesPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.diagnosis)
+        lay.addLayout(self._fix_row)
         lay.addWidget(self.loss_plot, 1)
         lay.addWidget(self.metric_plot, 1)
         self.series: dict[str, _Series] = {}
@@ -265,6 +271,19 @@ class CurvesPanel(QWidget):
         self.diagnoses = list(diagnoses)
         self.diagnosis.setText("\n".join("⚠ " + d.message for d in self.diagnoses))
         self.diagnosis.setVisible(bool(self.diagnoses))
+        for b in self.fix_buttons:
+            self._fix_row.removeWidget(b)
+            b.deleteLater()
+        self.fix_buttons = []
+        for d in self.diagnoses:
+            if d.fix_label and d.settings_fix:
+                b = QPushButton(d.fix_label)
+                b.setObjectName("diagnosisFix")
+                b.clicked.connect(lambda _=False, c=d.changes: self.fixRequested.emit(c))
+                self._fix_row.addWidget(b)
+                self.fix_buttons.append(b)
+        if self.fix_buttons:
+            self._fix_row.addStretch(0)
 
     # --------------------------------------------------------------- history
     def set_history(self, runs) -> None:

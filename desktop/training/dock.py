@@ -122,6 +122,9 @@ class TrainingUI(QObject):
         self.form.refused.connect(self._status)
         self.runs.overlayChanged.connect(self.curves.set_hidden_runs)
         self.runs.settingsRequested.connect(self.use_run_settings)
+        self.curves.fixRequested.connect(
+            lambda changes: self.apply_settings(changes, "Training settings changed as the "
+                                                         "curves suggested; press Train."))
         if hasattr(window, "documentReplaced"):
             window.documentReplaced.connect(self._on_document_replaced)
         window.installEventFilter(self)
@@ -282,14 +285,18 @@ class TrainingUI(QObject):
 
         known = TrainingSettings.__dataclass_fields__
         changes = {k: v for k, v in settings.items() if k in known and k != "dataset"}
+        return self.apply_settings(changes, "Training settings set from the selected run.")
+
+    def apply_settings(self, changes: dict, note: str) -> bool:
+        """Training-settings changes as one undo step through the form's checked route."""
         doc = self.window.document
-        if doc is None or not changes:
+        if doc is None or not changes or self.controller.state != "idle":
             return False
         changes = {k: v for k, v in changes.items() if getattr(doc.training, k) != v}
         ok = not changes or self.form._set(**changes)
         self.form.refresh()
         if ok:
-            self._status("Training settings set from the selected run.")
+            self._status(note)
         return ok
 
     def export_model(self, path: str | None = None) -> str | None:

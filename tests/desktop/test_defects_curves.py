@@ -106,6 +106,12 @@ def test_curves_panel_says_the_learning_rate_is_too_high_after_a_nan(qtbot):
     assert not label.isHidden() and "NaN" in label.text() and "1e+06" in label.text()
     assert "too high" in label.text() and "Try 100000" in label.text()
     assert doc.history[-1]["diagnoses"] == [d.message for d in ui.curves.diagnoses]
+    (button,) = ui.curves.fix_buttons  # the remedy, one click away
+    assert button.text() == "Set the learning rate to 100000"
+    before = win.undo_stack.count()
+    qtbot.mouseClick(button, Qt.LeftButton)
+    assert doc.training.learning_rate == 1e5 and win.undo_stack.count() == before + 1
+    assert ui.form.learning_rate.value() == 1e5
     ui.curves.begin_run("Run 2", [])  # a new run starts without the old words
-    assert label.isHidden()
+    assert label.isHidden() and ui.curves.fix_buttons == []
     ui.shutdown()

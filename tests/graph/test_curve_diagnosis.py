@@ -38,6 +38,7 @@ def test_overfitting_seen_in_a_real_memorising_fit():
                 "sparse_categorical_crossentropy", 0.01, 30, val=(xv, yv))
     (d,) = [d for d in diagnose(logs) if d.kind == "overfitting"]
     assert "Dropout" in d.message and "early stopping" in d.message
+    assert d.changes == {"early_stopping": 3} and "early stopping" in d.fix_label
 
 
 def test_healthy_run_gets_no_diagnosis():
@@ -55,6 +56,7 @@ def test_healthy_run_gets_no_diagnosis():
 def test_nan_and_rising_loss_blame_the_learning_rate():
     (d,) = diagnose([{"loss": 2.3}, {"loss": float("nan")}], learning_rate=5.0)
     assert d.kind == "diverging" and "5" in d.message and "Try 0.5" in d.message
+    assert d.changes == {"learning_rate": 0.5}
     assert _kinds([{"loss": 2.3}], nan_at=(1, 3)) == ["diverging"]
     rising = [{"loss": v} for v in (1.0, 0.9, 1.4, 2.0)]
     assert _kinds(rising, learning_rate=0.5) == ["diverging"]
