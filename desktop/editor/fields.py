@@ -10,8 +10,10 @@ inspector can refuse it in place.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QWidget
 
 # Keras' built-in names (keras.activations / keras.initializers); the engine may
 # offer fewer — the document refuses names it does not know, with the reason.
@@ -161,6 +163,68 @@ def _combo(param, names, none_text=None) -> Field:
     return field
 
 
+REGULARIZER_CLASSES = {"l1": ("L1", ("l1",)), "l2": ("L2", ("l2",)),
+                       "l1l2": ("L1L2", ("l1", "l2"))}
+
+
+class RegularizerEdit(QWidget):
+    """The regularizer's name and its strength (Keras' factor; empty = Keras' default)."""
+
+    def __init__(self):
+        super().__init__()
+        self.combo = QComboBox()
+        self.combo.addItems(REGULARIZERS)
+        self.strength = QLineEdit()
+        self.strength.setPlaceholderText("0.01")
+        self.strength.setToolTip("Strength (the l1 / l2 factor); empty uses Keras' default")
+        self.strength.setMaximumWidth(80)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.combo, 1)
+        lay.addWidget(self.strength)
+        self.combo.currentTextChanged.connect(lambda t: self.strength.setEnabled(t != "None"))
+        self.strength.setEnabled(False)
+
+
+def _regularizer(param) -> Field:
+    """``None``, a Keras string id (default strength) or Keras' serialized dict with the
+    typed strength: ``{"class_name": "L2", "config": {"l2": 0.001}, ...}``."""
+    edit = RegularizerEdit()
+
+    def getter():
+        name = edit.combo.currentText()
+        if name == "None":
+            return None
+        text = edit.strength.text().strip()
+        if not text:
+            return name
+        value = _float(text)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"strength {text!r} must be a number >= 0")
+        cls, keys = REGULARIZER_CLASSES[name]
+        return {"module": "keras.regularizers", "class_name": cls,
+                "config": {k: value for k in keys}, "registered_name": None}
+
+    def setter(v):
+        strength = ""
+        if isinstance(v, dict):
+            name = str(v.get("class_name", "")).lower()
+            conf = v.get("config") or {}
+            vals = [conf[k] for k in ("l1", "l2") if conf.get(k)]
+            strength = display(vals[0]) if vals else ""
+        else:
+            name = "None" if v is None else str(v)
+        if edit.combo.findText(name) < 0:
+            edit.combo.addItem(name)
+        edit.combo.setCurrentText(name)
+        edit.strength.setText(strength)
+
+    field = Field(param, edit, getter, setter)
+    edit.combo.activated.connect(field.commit)
+    edit.strength.editingFinished.connect(field.commit)
+    return field
+
+
 class CheckedSpinBox(QSpinBox):
     """A spin box that lets any whole number be typed and says when it is out of range.
 
@@ -243,7 +307,7 @@ def make_field(param) -> Field:
     if k == "initializer":
         return _combo(param, _engine_names("initializers", INITIALIZERS))
     if k == "regularizer":
-        return _combo(param, REGULARIZERS, none_text="None")
+        return _regularizer(param)
     if k == "constraint":
         return _combo(param, CONSTRAINTS, none_text="None")
     if k == "tuple":

@@ -213,7 +213,7 @@ def test_regularizer_and_constraint_combos_set_keras_objects(window):
 
     doc = window.document
     dense = _select_new(window, "Dense", (300.0, 400.0))
-    combo = window.inspector.fields["kernel_regularizer"].widget
+    combo = window.inspector.fields["kernel_regularizer"].widget.combo
     assert [combo.itemText(i) for i in range(combo.count())] == ["None", "l1", "l2", "l1l2"]
     assert combo.currentText() == "None"
     combo.setCurrentIndex(combo.findText("l2"))

@@ -109,3 +109,28 @@ def test_balanced_class_weights_reach_fit(qtbot, frozen_host):
     assert sorted(weights) == list(range(10))
     np.testing.assert_allclose([weights[c] for c in range(10)], expected, rtol=1e-12)
     assert np.isfinite(doc.history[-1]["epochs"][0]["loss"])
+
+
+def test_regularizer_strength_typed_in_the_inspector_reaches_the_layer(window, qtbot):
+    from core.layers.spec import get_layer_class
+    from tests.desktop.test_editor_panels import _select_new
+
+    doc = window.document
+    dense = _select_new(window, "Dense", (300.0, 400.0))
+    edit = window.inspector.fields["kernel_regularizer"].widget
+    assert not edit.strength.isEnabled()  # no regularizer, no strength
+    edit.combo.setCurrentIndex(edit.combo.findText("l2"))
+    edit.combo.activated.emit(edit.combo.currentIndex())
+    assert doc.nodes[dense].config["kernel_regularizer"] == "l2"  # Keras' default 0.01
+    assert edit.strength.isEnabled()
+    _type_into(qtbot, edit.strength, "0.001")
+    reg = doc.nodes[dense].config["kernel_regularizer"]
+    assert reg["class_name"] == "L2" and reg["config"] == {"l2": 0.001}
+    layer = get_layer_class("Dense")(**doc.nodes[dense].config)
+    layer.build((None, 3))
+    kernel = np.asarray(layer.kernel.value, dtype=np.float64)
+    penalty = float(np.asarray(layer.kernel.regularizer(layer.kernel.value)))
+    assert penalty == pytest.approx(0.001 * np.sum(kernel ** 2), rel=1e-5)
+    _type_into(qtbot, edit.strength, "-1")
+    assert "must be a number >= 0" in window.inspector.field_error("kernel_regularizer")
+    assert doc.nodes[dense].config["kernel_regularizer"]["config"] == {"l2": 0.001}
