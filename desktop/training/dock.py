@@ -201,6 +201,10 @@ class TrainingUI(QObject):
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setWidget(w)
+        # a scroll area does not pass on its content's minimum width: the dock could then
+        # shrink until Stop and the combo boxes are cut off at the right
+        scroll.setMinimumWidth(w.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
         return scroll
 
     def train(self) -> bool:

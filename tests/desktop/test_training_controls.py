@@ -134,3 +134,13 @@ def test_regularizer_strength_typed_in_the_inspector_reaches_the_layer(window, q
     _type_into(qtbot, edit.strength, "-1")
     assert "must be a number >= 0" in window.inspector.field_error("kernel_regularizer")
     assert doc.nodes[dense].config["kernel_regularizer"]["config"] == {"l2": 0.001}
+
+
+def test_training_panel_is_never_narrower_than_its_form(window, qtbot):
+    ui = window.training_ui
+    window.resize(1000, 700)
+    window.resizeDocks([ui.train_dock], [50], Qt.Horizontal)  # the user drags it thin
+    qtbot.wait(50)
+    inner = ui.train_panel.widget()
+    assert ui.train_panel.viewport().width() >= inner.minimumSizeHint().width()
+    assert ui.stop_button.visibleRegion().boundingRect().width() == ui.stop_button.width()
