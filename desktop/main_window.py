@@ -272,8 +272,13 @@ class MainWindow(QMainWindow):
         right = [d for d in docks if self.dockWidgetArea(d) == Qt.RightDockWidgetArea
                  and d is not self.inspector_dock and not self.tabifiedDockWidgets(d)]
         if right:
-            rest = int(h * 0.4 / len(right))
-            self.resizeDocks([self.inspector_dock] + right, [int(h * 0.5)] + [rest] * len(right),
+            # each gets what its content asks for (the training form scrolls rather than
+            # squeezes, so without this it would open half hidden), up to 65 % in all
+            want = [d.widget().sizeHint().height() + 30 for d in right]
+            room = int(h * 0.65)
+            if sum(want) > room:
+                want = [int(room * w / sum(want)) for w in want]
+            self.resizeDocks([self.inspector_dock] + right, [h - sum(want)] + want,
                              Qt.Vertical)
         QTimer.singleShot(0, self.view.fit_all)  # the canvas has its real size only now
 

@@ -61,6 +61,17 @@ def _file_menu(window):
     return bar.addMenu("&File")
 
 
+class _ContentSizedScroll(QScrollArea):
+    """A scroll area that asks for its content's size (a plain one asks for ~ 100 px)."""
+
+    def sizeHint(self):
+        inner = self.widget()
+        if inner is None:
+            return super().sizeHint()
+        hint = inner.sizeHint()
+        return hint.grownBy(self.contentsMargins()) if hasattr(hint, "grownBy") else hint
+
+
 class TrainingUI(QObject):
     """Everything training adds to a main window (kept as ``window.training_ui``)."""
 
@@ -195,7 +206,7 @@ class TrainingUI(QObject):
             lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
         # In a scroll area: a long status text or a short dock scrolls the panel instead
         # of squeezing the form's rows until their combo boxes are cut in half.
-        scroll = QScrollArea()
+        scroll = _ContentSizedScroll()
         scroll.setObjectName("trainingScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
