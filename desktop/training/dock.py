@@ -62,14 +62,20 @@ def _file_menu(window):
 
 
 class _ContentSizedScroll(QScrollArea):
-    """A scroll area that asks for its content's size (a plain one asks for ~ 100 px)."""
+    """A scroll area that asks for its content's first size (a plain one asks ~100 px).
+
+    The size is taken once: a hint that followed a status text as it wraps would make the
+    main window re-lay the docks and move Train / Pause / Stop under the pointer."""
+
+    _hint = None
 
     def sizeHint(self):
         inner = self.widget()
         if inner is None:
             return super().sizeHint()
-        hint = inner.sizeHint()
-        return hint.grownBy(self.contentsMargins()) if hasattr(hint, "grownBy") else hint
+        if self._hint is None:
+            self._hint = inner.sizeHint().grownBy(self.contentsMargins())
+        return self._hint
 
 
 class TrainingUI(QObject):
@@ -195,28 +201,35 @@ class TrainingUI(QObject):
         lay.addWidget(self.progress)
         lay.addLayout(more)
         lay.addWidget(self.continue_box)
-        lay.addWidget(self.form)
-        lay.addWidget(self.state_label)
-        lay.addWidget(self.kernel_label)
-        lay.addStretch(1)
-        self.train_button.clicked.connect(self.train)
-        self.pause_button.clicked.connect(self._pause_or_resume)
-        self.stop_button.clicked.connect(self.controller.stop)
-        self.add_epochs_button.clicked.connect(
-            lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
-        # In a scroll area: a long status text or a short dock scrolls the panel instead
-        # of squeezing the form's rows until their combo boxes are cut in half.
+        # The form and the texts below it scroll: a long status text or a short dock
+        # scrolls them instead of squeezing the form's rows until the combo boxes are cut
+        # in half. The buttons stay outside, so a scroll bar appearing never moves them.
+        body = QWidget()
+        body.setObjectName("trainingForm")
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.form)
+        inner.addWidget(self.state_label)
+        inner.addWidget(self.kernel_label)
+        inner.addStretch(1)
         scroll = _ContentSizedScroll()
         scroll.setObjectName("trainingScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(w)
+        scroll.setWidget(body)
         # a scroll area does not pass on its content's minimum width: the dock could then
-        # shrink until Stop and the combo boxes are cut off at the right
-        scroll.setMinimumWidth(w.minimumSizeHint().width()
+        # shrink until the combo boxes are cut off at the right
+        scroll.setMinimumWidth(body.minimumSizeHint().width()
                                + scroll.verticalScrollBar().sizeHint().width())
-        return scroll
+        lay.addWidget(scroll, 1)
+        self.train_button.clicked.connect(self.train)
+        self.pause_button.clicked.connect(self._pause_or_resume)
+        self.stop_button.clicked.connect(self.controller.stop)
+        self.add_epochs_button.clicked.connect(
+            lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
+        self.form_scroll = scroll
+        return w
 
     def train(self) -> bool:
         self.results.pad.set_model(None)  # the pad must not predict with a model in training

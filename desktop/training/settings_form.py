@@ -180,6 +180,11 @@ class TrainingSettingsForm(QWidget):
         for spin in (self.epochs, self.batch_size, self.seed, self.validation_split,
                      self.early_stopping, self.reduce_lr):
             spin.setKeyboardTracking(False)  # commit when typing ends, not per keystroke
+        # The loss names are long: as wide as their text, the combo set the whole right
+        # column's minimum width; 14 characters and the dock can stay narrow.
+        for combo in (self.loss, self.optimizer, self.class_weight):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #b03a2e;")

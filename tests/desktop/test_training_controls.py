@@ -141,6 +141,6 @@ def test_training_panel_is_never_narrower_than_its_form(window, qtbot):
     window.resize(1000, 700)
     window.resizeDocks([ui.train_dock], [50], Qt.Horizontal)  # the user drags it thin
     qtbot.wait(50)
-    inner = ui.train_panel.widget()
-    assert ui.train_panel.viewport().width() >= inner.minimumSizeHint().width()
+    inner = ui.form_scroll.widget()
+    assert ui.form_scroll.viewport().width() >= inner.minimumSizeHint().width()
     assert ui.stop_button.visibleRegion().boundingRect().width() == ui.stop_button.width()
