@@ -271,6 +271,9 @@ class MainWindow(QMainWindow):
                                  Qt.Horizontal)
         right = [d for d in docks if self.dockWidgetArea(d) == Qt.RightDockWidgetArea
                  and d is not self.inspector_dock and not self.tabifiedDockWidgets(d)]
+        if self.width() >= 1400:  # room for the loss names in the training form
+            self.resizeDocks([self.inspector_dock], [max(self.inspector_dock.width(), 410)],
+                             Qt.Horizontal)
         if right:
             # each gets what its content asks for (the training form scrolls rather than
             # squeezes, so without this it would open half hidden), up to 65 % in all
