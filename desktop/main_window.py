@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
                 self.view.viewport().rect().center())))
         self.problems.nodeActivated.connect(self._reveal_node)
         self.problems.countChanged.connect(self._show_problem_count)
+        self.problems.warningsChanged.connect(self.scene.set_warnings)
         self.project.changed.connect(self._update_title)
         self.setAcceptDrops(True)
         self.resize(1400, 880)
@@ -282,11 +283,28 @@ class MainWindow(QMainWindow):
         bottom = [d for d in docks if self.dockWidgetArea(d) == Qt.BottomDockWidgetArea]
         if bottom:
             self.resizeDocks(bottom, [int(h * 0.26)] * len(bottom), Qt.Vertical)
+            # Problems/Summary get half the bottom width: the summary table needs ~60
+            # columns of text to show all four of its columns (defect 16 of issue 14).
+            shown = [d for d in bottom if not d.visibleRegion().isEmpty()]
+            left = [d for d in (self.problems_dock, self.summary_dock) if d in shown]
+            side = [d for d in shown if d not in left]
+            if left and side:
+                w = sum(d.width() for d in left[:1] + side)
+                self.resizeDocks(left[:1] + side, [w // 2] + [w // (2 * len(side))] * len(side),
+                                 Qt.Horizontal)
         right = [d for d in docks if self.dockWidgetArea(d) == Qt.RightDockWidgetArea
                  and d is not self.inspector_dock and not self.tabifiedDockWidgets(d)]
+        if self.width() >= 1400:  # room for the loss names in the training form
+            self.resizeDocks([self.inspector_dock], [max(self.inspector_dock.width(), 410)],
+                             Qt.Horizontal)
         if right:
-            rest = int(h * 0.4 / len(right))
-            self.resizeDocks([self.inspector_dock] + right, [int(h * 0.5)] + [rest] * len(right),
+            # each gets what its content asks for (the training form scrolls rather than
+            # squeezes, so without this it would open half hidden), up to 65 % in all
+            want = [d.widget().sizeHint().height() + 30 for d in right]
+            room = int(h * 0.65)
+            if sum(want) > room:
+                want = [int(room * w / sum(want)) for w in want]
+            self.resizeDocks([self.inspector_dock] + right, [h - sum(want)] + want,
                              Qt.Vertical)
         QTimer.singleShot(0, self.view.fit_all)  # the canvas has its real size only now
 

@@ -25,7 +25,26 @@ def _fail(name: str, value, expected: str):
 
 # Upper bounds keep a hostile project from reaching OverflowError in numpy/Qt
 # (seeds are 32-bit in numpy's legacy API, spin boxes are 32-bit ints).
-_MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1}
+_MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1,
+        "early_stopping": 1_000_000, "reduce_lr": 1_000_000}
+
+
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+def balanced_class_weight(labels) -> dict:
+    """``fit(class_weight=...)`` that makes every class count as much in the loss:
+    ``n_samples / (n_classes * count(c))`` (scikit-learn's "balanced"), for the classes
+    present in ``labels`` (integer class ids).
+
+    >>> balanced_class_weight([0, 0, 0, 1])
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    counts: dict = {}
+    for y in labels:
+        counts[int(y)] = counts.get(int(y), 0) + 1
+    n, k = sum(counts.values()), len(counts)
+    return {c: n / (k * counts[c]) for c in sorted(counts)}
 
 
 def _int(name, v, lo):
@@ -59,6 +78,12 @@ def _check_field(name: str, v):
         return v
     if name == "seed":
         return None if v is None else _int(name, v, 0)
+    if name == "class_weight":
+        if v not in CLASS_WEIGHTS:
+            _fail(name, v, " or ".join(repr(c) for c in CLASS_WEIGHTS))
+        return v
+    if name in ("early_stopping", "reduce_lr"):
+        return None if v is None else _int(name, v, 1)
     if name == "validation_split":
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             _fail(name, v, "a number in [0, 1)")
@@ -70,6 +95,7 @@ def _check_field(name: str, v):
 class TrainingSettings:
     """Arguments for ``model.compile`` and ``model.fit`` plus the data set choice.
 
+    ``early_stopping`` / ``reduce_lr``: patience of the two callbacks, or None.
     ``dataset`` is a built-in id (``"sample"``, ``"mnist"``, ``"fashion_mnist"``) or a
     path to a user file; the data panel interprets it.
     """
@@ -84,6 +110,14 @@ class TrainingSettings:
     seed: int | None = None
     validation_split: float = 0.1
     dataset: str = "sample"
+    # Callbacks, as patience in epochs on val_loss (loss without validation); None = off.
+    # early_stopping: keras.callbacks.EarlyStopping(restore_best_weights=True), so the
+    # project keeps the best epoch's weights; reduce_lr: ReduceLROnPlateau (factor 0.1).
+    early_stopping: int | None = None
+    reduce_lr: int | None = None
+    # "balanced": fit(class_weight=balanced_class_weight(training labels)), for data sets
+    # where some classes are rare (classification losses only).
+    class_weight: str = "none"
 
     def __post_init__(self):
         for f in fields(self):

@@ -6,6 +6,15 @@ Problems panel only mirrors them).
   training stalls or turns NaN. Fix: softmax (sigmoid for binary / one unit).
 * an absurd learning rate (> 1 for the adaptive optimizers): the loss diverges at once.
   Fix: Keras' default 0.001.
+* binary_crossentropy on data with more than two classes. Fix: the sparse categorical loss.
+* a layer whose weights alone are huge (over ``LARGE_LAYER_BYTES``), and a model whose
+  training memory estimate (``core.graph.memory``) exceeds what the machine has free.
+* what the canvas cannot train (checked before Train, shown here first): several Inputs
+  or outputs, since the data panel gives one input array and one label array.
+  ``pre_train_problems(doc)`` is what Train refuses on: every error plus these.
+
+Structure rules (one-input merge, dangling outputs, Flatten last) are in
+``core.graph.structure_rules``; they are added here.
 
 >>> from core.graph import GraphDocument
 >>> doc = GraphDocument()
@@ -18,6 +27,7 @@ Problems panel only mirrors them).
 
 from __future__ import annotations
 
+from core.graph import memory
 from core.graph.datatypes import Fix, Problem
 
 PROBABILITY_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
@@ -25,10 +35,89 @@ PROBABILITY_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentro
 NOT_PROBABILITIES = (None, "linear", "relu")
 ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
 DEFAULT_LR = 0.001
+LARGE_LAYER_BYTES = 512 * 1024**2  # float32 weights of one layer; 134 M parameters
 
 
-def training_problems(doc) -> list[Problem]:
-    return [*_output_activation_problems(doc), *_learning_rate_problems(doc)]
+def training_problems(doc, available=memory.available_memory) -> list[Problem]:
+    """Warnings about a sound graph. ``available()``: free bytes or None (tests pass one)."""
+    from core.graph.structure_rules import structure_problems
+
+    return [*structure_problems(doc), *_output_activation_problems(doc),
+            *_learning_rate_problems(doc), *_binary_on_many_classes(doc),
+            *canvas_training_problems(doc), *memory_problems(doc, available)]
+
+
+def pre_train_problems(doc, available=memory.available_memory) -> list[Problem]:
+    """What Train refuses on: every error of the document, then what the canvas cannot
+    train. Warnings about a sound graph do not block (the user may know better)."""
+    errors = [p for p in doc.problems() if p.severity == "error"]
+    return errors or canvas_training_problems(doc)
+
+
+def canvas_training_problems(doc) -> list[Problem]:
+    """Several Inputs or outputs: valid Keras (builds, exports), but Train feeds one input
+    array and one label array, so the canvas cannot train it."""
+    ins = [n for n in doc.nodes.values() if _num_inputs(doc, n) == 0]
+    outs = [n for n in _sinks(doc) if doc.inputs_of(n.id)]
+    if len(ins) <= 1 and len(outs) <= 1:
+        return []
+    parts = []
+    if len(ins) > 1:
+        parts.append(f"{len(ins)} Inputs ({', '.join(repr(n.name) for n in ins)})")
+    if len(outs) > 1:
+        parts.append(f"{len(outs)} outputs ({', '.join(repr(n.name) for n in outs)})")
+    return [Problem(None, f"Train cannot feed this network from the canvas: it has "
+                          f"{' and '.join(parts)}, while the data panel gives one input array "
+                          "and one label array. It builds and exports; train it from code with "
+                          "model.fit({input name: array, ...}, y).", (), "warning")]
+
+
+def _num_inputs(doc, node):
+    try:
+        return getattr(doc.layer_class(node.type), "num_inputs", 1)
+    except ValueError:
+        return None
+
+
+def _binary_on_many_classes(doc):
+    classes = doc.data_info[1] if doc.data_info else None
+    if doc.training.loss != "binary_crossentropy" or classes is None or classes <= 2:
+        return []
+    want = "sparse_categorical_crossentropy"
+    return [Problem(None, f"binary_crossentropy separates two classes, but the data set has "
+                          f"{classes}. Use {want} with a softmax output of {classes} units.",
+                    (Fix(f"Set the loss to {want}", lambda d: d.set_training(loss=want)),),
+                    "warning")]
+
+
+def memory_problems(doc, available=memory.available_memory) -> list[Problem]:
+    out = []
+    states = {nid: doc.state(nid) for nid in doc.nodes}
+    for nid, st in states.items():
+        if st.param_count and st.param_count * 4 > LARGE_LAYER_BYTES:
+            out.append(Problem(nid, f"'{doc.nodes[nid].name}' has {st.param_count:,} weights "
+                                    f"({memory.fmt_bytes(st.param_count * 4)} as float32): "
+                                    "training it needs several times that and will be very "
+                                    "slow. Use fewer units, or pooling/strides before it.",
+                               (), "warning"))
+    s = doc.training
+    params = sum(st.param_count or 0 for st in states.values())
+    sizes = [_values(st.output_shape) for st in states.values() if st.output_shape]
+    est = memory.estimate_training_memory(params, sizes, s.batch_size, s.optimizer, 0)
+    free = available()
+    if free is not None and est.total > free:
+        out.append(Problem(None, f"Training this model with batch size {s.batch_size} needs "
+                                 f"about {est.describe()} before any data, but the machine "
+                                 f"has {memory.fmt_bytes(free)} free. Lower the batch size or "
+                                 "make the network smaller.", (), "warning"))
+    return out
+
+
+def _values(shape) -> int:
+    n = 1
+    for d in shape[1:]:
+        n *= int(d) if d is not None else 1
+    return n
 
 
 def _sinks(doc):

@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPainterPathStrok
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsSimpleTextItem
 
 from desktop.editor import theme
+from desktop.editor.node_item import FULL_DETAIL
 
 
 def wire_path(a: QPointF, b: QPointF) -> QPainterPath:
@@ -45,8 +46,10 @@ class ShapeLabel(QGraphicsSimpleTextItem):
         return rect
 
     def paint(self, painter, option, widget=None):
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
-            return  # unreadable when zoomed far out; skipping keeps big graphs fluid
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < FULL_DETAIL:
+            # 11 px text under ~9 px on screen does not read, and the zoomed-out cards
+            # show each layer's output shape themselves; skipping keeps big graphs fluid
+            return
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(theme.LABEL_BG))

@@ -10,7 +10,10 @@ inspector can refuse it in place.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+import math
+
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QWidget
 
 # Keras' built-in names (keras.activations / keras.initializers); the engine may
 # offer fewer — the document refuses names it does not know, with the reason.
@@ -160,11 +163,109 @@ def _combo(param, names, none_text=None) -> Field:
     return field
 
 
+REGULARIZER_CLASSES = {"l1": ("L1", ("l1",)), "l2": ("L2", ("l2",)),
+                       "l1l2": ("L1L2", ("l1", "l2"))}
+
+
+class RegularizerEdit(QWidget):
+    """The regularizer's name and its strength (Keras' factor; empty = Keras' default)."""
+
+    def __init__(self):
+        super().__init__()
+        self.combo = QComboBox()
+        self.combo.addItems(REGULARIZERS)
+        self.strength = QLineEdit()
+        self.strength.setPlaceholderText("0.01")
+        self.strength.setToolTip("Strength (the l1 / l2 factor); empty uses Keras' default")
+        self.strength.setMaximumWidth(80)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.combo, 1)
+        lay.addWidget(self.strength)
+        self.combo.currentTextChanged.connect(lambda t: self.strength.setEnabled(t != "None"))
+        self.strength.setEnabled(False)
+
+
+def _regularizer(param) -> Field:
+    """``None``, a Keras string id (default strength) or Keras' serialized dict with the
+    typed strength: ``{"class_name": "L2", "config": {"l2": 0.001}, ...}``."""
+    edit = RegularizerEdit()
+
+    def getter():
+        name = edit.combo.currentText()
+        if name == "None":
+            return None
+        text = edit.strength.text().strip()
+        if not text:
+            return name
+        value = _float(text)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"strength {text!r} must be a number >= 0")
+        cls, keys = REGULARIZER_CLASSES[name]
+        return {"module": "keras.regularizers", "class_name": cls,
+                "config": {k: value for k in keys}, "registered_name": None}
+
+    def setter(v):
+        strength = ""
+        if isinstance(v, dict):
+            name = str(v.get("class_name", "")).lower()
+            conf = v.get("config") or {}
+            vals = [conf[k] for k in ("l1", "l2") if conf.get(k)]
+            strength = display(vals[0]) if vals else ""
+        else:
+            name = "None" if v is None else str(v)
+        if edit.combo.findText(name) < 0:
+            edit.combo.addItem(name)
+        edit.combo.setCurrentText(name)
+        edit.strength.setText(strength)
+
+    field = Field(param, edit, getter, setter)
+    edit.combo.activated.connect(field.commit)
+    edit.strength.editingFinished.connect(field.commit)
+    return field
+
+
+class CheckedSpinBox(QSpinBox):
+    """A spin box that lets any whole number be typed and says when it is out of range.
+
+    A plain ``QSpinBox`` with minimum 1 rejects the ``-`` key, so ``-5`` typed became
+    ``5`` without a word; here the typed text is kept (``typed``) and the field's getter
+    refuses it with the range, so the inspector shows why nothing was applied.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.typed: str | None = None
+        self.lineEdit().textEdited.connect(self._edited)
+
+    def _edited(self, text: str) -> None:
+        self.typed = text
+
+    def validate(self, text, pos):
+        bare = text.strip()
+        if bare in ("-", "+"):
+            return QValidator.Intermediate, text, pos  # a sign starts a number
+        if bare.lstrip("+-").isdigit():
+            value = int(bare)
+            if not self.minimum() <= value <= self.maximum():
+                return QValidator.Intermediate, text, pos  # typed, refused on commit
+        return super().validate(text, pos)
+
+    def take_out_of_range(self) -> int | None:
+        """The out-of-range number the user typed last, once (None if in range)."""
+        typed, self.typed = self.typed, None
+        bare = (typed or "").strip()
+        if not bare.lstrip("+-").isdigit():
+            return None
+        value = int(bare)
+        return None if self.minimum() <= value <= self.maximum() else value
+
+
 def make_field(param) -> Field:
     """The editor widget for one Param (kinds from ``core.layers.spec.KINDS``)."""
     k = param.kind
     if k == "int" and not param.optional:
-        spin = QSpinBox()
+        spin = CheckedSpinBox()
         lo = -INT_LIMIT if param.min is None else int(param.min) + int(param.min_exclusive)
         hi = INT_LIMIT if param.max is None else int(param.max) - int(param.max_exclusive)
         required = param.default is None  # e.g. Dense(units): Keras has no default
@@ -176,6 +277,11 @@ def make_field(param) -> Field:
         spin.setAccelerated(True)
 
         def get():
+            bad = spin.take_out_of_range()
+            if bad is not None:
+                least = spin.minimum() + int(required)
+                raise ValueError(f"{bad} is out of range: expected {least} to "
+                                 f"{spin.maximum()}; nothing was applied")
             return None if required and spin.value() == spin.minimum() else spin.value()
 
         def put(v):
@@ -201,7 +307,7 @@ def make_field(param) -> Field:
     if k == "initializer":
         return _combo(param, _engine_names("initializers", INITIALIZERS))
     if k == "regularizer":
-        return _combo(param, REGULARIZERS, none_text="None")
+        return _regularizer(param)
     if k == "constraint":
         return _combo(param, CONSTRAINTS, none_text="None")
     if k == "tuple":

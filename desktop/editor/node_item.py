@@ -27,6 +27,26 @@ def format_shape(shape) -> str:
     return str(tuple(shape))
 
 
+MIN_LABEL_PX = 10.0  # smallest text height on screen that still reads (defect 9, issue 14)
+FULL_DETAIL = 0.8    # below this zoom the 11-13 px texts would be under ~9 px on screen
+
+
+def compact_lines(lod: float) -> list[tuple[str, float]]:
+    """Which texts a card shows when zoomed out, and their font size in scene pixels.
+
+    Each size is at least ``MIN_LABEL_PX`` on screen; a line that no longer fits the
+    card's height at that size is left out (the name goes last).
+
+    >>> [k for k, _ in compact_lines(0.5)], [k for k, _ in compact_lines(0.1)]
+    (['name', 'shape'], ['name'])
+    """
+    name = max(13.0, MIN_LABEL_PX / lod)
+    shape = max(12.0, 0.9 * MIN_LABEL_PX / lod)
+    if name + shape + 10 <= theme.NODE_HEIGHT:
+        return [("name", name), ("shape", shape)]
+    return [("name", min(name, theme.NODE_HEIGHT - 8))]
+
+
 def format_count(n) -> str:
     return "—" if n is None else f"{int(n):,} params"
 
@@ -43,6 +63,7 @@ class NodeItem(QGraphicsObject):
         self.shape_text = ""
         self.count_text = ""
         self.error = None
+        self.warnings: tuple = ()  # Problems-panel warnings on this node (amber border)
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
                       | QGraphicsItem.ItemSendsGeometryChanges)
         self.setAcceptHoverEvents(True)
@@ -63,9 +84,23 @@ class NodeItem(QGraphicsObject):
         self.shape_text = format_shape(getattr(state, "output_shape", None))
         self.count_text = format_count(getattr(state, "param_count", None))
         self.error = getattr(state, "error", None)
-        self.setToolTip(self.error or f"{self.title} ({self.type_name})\n"
-                        f"output {self.shape_text}\n{self.count_text}")
+        self._set_tooltip()
         self.update()
+
+    def set_warnings(self, messages) -> None:
+        """Warnings the Problems panel shows for this node: an amber border and tooltip."""
+        messages = tuple(messages)
+        if messages != self.warnings:
+            self.warnings = messages
+            self._set_tooltip()
+            self.update()
+
+    def _set_tooltip(self) -> None:
+        text = self.error or (f"{self.title} ({self.type_name})\n"
+                              f"output {self.shape_text}\n{self.count_text}")
+        if self.warnings and not self.error:
+            text += "".join("\n⚠ " + m for m in self.warnings)
+        self.setToolTip(text)
 
     def in_anchor(self, index: int = 0, count: int = 1) -> QPointF:
         """Scene point where the ``index``-th of ``count`` incoming wires ends."""
@@ -89,16 +124,20 @@ class NodeItem(QGraphicsObject):
         rect = QRectF(0, 0, w, h)
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)
         border = QColor(theme.NODE_ERROR if self.error else
-                        theme.NODE_SELECTED if self.isSelected() else theme.NODE_BORDER)
-        painter.setPen(QPen(border, 2.0 if (self.error or self.isSelected()) else 1.0))
+                        theme.NODE_SELECTED if self.isSelected() else
+                        theme.NODE_WARNING if self.warnings else theme.NODE_BORDER)
+        strong = self.error or self.isSelected() or self.warnings
+        painter.setPen(QPen(border, 2.0 if strong else 1.0))
         painter.setBrush(QBrush(QColor("#3a2326" if self.error else theme.NODE_BG)))
         painter.drawRoundedRect(rect, 6, 6)
         # Coloured strip on the left tells the palette group at a glance.
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(theme.group_colour(self.group)))
         painter.drawRoundedRect(QRectF(0, 0, theme.HEADER, h), 3, 3)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
-            return  # zoomed far out: text would be unreadable and costs most of a repaint
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < FULL_DETAIL:  # zoomed out: fewer, larger texts that stay readable
+            self._paint_compact(painter, lod)
+            return
         x0 = theme.HEADER + 10
         inner = w - x0 - 10
         small = QFont(painter.font())
@@ -126,6 +165,26 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QColor(theme.TEXT_DIM))
         painter.drawText(QRectF(x0, 53, inner, 16), Qt.AlignLeft | Qt.AlignVCenter,
                          self.count_text)
+
+    def _paint_compact(self, painter, lod: float) -> None:
+        lines = compact_lines(lod)
+        x0, w = theme.HEADER + 8, theme.NODE_WIDTH - theme.HEADER - 14
+        total = sum(size for _, size in lines) + 4 * (len(lines) - 1)
+        y = (theme.NODE_HEIGHT - total) / 2
+        for kind, size in lines:
+            font = QFont("DejaVu Sans Mono") if kind == "shape" else QFont(painter.font())
+            font.setPixelSize(int(round(size)))
+            font.setBold(kind == "name")
+            painter.setFont(font)
+            if kind == "name":
+                painter.setPen(QColor(theme.TEXT))
+                text = self.title
+            else:
+                painter.setPen(QColor(theme.NODE_ERROR if self.error else theme.TEXT_DIM))
+                text = "⚠" if self.error else self.shape_text
+            painter.drawText(QRectF(x0, y, w, size + 2), Qt.AlignLeft | Qt.AlignVCenter,
+                             _elide(painter, text, w))
+            y += size + 4
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionHasChanged and self.scene() is not None:

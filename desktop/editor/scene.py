@@ -127,6 +127,7 @@ class EditorScene(QGraphicsScene):
         item.setPos(*node.pos)
         self.addItem(item)
         self.node_items[node_id] = item
+        item.set_warnings(getattr(self, "_warnings", {}).get(node_id, ()))
         return item
 
     def _sync_edges(self) -> None:
@@ -192,6 +193,12 @@ class EditorScene(QGraphicsScene):
                 self._place_edge(edge)
 
     # ----------------------------------------------------------- selection
+    def set_warnings(self, by_node: dict) -> None:
+        """Mark the cards the Problems panel has warnings for (``{node id: [text]}``)."""
+        self._warnings = dict(by_node)
+        for node_id, item in self.node_items.items():
+            item.set_warnings(self._warnings.get(node_id, ()))
+
     def selected_node_ids(self) -> list[str]:
         return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
 

@@ -11,6 +11,7 @@ NODE_BG = "#2b2f37"
 NODE_BORDER = "#3d434e"
 NODE_SELECTED = "#5fa8ff"
 NODE_ERROR = "#e5534b"
+NODE_WARNING = "#e3b341"  # the Problems panel's warning dot
 TEXT = "#e6e6e6"
 TEXT_DIM = "#9aa3ad"
 PORT = "#8b949e"

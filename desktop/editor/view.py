@@ -21,6 +21,9 @@ from desktop.editor.palette import LAYER_MIME
 
 GRID = 20.0
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
+EMPTY_HINT = ("Drag layers here from the Layers palette, starting with an InputLayer, "
+              "or open File > New from Template.")
+HINT_MARGIN = 24  # px between the hint and the canvas edges
 
 
 class EditorView(QGraphicsView):
@@ -41,6 +44,14 @@ class EditorView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self._pan_from = None
         self._space = False
+        self._was_empty = None
+        scene.changed.connect(lambda _rects: self._repaint_if_emptiness_changed())
+
+    def _repaint_if_emptiness_changed(self) -> None:
+        empty = not getattr(self.scene(), "node_items", None)
+        if empty != self._was_empty:  # the hint appears/disappears outside item regions
+            self._was_empty = empty
+            self.viewport().update()
 
     # ----------------------------------------------------------------- zoom
     def zoom(self) -> float:
@@ -131,6 +142,32 @@ class EditorView(QGraphicsView):
         super().mouseReleaseEvent(event)
 
     # ----------------------------------------------------------------- grid
+    def empty_hint_rect(self) -> QRectF | None:
+        """Where the empty-canvas hint is drawn (viewport pixels), or None with nodes.
+
+        The text wraps to the canvas width, so it is never cut (defect 16, issue 14)."""
+        if getattr(self.scene(), "node_items", None):
+            return None
+        vp = self.viewport().rect()
+        width = max(80, min(520, vp.width() - 2 * HINT_MARGIN))
+        fm = self.fontMetrics()
+        box = fm.boundingRect(0, 0, width, 10000, Qt.AlignCenter | Qt.TextWordWrap, EMPTY_HINT)
+        return QRectF((vp.width() - box.width()) / 2, (vp.height() - box.height()) / 2,
+                      box.width(), box.height())
+
+    def drawForeground(self, painter, rect):
+        super().drawForeground(painter, rect)
+        hint = self.empty_hint_rect()
+        if hint is None:
+            return
+        painter.save()
+        painter.resetTransform()  # viewport pixels: the hint ignores zoom and pan
+        painter.setFont(self.font())
+        painter.setPen(QColor(theme.TEXT_DIM))
+        painter.drawText(hint.adjusted(-2, -2, 2, 2), Qt.AlignCenter | Qt.TextWordWrap,
+                         EMPTY_HINT)
+        painter.restore()
+
     def drawBackground(self, painter, rect):
         painter.fillRect(rect, QColor(theme.BACKGROUND))
         if self.zoom() < 0.35:

@@ -18,13 +18,22 @@ from time import perf_counter as _clock
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 TRAIN_COLOR = (95, 168, 255)
 VAL_COLOR = (255, 160, 60)
 EXTRA_COLORS = [(44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
-OVERLAY_COLORS = [(140, 146, 156), (170, 130, 210), (100, 180, 180), (200, 160, 100)]
+OVERLAY_COLORS = [(140, 146, 156), (170, 130, 210), (100, 180, 180), (200, 160, 100),
+                  (120, 190, 120), (220, 120, 150), (150, 160, 220), (190, 190, 110)]
 
 
 BACKGROUND = "#1b1e23"  # the app's dark theme (resources/styles)
@@ -47,7 +56,14 @@ def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
     # No grid: pyqtgraph draws grid lines as part of each axis picture, and they made
     # 3/4 of every repaint (offscreen raster: 20-48 ms -> 8 ms per update, measured),
     # which is GUI-thread time taken from the drain timer's budget while training.
-    w.addLegend(offset=(-10, 10), labelTextSize="8pt", brush=(27, 30, 35, 210))
+    # The legend sits in its own column right of the plot (PlotItem's grid: row 2 is the
+    # view box), not over the data: anchored inside, it covered the newest points.
+    item = w.getPlotItem()
+    legend = pg.LegendItem(offset=None, labelTextSize="8pt", brush=(27, 30, 35, 210))
+    legend.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Fixed)
+    item.legend = legend  # plot(name=...) adds its entry here, as with addLegend
+    item.layout.addItem(legend, 2, 4)
+    item.layout.setAlignment(legend, Qt.AlignTop)
     w.setClipToView(True)
     w.setDownsampling(auto=True, mode="peak")
     w.setMinimumHeight(150)
@@ -109,6 +125,8 @@ class _Series:
 class CurvesPanel(QWidget):
     """Two plots (``lossPlot``, ``metricPlot``) and a counters line."""
 
+    fixRequested = Signal(dict)  # a diagnosis' settings remedy, for the checked edit route
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("curvesPanel")
@@ -121,6 +139,15 @@ class CurvesPanel(QWidget):
         # A lambda, not a *args slot: PySide6 6.12 mis-counts references to the bool it
         # passes to varargs slots and crashes at exit ("bool_dealloc").
         self.overlay_box.toggled.connect(lambda _checked: self._redraw_overlays())
+        # What the curves say (core.graph.curve_diagnosis), in words, above the plots.
+        self.diagnosis = QLabel("")
+        self.diagnosis.setObjectName("curveDiagnosis")
+        self.diagnosis.setWordWrap(True)
+        self.diagnosis.setStyleSheet("color: #e3b341;")
+        self.diagnosis.hide()
+        self.diagnoses: list = []
+        self.fix_buttons: list[QPushButton] = []
+        self._fix_row = QHBoxLayout()
         self.loss_plot = _plot("lossPlot", "Loss", "loss")
         self.metric_plot = _plot("metricPlot", "Metrics", "value")
         top = QHBoxLayout()
@@ -129,6 +156,8 @@ class CurvesPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addWidget(self.diagnosis)
+        lay.addLayout(self._fix_row)
         lay.addWidget(self.loss_plot, 1)
         lay.addWidget(self.metric_plot, 1)
         self.series: dict[str, _Series] = {}
@@ -136,16 +165,25 @@ class CurvesPanel(QWidget):
         self._color_index: dict[str, int] = {}
         self._history: list[dict] = []
         self._overlay_items: list = []
+        self.hidden_runs: set = set()  # run names the Runs panel unticked
         self.run_name = ""
+        self.epoch_offset = 0
 
     # ------------------------------------------------------------- run lifecycle
-    def begin_run(self, run_name: str, metric_names) -> None:
-        """Clear the live curves (earlier runs stay as overlays) and create the series."""
+    def begin_run(self, run_name: str, metric_names, epoch_offset: int = 0) -> None:
+        """Clear the live curves (earlier runs stay as overlays) and create the series.
+
+        ``epoch_offset``: epochs the starting weights were already trained for (a run
+        that continues shows epochs ``offset + 1 ...``, after the run it continues).
+        """
         for plot in (self.loss_plot, self.metric_plot):
             for s in list(self.series.values()):
                 if s.item in plot.listDataItems():
                     plot.removeItem(s.item)
+            plot.enableAutoRange()  # an old run's (or a user's zoomed) range must not stay
         self.series.clear()
+        self.epoch_offset = int(epoch_offset)
+        self.set_diagnoses([])
         self._color_index: dict[str, int] = {}
         self.run_name = run_name
         self._ensure("loss")
@@ -161,10 +199,14 @@ class CurvesPanel(QWidget):
             for s in list(self.series.values()):
                 if s.item in plot.listDataItems():
                     plot.removeItem(s.item)
+            # with nothing left to fit, auto range would keep the old run's axes
+            plot.getPlotItem().vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             plot.enableAutoRange()
         self.series.clear()
         self._color_index = {}
         self.run_name = ""
+        self.epoch_offset = 0
+        self.set_diagnoses([])
         self._history = []
         self._redraw_overlays()
         self.counters.setText("No training yet.")
@@ -203,7 +245,7 @@ class CurvesPanel(QWidget):
             for k, v in logs.items():
                 if k.startswith("val_") or not np.isfinite(v):
                     continue
-                self._ensure(k, batch=True).add(x, v)
+                self._ensure(k, batch=True).add(x + self.epoch_offset, v)
         # Redrawing both plots takes GUI time (and CPU) from training: per-batch curves
         # refresh at most every BATCH_REDRAW_S; epochs, pauses and the end flush at once.
         now = _clock()
@@ -213,7 +255,7 @@ class CurvesPanel(QWidget):
     def add_epoch(self, epoch: int, logs: dict) -> None:
         for k, v in logs.items():
             if np.isfinite(v) and k not in ("learning_rate", "lr"):
-                self._ensure(k).add(epoch + 1.0, v)
+                self._ensure(k).add(self.epoch_offset + epoch + 1.0, v)
         self.flush()
 
     def flush(self) -> None:
@@ -224,11 +266,35 @@ class CurvesPanel(QWidget):
     def set_counters(self, text: str) -> None:
         self.counters.setText(text)
 
+    def set_diagnoses(self, diagnoses) -> None:
+        """Show ``core.graph.curve_diagnosis.diagnose`` results (empty: hide the line)."""
+        self.diagnoses = list(diagnoses)
+        self.diagnosis.setText("\n".join("⚠ " + d.message for d in self.diagnoses))
+        self.diagnosis.setVisible(bool(self.diagnoses))
+        for b in self.fix_buttons:
+            self._fix_row.removeWidget(b)
+            b.deleteLater()
+        self.fix_buttons = []
+        for d in self.diagnoses:
+            if d.fix_label and d.settings_fix:
+                b = QPushButton(d.fix_label)
+                b.setObjectName("diagnosisFix")
+                b.clicked.connect(lambda _=False, c=d.changes: self.fixRequested.emit(c))
+                self._fix_row.addWidget(b)
+                self.fix_buttons.append(b)
+        if self.fix_buttons:
+            self._fix_row.addStretch(0)
+
     # --------------------------------------------------------------- history
     def set_history(self, runs) -> None:
         """Earlier runs (``document.history``: dicts with ``name`` and ``epochs``, a list
         of per-epoch logs) to overlay."""
         self._history = [r for r in (runs or []) if isinstance(r, dict) and r.get("epochs")]
+        self._redraw_overlays()
+
+    def set_hidden_runs(self, names) -> None:
+        """Leave these earlier runs (by name) off the plots (the Runs panel's ticks)."""
+        self.hidden_runs = set(names)
         self._redraw_overlays()
 
     def _redraw_overlays(self) -> None:
@@ -237,8 +303,11 @@ class CurvesPanel(QWidget):
         self._overlay_items.clear()
         if not self.overlay_box.isChecked():
             return
-        for i, run in enumerate(self._history[-4:]):
+        for i, run in enumerate(self._history):  # every run: the legend names each one
+            if run.get("name") in self.hidden_runs:
+                continue
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            first = int(run.get("first_epoch", 1))
             keys = sorted({k for logs in run["epochs"] if isinstance(logs, dict) for k in logs})
             for key in keys:
                 vals = np.asarray([logs.get(key, np.nan) for logs in run["epochs"]], float)
@@ -247,9 +316,11 @@ class CurvesPanel(QWidget):
                 base = key.removeprefix("val_")
                 plot = self.loss_plot if base == "loss" else self.metric_plot
                 style = Qt.DashLine if key.startswith("val_") else Qt.DotLine
-                item = plot.plot(np.arange(1, vals.size + 1), vals,
-                                 pen=pg.mkPen(color=color, width=1.5, style=style),
-                                 name=f"{run.get('name', 'earlier')}: {key}")
+                # one legend entry per run and plot (its train curve); validation dashed
+                name = None if key.startswith("val_") else (
+                    run.get("name", "earlier") + ("" if base == "loss" else f": {key}"))
+                item = plot.plot(np.arange(first, first + vals.size), vals,
+                                 pen=pg.mkPen(color=color, width=1.5, style=style), name=name)
                 item.setZValue(1)
                 self._overlay_items.append((plot, item))
 

@@ -26,6 +26,7 @@ from desktop.editor.commands import ApplyFixCommand
 class ProblemsPanel(QWidget):
     nodeActivated = Signal(str)
     countChanged = Signal(int)
+    warningsChanged = Signal(dict)  # node id -> its warning texts (the canvas marks them)
 
     def __init__(self, push, parent=None):
         super().__init__(parent)
@@ -48,6 +49,7 @@ class ProblemsPanel(QWidget):
         lay.addWidget(self.empty)
         lay.addWidget(self.list)
         self._timer = QTimer(self, singleShot=True, interval=40, timeout=self.refresh)
+        self._refit_timer = QTimer(self, singleShot=True, interval=0, timeout=self._refit_rows)
 
     def set_document(self, doc) -> None:
         if self.doc is not None:
@@ -68,9 +70,20 @@ class ProblemsPanel(QWidget):
         self.problems = list(self.doc.problems()) if self.doc is not None else []
         for problem in self.problems:
             self._add_row(problem)
+        self.empty.setText("No problems — the network can be built." if self.doc is not None
+                           and self.doc.nodes else "The canvas is empty: nothing to check yet.")
         self.empty.setVisible(not self.problems)
         self.list.setVisible(bool(self.problems))
+        # Rows were sized while the list may still have been hidden (a viewport a few
+        # pixels wide makes every wrapped row hundreds of pixels tall): size them again
+        # once the list has its real width.
+        self._refit_timer.start()  # owned by the panel: never fires after it is deleted
         self.countChanged.emit(sum(p.severity == "error" for p in self.problems))
+        warned: dict = {}
+        for p in self.problems:
+            if p.severity == "warning" and p.node_id:
+                warned.setdefault(p.node_id, []).append(p.message)
+        self.warningsChanged.emit(warned)
 
     def _add_row(self, problem) -> None:
         # Message on top (wrapping), fix buttons under it: the dock is often narrow.
@@ -115,10 +128,13 @@ class ProblemsPanel(QWidget):
     def _fit_row(self, item, row) -> None:
         width = max(120, self.list.viewport().width())
         h = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
-        item.setSizeHint(QSize(width, max(h, row.sizeHint().height())))
+        item.setSizeHint(QSize(width, h if h > 0 else row.sizeHint().height()))
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
+        self._refit_rows()
+
+    def _refit_rows(self) -> None:
         for i in range(self.list.count()):
             item = self.list.item(i)
             self._fit_row(item, self.list.itemWidget(item))

@@ -22,10 +22,17 @@ from datetime import datetime, timezone
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
+from core.graph.memory import available_memory, estimate_training_memory, fmt_bytes
 from desktop.panels.curves import BatchSmoother
 from desktop.training.data_source import DataError, prepare
 from desktop.training.job import TrainingJob
-from desktop.training.memory import available_memory, estimate_training_memory, fmt_bytes
+from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
+    plural,
+    restore_weights,
+    trained_epochs,
+    warning_note,
+    weights_by_layer,
+)
 from desktop.training.worker import TrainingWorker
 
 # 5 Hz: the curves never get one signal per batch, and the GUI's share of the 2 cores
@@ -33,6 +40,8 @@ from desktop.training.worker import TrainingWorker
 # of headless at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms).
 DRAIN_MS = 200
 GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
+CLASSIFIER_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
+                     "binary_crossentropy")
 
 
 class StartRefused(Exception):
@@ -50,24 +59,19 @@ def input_and_output_nodes(doc):
     return ins[0], outs[0]
 
 
-def weights_by_layer(model) -> dict:
-    return {layer.name: [np.array(w.value, copy=True) for w in layer.weights]
-            for layer in model.layers if layer.weights}
+def settings_callbacks(s) -> list:
+    """The Keras callbacks the project's settings ask for (early stopping keeps the best
+    epoch's weights; the learning rate drops tenfold on a plateau)."""
+    from core.callbacks import EarlyStopping, ReduceLROnPlateau
 
-
-def restore_weights(model, saved) -> bool:
-    """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits."""
-    if not saved:
-        return False
-    layers = [layer for layer in model.layers if layer.weights]
-    for layer in layers:
-        arrs = saved.get(layer.name)
-        if arrs is None or len(arrs) != len(layer.weights) or any(
-                np.shape(a) != w.shape for a, w in zip(arrs, layer.weights)):
-            return False
-    for layer in layers:
-        layer.set_weights(saved[layer.name])
-    return True
+    monitor = "val_loss" if s.validation_split > 0 else "loss"
+    out = []
+    if s.early_stopping:
+        out.append(EarlyStopping(monitor=monitor, patience=s.early_stopping,
+                                 restore_best_weights=True))
+    if s.reduce_lr:
+        out.append(ReduceLROnPlateau(monitor=monitor, factor=0.1, patience=s.reduce_lr))
+    return out
 
 
 class TrainingController(QObject):
@@ -96,6 +100,8 @@ class TrainingController(QObject):
         self.last_result: dict | None = None
         self.last_error: tuple[str, str] | None = None
         self.last_message = ""
+        self.epoch_offset = 0  # epochs the starting weights already had (continued runs)
+        self._num_classes = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_MS)
         self._timer.timeout.connect(self.drain)
@@ -164,6 +170,11 @@ class TrainingController(QObject):
         fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
         if s.validation_split > 0:
             fit_kwargs["validation_split"] = s.validation_split
+        fit_kwargs["callbacks"] = settings_callbacks(s)
+        if s.class_weight == "balanced" and s.loss in CLASSIFIER_LOSSES:
+            from core.graph.settings import balanced_class_weight
+
+            fit_kwargs["class_weight"] = balanced_class_weight(ds.y_train)
         return model, make_data, shape, fit_kwargs, resumed, est
 
     # --------------------------------------------------------------- actions
@@ -181,7 +192,13 @@ class TrainingController(QObject):
         if ds is None:
             self._say("No data loaded yet: choose a data set in the Data panel.")
             return False
+        from core.graph.training_rules import pre_train_problems
+
+        blockers = pre_train_problems(doc)  # the same rules the Problems panel shows
         try:
+            if blockers:
+                more = f" (and {len(blockers) - 1} more in Problems)" if len(blockers) > 1 else ""
+                raise StartRefused(blockers[0].message + more)
             model, make_data, shape, fit_kwargs, resumed, est = self._build(doc, ds,
                                                                             continue_weights)
         except StartRefused as exc:
@@ -200,19 +217,24 @@ class TrainingController(QObject):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         n = len(doc.history) + 1
+        offset = trained_epochs(doc.history) if resumed else 0
+        classifier = s.loss in CLASSIFIER_LOSSES
+        self._num_classes = ds.num_classes if classifier else None
+        self.epoch_offset = offset
         self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
                     timespec="seconds"), "settings": s.to_dict(), "dataset": ds.name,
-                    "resumed_weights": resumed, "epochs": []}
+                    "resumed_weights": resumed, "first_epoch": offset + 1, "epochs": []}
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
                        "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
         if self.curves is not None:
             self.curves.set_history(doc.history)
-            self.curves.begin_run(self.run["name"], list(s.metrics))
+            self.curves.begin_run(self.run["name"], list(s.metrics), epoch_offset=offset)
         self._set_state("running")
         self._say(f"Training {self.run['name']}: {plural(s.epochs, 'epoch')}, batch {s.batch_size}"
                   + (", continuing from the project's weights" if resumed else "")
-                  + f" (memory estimate {fmt_bytes(est.total)}).")
+                  + f" (memory estimate {fmt_bytes(est.total)})."
+                  + warning_note(doc))
         # While the worker runs Python code it holds the GIL; CPython makes it hand the
         # GIL over only after the switch interval (5 ms) when the GUI thread asks. A
         # repaint asks many times, so 5 ms waits add up to visible stutter; 2 ms keeps
@@ -285,6 +307,7 @@ class TrainingController(QObject):
                 self.run["epochs"].append(dict(ev["logs"]))
                 if self.curves is not None:
                     self.curves.add_epoch(ev["epoch"], ev["logs"])
+                self._diagnose()
                 self.epochEnded.emit(ev["epoch"], ev["logs"])
             elif kind == "paused":
                 st["pause_t"] = ev["time"]
@@ -303,6 +326,17 @@ class TrainingController(QObject):
             self.curves.add_batches(batch_points)
         self._update_counters()
 
+    def _diagnose(self, nan_at=None) -> list:
+        """Read the run's curves (core.graph.curve_diagnosis) and show what they say."""
+        from core.graph.curve_diagnosis import diagnose
+
+        s = self.run["settings"]
+        found = diagnose(self.run["epochs"], self._num_classes, s.get("learning_rate"), nan_at)
+        self.run["diagnoses"] = [d.message for d in found]
+        if self.curves is not None:
+            self.curves.set_diagnoses(found)
+        return found
+
     def _update_counters(self) -> None:
         st, job = self._stats, self.job
         if st.get("last_batch") is None:
@@ -316,7 +350,8 @@ class TrainingController(QObject):
         st["rate"] = rate
         eta = (total - done) * job.batch_size / rate if rate > 0 else float("nan")
         eta_txt = "--" if not np.isfinite(eta) else time.strftime("%M:%S", time.gmtime(eta))
-        text = (f"Epoch {epoch + 1}/{job.target_epochs} · batch {batch + 1}/{steps} · "
+        off = self.epoch_offset
+        text = (f"Epoch {off + epoch + 1}/{off + job.target_epochs} · batch {batch + 1}/{steps} · "
                 f"{rate:,.0f} samples/s · ETA {eta_txt}")
         if self.curves is not None:
             self.curves.set_counters(text)
@@ -339,6 +374,7 @@ class TrainingController(QObject):
         self._finish_thread()
         self.last_result = result
         doc = self.doc
+        self._diagnose(result.get("nan_at"))  # the whole run, a NaN stop included
         if doc is not None:
             doc.weights = weights_by_layer(self.model)
             run = dict(self.run)
@@ -347,6 +383,8 @@ class TrainingController(QObject):
             run["samples_per_s"] = round(self._stats.get("rate", 0.0), 1)
             if result.get("nan_at"):
                 run["nan_at"] = list(result["nan_at"])
+            if result.get("early_stopped"):
+                run["early_stopped"] = list(result["early_stopped"])
             res = result.get("results")
             if res is not None:
                 run["test"] = {"source": res["source"], "count": res["count"],
@@ -360,6 +398,11 @@ class TrainingController(QObject):
                     "training were kept")
             self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}; "
                       f"{kept}.")
+        elif result.get("early_stopped"):
+            at, best = result["early_stopped"]
+            self._say(f"Early stopping after epoch {self.epoch_offset + at}: the monitored loss "
+                      f"stopped improving; the weights of its best epoch "
+                      f"({self.epoch_offset + best}) were kept.")
         else:
             how = "stopped" if result.get("stopped") else "finished"
             self._say(f"Training {how} after {plural(result['epochs_done'], 'epoch')} in "
@@ -375,8 +418,3 @@ class TrainingController(QObject):
         self._say(f"Training failed: {message}")
         self._set_state("idle")
         self.failed.emit(f"Training failed: {message}", details)
-
-
-def plural(n: int, word: str) -> str:
-    """``plural(1, "epoch")`` -> ``1 epoch``; ``plural(3, "epoch")`` -> ``3 epochs``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

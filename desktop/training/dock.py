@@ -22,11 +22,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -35,6 +37,7 @@ from PySide6.QtWidgets import (
 from desktop.panels.curves import CurvesPanel
 from desktop.panels.data_panel import DataPanel
 from desktop.panels.results import ResultsPanel
+from desktop.panels.runs_panel import RunsPanel
 from desktop.training.controller import TrainingController, restore_weights
 from desktop.training.settings_form import TrainingSettingsForm
 
@@ -58,6 +61,23 @@ def _file_menu(window):
     return bar.addMenu("&File")
 
 
+class _ContentSizedScroll(QScrollArea):
+    """A scroll area that asks for its content's first size (a plain one asks ~100 px).
+
+    The size is taken once: a hint that followed a status text as it wraps would make the
+    main window re-lay the docks and move Train / Pause / Stop under the pointer."""
+
+    _hint = None
+
+    def sizeHint(self):
+        inner = self.widget()
+        if inner is None:
+            return super().sizeHint()
+        if self._hint is None:
+            self._hint = inner.sizeHint().grownBy(self.contentsMargins())
+        return self._hint
+
+
 class TrainingUI(QObject):
     """Everything training adds to a main window (kept as ``window.training_ui``)."""
 
@@ -74,6 +94,7 @@ class TrainingUI(QObject):
         self.form = TrainingSettingsForm(doc, stack, push=push)
         self.curves = CurvesPanel()
         self.results = ResultsPanel()
+        self.runs = RunsPanel()
         self.controller = TrainingController(doc, lambda: self.data_panel.dataset, self.curves,
                                              parent=self)
         self.last_dialog: QMessageBox | None = None
@@ -83,11 +104,14 @@ class TrainingUI(QObject):
                                      Qt.RightDockWidgetArea)
         self.curves_dock = _add_panel(window, self.curves, "Curves", Qt.BottomDockWidgetArea)
         self.results_dock = _add_panel(window, self.results, "Results", Qt.BottomDockWidgetArea)
+        self.runs_dock = _add_panel(window, self.runs, "Runs", Qt.BottomDockWidgetArea)
         # Curves and Results share the bottom as tabs: each gets the full width; Train
         # raises the curves, the end of a run raises the results.
         if isinstance(self.curves_dock, QDockWidget) and isinstance(self.results_dock,
                                                                      QDockWidget):
             window.tabifyDockWidget(self.curves_dock, self.results_dock)
+            if isinstance(self.runs_dock, QDockWidget):
+                window.tabifyDockWidget(self.results_dock, self.runs_dock)
             self.curves_dock.raise_()
             window.resizeDocks([self.curves_dock], [360], Qt.Vertical)
         palette_dock = getattr(window, "palette_dock", None)
@@ -113,6 +137,11 @@ class TrainingUI(QObject):
         c.failed.connect(self._show_error)
         self.form.learningRateChanged.connect(c.set_learning_rate)
         self.form.refused.connect(self._status)
+        self.runs.overlayChanged.connect(self.curves.set_hidden_runs)
+        self.runs.settingsRequested.connect(self.use_run_settings)
+        self.curves.fixRequested.connect(
+            lambda changes: self.apply_settings(changes, "Training settings changed as the "
+                                                         "curves suggested; press Train."))
         if hasattr(window, "documentReplaced"):
             window.documentReplaced.connect(self._on_document_replaced)
         window.installEventFilter(self)
@@ -172,15 +201,34 @@ class TrainingUI(QObject):
         lay.addWidget(self.progress)
         lay.addLayout(more)
         lay.addWidget(self.continue_box)
-        lay.addWidget(self.form)
-        lay.addWidget(self.state_label)
-        lay.addWidget(self.kernel_label)
-        lay.addStretch(1)
+        # The form and the texts below it scroll: a long status text or a short dock
+        # scrolls them instead of squeezing the form's rows until the combo boxes are cut
+        # in half. The buttons stay outside, so a scroll bar appearing never moves them.
+        body = QWidget()
+        body.setObjectName("trainingForm")
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.form)
+        inner.addWidget(self.state_label)
+        inner.addWidget(self.kernel_label)
+        inner.addStretch(1)
+        scroll = _ContentSizedScroll()
+        scroll.setObjectName("trainingScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        # a scroll area does not pass on its content's minimum width: the dock could then
+        # shrink until the combo boxes are cut off at the right
+        scroll.setMinimumWidth(body.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
+        lay.addWidget(scroll, 1)
         self.train_button.clicked.connect(self.train)
         self.pause_button.clicked.connect(self._pause_or_resume)
         self.stop_button.clicked.connect(self.controller.stop)
         self.add_epochs_button.clicked.connect(
             lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
+        self.form_scroll = scroll
         return w
 
     def train(self) -> bool:
@@ -256,6 +304,28 @@ class TrainingUI(QObject):
             self._show_error(self.controller.last_message, "The loss became NaN or infinite. "
                              "Try a smaller learning rate.")
         self.curves.set_history(doc.history[:-1] if doc is not None else [])
+        self.runs.set_history(doc.history if doc is not None else [])
+
+    def use_run_settings(self, settings: dict) -> bool:
+        """Put a run's training settings back (one undo step; where the data comes from
+        stays as it is: that is the data panel's choice)."""
+        from core.graph.settings import TrainingSettings
+
+        known = TrainingSettings.__dataclass_fields__
+        changes = {k: v for k, v in settings.items() if k in known and k != "dataset"}
+        return self.apply_settings(changes, "Training settings set from the selected run.")
+
+    def apply_settings(self, changes: dict, note: str) -> bool:
+        """Training-settings changes as one undo step through the form's checked route."""
+        doc = self.window.document
+        if doc is None or not changes or self.controller.state != "idle":
+            return False
+        changes = {k: v for k, v in changes.items() if getattr(doc.training, k) != v}
+        ok = not changes or self.form._set(**changes)
+        self.form.refresh()
+        if ok:
+            self._status(note)
+        return ok
 
     def export_model(self, path: str | None = None) -> str | None:
         """Write a ``.keras`` of the trained model; returns the path or None."""
@@ -313,6 +383,7 @@ class TrainingUI(QObject):
         self.state_label.clear()
         self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
+        self.runs.set_history(doc.history if doc is not None else [])
         if self._doc is not None and hasattr(self._doc, "unsubscribe"):
             self._doc.unsubscribe(self._on_doc_event)
         self._doc = doc

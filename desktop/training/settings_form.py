@@ -160,8 +160,31 @@ class TrainingSettingsForm(QWidget):
         self.validation_split.setRange(0.0, 0.9)
         self.validation_split.setSingleStep(0.05)
         self.validation_split.setDecimals(2)
-        for spin in (self.epochs, self.batch_size, self.seed, self.validation_split):
+        # Callbacks as patience in epochs; 0 shows "off" and stores None.
+        self.early_stopping = _patience_spin("earlyStoppingSpin",
+                                             "Stop when the validation loss (the training "
+                                             "loss without validation) has not improved for "
+                                             "this many epochs, and keep the best epoch's "
+                                             "weights (Keras EarlyStopping, "
+                                             "restore_best_weights=True).")
+        self.reduce_lr = _patience_spin("reduceLrSpin",
+                                        "Divide the learning rate by 10 when the validation "
+                                        "loss has not improved for this many epochs (Keras "
+                                        "ReduceLROnPlateau).")
+        self.class_weight = QComboBox()
+        self.class_weight.setObjectName("classWeightCombo")
+        self.class_weight.addItems(["none", "balanced"])
+        self.class_weight.setToolTip("balanced: every class weighs as much in the loss, "
+                                     "however rare it is in the training data "
+                                     "(fit(class_weight=...)).")
+        for spin in (self.epochs, self.batch_size, self.seed, self.validation_split,
+                     self.early_stopping, self.reduce_lr):
             spin.setKeyboardTracking(False)  # commit when typing ends, not per keystroke
+        # The loss names are long: as wide as their text, the combo set the whole right
+        # column's minimum width; 14 characters and the dock can stay narrow.
+        for combo in (self.loss, self.optimizer, self.class_weight):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #b03a2e;")
@@ -176,6 +199,9 @@ class TrainingSettingsForm(QWidget):
         form.addRow("", self.shuffle)
         form.addRow("Seed", self.seed)
         form.addRow("Validation split", self.validation_split)
+        form.addRow("Early stopping", self.early_stopping)
+        form.addRow("LR ÷10 on plateau", self.reduce_lr)
+        form.addRow("Class weights", self.class_weight)
         form.addRow(self.status)
         self.loss.currentTextChanged.connect(lambda v: self._set(loss=v))
         self.optimizer.currentTextChanged.connect(lambda v: self._set(optimizer=v))
@@ -186,6 +212,10 @@ class TrainingSettingsForm(QWidget):
         self.seed.valueChanged.connect(lambda v: self._set(seed=None if v < 0 else int(v)))
         self.validation_split.valueChanged.connect(
             lambda v: self._set(validation_split=round(float(v), 4)))
+        self.early_stopping.valueChanged.connect(
+            lambda v: self._set(early_stopping=int(v) or None))
+        self.reduce_lr.valueChanged.connect(lambda v: self._set(reduce_lr=int(v) or None))
+        self.class_weight.currentTextChanged.connect(lambda v: self._set(class_weight=v))
         self.refresh()
 
     # ---------------------------------------------------------------- document
@@ -255,6 +285,9 @@ class TrainingSettingsForm(QWidget):
             self.shuffle.setChecked(s.shuffle)
             self.seed.setValue(-1 if s.seed is None else s.seed)
             self.validation_split.setValue(s.validation_split)
+            self.early_stopping.setValue(s.early_stopping or 0)
+            self.reduce_lr.setValue(s.reduce_lr or 0)
+            self.class_weight.setCurrentText(s.class_weight)
         finally:
             self._loading = False
 
@@ -262,6 +295,18 @@ class TrainingSettingsForm(QWidget):
         """Lock the form while training; the learning rate is editable when paused."""
         self._training = state != "idle"
         for w in (self.loss, self.optimizer, self.epochs, self.batch_size, self.shuffle,
-                  self.seed, self.validation_split, *self.metric_boxes.values()):
+                  self.seed, self.validation_split, self.early_stopping, self.reduce_lr,
+                  self.class_weight,
+                  *self.metric_boxes.values()):
             w.setEnabled(state == "idle")
         self.learning_rate.setEnabled(state in ("idle", "paused"))
+
+
+def _patience_spin(name: str, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(0, 10000)
+    spin.setSpecialValueText("off")
+    spin.setSuffix(" epochs patience")
+    spin.setToolTip(tip)
+    return spin

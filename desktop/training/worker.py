@@ -87,7 +87,16 @@ class TrainingWorker(QObject):
         self.make_data = make_data  # () -> Prepared; scaling 60k images is not GUI work
         self.prepared = None
         self.fit_kwargs = dict(fit_kwargs)
+        # the settings' Keras callbacks (EarlyStopping, ReduceLROnPlateau) after ours
+        self.extra_callbacks = list(self.fit_kwargs.pop("callbacks", ()))
         self.callback = ControlCallback(job)
+
+    def _early_stop(self):
+        """``(stopped epoch, best epoch)``, 1-based, when EarlyStopping ended the run."""
+        for cb in self.extra_callbacks:
+            if getattr(cb, "stopped_epoch", 0) > 0 and hasattr(cb, "best_epoch"):
+                return (cb.stopped_epoch + 1, cb.best_epoch + 1)
+        return None
 
     @Slot()
     def run(self) -> None:
@@ -101,14 +110,15 @@ class TrainingWorker(QObject):
                    and job.epochs_done < job.target_epochs):
                 start = job.epochs_done
                 model.fit(p.x_train, p.y_train, epochs=job.target_epochs, initial_epoch=start,
-                          callbacks=[self.callback], verbose=0, **self.fit_kwargs)
-                if job.epochs_done == start:  # fit made no progress (stopped in epoch 1)
-                    break
+                          callbacks=[self.callback, *self.extra_callbacks], verbose=0,
+                          **self.fit_kwargs)
+                if job.epochs_done == start or self._early_stop() is not None:
+                    break  # no progress, or EarlyStopping ended it (another fit would restart it)
             train_seconds = time.perf_counter() - t0 - self.callback.paused_seconds
             result = {"weights": [np.array(w.value, copy=True) for w in model.weights],
                       "epochs_done": job.epochs_done, "nan_at": job.nan_at, "good_at": job.good_at,
                       "stopped": job.stop_requested, "train_seconds": train_seconds,
-                      "results": None}
+                      "results": None, "early_stopped": self._early_stop()}
             data, source = results_data(p)
             if data is not None and job.nan_at is None and not job.skip_results:
                 x, y, labels = data

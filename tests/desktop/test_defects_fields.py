@@ -19,3 +19,17 @@ def test_shape_field_refuses_an_empty_entry_and_clears_the_border_when_fixed(win
     assert window.inspector.field_error("shape") is None and not shape.styleSheet()
     _type_into(qtbot, shape, "784,")  # Python's one-tuple stays accepted
     assert doc.nodes[node_id].config["shape"] == [784]
+
+
+def test_negative_units_are_refused_with_the_range_not_turned_positive(window, qtbot):
+    node_id = _select_new(window, "Dense")
+    doc = window.document
+    units = window.inspector.fields["units"].widget
+    _type_into(qtbot, units, "12")
+    assert doc.nodes[node_id].config["units"] == 12
+    _type_into(qtbot, units, "-5")
+    assert doc.nodes[node_id].config["units"] == 12  # not 5, not -5
+    assert "-5 is out of range" in window.inspector.field_error("units")
+    _type_into(qtbot, units, "7")
+    assert doc.nodes[node_id].config["units"] == 7
+    assert window.inspector.field_error("units") is None

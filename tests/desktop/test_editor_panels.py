@@ -161,9 +161,13 @@ def test_summary_panel_matches_model_summary(window):
     i, c, d = _cnn_without_flatten(doc)
     window.summary_dock.show()
     window.summary_dock.raise_()
+    window.resize(1600, 1000)
+    window.arrange_docks()  # the dock's width decides the table's (as a terminal's does)
+    QTest.qWait(50)
     window.summary.refresh()
     lines = []
-    doc.build_model().summary(print_fn=lambda s, *a, **k: lines.append(s))
+    doc.build_model().summary(line_length=window.summary.line_length(),
+                              print_fn=lambda s, *a, **k: lines.append(s))
     expected = "\n".join(lines)
     text = window.summary.text()
     assert text == expected  # layers are named by the document, so the text is identical
@@ -209,7 +213,7 @@ def test_regularizer_and_constraint_combos_set_keras_objects(window):
 
     doc = window.document
     dense = _select_new(window, "Dense", (300.0, 400.0))
-    combo = window.inspector.fields["kernel_regularizer"].widget
+    combo = window.inspector.fields["kernel_regularizer"].widget.combo
     assert [combo.itemText(i) for i in range(combo.count())] == ["None", "l1", "l2", "l1l2"]
     assert combo.currentText() == "None"
     combo.setCurrentIndex(combo.findText("l2"))

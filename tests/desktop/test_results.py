@@ -3,9 +3,9 @@ preprocessing (MNIST-like centring and scaling) and off-thread prediction."""
 
 import numpy as np
 
+from core.graph.memory import estimate_training_memory
 from desktop.panels.results import ResultsPanel
 from desktop.panels.test_pad import TestPad, _area_matrix, mnist_preprocess
-from desktop.training.memory import estimate_training_memory
 from desktop.training.worker import confusion_matrix
 
 

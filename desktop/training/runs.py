@@ -1,0 +1,58 @@
+"""What a run leaves behind and reads back: weight copies by layer name, the epochs
+behind the project's weights, the pre-Train warning note (no Qt; used by the controller).
+
+>>> trained_epochs([{"epochs_done": 3}])
+3
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def weights_by_layer(model) -> dict:
+    return {layer.name: [np.array(w.value, copy=True) for w in layer.weights]
+            for layer in model.layers if layer.weights}
+
+
+def restore_weights(model, saved) -> bool:
+    """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits."""
+    if not saved:
+        return False
+    layers = [layer for layer in model.layers if layer.weights]
+    for layer in layers:
+        arrs = saved.get(layer.name)
+        if arrs is None or len(arrs) != len(layer.weights) or any(
+                np.shape(a) != w.shape for a, w in zip(arrs, layer.weights)):
+            return False
+    for layer in layers:
+        layer.set_weights(saved[layer.name])
+    return True
+
+
+def trained_epochs(history) -> int:
+    """Epochs behind the project's weights: the last run's own epochs plus, when it
+    continued from earlier weights, the epochs it started from (``first_epoch - 1``).
+
+    >>> trained_epochs([{"epochs_done": 3, "first_epoch": 1}, {"epochs_done": 2, "first_epoch": 4}])
+    5
+    """
+    if not history:
+        return 0
+    last = history[-1]
+    done = last.get("epochs_done", len(last.get("epochs", ())))
+    return int(last.get("first_epoch", 1)) - 1 + int(done)
+
+
+def warning_note(doc) -> str:
+    """The pre-Train check's word on warnings: they do not block, but are not hidden
+    (short: the status line sits above the form; the Problems panel has the text)."""
+    warnings = [p for p in doc.problems() if p.severity == "warning"]
+    if not warnings:
+        return ""
+    return f" Note: {plural(len(warnings), 'warning')} in Problems."
+
+
+def plural(n: int, word: str) -> str:
+    """``plural(1, "epoch")`` -> ``1 epoch``; ``plural(3, "epoch")`` -> ``3 epochs``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
