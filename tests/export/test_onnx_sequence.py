@@ -2,6 +2,7 @@
 engine's predictions in onnxruntime within 1e-5 (random weights); Embedding's ids and
 masks; layers that cannot be exported are refused by name and opset, leaving no file."""
 
+import os
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from tests.helpers.onnx_check import check_same, randomize
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from core.export.onnx import export_onnx  # noqa: E402
+from core.export.onnx import OPSET, UnsupportedLayer, export_onnx  # noqa: E402
 
 
 def _seq(shape, *layers, **input_kw):
@@ -72,6 +73,10 @@ SEQUENCE_MODELS = {
     "Permute": lambda: (_seq((3, 4, 2), L.Permute((3, 1, 2)), L.Dense(2)), None),
     "TimeDistributed": lambda: (_seq(SEQ, L.TimeDistributed(L.Dense(4, activation="tanh")),
                                      L.TimeDistributed(L.Dropout(0.5))), None),
+    "SimpleRNN": lambda: (_seq(SEQ, L.SimpleRNN(4, return_sequences=True),
+                               L.SimpleRNN(3, activation="relu")), None),
+    "LSTM": lambda: (_seq(SEQ, L.LSTM(4, return_sequences=True), L.LSTM(3)), None),
+    "GRU": lambda: (_seq(SEQ, L.GRU(4, return_sequences=True), L.GRU(3)), None),
 }
 
 
@@ -85,11 +90,13 @@ def test_every_sequence_layer_type_matches_in_onnxruntime(layer_type, tmp_path):
 @pytest.mark.parametrize("padding", ["valid", "same"])
 def test_1d_conv_and_pools_on_sequences_of_unknown_length(padding, tmp_path):
     model = _seq((None, 3), L.Conv1D(4, 3, padding=padding, strides=2),
-                 L.Conv1D(2, 3, padding="causal"), L.MaxPooling1D(2, padding=padding),
+                 L.Conv1D(2, 3, padding="causal"), L.Conv1D(3, 2, padding=padding),
+                 L.AveragePooling1D(2, strides=1, padding=padding),
+                 L.MaxPooling1D(2, padding=padding),
                  L.AveragePooling1D(3, strides=2, padding=padding), L.GlobalAveragePooling1D())
     randomize(model)
     rng = np.random.default_rng(0)
-    for steps in (13, 14, 20, 25):  # odd and even: the extra "same" step goes after
+    for steps in (17, 18, 24, 29):  # odd and even: the extra "same" step goes after
         x = rng.normal(size=(3, steps, 3)).astype(np.float32)
         check_same(model, tmp_path / "m.onnx", xs=[x])
 
@@ -149,3 +156,10 @@ def test_masks_pass_through_dense_and_merge_as_the_engine(tmp_path):
     xs = masked_steps()
     xs[0][5, 1:3] = 1.0
     check_same(model, tmp_path / "m.onnx", xs=xs)
+
+
+def test_stateful_rnn_is_refused_by_name_and_leaves_no_file(tmp_path):
+    model = Sequential([L.Input((4, 2), batch_size=3), L.LSTM(2, stateful=True, name="mem")])
+    with pytest.raises(UnsupportedLayer, match=rf"'mem' \(LSTM\): stateful.*opset {OPSET}"):
+        export_onnx(model, tmp_path / "m.onnx")
+    assert os.listdir(tmp_path) == []

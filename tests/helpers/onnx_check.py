@@ -4,10 +4,10 @@ onnxruntime, compare with the engine's predict within 1e-5"."""
 import numpy as np
 
 
-def randomize(model, seed=0):
+def randomize(model, seed=0, scale=0.5):
     rng = np.random.default_rng(seed)
     for w in model.weights:
-        value = rng.normal(0.0, 0.5, w.shape)
+        value = rng.normal(0.0, scale, w.shape)
         if "variance" in w.name:
             value = rng.uniform(0.5, 2.0, w.shape)
         w.assign(value.astype(np.float32))

@@ -9,7 +9,7 @@ The file is written to a temporary file beside ``path`` and moved into place onl
 the whole model is emitted and checked, so a failed export leaves nothing on disk.
 Nested models are inlined; each layer is emitted by ``EMITTERS[class name]`` (one
 emitter per layer type, in files by family: ``emitters`` dense/conv/merge,
-``emit_sequence``). Keras masks travel beside
+``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``). Keras masks travel beside
 the tensors as ONNX bool tensors (``OnnxGraph.masks``), as ``core.layers.masks`` does
 in the engine: created by Embedding(mask_zero)/Masking, passed on by layers with
 ``supports_masking``, combined by the merge layers, used by the recurrent layers and
@@ -23,11 +23,11 @@ import tempfile
 
 import numpy as np
 
-from core.export.onnx import emit_sequence, emitters
+from core.export.onnx import emit_recurrent, emit_sequence, emitters
 from core.export.onnx.emitters import OPSET, UnsupportedLayer
 from core.export.onnx.masks import propagate_mask
 
-EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS}
+EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS, **emit_recurrent.EMITTERS}
 __all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS"]
 
 
@@ -168,9 +168,11 @@ def to_onnx_model(model):
     # name the outputs after their layers (Keras' output_names), as Identity ops
     final = []
     for t, name in zip(outputs, out_names):
-        target = t._keras_history[0].name
-        if target in final or target in in_names:
-            target = f"{target}_output"
+        stem = target = t._keras_history[0].name
+        k = 0
+        while target in final or target in in_names:  # several outputs of one layer
+            k += 1
+            target = f"{stem}_output" if k == 1 else f"{stem}_output_{k}"
         g.nodes.append(helper.make_node("Identity", [name], [target], name=target))
         final.append(target)
 
