@@ -9,7 +9,7 @@ import core  # noqa: F401  (before numpy-heavy imports, see README)
 from core import layers as L
 from core.graph.build import build_model
 from core.graph.templates import TEMPLATES
-from core.layers.spec import registered_layers
+from core.layers.spec import nested_layers, registered_layers
 from core.models import Model, Sequential
 from tests.helpers.onnx_check import check_same, randomize
 
@@ -75,6 +75,9 @@ def test_every_registered_layer_has_an_emitter_or_a_reason():
     missing = palette - set(EMITTERS) - set(NO_ONNX)
     assert not missing, f"no ONNX emitter and no reason given for {sorted(missing)}"
     assert not set(NO_ONNX) & set(EMITTERS)
+    # the loaders' other layers (cells run inside their RNN, not as graph nodes)
+    cells = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
+    assert set(nested_layers()) - cells <= set(EMITTERS)
 
 
 def test_every_registered_layer_type_has_a_model_here():
