@@ -141,3 +141,20 @@ def test_committed_keras_fixtures_match_engine_and_keras(name, tmp_path):
     np.testing.assert_allclose(out, keras_pred, atol=1e-5, rtol=1e-5)
     randomize(model)
     check_same(model, tmp_path / "m.onnx", xs=[x])
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_sequences_of_unknown_length(masked, tmp_path):
+    model = _build(masked, L.LSTM(4, return_sequences=True),
+                   L.Bidirectional(L.GRU(3, return_sequences=True)), L.SimpleRNN(2),
+                   shape=(None, 3))
+    randomize(model)
+    for steps in (2, 7):
+        xs = masked_steps(steps=steps) if steps == 7 else [np.ones((3, 2, 3), np.float32)]
+        check_same(model, tmp_path / "m.onnx", xs=xs)
+
+
+def test_time_distributed_of_a_recurrent_layer(tmp_path):
+    model = Sequential([L.Input((3, 5, 2)), L.TimeDistributed(L.GRU(3)), L.LSTM(2)])
+    randomize(model)
+    check_same(model, tmp_path / "m.onnx")
