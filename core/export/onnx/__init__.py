@@ -37,7 +37,6 @@ class OnnxGraph:
     def __init__(self, parent=None):
         from onnx import numpy_helper
         self._numpy_helper = numpy_helper
-        self.parent = parent
         self.nodes = []
         if parent is None:
             self.initializers, self.shapes, self.masks, self.dtypes = [], {}, {}, {}

@@ -7,7 +7,6 @@ and the previous output, and scans the input projection ``x @ kernel + bias`` (o
 MatMul outside the loop, as the engine's GEMM) and the mask, time-major. The cell
 formulas are Keras' in Keras' gate order, on the Keras weights as they are.
 
->>> from core.layers.rnn_lstm import LSTMCell
 >>> sorted(STEPS)
 ['GRUCell', 'LSTMCell', 'SimpleRNNCell']
 """
