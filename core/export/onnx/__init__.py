@@ -7,7 +7,13 @@
 
 The file is written to a temporary file beside ``path`` and moved into place only once
 the whole model is emitted and checked, so a failed export leaves nothing on disk.
-Nested models are inlined; each layer is emitted by ``emitters.EMITTERS[class name]``.
+Nested models are inlined; each layer is emitted by ``EMITTERS[class name]`` (one
+emitter per layer type, in files by family: ``emitters`` dense/conv/merge,
+``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``). Keras masks travel beside
+the tensors as ONNX bool tensors (``OnnxGraph.masks``), as ``core.layers.masks`` does
+in the engine: created by Embedding(mask_zero)/Masking, passed on by layers with
+``supports_masking``, combined by the merge layers, used by the recurrent layers and
+GlobalAveragePooling1D.
 """
 
 from __future__ import annotations
@@ -17,24 +23,46 @@ import tempfile
 
 import numpy as np
 
-from core.export.onnx.emitters import EMITTERS, OPSET, UnsupportedLayer
+from core.export.onnx import emit_recurrent, emit_sequence, emitters
+from core.export.onnx.emitters import OPSET, UnsupportedLayer
+from core.export.onnx.masks import propagate_mask
 
+EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS, **emit_recurrent.EMITTERS}
 __all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS"]
 
 
 class OnnxGraph:
     """Collects nodes and initializers; hands out unique tensor names."""
 
-    def __init__(self):
+    def __init__(self, parent=None):
         from onnx import numpy_helper
         self._numpy_helper = numpy_helper
-        self.nodes, self.initializers, self.shapes = [], [], {}
-        self._count = 0
-        self._weights = {}
+        self.nodes = []
+        if parent is None:
+            self.initializers, self.shapes, self.masks, self.dtypes = [], {}, {}, {}
+            self._count = [0]
+            self._weights = {}
+        else:  # a subgraph (Scan body): names and constants live in the outer graph
+            self.initializers, self.shapes = parent.initializers, parent.shapes
+            self.masks, self.dtypes = parent.masks, parent.dtypes
+            self._count, self._weights = parent._count, parent._weights
 
     def _name(self, stem: str) -> str:
-        self._count += 1
-        return f"{stem}_{self._count}"
+        self._count[0] += 1
+        return f"{stem}_{self._count[0]}"
+
+    def subgraph(self) -> OnnxGraph:
+        """A graph for a control-flow body: its own nodes, the outer graph's constants
+        (a body may read outer-scope tensors) and unique names."""
+        return OnnxGraph(parent=self)
+
+    def dtype(self, name: str) -> str:
+        """numpy dtype name of tensor ``name`` (float32 unless a graph input says else)."""
+        return self.dtypes.get(name, "float32")
+
+    def emit_layer(self, layer, xs: list[str]) -> list[str]:
+        """Emit ``layer`` (a Model is inlined) on inputs ``xs``; its output names."""
+        return _emit_layer(self, layer, xs)
 
     def rank(self, name: str) -> int:
         return len(self.shapes[name])
@@ -44,10 +72,15 @@ class OnnxGraph:
         return self.shapes[name]
 
     def op(self, op_type: str, inputs: list[str], **attrs) -> str:
+        return self.ops(op_type, inputs, 1, **attrs)[0]
+
+    def ops(self, op_type: str, inputs: list[str], n_out: int, **attrs) -> list[str]:
+        """A node with ``n_out`` outputs ("" in ``inputs``: an optional input left out)."""
         from onnx import helper
         out = self._name(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
+        names = [out] + [f"{out}_{i}" for i in range(1, n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, names, name=out, **attrs))
+        return names
 
     def const(self, value) -> str:
         arr = np.asarray(value)
@@ -81,8 +114,22 @@ def _graph_of(model):
     return inputs, outputs, order
 
 
-def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
+def _emit_layer(g: OnnxGraph, layer, xs: list[str]) -> list[str]:
     from core.models.model import Model
+    if isinstance(layer, Model):
+        return _emit_model(g, layer, xs)
+    emit = EMITTERS.get(type(layer).__name__)
+    if emit is None:
+        raise UnsupportedLayer(
+            f"Layer '{layer.name}' ({type(layer).__name__}) has no ONNX emitter; it "
+            f"cannot be represented in ONNX opset {OPSET}.")
+    outs = emit(g, layer, xs)
+    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+    propagate_mask(g, layer, xs, outs)
+    return outs
+
+
+def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
     inputs, outputs, order = _graph_of(model)
     names = {id(t): n for t, n in zip(inputs, input_names)}
     for node in order:
@@ -90,19 +137,20 @@ def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
         if getattr(layer, "num_inputs", 1) == 0:  # InputLayer: its tensor is a graph input
             continue
         xs = [names[id(t)] for t in node.input_tensors]
-        if isinstance(layer, Model):
-            outs = _emit_model(g, layer, xs)
-        else:
-            emit = EMITTERS.get(type(layer).__name__)
-            if emit is None:
-                raise UnsupportedLayer(
-                    f"Layer '{layer.name}' ({type(layer).__name__}) has no ONNX emitter; it "
-                    f"cannot be represented in ONNX opset {OPSET}.")
-            outs = [emit(g, layer, xs)]
+        outs = _emit_layer(g, layer, xs)
         for t, name in zip(node.output_tensors, outs):
             names[id(t)] = name
             g.shapes[name] = tuple(t.shape)
     return [names[id(t)] for t in outputs]
+
+
+def _onnx_dtype(tensor) -> tuple[str, str]:
+    """(numpy name, TensorProto name) of a model input: ints stay ints (token ids for an
+    Embedding), every float input is float32 as the exported weights."""
+    name = str(getattr(tensor, "dtype", None) or "float32")
+    if name in ("int32", "int64"):
+        return name, name.upper()
+    return "float32", "FLOAT"
 
 
 def to_onnx_model(model):
@@ -114,19 +162,24 @@ def to_onnx_model(model):
     in_names = [t._keras_history[0].name for t in inputs]
     for t, name in zip(inputs, in_names):
         g.shapes[name] = tuple(t.shape)
+        g.dtypes[name] = _onnx_dtype(t)[0]
     out_names = _emit_model(g, model, in_names)
     # name the outputs after their layers (Keras' output_names), as Identity ops
     final = []
     for t, name in zip(outputs, out_names):
-        target = t._keras_history[0].name
-        if target in final or target in in_names:
-            target = f"{target}_output"
+        stem = target = t._keras_history[0].name
+        k = 0
+        while target in final or target in in_names:  # several outputs of one layer
+            k += 1
+            target = f"{stem}_output" if k == 1 else f"{stem}_output_{k}"
         g.nodes.append(helper.make_node("Identity", [name], [target], name=target))
         final.append(target)
 
     def info(name, t):
-        dims = ["batch" if d is None else int(d) for d in t.shape]
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+        dims = ["batch" if i == 0 and d is None else (None if d is None else int(d))
+                for i, d in enumerate(t.shape)]
+        elem = getattr(TensorProto, _onnx_dtype(t)[1])
+        return helper.make_tensor_value_info(name, elem, dims)
 
     graph = helper.make_graph(g.nodes, model.name,
                               [info(n, t) for n, t in zip(in_names, inputs)],

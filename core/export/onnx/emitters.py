@@ -1,4 +1,8 @@
-"""One ONNX emitter per registered layer type (keyed by class name), plus activations.
+"""ONNX emitters of the dense, convolutional, pooling, normalization, reshaping and
+merge layers (keyed by class name), the activations, and the shared error.
+
+The sequence and recurrent families live in ``emit_sequence``, ``emit_recurrent``
+and ``emit_masked_rnn``; ``core.export.onnx.EMITTERS`` joins the tables.
 
 Tensors stay in Keras' channels-last layout between layers; the spatial layers that
 ONNX defines channels-first (Conv, pooling) transpose in and out around their op.
