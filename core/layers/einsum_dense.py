@@ -1,10 +1,12 @@
 """``EinsumDense`` (Keras 3): ``activation(einsum(equation, inputs, kernel) + bias)``.
 
 The equation is Keras' ``"abc,cde->abde"``, ``"...b,bc->...c"`` or ``"ab...,bc->ac..."``;
-``output_shape`` gives the output's sizes after the batch (and any ``...``) axes, None
-where the input decides. Weight shapes, bias broadcasting (``bias_axes``), config keys
-and the kernel initializer's fans (a VarianceScaling initializer is given the kernel's
-input/output axes, as Keras 3.15 does) follow ``keras/src/layers/core/einsum_dense.py``.
+``output_shape`` gives the output's sizes after the batch (and any ``...``) axes; a None
+stays None in the symbolic shape even where the input knows the size (Keras does not
+fill it in either: its summary shows ``(None, None, 6)``). Weight shapes, bias
+broadcasting (``bias_axes``), config keys and the kernel initializer's fans (a
+VarianceScaling initializer is given the kernel's input/output axes, as Keras 3.15
+does) follow ``keras/src/layers/core/einsum_dense.py``.
 ``MultiHeadAttention`` is built from four of these. Forward and backward are two-operand
 contractions run as one batched matmul (``core.ops.contract``).
 
@@ -12,6 +14,8 @@ contractions run as one batched matmul (``core.ops.contract``).
 >>> layer = EinsumDense("abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de")
 >>> layer(np.ones((4, 5, 6), "float32")).shape
 (4, 5, 2, 3)
+>>> layer.compute_output_shape((None, 5, 6))
+(None, None, 2, 3)
 >>> [w.shape for w in layer.weights]
 [(6, 2, 3), (2, 3)]
 """
@@ -83,7 +87,6 @@ def analyze(layer, equation, bias_axes, input_shape, partial_output_shape):
                 raise ValueError(
                     f"Layer '{layer}': input shape and output shape do not match at shared "
                     f"dimension '{c}'. Input shape is {dims[c]}, and output shape is {full[i]}.")
-            full[i] = dims[c] if full[i] is None else full[i]
         elif c not in sw:
             raise ValueError(f"Layer '{layer}': dimension '{c}' was specified in the output "
                              f"'{sout}' but has no corresponding dim in the input spec "

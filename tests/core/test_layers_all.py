@@ -97,7 +97,7 @@ CASES = [
     ("TimeDistributed", {"layer": {"class_name": "Dense", "config": {"units": 3,
                                                                     "activation": "tanh"}}},
      (2, 4, 5), (2, 4, 3), {}),
-    ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": (None, 2, 3),
+    ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": (4, 2, 3),
                      "bias_axes": "de", "activation": "tanh"}, (2, 4, 5), (2, 4, 2, 3), {}),
     ("EinsumDense", {"equation": "...b,bc->...c", "output_shape": 3}, (2, 4, 5), (2, 4, 3),
      {}),
