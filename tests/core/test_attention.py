@@ -134,3 +134,31 @@ def test_errors_name_the_layer_and_shapes():
         mha(np.zeros((1, 4, 5), "float32"), np.zeros((1, 3, 7), "float32"))
     with pytest.raises(ValueError, match="num_heads"):
         MultiHeadAttention(0, 3)
+
+
+def test_gradients_with_masks_causal_and_dropout_off_match_finite_differences():
+    from core.layers import Layer
+    from tests.helpers.gradcheck import check_layer_gradients
+
+    key_ok = np.array([[1, 1, 0, 1], [0, 1, 1, 1]], bool)
+    allowed = np.random.default_rng(4).random((2, 4, 4)) > 0.3
+    allowed[:, :, 1] = True
+
+    class Masked(Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.mha = MultiHeadAttention(2, 3, value_dim=2, use_gate=True, dtype="float64")
+
+        def call(self, inputs):
+            q, v = inputs
+            _masks.set_mask(v, key_ok)
+            return self.mha(q, v, attention_mask=allowed, use_causal_mask=True)
+
+    layer = Masked(dtype="float64")
+    rng = np.random.default_rng(5)
+    xs = [rng.uniform(-1, 1, (2, 4, 5)), rng.uniform(-1, 1, (2, 4, 5))]
+    layer(xs)
+    for w in layer.trainable_weights:
+        w.assign(w.value + rng.normal(0, 0.2, w.shape))
+    errors = check_layer_gradients(layer, xs, rtol=1e-6)
+    assert len(errors) == 2 + 10  # both inputs, five projections' kernels and biases
