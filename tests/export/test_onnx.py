@@ -107,7 +107,14 @@ NO_EMITTER_YET = {
     "SimpleRNN": lambda: _seq((6, 2), L.SimpleRNN(3)),
     "LSTM": lambda: _seq((6, 2), L.LSTM(3)),
     "GRU": lambda: _seq((6, 2), L.GRU(3)),
+    "EinsumDense": lambda: _seq((6, 2), L.EinsumDense("abc,cd->abd", (6, 3), bias_axes="d")),
+    "MultiHeadAttention": lambda: _attention(),
 }
+
+
+def _attention():
+    x = L.Input((6, 4))
+    return Model(x, L.MultiHeadAttention(2, 2)(x, x))
 
 
 def test_every_registered_layer_type_has_a_model_here():
