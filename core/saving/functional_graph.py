@@ -220,10 +220,11 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             refs = [tensor(list(d[:3]), f"layer {name!r}") for d in node_data]
             kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
             args = [refs[0] if len(refs) == 1 else refs]
-        if len(args) > 1 and type(layer).__call__ is not Layer.__call__:
+        if len(args) != 1 and type(layer).__call__ is not Layer.__call__:
+            # several tensors, or all given by keyword (``mha(query=x, value=x)``)
             if not isinstance(kwargs, dict):
                 raise ValueError(f"Functional config: kwargs of layer {name!r} must be a dict.")
-            layer(*args, **kwargs)  # a layer whose call takes several tensors
+            layer(*args, **kwargs)
             return
         if len(args) != 1:
             raise ValueError(f"Functional config: layer {name!r} is called with {len(args)} "

@@ -10,7 +10,8 @@ the layer and writes ``DIR/<name>.out.npz`` (``o0, o1``).
 Files: ``ours.keras`` (our model) is loaded, trained one SGD step on ``train.npz`` and
 its weights after the step written to ``ours.trained.npz``; Keras also writes its own
 ``keras_mha.keras`` model (cross-attention with a key, a causal mask and an Embedding
-mask) with inputs and predictions in ``keras_mha.npz``; ``resaved.keras`` (that file
+mask) with inputs and predictions in ``keras_mha.npz``, and ``keras_kw.keras`` (called
+with keywords, ``mha(query=q, value=q)``) with ``keras_kw.npz``; ``resaved.keras`` (that file
 after our load and save) is loaded back and predicts into ``resaved.out.npz``.
 """
 
@@ -82,6 +83,11 @@ def keras_model(folder):
     model.save(os.path.join(folder, "keras_mha.keras"))
     np.savez(os.path.join(folder, "keras_mha.npz"), ids=x_ids, ctx=x_ctx,
              y=model.predict([x_ids, x_ctx], verbose=0))
+    q = keras.Input((5, 3))
+    kw = keras.Model(q, keras.layers.MultiHeadAttention(2, 2)(query=q, value=q))
+    x_kw = rng.normal(size=(2, 5, 3)).astype("float32")
+    kw.save(os.path.join(folder, "keras_kw.keras"))
+    np.savez(os.path.join(folder, "keras_kw.npz"), x=x_kw, y=kw.predict(x_kw, verbose=0))
 
 
 def main(folder):

@@ -165,3 +165,11 @@ def test_keras_file_loads_here_and_our_resave_loads_in_keras(keras_run):
         # Keras recomputes masks; Keras' own file avoids that with mask op nodes
         # (NotEqual, LogicalOr) that we do not write (docs/architecture.md).
         np.testing.assert_allclose(d["y"][1:], y[1:], rtol=1e-5, atol=1e-5)
+
+
+def test_keras_file_with_a_keyword_call_loads_with_its_predictions(keras_run):
+    folder, _ = keras_run
+    with np.load(folder / "keras_kw.npz") as d:
+        model = load_model(folder / "keras_kw.keras")
+        np.testing.assert_allclose(model.predict(d["x"], verbose=0), d["y"], rtol=1e-5,
+                                   atol=1e-5)
