@@ -114,7 +114,18 @@ def config_from_layer(layer, cls) -> dict:
     init = {p.name: p.default for p in params if p.name not in required}
     init.update({p.name: kcfg[p.name] for p in params if p.name in kcfg and p.name in required})
     try:
-        ref_cfg = _json_form(cls(name=layer.name, **init).get_config())
+        ref = cls(name=layer.name, **init)
+        if getattr(layer, "built", False) and layer._build_input_shape is not None:
+            # Some configs change when built (Keras writes MultiHeadAttention's
+            # attention_axes, LayerNormalization's axis list): compare built with built,
+            # leaving the engine's random stream as it was (the initializers draw).
+            from core import random as nw_random
+            state = nw_random.rng().bit_generator.state
+            try:
+                ref._maybe_build(layer._build_input_shape)
+            finally:
+                nw_random.rng().bit_generator.state = state
+        ref_cfg = _json_form(ref.get_config())
     except Exception:  # noqa: BLE001 - without a reference every value is kept
         ref_cfg = {}
     kcfg = _json_form(kcfg)

@@ -116,15 +116,82 @@ def two_input(registry=None) -> GraphDocument:
     return _finish(doc)
 
 
+# Sequence templates (#10). Their data: ``core.datasets.sequence_data`` (the shipped
+# VADER sentences, vectorized with TextVectorization to SEQ_LEN ids below VOCAB; the
+# shipped CO2 series as windows of WINDOW weeks, each minus its last value, predicting
+# the change HORIZON weeks on).
+VOCAB, SEQ_LEN, WINDOW, HORIZON = 4000, 40, 52, 8
+
+
+def text_classifier(registry=None) -> GraphDocument:
+    doc = _doc("Text classifier", "Sentiment of a sentence: token ids (TextVectorization, "
+               f"{VOCAB} words, {SEQ_LEN} steps, 0 = padding) -> Embedding with a padding "
+               "mask -> LSTM (skips the padding) -> sigmoid. Trains on the shipped VADER "
+               "sentences (positive / negative).", registry,
+               loss="binary_crossentropy", optimizer="adam", learning_rate=0.002,
+               metrics=["accuracy"], epochs=3, batch_size=32, validation_split=0.2,
+               dataset="", seed=42)
+    _chain(doc, [("InputLayer", {"shape": [SEQ_LEN]}),
+                 ("Embedding", {"input_dim": VOCAB, "output_dim": 32, "mask_zero": True}),
+                 ("LSTM", {"units": 32}),
+                 ("Dense", {"units": 1, "activation": "sigmoid"})])
+    return _finish(doc)
+
+
+def forecaster(registry=None) -> GraphDocument:
+    doc = _doc("Time-series forecaster", f"The value {HORIZON} steps ahead from the last "
+               f"{WINDOW}: a causal Conv1D over the window, an LSTM, a linear output. "
+               "Trains on the shipped Mauna Loa weekly CO2 series (windows minus their "
+               "last value, split by time).", registry,
+               loss="mse", optimizer="adam", learning_rate=0.003, metrics=["mae"],
+               epochs=10, batch_size=32, validation_split=0.2, dataset="", seed=42,
+               shuffle=True)
+    _chain(doc, [("InputLayer", {"shape": [WINDOW, 1]}),
+                 ("Conv1D", {"filters": 16, "kernel_size": 4, "padding": "causal",
+                             "activation": "relu"}),
+                 ("LSTM", {"units": 16}),
+                 ("Dense", {"units": 1})])
+    return _finish(doc)
+
+
+def small_transformer(registry=None) -> GraphDocument:
+    doc = _doc("Small transformer classifier", "One transformer block on token ids: "
+               "Embedding (padding mask), self-attention (two wires from the embedding: "
+               "query and value), a residual Add, LayerNormalization, average pooling over "
+               "the unpadded steps, sigmoid. No position embedding (none in the palette "
+               "yet): word order is not seen.", registry,
+               loss="binary_crossentropy", optimizer="adam", learning_rate=0.002,
+               metrics=["accuracy"], epochs=2, batch_size=32, validation_split=0.2,
+               dataset="", seed=42)
+    ids, emb = _chain(doc, [("InputLayer", {"shape": [SEQ_LEN]}),
+                            ("Embedding", {"input_dim": VOCAB, "output_dim": 32,
+                                           "mask_zero": True})])
+    mha = doc.add_node("MultiHeadAttention", {"num_heads": 2, "key_dim": 16})
+    doc.connect(emb, mha, 0)
+    doc.connect(emb, mha, 1)
+    add = doc.add_node("Add")
+    doc.connect(emb, add)
+    doc.connect(mha, add)
+    _chain(doc, [("LayerNormalization", None), ("GlobalAveragePooling1D", None),
+                 ("Dense", {"units": 1, "activation": "sigmoid"})], start=add)
+    return _finish(doc)
+
+
 TEMPLATES = {"mnist_mlp": mnist_mlp, "mnist_cnn": mnist_cnn, "resnet_block": resnet_block,
              "two_input": two_input}
+# Kept apart from TEMPLATES while the ONNX and Keras-script exporters (whose tests run
+# every entry of TEMPLATES) have no emitters for Embedding, LSTM, Conv1D and
+# MultiHeadAttention; written to resources/examples like the others.
+SEQUENCE_TEMPLATES = {"text_classifier": text_classifier, "forecaster": forecaster,
+                      "small_transformer": small_transformer}
+ALL_TEMPLATES = {**TEMPLATES, **SEQUENCE_TEMPLATES}
 
 
 def write_examples(folder=EXAMPLES_DIR) -> list[Path]:
     """Build every template and save it as ``<folder>/<name>.nwproj``."""
     from core.graph.project_file import save_project
     out = []
-    for name, make in TEMPLATES.items():
+    for name, make in ALL_TEMPLATES.items():
         doc = make()
         problems = [p.message for p in doc.problems() if p.severity == "error"]
         if problems:

@@ -21,6 +21,7 @@ from core.layers.bidirectional import Bidirectional
 from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
+from core.layers.einsum_dense import EinsumDense
 from core.layers.lambda_layer import Lambda
 from core.layers.merging import (
     Add,
@@ -38,6 +39,7 @@ from core.layers.merging import (
     multiply,
     subtract,
 )
+from core.layers.multi_head_attention import MultiHeadAttention
 from core.layers.node import KerasTensor
 from core.layers.normalization import BatchNormalization
 from core.layers.pooling import (
@@ -98,7 +100,7 @@ __all__ = [
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
     "SimpleRNN", "SimpleRNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell", "RNN", "StackedRNNCells",
-    "Bidirectional",
+    "Bidirectional", "EinsumDense", "MultiHeadAttention",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]

@@ -18,6 +18,7 @@ from core.layers.pooling1d import (
     MaxPooling1D,
 )
 from core.layers.repeat_vector import RepeatVector
+from core.layers.text_vectorization import TextVectorization
 from core.layers.time_distributed import TimeDistributed
 
 # Keras' aliases.
@@ -30,4 +31,4 @@ GlobalAvgPool1D = GlobalAveragePooling1D
 __all__ = ["Embedding", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D",
            "AveragePooling1D", "AvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D",
            "GlobalAveragePooling1D", "GlobalAvgPool1D", "LayerNormalization", "Masking",
-           "RepeatVector", "Permute", "TimeDistributed"]
+           "RepeatVector", "Permute", "TimeDistributed", "TextVectorization"]

@@ -170,7 +170,7 @@ def check(layer: str, p: Param, value):
 
 _LAYERS: dict[str, type] = {}
 GROUPS = ("Input", "Core", "Convolution", "Pooling", "Normalization", "Merge", "Activation",
-          "Regularization", "Reshaping", "Sequence", "Recurrent", "Custom")
+          "Regularization", "Reshaping", "Sequence", "Recurrent", "Attention", "Custom")
 
 
 _NESTED: dict[str, type] = {}

@@ -180,5 +180,6 @@ from core.ops.reduce import (
 )
 
 __all__ = sorted(n for n in dir() if not n.startswith("_") and n not in {
-    "linalg", "nn", "Tracked", "activations", "core_ops", "elementwise", "engine", "reduce",
+    "linalg", "nn", "Tracked", "activations", "contract", "core_ops", "elementwise", "engine",
+    "reduce",
     "manipulation", "dispatch"})

@@ -12,6 +12,7 @@ import builtins
 
 import numpy as np
 
+from core.ops.contract import contract
 from core.ops.engine import primitive, run
 
 
@@ -108,7 +109,7 @@ def einsum(subscripts, *operands):
     ins = ins.split(",")
 
     def f(*arrays):
-        return np.einsum(subscripts, *arrays), arrays
+        return contract(subscripts, *arrays), arrays
 
     def b(arrays, g, need):
         grads = []
@@ -125,7 +126,7 @@ def einsum(subscripts, *operands):
             # Letters only in this operand (summed out in the forward) broadcast back.
             known = set(out) | set("".join(other_subs))
             kept = "".join(ch for ch in target if ch in known)
-            gi = np.einsum(",".join([out] + other_subs) + "->" + kept, g, *others)
+            gi = contract(",".join([out] + other_subs) + "->" + kept, g, *others)
             if kept != target:
                 shape = arrays[i].shape
                 gi = np.broadcast_to(_broadcast_subs(gi, kept, target, shape), shape)

@@ -59,6 +59,15 @@ def _serialize_node(node, own_nodes) -> dict | None:
 
     tensors = [tensor(t) for t in node.input_tensors]
     kwargs = to_plain(node.call_kwargs)
+    layout = getattr(node, "call_layout", None)
+    if layout is not None:
+        # Several positional inputs, then keyword tensors (MultiHeadAttention's
+        # ``(query, value, key=...)``); a None name is a slot filled in, not written.
+        n_args, names = layout
+        for name, t in zip(names, tensors[n_args:]):
+            if name is not None:
+                kwargs[name] = t
+        return {"args": tensors[:n_args], "kwargs": kwargs}
     # Inputs given as keyword tensors (an RNN's ``initial_state=[h, c]``) are the node's
     # trailing inputs; Keras writes them in the kwargs.
     for key, count in getattr(node, "tensor_kwargs", {}).items():
@@ -211,6 +220,12 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             refs = [tensor(list(d[:3]), f"layer {name!r}") for d in node_data]
             kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
             args = [refs[0] if len(refs) == 1 else refs]
+        if len(args) != 1 and type(layer).__call__ is not Layer.__call__:
+            # several tensors, or all given by keyword (``mha(query=x, value=x)``)
+            if not isinstance(kwargs, dict):
+                raise ValueError(f"Functional config: kwargs of layer {name!r} must be a dict.")
+            layer(*args, **kwargs)
+            return
         if len(args) != 1:
             raise ValueError(f"Functional config: layer {name!r} is called with {len(args)} "
                              "positional inputs; only one (a tensor or a list) is supported.")

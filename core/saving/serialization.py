@@ -99,6 +99,8 @@ def build_config(layer):
         return None
     if not getattr(layer, "built", False) or layer._build_input_shape is None:
         return None
+    if hasattr(layer, "get_build_config"):  # a layer built from several named shapes
+        return layer.get_build_config()
     return {"input_shape": to_plain(layer._build_input_shape)}
 
 
@@ -202,6 +204,9 @@ def deserialize_layer(config: dict, custom_objects=None):
             layer = call_from_config(cls, inner, config.get("class_name"))
     bc = config.get("build_config")
     if not getattr(layer, "built", False) and isinstance(bc, dict) and \
+            hasattr(layer, "build_from_config") and "shapes_dict" in bc:
+        layer.build_from_config(bc)  # Keras' build(query_shape, value_shape, ...)
+    elif not getattr(layer, "built", False) and isinstance(bc, dict) and \
             bc.get("input_shape") is not None:
         layer._maybe_build(_to_shape(bc["input_shape"]))
     return layer

@@ -8,7 +8,7 @@ import pytest
 from core.graph import GraphDocument, GraphError
 from core.graph.build import model_weights
 from core.graph.project_file import load_project
-from core.graph.templates import EXAMPLES_DIR, TEMPLATES, write_examples
+from core.graph.templates import ALL_TEMPLATES, EXAMPLES_DIR, TEMPLATES, write_examples
 from tests.graph.helpers import chain, require_models
 
 
@@ -19,10 +19,10 @@ def _by_name(doc):
     return nodes, edges
 
 
-@pytest.mark.parametrize("name", sorted(TEMPLATES))
+@pytest.mark.parametrize("name", sorted(ALL_TEMPLATES))
 def test_round_trip_document_model_document(name):
     require_models()
-    doc = TEMPLATES[name]()
+    doc = ALL_TEMPLATES[name]()
     model = doc.build_model()
     assert [ly.name for ly in model.layers if ly.num_inputs != 0]  # a real model
     assert {ly.name for ly in model.layers} == {n.name for n in doc.nodes.values()}
@@ -132,7 +132,7 @@ def test_shared_and_subclassed_models_are_refused():
 
 def test_shipped_examples_are_the_templates_output(tmp_path):
     written = write_examples(tmp_path)
-    assert sorted(p.name for p in written) == sorted(f"{n}.nwproj" for n in TEMPLATES)
+    assert sorted(p.name for p in written) == sorted(f"{n}.nwproj" for n in ALL_TEMPLATES)
     for p in written:
         shipped = EXAMPLES_DIR / p.name
         assert shipped.exists(), f"run python -m core.graph.templates ({shipped} missing)"

@@ -11,7 +11,8 @@ SHAPES = [(8, 8, 3), (6, 5), (12,), (6, 6, 6, 2)]
 
 
 # Required arguments whose generic probe value is invalid for the layer.
-_PROBE_VALUES = {"Permute": {"dims": [1]}}
+_PROBE_VALUES = {"Permute": {"dims": [1]},
+                 "EinsumDense": {"equation": "...b,bc->...c", "output_shape": [4]}}
 # Layers the document cannot make yet: their argument is a layer instance, no Param.
 _NOT_FROM_PARAMS = {"TimeDistributed"}
 
