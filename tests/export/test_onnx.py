@@ -82,7 +82,10 @@ def test_every_registered_layer_has_an_emitter_or_a_reason():
     assert not set(NO_ONNX) & set(EMITTERS)
     # the loaders' other layers (cells run inside their RNN, not as graph nodes)
     cells = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
-    assert set(nested_layers()) - cells <= set(EMITTERS)
+    # Lambda runs an arbitrary Python function; TextVectorization maps strings before
+    # the model (it cannot sit in a numeric model here): neither has an ONNX form.
+    no_graph_form = {"Lambda", "TextVectorization"}
+    assert set(nested_layers()) - cells - no_graph_form <= set(EMITTERS)
 
 
 @pytest.mark.parametrize("layer_type", sorted(NO_ONNX))

@@ -166,10 +166,12 @@ def to_onnx_model(model):
     out_names = _emit_model(g, model, in_names)
     # name the outputs after their layers (Keras' output_names), as Identity ops
     final = []
+    # a layer named like an intermediate tensor (``softmax_1``) must not reuse its name
+    used = {o for node in g.nodes for o in node.output} | {i.name for i in g.initializers}
     for t, name in zip(outputs, out_names):
         stem = target = t._keras_history[0].name
         k = 0
-        while target in final or target in in_names:  # several outputs of one layer
+        while target in final or target in in_names or target in used:
             k += 1
             target = f"{stem}_output" if k == 1 else f"{stem}_output_{k}"
         g.nodes.append(helper.make_node("Identity", [name], [target], name=target))
