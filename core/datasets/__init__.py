@@ -5,11 +5,11 @@
 >>> (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()  # doctest: +SKIP
 """
 
-from core.datasets import fashion_mnist, mnist
+from core.datasets import fashion_mnist, imdb, mnist
 from core.datasets.download import ChecksumError, get_file
 from core.datasets.files import load_csv, load_idx, load_npz
 from core.datasets.idx import read_idx, read_idx_pair
 from core.datasets.sample import load_sample
 
-__all__ = ["ChecksumError", "fashion_mnist", "get_file", "load_csv", "load_idx", "load_npz",
+__all__ = ["ChecksumError", "fashion_mnist", "get_file", "imdb", "load_csv", "load_idx", "load_npz",
            "load_sample", "mnist", "read_idx", "read_idx_pair"]
