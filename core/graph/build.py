@@ -205,6 +205,14 @@ def _model_graph(model):
             continue
         if mine[0].is_multi_output:
             raise GraphError(f"Layer '{layer.name}' has several outputs; not supported.")
+        # A node holds the wiring, not call arguments: a model that needs them (e.g.
+        # use_causal_mask=True) would be rebuilt computing something else.
+        extra = {k: v for k, v in mine[0].call_kwargs.items()
+                 if k not in ("training", "mask") and v is not None}
+        if extra:
+            raise GraphError(f"Layer '{layer.name}' is called with {extra}; the editor "
+                             "cannot show call arguments yet, so it would rebuild a "
+                             "different model. The file still loads with load_model.")
         for port, t in enumerate(mine[0].input_tensors):
             if t._keras_history is None:
                 raise GraphError(f"Layer '{layer.name}' has an input without a source layer.")

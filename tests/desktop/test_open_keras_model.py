@@ -16,7 +16,10 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras3"
-FILES = sorted(FIXTURES.glob("*.keras"))
+# func_attention calls a layer with use_causal_mask=True, which a graph node cannot
+# hold yet: File > Open refuses it by name (test below) instead of rebuilding another model.
+CALL_ARGUMENTS = {"func_attention"}
+FILES = sorted(p for p in FIXTURES.glob("*.keras") if p.stem not in CALL_ARGUMENTS)
 EPOCH_MS = 240_000
 
 
@@ -39,6 +42,15 @@ def _window(qtbot, tmp_path, monkeypatch):
     win.auto_answer, win.auto_save_answer, win.quiet_errors = True, "discard", True
     qtbot.addWidget(win)
     return win
+
+
+@pytest.mark.parametrize("stem", sorted(CALL_ARGUMENTS))
+def test_a_model_needing_call_arguments_is_refused_by_name(qtbot, tmp_path, monkeypatch,
+                                                           stem):
+    win = _window(qtbot, tmp_path, monkeypatch)
+    assert not win.project.open(str(FIXTURES / f"{stem}.keras"))
+    assert "self_attention" in win.errors[-1] and "use_causal_mask" in win.errors[-1]
+    assert not win.document.nodes
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
