@@ -14,6 +14,7 @@ the file and the member.
 from __future__ import annotations
 
 import math
+import zipfile
 
 import numpy as np
 
@@ -39,6 +40,9 @@ def _header(f, path, key):
     return shape, fortran, dtype
 
 
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what numpy's savez writes
+
+
 def read_npz_arrays(zf, path, keys, max_total: int) -> dict:
     """``{key: array}`` for ``keys`` of the open zip ``zf`` (members ``key.npy``)."""
     infos = {i.filename: i for i in zf.infolist()}
@@ -56,6 +60,11 @@ def read_npz_arrays(zf, path, keys, max_total: int) -> dict:
                              f"{safety.fmt_bytes(info.file_size)} but stores "
                              f"{safety.fmt_bytes(info.compress_size)}; refusing a likely "
                              "decompression bomb.")
+        if info.flag_bits & 0x1 or info.compress_type not in _METHODS:
+            # zipfile raises RuntimeError / NotImplementedError for these: say it plainly
+            raise ValueError(f"{path}: member '{key}' is encrypted or uses compression "
+                             f"method {info.compress_type}; only stored or deflated "
+                             "members are read.")
         with zf.open(info) as f:
             shape, fortran, dtype = _header(f, path, key)
             if dtype.hasobject or dtype.kind not in "biufc":

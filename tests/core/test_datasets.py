@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import io
 import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -280,3 +281,19 @@ def test_resource_path_rejects_escapes():
         resource_path("..", "secret")
     with pytest.raises(ValueError, match="absolute"):
         resource_path("/etc/passwd")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_npz_member_with_another_compression_method_is_refused_by_name(tmp_path, method):
+    """numpy writes stored or deflated members; anything else (and encrypted members,
+    found by the loader fuzz) is a ValueError naming the file and the member."""
+    buf = io.BytesIO()
+    np.save(buf, np.arange(6, dtype="float32"))
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w", compression=method) as zf:
+        zf.writestr("x.npy", buf.getvalue())
+        zf.writestr("y.npy", buf.getvalue())
+    from core.datasets import load_npz
+    with pytest.raises(ValueError, match=r"odd\.npz: member 'x' is encrypted or uses "
+                                         f"compression method {method}"):
+        load_npz(path)
