@@ -29,6 +29,7 @@ import numpy as np
 
 from core import activations, constraints, initializers, regularizers
 from core.layers.base import Layer
+from core.layers.kernel_bias import set_kernel_bias_objects
 from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 from core.ops.contract import contract
 
@@ -149,12 +150,9 @@ class EinsumDense(Layer):
         self.bias_axes = None if bias_axes in (None, "") else self._check("bias_axes", bias_axes)
         _match(self.name, self.equation)  # a malformed equation fails here, not at build
         self.activation = activations.get(activation)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = self._get_each(
-            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = self._get_each(
-            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        set_kernel_bias_objects(self, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer,
+                                kernel_constraint, bias_constraint)
         self._refuse_unsupported(lora_rank=lora_rank, lora_alpha=lora_alpha,
                                  gptq_unpacked_column_size=gptq_unpacked_column_size,
                                  quantization_config=quantization_config)

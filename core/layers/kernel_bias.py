@@ -14,6 +14,18 @@ from __future__ import annotations
 from core import constraints, initializers, regularizers
 
 
+def set_kernel_bias_objects(layer, kernel_initializer, bias_initializer, kernel_regularizer,
+                            bias_regularizer, kernel_constraint, bias_constraint) -> None:
+    """The six initializer/regularizer/constraint attributes of a kernel and its bias
+    (also ``EinsumDense``'s, which has ``bias_axes`` instead of ``use_bias``)."""
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer, layer.bias_regularizer = layer._get_each(
+        regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
+    layer.kernel_constraint, layer.bias_constraint = layer._get_each(
+        constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+
+
 class KernelBias:
     """Mixin for a Layer with a ``kernel`` and an optional ``bias`` (see module doc)."""
 
@@ -21,12 +33,9 @@ class KernelBias:
                           kernel_regularizer, bias_regularizer,
                           kernel_constraint, bias_constraint) -> None:
         self.use_bias = self._check("use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer, self.bias_regularizer = self._get_each(
-            regularizers, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer)
-        self.kernel_constraint, self.bias_constraint = self._get_each(
-            constraints, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
+        set_kernel_bias_objects(self, kernel_initializer, bias_initializer,
+                                kernel_regularizer, bias_regularizer,
+                                kernel_constraint, bias_constraint)
 
     def _add_kernel_bias(self, kernel_shape: tuple, units: int) -> None:
         """Create ``kernel`` then ``bias`` (Keras' order), or ``bias = None``."""
