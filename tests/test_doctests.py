@@ -23,8 +23,9 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
                              verbose=False, report=False)
-    assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} examples fail " \
-                               f"(run python -m pytest --doctest-modules {name.replace('.', '/')}.py)"
+    where = name.replace(".", "/") + ".py"
+    assert result.failed == 0, (f"{name}: {result.failed} of {result.attempted} examples "
+                                f"fail (python -m pytest --doctest-modules core/{where[5:]})")
 
 
 def test_modules_found():
