@@ -121,6 +121,8 @@ ACTIVATIONS = {
 
 def emit_activation(g, layer, x: str, act) -> str:
     name = activations.serialize(act)
+    if not isinstance(name, str):  # your own function: Keras' dict, no ONNX form
+        raise _unsupported(layer, f"the custom activation {getattr(act, 'name', name)!r}")
     emit = ACTIVATIONS.get(name)
     if emit is None:
         raise _unsupported(layer, f"activation {name!r}")
