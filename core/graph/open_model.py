@@ -8,7 +8,8 @@ sentences the window shows (what was changed to fit the editor).
 Nested models: a Sequential or functional model used as a layer is opened as a
 *group* (``core.graph.groups``): its layers are wired in place of it (``inline_nested``)
 and marked with the group's name, so the canvas shows one collapsible node and
-``build_model`` rebuilds the same nested model; a note names every group. Layers the engine does not know are all named in one
+``build_model`` rebuilds the same nested model; a note names every group.
+Layers the engine does not know are all named in one
 error, and a file from a newer Keras says its version and the one we read.
 
 >>> doc, notes = open_model_file("model.keras")   # doctest: +SKIP
