@@ -138,6 +138,10 @@ def export_keras_code(model, path, weights: bool = False, data_parallel: bool = 
     from core.graph.project_file import _atomic_write_text
     path = Path(path)
     weights_name = "model.weights.h5"
+    # The script writes one flat model: nested models are wired in place (same layers
+    # and weights), so the weights file matches the script's layer paths.
+    from core.graph.open_model import inline_nested
+    model = inline_nested(model)[0]
     text = keras_code(model, weights_name, data_parallel, script=path.name)
     compile(text, str(path), "exec")  # a syntax error here is ours: fail before writing
     if weights:
