@@ -110,7 +110,11 @@ class ConvPool:
                                           out, win)
             cols = None
         if tape is not None:
-            tape.record(self, x, out, (x, win, slot, cols))
+            # The tape links steps by array identity: record the array we were given
+            # (a layer's Tracked output), not its contiguous copy, or the gradient
+            # stops here and every layer upstream never trains.
+            given = inputs if isinstance(inputs, np.ndarray) else x
+            tape.record(self, given, out, (x, win, slot, cols))
         return out
 
     def _forward_gemm(self, x, oh, ow, pads, slot, relu, out, win):
