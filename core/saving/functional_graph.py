@@ -45,22 +45,7 @@ def _model_nodes(model):
     return keys
 
 
-def _masked_tensors(model) -> set:
-    """ids of the model's symbolic tensors that carry a Keras mask at run time."""
-    from core.layers.masks import output_carries_mask
-    masked = set()
-    for depth in sorted(model._nodes_by_depth, reverse=True):  # inputs first
-        for node in model._nodes_by_depth[depth]:
-            ins = node.input_tensors
-            flags = [id(t) in masked for t in ins]
-            tensors = ins if node.is_multi_input else (ins[0] if ins else None)
-            if output_carries_mask(node.layer, tensors, flags if node.is_multi_input
-                                   else flags[:1]):
-                masked.update(id(t) for t in node.output_tensors)
-    return masked
-
-
-def _serialize_node(node, own_nodes, masked=frozenset()) -> dict | None:
+def _serialize_node(node, own_nodes) -> dict | None:
     if not node.input_tensors:
         return None
 
@@ -93,14 +78,7 @@ def _serialize_node(node, own_nodes, masked=frozenset()) -> dict | None:
         if name in _TRAINING_DEFAULT:
             kwargs.setdefault("training", _TRAINING_DEFAULT[name])
         if name in _MASK_ARG and not node.is_multi_input:
-            if id(node.input_tensors[0]) in masked:
-                # Keras writes the mask tensor, made by op nodes (NotEqual,
-                # LogicalOr) we do not have; with no mask argument its loader fills
-                # the input's mask in, as it does at run time. ``null`` would mean
-                # "no mask" to it: a masked average would average the padding too.
-                kwargs.pop("mask", None)
-            else:
-                kwargs.setdefault("mask", None)
+            kwargs.setdefault("mask", None)
     return {"args": args, "kwargs": kwargs}
 
 
@@ -118,12 +96,11 @@ def functional_config(model) -> dict:
                 reindex[key] = kept
                 kept += 1
     layer_configs = []
-    masked = _masked_tensors(model)
     for layer in model._operations:
         inbound = []
         for i, node in enumerate(layer._inbound_nodes):
             if _node_key(layer, i) in own:
-                data = _serialize_node(node, own, masked)
+                data = _serialize_node(node, own)
                 if data is not None:
                     inbound.append(data)
         cfg = serialize_layer(layer)
