@@ -129,30 +129,16 @@ class ShapeInferer:
 
 
 def output_mask(layer, tensors, masks: list):
-    """The name of the layer whose Keras mask rides on ``layer``'s output, or None.
-
-    Embedding(mask_zero=True) and Masking make one (``_creates_masks``); otherwise
-    the layer's own ``compute_mask`` decides, asked with a stand-in boolean mask for
-    each masked input (it keeps, drops or combines them as at run time). A
-    ``compute_mask`` that needs real arrays falls back to Keras' rule for the base
-    class: the mask passes when ``supports_masking``.
-    """
+    """The name of the layer whose Keras mask rides on ``layer``'s output, or None
+    (the rule is ``core.layers.masks.output_carries_mask``)."""
+    from core.layers.masks import output_carries_mask
     creates = getattr(layer, "_creates_masks", None)
     if creates is not None and creates():
         return layer.name
     origin = next((m for m in masks if m), None)
-    if origin is None or tensors is None:
+    if origin is None:
         return None
-    probe = np.ones((1, 1), bool)
-    many = isinstance(tensors, list)
-    given = [probe if m else None for m in masks] if many else probe
-    try:
-        out = layer.compute_mask(tensors, given)
-    except Exception:  # noqa: BLE001 - compute_mask wanted real arrays
-        out = given if getattr(layer, "supports_masking", False) else None
-    if isinstance(out, (list, tuple)):
-        out = next((m for m in out if m is not None), None)
-    return origin if out is not None else None
+    return origin if output_carries_mask(layer, tensors, [bool(m) for m in masks]) else None
 
 
 def _freeze(shapes):

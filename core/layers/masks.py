@@ -111,3 +111,31 @@ def attach(layer, inputs, outputs, mask) -> None:
     for out, m in pairs:
         if m is not None and get_mask(out) is None:
             set_mask(out, m)
+
+
+def output_carries_mask(layer, tensors, masked: list) -> bool:
+    """Whether ``layer``'s output carries a Keras mask, symbolically (no arrays): given
+    its input ``tensors`` and, per input, whether that input carries one.
+
+    Embedding(mask_zero=True) and Masking make one (``_creates_masks``); otherwise
+    the layer's own ``compute_mask`` decides, asked with a stand-in boolean mask for
+    each masked input (it keeps, drops or combines them as at run time). A
+    ``compute_mask`` that needs real arrays falls back to Keras' rule for the base
+    class: the mask passes when ``supports_masking``. The editor marks masked wires
+    with it, and saving needs it to write a node's ``mask`` argument as Keras does.
+    """
+    creates = getattr(layer, "_creates_masks", None)
+    if creates is not None and creates():
+        return True
+    if not any(masked) or tensors is None:
+        return False
+    probe = np.ones((1, 1), bool)
+    many = isinstance(tensors, list)
+    given = [probe if m else None for m in masked] if many else probe
+    try:
+        out = layer.compute_mask(tensors, given)
+    except Exception:  # noqa: BLE001 - compute_mask wanted real arrays
+        out = given if getattr(layer, "supports_masking", False) else None
+    if isinstance(out, (list, tuple)):
+        out = next((m for m in out if m is not None), None)
+    return out is not None

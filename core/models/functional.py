@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from core.layers.node import KerasTensor
 from core.models.inference import traits
+from core.models.mask_graph import MaskOp, MaskPlan, keras_operations
 from core.models.model import Model
 
 
@@ -163,6 +164,10 @@ class Functional(Model):
                 )
         self._nodes_by_depth, ops = map_graph(self.inputs, self.outputs)
         self._operations = ops
+        plan = MaskPlan(self)
+        if plan.ops:  # Keras' mask ops are graph nodes there, and change the order
+            ops = [ly for ly in keras_operations(self, plan) if not isinstance(ly, MaskOp)]
+            self._operations = ops
         input_ids = {id(t) for t in self.inputs}
         # Flat execution plan: (layer, input ids, output ids, multi_in, kwargs).
         self._plan = []

@@ -21,6 +21,14 @@ import re
 import shutil
 import sys
 
+from core.models.mask_graph import (
+    MaskOp,
+    MaskPlan,
+    MaskTensor,
+    keras_operations,
+    recorded_mask,
+)
+
 # rich's HEAVY_HEAD box: top, header row, header rule, body row, row rule, bottom.
 _TOP = ("┏", "━", "┳", "┓")
 _HEAD = ("┃", "┃", "┃")
@@ -178,15 +186,32 @@ def _is_sequential_like(model) -> bool:
     return True
 
 
-def _connections(layer, relevant: set) -> str:
+def _connections(layer, relevant: set, plan=None) -> str:
+    if isinstance(layer, MaskOp):
+        return ", ".join(_source(t) for t in layer.tensors())
     parts = []
     for node in layer._inbound_nodes:
         if relevant and id(node) not in relevant:
             continue
-        for t in node.input_tensors:
-            src, node_index, tensor_index = t._keras_history
-            parts.append(f"{src.name}[{node_index}][{tensor_index}]")
+        parts += [_source(t) for t in node.input_tensors]
+        mask = recorded_mask(node, plan) if plan is not None else None
+        if mask is not None:
+            parts.append(_source(mask))
     return ", ".join(parts) if parts else "-"
+
+
+def _source(t) -> str:
+    if isinstance(t, MaskTensor):
+        return f"{t.op.name}[0][0]"
+    src, node_index, tensor_index = t._keras_history
+    return f"{src.name}[{node_index}][{tensor_index}]"
+
+
+def _row_head(layer) -> list[str]:
+    if isinstance(layer, MaskOp):  # a Keras op computing a mask: a row of its own
+        return [f"{layer.name} ({layer.cls})", _format_shape(layer.output.shape), "0"]
+    return [f"{layer.name} ({type(layer).__name__})", format_layer_shape(layer),
+            _params_text(layer)]
 
 
 def _params_text(layer) -> str:
@@ -199,7 +224,11 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False,
                  layer_range=None) -> str:
     functional = hasattr(model, "_operations")
     layers = list(model._operations) if functional else list(model.layers)
-    sequential_like = _is_sequential_like(model) if functional else True
+    plan = MaskPlan(model) if functional else None
+    if plan is not None and plan.ops:
+        layers = keras_operations(model, plan)  # Keras lists its mask ops as rows
+    has_ops = any(isinstance(ly, MaskOp) for ly in layers)
+    sequential_like = _is_sequential_like(model) and not has_ops if functional else True
     if sequential_like:
         default_length, default_positions = 88, [0.45, 0.80, 1.0]
         header = ["Layer (type)", "Output Shape", "Param #"]
@@ -233,12 +262,12 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False,
     lines += _render_row(header, widths, justify, _HEAD)
     lines.append(_rule(_HEAD_RULE, widths))
     for i, layer in enumerate(layers):
-        row = [f"{layer.name} ({type(layer).__name__})", format_layer_shape(layer),
-               _params_text(layer)]
+        row = _row_head(layer)
         if not sequential_like:
-            row.append(_connections(layer, relevant))
+            row.append(_connections(layer, relevant, plan))
         if show_trainable:
-            row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
+            weights = not isinstance(layer, MaskOp) and layer.weights
+            row.append(("Y" if layer.trainable else "N") if weights else "-")
         if i:
             lines.append(_rule(_ROW_RULE, widths))
         lines += _render_row(row, widths, justify, _ROW)

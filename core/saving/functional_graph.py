@@ -12,6 +12,17 @@ from __future__ import annotations
 
 from core.layers.base import Layer
 from core.layers.node import KerasTensor
+from core.models.mask_graph import (
+    CALL_TAKES_MASK,
+    TRAINING_DEFAULT,
+    UNKNOWN,
+    MaskOp,
+    MaskPlan,
+    keras_operations,
+    op_config,
+    op_tensor_ref,
+    records_filled_args,
+)
 from core.saving.serialization import (
     _is_builtin,
     _is_functional,
@@ -22,14 +33,6 @@ from core.saving.serialization import (
     serialize_layer,
     to_plain,
 )
-
-# Layers whose Keras ``call`` has a non-None ``training`` default: Keras records it in
-# the functional node's kwargs (``{"training": false}``).
-_TRAINING_DEFAULT = {"Dropout": False}
-# Layers whose Keras ``call`` takes ``mask``: Keras fills it in (None: no mask) for a
-# single-tensor call and records it in the node's kwargs (``{"mask": null}``).
-_MASK_ARG = frozenset({"BatchNormalization", "Softmax", "Sequential", "Functional",
-                       "TimeDistributed", "GlobalAveragePooling1D"})
 
 
 def _node_key(layer, index: int) -> str:
@@ -45,17 +48,21 @@ def _model_nodes(model):
     return keys
 
 
-def _serialize_node(node, own_nodes) -> dict | None:
+def _tensor_ref(t, own_nodes) -> dict:
+    layer, node_index, tensor_index = t._keras_history
+    # Renumber as Keras does: only nodes that belong to this model count.
+    skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
+    # No offset for nested models here: Keras 3.15's serialize_node writes their
+    # plain node index (the +1 "built-in node" is only in input/output_layers).
+    return _tensor_config(t, (layer, node_index - skipped, tensor_index))
+
+
+def _serialize_node(node, own_nodes, plan) -> dict | None:
     if not node.input_tensors:
         return None
 
     def tensor(t):
-        layer, node_index, tensor_index = t._keras_history
-        # Renumber as Keras does: only nodes that belong to this model count.
-        skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
-        # No offset for nested models here: Keras 3.15's serialize_node writes their
-        # plain node index (the +1 "built-in node" is only in input/output_layers).
-        return _tensor_config(t, (layer, node_index - skipped, tensor_index))
+        return _tensor_ref(t, own_nodes)
 
     tensors = [tensor(t) for t in node.input_tensors]
     kwargs = to_plain(node.call_kwargs)
@@ -74,11 +81,13 @@ def _serialize_node(node, own_nodes) -> dict | None:
         tensors, kwargs[key] = tensors[:-count], tensors[-count:]
     args = [tensors] if node.is_multi_input and len(tensors) > 1 else tensors
     name = type(node.layer).__name__
-    if _is_builtin(type(node.layer)):
-        if name in _TRAINING_DEFAULT:
-            kwargs.setdefault("training", _TRAINING_DEFAULT[name])
-        if name in _MASK_ARG and not node.is_multi_input:
-            kwargs.setdefault("mask", None)
+    if _is_builtin(type(node.layer)) and records_filled_args(node):
+        # Keras fills these in and records them (core.saving.mask_ops says when).
+        if name in TRAINING_DEFAULT:
+            kwargs["training"] = TRAINING_DEFAULT[name]
+        mask = plan.node_mask(node)
+        if name in CALL_TAKES_MASK and mask is not UNKNOWN:
+            kwargs["mask"] = None if mask is None else op_tensor_ref(mask)
     return {"args": args, "kwargs": kwargs}
 
 
@@ -96,11 +105,15 @@ def functional_config(model) -> dict:
                 reindex[key] = kept
                 kept += 1
     layer_configs = []
-    for layer in model._operations:
+    plan = MaskPlan(model)
+    for layer in keras_operations(model, plan):
+        if isinstance(layer, MaskOp):
+            layer_configs.append(op_config(layer, lambda t: _tensor_ref(t, own)))
+            continue
         inbound = []
         for i, node in enumerate(layer._inbound_nodes):
             if _node_key(layer, i) in own:
-                data = _serialize_node(node, own)
+                data = _serialize_node(node, own, plan)
                 if data is not None:
                     inbound.append(data)
         cfg = serialize_layer(layer)
