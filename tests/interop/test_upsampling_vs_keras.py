@@ -104,3 +104,36 @@ def test_keras_loads_our_autoencoder_and_back(tmp_path):
     again = load_model(tmp_path / "theirs.keras")
     np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
     assert [type(a).__name__ for a in again.layers] == [type(a).__name__ for a in model.layers]
+
+
+def test_keras_legacy_h5_of_the_autoencoder_loads_and_predicts_the_same(tmp_path):
+    """Keras' legacy ``.h5`` writer (Keras 2 layout) carries both layers too."""
+    from core.models import load_model
+
+    ours = _autoencoder()
+    rng = np.random.default_rng(3)
+    for w in ours.weights:
+        w.assign(rng.normal(0, 0.5, size=w.shape).astype("float32"))
+    ours.save(tmp_path / "ours.keras")
+    theirs = keras.saving.load_model(tmp_path / "ours.keras")
+    theirs.save(tmp_path / "theirs.h5")
+    x = rng.normal(size=(2, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(load_model(tmp_path / "theirs.h5").predict(x, verbose=0),
+                               ours.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_exported_keras_script_builds_the_autoencoder_in_keras(tmp_path):
+    import runpy
+
+    from core.export.keras_code import export_keras_code
+
+    ours = _autoencoder()
+    rng = np.random.default_rng(4)
+    for w in ours.weights:
+        w.assign(rng.normal(0, 0.5, size=w.shape).astype("float32"))
+    script = export_keras_code(ours, tmp_path / "model.py", weights=True)
+    theirs = runpy.run_path(str(script), run_name="netweaver_test")["model"]
+    x = rng.normal(size=(2, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(x)),
+                               ours.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    assert [type(a).__name__ for a in theirs.layers] == [type(a).__name__ for a in ours.layers]
