@@ -131,6 +131,13 @@ class Conv2DTranspose(KernelBias, Layer):
         (oh, ct), (ow, cl) = self._axis(0, h), self._axis(1, w)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         pads = (conv_view_pads(h, oh, ct, kh, sh, dh) + conv_view_pads(w, ow, cl, kw, sw, dw))
+        # The numba kernels do not bounds-check: the convolution view must give back
+        # exactly h x w windows, or im2col/col2im would touch memory past the arrays.
+        if h is not None and w is not None and (
+                conv_kernels.conv_output_size(oh, kh, sh, dh, pads[0], pads[1]) != h
+                or conv_kernels.conv_output_size(ow, kw, sw, dw, pads[2], pads[3]) != w):
+            raise AssertionError(f"Layer '{self.name}': inconsistent transposed-conv "
+                                 f"geometry for input {h}x{w}: {oh}x{ow}, pads {pads}")
         return oh, ow, pads
 
     def compute_output_shape(self, input_shape):

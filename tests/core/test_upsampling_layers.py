@@ -281,3 +281,27 @@ def test_upsampling_config_is_keras():
     assert UpSampling2D(3, interpolation="Bilinear", name="u").get_config() == {
         "name": "u", "trainable": True, "dtype": UpSampling2D().get_config()["dtype"],
         "size": (3, 3), "data_format": "channels_last", "interpolation": "bilinear"}
+
+
+def test_conv_view_geometry_holds_for_every_small_argument_set():
+    """The numba kernels trust the pads: for every Keras-valid combination (sizes 1-8,
+    kernels 1-6, strides 1-4, dilation 1-3, both paddings, every output_padding) the
+    convolution view gives back exactly the input size, with a crop >= 0."""
+    from core.kernels.conv import conv_output_size
+    from core.layers.conv2d_transpose import conv_view_pads, transpose_axis
+
+    checked = 0
+    for size in range(1, 9):
+        for k in range(1, 7):
+            for s in range(1, 5):
+                for d in ((1, 2, 3) if s == 1 else (1,)):
+                    for padding in ("valid", "same"):
+                        for op in (None, *range(s)):
+                            out, crop = transpose_axis(size, k, s, d, padding, op)
+                            if out <= 0:
+                                continue
+                            before, after = conv_view_pads(size, out, crop, k, s, d)
+                            assert crop >= 0 and after >= 0
+                            assert conv_output_size(out, k, s, d, before, after) == size
+                            checked += 1
+    assert checked > 1500
