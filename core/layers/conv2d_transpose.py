@@ -5,7 +5,8 @@ kernel (kh, kw, filters, in_channels) as a ``Conv2D`` kernel (kh, kw, in=filters
 out=in_channels) of a convolution that maps the *output* y back onto the input x.
 Forward is then ``col2im(x @ W.T)`` and backward is ``im2col(dy)`` followed by two
 GEMMs, on the same numba ``im2col``/``col2im`` kernels Conv2D uses
-(``core.kernels.conv``).
+(``core.kernels.conv``); for a narrow column matrix (``DIRECT_MAX_K``) Conv2D's direct
+kernels run instead, with forward and backward-input swapped.
 
 Geometry is Keras' (``compute_conv_transpose_padding_args_for_jax``, which the torch
 backend reproduces by cropping): every input pixel i scatters its window onto the
@@ -38,6 +39,13 @@ from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
 # Bytes of column rows per block of images: bounds the (rows, kh*kw*filters) work
 # matrix for big images; MNIST/CIFAR-sized batches are one block.
 BLOCK_BYTES = 64 << 20
+
+# Largest kh*kw*filters (the column width) that runs Conv2D's direct kernels with the
+# roles swapped instead of GEMM + col2im: a skinny GEMM is memory-bound and the column
+# matrix is pure overhead. Measured (forward, separate processes, 2-core box under
+# load) for a 1-filter 3x3 decoder output layer, 64x24x24x16 input: 4-8 ms direct vs
+# 15-25 ms GEMM + col2im; for 16 filters (K=144) on 64x14x14x32: 31-47 vs 18-26 ms.
+DIRECT_MAX_K = 27
 
 
 def transpose_axis(size, k, stride, dilation, padding, output_padding):
@@ -168,12 +176,26 @@ class Conv2DTranspose(KernelBias, Layer):
         step = max(1, min(n, BLOCK_BYTES // max(rows_per_image * width * itemsize, 1)))
         return [(b0, min(n, b0 + step)) for b0 in range(0, n, step)]
 
+    def _direct(self):
+        kh, kw = self.kernel_size
+        return kh * kw * self.filters <= DIRECT_MAX_K
+
     def forward(self, inputs, training=False):
         x = np.ascontiguousarray(inputs, dtype=self.kernel.dtype)
         n, h, w, c = x.shape
         oh, ow, pads = self._geometry(h, w)
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         f = self.filters
+        if self._direct():
+            # the transposed conv *is* the input gradient of the convolution view
+            z = np.empty((n, oh, ow, f), x.dtype)
+            conv_kernels.conv2d_direct_backward_input(
+                np.ascontiguousarray(self.kernel.value), x, x, False, sh, sw, dh, dw,
+                pads[0], pads[2], z)
+            if self.use_bias:
+                z += self.bias.value
+            y, act_cache = self.activation.forward(z.reshape(-1, f), inplace=True)
+            return y.reshape(n, oh, ow, f), (x, act_cache)
         w2t = self.kernel.value.reshape(kh * kw * f, c).T  # (C, kh*kw*F)
         z = np.empty((n, oh, ow, f), x.dtype)
         for b0, b1 in self._blocks(n, h * w, kh * kw * f, x.itemsize):
@@ -193,6 +215,8 @@ class Conv2DTranspose(KernelBias, Layer):
         dy = np.ascontiguousarray(grad_output, dtype=x.dtype).reshape(-1, f)
         dz = np.ascontiguousarray(self.activation.backward(act_cache, dy), dtype=x.dtype)
         dz4 = dz.reshape(n, oh, ow, f)
+        if self._direct():
+            return self._backward_direct(x, dz, dz4, pads, need_input_grad)
         w2 = self.kernel.value.reshape(k, c)
         gw = np.zeros((k, c), x.dtype)
         dx = np.empty((n, h, w, c), x.dtype) if need_input_grad else None
@@ -203,6 +227,26 @@ class Conv2DTranspose(KernelBias, Layer):
             if need_input_grad:
                 np.matmul(cols, w2, out=dx[b0:b1].reshape(-1, c))
         self.write_grad(self.kernel, gw.reshape(self.kernel.shape))
+        if self.use_bias:
+            self.write_grad(self.bias, dz.sum(axis=0))
+        return dx
+
+    def _backward_direct(self, x, dz, dz4, pads, need_input_grad):
+        """Conv2D's direct kernels with the roles swapped: dz is the convolution's
+        input, x its output gradient."""
+        (sh, sw), (dh, dw) = self.strides, self.dilation_rate
+        c = x.shape[3]
+        gk = np.empty(self.kernel.shape, x.dtype)
+        conv_kernels.conv2d_direct_backward_filter(
+            dz4, x, x, False, sh, sw, dh, dw, pads[0], pads[2], gk, np.empty(c, x.dtype),
+            conv_kernels.backward_chunks(x.shape[0]))
+        dx = None
+        if need_input_grad:
+            dx = np.empty(x.shape, x.dtype)
+            conv_kernels.conv2d_direct_forward(dz4, np.ascontiguousarray(self.kernel.value),
+                                               np.zeros(c, x.dtype), sh, sw, dh, dw,
+                                               pads[0], pads[2], False, dx)
+        self.write_grad(self.kernel, gk)
         if self.use_bias:
             self.write_grad(self.bias, dz.sum(axis=0))
         return dx

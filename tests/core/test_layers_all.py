@@ -56,6 +56,9 @@ CASES = [
      {}),
     ("Conv2DTranspose", {"filters": 3, "kernel_size": 3, "dilation_rate": 2}, (2, 3, 3, 2),
      (2, 7, 7, 3), {}),
+    # kh*kw*filters = 36 > DIRECT_MAX_K: the GEMM + col2im path (the others run direct)
+    ("Conv2DTranspose", {"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same",
+                         "output_padding": 0}, (2, 3, 3, 2), (2, 5, 5, 4), {}),
     ("UpSampling2D", {}, (2, 3, 4, 2), (2, 6, 8, 2), {}),
     ("UpSampling2D", {"size": (3, 2), "interpolation": "bilinear"}, (2, 3, 4, 2),
      (2, 9, 8, 2), {}),

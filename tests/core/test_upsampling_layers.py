@@ -80,6 +80,16 @@ def scatter_reference(x, kernel, bias, strides, padding, output_padding, dilatio
     return full[:, top:top + out_h, left:left + out_w] + bias
 
 
+@pytest.fixture(params=["direct", "gemm"])
+def path(request, monkeypatch):
+    """Both computation paths: Conv2D's direct kernels swapped, and GEMM + col2im."""
+    from core.layers import conv2d_transpose
+
+    monkeypatch.setattr(conv2d_transpose, "DIRECT_MAX_K", 10**9 if request.param == "direct"
+                        else 0)
+    return request.param
+
+
 def _layer(kwargs, x, seed=3, dtype="float32"):
     layer = Conv2DTranspose(**kwargs, dtype=dtype)
     layer(x)
@@ -94,7 +104,7 @@ def _full(v, n=2):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: str(c[0]))
-def test_conv_transpose_matches_the_scatter_reference(case):
+def test_conv_transpose_matches_the_scatter_reference(case, path):
     kwargs, shape, (oh, ow) = case
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     layer = _layer(kwargs, x)
@@ -138,7 +148,7 @@ def _torch_conv_transpose(torch, x, kernel, bias, kwargs):
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: str(c[0]))
-def test_conv_transpose_output_and_gradients_match_torch(case):
+def test_conv_transpose_output_and_gradients_match_torch(case, path):
     torch = pytest.importorskip("torch")
     kwargs, shape, _ = case
     rng = np.random.default_rng(1)
@@ -166,6 +176,7 @@ def test_conv_transpose_output_and_gradients_match_torch(case):
 
 
 def test_conv_transpose_blocks_give_the_same_result(monkeypatch):
+    monkeypatch.setattr("core.layers.conv2d_transpose.DIRECT_MAX_K", 0)
     """Several image blocks (big inputs) compute exactly what one block does."""
     from core.layers import conv2d_transpose
 
