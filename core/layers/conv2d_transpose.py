@@ -84,7 +84,6 @@ def conv_view_pads(size, out, crop, k, stride, dilation):
 @register_layer
 class Conv2DTranspose(KernelBias, Layer):
     group = "Convolution"
-    reentrant_inference = True  # allocates its outputs, keeps no buffers between calls
     params = (
         Param("filters", "int", None, min=1, doc="Number of output channels."),
         Param("kernel_size", "tuple", None, min=1, length=2, doc="Window height and width."),
