@@ -18,6 +18,7 @@ from __future__ import annotations
 from core.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from core.layers.base import Layer
 from core.layers.bidirectional import Bidirectional
+from core.layers.conv2d_transpose import Conv2DTranspose
 from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
@@ -54,11 +55,13 @@ from core.layers.rnn_simple import SimpleRNN, SimpleRNNCell
 from core.layers.rnn_wrapper import RNN, StackedRNNCells
 from core.layers.sequence import *  # noqa: F403  Embedding, Conv1D, LayerNormalization...
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
+from core.layers.up_sampling2d import UpSampling2D
 
 # Keras' aliases.
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
 
@@ -100,7 +103,7 @@ __all__ = [
     "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
     "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "BatchNormalization",
     "SimpleRNN", "SimpleRNNCell", "LSTM", "LSTMCell", "GRU", "GRUCell", "RNN", "StackedRNNCells",
-    "Bidirectional", "EinsumDense", "MultiHeadAttention",
+    "Bidirectional", "EinsumDense", "MultiHeadAttention", "Conv2DTranspose", "UpSampling2D",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]

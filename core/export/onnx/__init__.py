@@ -9,7 +9,8 @@ The file is written to a temporary file beside ``path`` and moved into place onl
 the whole model is emitted and checked, so a failed export leaves nothing on disk.
 Nested models are inlined; each layer is emitted by ``EMITTERS[class name]`` (one
 emitter per layer type, in files by family: ``emitters`` dense/conv/merge,
-``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``, ``emit_attention``); an
+``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``, ``emit_attention``,
+``emit_upsample``); an
 emitter that needs the call's static arguments (MultiHeadAttention's
 ``use_causal_mask``) reads ``OnnxGraph.call_kwargs``, the node's being emitted.
 Keras masks travel beside the tensors as ONNX bool tensors (``OnnxGraph.masks``), as
@@ -25,12 +26,12 @@ import tempfile
 
 import numpy as np
 
-from core.export.onnx import emit_attention, emit_recurrent, emit_sequence, emitters
+from core.export.onnx import emit_attention, emit_recurrent, emit_sequence, emit_upsample, emitters
 from core.export.onnx.emitters import OPSET, UnsupportedLayer
 from core.export.onnx.masks import propagate_mask
 
 EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS, **emit_recurrent.EMITTERS,
-            **emit_attention.EMITTERS}
+            **emit_attention.EMITTERS, **emit_upsample.EMITTERS}
 __all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS"]
 
 
