@@ -168,8 +168,11 @@ class RNN(Layer):
             return self._symbolic_call_with_states(inputs, initial_state, kwargs)
         if training is None:
             training = bool(getattr(backend._state, "training", False))
-        if mask is None:  # the mask riding on the input (Embedding(mask_zero), Masking)
-            mask = _masks.get_mask(inputs)
+        riding = _masks.get_mask(inputs)  # from Embedding(mask_zero) or Masking
+        if mask is None and initial_state is None:
+            # Keras fills ``mask`` in only for a call on one tensor: given initial
+            # states, the layer runs every step (the output still carries the mask).
+            mask = riding
         x = _as_arrays(inputs, self.dtype)
         self._maybe_build(tuple(x.shape))
         self._validate_input_shape(tuple(x.shape))
@@ -192,7 +195,7 @@ class RNN(Layer):
             tape.record(self, packed, outputs, cache)
         if self.activity_regularizer is not None:
             backend.add_activity_loss(outputs, self.activity_regularizer)
-        _masks.attach(self, x, outputs, mask)
+        _masks.attach(self, x, outputs, mask if mask is not None else riding)
         return outputs
 
     def _maybe_build(self, input_shape) -> None:

@@ -181,3 +181,28 @@ def test_summary_lists_the_mask_ops_as_keras_does(name, monkeypatch):
     native.summary(line_length=108, print_fn=lambda s, **kw: theirs.append(s))
     assert (_rows(ours[0], _op_names(model.get_config()))
             == _rows(theirs[0], _op_names(native.get_config())))
+
+
+def decoder(k):
+    """An RNN given initial states: Keras passes it no mask (its call has two tensor
+    arguments), so every step runs; the output still carries the mask."""
+    ids, h, c = k.Input((5,), name="ids"), k.Input((3,), name="h"), k.Input((3,), name="c")
+    e = k.layers.Embedding(9, 4, mask_zero=True, name="emb")(ids)
+    y = k.layers.LSTM(3, return_sequences=True, name="lstm")(e, initial_state=[h, c])
+    b = k.layers.Bidirectional(k.layers.GRU(3, return_sequences=True, name="gru"),
+                               name="bi")(e, initial_state=[h, c])
+    return k.Model([ids, h, c], [k.layers.GlobalAveragePooling1D(name="gap")(y),
+                                 k.layers.GlobalAveragePooling1D(name="gap_bi")(b)])
+
+
+def test_rnn_with_initial_states_runs_every_step_as_keras():
+    backend.clear_session()
+    ours = decoder(core)
+    keras.utils.clear_session()
+    native = decoder(keras)
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in native.weights])
+    rng = np.random.default_rng(0)
+    xs = [np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 7]]),
+          rng.normal(size=(2, 3)).astype("float32"), rng.normal(size=(2, 3)).astype("float32")]
+    for a, b in zip(ours.predict(xs, verbose=0), native(xs)):
+        np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)

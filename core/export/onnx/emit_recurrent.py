@@ -124,7 +124,10 @@ def run_rnn(g, layer, x: str, initial_states: list[str], mask) -> list[str]:
         raise _unsupported(layer, f"{len(initial_states)} initial states for "
                                   f"{sum(counts)} states")
     seq = g.op("Transpose", [x], perm=[1, 0, 2])
-    m_tm = None if mask is None else g.op("Transpose", [mask], perm=[1, 0])
+    # Keras passes the riding mask to the cells only for a call without initial
+    # states (the engine follows); the output carries it either way.
+    step_mask = None if initial_states else mask
+    m_tm = None if step_mask is None else g.op("Transpose", [step_mask], perm=[1, 0])
     if layer.go_backwards:
         seq = _reverse(g, seq, 0)
         m_tm = None if m_tm is None else _reverse(g, m_tm, 0)
