@@ -177,7 +177,9 @@ def prepare_network(ds, inputs, outputs, loss: str, validation_split: float = 0.
     if task == "classification":
         n_cls = max(int(np.max(ds.y_train)) + 1 if len(ds.y_train) else 0,
                     int(outputs[0].shape[-1]) if outputs[0].shape else 0)
+    # what the results show beside the numbers: the sentences, each target's time
+    extra = {k: getattr(ds, k, None) for k in ("texts_train", "texts_test", "time_index_test")}
     return Prepared(pack_x(xs_tr), pack_y(ys_tr), pack_x(xs_te) if has_test else None,
                     pack_y(ys_te) if has_test else None, labels, float(validation_split),
                     n_cls, task, tuple(p.name for p in inputs), tuple(p.name for p in outputs),
-                    series)
+                    series, extra)

@@ -1,7 +1,7 @@
 """Results after training: test scores, confusion matrix, misclassified gallery, test pad.
 
 ``show_results(results, class_names)`` takes the dict the training worker computes
-off the GUI thread (``desktop.training.worker.compute_results``): scores, the
+off the GUI thread (``core.session.task_results.compute_results``): scores, the
 confusion matrix (rows true, columns predicted) and up to 48 misclassified images.
 The heatmap prints each cell's count.
 
