@@ -18,7 +18,7 @@ Nothing is changed when the data does not fit: ``NetworkDataError`` names the In
 output, the data set and both shapes.
 
 >>> prep = prepare_network(ds, ins, outs, "mse", 0.2)       # doctest: +SKIP
->>> prep.task, sorted(prep.x_train) if isinstance(prep.x_train, dict) else prep.x_train.shape
+>>> prep.task, prep.input_names                               # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def prepare_network(ds, inputs, outputs, loss: str, validation_split: float = 0.
         raise NetworkDataError(f"validation_split={validation_split!r} must be in [0, 1).")
     if not inputs or not outputs:
         raise NetworkDataError("The network needs an Input node and an output layer.")
-    task = task_for(loss, getattr(ds, "task", "classification"))
+    units0 = int(outputs[0].shape[-1]) if outputs[0].shape else None
+    task = task_for(loss, getattr(ds, "task", "classification"), units0)
     xs_tr, xs_te = _input_arrays(ds, inputs)
     y_tr = np.asarray(ds.y_train)
     y_te = None if ds.y_test is None else np.asarray(ds.y_test)

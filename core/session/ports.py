@@ -7,7 +7,7 @@ a lone Input wired to nothing is not an output.
 >>> from core.graph.templates import two_input
 >>> ins, outs = network_ports(two_input())
 >>> [(p.name, p.shape) for p in ins], [(p.name, p.shape) for p in outs]
-([('image', (28, 28, 1)), ('features', (8,))], [('dense_2', (10,))])
+([('image', (28, 28, 1)), ('ink_bands', (8,))], [('dense_2', (10,))])
 """
 
 from __future__ import annotations

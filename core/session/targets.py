@@ -29,9 +29,15 @@ class TargetError(ValueError):
     """Targets that do not fit the loss or the output; the message names both."""
 
 
-def task_for(loss: str, dataset_task: str = "classification") -> str:
+def task_for(loss: str, dataset_task: str = "classification",
+             num_outputs: int | None = None) -> str:
+    """A regression loss on a classification set whose output has several values stays a
+    classification: the class ids become one-hot targets (what Keras' MNIST-with-MSE
+    examples feed), not one number the output cannot match."""
     loss = (loss or "").lower()
     if loss in REGRESSION_LOSSES:
+        if dataset_task != "regression" and num_outputs is not None and num_outputs > 1:
+            return "classification"
         return "regression"
     if loss in CLASS_LOSSES:
         return "classification"

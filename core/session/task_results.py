@@ -167,3 +167,17 @@ def _regression(p, pred, y, part, rows) -> dict:
         times = np.arange(start, start + len(actual), dtype=np.float64)
     res.update(predicted=predicted, actual=actual, time=np.asarray(times))
     return res
+
+
+def run_summary(res: dict) -> dict:
+    """What a run's history entry keeps of its results (small, JSON): the scores, the
+    accuracy against the majority class, or the errors against the naive forecast."""
+    out = {"source": res["source"], "count": res["count"], "task": res.get("task"),
+           **res["scores"]}
+    for key in ("accuracy", "majority_accuracy", "mae_vs_baseline"):
+        if res.get(key) is not None:
+            out[key] = float(res[key])
+    for key in ("regression", "baseline"):
+        if res.get(key):
+            out[key] = {k: float(v) for k, v in res[key].items()}
+    return out

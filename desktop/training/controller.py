@@ -23,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.graph.memory import fmt_bytes
+from core.session.task_results import run_summary
 from desktop.panels.curves import BatchSmoother
 from desktop.training.job import TrainingJob
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
@@ -39,8 +40,6 @@ from desktop.training.worker import TrainingWorker
 # of headless at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms).
 DRAIN_MS = 200
 GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
-CLASSIFIER_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
-                     "binary_crossentropy")
 
 
 class StartRefused(Exception):
@@ -342,8 +341,7 @@ class TrainingController(QObject):
                 run["early_stopped"] = list(result["early_stopped"])
             res = result.get("results")
             if res is not None:
-                run["test"] = {"source": res["source"], "count": res["count"],
-                               "accuracy": res["accuracy"], **res["scores"]}
+                run["test"] = run_summary(res)
             doc.history.append(run)
         if result.get("nan_at"):
             e, b = result["nan_at"]
