@@ -181,3 +181,15 @@ def run_summary(res: dict) -> dict:
         if res.get(key):
             out[key] = {k: float(v) for k, v in res[key].items()}
     return out
+
+
+def class_probabilities(raw) -> np.ndarray:
+    """``(n, classes)`` probabilities of a classifier's output: a one-unit sigmoid's
+    ``p`` becomes ``[1 - p, p]`` (class 0, class 1); a softmax passes through.
+
+    >>> class_probabilities(np.array([[0.75]])).tolist()
+    [[0.25, 0.75]]
+    """
+    a = np.asarray(raw, np.float64)
+    a = a.reshape(len(a), -1)
+    return np.concatenate([1.0 - a, a], axis=1) if a.shape[1] == 1 else a
