@@ -162,7 +162,8 @@ def _regression(p, pred, y, part, rows) -> dict:
         res["mae_vs_baseline"] = (res["regression"]["mean_absolute_error"]
                                   / res["baseline"]["mean_absolute_error"])
     times = p.extra.get("time_index_test") if part == "test" else None
-    if times is None or len(times) != len(actual):
+    res["time_is_index"] = times is None or len(times) != len(actual)
+    if res["time_is_index"]:  # no time stamps: each target's sample number
         start = 0 if part == "test" else rows.start
         times = np.arange(start, start + len(actual), dtype=np.float64)
     res.update(predicted=predicted, actual=actual, time=np.asarray(times))

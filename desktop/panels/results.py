@@ -95,10 +95,12 @@ class ConfusionView(pg.GraphicsLayoutWidget):
         self._texts.clear()
         # ImageItem is column-major (x first): transpose so rows are true classes (y).
         self.image.setImage(np.log1p(cm.T.astype(float)), autoLevels=True)
-        hi = np.log1p(cm.max()) if cm.size else 1.0
+        # the image spans its own min..max: a cell is bright (dark text) by its place there
+        lo = np.log1p(cm.min()) if cm.size else 0.0
+        span = (np.log1p(cm.max()) - lo) if cm.size else 1.0
         for i in range(n):
             for j in range(n):
-                dark = np.log1p(cm[i, j]) > 0.6 * hi
+                dark = span > 0 and (np.log1p(cm[i, j]) - lo) > 0.6 * span
                 t = pg.TextItem(str(int(cm[i, j])), anchor=(0.5, 0.5),
                                 color="k" if dark else "w")
                 t.setPos(j + 0.5, i + 0.5)
@@ -116,8 +118,10 @@ def summary_html(res: dict) -> str:
     errors against the naive forecast (works on full results and on run summaries)."""
     scores = res.get("scores", res)
     parts = [f"<b>{res.get('source', 'Test set')}</b>: {res['count']} samples"]
+    # a series trains on scaled changes: its loss and metrics are in those units
+    scaled = "scaled " if res.get("baseline") else ""
     if "loss" in scores:
-        parts.append(f"loss {scores['loss']:.4f}")
+        parts.append(f"{scaled}loss {scores['loss']:.4f}")
     if res.get("accuracy") is not None:
         acc = f"accuracy {res['accuracy']:.2%}"
         if res.get("majority_accuracy") is not None:
@@ -136,7 +140,7 @@ def summary_html(res: dict) -> str:
             "majority_accuracy", "mae_vs_baseline", "regression", "baseline"}
     for k, v in scores.items():
         if k not in skip and isinstance(v, (int, float)):
-            parts.append(f"{k} {v:.4f}")
+            parts.append(f"{scaled}{k} {v:.4f}")
     return " &nbsp;·&nbsp; ".join(parts)
 
 
@@ -209,8 +213,10 @@ class ResultsPanel(QWidget):
         self.pad.set_model(None if text else model, input_shape, class_names)
         self.sentence.set_model(model if text else None, vocabulary, input_shape,
                                 class_names)
+        drawable = model is None or (input_shape is not None
+                                     and int(np.prod(tuple(input_shape))) == 784)
         self.tabs.setTabVisible(self.sentence_tab, text)
-        self.tabs.setTabVisible(self.pad_tab, not text)
+        self.tabs.setTabVisible(self.pad_tab, drawable and not text)
 
     def show_results(self, results: dict, class_names=()) -> None:
         self.results = results
@@ -227,6 +233,8 @@ class ResultsPanel(QWidget):
         if results.get("wrong_texts") is not None:
             self.texts.set_results(results, names)
             self.side.setCurrentIndex(1)
+            total = sum(self.split.sizes()) or 980
+            self.split.setSizes([total * 2 // 5, total - total * 2 // 5])  # sentences are wide
         else:
             self.side.setCurrentIndex(0)
             self._fill_gallery(results, names)

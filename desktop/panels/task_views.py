@@ -49,6 +49,9 @@ class ForecastView(pg.GraphicsLayoutWidget):
         actual = np.asarray(results["actual"], np.float64)
         pred = np.asarray(results["predicted"], np.float64)
         naive = results.get("baseline_predicted")
+        axis = "sample number" if results.get("time_is_index") else "time"
+        for plot in (self.values, self.errors):
+            plot.setLabel("bottom", axis)
 
         def line(plot, key, y, color, name, width=1.5, style=Qt.SolidLine):
             self.curves[key] = plot.plot(t, y, pen=pg.mkPen(color, width=width, style=style),
@@ -73,6 +76,7 @@ class MistakenTexts(QTableWidget):
         self.setHorizontalHeaderLabels(["text", "predicted", "true"])
         head = self.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.Stretch)
+        head.setMinimumSectionSize(60)
         head.setSectionResizeMode(1, QHeaderView.ResizeToContents)
         head.setSectionResizeMode(2, QHeaderView.ResizeToContents)
         self.setEditTriggers(QTableWidget.NoEditTriggers)

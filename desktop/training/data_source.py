@@ -101,12 +101,15 @@ class Dataset:
     @property
     def is_image(self) -> bool:
         s = self.sample_shape
+        if self.window is not None or self.texts_train is not None:
+            return False  # (steps, features) windows and token ids are not pictures
         return len(s) == 2 or (len(s) == 3 and s[-1] in (1, 3))
 
     def suggested_input_shape(self) -> tuple:
-        """Keras image layout: (H, W) greyscale becomes (H, W, 1); tabular stays (F,)."""
+        """Keras image layout: (H, W) greyscale becomes (H, W, 1); tabular stays (F,),
+        time-series windows (steps, features)."""
         s = self.sample_shape
-        return s + (1,) if len(s) == 2 else s
+        return s + (1,) if len(s) == 2 and self.is_image else s
 
 
 # ---------------------------------------------------------------------- loading
