@@ -13,7 +13,8 @@ computed for each output. Refusals are ``RunRefused`` with the reason; nothing c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import copy
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,7 +63,10 @@ def _few(ds, n=4):
            "y_test": None if ds.y_test is None else ds.y_test[:n]}
     if extra:
         cut["extra_inputs"] = extra
-    return replace(ds, **cut)
+    few = copy.copy(ds)  # the app's Dataset or any object with its fields (the CLI's)
+    for k, v in cut.items():
+        setattr(few, k, v)
+    return few
 
 
 def plan_run(doc, ds) -> RunPlan:
