@@ -42,6 +42,33 @@ class RunPlan:
         """The first Input's shape (what the test pad draws for)."""
         return self.inputs[0].shape
 
+    def inputs_from_first(self, x: np.ndarray):
+        """What ``model.predict`` takes for samples ``x`` of the first Input: ``x`` itself,
+        or a dict with the other Inputs computed from it (``DERIVED``, e.g. the Two
+        Input template's ``ink_bands``); ValueError when another Input needs own data."""
+        if len(self.inputs) == 1:
+            return x
+        from core.session.derived_inputs import DERIVED
+
+        out = {self.inputs[0].name: x}
+        for port in self.inputs[1:]:
+            if port.name not in DERIVED or len(port.shape or ()) != 1:
+                raise ValueError(f"Input '{port.name}' needs its own data; only "
+                                 f"'{self.inputs[0].name}' can be given here.")
+            out[port.name] = DERIVED[port.name](x, port.shape[0])
+        return out
+
+
+class FirstInputModel:
+    """``model`` seen as taking the first Input only (the test pad draws one image): the
+    other Inputs are computed by ``plan.inputs_from_first`` before ``predict``."""
+
+    def __init__(self, model, plan: RunPlan):
+        self.model, self.plan = model, plan
+
+    def predict(self, x, verbose=0, **kwargs):
+        return self.model.predict(self.plan.inputs_from_first(x), verbose=verbose, **kwargs)
+
 
 def compile_arguments(loss: str, metrics, output_names) -> dict:
     """``loss``/``loss_weights``/``metrics`` for ``compile``: plain for one output, a dict

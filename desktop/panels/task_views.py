@@ -7,7 +7,7 @@ thread; nothing here predicts.
   value" forecast against time (top), and each forecast's absolute error (bottom), so the
   gap to the baseline is visible where it opens.
 * ``MistakenTexts.set_results(results, class_names)``: one row per misclassified text:
-  the sentence, predicted class (with its confidence) and true class.
+  the sentence, then predicted class (with its confidence) / true class.
 
 >>> view = ForecastView()                                   # doctest: +SKIP
 >>> view.set_results({"time": t, "actual": a, "predicted": p, "baseline_predicted": b})
@@ -71,14 +71,12 @@ class MistakenTexts(QTableWidget):
     """Misclassified sentences with predicted / true label (the text task's gallery)."""
 
     def __init__(self, parent=None):
-        super().__init__(0, 3, parent)
+        super().__init__(0, 2, parent)
         self.setObjectName("mistakenTexts")
-        self.setHorizontalHeaderLabels(["text", "predicted", "true"])
+        self.setHorizontalHeaderLabels(["misclassified text", "predicted / true"])
         head = self.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.Stretch)
-        head.setMinimumSectionSize(60)
         head.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        head.setSectionResizeMode(2, QHeaderView.ResizeToContents)
         self.setEditTriggers(QTableWidget.NoEditTriggers)
         self.setWordWrap(True)
         self.verticalHeader().setVisible(False)
@@ -94,9 +92,9 @@ class MistakenTexts(QTableWidget):
         for i, text in enumerate(texts):
             p, t = int(results["wrong_pred"][i]), int(results["wrong_true"][i])
             conf = float(results["wrong_conf"][i])
-            cells = (QTableWidgetItem(text), QTableWidgetItem(f"{nm(p)} ({conf:.0%})"),
-                     QTableWidgetItem(nm(t)))
+            cells = (QTableWidgetItem(text), QTableWidgetItem(f"{nm(p)} {conf:.0%}\n/ {nm(t)}"))
             cells[0].setToolTip(text)
+            cells[1].setToolTip(f"predicted {nm(p)} ({conf:.0%}), true {nm(t)}")
             for j, c in enumerate(cells):
                 self.setItem(i, j, c)
         self.resizeRowsToContents()

@@ -296,7 +296,12 @@ class TrainingUI(QObject):
             if isinstance(self.results_dock, QDockWidget):
                 self.results_dock.raise_()
         if self.controller.model is not None and result.get("nan_at") is None:
-            self.results.set_model(self.controller.model, self.controller.input_shape, names,
+            model, plan = self.controller.model, self.controller.plan
+            if plan is not None and len(plan.inputs) > 1:  # the pad gives the first Input
+                from core.session.run_setup import FirstInputModel
+
+                model = FirstInputModel(model, plan)
+            self.results.set_model(model, self.controller.input_shape, names,
                                    getattr(ds, "vocabulary", None))
         project = getattr(self.window, "project", None)
         if project is not None and hasattr(project, "mark_dirty"):

@@ -2,7 +2,7 @@
 Train will refuse before it is pressed, and a fix button repairs the canvas."""
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from core.graph.templates import TEMPLATES
 from tests.desktop.conftest import drop_layer
@@ -25,6 +25,14 @@ def test_two_input_template_trains_from_the_canvas_on_the_sample(window, qtbot):
     # 1,000 held-out digits: far above the 10% of guessing after two epochs
     assert run["test"]["accuracy"] > 0.8, run["test"]
     assert ui.results.results["kind"] == "image" and ui.results.confusion.isVisible()
+    # the pad draws the image; the model's 'ink_bands' Input is computed from it
+    pad = ui.results.pad
+    with qtbot.waitSignal(pad.predicted, timeout=30000) as got:
+        qtbot.mousePress(pad.area, Qt.LeftButton, pos=QPoint(140, 50))
+        qtbot.mouseMove(pad.area, QPoint(140, 230))
+        qtbot.mouseRelease(pad.area, Qt.LeftButton, pos=QPoint(140, 230))
+    probs = np.asarray(got.args[0])
+    assert probs.shape == (10,) and abs(probs.sum() - 1) < 1e-4, pad.status.text()
 
 
 def test_dangling_layer_is_flagged_deleted_with_one_click_then_trains(window, qtbot):
