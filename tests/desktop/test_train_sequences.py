@@ -102,3 +102,14 @@ def test_a_reopened_project_shows_its_last_run_figures(window, qtbot, tmp_path):
     window.set_document(again)
     text = window.training_ui.results.summary.text()
     assert "445 samples" in text and "MAE 0.5" in text and "75% lower" in text
+
+
+def test_small_transformer_trains_in_the_app_on_the_sentences(window, qtbot):
+    ds = text_dataset()
+    ui, res = _train(window, qtbot, T.small_transformer(), ds)
+    y = np.asarray(ds.y_test)
+    majority = np.bincount(y).max() / len(y)
+    assert res["kind"] == "text" and res["count"] == len(y)
+    # two epochs and no position embedding (template doc): it learns, less than the LSTM
+    assert res["accuracy"] > majority + 0.10, (res["accuracy"], majority)
+    assert ui.results.texts.rowCount() > 0
