@@ -154,6 +154,7 @@ class ResultsPanel(QWidget):
         self.summary = QLabel("Results appear here after training.")
         self.summary.setObjectName("resultsSummary")
         self.summary.setWordWrap(True)
+        self.summary.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.confusion = ConfusionView()
         self.forecast = ForecastView()
@@ -204,6 +205,7 @@ class ResultsPanel(QWidget):
         self._clear_gallery()
         self.texts.setRowCount(0)
         self.side.setCurrentIndex(0)
+        self.side.setVisible(True)
         self.pad.clear()
         self.sentence.edit.clear()
 
@@ -246,6 +248,7 @@ class ResultsPanel(QWidget):
                              "again for the plots and the misclassified samples.</i>")
         self.confusion.setVisible(False)
         self.forecast.setVisible(False)
+        self.side.setVisible(False)  # no gallery kept: the figures get the width
 
     def _clear_gallery(self) -> None:
         while self.gallery_grid.count():
