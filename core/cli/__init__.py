@@ -3,7 +3,9 @@
 Qt-free; ``desktop.app.main`` hands every sub-command except ``open`` to ``run``.
 PROJECT is a ``.nwproj``; all commands but ``train`` also take a Keras model file
 (``.keras``, legacy ``.h5``). ``train`` adds the run to the project's history (the
-app shows it as an earlier run) and saves the weights into the project.
+app shows it as an earlier run) and saves the weights into the project; it runs the
+app's session code (``core.session``: every Input fed by name, float targets trained as
+a regression, the test results that fit the task kept with the run).
 Exit codes: 0 success, 1 the command failed, 2 bad usage (argparse), 3 the project is
 missing or corrupt. Errors are one line on stderr; ``--debug`` shows the traceback.
 
@@ -129,31 +131,92 @@ def _data(doc, model, data_file):
     return out
 
 
+def _dataset(doc, data_file):
+    """The data of ``train`` as the app's ``Dataset``: ``x_train``/``y_train`` (and
+    ``x_test``/``y_test``) of the file or the embedded sample; an array named after an
+    Input node (``NAME``, ``NAME_test``) feeds that Input; float targets that are not
+    whole numbers make it a regression."""
+    from types import SimpleNamespace  # the fields of the app's Dataset that training reads
+
+    if data_file:
+        with np.load(data_file, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        name = Path(data_file).name
+    elif doc.training.dataset == "sample":
+        from core.datasets.sample import load_sample
+        (xt, yt), (xv, yv) = load_sample()
+        arrays, name = {"x_train": xt, "y_train": yt, "x_test": xv, "y_test": yv}, "sample"
+    else:
+        raise ValueError(f"data set {doc.training.dataset!r}: pass --data FILE.npz "
+                         "(x_train, y_train, x_test, y_test)")
+    for key in ("x_train", "y_train"):
+        if key not in arrays:
+            raise ValueError(f"{name}: no array {key!r} (it has {sorted(arrays)})")
+    y = np.asarray(arrays["y_train"])
+    regression = np.issubdtype(y.dtype, np.floating) and not np.all(np.mod(y, 1) == 0)
+    extra = {k: (v, arrays.get(k + "_test")) for k, v in arrays.items()
+             if not k.startswith(("x_", "y_")) and not k.endswith("_test")}
+    return SimpleNamespace(name=name, x_train=arrays["x_train"], y_train=y,
+                           x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
+                           task="regression" if regression else "classification",
+                           extra_inputs=extra)
+
+
 def _cmd_train(args, doc, model):
+    """The app's session code (``core.session``): the data mapped onto every Input and
+    output by name, the same compile and the same task-fitting results."""
     import time
 
     from core.graph.build import model_weights
     from core.graph.project_file import save_project
     from core.graph.run_history import finish_run, start_run
-    d = _data(doc, model, args.data)
+    from core.session.run_setup import plan_run
+    from core.session.task_results import compute_results, run_summary
+
+    kept = doc.training  # --epochs/--batch-size are for this run, not saved as settings
+    doc.training = kept.replaced(**{k: v for k, v in (("epochs", args.epochs),
+                                                      ("batch_size", args.batch_size)) if v})
+    ds = _dataset(doc, args.data)
+    plan = plan_run(doc, ds)  # a RunRefused names the Input/output and both shapes
+    plan.model.set_weights(model.get_weights())  # the project's weights, if any
+    p = plan.make_data()
     s = doc.training
-    run = start_run(doc, Path(args.data).name if args.data else s.dataset,
-                    resumed=bool(doc.weights))
+    kwargs = dict(plan.fit_kwargs)
+    if p.x_test is not None:  # a test set is the validation data, as before
+        kwargs.pop("validation_split", None)
+        kwargs["validation_data"] = (p.x_test, p.y_test)
+    run = start_run(doc, ds.name if args.data else s.dataset, resumed=bool(doc.weights))
     t0 = time.perf_counter()
-    history = model.fit(d["x_train"], d["y_train"], epochs=args.epochs or s.epochs,
-                        batch_size=args.batch_size or s.batch_size, verbose=1,
-                        validation_split=s.validation_split if "x_test" not in d else 0.0,
-                        validation_data=(d["x_test"], d["y_test"]) if "x_test" in d else None)
+    history = plan.model.fit(p.x_train, p.y_train, epochs=s.epochs, verbose=1, **kwargs)
     seconds = time.perf_counter() - t0
     final = {k: v[-1] for k, v in history.history.items()}
     print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in final.items()))
     epochs = len(next(iter(history.history.values()), []))
-    finish_run(doc, run, history.history, seconds, samples=len(d["x_train"]) * epochs)
-    save_project(doc, args.project, weights=model_weights(model))
+    n = len(next(iter(p.x_train.values()))) if isinstance(p.x_train, dict) else len(p.x_train)
+    finish_run(doc, run, history.history, seconds, samples=n * epochs)
+    res = compute_results(plan.model, p)
+    if res is not None:
+        run["test"] = run_summary(res)
+        print(_results_line(run["test"]))
+    doc.training = kept
+    save_project(doc, args.project, weights=model_weights(plan.model))
     print(f"{run['name']} saved in {args.project}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        model.save(str(Path(args.out) / "model.keras"))
+        plan.model.save(str(Path(args.out) / "model.keras"))
+
+
+def _results_line(t: dict) -> str:
+    """``Test set (1000): accuracy 0.9120 (majority class 0.1135)`` or the MAE line."""
+    head = f"{t['source']} ({t['count']}): "
+    if t.get("accuracy") is not None:
+        return head + f"accuracy {t['accuracy']:.4f} (majority class " \
+            f"{t.get('majority_accuracy', float('nan')):.4f})"
+    reg, base = t.get("regression") or {}, t.get("baseline")
+    line = head + f"MAE {reg.get('mean_absolute_error', float('nan')):.4g}"
+    if base:
+        line += f" (naive last-value MAE {base['mean_absolute_error']:.4g})"
+    return line
 
 
 def _cmd_evaluate(args, doc, model):

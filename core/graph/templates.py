@@ -97,18 +97,20 @@ def resnet_block(registry=None) -> GraphDocument:
 
 
 def two_input(registry=None) -> GraphDocument:
-    doc = _doc("Two inputs", "Two inputs merged with Concatenate: an image branch and a "
-               "small vector of extra features, joined before the classifier. Train it "
-               "from code or with a data set that provides both inputs.", registry,
+    doc = _doc("Two inputs", "Two inputs merged with Concatenate: the image, and a small "
+               "vector of extra features joined before the classifier. With image data "
+               "the 'ink_bands' Input gets the mean ink of 4 horizontal and 4 vertical "
+               "bands of each image (core.session.derived_inputs); a data set can also "
+               "bring its own array named 'ink_bands'.", registry,
                loss="sparse_categorical_crossentropy", optimizer="adam", learning_rate=0.001,
                metrics=["accuracy"], epochs=5, batch_size=32, validation_split=0.1,
-               dataset="", seed=42)
+               dataset="sample", seed=42)
     image = _chain(doc, [("InputLayer", {"shape": [28, 28, 1]}), ("Flatten", None),
                          ("Dense", {"units": 64, "activation": "relu"})])
     doc.rename_node(image[0], "image")
     extra = _chain(doc, [("InputLayer", {"shape": [8]}),
                          ("Dense", {"units": 16, "activation": "relu"})])
-    doc.rename_node(extra[0], "features")
+    doc.rename_node(extra[0], "ink_bands")
     cat = doc.add_node("Concatenate")
     doc.connect(image[-1], cat)
     doc.connect(extra[-1], cat)

@@ -9,9 +9,9 @@ Problems panel only mirrors them).
 * binary_crossentropy on data with more than two classes. Fix: the sparse categorical loss.
 * a layer whose weights alone are huge (over ``LARGE_LAYER_BYTES``), and a model whose
   training memory estimate (``core.graph.memory``) exceeds what the machine has free.
-* what the canvas cannot train (checked before Train, shown here first): several Inputs
-  or outputs, since the data panel gives one input array and one label array.
-  ``pre_train_problems(doc)`` is what Train refuses on: every error plus these.
+* ``pre_train_problems(doc)`` is what Train refuses on: every error. (Several Inputs or
+  outputs train from the canvas: ``core.session.network_data`` maps the data by name
+  and says at Train which Input it has no data for.)
 
 Structure rules (one-input merge, dangling outputs, Flatten last) are in
 ``core.graph.structure_rules``; they are added here.
@@ -44,32 +44,13 @@ def training_problems(doc, available=memory.available_memory) -> list[Problem]:
 
     return [*structure_problems(doc), *_output_activation_problems(doc),
             *_learning_rate_problems(doc), *_binary_on_many_classes(doc),
-            *canvas_training_problems(doc), *memory_problems(doc, available)]
+            *memory_problems(doc, available)]
 
 
 def pre_train_problems(doc, available=memory.available_memory) -> list[Problem]:
-    """What Train refuses on: every error of the document, then what the canvas cannot
-    train. Warnings about a sound graph do not block (the user may know better)."""
-    errors = [p for p in doc.problems() if p.severity == "error"]
-    return errors or canvas_training_problems(doc)
-
-
-def canvas_training_problems(doc) -> list[Problem]:
-    """Several Inputs or outputs: valid Keras (builds, exports), but Train feeds one input
-    array and one label array, so the canvas cannot train it."""
-    ins = [n for n in doc.nodes.values() if _num_inputs(doc, n) == 0]
-    outs = [n for n in _sinks(doc) if doc.inputs_of(n.id)]
-    if len(ins) <= 1 and len(outs) <= 1:
-        return []
-    parts = []
-    if len(ins) > 1:
-        parts.append(f"{len(ins)} Inputs ({', '.join(repr(n.name) for n in ins)})")
-    if len(outs) > 1:
-        parts.append(f"{len(outs)} outputs ({', '.join(repr(n.name) for n in outs)})")
-    return [Problem(None, f"Train cannot feed this network from the canvas: it has "
-                          f"{' and '.join(parts)}, while the data panel gives one input array "
-                          "and one label array. It builds and exports; train it from code with "
-                          "model.fit({input name: array, ...}, y).", (), "warning")]
+    """What Train refuses on: every error of the document. Warnings about a sound graph
+    do not block (the user may know better)."""
+    return [p for p in doc.problems() if p.severity == "error"]
 
 
 def _num_inputs(doc, node):

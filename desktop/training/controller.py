@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from core.graph.memory import available_memory, estimate_training_memory, fmt_bytes
+from core.graph.memory import fmt_bytes
+from core.session.task_results import run_summary
 from desktop.panels.curves import BatchSmoother
-from desktop.training.data_source import DataError, prepare
 from desktop.training.job import TrainingJob
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
     plural,
@@ -40,8 +40,6 @@ from desktop.training.worker import TrainingWorker
 # of headless at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms).
 DRAIN_MS = 200
 GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
-CLASSIFIER_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
-                     "binary_crossentropy")
 
 
 class StartRefused(Exception):
@@ -97,6 +95,7 @@ class TrainingController(QObject):
         self.doc = None
         self.input_shape = None
         self.run: dict | None = None
+        self.plan = None  # core.session.run_setup.RunPlan of the current/last run
         self.last_result: dict | None = None
         self.last_error: tuple[str, str] | None = None
         self.last_message = ""
@@ -118,64 +117,19 @@ class TrainingController(QObject):
         self.message.emit(text)
 
     def _build(self, doc, ds, continue_weights=True):
-        """Model + prepared data + fit kwargs, or ``StartRefused`` (nothing changed)."""
-        from core import optimizers
-        from core.graph.datatypes import GraphError
+        """Model + prepared data + fit kwargs, or ``StartRefused`` (nothing changed).
+        The checks, compile and data mapping are ``core.session.run_setup`` (shared with
+        the command line); the settings' callbacks and the project's weights are added here."""
+        from core.session.run_setup import RunRefused, plan_run
 
-        s = doc.training
-        in_id, out_id = input_and_output_nodes(doc)
-        out_shape = doc.state(out_id).output_shape
-        in_shape = doc.state(in_id).output_shape
-        if in_shape is None or out_shape is None:
-            raise StartRefused("The network has errors; fix the problems list first.")
-        shape, units = tuple(in_shape[1:]), int(out_shape[-1])
-        try:  # check on a few rows here; the worker converts the whole set
-            few = type(ds)(ds.name, ds.x_train[:4], ds.y_train, ds.x_test[:4] if
-                           ds.x_test is not None else None, ds.y_test, ds.class_names)
-            prepare(few, shape, units, s.loss, s.validation_split)
-        except DataError as exc:
+        try:
+            plan = plan_run(doc, ds)
+        except RunRefused as exc:
             raise StartRefused(str(exc)) from None
-
-        def make_data():
-            return prepare(ds, shape, units, s.loss, s.validation_split)
-
-        # Memory first, from the document's shape inference: refuse before building anything.
-        states = [doc.state(n) for n in doc.nodes]
-        params = sum(st.param_count or 0 for st in states)
-        sizes = [int(np.prod(st.output_shape[1:])) for st in states
-                 if st.output_shape is not None]
-        per_sample = 4 * int(np.prod(shape))
-        data_bytes = per_sample * (len(ds.x_train) + (len(ds.x_test) if ds.x_test is not None
-                                                      else 0))
-        est = estimate_training_memory(params, sizes, s.batch_size, s.optimizer, data_bytes)
-        avail = available_memory()
-        if avail is not None and est.total > avail:
-            raise StartRefused(f"Training with batch size {s.batch_size} needs about "
-                               f"{est.describe()}, but only {fmt_bytes(avail)} is available. "
-                               "Lower the batch size or make the network smaller.")
-        if s.seed is not None:
-            from core import utils
-            utils.set_random_seed(int(s.seed))
-        try:
-            model = doc.build_model()
-        except (GraphError, ValueError) as exc:
-            raise StartRefused(f"Cannot build the model: {exc}") from None
-        try:
-            opt = optimizers.get(s.optimizer)
-            opt.learning_rate = float(s.learning_rate)
-            model.compile(optimizer=opt, loss=s.loss, metrics=list(s.metrics))
-        except ValueError as exc:  # unknown optimizer/loss/metric name: the engine says which
-            raise StartRefused(f"Cannot compile the model: {exc}") from None
-        resumed = continue_weights and restore_weights(model, doc.weights)
-        fit_kwargs = {"batch_size": s.batch_size, "shuffle": s.shuffle}
-        if s.validation_split > 0:
-            fit_kwargs["validation_split"] = s.validation_split
-        fit_kwargs["callbacks"] = settings_callbacks(s)
-        if s.class_weight == "balanced" and s.loss in CLASSIFIER_LOSSES:
-            from core.graph.settings import balanced_class_weight
-
-            fit_kwargs["class_weight"] = balanced_class_weight(ds.y_train)
-        return model, make_data, shape, fit_kwargs, resumed, est
+        self.plan = plan
+        resumed = continue_weights and restore_weights(plan.model, doc.weights)
+        fit_kwargs = dict(plan.fit_kwargs, callbacks=settings_callbacks(doc.training))
+        return plan.model, plan.make_data, plan.input_shape, fit_kwargs, resumed, plan.estimate
 
     # --------------------------------------------------------------- actions
     def start(self, continue_weights: bool = True) -> bool:
@@ -218,7 +172,7 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._on_failed)
         n = len(doc.history) + 1
         offset = trained_epochs(doc.history) if resumed else 0
-        classifier = s.loss in CLASSIFIER_LOSSES
+        classifier = self.plan.task == "classification"
         self._num_classes = ds.num_classes if classifier else None
         self.epoch_offset = offset
         self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
@@ -387,8 +341,7 @@ class TrainingController(QObject):
                 run["early_stopped"] = list(result["early_stopped"])
             res = result.get("results")
             if res is not None:
-                run["test"] = {"source": res["source"], "count": res["count"],
-                               "accuracy": res["accuracy"], **res["scores"]}
+                run["test"] = run_summary(res)
             doc.history.append(run)
         if result.get("nan_at"):
             e, b = result["nan_at"]

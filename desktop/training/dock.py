@@ -232,7 +232,7 @@ class TrainingUI(QObject):
         return w
 
     def train(self) -> bool:
-        self.results.pad.set_model(None)  # the pad must not predict with a model in training
+        self.results.set_model(None)  # the pads must not predict with a model in training
         started = self.controller.start(continue_weights=self.continue_box.isChecked())
         if started and isinstance(self.curves_dock, QDockWidget):
             self.curves_dock.raise_()
@@ -296,7 +296,13 @@ class TrainingUI(QObject):
             if isinstance(self.results_dock, QDockWidget):
                 self.results_dock.raise_()
         if self.controller.model is not None and result.get("nan_at") is None:
-            self.results.pad.set_model(self.controller.model, self.controller.input_shape, names)
+            model, plan = self.controller.model, self.controller.plan
+            if plan is not None and len(plan.inputs) > 1:  # the pad gives the first Input
+                from core.session.run_setup import FirstInputModel
+
+                model = FirstInputModel(model, plan)
+            self.results.set_model(model, self.controller.input_shape, names,
+                                   getattr(ds, "vocabulary", None))
         project = getattr(self.window, "project", None)
         if project is not None and hasattr(project, "mark_dirty"):
             project.mark_dirty()
@@ -377,7 +383,10 @@ class TrainingUI(QObject):
         # Nothing of the previous project may stay on screen (File > New, templates).
         self.curves.reset()
         self.results.clear()
-        self.results.pad.set_model(None)
+        self.results.set_model(None)
+        last = doc.history[-1] if doc is not None and doc.history else {}
+        if last.get("test"):  # a reopened project shows its last run's figures again
+            self.results.show_summary(last["test"])
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.state_label.clear()
@@ -409,6 +418,7 @@ class TrainingUI(QObject):
         self.controller.shutdown()
         self.data_panel.shutdown()
         self.results.pad.shutdown()
+        self.results.sentence.shutdown()
 
 
 def install_training_ui(main_window) -> TrainingUI:

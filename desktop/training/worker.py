@@ -17,62 +17,14 @@ import traceback
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+# The results themselves are Qt-free (the command line computes the same ones).
+from core.session.task_results import (  # noqa: F401 - re-exported for the tests
+    MAX_GALLERY,
+    compute_results,
+    confusion_matrix,
+    predicted_classes,
+)
 from desktop.training.job import ControlCallback, TrainingJob
-
-MAX_GALLERY = 48
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows: true class, columns: predicted class; counts (int64)."""
-    labels = np.asarray(labels, np.int64).reshape(-1)
-    predicted = np.asarray(predicted, np.int64).reshape(-1)
-    flat = labels * num_classes + predicted
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes,
-                                                                          num_classes)
-
-
-def predicted_classes(probs: np.ndarray) -> np.ndarray:
-    probs = np.asarray(probs)
-    if probs.ndim == 2 and probs.shape[1] > 1:
-        return np.argmax(probs, axis=1)
-    return (probs.reshape(-1) > 0.5).astype(np.int64)
-
-
-def compute_results(model, x_test, y_test, labels, num_classes: int, source: str,
-                    batch_size: int = 256) -> dict:
-    """Test loss/metrics, confusion matrix and the first misclassified examples."""
-    scores = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0, return_dict=True)
-    probs = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0))
-    pred = predicted_classes(probs)
-    n_cls = max(int(num_classes), int(pred.max()) + 1, int(labels.max()) + 1)
-    cm = confusion_matrix(labels, pred, n_cls)
-    wrong = np.flatnonzero(pred != labels)[:MAX_GALLERY]
-    return {
-        "source": source,
-        "scores": {k: float(v) for k, v in dict(scores).items()},
-        "count": int(len(labels)),
-        "accuracy": float(np.mean(pred == labels)),
-        "confusion": cm,
-        "wrong_images": np.array(x_test[wrong], copy=True),
-        "wrong_true": labels[wrong].copy(),
-        "wrong_pred": pred[wrong].copy(),
-        "wrong_conf": probs[wrong].max(axis=1) if probs.ndim == 2 else probs[wrong].ravel(),
-    }
-
-
-def results_data(prepared):
-    """Test set when there is one, else the validation tail ``fit`` held out (Keras takes
-    the last ``validation_split`` of the samples, before shuffling)."""
-    if prepared.x_test is not None:
-        return (prepared.x_test, prepared.y_test, prepared.labels_test), "Test set"
-    n = len(prepared.x_train)
-    if prepared.validation_split > 0:
-        split_at = int(np.floor(n * (1.0 - prepared.validation_split)))
-        y = prepared.y_train[split_at:]
-        labels = y.reshape(len(y), -1)
-        labels = labels[:, 0] if labels.shape[1] == 1 else np.argmax(labels, axis=1)
-        return (prepared.x_train[split_at:], y, labels.astype(np.int64)), "Validation split"
-    return None, ""
 
 
 class TrainingWorker(QObject):
@@ -119,10 +71,8 @@ class TrainingWorker(QObject):
                       "epochs_done": job.epochs_done, "nan_at": job.nan_at, "good_at": job.good_at,
                       "stopped": job.stop_requested, "train_seconds": train_seconds,
                       "results": None, "early_stopped": self._early_stop()}
-            data, source = results_data(p)
-            if data is not None and job.nan_at is None and not job.skip_results:
-                x, y, labels = data
-                result["results"] = compute_results(model, x, y, labels, p.num_classes, source)
+            if job.nan_at is None and not job.skip_results:
+                result["results"] = compute_results(model, p)
             self.finished.emit(result)
         except Exception as exc:  # shown to the user in a dialog; the app stays usable
             self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())

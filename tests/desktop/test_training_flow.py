@@ -162,12 +162,12 @@ def test_worker_exception_shows_dialog_and_app_stays_usable(qtbot, monkeypatch):
 
 
 def test_memory_estimate_refuses_before_anything_changes(qtbot, monkeypatch):
-    import desktop.training.controller as ctl_mod
+    import core.session.run_setup as setup_mod  # the memory check the app and CLI share
 
     win = make_host(qtbot, template_doc())
     ui, ctl = win.training_ui, win.training_ui.controller
     wait_data(qtbot, ui)
-    monkeypatch.setattr(ctl_mod, "available_memory", lambda: 1024 * 1024)
+    monkeypatch.setattr(setup_mod, "available_memory", lambda: 1024 * 1024)
     history, weights = list(win.document.history), win.document.weights
     _click(qtbot, ui.train_button)
     assert ctl.state == "idle" and ctl.thread is None

@@ -90,11 +90,11 @@ def test_merge_fix_for_a_loaded_file_with_two_wires():
     assert p.node_id == d
     _apply_and_check_undo(loaded, p.fixes[0])
     p.fixes[0].apply(loaded)
-    # left: warnings only, that a linear output does not suit a crossentropy loss and
-    # that Train cannot feed two Inputs from the canvas
+    # left: a warning only, that a linear output does not suit a crossentropy loss (two
+    # Inputs train from the canvas now: core.session feeds each by name)
     left = loaded.problems()
-    assert [q.severity for q in left] == ["warning", "warning"]
-    assert "linear activation" in left[0].message and "2 Inputs" in left[1].message
+    assert [q.severity for q in left] == ["warning"]
+    assert "linear activation" in left[0].message
     assert loaded.state(d).param_count == 7 * 2 + 2
 
 

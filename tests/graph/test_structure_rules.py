@@ -2,6 +2,7 @@
 sees the bad network, its fix repairs it, and the repaired network trains."""
 
 import numpy as np
+import pytest
 
 from core.graph.structure_rules import structure_problems
 from core.graph.templates import TEMPLATES
@@ -9,7 +10,6 @@ from core.graph.training_rules import (
     LARGE_LAYER_BYTES,
     memory_problems,
     pre_train_problems,
-    training_problems,
 )
 
 
@@ -63,7 +63,8 @@ def test_dangling_second_output_is_caught_and_deleted(doc):
     msgs = [p for p in doc.problems() if p.node_id == stray and "outputs" in p.message]
     assert msgs and "2 outputs" in msgs[0].message and "'dense_2'" in msgs[0].message
     assert not [p for p in doc.problems() if p.node_id == out]  # the main line is kept
-    assert pre_train_problems(doc)  # Train refuses two outputs
+    # a second output is trainable now (a loss per output): a warning, no refusal
+    assert not pre_train_problems(doc)
     next(f for f in msgs[0].fixes if f.label.startswith("Delete")).apply(doc)
     assert stray not in doc.nodes and not pre_train_problems(doc)
     loss = _fit(doc, *_data())
@@ -115,17 +116,22 @@ def test_huge_dense_and_too_little_memory_are_warned(doc):
     assert not memory_problems(doc, available=lambda: 1024**3)
 
 
-def test_two_input_template_says_why_train_refuses_it():
+def test_two_input_template_is_trainable_and_says_which_input_lacks_data():
+    from core.session.network_data import NetworkDataError, prepare_network
+    from core.session.ports import network_ports
+    from desktop.training.data_source import Dataset
+
     doc = TEMPLATES["two_input"]()
-    (p,) = pre_train_problems(doc)
-    assert "2 Inputs ('image', 'features')" in p.message and p.severity == "warning"
-    assert p in training_problems(doc, available=lambda: None)
-    assert p.message in [q.message for q in doc.problems()]  # shown before Train is pressed
-    doc.build_model()  # still valid Keras: builds (and so exports)
+    assert not pre_train_problems(doc) and not doc.problems()
+    doc.rename_node(doc.node_by_name("ink_bands").id, "weather")
+    ds = Dataset("digits", np.zeros((4, 28, 28), np.uint8), np.arange(4))
+    with pytest.raises(NetworkDataError, match=r"no data for Input 'weather' \(8,\).*"
+                                               r"feed Input 'image'"):
+        prepare_network(ds, *network_ports(doc), doc.training.loss)
 
 
 def test_shipped_single_input_templates_have_no_problems():
-    for name in ("mnist_mlp", "mnist_cnn", "resnet_block"):
+    for name in ("mnist_mlp", "mnist_cnn", "resnet_block", "two_input"):
         doc = TEMPLATES[name]()
         assert not doc.problems(), name
         assert not pre_train_problems(doc), name
