@@ -111,11 +111,18 @@ class ProjectController(QObject):
             return False  # the error was shown; the current project is untouched
         if confirm and not self.maybe_save():
             return False
-        # A model becomes a new, unsaved project (Save asks where; the .keras stays as is).
-        self._replace(doc, None if model else str(path))
+        # A model becomes a new, unsaved project (Save asks where; the .keras stays as is),
+        # and so does a shipped example: training or Save must never overwrite it.
+        example = not model and _is_example(path)
+        if example:
+            doc.path = None
+        self._replace(doc, None if model or example else str(path))
         self.add_recent(str(path))
         if model:
             self._tell_notes(path)
+        if example:
+            self.window.statusBar().showMessage(
+                "Opened a shipped example as a new project: Save asks where to keep it", 8000)
         return True
 
     def save(self) -> bool:
@@ -287,6 +294,13 @@ class ProjectController(QObject):
         doc.path = path
         self.window.set_document(doc)
         self._mark_clean()
+
+
+def _is_example(path) -> bool:
+    try:
+        return Path(path).resolve().parent == examples_dir().resolve()
+    except OSError:
+        return False
 
 
 def _not_a_project(path) -> str | None:

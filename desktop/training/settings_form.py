@@ -33,6 +33,7 @@ LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
           "binary_crossentropy", "mean_squared_error", "mean_absolute_error")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw", "adagrad")  # what core.optimizers provides
 METRICS = ("accuracy", "mean_squared_error", "mean_absolute_error")
+_SHORT = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}  # Keras aliases
 
 
 MERGE_ID = 0x7E57  # QUndoCommand.id(): consecutive edits of one field merge into one step
@@ -139,7 +140,7 @@ class TrainingSettingsForm(QWidget):
         self.metric_boxes = {}
         metrics_row = QHBoxLayout()
         for m in METRICS:
-            box = QCheckBox({"mean_squared_error": "mse", "mean_absolute_error": "mae"}.get(m, m))
+            box = QCheckBox(_SHORT.get(m, m))
             box.setObjectName(f"metric_{m}")
             box.toggled.connect(lambda _checked: self._metrics_changed())
             self.metric_boxes[m] = box
@@ -279,7 +280,8 @@ class TrainingSettingsForm(QWidget):
                 combo.setCurrentText(value)
             self.learning_rate.setValue(s.learning_rate, commit=False)
             for m, b in self.metric_boxes.items():
-                b.setChecked(m in s.metrics)
+                # a template or a Keras file may name it by Keras' alias ("mae")
+                b.setChecked(m in s.metrics or _SHORT.get(m) in s.metrics)
             self.epochs.setValue(s.epochs)
             self.batch_size.setValue(s.batch_size)
             self.shuffle.setChecked(s.shuffle)

@@ -117,3 +117,15 @@ def test_template_menu_palette_and_epoch_texts_read_well(window):
     window.palette.search.setText("Dense")
     assert not window.palette.no_results.isVisible()
     assert plural(1, "epoch") == "1 epoch" and plural(2, "epoch") == "2 epochs"
+
+
+def test_metric_named_by_keras_alias_shows_checked(window):
+    """The forecaster template asks for "mae": its box must show it (it read unchecked)."""
+    from desktop.project import examples_dir
+
+    assert window.project.new_from_template(examples_dir() / "forecaster.nwproj",
+                                            confirm=False)
+    boxes = _form(window).metric_boxes
+    assert "mae" in window.document.training.metrics
+    assert boxes["mean_absolute_error"].isChecked()
+    assert not boxes["accuracy"].isChecked()

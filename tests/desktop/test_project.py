@@ -133,6 +133,22 @@ def test_new_from_template_opens_an_untitled_copy(window):
     assert all(window.document.state(i).error is None for i in window.document.nodes)
 
 
+def test_file_open_on_a_shipped_example_never_writes_it(window, tmp_path):
+    """Opened with File > Open, an example is a new project: Save asks for a place, so
+    neither Save nor a finished run (saved into the project) can overwrite it."""
+    from desktop.project import examples_dir
+
+    path = examples_dir() / "mnist_mlp.nwproj"
+    before = path.read_bytes()
+    assert window.project.open(str(path), confirm=False)
+    assert window.document.nodes and window.project.path is None
+    assert window.document.path is None
+    assert str(path) in window.project.recent()
+    out = tmp_path / "mine.nwproj"
+    assert window.project.save_as(str(out))
+    assert path.read_bytes() == before and out.is_file()
+
+
 def test_first_start_opens_the_mnist_cnn_example(window):
     from desktop.app import FIRST_EXAMPLE, open_initial_project
 
