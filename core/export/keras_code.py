@@ -20,6 +20,7 @@ import pprint
 import re
 
 from core.export.onnx import _graph_of  # the same run-order walk as the ONNX exporter
+from core.layers.node import node_call_arguments
 from core.saving.compile_config import get_compile_config
 
 _SKIP_KEYS = {"name", "dtype", "trainable", "quantization_config"}
@@ -96,19 +97,11 @@ def _call_arguments(node, ins: list[str]) -> str:
     (``use_causal_mask=True``). Keras' ``mha([q, v])`` would be a different call."""
     kwargs = {k: repr(v) for k, v in node.call_kwargs.items()
               if v is not None and not hasattr(v, "_keras_history")}
-    layout = getattr(node, "call_layout", None)
-    if layout is not None:
-        n_args, names = layout
-        for name, v in zip(names, ins[n_args:]):
-            if name is not None:
-                kwargs[name] = v
-        positional = ins[:n_args]
-    else:
-        for key, count in getattr(node, "tensor_kwargs", {}).items():
-            ins, kwargs[key] = ins[:-count], f"[{', '.join(ins[-count:])}]"
-        positional = [f"[{', '.join(ins)}]" if node.is_multi_input and len(ins) > 1
-                      else ins[0]]
-    return ", ".join(positional + [f"{k}={v}" for k, v in kwargs.items()])
+    args, kwargs = node_call_arguments(node, ins, kwargs)
+
+    def text(v):  # a list of tensors is written as a Python list
+        return f"[{', '.join(v)}]" if isinstance(v, list) else v
+    return ", ".join([text(a) for a in args] + [f"{k}={text(v)}" for k, v in kwargs.items()])
 
 
 def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=False,

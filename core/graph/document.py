@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from core.backend import to_snake_case
 from core.graph import fixes as _fixes
+from core.graph.calls import share_set
 from core.graph.datatypes import (
     Edge,
     GraphError,
@@ -33,6 +34,7 @@ from core.graph.datatypes import (
     NodeState,
     Snapshot,
     clone_node,
+    copy_json,
 )
 from core.graph.settings import TrainingSettings
 from core.graph.snapshots import SnapshotMixin
@@ -274,8 +276,11 @@ class GraphDocument(WiringMixin, SnapshotMixin):
             raise GraphError(f"No node {node_id!r} in the document.")
         value = self._validated(node, key, value)
         old = node.config.get(key)
-        node.config[key] = value
-        self._changed("config", [node_id], [node_id])
+        # Every call of a shared layer is the same layer: one config for them all.
+        ids = share_set(self, node_id)
+        for nid in ids:
+            self.nodes[nid].config[key] = copy_json(value)
+        self._changed("config", ids, ids)
         return old
 
     def _validated(self, node: NodeData, key: str, value):

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from core import safety, safety_writes
+from core.graph.calls import parse_call
 from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
 from core.graph.groups import parse_groups
@@ -79,7 +80,10 @@ def document_to_dict(doc: GraphDocument) -> dict:
         "next_id": doc._next_id,
         "nodes": [{"id": n.id, "type": n.type, "name": n.name, "config": n.config,
                    "pos": [float(n.pos[0]), float(n.pos[1])],
-                   **({"group": n.group} if n.group else {})} for n in doc.nodes.values()],
+                   **({"group": n.group} if n.group else {}),
+                   **({"call": n.call} if n.call else {}),  # calls.py: call arguments,
+                   **({"shares": n.shares} if n.shares else {})}  # and shared layers
+                  for n in doc.nodes.values()],
         **({"groups": doc.groups} if doc.groups else {}),  # nested models (groups.py)
         "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in doc.edges],
         "history": _plain(doc.history),
@@ -161,9 +165,19 @@ def _parse_nodes(doc: GraphDocument, items) -> list[NodeData]:
             raise ValueError(f"node {nid} ('{name}') has a bad position {pos!r}")
         full = doc.default_config(type_name)
         full.update(config)
+        call = parse_call(item.get("call"), f"node {nid} ('{name}')")
         ids.add(nid)
         names.add(name)
-        nodes.append(NodeData(nid, type_name, full, (float(pos[0]), float(pos[1])), name))
+        nodes.append(NodeData(nid, type_name, full, (float(pos[0]), float(pos[1])), name,
+                              call=call, shares=item.get("shares", "")))
+    by_id = {n.id: n for n in nodes}
+    for n in nodes:  # a shared layer's calls: same type and config as the owner's
+        if n.shares and not (isinstance(n.shares, str) and n.shares in by_id
+                             and n.shares != n.id and not by_id[n.shares].shares
+                             and by_id[n.shares].type == n.type
+                             and by_id[n.shares].config == n.config):
+            raise ValueError(f"node {n.id} ('{n.name}') shares {n.shares!r}, which is not a "
+                             f"{n.type} node of the same config that owns its layer")
     return nodes
 
 

@@ -11,6 +11,8 @@ one ``SetConfigCommand`` each; the name field renames the node.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.graph.calls import describe_call, share_set
 from desktop.editor.commands import RenameNodeCommand, SetConfigCommand, node_name
 from desktop.editor.fields import Field, make_field
 from desktop.editor.node_item import format_count, format_shape
@@ -183,6 +186,14 @@ class Inspector(QWidget):
         err = getattr(state, "error", None)
         text = (f"Output <code>{format_shape(getattr(state, 'output_shape', None))}</code>"
                 f" · {format_count(getattr(state, 'param_count', None))}")
+        calls = share_set(self.doc, self.node_id)
+        if len(calls) > 1:  # a shared layer: say which cards are the same layer
+            others = ", ".join(html.escape(self.doc.nodes[n].name) for n in calls
+                               if n != self.node_id)
+            text += (f"<br>Shared layer: the same weights as {others}; settings changed "
+                     "here change every call.")
+        if node.call:
+            text += f"<br>{html.escape(describe_call(node.call))}"
         if err:
             text += f"<br><span style='color:#e5534b'>{err}</span>"
         self.info.setText(text)
