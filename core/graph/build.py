@@ -215,8 +215,9 @@ def _model_graph(model):
                 continue
             if node.is_multi_output:
                 raise GraphError(f"Layer '{layer.name}' has several outputs; the editor "
-                                 "shows one output per layer. The file still loads with "
-                                 "load_model for training and export.")
+                                 "shows one output per layer. The file still trains "
+                                 "and exports outside the editor (core.saving.load_model, "
+                                 "netweaver export FILE).")
             calls[unit] = call_record(node)
             for port, t in enumerate(node.input_tensors):
                 if t._keras_history is None:

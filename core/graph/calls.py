@@ -43,8 +43,9 @@ def call_record(node) -> dict:
             json.dumps(v)
         except (TypeError, ValueError):
             raise GraphError(f"Layer '{node.layer.name}' is called with {k}={v!r}, which a "
-                             "graph node cannot hold; the file still loads with "
-                             "load_model for training and export.") from None
+                             "graph node cannot hold; the file still trains and exports "
+                             "outside the editor (core.saving.load_model, netweaver "
+                             "export FILE).") from None
         kwargs[k] = v
     out: dict = {}
     if kwargs:

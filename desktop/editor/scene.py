@@ -183,8 +183,11 @@ class EditorScene(QGraphicsScene):
                 continue
             state = self.doc.state(node_id)
             node = self.doc.nodes[node_id]
+            # The mask is in the key: turning mask_zero off changes no shape, but the
+            # outgoing wires must lose their mask mark.
             key = (getattr(state, "output_shape", None), getattr(state, "error", None),
-                   getattr(state, "param_count", None), node.name)
+                   getattr(state, "param_count", None), node.name,
+                   getattr(state, "mask", None))
             if self._state_key.get(node_id) == key:
                 continue
             self._state_key[node_id] = key
