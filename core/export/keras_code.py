@@ -116,6 +116,10 @@ def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=Fals
         layer = t._keras_history[0]
         v = var[id(t)] = _identifier(layer.name, taken)
         lines.append(f"{v} = keras.Input(shape={tuple(t.shape[1:])!r}, name={layer.name!r})")
+    calls: dict = {}
+    for node in order:
+        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+    shared: dict = {}  # a layer called more than once: made once, then called by name
     for node in order:
         layer = node.layer
         if getattr(layer, "num_inputs", 1) == 0:
@@ -127,8 +131,14 @@ def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=Fals
         outs = [_identifier(layer.name, taken) for _ in node.output_tensors]
         for t, v in zip(node.output_tensors, outs):
             var[id(t)] = v
-        lines.append(f"{', '.join(outs)} = "
-                     f"{_call(type(layer).__name__, layer_arguments(layer), layer.name)}({arg})")
+        made = _call(type(layer).__name__, layer_arguments(layer), layer.name)
+        if calls[id(layer)] > 1:
+            if id(layer) not in shared:
+                shared[id(layer)] = _identifier(f"{layer.name}_layer", taken)
+                lines.append(f"{shared[id(layer)]} = {made}  # shared: called "
+                             f"{calls[id(layer)]} times")
+            made = shared[id(layer)]
+        lines.append(f"{', '.join(outs)} = {made}({arg})")
     ins = [var[id(t)] for t in inputs]
     outs = [var[id(t)] for t in outputs]
     in_text = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"
