@@ -193,3 +193,34 @@ def test_a_bad_call_entry_in_a_project_is_named(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="call layout"):
         load_project(path)
+
+
+def test_connected_part_of_a_legacy_h5_functional_model(tmp_path):
+    """Concatenate unsupported: both branches before it open, each end an output, with
+    the file's weights matched by layer name."""
+    import shutil
+
+    import h5py
+
+    from core.graph.open_model import UnsupportedLayersError
+    src = FIXTURES / "legacy" / "legacy_cnn_functional.h5"
+    path = tmp_path / "f.h5"
+    shutil.copy(src, path)
+    with h5py.File(path, "a") as f:
+        cfg = json.loads(f.attrs["model_config"])
+        for layer in cfg["config"]["layers"]:
+            if layer["class_name"] == "Concatenate":
+                layer["class_name"] = "FancyConcat"
+        f.attrs["model_config"] = json.dumps(cfg)
+    with pytest.raises(UnsupportedLayersError) as e:
+        open_model_file(path)
+    assert e.value.part == 4 and "'concatenate' (FancyConcat)" in str(e.value)
+    doc, _ = open_model_file(path, supported_part=True)
+    assert sorted(n.name for n in doc.nodes.values()) == \
+        ["conv2d", "dense_2", "flatten", "img", "max_pooling2d", "meta"]
+    part, full = doc.build_model(), load_model(src)
+    assert len(part.outputs) == 2
+    for name in ("conv2d", "dense_2"):
+        for a, b in zip(part.get_layer(name).get_weights(),
+                        full.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
