@@ -69,6 +69,10 @@ def open_model_file(path, custom_objects=None, first_layers=None, supported_part
         _take_groups(doc, record)
         notes.append(f"Nested models are shown as groups: {', '.join(inlined)} "
                      "(double-click a group to open or close it).")
+    if record.get("shared_models"):
+        notes.append("Nested models called more than once are shown as their layers, "
+                     f"shared (a card per call), not as a group: "
+                     f"{', '.join(record['shared_models'])}.")
     if compiled:
         notes += _take_compile_settings(model, doc)
     doc.meta["name"] = model.name
@@ -121,7 +125,7 @@ def inline_nested(model, record=None):
     receives ``{"groups": {model name: group record}, "member": {layer name: model
     name}}`` for ``core.graph.groups``."""
     if not any(_is_model(ly) for ly in model.layers):
-        return model, []
+        return model, []  # nothing nested (``record`` stays as it was)
     from core.layers import Input
     from core.models import Model
 
@@ -137,9 +141,14 @@ def inline_nested(model, record=None):
     return flat, names
 
 
-def _inline(model, inputs, names, rec, parent, top=False):
+def _inline(model, inputs, names, rec, parent, top=False, grouped=True):
     scope = parent
-    if not top:
+    if not top and not grouped:
+        # A nested model called several times would need one group in two places:
+        # its layers join the parent as shared layers (a card per call) instead.
+        if model.name not in rec.setdefault("shared_models", []):
+            rec["shared_models"].append(model.name)
+    elif not top:
         names.append(model.name)
         sequential = not hasattr(model, "_nodes_by_depth")
         own_inputs = [getattr(model, "_input_layer", None)] if sequential else \
@@ -155,21 +164,26 @@ def _inline(model, inputs, names, rec, parent, top=False):
         return [x]
     env = {id(t): new for t, new in zip(model.inputs, inputs)}
     input_ids = set(env)
+    uses: dict = {}
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
     for nodes in model._nodes_by_depth.values():  # execution order, as Functional runs
         for node in nodes:
             if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
                 continue
             ins = [env[id(t)] for t in node.input_tensors]
-            outs = _apply(node.layer, ins, node, names, rec, scope)
+            outs = _apply(node.layer, ins, node, names, rec, scope,
+                          grouped=uses[id(node.layer)] == 1)
             for t, o in zip(node.output_tensors, outs):
                 env[id(t)] = o
     return [env[id(t)] for t in model.outputs]
 
 
-def _apply(layer, ins, node, names, rec, scope):
+def _apply(layer, ins, node, names, rec, scope, grouped=True):
     """Call ``layer`` on ``ins`` as ``node`` (None: a Sequential's plain call) did."""
     if _is_model(layer):
-        return _inline(layer, ins, names, rec, scope)
+        return _inline(layer, ins, names, rec, scope, grouped=grouped)
     if scope:
         rec["member"].setdefault(layer.name, scope)
     from core.layers.node import node_call_arguments

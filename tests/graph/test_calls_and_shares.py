@@ -224,3 +224,23 @@ def test_connected_part_of_a_legacy_h5_functional_model(tmp_path):
         for a, b in zip(part.get_layer(name).get_weights(),
                         full.get_layer(name).get_weights()):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_nested_model_called_twice_opens_as_shared_layers(tmp_path):
+    """One group cannot stand in two places: its layers open as shared layers (a card
+    per call), with a note, and the export predicts as the file."""
+    from core.layers import Concatenate, Dense, Input
+    from core.models import Model, Sequential
+    inner = Sequential([Input((4,)), Dense(3, name="inner_dense")], name="inner")
+    a, b = Input((4,), name="a"), Input((4,), name="b")
+    model = Model([a, b], Dense(1, name="head")(Concatenate()([inner(a), inner(b)])))
+    model.save(tmp_path / "twice.keras")
+    doc, notes = open_model_file(tmp_path / "twice.keras")
+    assert not doc.groups and any("called more than once" in n and "inner" in n
+                                  for n in notes)
+    second = doc.node_by_name("inner_dense (call 2)")
+    assert second.shares == doc.node_by_name("inner_dense").id
+    x = [np.ones((2, 4), np.float32), np.linspace(0, 1, 8, dtype=np.float32).reshape(2, 4)]
+    doc.build_model().save(tmp_path / "out.keras")
+    np.testing.assert_allclose(load_model(tmp_path / "out.keras").predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
