@@ -16,7 +16,7 @@ whole model.
 ...   "input_layers": [["x", 0, 0]], "output_layers": [["u", 0, 0]]}
 >>> part = connected_part(cfg, {"u"})
 >>> [ly["name"] for ly in part["layers"]], part["output_layers"]
-(['x', 'd'], [['d', 0, 0]])
+(['x', 'd'], ['d', 0, 0])
 """
 
 from __future__ import annotations
