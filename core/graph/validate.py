@@ -303,6 +303,11 @@ def _node_state(doc, n: str, fresh: dict) -> NodeState:
     if not edges:
         return NodeState(None, f"'{node.name}' has no input.", None)
     extra = extra_inputs(node.call)
+    if want != "many" and extra and len(edges) != 1 + extra:
+        kinds = ", ".join(f"{n} {k}" for k, n in node.call["tensor_kwargs"].items())
+        return NodeState(None, f"{node.type} '{node.name}' is called with its input and "
+                               f"{kinds} wire(s) ({1 + extra} in all), but {len(edges)} "
+                               "lead into it.", None)
     if want != "many" and len(edges) > 1 + extra:
         srcs = ", ".join(f"'{doc.nodes[e.src].name}'" for e in edges)
         return NodeState(None, f"{node.type} '{node.name}' takes one input but {len(edges)} "

@@ -244,3 +244,12 @@ def test_a_nested_model_called_twice_opens_as_shared_layers(tmp_path):
     doc.build_model().save(tmp_path / "out.keras")
     np.testing.assert_allclose(load_model(tmp_path / "out.keras").predict(x, verbose=0),
                                model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_an_initial_state_wire_taken_away_is_named():
+    doc, _ = open_model_file(FIXTURES / "func_rnn_state.keras")
+    lstm = doc.node_by_name("lstm").id
+    doc.disconnect(doc.inputs_of(lstm)[-1])
+    err = doc.state(lstm).error
+    assert "'lstm'" in err and "2 initial_state" in err and "3 in all" in err \
+        and "but 2 lead" in err
