@@ -127,9 +127,14 @@ def parse_call(value, where: str) -> dict:
 
 # ------------------------------------------------------------------ shared layers
 def owner(doc, node_id: str) -> str:
-    """The node whose layer ``node_id`` calls: itself unless it shares a present one."""
-    s = doc.nodes[node_id].shares
-    return s if s and s != node_id and s in doc.nodes else node_id
+    """The node whose layer ``node_id`` calls: itself unless it shares a present node
+    of its own type (an owner deleted, or replaced by another kind, leaves a card that
+    makes its own layer again)."""
+    node = doc.nodes[node_id]
+    s = node.shares
+    if s and s != node_id and s in doc.nodes and doc.nodes[s].type == node.type:
+        return s
+    return node_id
 
 
 def share_set(doc, node_id: str) -> list[str]:
@@ -139,9 +144,10 @@ def share_set(doc, node_id: str) -> list[str]:
 
 
 def secondary_calls(doc, ids) -> set:
-    """Nodes that call the layer of one of ``ids`` again (they depend on its state)."""
+    """Nodes naming one of ``ids`` (present or just removed) as the owner of their
+    layer: their state depends on it."""
     ids = set(ids)
-    return {n for n, d in doc.nodes.items() if d.shares in ids and owner(doc, n) != n}
+    return {n for n, d in doc.nodes.items() if d.shares and d.shares in ids and n not in ids}
 
 
 def check_shared(doc, node_id: str, state, owner_state):

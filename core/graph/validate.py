@@ -244,7 +244,7 @@ def revalidate(doc, dirty) -> set:
             changed.add(n)
     live = [n for n in dirty if n in doc.nodes]
     # Later calls of a shared layer are checked against its owner's weights.
-    affected = descendants(doc._out, live + sorted(secondary_calls(doc, live)))
+    affected = descendants(doc._out, live + sorted(secondary_calls(doc, dirty)))
     affected |= descendants(doc._out, sorted(secondary_calls(doc, affected) - affected))
     # Kahn's order inside the affected set; what is left over sits in or after a cycle.
     indeg = {n: sum(1 for e in doc._in.get(n, ()) if e.src in affected) for n in affected}

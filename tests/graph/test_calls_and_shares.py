@@ -253,3 +253,14 @@ def test_an_initial_state_wire_taken_away_is_named():
     err = doc.state(lstm).error
     assert "'lstm'" in err and "2 initial_state" in err and "3 in all" in err \
         and "but 2 lead" in err
+
+
+def test_deleting_the_owner_leaves_a_layer_of_its_own_and_undo_links_again():
+    doc, _ = open_model_file(FIXTURES / "func_shared.keras")
+    enc, enc2 = doc.node_by_name("shared_encoder").id, \
+        doc.node_by_name("shared_encoder (call 2)").id
+    snap = doc.remove_nodes([enc])
+    assert doc.state(enc2).param_count == 35 and doc.state(enc2).ok  # its own weights now
+    doc.restore(snap)
+    assert doc.state(enc2).param_count == 0 and doc.state(enc).param_count == 35
+    assert doc.build_model().count_params() == 76
