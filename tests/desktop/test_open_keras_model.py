@@ -236,3 +236,23 @@ def test_unsupported_layer_offers_the_first_layers(qtbot, tmp_path, monkeypatch)
     assert win.project.open(str(path))
     assert len(win.document.nodes) == 4
     assert any("first 3 layers" in n for n in win.project.last_notes)
+
+
+def test_unsupported_layer_in_a_functional_model_offers_the_connected_part(qtbot, tmp_path,
+                                                                          monkeypatch):
+    from tests.graph.test_open_model import _edited
+
+    def rename(cfg):
+        for layer in cfg["config"]["layers"]:
+            if layer["name"] == "applied_twice":
+                layer["class_name"] = "FancyDense"
+    path = _edited(tmp_path, "func_shared", rename)
+    win = _window(qtbot, tmp_path, monkeypatch)
+    win.auto_answer = False  # "no": nothing opens, the error names the layer
+    assert not win.project.open(str(path))
+    assert "'applied_twice' (FancyDense)" in win.errors[-1] and not win.document.nodes
+    win.auto_answer = True
+    assert win.project.open(str(path))
+    assert sorted(n.name for n in win.document.nodes.values()) == \
+        ["left", "right", "shared_encoder", "shared_encoder (call 2)", "subtract"]
+    assert any("does not depend on 'applied_twice'" in n for n in win.project.last_notes)
