@@ -71,6 +71,12 @@ def test_shared_layer_calls_are_linked_cards(window):
     window.undo_stack.undo()
     assert doc.nodes[owner].config["activation"] == doc.nodes[second].config["activation"] \
         == "tanh"
+    # Removing the second call: the owner's card no longer counts two calls.
+    snap = doc.remove_nodes([second])
+    assert scene.node_items[owner].count_text == "35 params"
+    doc.restore(snap)
+    assert scene.node_items[owner].count_text == "35 params · shared, 2 calls"
+    assert scene.node_items[second].count_text == "shares weights of shared_encoder"
 
 
 def test_call_arguments_show_in_the_inspector(window):
