@@ -95,6 +95,33 @@ def describe_call(call: dict) -> str:
     return text
 
 
+def with_argument(doc, node, key: str, value) -> dict:
+    """``node.call`` with the call argument ``key`` set to ``value`` (None: removed);
+    ``GraphError`` when the layer's call takes no such argument or ``value`` is not
+    plain data."""
+    import inspect
+
+    from core.layers.base import Layer
+    cls = doc.layer_class(node.type)
+    fn = cls.call if getattr(cls, "call", None) is not Layer.call else cls.forward
+    params = inspect.signature(fn).parameters
+    if key in _IMPLICIT or key not in params or \
+            params[key].kind not in (params[key].POSITIONAL_OR_KEYWORD, params[key].KEYWORD_ONLY):
+        raise GraphError(f"{node.type} '{node.name}' has no call argument {key!r}.")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise GraphError(f"Call argument {key}={value!r} of '{node.name}' is not plain "
+                         "data.") from None
+    kwargs = dict((node.call or {}).get("kwargs", {}))
+    if value is None:
+        kwargs.pop(key, None)
+    else:
+        kwargs[key] = value
+    out = {k: v for k, v in (node.call or {}).items() if k != "kwargs"}
+    return {**out, "kwargs": kwargs} if kwargs else out
+
+
 def parse_call(value, where: str) -> dict:
     """A checked ``call`` entry of a project file; ``ValueError`` naming ``where``."""
     if value is None:

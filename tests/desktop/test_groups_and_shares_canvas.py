@@ -85,3 +85,26 @@ def test_call_arguments_show_in_the_inspector(window):
     window.inspector.show_node(node.id)
     assert "use_causal_mask=True" in window.inspector.info.text()
     assert "use_causal_mask=True" in window.scene.node_items[node.id].toolTip()
+
+
+def test_a_recorded_call_argument_is_switched_in_the_inspector(window):
+    """Turning the causal mask off is one undoable edit and changes what the model
+    computes; undo brings the file's predictions back."""
+    import numpy as np
+    assert window.project.open(str(FIXTURES / "func_attention.keras"))
+    doc = window.document
+    node = doc.node_by_name("self_attention")
+    data = np.load(FIXTURES / "func_attention.npz")
+    xs = [data["x_0"], data["x_1"]]
+    window.inspector.show_node(node.id)
+    box = window.inspector.call_boxes["use_causal_mask"]
+    assert box.isChecked()
+    box.setChecked(False)
+    assert doc.nodes[node.id].call["kwargs"] == {"use_causal_mask": False}
+    assert not np.allclose(doc.build_model().predict(xs, verbose=0), data["pred_0"],
+                           atol=1e-4)
+    window.undo_stack.undo()
+    assert doc.nodes[node.id].call["kwargs"] == {"use_causal_mask": True}
+    assert window.inspector.call_boxes["use_causal_mask"].isChecked()
+    np.testing.assert_allclose(doc.build_model().predict(xs, verbose=0), data["pred_0"],
+                               rtol=1e-5, atol=1e-6)

@@ -264,3 +264,14 @@ def test_deleting_the_owner_leaves_a_layer_of_its_own_and_undo_links_again():
     doc.restore(snap)
     assert doc.state(enc2).param_count == 0 and doc.state(enc).param_count == 35
     assert doc.build_model().count_params() == 76
+
+
+def test_set_call_argument_refuses_what_the_call_does_not_take():
+    doc, _ = open_model_file(FIXTURES / "func_attention.keras")
+    nid = doc.node_by_name("self_attention").id
+    with pytest.raises(GraphError, match="no call argument 'causal'"):
+        doc.set_call_argument(nid, "causal", True)
+    with pytest.raises(GraphError, match="no call argument 'training'"):
+        doc.set_call_argument(nid, "training", True)
+    assert doc.set_call_argument(nid, "use_causal_mask", None) is True
+    assert doc.nodes[nid].call == {"layout": [2, []]}  # removed, the layout stays
