@@ -254,11 +254,13 @@ class ProjectController(QObject):
             try:
                 doc, self.last_notes = open_model_file(path)
             except UnsupportedLayersError as exc:
-                if not exc.first_known or not self.window.ask_yes_no(
-                        "Open the supported part?", f"{exc}\n\nOpen the first "
-                        f"{exc.first_known} layers, with their trained weights?"):
+                what = (f"the first {exc.first_known} layers" if exc.first_known else
+                        f"the {exc.part} layers that do not depend on them")
+                if not exc.part or not self.window.ask_yes_no(
+                        "Open the supported part?",
+                        f"{exc}\n\nOpen {what}, with their trained weights?"):
                     raise
-                doc, self.last_notes = open_model_file(path, first_layers=exc.first_known)
+                doc, self.last_notes = open_model_file(path, supported_part=True)
         except (GraphError, ModelFileError, OSError, ValueError) as exc:
             # The loader's message names the file and the problem; say it was read as Keras.
             self.last_error = f"Cannot open it as a Keras model: {exc}"

@@ -97,8 +97,18 @@ def _load_model_file(path, command):
     if command == "train":
         raise ProjectError(f"{path}: train needs a project to keep the run in; open the "
                            "model in the app (or `netweaver open`) and save it as .nwproj")
+    from core.graph import GraphDocument
+    from core.graph.datatypes import GraphError
+    from core.graph.open_model import UnsupportedLayersError
     try:
-        doc, _notes = open_model_file(path)
+        try:
+            doc, _notes = open_model_file(path)
+        except UnsupportedLayersError:
+            raise
+        except GraphError as exc:  # the canvas cannot show it; the model itself is fine
+            print(f"note: {str(exc).splitlines()[0]}", file=sys.stderr)
+            doc = GraphDocument()
+            doc.meta["name"] = Path(path).stem
         model = load_model(path)  # the file's own compile settings, exactly
     except Exception as exc:
         raise ProjectError(f"{path}: {str(exc).splitlines()[0]}") from exc

@@ -20,6 +20,7 @@ import pprint
 import re
 
 from core.export.onnx import _graph_of  # the same run-order walk as the ONNX exporter
+from core.layers.node import node_call_arguments
 from core.saving.compile_config import get_compile_config
 
 _SKIP_KEYS = {"name", "dtype", "trainable", "quantization_config"}
@@ -96,19 +97,11 @@ def _call_arguments(node, ins: list[str]) -> str:
     (``use_causal_mask=True``). Keras' ``mha([q, v])`` would be a different call."""
     kwargs = {k: repr(v) for k, v in node.call_kwargs.items()
               if v is not None and not hasattr(v, "_keras_history")}
-    layout = getattr(node, "call_layout", None)
-    if layout is not None:
-        n_args, names = layout
-        for name, v in zip(names, ins[n_args:]):
-            if name is not None:
-                kwargs[name] = v
-        positional = ins[:n_args]
-    else:
-        for key, count in getattr(node, "tensor_kwargs", {}).items():
-            ins, kwargs[key] = ins[:-count], f"[{', '.join(ins[-count:])}]"
-        positional = [f"[{', '.join(ins)}]" if node.is_multi_input and len(ins) > 1
-                      else ins[0]]
-    return ", ".join(positional + [f"{k}={v}" for k, v in kwargs.items()])
+    args, kwargs = node_call_arguments(node, ins, kwargs)
+
+    def text(v):  # a list of tensors is written as a Python list
+        return f"[{', '.join(v)}]" if isinstance(v, list) else v
+    return ", ".join([text(a) for a in args] + [f"{k}={text(v)}" for k, v in kwargs.items()])
 
 
 def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=False,
@@ -123,6 +116,10 @@ def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=Fals
         layer = t._keras_history[0]
         v = var[id(t)] = _identifier(layer.name, taken)
         lines.append(f"{v} = keras.Input(shape={tuple(t.shape[1:])!r}, name={layer.name!r})")
+    calls: dict = {}
+    for node in order:
+        calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+    shared: dict = {}  # a layer called more than once: made once, then called by name
     for node in order:
         layer = node.layer
         if getattr(layer, "num_inputs", 1) == 0:
@@ -134,8 +131,14 @@ def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=Fals
         outs = [_identifier(layer.name, taken) for _ in node.output_tensors]
         for t, v in zip(node.output_tensors, outs):
             var[id(t)] = v
-        lines.append(f"{', '.join(outs)} = "
-                     f"{_call(type(layer).__name__, layer_arguments(layer), layer.name)}({arg})")
+        made = _call(type(layer).__name__, layer_arguments(layer), layer.name)
+        if calls[id(layer)] > 1:
+            if id(layer) not in shared:
+                shared[id(layer)] = _identifier(f"{layer.name}_layer", taken)
+                lines.append(f"{shared[id(layer)]} = {made}  # shared: called "
+                             f"{calls[id(layer)]} times")
+            made = shared[id(layer)]
+        lines.append(f"{', '.join(outs)} = {made}({arg})")
     ins = [var[id(t)] for t in inputs]
     outs = [var[id(t)] for t in outputs]
     in_text = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"

@@ -16,7 +16,7 @@ defaults where the layer uses the default) and lays the graph out top to bottom.
 
 from __future__ import annotations
 
-from core.graph.datatypes import Edge, GraphError, NodeData
+from core.graph.datatypes import Edge, GraphError, NodeData, copy_json
 
 GAP_Y = 120.0
 GAP_X = 220.0
@@ -155,17 +155,19 @@ def config_from_layer(layer, cls) -> dict:
     return out
 
 
-def _in_io_order(model, layers: list) -> list:
-    """``layers`` with the input layers (and output layers) permuted among their own
-    slots into ``model.inputs`` (``model.outputs``) order, so that a model built back
-    from the document takes and returns its tensors in the same order."""
-    out = list(layers)
+def _in_io_order(model, units: list) -> list:
+    """``units`` (layer, node index) with the input units (and output units) permuted
+    among their own slots into ``model.inputs`` (``model.outputs``) order, so that a
+    model built back from the document takes and returns its tensors in that order."""
+    out = list(units)
     for tensors in (getattr(model, "inputs", None), getattr(model, "outputs", None)):
-        want = [t._keras_history[0] for t in (tensors or []) if t._keras_history]
-        slots = [k for k, ly in enumerate(out) if any(ly is w for w in want)]
+        want = [(id(t._keras_history[0]), t._keras_history[1])
+                for t in (tensors or []) if t._keras_history]
+        slots = [k for k, (ly, i) in enumerate(out) if (id(ly), i) in want]
         if len(slots) == len(want):
-            for k, ly in zip(slots, want):
-                out[k] = ly
+            by_key = {(id(ly), i): (ly, i) for ly, i in out}
+            for k, key in zip(slots, want):
+                out[k] = by_key[key]
     return out
 
 
@@ -184,50 +186,55 @@ def _short_form(cls, init: dict, key: str, value: dict):
 
 
 def _model_graph(model):
-    """``(layers, edges)`` with edges as (src layer, dst layer, port)."""
+    """``(units, edges, calls)``: units are (layer, node index), one per call of a
+    layer in the model (a shared layer has several); edges are (src unit, dst unit,
+    port); ``calls`` maps a unit to its ``NodeData.call``."""
+    from core.graph.calls import call_record
     layers = list(model.layers)
     input_layer = getattr(model, "_input_layer", None)
     if hasattr(model, "_layers") and not hasattr(model, "_nodes_by_depth"):  # Sequential
         if input_layer is None:
             raise GraphError(f"Sequential '{model.name}' has no input shape yet; build it or "
                              "start it with an Input.")
-        chain = [input_layer] + layers
-        return chain, [(a, b, 0) for a, b in zip(chain, chain[1:])]
+        chain = [(ly, 0) for ly in [input_layer] + layers]
+        return chain, [(a, b, 0) for a, b in zip(chain, chain[1:])], {}
     nodes_by_depth = getattr(model, "_nodes_by_depth", None)
     if nodes_by_depth is None:
         raise GraphError(f"Model '{model.name}' is subclassed: its graph is Python code, "
                          "which the editor cannot show. Use a functional or Sequential model.")
     own = {id(n) for nodes in nodes_by_depth.values() for n in nodes}
-    edges = []
+    units, edges, calls = [], [], {}
     for layer in layers:
-        mine = [n for n in layer._inbound_nodes if id(n) in own]
-        if len(mine) > 1:
-            raise GraphError(f"Layer '{layer.name}' is used {len(mine)} times in the model; "
-                             "the editor shows one node per layer (no shared layers).")
-        if not mine or getattr(type(layer), "num_inputs", 1) == 0:
-            continue
-        if mine[0].is_multi_output:
-            raise GraphError(f"Layer '{layer.name}' has several outputs; not supported.")
-        # A node holds the wiring, not call arguments: a model that needs them (e.g.
-        # use_causal_mask=True) would be rebuilt computing something else.
-        extra = {k: v for k, v in mine[0].call_kwargs.items()
-                 if k not in ("training", "mask") and v is not None}
-        if extra:
-            raise GraphError(f"Layer '{layer.name}' is called with {extra}; the editor "
-                             "cannot show call arguments yet, so it would rebuild a "
-                             "different model. The file still loads with load_model.")
-        for port, t in enumerate(mine[0].input_tensors):
-            if t._keras_history is None:
-                raise GraphError(f"Layer '{layer.name}' has an input without a source layer.")
-            edges.append((t._keras_history[0], layer, port))
-    return _in_io_order(model, layers), edges
+        mine = [(i, n) for i, n in enumerate(layer._inbound_nodes) if id(n) in own]
+        if not mine:
+            units.append((layer, 0))
+        for index, node in mine:
+            unit = (layer, index)
+            units.append(unit)
+            if getattr(type(layer), "num_inputs", 1) == 0:
+                continue
+            if node.is_multi_output:
+                raise GraphError(f"Layer '{layer.name}' has several outputs; the editor "
+                                 "shows one output per layer. The file still trains "
+                                 "and exports outside the editor (core.saving.load_model, "
+                                 "netweaver export FILE).")
+            calls[unit] = call_record(node)
+            for port, t in enumerate(node.input_tensors):
+                if t._keras_history is None:
+                    raise GraphError(f"Layer '{layer.name}' has an input without a source "
+                                     "layer.")
+                src, src_index, _ = t._keras_history
+                edges.append(((src, src_index), unit, port))
+    return _in_io_order(model, units), edges, calls
 
 
 def document_from_model(model, doc):
-    """Fill the empty ``doc`` with ``model``'s layers and wiring; returns ``doc``."""
-    layers, edges = _model_graph(model)
-    ids = {}
-    for layer in layers:
+    """Fill the empty ``doc`` with ``model``'s layers and wiring; returns ``doc``. A
+    layer called several times (a shared layer) gets one node per call: the first owns
+    the layer, the others name it in ``NodeData.shares`` (``core.graph.calls``)."""
+    units, edges, calls = _model_graph(model)
+    ids, first = {}, {}
+    for layer, index in units:
         type_name = type(layer).__name__
         try:
             cls = doc.layer_class(type_name)
@@ -236,20 +243,31 @@ def document_from_model(model, doc):
         if cls is not type(layer):
             raise GraphError(f"Layer '{layer.name}' is a {type_name} that is not the "
                              "registered class of that name.")
-        if doc.node_by_name(layer.name) is not None:
+        owner = first.get(id(layer))
+        name = layer.name
+        if owner is not None:  # a later call of a shared layer: a card of its own
+            k = 2
+            while doc.node_by_name(f"{layer.name} (call {k})") is not None:
+                k += 1
+            name = f"{layer.name} (call {k})"
+        elif doc.node_by_name(name) is not None:
             raise GraphError(f"Two layers are named '{layer.name}'.")
         nid = doc._new_id()
-        doc._insert(NodeData(nid, type_name, config_from_layer(layer, cls), (0.0, 0.0),
-                             layer.name))
-        ids[id(layer)] = nid
-    for src, dst, port in edges:
-        if id(src) not in ids:
+        config = doc.nodes[owner].config if owner else config_from_layer(layer, cls)
+        doc._insert(NodeData(nid, type_name, copy_json(config), (0.0, 0.0), name,
+                             call=calls.get((layer, index), {}), shares=owner or ""))
+        ids[(id(layer), index)] = nid
+        first.setdefault(id(layer), nid)
+    for (src, src_index), (dst, dst_index), port in edges:
+        key = (id(src), src_index)
+        if key not in ids:
             raise GraphError(f"Layer '{dst.name}' takes its input from '{src.name}', which is "
                              "not part of the model.")
-        doc._link(Edge(ids[id(src)], ids[id(dst)], port))
+        doc._link(Edge(ids[key], ids[(id(dst), dst_index)], port))
     doc.meta["name"] = model.name
     auto_layout(doc)
-    weights = {ly.name: ly.get_weights() for ly in layers if ly.built and ly.weights}
+    seen = {id(ly): ly for ly, _ in units}.values()
+    weights = {ly.name: ly.get_weights() for ly in seen if ly.built and ly.weights}
     doc.weights = weights or None
     doc.revalidate_all()
     return doc

@@ -31,7 +31,8 @@ class NodeData:
     Keras constructor arguments in JSON form (lists, not tuples), ``name`` is the Keras
     layer name (unique in the document), ``pos`` the canvas position of its top-left,
     ``group`` the name of the nested model it belongs to ("" = the outer model; see
-    ``core.graph.groups``).
+    ``core.graph.groups``); ``call`` the recorded call arguments and ``shares`` the id
+    of the node whose layer this node calls again (see ``core.graph.calls``).
     """
 
     id: str
@@ -40,6 +41,8 @@ class NodeData:
     pos: tuple[float, float] = (0.0, 0.0)
     name: str = ""
     group: str = ""
+    call: dict = field(default_factory=dict)
+    shares: str = ""
 
 
 def copy_json(value):
@@ -56,7 +59,7 @@ def copy_json(value):
 
 def clone_node(node: NodeData) -> NodeData:
     return NodeData(node.id, node.type, copy_json(node.config), node.pos, node.name,
-                    node.group)
+                    node.group, copy_json(node.call), node.shares)
 
 
 @dataclass(frozen=True)

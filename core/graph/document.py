@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from core.backend import to_snake_case
 from core.graph import fixes as _fixes
+from core.graph.calls import share_set, with_argument
 from core.graph.datatypes import (
     Edge,
     GraphError,
@@ -33,6 +34,7 @@ from core.graph.datatypes import (
     NodeState,
     Snapshot,
     clone_node,
+    copy_json,
 )
 from core.graph.settings import TrainingSettings
 from core.graph.snapshots import SnapshotMixin
@@ -274,7 +276,22 @@ class GraphDocument(WiringMixin, SnapshotMixin):
             raise GraphError(f"No node {node_id!r} in the document.")
         value = self._validated(node, key, value)
         old = node.config.get(key)
-        node.config[key] = value
+        # Every call of a shared layer is the same layer: one config for them all.
+        ids = share_set(self, node_id)
+        for nid in ids:
+            self.nodes[nid].config[key] = copy_json(value)
+        self._changed("config", ids, ids)
+        return old
+
+    def set_call_argument(self, node_id: str, key: str, value):
+        """Set a recorded call argument (``core.graph.calls``; None removes it) of
+        ``node_id``; returns the old value (None when it was not set)."""
+        node = self.nodes.get(node_id)
+        if node is None:
+            raise GraphError(f"No node {node_id!r} in the document.")
+        new = with_argument(self, node, key, value)
+        old = (node.call or {}).get("kwargs", {}).get(key)
+        node.call = new
         self._changed("config", [node_id], [node_id])
         return old
 

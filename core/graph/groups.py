@@ -22,6 +22,7 @@ document order), its outputs the members wired out of it or that end the network
 
 from __future__ import annotations
 
+from core.graph.calls import call_of, owner
 from core.graph.datatypes import GraphError
 
 GROUP_CLASSES = ("Sequential", "Functional")
@@ -111,15 +112,19 @@ def build_scope(doc, scope: str, env: dict, make_layer, order: list[str], built:
             pending.remove(u)
             progressed = True
             if u[0] == "n":
-                layer = make_layer(doc.nodes[u[1]])
-                built[u[1]] = layer
+                # A shared layer's calls all use the layer its owner node makes.
+                own = owner(doc, u[1])
+                layer = built.get(own) or make_layer(doc.nodes[own])
+                built[own] = built[u[1]] = layer
                 want = getattr(type(layer), "num_inputs", 1)
                 if want == 0:
                     env[u[1]] = layer.output
                     continue
-                xs = [env[s] for s in ins]
-                env[u[1]] = layer(xs if want == "many" else xs[0])
-                layers.append(layer)
+                args, kwargs = call_of(doc.nodes[u[1]].call, [env[s] for s in ins],
+                                       want == "many")
+                env[u[1]] = layer(*args, **kwargs)
+                if not any(ly is layer for ly in layers):
+                    layers.append(layer)
                 continue
             g = u[1]
             info = doc.groups[g]

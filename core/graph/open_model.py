@@ -28,11 +28,15 @@ _MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
 class UnsupportedLayersError(GraphError):
     """Layers the engine does not have; ``first_known`` is how many leading layers of a
-    Sequential model can still be opened (0: none, or not a Sequential)."""
+    Sequential model can still be opened (0: none, or not a Sequential); ``part`` how
+    many layers the supported part has (``open_model_file(..., supported_part=True)``
+    opens it: a Sequential's first layers, a functional model's part still connected to
+    its inputs; 0: nothing can be opened)."""
 
-    def __init__(self, message, layers, first_known):
+    def __init__(self, message, layers, first_known, part=None):
         super().__init__(message)
         self.layers, self.first_known = layers, first_known
+        self.part = first_known if part is None else part
 
 
 def is_model_file(path) -> bool:
@@ -40,18 +44,19 @@ def is_model_file(path) -> bool:
     return str(path).lower().endswith(MODEL_SUFFIXES)
 
 
-def open_model_file(path, custom_objects=None, first_layers=None
+def open_model_file(path, custom_objects=None, first_layers=None, supported_part=False
                     ) -> tuple[GraphDocument, list[str]]:
     """``(doc, notes)`` for the Keras model in ``path``; raises ``GraphError`` (or the
     loader's ``ModelFileError``) with one readable message when it cannot; for layers we
     lack, ``UnsupportedLayersError``. ``first_layers=k`` opens only the first k layers
-    of a Sequential (what ``UnsupportedLayersError.first_known`` says can be opened)."""
+    of a Sequential (what ``UnsupportedLayersError.first_known`` says can be opened);
+    ``supported_part`` opens what ``UnsupportedLayersError.part`` counts."""
     from core.saving.keras_format import ModelFileError
 
     path = os.fspath(path)
     notes: list[str] = []
     try:
-        model, compiled = _load(path, custom_objects, first_layers, notes)
+        model, compiled = _load(path, custom_objects, first_layers, notes, supported_part)
     except ModelFileError as exc:
         raise ModelFileError(_with_version(path, str(exc))) from None
     record: dict = {}
@@ -64,18 +69,35 @@ def open_model_file(path, custom_objects=None, first_layers=None
         _take_groups(doc, record)
         notes.append(f"Nested models are shown as groups: {', '.join(inlined)} "
                      "(double-click a group to open or close it).")
+    if record.get("shared_models"):
+        notes.append("Nested models called more than once are shown as their layers, "
+                     f"shared (a card per call), not as a group: "
+                     f"{', '.join(record['shared_models'])}.")
     if compiled:
         notes += _take_compile_settings(model, doc)
     doc.meta["name"] = model.name
     return doc, notes
 
 
-def _load(path, custom_objects, first_layers, notes):
+def _load(path, custom_objects, first_layers, notes, supported_part=False):
     """``(model, compile settings apply)``; what had to be left out goes to ``notes``."""
+    from core.graph.model_part import load_first_layers, load_part, part_config
     from core.saving import load_model
     from core.saving.keras_format import CompileSettingsError
+    if supported_part and first_layers is None:
+        config, _ = _config_of(path)
+        drop = _unsupported_entries(config) if isinstance(config, dict) else []
+        if config and config.get("class_name") == "Sequential":
+            first_layers = _first_known(config)
+        elif drop:
+            model = load_part(path, lambda c: part_config(c, drop), custom_objects)
+            notes.append(f"Opened the part of the model that does not depend on "
+                         f"{', '.join(repr(d) for d in drop)} ({len(model.layers)} layers, "
+                         "with their trained weights); the rest was left out. The "
+                         "project's default training settings are used.")
+            return model, False
     if first_layers is not None:
-        model = _load_first_layers(path, int(first_layers), custom_objects)
+        model = load_first_layers(path, int(first_layers), custom_objects)
         notes.append(f"Opened the first {first_layers} layers of the model (up to "
                      f"'{model.layers[-1].name}'); the rest was left out. The project's "
                      "default training settings are used.")
@@ -88,34 +110,6 @@ def _load(path, custom_objects, first_layers, notes):
         notes.append(f"{why[:1].upper()}{why[1:]}; the project's default training settings "
                      "are used instead.")
         return load_model(path, custom_objects=custom_objects, compile=False), False
-
-
-def _load_first_layers(path, k, custom_objects):
-    """The first ``k`` layers of the Sequential in ``path`` with their saved weights."""
-    from core.saving import keras_format as kf
-    from core.saving.legacy_h5 import first_layers_config, load_legacy_h5
-    from core.saving.serialization import deserialize_layer
-    from core.saving.weights_h5 import WeightsError, read_weights
-    if not path.lower().endswith(".keras"):
-        return load_legacy_h5(path, custom_objects=custom_objects, first_layers=k)
-    members = kf.read_archive(path)
-    config = kf._parse_json(path, kf.CONFIG, members[kf.CONFIG])
-    if not isinstance(config, dict):
-        raise kf.ModelFileError(f"{path}: {kf.CONFIG} does not describe a model.")
-    kf._refuse_code(path, config)
-    kf._check_config(path, config)
-    try:
-        model = deserialize_layer(first_layers_config(config, k), custom_objects=custom_objects)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
-        raise kf.ModelFileError(f"{path}: cannot rebuild the first {k} layers: {e}") from e
-    h5 = kf._open_h5(path, members[kf.WEIGHTS])
-    try:
-        read_weights(model, h5, skip_optimizer=True, allow_unused=True)
-    except (WeightsError, OSError, KeyError, ValueError, RuntimeError) as e:
-        raise kf.ModelFileError(f"{path}: {e}") from None
-    finally:
-        h5.close()
-    return model
 
 
 # ------------------------------------------------------------------ nested models
@@ -131,7 +125,7 @@ def inline_nested(model, record=None):
     receives ``{"groups": {model name: group record}, "member": {layer name: model
     name}}`` for ``core.graph.groups``."""
     if not any(_is_model(ly) for ly in model.layers):
-        return model, []
+        return model, []  # nothing nested (``record`` stays as it was)
     from core.layers import Input
     from core.models import Model
 
@@ -147,9 +141,14 @@ def inline_nested(model, record=None):
     return flat, names
 
 
-def _inline(model, inputs, names, rec, parent, top=False):
+def _inline(model, inputs, names, rec, parent, top=False, grouped=True):
     scope = parent
-    if not top:
+    if not top and not grouped:
+        # A nested model called several times would need one group in two places:
+        # its layers join the parent as shared layers (a card per call) instead.
+        if model.name not in rec.setdefault("shared_models", []):
+            rec["shared_models"].append(model.name)
+    elif not top:
         names.append(model.name)
         sequential = not hasattr(model, "_nodes_by_depth")
         own_inputs = [getattr(model, "_input_layer", None)] if sequential else \
@@ -161,28 +160,35 @@ def _inline(model, inputs, names, rec, parent, top=False):
     if not hasattr(model, "_nodes_by_depth"):  # Sequential: a chain
         x = inputs[0]
         for layer in model.layers:
-            x = _apply(layer, [x], False, {}, names, rec, scope)[0]
+            x = _apply(layer, [x], None, names, rec, scope)[0]
         return [x]
     env = {id(t): new for t, new in zip(model.inputs, inputs)}
     input_ids = set(env)
+    uses: dict = {}
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
     for nodes in model._nodes_by_depth.values():  # execution order, as Functional runs
         for node in nodes:
             if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
                 continue
             ins = [env[id(t)] for t in node.input_tensors]
-            outs = _apply(node.layer, ins, node.is_multi_input, node.call_kwargs, names,
-                          rec, scope)
+            outs = _apply(node.layer, ins, node, names, rec, scope,
+                          grouped=uses[id(node.layer)] == 1)
             for t, o in zip(node.output_tensors, outs):
                 env[id(t)] = o
     return [env[id(t)] for t in model.outputs]
 
 
-def _apply(layer, ins, multi, kwargs, names, rec, scope):
+def _apply(layer, ins, node, names, rec, scope, grouped=True):
+    """Call ``layer`` on ``ins`` as ``node`` (None: a Sequential's plain call) did."""
     if _is_model(layer):
-        return _inline(layer, ins, names, rec, scope)
+        return _inline(layer, ins, names, rec, scope, grouped=grouped)
     if scope:
-        rec["member"][layer.name] = scope
-    out = layer(ins if multi else ins[0], **kwargs)
+        rec["member"].setdefault(layer.name, scope)
+    from core.layers.node import node_call_arguments
+    args, kwargs = node_call_arguments(node, ins) if node is not None else ([ins[0]], {})
+    out = layer(*args, **kwargs)
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
@@ -257,18 +263,39 @@ def _first_known(config) -> int:
     return len(layers)
 
 
+def _unsupported_entries(config) -> list[str]:
+    """Names of a functional config's top-level layers that hold an unknown layer."""
+    if config.get("class_name") in ("Sequential", None):
+        return []
+    layers = (config.get("config") or {}).get("layers") or []
+    return [str(ly.get("config", {}).get("name", ly.get("name"))) for ly in layers
+            if isinstance(ly, dict) and _unknown(ly)]
+
+
 def _refuse_unknown_layers(path) -> None:
     config, version = _config_of(path)
     if not isinstance(config, dict):
         return
     unknown = _unknown(config)
-    if unknown:
-        first = _first_known(config)
-        rest = (f" The first {first} layers before it can be opened on their own."
-                if first else " The rest of the model cannot be opened without them.")
-        raise UnsupportedLayersError(_with_version(path, (
-            f"{os.path.basename(path)}: Netweaver does not support these layers yet: "
-            f"{', '.join(unknown)}.{rest}"), version), unknown, first)
+    if not unknown:
+        return
+    first, part = _first_known(config), 0
+    if first:
+        rest = f" The first {first} layers before it can be opened on their own."
+    else:
+        from core.graph.model_part import connected_part
+        drop = _unsupported_entries(config)
+        try:
+            cut = connected_part(config.get("config") or {}, drop) if drop else None
+        except ValueError:
+            cut = None
+        part = sum(1 for ly in (cut or {}).get("layers", ())
+                   if ly.get("class_name") != "InputLayer")
+        rest = (f" The {part} layers that do not depend on them can be opened on their "
+                "own." if part else " The rest of the model cannot be opened without them.")
+    raise UnsupportedLayersError(_with_version(path, (
+        f"{os.path.basename(path)}: Netweaver does not support these layers yet: "
+        f"{', '.join(unknown)}.{rest}"), version), unknown, first, part or first)
 
 
 def _with_version(path, message, version=None) -> str:

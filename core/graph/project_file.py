@@ -22,18 +22,15 @@ bad file raises ``ProjectFileError`` and changes nothing.
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import json
 import math
-import os
-import secrets
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from core import safety, safety_writes
+from core.graph.calls import parse_call
 from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
 from core.graph.groups import parse_groups
@@ -83,7 +80,10 @@ def document_to_dict(doc: GraphDocument) -> dict:
         "next_id": doc._next_id,
         "nodes": [{"id": n.id, "type": n.type, "name": n.name, "config": n.config,
                    "pos": [float(n.pos[0]), float(n.pos[1])],
-                   **({"group": n.group} if n.group else {})} for n in doc.nodes.values()],
+                   **({"group": n.group} if n.group else {}),
+                   **({"call": n.call} if n.call else {}),  # calls.py: call arguments,
+                   **({"shares": n.shares} if n.shares else {})}  # and shared layers
+                  for n in doc.nodes.values()],
         **({"groups": doc.groups} if doc.groups else {}),  # nested models (groups.py)
         "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in doc.edges],
         "history": _plain(doc.history),
@@ -165,9 +165,19 @@ def _parse_nodes(doc: GraphDocument, items) -> list[NodeData]:
             raise ValueError(f"node {nid} ('{name}') has a bad position {pos!r}")
         full = doc.default_config(type_name)
         full.update(config)
+        call = parse_call(item.get("call"), f"node {nid} ('{name}')")
         ids.add(nid)
         names.add(name)
-        nodes.append(NodeData(nid, type_name, full, (float(pos[0]), float(pos[1])), name))
+        nodes.append(NodeData(nid, type_name, full, (float(pos[0]), float(pos[1])), name,
+                              call=call, shares=item.get("shares", "")))
+    by_id = {n.id: n for n in nodes}
+    for n in nodes:  # a shared layer's calls: same type and config as the owner's
+        if n.shares and not (isinstance(n.shares, str) and n.shares in by_id
+                             and n.shares != n.id and not by_id[n.shares].shares
+                             and by_id[n.shares].type == n.type
+                             and by_id[n.shares].config == n.config):
+            raise ValueError(f"node {n.id} ('{n.name}') shares {n.shares!r}, which is not a "
+                             f"{n.type} node of the same config that owns its layer")
     return nodes
 
 
@@ -271,6 +281,7 @@ def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
     if "recovery_of" in data:
         # An autosave reopens as the project it protects (Save goes back there) only when
         # it is that project's own recovery file: a recorded origin never picks the target.
+        from core.graph.recovery import _NOT_RECOVERY, _UNTITLED, _checked_origin
         doc.path = None
         origin = _checked_origin(path, data["recovery_of"])
         if origin is not _NOT_RECOVERY:
@@ -280,129 +291,19 @@ def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
     return doc, weights
 
 
-_NOT_RECOVERY = object()
-_UNTITLED = "untitled-"
+# Autosave files (``core.graph.recovery``) are project files too; their functions stay
+# reachable here, where the app and older code look for them.
+from core.graph.recovery import (  # noqa: E402
+    clear_recovery,
+    find_recoveries,
+    find_recovery,
+    recovery_origin,
+    recovery_path,
+    state_dir,
+    write_recovery,
+)
 
-
-def _checked_origin(path: Path, origin):
-    """``origin`` when ``path`` is the recovery file ``write_recovery`` makes for it
-    (None: an unsaved project's), else ``_NOT_RECOVERY``."""
-    try:
-        here = path.resolve()
-        folder = (state_dir() / "recovery").resolve()
-    except (OSError, RuntimeError):
-        return _NOT_RECOVERY
-    if here.parent != folder:
-        return _NOT_RECOVERY
-    if origin is None:
-        return None if here.name.startswith(_UNTITLED) else _NOT_RECOVERY
-    if not isinstance(origin, str) or not origin.endswith(".nwproj"):
-        return _NOT_RECOVERY
-    try:
-        expected = recovery_path(origin).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return _NOT_RECOVERY
-    return origin if expected == here else _NOT_RECOVERY
-
-
-# ------------------------------------------------------------------ autosave
-
-def state_dir() -> Path:
-    """Per-user state folder (``NETWEAVER_STATE_DIR`` overrides it, e.g. in tests)."""
-    env = os.environ.get("NETWEAVER_STATE_DIR")
-    if env:
-        return Path(env)
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "Netweaver"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "Netweaver"
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "netweaver"
-
-
-def recovery_path(path=None, doc=None) -> Path:
-    """Where the autosave of the project at ``path`` goes. An unsaved project
-    (``path`` None) gets a file of its own, named by ``doc``'s recovery token, so two
-    unsaved projects (two windows, two instances) never overwrite each other."""
-    folder = state_dir() / "recovery"
-    if path is None:
-        return folder / f"{_UNTITLED}{_token(doc)}.nwproj"
-    full = str(Path(path).expanduser().resolve())
-    digest = hashlib.sha1(full.encode("utf-8")).hexdigest()[:10]
-    return folder / f"{Path(path).stem}-{digest}.nwproj"
-
-
-def _token(doc) -> str:
-    """The document's recovery token, made on first use (process id + random)."""
-    if doc is None:
-        return f"{os.getpid()}"
-    token = getattr(doc, "recovery_token", None)
-    if not isinstance(token, str) or not token:
-        token = f"{os.getpid()}-{secrets.token_hex(4)}"
-        doc.recovery_token = token
-    return token
-
-
-def write_recovery(doc: GraphDocument, weights=None) -> Path:
-    """Autosave ``doc`` beside its siblings in the state folder (``doc.path`` unchanged).
-
-    Raises ``ProjectFileError`` when the state folder cannot be written."""
-    target = recovery_path(doc.path, doc)
-    _write(doc, target, weights, extra={"recovery_of": doc.path})
-    return target
-
-
-def find_recoveries() -> list[Path]:
-    """Autosaves left behind (e.g. after a crash) that can be read, newest first.
-    An unreadable one (torn, corrupt, hostile) is skipped, so an older good one is
-    still offered."""
-    folder = state_dir() / "recovery"
-    if not folder.is_dir():
-        return []
-    files = []
-    for p in folder.glob("*.nwproj"):
-        try:
-            if p.is_file():
-                files.append((p.stat().st_mtime, p))
-        except OSError:
-            continue
-    good = []
-    for _mtime, p in sorted(files, key=lambda t: t[0], reverse=True):
-        try:
-            load_project(p)
-        except (ProjectFileError, OSError, ValueError, TypeError):
-            continue
-        good.append(p)
-    return good
-
-
-def find_recovery() -> Path | None:
-    """The newest readable autosave left behind, or None."""
-    found = find_recoveries()
-    return found[0] if found else None
-
-
-def recovery_origin(recovery_file) -> str | None:
-    """The project path an autosave was made for (None for an unsaved project, or when
-    the file's recorded origin is not the project it is the recovery file of)."""
-    path = Path(recovery_file)
-    try:
-        data = _read_json(path)
-    except ProjectFileError:
-        return None
-    origin = data.get("recovery_of") if isinstance(data, dict) else None
-    checked = _checked_origin(path, origin)
-    return checked if isinstance(checked, str) else None
-
-
-def clear_recovery(path=None, doc=None) -> None:
-    """Delete the autosave of the project at ``path`` (None: the unsaved ``doc``'s;
-    nothing when neither is given)."""
-    if path is None and (doc is None or not getattr(doc, "recovery_token", None)):
-        return
-    target = recovery_path(path, doc)
-    try:
-        target.unlink()
-    except FileNotFoundError:
-        pass
+__all__ = ["FORMAT", "SCHEMA_VERSION", "ProjectFileError", "clear_recovery",
+           "document_from_dict", "document_to_dict", "find_recoveries", "find_recovery",
+           "load_project", "recovery_origin", "recovery_path", "save_project", "state_dir",
+           "write_recovery"]

@@ -26,6 +26,7 @@ import json
 import numpy as np
 
 from core import safety
+from core.graph.calls import call_of, check_shared, extra_inputs, owner, secondary_calls
 from core.graph.datatypes import NodeData, NodeState
 from core.layers.node import KerasTensor
 from core.variables import Variable
@@ -86,7 +87,8 @@ class ShapeInferer:
     def infer(self, node: NodeData, input_shapes, input_masks=None) -> NodeState:
         """``input_masks``: per input, the name of the layer whose mask it carries."""
         key = (node.type, node.name, json.dumps(node.config, sort_keys=True, default=repr),
-               _freeze(input_shapes), tuple(input_masks or ()))
+               _freeze(input_shapes), tuple(input_masks or ()),
+               json.dumps(node.call, sort_keys=True, default=repr))
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -111,7 +113,13 @@ class ShapeInferer:
                     tensors = [KerasTensor(s, layer.dtype) for s in input_shapes]
                 else:
                     tensors = KerasTensor(input_shapes, layer.dtype)
-                out = layer(tensors)
+                if node.call:  # called as recorded (core.graph.calls)
+                    many = getattr(type(layer), "num_inputs", 1) == "many"
+                    args, kwargs = call_of(node.call, tensors if isinstance(tensors, list)
+                                           else [tensors], many)
+                    out = layer(*args, **kwargs)
+                else:
+                    out = layer(tensors)
                 if isinstance(out, (list, tuple)):
                     return NodeState(None, f"{node.type} '{node.name}' has several outputs; "
                                            "the editor supports one output per layer.", None)
@@ -220,7 +228,10 @@ def revalidate(doc, dirty) -> set:
     for n in [n for n in dirty if n not in doc.nodes]:
         if states.pop(n, None) is not None:
             changed.add(n)
-    affected = descendants(doc._out, [n for n in dirty if n in doc.nodes])
+    live = [n for n in dirty if n in doc.nodes]
+    # Later calls of a shared layer are checked against its owner's weights.
+    affected = descendants(doc._out, live + sorted(secondary_calls(doc, dirty)))
+    affected |= descendants(doc._out, sorted(secondary_calls(doc, affected) - affected))
     # Kahn's order inside the affected set; what is left over sits in or after a cycle.
     indeg = {n: sum(1 for e in doc._in.get(n, ()) if e.src in affected) for n in affected}
     ready = sorted(n for n, d in indeg.items() if d == 0)
@@ -254,6 +265,11 @@ def revalidate(doc, dirty) -> set:
         if states.get(n) != s:
             changed.add(n)
         states[n] = s
+    # A later call ordered before its owner was checked against the owner's old state.
+    pos = {n: k for k, n in enumerate(order)}
+    late = [n for n in order if owner(doc, n) != n and pos.get(owner(doc, n), -1) > pos[n]]
+    if late:
+        changed |= revalidate(doc, late)
     return changed
 
 
@@ -272,7 +288,13 @@ def _node_state(doc, n: str, fresh: dict) -> NodeState:
         return doc._inferer.infer(node, None)
     if not edges:
         return NodeState(None, f"'{node.name}' has no input.", None)
-    if want != "many" and len(edges) > 1:
+    extra = extra_inputs(node.call)
+    if want != "many" and extra and len(edges) != 1 + extra:
+        kinds = ", ".join(f"{n} {k}" for k, n in node.call["tensor_kwargs"].items())
+        return NodeState(None, f"{node.type} '{node.name}' is called with its input and "
+                               f"{kinds} wire(s) ({1 + extra} in all), but {len(edges)} "
+                               "lead into it.", None)
+    if want != "many" and len(edges) > 1 + extra:
         srcs = ", ".join(f"'{doc.nodes[e.src].name}'" for e in edges)
         return NodeState(None, f"{node.type} '{node.name}' takes one input but {len(edges)} "
                                f"wires lead into it (from {srcs}); merge them with a "
@@ -284,7 +306,11 @@ def _node_state(doc, n: str, fresh: dict) -> NodeState:
             return UNKNOWN  # the upstream problem is reported where it starts
         shapes.append(s.output_shape)
         masks.append(s.mask)
-    return doc._inferer.infer(node, shapes if want == "many" else shapes[0], masks)
+    state = doc._inferer.infer(node, shapes if want == "many" or extra else shapes[0], masks)
+    own = owner(doc, n)
+    if own != n:  # a shared layer's later call: the owner builds (and counts) the weights
+        state = check_shared(doc, n, state, fresh.get(own) or doc._states.get(own))
+    return state
 
 
 def wire_mask(doc, src: str, dst: str) -> str | None:

@@ -82,3 +82,43 @@ class Node:
 
     def __repr__(self):
         return f"<Node {self.layer.name}#{self.index}>"
+
+
+def call_arguments(items, is_multi_input=True, call_kwargs=None, call_layout=None,
+                   tensor_kwargs=None):
+    """``(args, kwargs)`` of a layer call as it was made, with ``items`` (one per input
+    tensor of the node, in ``Node.input_tensors`` order: tensors, their configs, code
+    names) put where the tensors went.
+
+    ``call_layout`` ``(n_args, names)``: the first ``n_args`` items are positional, the
+    rest keyword (MultiHeadAttention's ``(query, value, key=...)``; a None name is a
+    slot the layer filled in itself, not passed). ``tensor_kwargs`` ``{key: count}``:
+    the trailing ``count`` items went in as ``key=[...]`` (an RNN's ``initial_state``).
+    Otherwise several items are one list argument (``Add()([a, b])``). Saving, code
+    export and the editor's graph all rebuild calls through this one function.
+
+    >>> call_arguments(["q", "v", "k"], True, {"use_causal_mask": True}, (2, ["key"]))
+    (['q', 'v'], {'use_causal_mask': True, 'key': 'k'})
+    >>> call_arguments(["x", "h", "c"], True, {}, None, {"initial_state": 2})
+    (['x'], {'initial_state': ['h', 'c']})
+    """
+    items = list(items)
+    kwargs = dict(call_kwargs or {})
+    if call_layout is not None:
+        n_args, names = call_layout
+        for name, item in zip(names, items[n_args:]):
+            if name is not None:
+                kwargs[name] = item
+        return items[:n_args], kwargs
+    for key, count in (tensor_kwargs or {}).items():
+        items, kwargs[key] = items[:-count], items[-count:]
+    return ([items] if is_multi_input and len(items) > 1 else items), kwargs
+
+
+def node_call_arguments(node, items, call_kwargs=None):
+    """``call_arguments`` for the recorded ``Node`` (``call_kwargs``: in place of the
+    node's own, e.g. converted to plain JSON)."""
+    return call_arguments(items, node.is_multi_input,
+                          node.call_kwargs if call_kwargs is None else call_kwargs,
+                          getattr(node, "call_layout", None),
+                          getattr(node, "tensor_kwargs", None))

@@ -206,6 +206,23 @@ class RNN(Layer):
             return
         super()._maybe_build(input_shape)
 
+    def get_build_config(self):
+        """Keras' ``{"input_shape": ...}``, or after a call with ``initial_state``
+        ``{"shapes_dict": {"sequences_shape", "initial_state_shape"}}``."""
+        if not self.built or self._build_input_shape is None:
+            return None
+        states = getattr(self, "_initial_state_shapes", None)
+        if not states:
+            return {"input_shape": list(self._build_input_shape)}
+        return {"shapes_dict": {"sequences_shape": list(self._build_input_shape),
+                                "initial_state_shape": states}}
+
+    def build_from_config(self, config):
+        d = config.get("shapes_dict") or {}
+        if d.get("sequences_shape") is not None:
+            self._maybe_build(tuple(d["sequences_shape"]))
+            self._initial_state_shapes = d.get("initial_state_shape")
+
     def reset_state(self) -> None:
         """Zero the stateful layer's states (Keras' ``reset_state``)."""
         if self.stateful and self._batch_size is not None:
@@ -241,6 +258,8 @@ class RNN(Layer):
         if len(got) != len(sizes) or any(len(g) != 2 or g[1] != n for g, n in zip(got, sizes)):
             raise ValueError(f"Layer '{self.name}' expects {len(sizes)} initial state(s) of "
                              f"shapes {[(None, n) for n in sizes]}, but received {got}.")
+        # Keras builds from both shapes then and writes them as its build config.
+        self._initial_state_shapes = [list(g) for g in got]
         node = self._add_node([inputs] + states,
                               self.compute_output_shape((None,) + shape[1:]), kwargs)
         node.tensor_kwargs = {"initial_state": len(states)}

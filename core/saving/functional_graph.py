@@ -11,7 +11,7 @@ lone tensor is one flat ``[name, node, tensor]``). Use it through
 from __future__ import annotations
 
 from core.layers.base import Layer
-from core.layers.node import KerasTensor
+from core.layers.node import KerasTensor, node_call_arguments
 from core.models.mask_graph import (
     CALL_TAKES_MASK,
     TRAINING_DEFAULT,
@@ -65,24 +65,14 @@ def _serialize_node(node, own_nodes, plan) -> dict | None:
         return _tensor_ref(t, own_nodes)
 
     tensors = [tensor(t) for t in node.input_tensors]
-    kwargs = to_plain(node.call_kwargs)
-    layout = getattr(node, "call_layout", None)
-    if layout is not None:
-        # Several positional inputs, then keyword tensors (MultiHeadAttention's
-        # ``(query, value, key=...)``); a None name is a slot filled in, not written.
-        n_args, names = layout
-        for name, t in zip(names, tensors[n_args:]):
-            if name is not None:
-                kwargs[name] = t
-        return {"args": tensors[:n_args], "kwargs": kwargs}
-    # Inputs given as keyword tensors (an RNN's ``initial_state=[h, c]``) are the node's
-    # trailing inputs; Keras writes them in the kwargs.
-    for key, count in getattr(node, "tensor_kwargs", {}).items():
-        tensors, kwargs[key] = tensors[:-count], tensors[-count:]
-    args = [tensors] if node.is_multi_input and len(tensors) > 1 else tensors
+    # Positional/keyword tensors (MultiHeadAttention's ``(query, value, key=...)``, an
+    # RNN's ``initial_state=[h, c]``) go where the call put them.
+    args, kwargs = node_call_arguments(node, tensors, to_plain(node.call_kwargs))
+    if getattr(node, "call_layout", None) is not None:
+        return {"args": args, "kwargs": kwargs}
     name = type(node.layer).__name__
     if _is_builtin(type(node.layer)) and records_filled_args(node):
-        # Keras fills these in and records them (core.saving.mask_ops says when).
+        # Keras fills these in and records them (core.models.mask_graph says when).
         if name in TRAINING_DEFAULT:
             kwargs["training"] = TRAINING_DEFAULT[name]
         mask = plan.node_mask(node)

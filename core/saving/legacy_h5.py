@@ -222,14 +222,18 @@ def _read_values(path, group, variables, where):
     return out
 
 
-def _read_model_weights(path, f, model, prefix=False) -> list:
+def _read_model_weights(path, f, model, prefix=False, by_name=False) -> list:
     """(variable, value) pairs for every layer weight; nothing is assigned here.
-    ``prefix``: the model is the first layers of the saved one (weights match by order)."""
+    ``prefix``: the model is the first layers of the saved one (weights match by order);
+    ``by_name``: it is a part of it (weights match by layer name)."""
     group = _child(path, f, "model_weights", "group")
     layers = [ly for ly in model.layers if legacy_weights(ly)]
     saved = [n for n in _names_attr(path, group, "layer_names")
              if _names_attr(path, _child(path, group, n, "group"), "weight_names")]
-    if prefix:
+    if by_name:
+        have = set(saved)
+        saved = [ly.name for ly in layers if ly.name in have]
+    elif prefix:
         saved = saved[:len(layers)]
     if len(saved) != len(layers):
         raise ModelFileError(f"{path}: the model has {len(layers)} layers with weights, the "
@@ -244,10 +248,12 @@ def _read_model_weights(path, f, model, prefix=False) -> list:
 
 
 # ----------------------------------------------------------------------------- loading
-def load_legacy_h5(filepath, custom_objects=None, compile=True, first_layers=None):
+def load_legacy_h5(filepath, custom_objects=None, compile=True, first_layers=None,
+                   part=None):
     """The model in a legacy ``.h5`` file with its weights; compiled (optimizer state
     restored when the file has it and it fits) when ``compile`` and the file says how.
-    ``first_layers=k`` (a Sequential only): just its first k layers, uncompiled."""
+    ``first_layers=k`` (a Sequential only): just its first k layers, uncompiled;
+    ``part``: a function cutting the config to a part, loaded uncompiled."""
     from core.saving.compile_config import build_optimizer, compile_from_config
 
     path = os.fspath(filepath)
@@ -265,6 +271,9 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, first_layers=Non
         if first_layers is not None:
             config = first_layers_config(config, first_layers)
             compile = False
+        if part is not None:
+            config = part(config)
+            compile = False
         try:
             model = serialization.deserialize_layer(config, custom_objects=custom_objects)
         except (ValueError, TypeError, KeyError, IndexError, RecursionError,
@@ -272,7 +281,8 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, first_layers=Non
             raise ModelFileError(f"{path}: cannot rebuild the model from model_config "
                                  f"(Keras {version}): {e}") from e
         try:
-            pairs = _read_model_weights(path, f, model, prefix=first_layers is not None)
+            pairs = _read_model_weights(path, f, model, prefix=first_layers is not None,
+                                        by_name=part is not None)
         except ModelFileError:
             raise
         except (OSError, KeyError, ValueError, RuntimeError, TypeError) as e:

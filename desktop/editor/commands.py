@@ -110,6 +110,21 @@ class MoveNodesCommand(DocCommand):
         self.doc.move_nodes(dict(self.old))
 
 
+class SetCallArgumentCommand(DocCommand):
+    """A recorded call argument of a node (``use_causal_mask``); None removes it."""
+
+    def __init__(self, doc, node_id: str, key: str, value, old_value):
+        super().__init__(doc, f"Set call argument {key}")
+        self.node_id, self.key = node_id, key
+        self.value, self.old_value = value, old_value
+
+    def _do(self):
+        self.doc.set_call_argument(self.node_id, self.key, self.value)
+
+    def _undo(self):
+        self.doc.set_call_argument(self.node_id, self.key, self.old_value)
+
+
 class SetConfigCommand(DocCommand):
     def __init__(self, doc, node_id: str, key: str, value, old_value):
         super().__init__(doc, f"Set {key}")

@@ -10,7 +10,7 @@ only: the document (and undo) never sees it.
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from desktop.editor import theme
@@ -81,29 +81,47 @@ class GroupFrame(QGraphicsRectItem):
         self.setPen(QPen(QColor(theme.NODE_BORDER), 1.5, Qt.DashLine))
         self.setBrush(QBrush(QColor(255, 255, 255, 12)))
         self.title = ""
-        self.setToolTip("Double-click the title bar to close the group.")
+        self.setToolTip("Double-click the title tab to close the group.")
 
     def fit(self, rect: QRectF, title: str) -> None:
+        self.prepareGeometryChange()
         self.title = title
-        self.setRect(rect.adjusted(-FRAME_PAD, -FRAME_PAD - FRAME_TITLE, FRAME_PAD, FRAME_PAD))
+        self.setRect(rect.adjusted(-FRAME_PAD, -FRAME_PAD, FRAME_PAD, FRAME_PAD))
+
+    def _tab(self) -> QRectF:
+        """The title tab, hanging left of the frame's top: a bar across the top would
+        sit on the wire coming in (and its shape label) in the gap above the frame."""
+        r = self.rect()
+        font = QFont()
+        font.setPixelSize(12)
+        font.setBold(True)
+        width = QFontMetrics(font).horizontalAdvance("▾ " + self.title) + 16
+        return QRectF(r.x() - width, r.y(), width, FRAME_TITLE)
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().united(self._tab())
+
+    def shape(self):
+        path = super().shape()
+        path.addRect(self._tab())
+        return path
 
     def paint(self, painter, option, widget=None):
         super().paint(painter, option, widget)
-        r = self.rect()
+        tab = self._tab()
         painter.setPen(Qt.NoPen)
         painter.setBrush(QColor(theme.group_colour("Model")))
-        painter.drawRect(QRectF(r.x(), r.y(), r.width(), FRAME_TITLE))
+        painter.drawRect(tab)
         font = QFont(painter.font())
         font.setPixelSize(12)
         font.setBold(True)
         painter.setFont(font)
-        painter.setPen(QColor(theme.TEXT))
-        painter.drawText(QRectF(r.x() + 8, r.y(), r.width() - 16, FRAME_TITLE),
-                         Qt.AlignLeft | Qt.AlignVCenter, "▾ " + self.title)
+        painter.setPen(QColor(theme.BACKGROUND))  # dark text reads on the bright tab
+        painter.drawText(tab.adjusted(8, 0, -4, 0), Qt.AlignLeft | Qt.AlignVCenter,
+                         "▾ " + self.title)
 
     def mouseDoubleClickEvent(self, event):
-        r = self.rect()
-        if event.pos().y() <= r.y() + FRAME_TITLE and self.scene() is not None:
+        if self._tab().contains(event.pos()) and self.scene() is not None:
             self.scene().set_group_open(self.group_name, False)
         event.accept()
 

@@ -11,8 +11,11 @@ one ``SetConfigCommand`` each; the name field renames the node.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,7 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.editor.commands import RenameNodeCommand, SetConfigCommand, node_name
+from core.graph.calls import describe_call, share_set
+from desktop.editor.commands import (
+    RenameNodeCommand,
+    SetCallArgumentCommand,
+    SetConfigCommand,
+    node_name,
+)
 from desktop.editor.fields import Field, make_field
 from desktop.editor.node_item import format_count, format_shape
 
@@ -149,9 +158,25 @@ class Inspector(QWidget):
             more.toggled.connect(toggle)
             lay.addWidget(more)
             lay.addWidget(box)
+        # Recorded yes/no call arguments (use_causal_mask) can be switched here.
+        self.call_boxes = {}
+        for key, value in (node.call or {}).get("kwargs", {}).items():
+            if isinstance(value, bool):
+                box = self.call_boxes[key] = QCheckBox(f"called with {key}")
+                box.setObjectName(f"call_{key}")
+                box.setChecked(value)
+                box.toggled.connect(lambda on, k=key: self._set_call(k, on))
+                lay.addWidget(box)
         lay.addStretch(1)
         self._set_body(body)
         self._load_values()
+
+    def _set_call(self, key: str, on: bool) -> None:
+        if self.node_id is None:
+            return
+        old = (self.doc.nodes[self.node_id].call or {}).get("kwargs", {}).get(key)
+        if old is not on:
+            self.push(SetCallArgumentCommand(self.doc, self.node_id, key, on, old))
 
     def _with_error(self, key: str, widget: QWidget) -> QWidget:
         box = QWidget()
@@ -183,6 +208,14 @@ class Inspector(QWidget):
         err = getattr(state, "error", None)
         text = (f"Output <code>{format_shape(getattr(state, 'output_shape', None))}</code>"
                 f" · {format_count(getattr(state, 'param_count', None))}")
+        calls = share_set(self.doc, self.node_id)
+        if len(calls) > 1:  # a shared layer: say which cards are the same layer
+            others = ", ".join(html.escape(self.doc.nodes[n].name) for n in calls
+                               if n != self.node_id)
+            text += (f"<br>Shared layer: the same weights as {others}; settings changed "
+                     "here change every call.")
+        if node.call:
+            text += f"<br>{html.escape(describe_call(node.call))}"
         if err:
             text += f"<br><span style='color:#e5534b'>{err}</span>"
         self.info.setText(text)
@@ -192,6 +225,11 @@ class Inspector(QWidget):
             if self.errors[name].isVisible():
                 continue  # keep the refused text the user typed until they fix it
             field.set_value(node.config.get(name, field.param.default))
+        recorded = (node.call or {}).get("kwargs", {})
+        for key, box in getattr(self, "call_boxes", {}).items():
+            box.blockSignals(True)  # mirroring the document is not an edit
+            box.setChecked(bool(recorded.get(key)))
+            box.blockSignals(False)
 
     # ------------------------------------------------------------- editing
     def _show_error(self, key: str, message) -> None:

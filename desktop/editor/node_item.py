@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject
 
+from core.graph.calls import describe_call, share_set
 from desktop.editor import theme
 from desktop.editor.port_item import PortItem
 
@@ -62,6 +63,8 @@ class NodeItem(QGraphicsObject):
         self.type_name = ""
         self.shape_text = ""
         self.count_text = ""
+        self.shared_with = ""  # name of the card owning this shared layer's weights
+        self.call_text = ""  # the recorded call arguments, in words
         self.error = None
         self.warnings: tuple = ()  # Problems-panel warnings on this node (amber border)
         self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
@@ -84,6 +87,16 @@ class NodeItem(QGraphicsObject):
         self.shape_text = format_shape(getattr(state, "output_shape", None))
         self.count_text = format_count(getattr(state, "param_count", None))
         self.error = getattr(state, "error", None)
+        # A shared layer (core.graph.calls): each call is a card; the later ones name
+        # the card that owns the weights, and the owner says how many calls there are.
+        self.shared_with = ""
+        calls = share_set(doc, self.node_id)
+        if calls[0] != self.node_id:
+            self.shared_with = doc.nodes[calls[0]].name
+            self.count_text = f"shares weights of {self.shared_with}"
+        elif len(calls) > 1:
+            self.count_text += f" · shared, {len(calls)} calls"
+        self.call_text = describe_call(node.call)
         self._set_tooltip()
         self.update()
 
@@ -98,6 +111,8 @@ class NodeItem(QGraphicsObject):
     def _set_tooltip(self) -> None:
         text = self.error or (f"{self.title} ({self.type_name})\n"
                               f"output {self.shape_text}\n{self.count_text}")
+        if self.call_text and not self.error:
+            text += f"\n{self.call_text}"
         if self.warnings and not self.error:
             text += "".join("\n⚠ " + m for m in self.warnings)
         self.setToolTip(text)
@@ -127,7 +142,10 @@ class NodeItem(QGraphicsObject):
                         theme.NODE_SELECTED if self.isSelected() else
                         theme.NODE_WARNING if self.warnings else theme.NODE_BORDER)
         strong = self.error or self.isSelected() or self.warnings
-        painter.setPen(QPen(border, 2.0 if strong else 1.0))
+        pen = QPen(border, 2.0 if strong else 1.0)
+        if self.shared_with:
+            pen.setStyle(Qt.DashLine)  # a later call of a layer shown elsewhere
+        painter.setPen(pen)
         painter.setBrush(QBrush(QColor("#3a2326" if self.error else theme.NODE_BG)))
         painter.drawRoundedRect(rect, 6, 6)
         # Coloured strip on the left tells the palette group at a glance.

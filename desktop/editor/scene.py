@@ -135,6 +135,16 @@ class EditorScene(QGraphicsScene):
         if kind in ("nodes_added", "nodes_removed", "edges"):
             self._sync_edges()
         changed = set(ids) | set(getattr(event, "changed_states", ()) or ())
+        if kind in ("nodes_added", "nodes_removed"):
+            # A card of a shared layer says how many calls it has: adding or removing a
+            # call changes no state, so those cards are redrawn by hand.
+            linked = {n for n, it in self.node_items.items() if it.shared_with
+                      or it.count_text.endswith(" calls")}
+            linked |= {self.doc.nodes[n].shares for n in ids
+                       if n in self.doc.nodes and self.doc.nodes[n].shares}
+            for n in linked:
+                self._state_key.pop(n, None)
+            changed |= linked
         self._refresh_states(changed)
         if getattr(self.doc, "groups", None):
             sync_groups(self)
@@ -183,8 +193,11 @@ class EditorScene(QGraphicsScene):
                 continue
             state = self.doc.state(node_id)
             node = self.doc.nodes[node_id]
+            # The mask is in the key: turning mask_zero off changes no shape, but the
+            # outgoing wires must lose their mask mark.
             key = (getattr(state, "output_shape", None), getattr(state, "error", None),
-                   getattr(state, "param_count", None), node.name)
+                   getattr(state, "param_count", None), node.name,
+                   getattr(state, "mask", None))
             if self._state_key.get(node_id) == key:
                 continue
             self._state_key[node_id] = key

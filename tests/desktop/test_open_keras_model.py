@@ -3,10 +3,12 @@ Keras 3.15.1): the canvas shows the model with the layer count and parameter tot
 the ``summary()`` Keras printed, one layer is edited, one epoch trains in the window
 and the export loads back with the window's predictions.
 
-Two fixtures have two inputs or two outputs, which the training panel refuses (it
-trains single-input, single-output graphs), and the RNN fixture's (time, features)
-samples are taken for greyscale images by the data panel; those three train one epoch
-through the same document's ``build_model`` instead, and the test says so.
+Fixtures with two inputs or two outputs, which the training panel refuses (it trains
+single-input, single-output graphs), and the RNN fixture's (time, features) samples,
+taken for greyscale images by the data panel, train one epoch through the same
+document's ``build_model`` instead, and the test says so. Call arguments
+(``func_attention``'s causal mask, ``func_rnn_state``'s initial state) and shared
+layers (``func_shared``: a card per call) open like any other model.
 """
 
 import re
@@ -16,10 +18,7 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras3"
-# func_attention calls a layer with use_causal_mask=True, which a graph node cannot
-# hold yet: File > Open refuses it by name (test below) instead of rebuilding another model.
-CALL_ARGUMENTS = {"func_attention"}
-FILES = sorted(p for p in FIXTURES.glob("*.keras") if p.stem not in CALL_ARGUMENTS)
+FILES = sorted(FIXTURES.glob("*.keras"))
 EPOCH_MS = 240_000
 
 
@@ -44,13 +43,28 @@ def _window(qtbot, tmp_path, monkeypatch):
     return win
 
 
-@pytest.mark.parametrize("stem", sorted(CALL_ARGUMENTS))
-def test_a_model_needing_call_arguments_is_refused_by_name(qtbot, tmp_path, monkeypatch,
-                                                           stem):
+def test_what_cannot_be_shown_is_named_and_the_file_still_exports(qtbot, tmp_path,
+                                                                  monkeypatch):
+    """A layer with two outputs (attention scores) has no place on the canvas: File >
+    Open names it and says where the model still works; the command line exports it."""
+    from core.cli import run
+    from core.layers import Dense, Input, MultiHeadAttention
+    from core.models import Model
+    from core.saving import load_model
+    x = Input((4, 6), name="tokens")
+    y, _scores = MultiHeadAttention(2, 3, name="scored_attention")(
+        x, x, return_attention_scores=True)
+    path = tmp_path / "scores.keras"
+    Model(x, Dense(2, name="head")(y)).save(path)
     win = _window(qtbot, tmp_path, monkeypatch)
-    assert not win.project.open(str(FIXTURES / f"{stem}.keras"))
-    assert "self_attention" in win.errors[-1] and "use_causal_mask" in win.errors[-1]
-    assert not win.document.nodes
+    assert not win.project.open(str(path))
+    assert "scored_attention" in win.errors[-1] and "several outputs" in win.errors[-1]
+    assert "netweaver export" in win.errors[-1] and not win.document.nodes
+    out = tmp_path / "again.keras"
+    assert run(["export", str(path), "--format", "keras", "--out", str(out)]) == 0
+    data = np.random.default_rng(0).normal(size=(3, 4, 6)).astype(np.float32)
+    np.testing.assert_allclose(load_model(out).predict(data, verbose=0),
+                               load_model(path).predict(data, verbose=0), rtol=1e-6)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -67,17 +81,21 @@ def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
     keras_model = load_model(str(path))
     rows, params = _summary_numbers(path.stem)
     nested = any(hasattr(ly, "layers") for ly in keras_model.layers)
+    extra_calls = sum(len(ly._inbound_nodes) - 1 for ly in keras_model.layers
+                      if type(ly).__name__ != "InputLayer" and not hasattr(ly, "layers"))
     if nested:  # one closed group card per nested model, its layers inside it
         assert any("shown as groups" in n for n in win.project.last_notes)
         assert len(doc.nodes) == len(inline_nested(keras_model)[0].layers)
         assert sorted(win.scene.group_items) == sorted(
             ly.name for ly in keras_model.layers if hasattr(ly, "layers"))
-    else:
-        assert len(doc.nodes) == rows
+    else:  # a shared layer is one summary row and one card per call
+        assert len(doc.nodes) == rows + extra_calls
     assert len(win.scene.node_items) == len(doc.nodes)
-    # What the canvas shows (cards, group cards) is Keras' summary, row for row.
+    # What the canvas shows (cards, group cards) is Keras' summary, row for row, and a
+    # card for each further call of a shared layer, drawn dashed and naming its owner.
     cards = [i for i in win.scene.node_items.values() if i.isVisible()]
-    assert len(cards) + len(win.scene.group_items) == rows
+    assert len(cards) + len(win.scene.group_items) == rows + extra_calls
+    assert sum(1 for i in cards if i.shared_with) == extra_calls
     assert sum(doc.state(n).param_count or 0 for n in doc.nodes) == params
     win.summary.refresh()  # the Summary panel prints the engine's summary of the canvas
     keras_text = (FIXTURES / f"{path.stem}.summary.txt").read_text(encoding="utf-8")
@@ -218,3 +236,23 @@ def test_unsupported_layer_offers_the_first_layers(qtbot, tmp_path, monkeypatch)
     assert win.project.open(str(path))
     assert len(win.document.nodes) == 4
     assert any("first 3 layers" in n for n in win.project.last_notes)
+
+
+def test_unsupported_layer_in_a_functional_model_offers_the_connected_part(qtbot, tmp_path,
+                                                                          monkeypatch):
+    from tests.graph.test_open_model import _edited
+
+    def rename(cfg):
+        for layer in cfg["config"]["layers"]:
+            if layer["name"] == "applied_twice":
+                layer["class_name"] = "FancyDense"
+    path = _edited(tmp_path, "func_shared", rename)
+    win = _window(qtbot, tmp_path, monkeypatch)
+    win.auto_answer = False  # "no": nothing opens, the error names the layer
+    assert not win.project.open(str(path))
+    assert "'applied_twice' (FancyDense)" in win.errors[-1] and not win.document.nodes
+    win.auto_answer = True
+    assert win.project.open(str(path))
+    assert sorted(n.name for n in win.document.nodes.values()) == \
+        ["left", "right", "shared_encoder", "shared_encoder (call 2)", "subtract"]
+    assert any("does not depend on 'applied_twice'" in n for n in win.project.last_notes)

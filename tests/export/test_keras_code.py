@@ -107,3 +107,24 @@ def test_calls_keep_their_positional_keyword_and_recorded_arguments(tmp_path):
     info, pred = _run_under_keras(tmp_path, script, inputs)
     assert info["total"] == model.count_params()
     np.testing.assert_allclose(pred, model.predict(inputs, verbose=0), atol=1e-5, rtol=1e-5)
+
+
+def test_a_shared_layer_is_made_once_and_called_twice(tmp_path):
+    """One Dense on two inputs and one applied to its own output: the script makes each
+    once and calls it twice, so real Keras has the same three weighted layers, the same
+    parameter count and our predictions (two made layers would clash by name)."""
+    from core import layers as L
+    from core.models import Model
+    a, b = L.Input((6,), name="a"), L.Input((6,), name="b")
+    enc, twice = L.Dense(5, name="enc"), L.Dense(5, name="twice")
+    out = L.Dense(1, name="out")(L.Concatenate()([twice(twice(enc(a))), enc(b)]))
+    model = Model([a, b], out)
+    text = keras_code(model)
+    assert text.count("keras.layers.Dense(units=5") == 2
+    assert "enc_1 = enc_layer(b)" in text and "twice_1 = twice_layer(twice)" in text
+    script = export_keras_code(model, tmp_path / "model.py", weights=True)
+    rng = np.random.default_rng(2)
+    inputs = [rng.normal(0, 1, (4, 6)).astype(np.float32) for _ in range(2)]
+    info, pred = _run_under_keras(tmp_path, script, inputs)
+    assert info["total"] == model.count_params() == 35 + 30 + 11
+    np.testing.assert_allclose(pred, model.predict(inputs, verbose=0), atol=1e-5, rtol=1e-5)

@@ -108,15 +108,16 @@ def test_from_sequential_model():
                                rtol=1e-6)  # same weights came along
 
 
-def test_shared_and_subclassed_models_are_refused():
+def test_shared_layers_open_as_linked_calls_and_subclassed_models_are_refused():
     require_models()
     from core.layers import Dense, Input
     from core.models import Model
     x = Input((4,))
     shared = Dense(4)
     y = shared(shared(x))
-    with pytest.raises(GraphError, match="used 2 times"):
-        GraphDocument.from_model(Model(x, y))
+    doc = GraphDocument.from_model(Model(x, y))  # one card per call, one layer
+    first, second = (n for n in doc.nodes.values() if n.type == "Dense")
+    assert second.shares == first.id and doc.build_model().count_params() == 20
 
     class Sub(Model):
         def __init__(self):

@@ -115,7 +115,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pf.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     doc.set_config("n4", "units", 9)
     with pytest.raises(ProjectFileError, match="disk full"):
         save_project(doc, path)

@@ -39,7 +39,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras3"
 NAMES = ["seq_mlp", "seq_cnn", "seq_pool", "func_two_inputs", "func_two_outputs",
          "nested_objects", "seq_optimizer_options", "seq_ema", "seq_regularized",
          "seq_constrained", "seq_activity", "seq_sequence", "seq_rnn", "func_attention",
-         "func_autoencoder"]
+         "func_autoencoder", "func_shared", "func_rnn_state"]
 KERAS_VERSION = "3.15.1"
 
 
