@@ -124,7 +124,10 @@ def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
     # channel (desktop/training/data_source.py, Dataset.suggested_input_shape), so an
     # RNN fed (batch, time, features) cannot train from the panel yet: reported.
     sequence_input = len(xs) == 1 and xs[0].ndim == 3
-    if len(xs) == 1 and len(outputs) == 1 and not sequence_input:
+    # The panel's labels are classes: an image-to-image model (the autoencoder) trains
+    # on the file's own targets instead.
+    class_output = len(outputs) == 1 and len(doc.state(outputs[0]).output_shape) == 2
+    if len(xs) == 1 and class_output and not sequence_input:
         _train_in_window(qtbot, win, doc, xs[0], tmp_path, DataSpec)
     else:
         _train_from_document(doc, xs, data)
