@@ -33,6 +33,7 @@ from core.autodiff import current_grad_step
 from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, traced_output_shape
 from core.layers.node import KerasTensor, Node
+from core.layers.positional_call import build_for_call, symbolic_positional_call
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
 from core.ops.engine import track, unwrap_all
@@ -358,8 +359,14 @@ class Layer:
                 v.path = f"{self.name}/{v.name}"
 
     def __call__(self, inputs, *args, training=None, **kwargs):
+        if args and (_is_symbolic(inputs) or _is_symbolic(list(args))):
+            # layer(targets, logits): one node with every positional tensor as input
+            return symbolic_positional_call(self, [inputs, *args], kwargs)
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, **kwargs)
+        if args and not self.built:
+            build_for_call(self, [shape_of(inputs)] + [shape_of(a) for a in args
+                                                       if hasattr(a, "shape")])
         if training is None:
             training = bool(getattr(backend._state, "training", False))
         mask_kw, mask = _masks.call_arguments(self, inputs, kwargs)

@@ -57,10 +57,7 @@ GUIDES = {
             17: _TF_DATA, 18: _TF_DATA, 19: _TF_DATA, 20: _TF_DATA, 30: _TF_DATA,
             32: _PLOT, 39: _TF_DATA,
         },
-        "known_failures": {
-            15: "a layer called with two tensors as layer(targets, logits) is not "
-                "supported (a call takes one input or one list)",
-        },
+        "known_failures": {},
         "substitutions": {
             # tf is only used by the tf.data blocks, which are excluded.
             0: [("import tensorflow as tf\n", "")],
