@@ -370,11 +370,12 @@ class Layer:
         if training is None:
             training = bool(getattr(backend._state, "training", False))
         mask_kw, mask = _masks.call_arguments(self, inputs, kwargs)
-        if self.__dict__.get("_added_losses"):
-            self.__dict__["_added_losses"] = []  # a new call replaces the last one's
         inputs = _as_arrays(inputs, self.dtype)
         shape = shape_of(inputs)
         self._maybe_build(shape)
+        if self.__dict__.get("_added_losses"):
+            # a new call replaces the last one's (and those of a build that ran call)
+            self.__dict__["_added_losses"] = []
         self._validate_input_shape(shape)
         previous = getattr(backend._state, "training", False)
         backend._state.training = training

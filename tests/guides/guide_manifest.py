@@ -48,8 +48,7 @@ GUIDES = {
     },
     "making_new_layers_and_models_via_subclassing": {
         "excluded": {},
-        "known_failures": {18: "a Model subclass built without inputs/outputs (the VAE's "
-                                   "own __init__) is not supported yet"},
+        "known_failures": {},
         "substitutions": {18: [_MNIST, ("reshape(60000, 784)", "reshape(600, 784)")]},
     },
     "training_with_built_in_methods": {
