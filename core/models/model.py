@@ -27,10 +27,11 @@ import numpy as np
 from core import backend
 from core.layers.base import Layer
 from core.layers.values import _with_none_batch
+from core.models.train_step import StepMethods
 from core.models.trainer import Trainer
 
 
-class Model(Trainer, Layer):
+class Model(StepMethods, Trainer, Layer):
     """Keras' ``Model``: functional when given ``(inputs, outputs)``, else subclassed."""
 
     def __new__(cls, *args, **kwargs):
