@@ -32,6 +32,7 @@ from core import backend, safety
 from core.autodiff import current_grad_step
 from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, traced_output_shape
+from core.layers.mask_attr import expose
 from core.layers.node import KerasTensor, Node
 from core.layers.positional_call import build_for_call, symbolic_positional_call
 from core.layers.spec import Param, check
@@ -397,11 +398,12 @@ class Layer:
             _masks.attach(self, inputs, outputs, mask)
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
-            return outputs
+            return expose(outputs) if mask is not None or self._creates_masks() or \
+                type(self).compute_mask is not Layer.compute_mask else outputs
         finally:
             backend._state.training = previous
 
-    def _symbolic_output_shape(self, input_shape):
+    def _symbolic_output_shape(self, input_shape, with_mask=False):
         """``compute_output_shape``; a layer that only defines ``call`` (user code with
         ops) gets its output shape the way Keras traces it: by running ``call`` once,
         off the tape (``call_args.traced_output_shape``)."""
@@ -409,7 +411,7 @@ class Layer:
         if cls.compute_output_shape is not Layer.compute_output_shape or \
                 cls.call is Layer.call or self._has_backward():
             return self.compute_output_shape(input_shape)
-        return traced_output_shape(self, input_shape)
+        return traced_output_shape(self, input_shape, with_mask)
 
     def _call_arguments(self, training, kwargs) -> dict:
         """The keyword arguments for ``call``: ``training`` and ``mask`` only when
@@ -436,7 +438,10 @@ class Layer:
         shape = shape_of(inputs)
         self._maybe_build(shape)
         self._validate_input_shape(shape)
-        out_shape = self._symbolic_output_shape(_with_none_batch(shape))
+        # A call(inputs, mask=None) is traced with a mask when its input carries one
+        # (TemporalSoftmax asserts it gets one), as Keras' symbolic call passes it.
+        with_mask = isinstance(inputs, KerasTensor) and inputs._keras_mask is not None
+        out_shape = self._symbolic_output_shape(_with_none_batch(shape), with_mask)
         return self._add_node(inputs, out_shape, kwargs).output_tensors_as_called
 
     def _add_node(self, inputs, out_shape, kwargs) -> Node:

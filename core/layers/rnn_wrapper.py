@@ -25,6 +25,7 @@ import numpy as np
 from core import backend
 from core.layers import masks as _masks
 from core.layers.base import Layer
+from core.layers.mask_attr import expose
 from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
@@ -193,7 +194,7 @@ class RNN(Layer):
         if self.activity_regularizer is not None:
             backend.add_activity_loss(outputs, self.activity_regularizer)
         _masks.attach(self, x, outputs, mask)
-        return outputs
+        return outputs if mask is None else expose(outputs)
 
     def _maybe_build(self, input_shape) -> None:
         if self.stateful and not self.built:  # the base replaces the batch size by None;
