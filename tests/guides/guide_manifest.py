@@ -2,8 +2,9 @@
 substitutions are. Block numbers count the code blocks of the keras-io source
 (``guides/keras_core/<name>.py``, the Keras 3 guides; ``import keras_core as keras``
 is treated like ``import keras``; ``working_with_rnns`` has no keras_core copy: its
-source is ``guides/working_with_rnns.py``, the Keras 3 version), first block 0; each exclusion names a snippet of its
-block so that a changed guide is noticed instead of silently misread.
+source is ``guides/working_with_rnns.py``, the Keras 3 version), first block 0; each
+exclusion names a snippet of its block so that a changed guide is noticed instead of
+silently misread.
 
 * ``excluded``: blocks that need something outside what the issue asks of ``core``:
   TensorFlow (``tf.data``), a download or a pretrained model, or an image renderer.
