@@ -20,7 +20,19 @@ import numpy as np
 _FLOATX = "float32"
 _EPSILON = 1e-7
 
-_state = threading.local()
+class _ThreadState(threading.local):
+    """Per-thread engine state. The class attributes are the defaults every thread
+    starts from: reading an attribute a thread never set then finds the class value,
+    where ``getattr(plain_local, name, default)`` raised and caught an AttributeError
+    first (~3 us, paid by every op and layer call)."""
+
+    tape = None
+    training = False
+    grad_step = None
+    activity = None
+
+
+_state = _ThreadState()
 _name_lock = threading.Lock()
 _name_counts: dict[str, int] = defaultdict(int)
 

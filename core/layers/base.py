@@ -32,7 +32,9 @@ from core import backend, safety
 from core.autodiff import current_grad_step
 from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, traced_output_shape
+from core.layers.mask_attr import expose
 from core.layers.node import KerasTensor, Node
+from core.layers.positional_call import build_for_call, symbolic_positional_call
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
 from core.ops.engine import track, unwrap_all
@@ -358,16 +360,23 @@ class Layer:
                 v.path = f"{self.name}/{v.name}"
 
     def __call__(self, inputs, *args, training=None, **kwargs):
+        if args and (_is_symbolic(inputs) or _is_symbolic(list(args))):
+            # layer(targets, logits): one node with every positional tensor as input
+            return symbolic_positional_call(self, [inputs, *args], kwargs)
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, **kwargs)
+        if args and not self.built:
+            build_for_call(self, [shape_of(inputs)] + [shape_of(a) for a in args
+                                                       if hasattr(a, "shape")])
         if training is None:
             training = bool(getattr(backend._state, "training", False))
         mask_kw, mask = _masks.call_arguments(self, inputs, kwargs)
-        if self.__dict__.get("_added_losses"):
-            self.__dict__["_added_losses"] = []  # a new call replaces the last one's
         inputs = _as_arrays(inputs, self.dtype)
         shape = shape_of(inputs)
         self._maybe_build(shape)
+        if self.__dict__.get("_added_losses"):
+            # a new call replaces the last one's (and those of a build that ran call)
+            self.__dict__["_added_losses"] = []
         self._validate_input_shape(shape)
         previous = getattr(backend._state, "training", False)
         backend._state.training = training
@@ -389,11 +398,12 @@ class Layer:
             _masks.attach(self, inputs, outputs, mask)
             if self.activity_regularizer is not None:
                 backend.add_activity_loss(outputs, self.activity_regularizer)
-            return outputs
+            return expose(outputs) if mask is not None or self._creates_masks() or \
+                type(self).compute_mask is not Layer.compute_mask else outputs
         finally:
             backend._state.training = previous
 
-    def _symbolic_output_shape(self, input_shape):
+    def _symbolic_output_shape(self, input_shape, with_mask=False):
         """``compute_output_shape``; a layer that only defines ``call`` (user code with
         ops) gets its output shape the way Keras traces it: by running ``call`` once,
         off the tape (``call_args.traced_output_shape``)."""
@@ -401,7 +411,7 @@ class Layer:
         if cls.compute_output_shape is not Layer.compute_output_shape or \
                 cls.call is Layer.call or self._has_backward():
             return self.compute_output_shape(input_shape)
-        return traced_output_shape(self, input_shape)
+        return traced_output_shape(self, input_shape, with_mask)
 
     def _call_arguments(self, training, kwargs) -> dict:
         """The keyword arguments for ``call``: ``training`` and ``mask`` only when
@@ -428,7 +438,10 @@ class Layer:
         shape = shape_of(inputs)
         self._maybe_build(shape)
         self._validate_input_shape(shape)
-        out_shape = self._symbolic_output_shape(_with_none_batch(shape))
+        # A call(inputs, mask=None) is traced with a mask when its input carries one
+        # (TemporalSoftmax asserts it gets one), as Keras' symbolic call passes it.
+        with_mask = isinstance(inputs, KerasTensor) and inputs._keras_mask is not None
+        out_shape = self._symbolic_output_shape(_with_none_batch(shape), with_mask)
         return self._add_node(inputs, out_shape, kwargs).output_tensors_as_called
 
     def _add_node(self, inputs, out_shape, kwargs) -> Node:

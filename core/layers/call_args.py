@@ -39,15 +39,15 @@ def _zeros_like_shape(shape, dtype, unknown=1):
     return np.zeros(tuple(unknown if d is None else int(d) for d in shape), dtype=dtype)
 
 
-def traced_output_shape(layer, input_shape):
+def traced_output_shape(layer, input_shape, with_mask=False):
     """The output shape of a layer that only defines ``call``, found as Keras traces it:
     by running ``call`` off the tape on zeros, the batch (and any unknown axis) of size 1.
     With an unknown non-batch axis (``Input((None,))``) it traces with sizes 2 and 3;
     the output dimensions that differ between the two are unknown too."""
     shapes = input_shape if isinstance(input_shape, list) else [input_shape]
     if not any(None in tuple(s)[1:] for s in shapes):
-        return _traced(layer, input_shape, 1)
-    a, b = _traced(layer, input_shape, 2), _traced(layer, input_shape, 3)
+        return _traced(layer, input_shape, 1, with_mask)
+    a, b = _traced(layer, input_shape, 2, with_mask), _traced(layer, input_shape, 3, with_mask)
 
     def merge(x, y):
         return tuple(p if p == q else None for p, q in zip(x, y))
@@ -55,14 +55,17 @@ def traced_output_shape(layer, input_shape):
     return [merge(x, y) for x, y in zip(a, b)] if isinstance(a, list) else merge(a, b)
 
 
-def _traced(layer, input_shape, unknown):
+def _traced(layer, input_shape, unknown, with_mask=False):
     from core import backend
 
     dummy = _zeros_like_shape(input_shape, layer.dtype, unknown)
+    extra = {}
+    if with_mask and "mask" in _call_accepts(type(layer)) and not isinstance(dummy, list):
+        extra["mask"] = np.ones(dummy.shape[:2], dtype=bool)  # (batch, time), all kept
     tape = backend.get_tape()
     backend.set_tape(None)
     try:
-        out = layer.call(dummy, **layer._call_arguments(False, {}))
+        out = layer.call(dummy, **layer._call_arguments(False, extra))
     finally:
         backend.set_tape(tape)
     if isinstance(out, (list, tuple)):

@@ -33,6 +33,12 @@ class KerasTensor:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def _keras_mask(self):
+        """The mask this tensor carries (a bool KerasTensor), or None (Keras)."""
+        from core.layers.mask_attr import symbolic_mask
+        return symbolic_mask(self)
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 

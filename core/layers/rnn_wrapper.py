@@ -25,6 +25,7 @@ import numpy as np
 from core import backend
 from core.layers import masks as _masks
 from core.layers.base import Layer
+from core.layers.mask_attr import expose
 from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
@@ -195,8 +196,9 @@ class RNN(Layer):
             tape.record(self, packed, outputs, cache)
         if self.activity_regularizer is not None:
             backend.add_activity_loss(outputs, self.activity_regularizer)
-        _masks.attach(self, x, outputs, mask if mask is not None else riding)
-        return outputs
+        carried = mask if mask is not None else riding
+        _masks.attach(self, x, outputs, carried)
+        return outputs if carried is None else expose(outputs)
 
     def _maybe_build(self, input_shape) -> None:
         if self.stateful and not self.built:  # the base replaces the batch size by None;

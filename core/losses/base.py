@@ -53,6 +53,18 @@ def _unbroadcast(g, shape):
     return g
 
 
+def _on_tape(y_pred) -> bool:
+    """True while a tape records and ``y_pred`` needs a gradient (a layer's output)."""
+    tape = backend.get_tape()
+    return tape is not None and isinstance(y_pred, np.ndarray) and tape.needs_grad(y_pred)
+
+
+def _run(name, forward, vjp, tensors):
+    from core.ops.engine import run
+
+    return run(name, forward, vjp, tensors)
+
+
 class Loss:
     """Base class: subclasses implement ``_forward``/``_backward`` on prepared arrays."""
 
@@ -126,10 +138,29 @@ class Loss:
     # -------------------------------------------------------------- public API
     def call(self, y_true, y_pred):
         """Per-sample losses (no reduction), as Keras' ``Loss.call``."""
+        if _on_tape(y_pred):  # the function forms (binary_crossentropy(t, p)) in a call
+            def forward(p):
+                yt, yp, shape = self._prepare(y_true, p)
+                per, cache = self._forward(yt, yp)
+                return np.asarray(per), (cache, shape)
+
+            def vjp(cache, g, need):
+                return [self._backward(cache[0], g).reshape(cache[1])]
+
+            return _run(f"loss_{self.name}", forward, vjp, [y_pred])
         yt, yp, _ = self._prepare(y_true, y_pred)
         return self._forward(yt, yp)[0]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        if _on_tape(y_pred) and self.reduction not in (None, "none"):
+            # inside a layer's call (``self.add_loss(loss_fn(targets, logits))``): one op
+            # on the tape whose VJP is this loss's own gradient w.r.t. y_pred
+            def forward(yp):
+                value, grad = self.value_and_grad(y_true, yp, sample_weight)
+                return np.asarray(value, dtype=grad.dtype), grad
+
+            return _run(f"loss_{self.name}", forward, lambda grad, g, need: [g * grad],
+                        [y_pred])
         yt, yp, _ = self._prepare(y_true, y_pred)
         per, cache = self._forward(yt, yp)
         value, _ = self._reduce(per, self._weights(per, sample_weight, self._mask(cache)))

@@ -17,6 +17,7 @@ training mechanism for every kind of model.
 from __future__ import annotations
 
 from core.layers.node import KerasTensor
+from core.layers.positional_call import POSITIONAL
 from core.models.inference import traits
 from core.models.mask_graph import MaskOp, MaskPlan, keras_operations
 from core.models.model import Model
@@ -175,8 +176,10 @@ class Functional(Model):
             for node in nodes:
                 if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
                     continue
+                multi_in = POSITIONAL if getattr(node, "positional_inputs", False) \
+                    else node.is_multi_input  # layer(a, b) replays as layer(*values)
                 self._plan.append((node.layer, [id(t) for t in node.input_tensors],
-                                   [id(t) for t in node.output_tensors], node.is_multi_input,
+                                   [id(t) for t in node.output_tensors], multi_in,
                                    node.is_multi_output, node.call_kwargs))
         self._tracked_layers = [ly for ly in ops if ly.num_inputs != 0]
         self._all_layers = ops
@@ -224,8 +227,9 @@ class Functional(Model):
         values = {id(t): x for t, x in zip(self.inputs, xs)}
         for layer, in_ids, out_ids, multi_in, multi_out, kwargs in self._execution_plan():
             args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
-            self._store(values, out_ids, multi_out,
-                        layer(args, training=training, **kwargs))
+            out = layer(*args, training=training, **kwargs) if multi_in == POSITIONAL \
+                else layer(args, training=training, **kwargs)
+            self._store(values, out_ids, multi_out, out)
         return self._pack_outputs(values)
 
     _infer_matches = call  # predict's _infer stands for this call (not a subclass's own)
@@ -269,6 +273,8 @@ class Functional(Model):
                 inputs.report(finite)
             elif plain[k]:
                 out = layer.forward(args, training=False)[0]
+            elif multi_in == POSITIONAL:
+                out = layer(*args, training=False, **kwargs)
             else:
                 out = layer(args, training=False, **kwargs)
             self._store(values, out_ids, multi_out, out)

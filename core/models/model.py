@@ -27,14 +27,20 @@ import numpy as np
 from core import backend
 from core.layers.base import Layer
 from core.layers.values import _with_none_batch
+from core.models.train_step import StepMethods
 from core.models.trainer import Trainer
 
 
-class Model(Trainer, Layer):
+class Model(StepMethods, Trainer, Layer):
     """Keras' ``Model``: functional when given ``(inputs, outputs)``, else subclassed."""
 
     def __new__(cls, *args, **kwargs):
         functional_args = len(args) >= 2 or "outputs" in kwargs
+        if functional_args and cls is not Model:
+            # A subclass's own constructor arguments (``VAE(784, 64, 32)``) say nothing;
+            # only symbolic inputs (``CustomModel(inputs, outputs)``) make it functional,
+            # as Keras decides from what reaches Model.__init__.
+            functional_args = _symbolic(args[0] if args else kwargs.get("inputs"))
         if functional_args:
             from core.models.functional import Functional
             if cls is Model:
@@ -177,6 +183,16 @@ def _functional_subclass(cls, functional):
                      {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
         _FUNCTIONAL_SUBCLASSES[cls] = klass
     return klass
+
+
+def _symbolic(x) -> bool:
+    """True for a KerasTensor or a list/tuple/dict holding only KerasTensors."""
+    from core.layers.node import KerasTensor
+    if isinstance(x, dict):
+        x = list(x.values())
+    if isinstance(x, (list, tuple)):
+        return bool(x) and all(_symbolic(t) for t in x)
+    return isinstance(x, KerasTensor)
 
 
 def _zeros_for(shape, dtype):

@@ -86,7 +86,9 @@ class Predictor:
         if bs.is_stream(x):
             return self._predict_stream(x, verbose, steps, callbacks)
         xs, _, _, n = self._prepare(x, None, None, None, "predict", check_x=False)
-        fast = len(xs) == 1 and type(self).call is getattr(type(self), "_infer_matches", None)
+        custom = _custom_predict_step(self)  # a user's predict_step(data), per batch
+        fast = len(xs) == 1 and type(self).call is getattr(type(self), "_infer_matches", None) \
+            and not custom
         inputs = FiniteInputs(xs, deferred=fast and self._input_check_index() is not None)
         verbose = da.verbosity(verbose)
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
@@ -101,7 +103,8 @@ class Predictor:
             else:
                 batch = [a[s:e] for a in xs]
                 inputs.check_batch(batch)
-                preds = self(batch[0] if len(batch) == 1 else batch, training=False)
+                x_b = batch[0] if len(batch) == 1 else batch
+                preds = self.predict_step((x_b,)) if custom else self(x_b, training=False)
             if isinstance(preds, dict):  # dict outputs: sorted keys, as Keras' tree
                 keys[:] = sorted(preds)
                 preds = [preds[k] for k in keys]
@@ -179,3 +182,8 @@ class Predictor:
             return {k: np.array(v) for k, v in preds.items()}
         multi = isinstance(preds, (list, tuple))
         return [np.array(p) for p in preds] if multi else np.array(preds)
+
+
+def _custom_predict_step(model) -> bool:
+    from core.models.train_step import overridden
+    return hasattr(model, "predict_step") and overridden(model, "predict_step")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from core.callbacks import CallbackList
 from core.models import batch_stream as bs
 from core.models import data_adapter as da
+from core.models import train_step as ts
 from core.models.blas_threads import blas_threads_for_call
 from core.models.predictor import Predictor
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
@@ -263,6 +264,7 @@ class Trainer(Predictor):
         want_end = cbs.wants("on_train_batch_end")
         self.stop_training = False
         epoch_logs = {}
+        custom = ts.overridden(self, "train_step")  # else the fast loop below
         self._initial_epoch = None
         cbs.on_train_begin()
         # A callback may move the start (BackupAndRestore resuming), as Keras' trainer.
@@ -270,21 +272,28 @@ class Trainer(Predictor):
         for epoch in range(initial_epoch, epochs):
             if self._step is not None:
                 self._step.reset()
+                if custom:
+                    ts.reset_for_epoch(self)
             cbs.on_epoch_begin(epoch)
             seen = 0
             for b, (bx, by, bsw) in enumerate(train()):
                 if want_begin:
                     cbs.on_train_batch_begin(b)
                 step = self._step
-                step.train_step(bx, by, bsw, skip_nonfinite)
+                if custom:  # a user's train_step(data): its returned dict is the log
+                    epoch_logs = ts.pythonify(self.train_step(ts.pack(bx, by, bsw)))
+                    logs_now = dict(epoch_logs).copy
+                else:
+                    step.train_step(bx, by, bsw, skip_nonfinite)
+                    logs_now = step.logs
                 seen += 1
                 if want_end:
-                    cbs.train_batch_end_lazy(b, step.logs)
+                    cbs.train_batch_end_lazy(b, logs_now)
                 if self.stop_training:
                     break
             if not seen:  # a used-up generator: Keras has warned "ran out of data"
                 break
-            epoch_logs = self._step.logs()
+            epoch_logs = dict(epoch_logs) if custom else self._step.logs()
             if val is not None and _should_eval(epoch, validation_freq):
                 val_logs = val(cbs)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -356,20 +365,26 @@ class Trainer(Predictor):
         if self._step is not None:
             self._step.reset()
         want_end = cbs.wants("on_test_batch_end")
+        custom, logs = ts.overridden(self, "test_step"), {}
         cbs.on_test_begin()
         b = -1
         for b, (bx, by, bsw) in enumerate(batches):
             if b == 0:
                 self._step.reset()  # (a stream's first batch may have just made it)
+                if custom:
+                    ts.reset_for_epoch(self)
             cbs.on_test_batch_begin(b)
-            self._step.test_step(bx, by, bsw)
+            if custom:  # a user's test_step(data): its returned dict is the log
+                logs = ts.pythonify(self.test_step(ts.pack(bx, by, bsw)))
+            else:
+                self._step.test_step(bx, by, bsw)
             if want_end:
-                cbs.on_test_batch_end(b, self._step.logs())
+                cbs.on_test_batch_end(b, dict(logs) if custom else self._step.logs())
         if b < 0:
             raise ValueError(f"Model '{self.name}': the evaluation data gave no batches (a "
                              "generator used up by an earlier pass? Give an endless one "
                              "with validation_steps / steps).")
-        logs = self._step.logs()
+        logs = dict(logs) if custom else self._step.logs()
         cbs.on_test_end(logs)
         return logs
 
@@ -382,6 +397,10 @@ class Trainer(Predictor):
                              "train_on_batch().")
         xs, ys, sw, _ = self._prepare(x, y, sample_weight, class_weight, "train_on_batch")
         self.reset_metrics()  # as Keras: the result is this batch's alone
+        if ts.overridden(self, "train_step"):
+            ts.reset_for_epoch(self)
+            return self._batch_result(return_dict, ts.pythonify(
+                self.train_step(ts.pack(xs, ys, sw))))
         self._step.train_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
@@ -392,11 +411,15 @@ class Trainer(Predictor):
                              "test_on_batch().")
         xs, ys, sw, _ = self._prepare(x, y, sample_weight, None, "test_on_batch")
         self.reset_metrics()
+        if ts.overridden(self, "test_step"):
+            ts.reset_for_epoch(self)
+            return self._batch_result(return_dict, ts.pythonify(
+                self.test_step(ts.pack(xs, ys, sw))))
         self._step.test_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
-    def _batch_result(self, return_dict):
-        logs = self._step.logs()
+    def _batch_result(self, return_dict, logs=None):
+        logs = self._step.logs() if logs is None else logs
         if return_dict:
             return logs
         flat = self._flatten_logs(logs)

@@ -41,6 +41,11 @@ class Tracked(np.ndarray):
 
     __array_priority__ = 20
 
+    @property
+    def _keras_mask(self):  # Keras' attribute; the mask lives in core.layers.masks
+        from core.layers.masks import get_mask
+        return get_mask(self)
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from core.ops.dispatch import array_ufunc
         return array_ufunc(ufunc, method, inputs, kwargs)

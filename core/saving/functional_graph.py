@@ -223,8 +223,9 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
             refs = [tensor(list(d[:3]), f"layer {name!r}") for d in node_data]
             kwargs = node_data[0][3] if node_data and len(node_data[0]) > 3 else {}
             args = [refs[0] if len(refs) == 1 else refs]
-        if len(args) != 1 and type(layer).__call__ is not Layer.__call__:
-            # several tensors, or all given by keyword (``mha(query=x, value=x)``)
+        if len(args) > 1 or (not args and type(layer).__call__ is not Layer.__call__):
+            # several tensors (``endpoint(targets, logits)``, ``mha(q, v)``), or all
+            # given by keyword (``mha(query=x, value=x)``)
             if not isinstance(kwargs, dict):
                 raise ValueError(f"Functional config: kwargs of layer {name!r} must be a dict.")
             layer(*args, **kwargs)

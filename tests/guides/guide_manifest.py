@@ -1,8 +1,10 @@
 """Which blocks of each Keras 3 guide run, which are excluded and why, and what the data
 substitutions are. Block numbers count the code blocks of the keras-io source
 (``guides/keras_core/<name>.py``, the Keras 3 guides; ``import keras_core as keras``
-is treated like ``import keras``), first block 0; each exclusion names a snippet of its
-block so that a changed guide is noticed instead of silently misread.
+is treated like ``import keras``; ``working_with_rnns`` has no keras_core copy: its
+source is ``guides/working_with_rnns.py``, the Keras 3 version), first block 0; each
+exclusion names a snippet of its block so that a changed guide is noticed instead of
+silently misread.
 
 * ``excluded``: blocks that need something outside what the issue asks of ``core``:
   TensorFlow (``tf.data``), a download or a pretrained model, or an image renderer.
@@ -48,8 +50,7 @@ GUIDES = {
     },
     "making_new_layers_and_models_via_subclassing": {
         "excluded": {},
-        "known_failures": {18: "a Model subclass built without inputs/outputs (the VAE's "
-                                   "own __init__) is not supported yet"},
+        "known_failures": {},
         "substitutions": {18: [_MNIST, ("reshape(60000, 784)", "reshape(600, 784)")]},
     },
     "training_with_built_in_methods": {
@@ -57,10 +58,7 @@ GUIDES = {
             17: _TF_DATA, 18: _TF_DATA, 19: _TF_DATA, 20: _TF_DATA, 30: _TF_DATA,
             32: _PLOT, 39: _TF_DATA,
         },
-        "known_failures": {
-            15: "a layer called with two tensors as layer(targets, logits) is not "
-                "supported (a call takes one input or one list)",
-        },
+        "known_failures": {},
         "substitutions": {
             # tf is only used by the tf.data blocks, which are excluded.
             0: [("import tensorflow as tf\n", "")],
@@ -69,6 +67,21 @@ GUIDES = {
                 ("x_train[-10000:]", "x_train[-100:]"), ("y_train[-10000:]", "y_train[-100:]"),
                 ("x_train[:-10000]", "x_train[:-100]"), ("y_train[:-10000]", "y_train[:-100]")],
         },
+    },
+    "understanding_masking_and_padding": {"excluded": {}, "known_failures": {},
+                                          "substitutions": {}},
+    "working_with_rnns": {
+        "excluded": {
+            11: ("tf.device", "needs TensorFlow (tf.device, tf.argmax) and matplotlib"),
+            12: ("tf.nest.flatten", "the NestedCell is written with TensorFlow (tf.TensorShape "
+                                    "state sizes, tf.nest, tf.matmul, tf.einsum)"),
+            13: ("NestedCell(unit_1", "uses the TensorFlow NestedCell of block 12"),
+            14: ("model.fit(input_data", "trains the NestedCell model of block 13"),
+        },
+        "known_failures": {},
+        # tf is only used by the excluded blocks 11-12; MNIST shrinks as elsewhere.
+        "substitutions": {0: [("import tensorflow as tf\n", "")],
+                          8: [("mnist.load_data()", _MNIST[1])]},
     },
     "serialization_and_saving": {"excluded": {}, "known_failures": {}, "substitutions": {}},
     "writing_your_own_callbacks": {
