@@ -38,10 +38,7 @@ GUIDES = {
             26: ("vgg19.layers", "uses the pretrained VGG19 of block 25"),
             27: ("vgg19.input", "uses the pretrained VGG19 of block 25"),
         },
-        "known_failures": {
-            13: "Conv2DTranspose and UpSampling2D are not implemented in the engine",
-            14: "Conv2DTranspose and UpSampling2D are not implemented in the engine",
-        },
+        "known_failures": {},
         "substitutions": {
             11: [_MNIST, ("reshape(60000, 784)", "reshape(600, 784)"),
                  ("reshape(10000, 784)", "reshape(100, 784)")],
