@@ -195,6 +195,7 @@ class ColdStart:
         self._module, self._attr = module, attr
         self._waiting: set = set()  # signatures the child is compiling
         self._any_live = False
+        self._compile_here = False  # the child failed: compile at the call (and raise)
         functools.update_wrapper(self, dispatcher.py_func)
 
     def __getattr__(self, name):
@@ -203,6 +204,8 @@ class ColdStart:
     def _compiled_elsewhere(self, sig, ok) -> None:
         # Called from the reader thread: only drop the wait; the training thread loads
         # the kernel from the cache at its next call (or compiles it there if not ok).
+        if not ok:
+            self._compile_here = True
         self._waiting.discard(sig)
 
     def __call__(self, *args):
@@ -217,8 +220,8 @@ class ColdStart:
         disp = self.dispatcher
         sig = tuple(disp.typeof_pyval(a) for a in args)
         if sig not in self._waiting:
-            if (disp.overloads.get(sig) is not None or _in_disk_cache(disp, sig)
-                    or not self._module or not self._send(sig)):
+            if (self._compile_here or disp.overloads.get(sig) is not None
+                    or _in_disk_cache(disp, sig) or not self._module or not self._send(sig)):
                 self._any_live = True  # compiled, cached (loads in ms) or compile here
                 return disp(*args)
         _fallback_calls[0] += 1

@@ -19,9 +19,31 @@ tested against the twins in ``tests/core/test_cold_start.py``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 DEAD = 255  # as conv_pool.DEAD (not imported: conv_pool imports this module)
+
+
+@contextmanager
+def one_blas_thread():
+    """OpenBLAS on one thread for these skinny, memory-bound products. With two, each
+    product waits for the second thread to be scheduled: on the shared box at load 9.6
+    the filter-gradient product took 1666 ms a call with two threads, 28 ms with one
+    (seed CNN, batch 128)."""
+    from core.models import blas_threads  # ctypes only; no model code runs
+
+    blas_threads.blas_threads()  # finds OpenBLAS once
+    api = blas_threads._api
+    n = api[0]() if api else 1
+    if n > 1:
+        api[1](1)
+    try:
+        yield
+    finally:
+        if n > 1:
+            api[1](n)
 
 
 def columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
@@ -67,7 +89,8 @@ def conv2d_relu_maxpool_numpy(x, kernel, bias, sh, sw, dh, dw, pt, pl, relu, ph,
     kh, kw = kernel.shape[:2]
     oh, ow = poh * ph, pow_ * pw
     cols = columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
-    z = cols @ kernel.reshape(-1, f).astype(x.dtype, copy=False)
+    with one_blas_thread():
+        z = cols @ kernel.reshape(-1, f).astype(x.dtype, copy=False)
     z += bias
     return relu_maxpool_numpy(z.reshape(n, oh, ow, f), relu, ph, pw, out, win)
 
@@ -90,7 +113,8 @@ def backward_filter_partials_numpy(x, dpool, win, kh, kw, sh, sw, dh, dw, pt, pl
     cols = columns(x, kh, kw, sh, sw, dh, dw, pt, pl, dz.shape[1], dz.shape[2])
     dz2 = dz.reshape(-1, f)
     partial[1:] = 0
-    partial[0, :-1] = cols.T @ dz2
+    with one_blas_thread():
+        partial[0, :-1] = cols.T @ dz2
     partial[0, -1] = dz2.sum(axis=0)
     return partial
 
