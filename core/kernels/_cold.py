@@ -170,7 +170,12 @@ def _ask_child(kernel, sig) -> bool:
 
 def serve() -> None:
     """The child: compile each requested (module, kernel, signature) into the on-disk
-    cache, answering ``{"id", "ok"}`` per request, in order."""
+    cache, answering ``{"id", "ok"}`` per request, in order. Slightly nice'd: on a
+    crowded machine the epoch runs on numpy anyway, and it should not lose its share of
+    the cores to the compile that would only speed up its end (seed CNN at load ~9:
+    the whole first epoch ran on numpy while the child compiled)."""
+    if hasattr(os, "nice"):
+        os.nice(5)
     for line in sys.stdin:
         req = json.loads(line)
         ok = True
