@@ -13,6 +13,11 @@ On an empty numba cache (a fresh install) the seed CNN's first ``fit`` spent ~50
   seamless because both write the same outputs (same arithmetic, float rounding aside;
   ``tests/core/test_cold_start.py``).
 
+Measured on the shared 2-core box (``benchmarks/cold_start.py --modes fallback,compile``,
+12,000 images, paired runs at load 5.6-8.4): seed CNN first batch 2.1 s (61 s compiling
+at the call), deeper CNN 1.2 s (72 s); first epoch minus the cached epoch +48 s / +15 s
+against +63 s / +68 s. On a machine that crowded every figure moves by 2x between runs.
+
 A child, not a thread: compiling in a thread of this process took the GIL from training
 (every numpy call that released it waited up to the 5 ms switch interval to get it
 back): 2.6 s a batch instead of ~0.1 s, seed CNN first epoch 181 s. ``set_mode("compile")`` (or
