@@ -4,7 +4,10 @@ For each model (the MLP, the seed CNN and the deeper CNN of ``train_speed.py``) 
 process trains one epoch on Fashion-MNIST with an empty ``NUMBA_CACHE_DIR`` (cold: every
 kernel the model calls compiles), then another fresh process trains it again on the
 cache the first one filled (cached). Each prints the time to the end of the first batch
-(how soon training visibly starts) and of the first epoch. The repository's own
+(how soon training visibly starts) and of the first epoch, how many kernel calls ran
+their numpy version while numba compiled (``core.kernels._cold``) and how many kernels
+were still compiling when the epoch ended, and the process CPU seconds of the epoch (a
+figure a crowded machine moves less than wall time). The repository's own
 ``__pycache__`` is never read or written: the cache lives in a temporary directory.
 numpy is imported before the engine, as user scripts do.
 
@@ -12,6 +15,7 @@ Usage::
 
     python benchmarks/cold_start.py                  # 12,000 images, all three models
     python benchmarks/cold_start.py --models cnn --n 60000
+    python benchmarks/cold_start.py --models cnn --modes compile,fallback --rounds 2
 """
 
 from __future__ import annotations
@@ -54,15 +58,23 @@ def _worker(name: str, n: int) -> dict:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     marker = FirstBatch()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     model.fit(x, y, batch_size=BATCH[name], epochs=1, verbose=0, callbacks=[marker])
     t1 = time.perf_counter()
+    cpu = time.process_time() - c0
+    from core.kernels import _cold
+
+    fallbacks, left = _cold.fallback_calls(), len(_cold.compiling())
+    _cold.wait()  # untimed: the cached run must find every kernel in the cache
     return {"first_batch_s": marker.first - t0, "epoch_s": t1 - t0,
-            "process_s": t1 - t_start}
+            "process_s": t1 - t_start, "fallback_calls": fallbacks, "still_compiling": left,
+            "cpu_s": cpu}
 
 
-def _run(name: str, n: int, cache_dir: str, threads: int) -> dict:
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, NUMBA_NUM_THREADS=str(threads))
+def _run(name: str, n: int, cache_dir: str, threads: int, mode: str) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, NUMBA_NUM_THREADS=str(threads),
+               NETWEAVER_COLD_START=mode)
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--n", str(n)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -75,6 +87,10 @@ def main(argv=None) -> None:
     ap.add_argument("--models", default="mlp,cnn,deep")
     ap.add_argument("--n", type=int, default=12_000, help="training images")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--modes", default="fallback",
+                    help="cold-start modes to compare, e.g. compile,fallback (compile: "
+                         "numba compiles at the first call and training waits)")
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -82,13 +98,18 @@ def main(argv=None) -> None:
         return
     print(f"Fashion-MNIST, {args.n} images, 1 epoch, Adam, {args.threads} thread(s); "
           f"load average {os.getloadavg()[0]:.2f}")
-    print(f"{'model':6} {'cache':7} {'1st batch s':>11} {'epoch s':>8}")
-    for name in args.models.split(","):
-        with tempfile.TemporaryDirectory(prefix="netweaver-numba-") as cache:
-            for label in ("cold", "cached"):
-                r = _run(name, args.n, cache, args.threads)
-                print(f"{name:6} {label:7} {r['first_batch_s']:11.2f} {r['epoch_s']:8.2f}",
-                      flush=True)
+    print(f"{'model':6} {'mode':8} {'cache':7} {'1st batch s':>11} {'epoch s':>8} "
+          f"{'CPU s':>6} {'numpy calls':>11} {'compiling at end':>16} {'load':>5}")
+    for _ in range(args.rounds):
+        for name in args.models.split(","):
+            for mode in args.modes.split(","):  # alternating: similar load for each
+                with tempfile.TemporaryDirectory(prefix="netweaver-numba-") as cache:
+                    for label in ("cold", "cached"):
+                        r = _run(name, args.n, cache, args.threads, mode)
+                        print(f"{name:6} {mode:8} {label:7} {r['first_batch_s']:11.2f} "
+                              f"{r['epoch_s']:8.2f} {r['cpu_s']:6.1f} "
+                              f"{r['fallback_calls']:11d} {r['still_compiling']:16d} "
+                              f"{os.getloadavg()[0]:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

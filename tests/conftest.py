@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
-import core  # noqa: F401  before numpy, as the app does: OpenBLAS' short thread timeout
+# Kernel tests test the compiled kernels: no numpy stand-ins while they compile
+# (core.kernels._cold); tests/core/test_cold_start.py switches it on where it is tested.
+os.environ.setdefault("NETWEAVER_COLD_START", "compile")
+
+import core  # noqa: F401, E402  before numpy, as the app does: OpenBLAS' short thread timeout
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -7,8 +7,10 @@ float32 signatures used in training; ``warmup()`` here runs them all. Nothing
 compiles at import time, and training does not call ``warmup()``: numba compiles a
 kernel at its first call, so a model pays only for the kernels it uses (an MLP's
 first fit on an empty cache: 5.7 s, against 215 s when ``fit`` warmed everything
-up first; measured on the shared 2-core box at load 3.6). The app fills the cache
-in a child process (``python -m core.kernels``) and then calls ``mark_warm()``.
+up first; measured on the shared 2-core box at load 3.6). A kernel not compiled yet
+runs its numpy version while a child process compiles it (``core.kernels._cold``), so
+a first fit never waits for numba. The app fills the whole cache in another, nice'd
+child (``python -m core.kernels``) and then calls ``mark_warm()``.
 
 >>> from core import kernels
 >>> kernels.warmup()  # doctest: +SKIP
@@ -19,6 +21,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
+
+from core.kernels import _cold
 
 _lock = threading.Lock()
 _done = False
@@ -38,14 +42,24 @@ def warmup(progress=None) -> None:
         if _done:
             return
         names = kernel_modules()
-        for i, name in enumerate(names):
-            mod = importlib.import_module(f"{__name__}.{name}")
-            fn = getattr(mod, "warmup", None)
-            if fn is not None:
-                fn()
-            if progress is not None:
-                progress(i + 1, len(names), name)
+        previous = _cold.mode()
+        _cold.set_mode("compile")  # warmup's whole point: compile, not the numpy versions
+        try:
+            for i, name in enumerate(names):
+                mod = importlib.import_module(f"{__name__}.{name}")
+                fn = getattr(mod, "warmup", None)
+                if fn is not None:
+                    fn()
+                if progress is not None:
+                    progress(i + 1, len(names), name)
+        finally:
+            _cold.set_mode(previous)
         _done = True
+
+
+def compiling() -> list[str]:
+    """Kernels this process runs in numpy while a child compiles them (``_cold``)."""
+    return _cold.compiling()
 
 
 def is_warm() -> bool:

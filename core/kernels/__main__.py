@@ -7,10 +7,16 @@ done, every later process loads them from the cache. Prints ``done total module`
 module, one line each.
 """
 
+import os
+
 from core import kernels
 
 
 def main() -> None:
+    # A background cache filler: the training it serves (and the child compiling the
+    # kernels that training waits for, core.kernels._cold) come first.
+    if hasattr(os, "nice"):
+        os.nice(10)
     kernels.warmup(progress=lambda done, total, name: print(done, total, name, flush=True))
 
 

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit
 
 
@@ -210,3 +211,9 @@ def warmup() -> None:
     y2 = np.empty_like(x2)
     softmax_forward(x2, y2)
     softmax_backward(y2, x2, np.empty_like(x2))
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+_cold.wrap(globals(), ["relu_forward", "bias_relu_forward", "relu_backward", "leaky_relu_forward",
+           "leaky_relu_backward", "softmax_forward", "bias_softmax_forward", "softmax_backward",
+           "gelu_forward", "gelu_backward"])

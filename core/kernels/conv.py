@@ -22,6 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit, prange
 
 
@@ -351,3 +352,8 @@ def warmup() -> None:
     conv2d_direct_forward(x, kernel, bias, 1, 1, 1, 1, 1, 1, True, out)
     conv2d_direct_backward_filter(x, out, out, True, 1, 1, 1, 1, 1, 1, kernel, bias, 2)
     conv2d_direct_backward_input(kernel, out, out, True, 1, 1, 1, 1, 1, 1, x)
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+_cold.wrap(globals(), ["im2col", "col2im", "conv2d_direct_forward", "conv2d_direct_backward_filter",
+           "conv2d_direct_backward_input"])

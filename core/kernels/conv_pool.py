@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
+from core.kernels import conv_pool_numpy as _np
 from core.kernels._jit import njit, prange
 from core.kernels.conv import conv2d_direct_forward_ref
 
@@ -291,3 +293,12 @@ def warmup() -> None:
     conv2d_relu_maxpool_backward_filter(x, out, win, 1, 1, 1, 1, 1, 1, 2, 2, kernel, bias, 2)
     unpool_gradient(out, win, 2, 2, np.empty((2, 4, 4, 3), np.float32))
     relu_maxpool(np.zeros((2, 4, 4, 3), np.float32), True, 2, 2, out, win)
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+_cold.wrap(globals(), ["conv2d_relu_maxpool", "relu_maxpool", "_backward_filter_partials",
+           "unpool_gradient"],
+           {"conv2d_relu_maxpool": _np.conv2d_relu_maxpool_numpy,
+            "relu_maxpool": _np.relu_maxpool_numpy,
+            "_backward_filter_partials": _np.backward_filter_partials_numpy,
+            "unpool_gradient": _np.unpool_gradient_numpy})

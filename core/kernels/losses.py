@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit
 
 
@@ -222,3 +223,8 @@ def warmup() -> None:
     sparse_softmax_ce_grad(p, lab, e, g, np.float32(0.5), 1e-7, False, -1)
     logits_ce_grad(p, y, e, g, np.float32(0.5))
     sparse_logits_ce_grad(p, lab, e, g, np.float32(0.5), False, -1)
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+_cold.wrap(globals(), ["softmax_ce_grad", "sparse_softmax_ce_grad", "logits_ce_grad",
+           "sparse_logits_ce_grad"])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit, prange
 
 # Elements: below this threads cost more than they save (2 cores, Adam: 262k elements
@@ -385,3 +386,11 @@ def warmup() -> None:
                                                     np.array([0.01, 1e-7, 1, 0, 0], f))
     sum_squares(np.zeros(3, f))
     ema_step(np.zeros(3, f), np.zeros(3, f), f(0.99), f(0.01))
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+_cold.wrap(globals(), ["sgd_step", "sgd_step_par", "momentum_step", "momentum_step_par",
+           "adam_step", "adam_step_par", "rmsprop_step", "rmsprop_step_par", "adagrad_step",
+           "adagrad_step_par", "sum_squares", "ema_step"],
+           {f"{r}_step_par": globals()[f"{r}_step_ref"]
+            for r in ("sgd", "momentum", "adam", "rmsprop", "adagrad")})

@@ -274,6 +274,9 @@ class TrainingUI(QObject):
         if kernels.is_warm():
             self.kernel_label.setText("Kernels: ready")
             self._warm_timer.stop()
+        elif kernels.compiling():  # this model's kernels: training runs on numpy meanwhile
+            self.kernel_label.setText(f"Kernels: compiling {len(kernels.compiling())} for "
+                                      f"this model (training on numpy meanwhile)...")
         else:
             self.kernel_label.setText("Kernels: preparing in the background...")
 

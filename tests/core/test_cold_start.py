@@ -1,0 +1,145 @@
+"""Cold start (``core.kernels._cold``): while a kernel compiles, its numpy version runs
+and gives the same numbers; a model trained on the numpy versions, on the compiled
+kernels, or switching from one to the other mid-epoch ends with the same weights; the
+child process compiles into the on-disk cache and the kernel goes live."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import optimizers
+from core.callbacks import Callback
+from core.kernels import _cold, conv_pool, conv_pool_numpy
+from core.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
+from core.models import Sequential
+from core.utils import set_random_seed
+
+REPO = Path(__file__).resolve().parents[2]
+GEOMETRIES = [  # (h, w, c, kh, kw, stride, dilation, pads (t, l), pool, relu)
+    (9, 9, 1, 3, 3, 1, 1, (0, 0), (2, 2), True),
+    (10, 8, 2, 3, 2, 2, 1, (1, 0), (2, 2), True),
+    (11, 11, 3, 3, 3, 1, 2, (2, 2), (3, 2), False),
+]
+
+
+@pytest.mark.parametrize("geo", GEOMETRIES)
+def test_numpy_conv_pool_equals_the_twins(geo):
+    h, w, c, kh, kw, s, d, (pt, pl), (ph, pw), relu = geo
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, h, w, c)).astype(np.float32)
+    kernel = rng.standard_normal((kh, kw, c, 4)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    oh = (h + 2 * pt - d * (kh - 1) - 1) // s + 1
+    ow = (w + 2 * pl - d * (kw - 1) - 1) // s + 1
+    shape = (3, oh // ph, ow // pw, 4)
+    outs = [np.empty(shape, np.float32) for _ in range(2)]
+    wins = [np.empty(shape, np.uint8) for _ in range(2)]
+    args = (x, kernel, bias, s, s, d, d, pt, pl, relu, ph, pw)
+    conv_pool.conv2d_relu_maxpool_ref(*args, outs[0], wins[0])
+    conv_pool_numpy.conv2d_relu_maxpool_numpy(*args, outs[1], wins[1])
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(wins[1], wins[0])
+    dpool = rng.standard_normal(shape).astype(np.float32)
+    grads = [(np.empty_like(kernel), np.empty_like(bias)) for _ in range(2)]
+    conv_pool.conv2d_relu_maxpool_backward_filter_ref(x, dpool, wins[0], s, s, d, d, pt, pl,
+                                                      ph, pw, *grads[0])
+    partial = np.empty((2, kh * kw * c + 1, 4), np.float32)
+    conv_pool_numpy.backward_filter_partials_numpy(x, dpool, wins[0], kh, kw, s, s, d, d,
+                                                   pt, pl, ph, pw, partial)
+    total = partial.sum(axis=0)
+    np.testing.assert_allclose(total[:-1].reshape(kernel.shape), grads[0][0], rtol=1e-4,
+                               atol=1e-4)
+    np.testing.assert_allclose(total[-1], grads[0][1], rtol=1e-4, atol=1e-4)
+    dys = [np.full((3, oh, ow, 4), 7, np.float32) for _ in range(2)]
+    conv_pool.unpool_gradient_ref(dpool, wins[0], ph, pw, dys[0])
+    conv_pool_numpy.unpool_gradient_numpy(dpool, wins[0], ph, pw, dys[1])
+    np.testing.assert_array_equal(dys[1], dys[0])
+    z = rng.standard_normal((3, oh, ow, 4)).astype(np.float32)
+    conv_pool.relu_maxpool_ref(z, relu, ph, pw, outs[0], wins[0])
+    conv_pool_numpy.relu_maxpool_numpy(z, relu, ph, pw, outs[1], wins[1])
+    np.testing.assert_array_equal(outs[1], outs[0])
+    np.testing.assert_array_equal(wins[1], wins[0])
+
+
+class _SwitchAt(Callback):
+    """Run the first ``batch`` batches on the numpy versions, then on numba."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        _cold.set_mode("numpy" if batch < self.batch else "compile")
+
+
+def _train(mode, switch_at=None):
+    set_random_seed(0)
+    model = Sequential([Input((12, 12, 1)), Conv2D(6, 3, activation="relu"), MaxPooling2D(),
+                        Conv2D(40, 3, activation="relu"), MaxPooling2D(), Flatten(),
+                        Dense(16, activation="relu"), Dropout(0.2),
+                        Dense(5, activation="softmax")])
+    model.compile(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.random((96, 12, 12, 1), dtype=np.float32)
+    y = rng.integers(0, 5, 96)
+    previous = _cold.mode()
+    _cold.set_mode(mode)
+    try:
+        callbacks = [] if switch_at is None else [_SwitchAt(switch_at)]
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False,
+                  callbacks=callbacks)
+    finally:
+        _cold.set_mode(previous)
+    return [w.numpy() for w in model.weights]
+
+
+def test_numpy_versions_train_like_the_kernels_and_switching_is_seamless():
+    calls = _cold.fallback_calls()
+    compiled = _train("compile")
+    on_numpy = _train("numpy")
+    assert _cold.fallback_calls() == calls  # "numpy" mode is not counted as a fallback
+    switched = _train("compile", switch_at=3)  # numpy for batches 0-2, then numba
+    for a, b, c in zip(compiled, on_numpy, switched):
+        np.testing.assert_allclose(b, a, rtol=2e-3, atol=2e-5)
+        np.testing.assert_allclose(c, a, rtol=2e-3, atol=2e-5)
+    assert any(not np.array_equal(a, w) for a, w in zip(compiled, _initial_weights()))
+
+
+def _initial_weights():
+    set_random_seed(0)
+    model = Sequential([Input((12, 12, 1)), Conv2D(6, 3, activation="relu"), MaxPooling2D(),
+                        Conv2D(40, 3, activation="relu"), MaxPooling2D(), Flatten(),
+                        Dense(16, activation="relu"), Dropout(0.2),
+                        Dense(5, activation="softmax")])
+    return [w.numpy() for w in model.weights]
+
+
+CHILD_SCRIPT = """
+import numpy as np
+from core.kernels import _cold, activations
+_cold.set_mode("fallback")
+y = np.array([1.0, -1.0, 2.0], np.float32); dy = np.ones(3, np.float32)
+out = np.empty(3, np.float32)
+activations.relu_backward(y, dy, out)
+assert out.tolist() == [1.0, 0.0, 1.0], out
+assert _cold.fallback_calls() == 1 and _cold.compiling() == ["relu_backward"]
+assert not activations.relu_backward.signatures  # nothing compiled in this process
+assert _cold.wait(300), "the child never answered"
+activations.relu_backward(y, -dy, out)
+assert out.tolist() == [-1.0, 0.0, -1.0], out
+assert activations.relu_backward.signatures, "loaded from the child's cache"
+assert _cold.fallback_calls() == 1
+print("ok")
+"""
+
+
+def test_child_compiles_into_the_cache_and_the_kernel_goes_live(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), NETWEAVER_COLD_START="fallback")
+    run = subprocess.run([sys.executable, "-c", CHILD_SCRIPT], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "ok" in run.stdout, run.stdout + run.stderr
+    assert any(tmp_path.rglob("*.nbi")), "the child wrote numba's cache index"
