@@ -175,6 +175,32 @@ def max_pool1d_backward_ref(dy, argmax, pool, stride, left, dx):
     return dx
 
 
+# ------------------------------------------------------- relu + bias backward
+@njit
+def relu_bias_backward(y, dy, dz, db):
+    """``dz = dy * (y > 0)`` and ``db = dz.sum(axis=0)`` in one pass over (rows, F)
+    arrays (``y`` the ReLU output). The column sums accumulate in the arrays' dtype,
+    as numpy's ``sum(axis=0)`` does (a float64 accumulator ran 1.4x slower)."""
+    rows, f = y.shape
+    acc = np.zeros(f, dz.dtype)
+    zero = acc[0]  # typed: an int 0 would make the select float64 and not vectorise
+    for r in range(rows):
+        for j in range(f):
+            g = dy[r, j] if y[r, j] > 0 else zero
+            dz[r, j] = g
+            acc[j] += g
+    for j in range(f):
+        db[j] = acc[j]
+    return dz
+
+
+def relu_bias_backward_ref(y, dy, dz, db):
+    """Numpy twin of ``relu_bias_backward``."""
+    np.multiply(dy, y > 0, out=dz)
+    db[...] = dz.sum(axis=0)
+    return dz
+
+
 def warmup() -> None:
     """Compile (or load from cache) the float32 kernels on tiny inputs."""
     x = np.zeros((2, 5, 3), np.float32)
@@ -185,3 +211,5 @@ def warmup() -> None:
     idx = np.empty(y.shape, np.int32)
     max_pool1d(x, 2, 2, 0, y, idx)
     max_pool1d_backward(y, idx, 2, 2, 0, x)
+    dz = np.empty((4, 3), np.float32)
+    relu_bias_backward(dz, dz, dz, np.empty(3, np.float32))

@@ -161,10 +161,16 @@ class Conv1D(KernelBias, Layer):
         dtype = cols.dtype
         dy = np.ascontiguousarray(grad_output, dtype).reshape(-1, f)
         dz_buf, _ = self._scratch.get("dz", "block", dy.shape, dtype)
-        dz = np.ascontiguousarray(self.activation.backward(act_cache, dy, out=dz_buf), dtype)
+        if self.use_bias and self.activation is _RELU and dtype.char in "fd":
+            db = np.empty(f, dtype)
+            dz = conv1d_kernels.relu_bias_backward(act_cache, dy, dz_buf, db)  # one pass
+        else:
+            dz = np.ascontiguousarray(self.activation.backward(act_cache, dy, out=dz_buf),
+                                      dtype)
+            db = dz.sum(axis=0) if self.use_bias else None
         self.write_grad(self.kernel, (cols.T @ dz).reshape(self.kernel.shape))
-        if self.use_bias:
-            self.write_grad(self.bias, dz.sum(axis=0))
+        if db is not None:
+            self.write_grad(self.bias, db)
         if not need_input_grad:
             return None
         w2 = self.kernel.value.reshape(kc, f)

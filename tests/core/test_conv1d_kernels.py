@@ -94,6 +94,19 @@ def test_max_pool1d_matches_its_twin_forward_and_backward(case, dtype):
     np.testing.assert_allclose(d1, d2, **_tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_bias_backward_matches_its_twin(dtype):
+    rng = np.random.default_rng(6)
+    y = np.maximum(rng.standard_normal((37, 5)), 0).astype(dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dz1, dz2 = np.full(y.shape, 9.0, dtype), np.empty(y.shape, dtype)
+    db1, db2 = np.empty(5, dtype), np.empty(5, dtype)
+    K.relu_bias_backward(y, dy, dz1, db1)
+    K.relu_bias_backward_ref(y, dy, dz2, db2)
+    np.testing.assert_array_equal(dz1, dz2)
+    np.testing.assert_allclose(db1, db2, **_tol(dtype))  # summation order may differ
+
+
 # ---------------------------------------------------- layers: finite differences
 @pytest.mark.parametrize("kw", [
     {"kernel_size": 3, "activation": "relu"},
