@@ -176,11 +176,13 @@ def main():
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", fw, name, "--samples",
                      str(args.samples), "--threads", str(args.threads)],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True, text=True,
                     env=dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                              OPENBLAS_NUM_THREADS=str(args.threads),
                              MKL_NUM_THREADS=str(args.threads),
                              NUMBA_NUM_THREADS=str(args.threads)))
+                if out.returncode:
+                    sys.exit(f"{fw} {name} failed:\n{out.stderr}")
                 runs[fw].append(json.loads(out.stdout.strip().splitlines()[-1]))
         sec = {fw: _median(rs, lambda r: r["seconds"]) for fw, rs in runs.items()}
         cpu = {fw: _median(rs, lambda r: r["cpu"]) for fw, rs in runs.items()}
