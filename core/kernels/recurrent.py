@@ -254,37 +254,47 @@ def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz):
 
 
 # ------------------------------------------------------------------------ GRU
+# As the LSTM: activations by ``_activate`` (numpy ufuncs), arithmetic and masks here.
 @njit
-def gru_gates_step(xz, rz, rbias, mask, t, ract, H, gates, rh):
-    """z and r of step ``t``; ``rh = r * h`` (the reset state, for reset_after=False)."""
-    N, G3 = rz.shape
-    U = G3 // 3
+def gru_gates_step(za, t, H, gates, rh):
+    """Store the activated z and r of step ``t`` (``za`` (N, >= 2U)); ``rh = r * h``
+    (the reset state, for reset_after=False). Masked rows are zeroed later."""
+    N, U = rh.shape
     for n in range(N):
         for u in range(U):
-            z = _act(xz[t, n, u] + rz[n, u] + rbias[u], ract)
-            r = _act(xz[t, n, U + u] + rz[n, U + u] + rbias[U + u], ract)
-            gates[t, 0, n, u] = z
+            r = za[n, U + u]
+            gates[t, 0, n, u] = za[n, u]
             gates[t, 1, n, u] = r
             rh[n, u] = r * H[t, n, u]
 
 
 @njit
-def gru_candidate_step(xz, rz, rbias, mask, t, act, reset_after, H, gates, rech, out):
-    N, G3 = rz.shape
-    U = G3 // 3
+def gru_candidate_input(xz, rz, mask, t, reset_after, gates, rech, pre):
+    """``pre`` (N, U) = the input of h~'s activation; ``rech[t]`` (kept rows) for
+    reset_after."""
+    N, U = pre.shape
+    for n in range(N):
+        for u in range(U):
+            if reset_after:
+                rec = rz[n, 2 * U + u]  # the recurrent bias is already in rz
+                if mask[t, n]:
+                    rech[t, n, u] = rec
+                pre[n, u] = xz[t, n, 2 * U + u] + gates[t, 1, n, u] * rec
+            else:
+                pre[n, u] = xz[t, n, 2 * U + u] + rz[n, 2 * U + u]
+
+
+@njit
+def gru_candidate_step(mask, t, hh, H, gates, out):
+    """``h = z * h_prev + (1 - z) * h~`` from the activated ``hh`` (N, U)."""
+    N, U = hh.shape
     for n in range(N):
         if mask[t, n]:
             for u in range(U):
                 z = gates[t, 0, n, u]
-                r = gates[t, 1, n, u]
-                if reset_after:
-                    rec = rz[n, 2 * U + u] + rbias[2 * U + u]
-                    rech[t, n, u] = rec
-                    hh = _act(xz[t, n, 2 * U + u] + r * rec, act)
-                else:
-                    hh = _act(xz[t, n, 2 * U + u] + rz[n, 2 * U + u], act)
-                gates[t, 2, n, u] = hh
-                h = z * H[t, n, u] + (1.0 - z) * hh
+                c = hh[n, u]
+                gates[t, 2, n, u] = c
+                h = z * H[t, n, u] + (1.0 - z) * c
                 H[t + 1, n, u] = h
                 out[t, n, u] = h
         else:
@@ -349,14 +359,21 @@ def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, re
     U = G3 // 3
     rz = np.empty((N, G3), xz.dtype)
     rh = np.empty((N, U), xz.dtype)
+    hh = np.empty((N, U), xz.dtype)
     for t in range(T):
         _products(H[t], rk, rmask, rz)
-        gru_gates_step(xz, rz, rbias, mask, t, ract, H, gates, rh)
+        rz += rbias
+        zr = rz[:, :2 * U]
+        zr += xz[t, :, :2 * U]
+        _activate(zr, ract)
+        gru_gates_step(rz, t, H, gates, rh)
         if not reset_after:  # h~ sees (r * h * rmask_h) @ rk_h
             if rmask is not None:
                 rh *= rmask[2]
             rz[:, 2 * U:] = rh @ rk[:, 2 * U:]
-        gru_candidate_step(xz, rz, rbias, mask, t, act, reset_after, H, gates, rech, out)
+        gru_candidate_input(xz, rz, mask, t, reset_after, gates, rech, hh)
+        _activate(hh, act)
+        gru_candidate_step(mask, t, hh, H, gates, out)
 
 
 def gru_backward(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, dout, dh,
