@@ -3,9 +3,10 @@
 ``core.kernels.conv1d.im2col_1d`` copies the windows of the whole batch into a
 column matrix (N*OL, K*C) and the output is one BLAS product with the kernel
 reshaped to (K*C, filters). ``padding='causal'`` pads ``dilation_rate *
-(kernel_size - 1)`` steps on the left only, so output step t sees input steps <= t. Weights as Keras: ``kernel`` (kernel_size, in_channels,
-filters), then ``bias`` (filters,). Only ``data_format='channels_last'`` and
-``groups=1``. Keras' Conv1D takes no mask, and neither does this one.
+(kernel_size - 1)`` steps on the left only, so output step t sees input steps <= t.
+Weights as Keras: ``kernel`` (kernel_size, in_channels, filters), then ``bias``
+(filters,). Only ``data_format='channels_last'`` and ``groups=1``. Keras' Conv1D
+takes no mask, and neither does this one.
 
 >>> import numpy as np
 >>> conv = Conv1D(4, 3, padding="causal")
