@@ -9,10 +9,15 @@ Three models, one epoch each, Adam, on synthetic data of the issue's sizes:
   MaxPooling1D(2) -> Conv1D(32, 5, relu) -> GlobalAveragePooling1D -> Dense(1), MSE.
 
 Each (framework, model, repeat) runs in its own subprocess with ``numpy`` imported
-first (as users do) and the same thread count; runs alternate between the frameworks
-and the median of ``--repeats`` (default 3) is reported with the peak RSS. The first
-epoch of ours includes no numba compile time: a warm-up of two batches runs first in
-the same process (torch gets the same warm-up).
+first (as users do) and the same thread count for every pool (torch, OpenBLAS, numba);
+runs alternate between the frameworks and the median of ``--repeats`` (at least 3) is
+reported with the peak RSS. The timed epoch of ours includes no numba compile time: a
+warm-up of two batches runs first in the same process (torch gets the same warm-up).
+
+The machine is shared, so each child also reports the epoch's CPU seconds and the CPU
+time of a float32 512^3 numpy GEMM (median of 7, before and after the epoch): ``gemm x``
+is the epoch's CPU time in units of that GEMM, the figure least moved by other
+processes; the wall, CPU and GEMM-unit ratios should agree when the load held still.
 
     python benchmarks/sequence_speed.py --samples 1280 --threads 1
 """
@@ -30,6 +35,23 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T, VOCAB, BATCH = 200, 10000, 64
+GEMM_N = 512
+
+
+def _gemm_seconds():
+    """CPU seconds of one float32 GEMM_N^3 numpy GEMM (median of 7, this process's BLAS
+    threads). CPU time, not wall: under load a wall-clock probe of a few ms measures the
+    scheduler (best-of-5 wall probes moved 2x between children at load 9)."""
+    import numpy as np
+
+    a = np.random.default_rng(1).normal(size=(GEMM_N, GEMM_N)).astype("float32")
+    a @ a
+    times = []
+    for _ in range(7):
+        c0 = time.process_time()
+        a @ a
+        times.append(time.process_time() - c0)
+    return statistics.median(times)
 
 
 def _data(name, n):
@@ -59,9 +81,17 @@ def _ours(name, x, y):
                             L.Dense(1, activation="sigmoid")])
         model.compile(optimizer="adam", loss="binary_crossentropy")
     model.fit(x[:2 * BATCH], y[:2 * BATCH], batch_size=BATCH, epochs=1, verbose=0)
-    t0 = time.perf_counter()
-    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
-    return time.perf_counter() - t0
+    return _timed(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0))
+
+
+def _timed(fn):
+    """``(wall s, cpu s, gemm cpu s)`` of one call; the GEMM probe the mean of before and
+    after it."""
+    g0 = _gemm_seconds()
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return wall, cpu, (g0 + _gemm_seconds()) / 2
 
 
 def _torch(name, x, y):
@@ -105,24 +135,25 @@ def _torch(name, x, y):
             opt.step()
 
     epoch(2 * BATCH)
-    t0 = time.perf_counter()
-    epoch(len(x))
-    return time.perf_counter() - t0
+    return _timed(lambda: epoch(len(x)))
 
 
 def child(framework, name, n, threads):
     import numpy  # noqa: F401  (first, as users import it)
 
-    os.environ["OMP_NUM_THREADS"] = str(threads)
     x, y = _data(name, n)
     if framework == "torch":
         import torch
         torch.set_num_threads(threads)
-        seconds = _torch(name, x, y)
+        seconds, cpu, gemm = _torch(name, x, y)
     else:
-        seconds = _ours(name, x, y)
+        seconds, cpu, gemm = _ours(name, x, y)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"seconds": seconds, "peak_mb": peak}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "gemm": gemm, "peak_mb": peak}))
+
+
+def _median(records, key):
+    return statistics.median(key(r) for r in records)
 
 
 def main():
@@ -133,6 +164,7 @@ def main():
     ap.add_argument("--models", nargs="*", default=["lstm", "gru", "conv1d"])
     ap.add_argument("--child", nargs=2)
     args = ap.parse_args()
+    args.repeats = max(3, args.repeats)
     if args.child:
         child(args.child[0], args.child[1], args.samples, args.threads)
         return
@@ -146,14 +178,25 @@ def main():
                 out = subprocess.run(
                     [sys.executable, __file__, "--child", fw, name, "--samples",
                      str(args.samples), "--threads", str(args.threads)],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True, text=True,
                     env=dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-                             OPENBLAS_NUM_THREADS=str(args.threads)))
+                             OPENBLAS_NUM_THREADS=str(args.threads),
+                             MKL_NUM_THREADS=str(args.threads),
+                             NUMBA_NUM_THREADS=str(args.threads)))
+                if out.returncode:
+                    sys.exit(f"{fw} {name} failed:\n{out.stderr}")
                 runs[fw].append(json.loads(out.stdout.strip().splitlines()[-1]))
-        med = {fw: statistics.median(r["seconds"] for r in rs) for fw, rs in runs.items()}
+        sec = {fw: _median(rs, lambda r: r["seconds"]) for fw, rs in runs.items()}
+        cpu = {fw: _median(rs, lambda r: r["cpu"]) for fw, rs in runs.items()}
+        units = {fw: _median(rs, lambda r: r["cpu"] / r["gemm"]) for fw, rs in runs.items()}
+        gflops = statistics.median(2 * GEMM_N ** 3 / r["gemm"] / 1e9
+                                   for rs in runs.values() for r in rs)
         peak = {fw: max(r["peak_mb"] for r in rs) for fw, rs in runs.items()}
-        print(f"{name:7s} epoch ours {med['core']:.2f}s torch {med['torch']:.2f}s "
-              f"ratio {med['core'] / med['torch']:.2f}x | peak ours {peak['core']:.0f} MB "
+        print(f"{name:7s} epoch ours {sec['core']:.2f}s torch {sec['torch']:.2f}s "
+              f"ratio {sec['core'] / sec['torch']:.2f}x | gemm x ours {units['core']:.0f} "
+              f"torch {units['torch']:.0f} ratio {units['core'] / units['torch']:.2f}x "
+              f"(GEMM {gflops:.1f} GFLOP/s) | cpu ours {cpu['core']:.2f}s torch "
+              f"{cpu['torch']:.2f}s | peak ours {peak['core']:.0f} MB "
               f"torch {peak['torch']:.0f} MB ({peak['core'] / peak['torch']:.2f}x)")
     print(f"load average after: {os.getloadavg()}")
 

@@ -197,8 +197,12 @@ class RNNCellBase(Layer):
         """dR of gate g = sum_t (h_{t-1} * rmask_g)^T @ drec_g, one GEMM per gate."""
         T, N, _ = drec.shape
         G, U = self.gates, self.units
-        dR = np.empty((U, G * U), drec.dtype)
         hp = H[:-1]
+        if rm is None and gate_inputs is None:  # every gate sees h_{t-1}: one GEMM, no
+            dR = hp.reshape(T * N, U).T @ drec.reshape(T * N, G * U)  # column-slice copies
+            self.write_grad(self.recurrent_kernel, dR)
+            return
+        dR = np.empty((U, G * U), drec.dtype)
         for g in range(G):
             a = gate_inputs[g] if gate_inputs is not None else None
             if a is None:

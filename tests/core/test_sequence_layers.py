@@ -199,3 +199,21 @@ def test_palette_lists_the_sequence_group():
     assert {"Embedding", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D",
             "GlobalAveragePooling1D", "Masking", "TimeDistributed"} <= names
     assert {c.__name__ for c in get_layer_specs()["Reshaping"]} >= {"RepeatVector", "Permute"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n_ids", [12, 4096])  # np.add.at, then the bincount path
+def test_embedding_gradient_sums_repeated_ids(dtype, n_ids):
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 50, (n_ids // 4, 4))
+    emb = Embedding(50, 6, dtype=dtype)
+    with Tape() as tape:
+        out = emb(ids, training=True)
+    dy = rng.normal(size=out.shape).astype(dtype)
+    emb.backward(tape.records[-1].cache, dy, need_input_grad=False)
+    want = np.zeros((50, 6))
+    for i, row in zip(ids.reshape(-1), dy.reshape(-1, 6)):
+        want[i] += row
+    assert emb.embeddings.grad.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(emb.embeddings.grad, want, rtol=1e-5 if dtype == "float32"
+                               else 1e-12, atol=1e-5 if dtype == "float32" else 1e-12)
