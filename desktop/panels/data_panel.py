@@ -17,6 +17,8 @@ undo command.
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -241,6 +243,10 @@ class DataPanel(QWidget):
             return  # a newer load was started; this one is stale
         self.load_button.setEnabled(True)
         if isinstance(result, str):
+            # Text, thumbnails and 'Fit network' must all describe the SAME data: drop a
+            # held-back candidate from an earlier load and show the accepted set again.
+            self.candidate = None
+            self._show_examples(self.dataset)
             self.info.setText("Data not loaded." if self.dataset is None else self._describe(
                 self.dataset))
             self._refuse(f"Refused: {result}")
@@ -312,7 +318,7 @@ class DataPanel(QWidget):
             return None  # the network itself has errors; the problems list says which
         try:
             n = min(len(ds.x_train), 8)  # a few rows are enough to check shapes/labels
-            small = type(ds)(ds.name, ds.x_train[:n], ds.y_train, None, None, ds.class_names)
+            small = dataclasses.replace(ds, x_train=ds.x_train[:n], x_test=None, y_test=None)
             prepare(small, tuple(in_shape[1:]), int(out_shape[-1]), doc.training.loss, 0.0)
         except DataError as exc:
             return str(exc)
@@ -361,7 +367,7 @@ class DataPanel(QWidget):
             w = self.examples_grid.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        if not ds.is_image:
+        if ds is None or not ds.is_image:
             return
         from desktop.training.data_source import scale_inputs
 

@@ -14,6 +14,7 @@ refuses with a ``DataError`` that says why.
 
 from __future__ import annotations
 
+import urllib.error
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,17 @@ class Dataset:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     class_names: tuple = field(default_factory=tuple)
+    # Contract with prepare()/training (all defaulted so classification code is unchanged):
+    task: str = "classification"          # or "regression" (float32 y_* of shape (n,)/(n, k))
+    feature_names: tuple = field(default_factory=tuple)
+    target_name: str = ""
+    texts_train: list | None = None       # raw strings of text data, else None
+    texts_test: list | None = None
+    vocabulary: list | None = None        # the TextVectorization vocabulary shown in the panel
+    window: int | None = None             # time series: input steps per sample
+    horizon: int | None = None            # time series: steps ahead predicted
+    time_index_test: np.ndarray | None = None
+    warnings: list = field(default_factory=list)  # plain-language data problems found at import
 
     @property
     def sample_shape(self) -> tuple:
@@ -161,6 +173,17 @@ def load_dataset(spec: DataSpec) -> Dataset:
         mod = getattr(datasets, kind)
         try:
             (xtr, ytr), (xte, yte) = (mod.load_data(spec.path) if spec.path else mod.load_data())
+        except OSError as exc:
+            if not isinstance(exc.__cause__, urllib.error.URLError):
+                raise DataError(f"Cannot load {KIND_LABELS[kind]}: {exc}") from exc
+            # Offline / server unreachable: say so plainly instead of urllib's raw
+            # "<urlopen error [Errno -3] ...>" text, and say how to work without the network.
+            file = "mnist.npz" if kind == "mnist" else "the four Fashion-MNIST .gz files"
+            raise DataError(
+                f"Cannot download {KIND_LABELS[kind]}: the computer seems to be offline or "
+                f"the server cannot be reached. Put {file} in ~/.keras/datasets, or type the "
+                "folder that holds it in the path box, or choose the embedded sample."
+            ) from exc
         except Exception as exc:
             raise DataError(f"Cannot load {KIND_LABELS[kind]}: {exc}") from exc
         name = KIND_LABELS[kind]
