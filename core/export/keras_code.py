@@ -89,6 +89,28 @@ def _call(cls_name: str, args, name: str) -> str:
     return f"keras.layers.{cls_name}(\n    " + ",\n    ".join(parts) + ",\n)"
 
 
+def _call_arguments(node, ins: list[str]) -> str:
+    """What goes between the call's parentheses, as the node was called: positional
+    tensors then keyword tensors (MultiHeadAttention's ``(query, value, key=...)``,
+    an RNN's ``initial_state=[h, c]``), then the other recorded call arguments
+    (``use_causal_mask=True``). Keras' ``mha([q, v])`` would be a different call."""
+    kwargs = {k: repr(v) for k, v in node.call_kwargs.items()
+              if v is not None and not hasattr(v, "_keras_history")}
+    layout = getattr(node, "call_layout", None)
+    if layout is not None:
+        n_args, names = layout
+        for name, v in zip(names, ins[n_args:]):
+            if name is not None:
+                kwargs[name] = v
+        positional = ins[:n_args]
+    else:
+        for key, count in getattr(node, "tensor_kwargs", {}).items():
+            ins, kwargs[key] = ins[:-count], f"[{', '.join(ins[-count:])}]"
+        positional = [f"[{', '.join(ins)}]" if node.is_multi_input and len(ins) > 1
+                      else ins[0]]
+    return ", ".join(positional + [f"{k}={v}" for k, v in kwargs.items()])
+
+
 def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=False,
                script: str = "model.py") -> str:
     """The script's text (see the module docstring)."""
@@ -108,8 +130,7 @@ def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=Fals
         if isinstance(layer, Model):
             raise ValueError(f"Layer '{layer.name}' is a nested model; Keras code export "
                              "writes flat models only.")
-        ins = [var[id(t)] for t in node.input_tensors]
-        arg = f"[{', '.join(ins)}]" if node.is_multi_input else ins[0]
+        arg = _call_arguments(node, [var[id(t)] for t in node.input_tensors])
         outs = [_identifier(layer.name, taken) for _ in node.output_tensors]
         for t, v in zip(node.output_tensors, outs):
             var[id(t)] = v
@@ -138,6 +159,10 @@ def export_keras_code(model, path, weights: bool = False, data_parallel: bool = 
     from core.graph.project_file import _atomic_write_text
     path = Path(path)
     weights_name = "model.weights.h5"
+    # The script writes one flat model: nested models are wired in place (same layers
+    # and weights), so the weights file matches the script's layer paths.
+    from core.graph.open_model import inline_nested
+    model = inline_nested(model)[0]
     text = keras_code(model, weights_name, data_parallel, script=path.name)
     compile(text, str(path), "exec")  # a syntax error here is ours: fail before writing
     if weights:

@@ -51,20 +51,17 @@ def build_model(doc):
         raise GraphError(f"The network cannot be built yet:\n{lines}")
     if not doc.nodes:
         raise GraphError("The network is empty: add an InputLayer and some layers.")
+    from core.graph.groups import build_scope
     tensors, layers = {}, {}
+    # Groups (nested models) are rebuilt as real nested models; without any, this is
+    # the plain layer-by-layer walk.
+    build_scope(doc, "", tensors, doc._inferer.make_layer, _topological(doc), layers)
     inputs, outputs = [], []
-    for nid in _topological(doc):
-        node = doc.nodes[nid]
-        layer = doc._inferer.make_layer(node)
-        layers[nid] = layer
-        want = getattr(type(layer), "num_inputs", 1)
-        if want == 0:
-            tensors[nid] = layer.output
-        else:
-            ins = [tensors[e.src] for e in doc.inputs_of(nid)]
-            tensors[nid] = layer(ins if want == "many" else ins[0])
     for nid in doc.nodes:  # document order, as the user sees them
-        if getattr(type(layers[nid]), "num_inputs", 1) == 0:
+        if doc.nodes[nid].group:
+            if not doc.outputs_of(nid) and nid in tensors:
+                outputs.append(tensors[nid])
+        elif getattr(type(layers[nid]), "num_inputs", 1) == 0:
             inputs.append(tensors[nid])
         elif not doc.outputs_of(nid):
             outputs.append(tensors[nid])
@@ -77,22 +74,28 @@ def build_model(doc):
 
 
 def apply_weights(model, weights: dict) -> list[str]:
-    """Load ``weights`` (layer name -> arrays) where shapes match; returns loaded names."""
+    """Load ``weights`` (layer name -> arrays) where shapes match; returns loaded names.
+    A nested model takes an entry under its own name (all its weights, as the training
+    panel copies them) or, failing that, entries for its layers."""
+    from core.models import Model
     loaded = []
     for layer in model.layers:
         arrays = weights.get(layer.name)
-        if arrays is None or not layer.weights:
+        if not layer.weights:
             continue
-        if [tuple(w.shape) for w in layer.weights] != [tuple(a.shape) for a in arrays]:
-            continue
-        layer.set_weights(arrays)
-        loaded.append(layer.name)
+        if arrays is not None and [tuple(w.shape) for w in layer.weights] == \
+                [tuple(a.shape) for a in arrays]:
+            layer.set_weights(arrays)
+            loaded.append(layer.name)
+        elif isinstance(layer, Model):
+            loaded += apply_weights(layer, weights)
     return loaded
 
 
 def model_weights(model) -> dict:
     """Layer name -> copies of its weights (Keras order), for ``doc.weights``."""
-    return {ly.name: ly.get_weights() for ly in model.layers if ly.weights}
+    from core.graph.groups import leaf_layers
+    return {ly.name: ly.get_weights() for ly in leaf_layers(model) if ly.weights}
 
 
 # ------------------------------------------------------------------ model -> doc

@@ -29,7 +29,9 @@ class NodeData:
 
     ``type`` is the registry class name (``"Conv2D"``), ``config`` holds the layer's
     Keras constructor arguments in JSON form (lists, not tuples), ``name`` is the Keras
-    layer name (unique in the document), ``pos`` the canvas position of its top-left.
+    layer name (unique in the document), ``pos`` the canvas position of its top-left,
+    ``group`` the name of the nested model it belongs to ("" = the outer model; see
+    ``core.graph.groups``).
     """
 
     id: str
@@ -37,6 +39,7 @@ class NodeData:
     config: dict
     pos: tuple[float, float] = (0.0, 0.0)
     name: str = ""
+    group: str = ""
 
 
 def copy_json(value):
@@ -52,7 +55,8 @@ def copy_json(value):
 
 
 def clone_node(node: NodeData) -> NodeData:
-    return NodeData(node.id, node.type, copy_json(node.config), node.pos, node.name)
+    return NodeData(node.id, node.type, copy_json(node.config), node.pos, node.name,
+                    node.group)
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,16 @@ class NodeState:
 
     ``output_shape`` includes the batch dimension as ``None`` (``None`` when unknown);
     ``error`` is a sentence or ``None``; ``param_count`` is ``None`` when unknown;
-    ``weight_shapes`` is ``((weight name, shape), ...)`` in Keras order, as built.
+    ``weight_shapes`` is ``((weight name, shape), ...)`` in Keras order, as built;
+    ``mask`` is the name of the layer whose Keras mask rides on this output (Embedding
+    with mask_zero, Masking, propagated by layers that keep it), or ``None``.
     """
 
     output_shape: tuple | None
     error: str | None
     param_count: int | None
     weight_shapes: tuple = field(default=(), repr=False)
+    mask: str | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -82,6 +82,7 @@ class GraphDocument(WiringMixin, SnapshotMixin):
         self.weights: dict | None = None  # layer name -> list of arrays (Keras order)
         self.path: str | None = None
         self.data_info: tuple | None = None  # (input_shape, num_classes), from the data panel
+        self.groups: dict[str, dict] = {}  # nested models (core.graph.groups)
         self._next_id = 1
         self._in: dict[str, list[Edge]] = {}
         self._out: dict[str, list[Edge]] = {}
@@ -183,6 +184,8 @@ class GraphDocument(WiringMixin, SnapshotMixin):
         other = self.node_by_name(name)
         if other is not None and other.id != exclude:
             raise GraphError(f"The name {name!r} is already used by another layer.")
+        if name in self.groups:
+            raise GraphError(f"The name {name!r} is already used by a nested model.")
         return name
 
     def _check_pos(self, pos):

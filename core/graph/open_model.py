@@ -5,10 +5,11 @@ file-safety checks live there), turns it into a ``GraphDocument`` laid out with 
 trained weights and compile settings, and returns ``(doc, notes)``: ``notes`` are
 sentences the window shows (what was changed to fit the editor).
 
-Nested models: the document has no group node yet, so a Sequential or functional
-model used as a layer is **flattened** on open (``inline_nested``): its layers are
-wired in place of it, same layer objects, same weights, same predictions; a note
-names every flattened model. Layers the engine does not know are all named in one
+Nested models: a Sequential or functional model used as a layer is opened as a
+*group* (``core.graph.groups``): its layers are wired in place of it (``inline_nested``)
+and marked with the group's name, so the canvas shows one collapsible node and
+``build_model`` rebuilds the same nested model; a note names every group.
+Layers the engine does not know are all named in one
 error, and a file from a newer Keras says its version and the one we read.
 
 >>> doc, notes = open_model_file("model.keras")   # doctest: +SKIP
@@ -53,14 +54,16 @@ def open_model_file(path, custom_objects=None, first_layers=None
         model, compiled = _load(path, custom_objects, first_layers, notes)
     except ModelFileError as exc:
         raise ModelFileError(_with_version(path, str(exc))) from None
-    flat, inlined = inline_nested(model)
-    if inlined:
-        notes.append("Nested models are shown flattened (the editor has no group nodes "
-                     f"yet): {', '.join(inlined)}. Same layers, weights and predictions.")
+    record: dict = {}
+    flat, inlined = inline_nested(model, record)
     try:
         doc = GraphDocument.from_model(flat)
     except GraphError as exc:
         raise GraphError(f"{os.path.basename(path)}: {exc}") from None
+    if inlined:
+        _take_groups(doc, record)
+        notes.append(f"Nested models are shown as groups: {', '.join(inlined)} "
+                     "(double-click a group to open or close it).")
     if compiled:
         notes += _take_compile_settings(model, doc)
     doc.meta["name"] = model.name
@@ -121,31 +124,44 @@ def _is_model(layer) -> bool:
     return isinstance(layer, Model)
 
 
-def inline_nested(model):
+def inline_nested(model, record=None):
     """``(model, names)``: ``model`` itself when nothing is nested, else a functional
     model calling the same leaf layers with every inner model's graph wired in place;
-    ``names`` lists the inner models, outermost first."""
+    ``names`` lists the inner models, outermost first. ``record`` (a dict), when given,
+    receives ``{"groups": {model name: group record}, "member": {layer name: model
+    name}}`` for ``core.graph.groups``."""
     if not any(_is_model(ly) for ly in model.layers):
         return model, []
     from core.layers import Input
     from core.models import Model
 
     names: list[str] = []
+    rec = record if record is not None else {}
+    rec.setdefault("groups", {})
+    rec.setdefault("member", {})
     inputs = [Input(batch_shape=t.shape, dtype=t.dtype, name=t._keras_history[0].name)
               for t in model.inputs]
-    outputs = _inline(model, inputs, names, top=True)
+    outputs = _inline(model, inputs, names, rec, "", top=True)
     flat = Model(inputs[0] if len(inputs) == 1 else inputs,
                  outputs[0] if len(outputs) == 1 else outputs, name=model.name)
     return flat, names
 
 
-def _inline(model, inputs, names, top=False):
+def _inline(model, inputs, names, rec, parent, top=False):
+    scope = parent
     if not top:
         names.append(model.name)
+        sequential = not hasattr(model, "_nodes_by_depth")
+        own_inputs = [getattr(model, "_input_layer", None)] if sequential else \
+            [t._keras_history[0] for t in model.inputs]
+        rec["groups"][model.name] = {
+            "class_name": "Sequential" if sequential else "Functional", "parent": parent,
+            "input_names": [ly.name for ly in own_inputs if ly is not None]}
+        scope = model.name
     if not hasattr(model, "_nodes_by_depth"):  # Sequential: a chain
         x = inputs[0]
         for layer in model.layers:
-            x = _apply(layer, [x], False, {}, names)[0]
+            x = _apply(layer, [x], False, {}, names, rec, scope)[0]
         return [x]
     env = {id(t): new for t, new in zip(model.inputs, inputs)}
     input_ids = set(env)
@@ -154,17 +170,27 @@ def _inline(model, inputs, names, top=False):
             if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
                 continue
             ins = [env[id(t)] for t in node.input_tensors]
-            outs = _apply(node.layer, ins, node.is_multi_input, node.call_kwargs, names)
+            outs = _apply(node.layer, ins, node.is_multi_input, node.call_kwargs, names,
+                          rec, scope)
             for t, o in zip(node.output_tensors, outs):
                 env[id(t)] = o
     return [env[id(t)] for t in model.outputs]
 
 
-def _apply(layer, ins, multi, kwargs, names):
+def _apply(layer, ins, multi, kwargs, names, rec, scope):
     if _is_model(layer):
-        return _inline(layer, ins, names)
+        return _inline(layer, ins, names, rec, scope)
+    if scope:
+        rec["member"][layer.name] = scope
     out = layer(ins if multi else ins[0], **kwargs)
     return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _take_groups(doc, record) -> None:
+    """Mark the nodes of inlined models with their group (names are unique)."""
+    doc.groups = {g: dict(info) for g, info in record["groups"].items()}
+    for node in doc.nodes.values():
+        node.group = record["member"].get(node.name, "")
 
 
 # ------------------------------------------------------------------ messages

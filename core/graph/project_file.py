@@ -36,6 +36,7 @@ import numpy as np
 from core import safety, safety_writes
 from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
+from core.graph.groups import parse_groups
 from core.graph.project_weights import encode_weights, read_weights
 from core.graph.settings import TrainingSettings
 from core.layers.spec import check
@@ -81,7 +82,9 @@ def document_to_dict(doc: GraphDocument) -> dict:
         "training": doc.training.to_dict(),
         "next_id": doc._next_id,
         "nodes": [{"id": n.id, "type": n.type, "name": n.name, "config": n.config,
-                   "pos": [float(n.pos[0]), float(n.pos[1])]} for n in doc.nodes.values()],
+                   "pos": [float(n.pos[0]), float(n.pos[1])],
+                   **({"group": n.group} if n.group else {})} for n in doc.nodes.values()],
+        **({"groups": doc.groups} if doc.groups else {}),  # nested models (groups.py)
         "edges": [{"src": e.src, "dst": e.dst, "dst_port": e.dst_port} for e in doc.edges],
         "history": _plain(doc.history),
     })
@@ -202,6 +205,10 @@ def document_from_dict(data, registry=None, source="<memory>") -> GraphDocument:
         doc = GraphDocument(registry=registry)
         nodes = _parse_nodes(doc, data.get("nodes", []))
         edges = _parse_edges(data.get("edges", []), {n.id for n in nodes})
+        member_of = {i.get("id"): i.get("group", "") for i in data.get("nodes", [])}
+        groups = parse_groups(data.get("groups"), nodes, member_of)
+        for n in nodes:
+            n.group = member_of.get(n.id, "")
         training = TrainingSettings.from_dict(data.get("training", {}))
         meta = data.get("meta", {})
         if not isinstance(meta, dict):
@@ -219,6 +226,7 @@ def document_from_dict(data, registry=None, source="<memory>") -> GraphDocument:
     for e in edges:
         doc._link(e)
     doc.meta, doc.training, doc.history = dict(meta), training, list(history)
+    doc.groups = groups
     doc._next_id = max(doc._next_id, next_id)
     doc.revalidate_all()
     return doc

@@ -10,7 +10,7 @@ way in, so a document never holds settings that ``fit`` would reject.
 3
 >>> TrainingSettings.from_dict({"batch_size": 0})
 Traceback (most recent call last):
-ValueError: Training setting batch_size=0 is invalid; expected an integer >= 1.
+ValueError: Training setting batch_size=0 is invalid; expected an integer >= 1 and <= 2147483647.
 """
 
 from __future__ import annotations

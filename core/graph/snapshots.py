@@ -74,7 +74,8 @@ class SnapshotMixin:
                         tuple(self.edges), full=True,
                         extra={"meta": copy_json(self.meta), "training": self.training,
                                "history": copy_json(self.history),
-                               "next_id": self._next_id})
+                               "next_id": self._next_id,
+                               "groups": copy_json(getattr(self, "groups", {}))})
 
     def restore_state(self, snap: Snapshot) -> None:
         if not snap.full:
@@ -91,6 +92,7 @@ class SnapshotMixin:
         self.training = snap.extra.get("training", self.training)
         self.history = copy_json(snap.extra.get("history", self.history))
         self._next_id = snap.extra.get("next_id", self._next_id)
+        self.groups = copy_json(snap.extra.get("groups", getattr(self, "groups", {})))
         self._states = {}
         self._problems = None
         if notify:

@@ -20,6 +20,7 @@ on its node.
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -82,20 +83,21 @@ class ShapeInferer:
         cls = self._layer_class(node.type)
         return cls(name=node.name, **node.config)
 
-    def infer(self, node: NodeData, input_shapes) -> NodeState:
+    def infer(self, node: NodeData, input_shapes, input_masks=None) -> NodeState:
+        """``input_masks``: per input, the name of the layer whose mask it carries."""
         key = (node.type, node.name, json.dumps(node.config, sort_keys=True, default=repr),
-               _freeze(input_shapes))
+               _freeze(input_shapes), tuple(input_masks or ()))
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         self.misses += 1
-        state = self._infer_uncached(node, input_shapes)
+        state = self._infer_uncached(node, input_shapes, input_masks)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = state
         return state
 
-    def _infer_uncached(self, node: NodeData, input_shapes) -> NodeState:
+    def _infer_uncached(self, node: NodeData, input_shapes, input_masks=None) -> NodeState:
         try:
             layer = self.make_layer(node)
         except Exception as exc:  # noqa: BLE001 - any failure is shown on the node
@@ -121,7 +123,36 @@ class ShapeInferer:
         except Exception:  # noqa: BLE001 - a count is nice to have, not required
             count = None
         shapes = tuple((w.name, tuple(w.shape)) for w in layer.weights) if layer.built else ()
-        return NodeState(tuple(out_shape), None, count, shapes)
+        mask = output_mask(layer, tensors if input_shapes is not None else None,
+                           list(input_masks or ()))
+        return NodeState(tuple(out_shape), None, count, shapes, mask)
+
+
+def output_mask(layer, tensors, masks: list):
+    """The name of the layer whose Keras mask rides on ``layer``'s output, or None.
+
+    Embedding(mask_zero=True) and Masking make one (``_creates_masks``); otherwise
+    the layer's own ``compute_mask`` decides, asked with a stand-in boolean mask for
+    each masked input (it keeps, drops or combines them as at run time). A
+    ``compute_mask`` that needs real arrays falls back to Keras' rule for the base
+    class: the mask passes when ``supports_masking``.
+    """
+    creates = getattr(layer, "_creates_masks", None)
+    if creates is not None and creates():
+        return layer.name
+    origin = next((m for m in masks if m), None)
+    if origin is None or tensors is None:
+        return None
+    probe = np.ones((1, 1), bool)
+    many = isinstance(tensors, list)
+    given = [probe if m else None for m in masks] if many else probe
+    try:
+        out = layer.compute_mask(tensors, given)
+    except Exception:  # noqa: BLE001 - compute_mask wanted real arrays
+        out = given if getattr(layer, "supports_masking", False) else None
+    if isinstance(out, (list, tuple)):
+        out = next((m for m in out if m is not None), None)
+    return origin if out is not None else None
 
 
 def _freeze(shapes):
@@ -260,10 +291,35 @@ def _node_state(doc, n: str, fresh: dict) -> NodeState:
         return NodeState(None, f"{node.type} '{node.name}' takes one input but {len(edges)} "
                                f"wires lead into it (from {srcs}); merge them with a "
                                "Concatenate or Add layer.", None)
-    shapes = []
+    shapes, masks = [], []
     for e in edges:
         s = fresh.get(e.src) or doc._states.get(e.src) or UNKNOWN
         if s.output_shape is None:
             return UNKNOWN  # the upstream problem is reported where it starts
         shapes.append(s.output_shape)
-    return doc._inferer.infer(node, shapes if want == "many" else shapes[0])
+        masks.append(s.mask)
+    return doc._inferer.infer(node, shapes if want == "many" else shapes[0], masks)
+
+
+def wire_mask(doc, src: str, dst: str) -> str | None:
+    """A sentence about the Keras mask on the wire ``src -> dst``, or None when the
+    wire carries no mask: who made it and what ``dst`` does with it.
+
+    >>> wire_mask(doc, "n2", "n4")                     # doctest: +SKIP
+    "Carries the mask made by 'embedding'; 'lstm' uses it."
+    """
+    origin = doc.state(src).mask
+    if origin is None or dst not in doc.nodes:
+        return None
+    node = doc.nodes[dst]
+    try:
+        from core.layers.base import Layer
+        cls = doc.layer_class(node.type)
+        fn = cls.call if getattr(cls, "call", None) is not Layer.call else cls.forward
+        uses = "mask" in inspect.signature(fn).parameters
+    except (ValueError, TypeError, AttributeError):
+        uses = False
+    keeps = doc.state(dst).mask == origin
+    what = ("uses it and passes it on" if uses and keeps else "uses it" if uses else
+            "passes it on" if keeps else "drops it")
+    return f"Carries the mask made by '{origin}'; '{node.name}' {what}."

@@ -5,7 +5,8 @@ whole number, edges are 2-pixel lines sampled along their length with a filled
 triangle as the arrow head. The PNG is 8-bit RGB, one IDAT chunk, CRCs by zlib.
 ``dpi`` scales the picture (96 = one layout unit per pixel), as Keras' dpi does.
 
->>> data = to_png(picture(model), dpi=96)   # doctest: +SKIP
+>>> from core.plotting.graph import Picture
+>>> data = to_png(Picture(width=40, height=20), dpi=96)
 >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
 True
 """

@@ -68,6 +68,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(QPen(QColor(theme.WIRE), 2.0))
         self.label = ShapeLabel(self)
         self._shape_text = ""
+        self.mask_text = None  # the core's sentence about a Keras mask on this wire
 
     @property
     def key(self):
@@ -85,8 +86,25 @@ class EdgeItem(QGraphicsPathItem):
     def set_label(self, text: str) -> None:
         if text != self._shape_text:
             self._shape_text = text
-            self.label.setText(text)
-            self.setToolTip(f"{self.edge.src} → {self.edge.dst}: {text}")
+            self._show_label()
+
+    def _show_label(self) -> None:
+        self.label.setText(self._shape_text + ("  ◐ mask" if self.mask_text else ""))
+        tip = f"{self.edge.src} → {self.edge.dst}: {self._shape_text}"
+        self.setToolTip(tip + (f"\n{self.mask_text}" if self.mask_text else ""))
+
+    def set_mask(self, doc, src: str, dst: str) -> None:
+        """Mark the wire (dashed, amber, a "mask" badge on its label) when the core's
+        inference says a Keras mask rides on it (``core.graph.validate.wire_mask``)."""
+        from core.graph.validate import wire_mask
+        try:
+            text = wire_mask(doc, src, dst)
+        except (AttributeError, KeyError, ValueError):  # a document without masks
+            text = None
+        if text != self.mask_text:
+            self.mask_text = text
+            self._show_label()
+            self.update()
 
     def shape(self):
         stroker = QPainterPathStroker()
@@ -99,7 +117,11 @@ class EdgeItem(QGraphicsPathItem):
 
     def paint(self, painter, option, widget=None):
         painter.setRenderHint(painter.RenderHint.Antialiasing, True)
-        colour = theme.WIRE_SELECTED if self.isSelected() else theme.WIRE
-        painter.setPen(QPen(QColor(colour), 2.5 if self.isSelected() else 2.0))
+        colour = theme.WIRE_SELECTED if self.isSelected() else \
+            theme.WIRE_MASK if self.mask_text else theme.WIRE
+        pen = QPen(QColor(colour), 2.5 if self.isSelected() else 2.0)
+        if self.mask_text:
+            pen.setStyle(Qt.DashLine)
+        painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawPath(self.path())

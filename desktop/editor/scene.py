@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 from desktop.editor import theme
 from desktop.editor.commands import ConnectCommand, MoveNodesCommand
 from desktop.editor.edge_item import EdgeItem, ShapeLabel, wire_path
+from desktop.editor.group_items import representative, sync_groups
 from desktop.editor.node_item import NodeItem, format_shape
 from desktop.editor.port_item import PortItem
 
@@ -44,6 +45,9 @@ class EditorScene(QGraphicsScene):
         self.edge_items: dict[tuple, EdgeItem] = {}
         self._edges_of: dict[str, set] = {}  # node id -> keys of wires touching it
         self._state_key: dict[str, tuple] = {}
+        self.group_items: dict = {}  # nested model name -> GroupItem (closed groups)
+        self.group_frames: dict = {}  # nested model name -> GroupFrame (open groups)
+        self.open_groups: set[str] = set()  # view state only, never in the document
         self._press_pos: dict[str, tuple] = {}
         self._wire = None  # (start PortItem, temp path item) while drawing a wire
         self.wire_label = ShapeLabel()
@@ -76,8 +80,12 @@ class EditorScene(QGraphicsScene):
                 self._unsubscribe = lambda d=doc, f=self._on_event: d.unsubscribe(f)
 
     def _rebuild(self) -> None:
-        for item in list(self.node_items.values()) + list(self.edge_items.values()):
+        for item in list(self.node_items.values()) + list(self.edge_items.values()) + \
+                list(self.group_items.values()) + list(self.group_frames.values()):
             self.removeItem(item)
+        self.group_items.clear()
+        self.group_frames.clear()
+        self.open_groups = set()  # a document opens with every group closed
         self.node_items.clear()
         self.edge_items.clear()
         self._edges_of.clear()
@@ -88,6 +96,13 @@ class EditorScene(QGraphicsScene):
             self._add_node_item(node_id)
         self._sync_edges()
         self._refresh_states()
+        if getattr(self.doc, "groups", None):
+            sync_groups(self)
+
+    def set_group_open(self, name: str, is_open: bool) -> None:
+        """Open (show its layers in a frame) or close (one card) a nested model."""
+        (self.open_groups.add if is_open else self.open_groups.discard)(name)
+        sync_groups(self)
 
     def _on_event(self, event) -> None:
         kind = event.kind
@@ -114,11 +129,15 @@ class EditorScene(QGraphicsScene):
                     x, y = self.doc.nodes[node_id].pos
                     if (item.x(), item.y()) != (x, y):
                         item.setPos(x, y)
+            if getattr(self.doc, "groups", None):
+                sync_groups(self)
             return  # positions do not change shapes
         if kind in ("nodes_added", "nodes_removed", "edges"):
             self._sync_edges()
         changed = set(ids) | set(getattr(event, "changed_states", ()) or ())
         self._refresh_states(changed)
+        if getattr(self.doc, "groups", None):
+            sync_groups(self)
 
     def _add_node_item(self, node_id: str) -> NodeItem:
         node = self.doc.nodes[node_id]
@@ -174,17 +193,23 @@ class EditorScene(QGraphicsScene):
             for ekey in self._edges_of.get(node_id, ()):
                 if ekey[0] == node_id:
                     self.edge_items[ekey].set_label(text)
+                    self.edge_items[ekey].set_mask(self.doc, *ekey[:2])
 
     def _place_edge(self, item: EdgeItem) -> None:
         src, dst, port = item.key
-        a, b = self.node_items.get(src), self.node_items.get(dst)
+        a, b = representative(self, src), representative(self, dst)
         if a is None or b is None:
+            return
+        item.setVisible(a is not b)  # a wire inside a closed group is not drawn
+        if a is b:
             return
         incoming = sorted((k for k in self._edges_of.get(dst, ()) if k[1] == dst),
                           key=lambda k: (k[2] is None, k[2] or 0, k[0]))
-        item.set_ends(a.out_anchor(), b.in_anchor(incoming.index(item.key), len(incoming)))
+        at = (incoming.index(item.key), len(incoming)) if b.node_id == dst else (0, 1)
+        item.set_ends(a.out_anchor(), b.in_anchor(*at))
         state = self.doc.state(src)
         item.set_label(format_shape(getattr(state, "output_shape", None)))
+        item.set_mask(self.doc, src, dst)
 
     def node_item_moved(self, item: NodeItem) -> None:
         for key in self._edges_of.get(item.node_id, ()):

@@ -35,7 +35,9 @@ GROUP_COLOURS = {
     "Activation": "#ff7b72",
     "Regularization": "#a5d6ff",
     "Reshaping": "#bc8cff",
+    "Model": "#7ee787",  # nested models (group cards and frames)
 }
+WIRE_MASK = "#e3b341"  # a wire carrying a Keras mask (dashed)
 
 
 def group_colour(group: str) -> str:

@@ -64,6 +64,22 @@ def test_kernels_match_numpy_twins(case, relu, dtype):
     np.testing.assert_array_equal(dy, want_dy)
 
 
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("pool", [2, 3])
+def test_relu_maxpool_matches_numpy_twin(relu, pool):
+    """The pooling kernel of the GEMM path, on a conv output with rows/columns that no
+    window covers (7 x 8 with 2x2 or 3x3 windows)."""
+    z = np.random.default_rng(2).standard_normal((3, 7, 8, 5)).astype(np.float32)
+    z[0, 0, 0, 0] = z[0, 0, 1, 0]  # a tie: the first position must win
+    shape = (3, 7 // pool, 8 // pool, 5)
+    out, win = np.full(shape, np.nan, np.float32), np.full(shape, 7, np.uint8)
+    want, want_win = np.empty(shape, np.float32), np.empty(shape, np.uint8)
+    CP.relu_maxpool(z, relu, pool, pool, out, win)
+    CP.relu_maxpool_ref(z, relu, pool, pool, want, want_win)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(win, want_win)
+
+
 def test_ties_and_dead_windows_route_like_relu_then_max_pool():
     """Equal maxima: the first in window order wins; all-negative windows give 0 and no
     gradient; a NaN pre-activation is dead under ReLU, as relu(NaN) = 0 is."""
@@ -81,10 +97,11 @@ def test_ties_and_dead_windows_route_like_relu_then_max_pool():
     assert win[0, 0, 0, 0] == 0  # NaN at position 1 never wins
 
 
-def _cnn(dtype="float32", activation="relu", padding="valid", strides=1, channels=1):
+def _cnn(dtype="float32", activation="relu", padding="valid", strides=1, channels=1,
+         kernel=3, use_bias=True):
     return Sequential([
-        Conv2D(4, 3, strides=strides, padding=padding, activation=activation, dtype=dtype,
-               input_shape=(9, 9, channels)),
+        Conv2D(4, kernel, strides=strides, padding=padding, activation=activation, dtype=dtype,
+               use_bias=use_bias, input_shape=(9, 9, channels)),
         MaxPooling2D(2, dtype=dtype), Flatten(dtype=dtype), Dense(3, dtype=dtype)])
 
 
@@ -100,8 +117,16 @@ def _layer_by_layer(model, x, dy):
     return h, [v.grad.copy() for v in model.trainable_weights]
 
 
+# channels=4: 3x3x4 = 36 taps, past DIRECT_MAX_K, so the GEMM path (im2col + GEMM, then
+# the pooling kernel); kernel=1 the pointwise GEMM (the input is the column matrix).
+GEMM_CASES = [{"channels": 4}, {"channels": 4, "activation": None},
+              {"channels": 4, "strides": 2, "padding": "same"},
+              {"channels": 4, "use_bias": False}, {"channels": 4, "kernel": 1}]
+
+
 @pytest.mark.parametrize("kw", [{}, {"activation": None}, {"padding": "same"},
-                                {"strides": 2, "padding": "same"}, {"channels": 3}])
+                                {"strides": 2, "padding": "same"}, {"channels": 3},
+                                *GEMM_CASES])
 def test_fused_model_equals_separate_layers(kw):
     model = _cnn(**kw)
     assert isinstance(execution_plan(model.layers)[0], ConvPool)
@@ -120,10 +145,12 @@ def test_fused_model_equals_separate_layers(kw):
 
 
 @pytest.mark.parametrize("activation", ["relu", None])
-def test_fused_gradients_match_finite_differences(activation):
+@pytest.mark.parametrize("channels", [1, 4])  # direct kernels; im2col + GEMM
+def test_fused_gradients_match_finite_differences(activation, channels):
     """float64 through the fused step, input gradient included (the tape watches x)."""
-    model = _cnn("float64", activation=activation)
-    x = np.random.default_rng(3).standard_normal((2, 9, 9, 1))
+    model = _cnn("float64", activation=activation, channels=channels)
+    assert isinstance(execution_plan(model.layers)[0], ConvPool)
+    x = np.random.default_rng(3).standard_normal((2, 9, 9, channels))
     errors = check_layer_gradients(model, x)
     assert "input_0" in errors and any("conv2d" in k for k in errors)
 
@@ -146,10 +173,9 @@ def test_what_does_not_fuse():
     assert [type(s) for s in execution_plan(last.layers, keep=last.layers[-1:])] == \
         [Conv2D, MaxPooling2D]
     for conv_kw, pool_kw in [({"activation": "tanh"}, {}), ({}, {"strides": 1}),
-                             ({}, {"padding": "same"}), ({"filters": 2, "kernel_size": 5}, {})]:
+                             ({}, {"padding": "same"})]:
         c = Conv2D(**{"filters": 2, "kernel_size": 3, "activation": "relu", **conv_kw})
         m = Sequential([Input((8, 8, 2)), c, MaxPooling2D(**pool_kw), Flatten()])
-        # kernel 5x5x2 = 50 taps is not a direct-path conv (im2col + GEMM instead)
         assert not any(isinstance(s, ConvPool) for s in execution_plan(m.layers)), conv_kw
     inp = Input((6, 6, 1))
     h = Conv2D(2, 3, activation="relu")(inp)

@@ -14,7 +14,7 @@ import pytest
 import core  # noqa: F401
 from core.export.keras_code import export_keras_code, keras_code
 from core.graph.build import build_model
-from core.graph.templates import TEMPLATES
+from core.graph.templates import ALL_TEMPLATES, VOCAB
 
 # not imported here (keras would pick its default backend); the scripts run in subprocesses
 if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
@@ -47,9 +47,20 @@ def _run_under_keras(tmp_path, script, inputs):
     return json.loads(done.stdout.strip().splitlines()[-1]), np.load(tmp_path / "pred.npy")
 
 
-@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def _inputs(model, rng):
+    """Random inputs for each model Input: token ids (with padding zeros) for a model
+    whose first layer is an Embedding, normal floats otherwise."""
+    first = {type(ly).__name__ for ly in model.layers[:3]}
+    if "Embedding" in first:
+        x = rng.integers(1, VOCAB, (4, *model.inputs[0].shape[1:])).astype(np.float32)
+        x[0, 5:] = 0
+        return [x]
+    return [rng.normal(0, 1, (4, *t.shape[1:])).astype(np.float32) for t in model.inputs]
+
+
+@pytest.mark.parametrize("name", sorted(ALL_TEMPLATES))
 def test_template_script_builds_the_same_model_in_keras(name, tmp_path):
-    model = build_model(TEMPLATES[name]())
+    model = build_model(ALL_TEMPLATES[name]())
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     rng = np.random.default_rng(0)
@@ -57,7 +68,7 @@ def test_template_script_builds_the_same_model_in_keras(name, tmp_path):
         w.assign(rng.normal(0, 0.3, w.shape).astype(np.float32))
     script = export_keras_code(model, tmp_path / "model.py", weights=True)
     assert (tmp_path / "model.weights.h5").exists()
-    inputs = [rng.normal(0, 1, (4, *t.shape[1:])).astype(np.float32) for t in model.inputs]
+    inputs = _inputs(model, rng)
     info, pred = _run_under_keras(tmp_path, script, inputs)
     ours = [[ly.name, type(ly).__name__, ly.count_params()] for ly in model.layers]
     assert info["rows"] == ours
@@ -75,3 +86,24 @@ def test_script_passes_only_non_default_arguments_and_data_parallel_option():
     assert "keras.layers.Dense(units=3, use_bias=False, name='head')" in text
     assert "kernel_initializer" not in text
     assert "DATA_PARALLEL = True" in text and "DataParallel(" in text
+
+
+def test_calls_keep_their_positional_keyword_and_recorded_arguments(tmp_path):
+    """MultiHeadAttention is called ``(query, value)`` with ``use_causal_mask``, an LSTM
+    with ``initial_state=[h, c]``: the script makes the same calls, so real Keras builds
+    the same model and predicts what we predict."""
+    from core import layers as L
+    from core.models import Model
+    x, h, c = L.Input((5, 4), name="x"), L.Input((3,), name="h"), L.Input((3,), name="c")
+    att = L.MultiHeadAttention(num_heads=2, key_dim=2)(x, x, use_causal_mask=True)
+    seq = L.LSTM(3)(att, initial_state=[h, c])
+    model = Model([x, h, c], L.Dense(2)(seq))
+    text = keras_code(model)
+    assert "(x, x, use_causal_mask=True)" in text
+    assert "initial_state=[h, c]" in text
+    rng = np.random.default_rng(1)
+    script = export_keras_code(model, tmp_path / "model.py", weights=True)
+    inputs = [rng.normal(0, 1, (4, *t.shape[1:])).astype(np.float32) for t in model.inputs]
+    info, pred = _run_under_keras(tmp_path, script, inputs)
+    assert info["total"] == model.count_params()
+    np.testing.assert_allclose(pred, model.predict(inputs, verbose=0), atol=1e-5, rtol=1e-5)

@@ -9,11 +9,13 @@ The file is written to a temporary file beside ``path`` and moved into place onl
 the whole model is emitted and checked, so a failed export leaves nothing on disk.
 Nested models are inlined; each layer is emitted by ``EMITTERS[class name]`` (one
 emitter per layer type, in files by family: ``emitters`` dense/conv/merge,
-``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``). Keras masks travel beside
-the tensors as ONNX bool tensors (``OnnxGraph.masks``), as ``core.layers.masks`` does
-in the engine: created by Embedding(mask_zero)/Masking, passed on by layers with
-``supports_masking``, combined by the merge layers, used by the recurrent layers and
-GlobalAveragePooling1D.
+``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``, ``emit_attention``); an
+emitter that needs the call's static arguments (MultiHeadAttention's
+``use_causal_mask``) reads ``OnnxGraph.call_kwargs``, the node's being emitted.
+Keras masks travel beside the tensors as ONNX bool tensors (``OnnxGraph.masks``), as
+``core.layers.masks`` does in the engine: created by Embedding(mask_zero)/Masking,
+passed on by layers with ``supports_masking``, combined by the merge layers, used by
+the recurrent layers, MultiHeadAttention and GlobalAveragePooling1D.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import tempfile
 
 import numpy as np
 
-from core.export.onnx import emit_recurrent, emit_sequence, emitters
+from core.export.onnx import emit_attention, emit_recurrent, emit_sequence, emitters
 from core.export.onnx.emitters import OPSET, UnsupportedLayer
 from core.export.onnx.masks import propagate_mask
 
-EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS, **emit_recurrent.EMITTERS}
+EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS, **emit_recurrent.EMITTERS,
+            **emit_attention.EMITTERS}
 __all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS"]
 
 
@@ -40,6 +43,7 @@ class OnnxGraph:
         self.nodes = []
         if parent is None:
             self.initializers, self.shapes, self.masks, self.dtypes = [], {}, {}, {}
+            self.call_kwargs = {}
             self._count = [0]
             self._weights = {}
         else:  # a subgraph (Scan body): names and constants live in the outer graph
@@ -137,6 +141,7 @@ def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
         if getattr(layer, "num_inputs", 1) == 0:  # InputLayer: its tensor is a graph input
             continue
         xs = [names[id(t)] for t in node.input_tensors]
+        g.call_kwargs = node.call_kwargs
         outs = _emit_layer(g, layer, xs)
         for t, name in zip(node.output_tensors, outs):
             names[id(t)] = name
