@@ -72,17 +72,20 @@ class Dataset:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     class_names: tuple = field(default_factory=tuple)
-    # Contract with prepare()/training (all defaulted so classification code is unchanged):
-    task: str = "classification"          # or "regression" (float32 y_* of shape (n,)/(n, k))
+    # What the task is and what the samples are (the contract with the loaders):
+    # regression y is float32, classification y class ids.
+    task: str = "classification"          # "classification" | "regression"
     feature_names: tuple = field(default_factory=tuple)
     target_name: str = ""
-    texts_train: list | None = None       # raw strings of text data, else None
+    texts_train: list | None = None       # raw strings behind x (text data), or None
     texts_test: list | None = None
-    vocabulary: list | None = None        # the TextVectorization vocabulary shown in the panel
-    window: int | None = None             # time series: input steps per sample
-    horizon: int | None = None            # time series: steps ahead predicted
-    time_index_test: np.ndarray | None = None
-    warnings: list = field(default_factory=list)  # plain-language data problems found at import
+    vocabulary: list | None = None        # TextVectorization vocabulary (specials first)
+    window: int | None = None             # time series: steps per window ...
+    horizon: int | None = None            # ... and how far ahead the target lies
+    time_index_test: np.ndarray | None = None  # each test target's time (series)
+    warnings: tuple = field(default_factory=tuple)
+    # Arrays for further Input nodes, by Input name: name -> (train, test or None).
+    extra_inputs: dict = field(default_factory=dict)
 
     @property
     def sample_shape(self) -> tuple:
@@ -90,6 +93,9 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
+        """Classes of a classification set (0 for regression: its targets are values)."""
+        if self.task == "regression":
+            return 0
         ys = [self.y_train] + ([self.y_test] if self.y_test is not None else [])
         return int(max(int(np.max(y)) for y in ys if y.size) + 1)
 
@@ -225,64 +231,27 @@ def _check_class_count(ds: Dataset) -> None:
 
 
 # ------------------------------------------------------------------ preparing
-@dataclass
-class Prepared:
-    """float32 arrays shaped for the network; ``y_*`` as the loss expects them."""
+# The mapping onto a network lives in core.session.network_data (the CLI shares it);
+# ``prepare`` is its one-Input, one-output form.
+from core.session.network_data import (  # noqa: E402 - kept beside its use
+    NetworkDataError,
+    Prepared,
+    prepare_network,
+    scale_inputs,
+)
+from core.session.ports import Port  # noqa: E402
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray | None
-    y_test: np.ndarray | None
-    labels_test: np.ndarray | None   # class ids of the test set, for the confusion matrix
-    validation_split: float
-    num_classes: int
-
-
-def scale_inputs(x: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> [0, 1] float32 (as the Keras MNIST examples); floats pass through."""
-    if x.dtype == np.uint8:
-        return np.multiply(x, np.float32(1.0 / 255.0), dtype=np.float32)
-    return np.asarray(x, dtype=np.float32)
+__all__ = ["DataError", "DataSpec", "Dataset", "Prepared", "load_dataset", "prepare",
+           "prepare_ports", "scale_inputs"]
 
 
-def _reshape(name: str, x: np.ndarray, input_shape: tuple) -> np.ndarray:
-    want = tuple(int(d) for d in input_shape)
-    if tuple(x.shape[1:]) == want:
-        return x
-    if int(np.prod(x.shape[1:])) != int(np.prod(want)):
-        raise DataError(
-            f"{name}: each sample has shape {tuple(x.shape[1:])} "
-            f"({int(np.prod(x.shape[1:]))} values) but the Input node expects {want} "
-            f"({int(np.prod(want))} values). Use 'Set Input shape from data'.")
-    return x.reshape((len(x),) + want)
-
-
-def _targets(name: str, y: np.ndarray, loss: str, num_outputs: int | None) -> np.ndarray:
-    loss = (loss or "").lower()
-    n_cls = int(y.max()) + 1 if y.size else 0
-    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
-        if num_outputs is not None and n_cls > num_outputs:
-            raise DataError(
-                f"{name}: labels go up to {n_cls - 1} ({n_cls} classes) but the last layer "
-                f"outputs {num_outputs} values. Use 'Set output units from data'.")
-        if loss == "categorical_crossentropy":
-            out = np.zeros((len(y), num_outputs or n_cls), np.float32)
-            out[np.arange(len(y)), y] = 1.0
-            return out
-        return y.astype(np.int32)
-    if loss in ("binary_crossentropy", "hinge", "squared_hinge"):
-        if n_cls > 2:
-            raise DataError(f"{name}: {loss} needs labels 0/1 but the data has {n_cls} classes.")
-        return y.astype(np.float32).reshape(-1, 1)
-    # Regression-style losses on class ids: one-hot so shapes match the softmax output.
-    if num_outputs is not None and num_outputs > 1:
-        out = np.zeros((len(y), num_outputs), np.float32)
-        if n_cls > num_outputs:
-            raise DataError(f"{name}: {n_cls} classes but the last layer outputs "
-                            f"{num_outputs} values.")
-        out[np.arange(len(y)), y] = 1.0
-        return out
-    return y.astype(np.float32).reshape(-1, 1)
+def prepare_ports(ds: Dataset, inputs, outputs, loss: str,
+                  validation_split: float = 0.1) -> Prepared:
+    """``core.session.network_data.prepare_network`` with its refusals as ``DataError``."""
+    try:
+        return prepare_network(ds, inputs, outputs, loss, validation_split)
+    except NetworkDataError as exc:
+        raise DataError(str(exc)) from None
 
 
 def prepare(ds: Dataset, input_shape: tuple, num_outputs: int | None, loss: str,
@@ -291,17 +260,9 @@ def prepare(ds: Dataset, input_shape: tuple, num_outputs: int | None, loss: str,
 
     Raises ``DataError`` naming both shapes when they do not fit; nothing is modified.
     """
-    if not 0.0 <= float(validation_split) < 1.0:
-        raise DataError(f"validation_split={validation_split!r} must be in [0, 1).")
-    if None in tuple(input_shape):
-        raise DataError(f"The Input node shape {tuple(input_shape)} has an unknown dimension; "
+    shape = tuple(input_shape)
+    if None in shape:
+        raise DataError(f"The Input node shape {shape} has an unknown dimension; "
                         "set it from the data first.")
-    x = _reshape(ds.name, scale_inputs(ds.x_train), input_shape)
-    y = _targets(ds.name, ds.y_train, loss, num_outputs)
-    xt = yt = lt = None
-    if ds.x_test is not None:
-        xt = _reshape(ds.name + " (test)", scale_inputs(ds.x_test), input_shape)
-        yt = _targets(ds.name + " (test)", ds.y_test, loss, num_outputs)
-        lt = ds.y_test
-    n_cls = max(ds.num_classes, num_outputs or 0)
-    return Prepared(x, y, xt, yt, lt, float(validation_split), n_cls)
+    out = Port("", "output", None if num_outputs is None else (int(num_outputs),))
+    return prepare_ports(ds, [Port("", "input", shape)], [out], loss, validation_split)
