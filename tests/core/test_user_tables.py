@@ -73,7 +73,7 @@ def test_duplicates_and_single_class():
 
 def test_text_csv_vocabulary_from_training_rows_only(tmp_path):
     rows = [(f'"good great fine {i}"', "pos") for i in range(30)] + \
-           [(f'"bad awful poor {i}"', "neg") for i in range(30)]
+           [(f'"bad awful poor {100 + i}"', "neg") for i in range(30)]
     f = write(tmp_path / "t.csv", ["text", "label"], rows)
     d = load_text_table(f, "text", "label", validation_split=0.0, test_fraction=0.25)
     assert d.class_names == ("neg", "pos") and len(d.texts_train) == 45
