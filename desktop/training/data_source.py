@@ -20,12 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = ("sample", "mnist", "fashion_mnist", "file")
+KINDS = ("sample", "mnist", "fashion_mnist", "file", "image_folder", "table", "text",
+         "series")
+OWN_KINDS = ("image_folder", "table", "text", "series")  # desktop.training.own_data
 KIND_LABELS = {
     "sample": "Embedded sample (offline)",
     "mnist": "MNIST digits",
     "fashion_mnist": "Fashion-MNIST",
     "file": "My file (.npz / .csv / IDX)",
+    "image_folder": "My image folder (one sub-folder per class)",
+    "table": "My CSV table (choose the columns)",
+    "text": "My text CSV (a text and a label column)",
+    "series": "My time-series CSV",
 }
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot")
@@ -45,6 +51,17 @@ class DataSpec:
     test_path: str = ""       # optional separate test file of the same format
     label_column: str = "-1"  # CSV: column name, or an index like "-1" (last column)
     validation_split: float = 0.1
+    # The user's own data (OWN_KINDS; see desktop.training.own_data):
+    image_size: tuple = (28, 28)       # image folder: (height, width) after resizing
+    color_mode: str = "grayscale"      # image folder: "grayscale" | "rgb"
+    feature_columns: tuple = ()        # table / series: the input columns
+    target_column: str = ""            # table / series: what is predicted; text: the label
+    text_column: str = ""              # text: the column holding the texts
+    task: str = "auto"                 # table: "auto" | "classification" | "regression"
+    window: int = 24                   # series: steps per input window
+    horizon: int = 1                   # series: steps ahead of the window's end
+    max_tokens: int = 20000            # text: the largest vocabulary
+    sequence_length: int = 0           # text: tokens per sample (0: 95th percentile)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +73,9 @@ class DataSpec:
         if not isinstance(d, dict):
             return cls()
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("image_size", "feature_columns"):  # JSON gives lists back
+            if isinstance(known.get(k), list):
+                known[k] = tuple(known[k])
         spec = cls(**known)
         if spec.kind not in KINDS:
             spec.kind = "sample"
@@ -102,12 +122,15 @@ class Dataset:
     @property
     def is_image(self) -> bool:
         s = self.sample_shape
+        if self.window is not None or self.texts_train is not None:
+            return False  # (steps, features) windows and token ids are not pictures
         return len(s) == 2 or (len(s) == 3 and s[-1] in (1, 3))
 
     def suggested_input_shape(self) -> tuple:
-        """Keras image layout: (H, W) greyscale becomes (H, W, 1); tabular stays (F,)."""
+        """Keras image layout: (H, W) greyscale becomes (H, W, 1); tabular stays (F,),
+        time-series windows (steps, features)."""
         s = self.sample_shape
-        return s + (1,) if len(s) == 2 else s
+        return s + (1,) if len(s) == 2 and self.is_image else s
 
 
 # ---------------------------------------------------------------------- loading
@@ -194,6 +217,10 @@ def load_dataset(spec: DataSpec) -> Dataset:
             raise DataError(f"Cannot load {KIND_LABELS[kind]}: {exc}") from exc
         name = KIND_LABELS[kind]
         classes = FASHION_NAMES if kind == "fashion_mnist" else tuple(str(i) for i in range(10))
+    elif kind in OWN_KINDS:
+        from desktop.training.own_data import load_own
+
+        return load_own(spec)[0]
     elif kind == "file":
         if not spec.path:
             raise DataError("Choose a data file first.")
