@@ -357,7 +357,11 @@ class GraphDocument(WiringMixin, SnapshotMixin):
                 raise GraphError(f"Meta value {k}={v!r} is invalid; expected plain text.")
         old = ({"dataset": self.training.dataset}, {k: self.meta.get(k) for k in meta})
         self.training = new
-        self.meta.update(meta)
+        for k, v in meta.items():  # None: the entry was absent (undo removes it again)
+            if v is None:
+                self.meta.pop(k, None)
+            else:
+                self.meta[k] = v
         self._changed("training")
         return old
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from desktop.panels.curves import BACKGROUND, FOREGROUND, TRAIN_COLOR, VAL_COLOR
@@ -88,8 +89,8 @@ class SeriesView(QWidget):
         t = np.arange(values.size)
         self.train_curve = self.plot.plot(t[:cut], values[:cut], pen=pg.mkPen(TRAIN_COLOR))
         self.test_curve = self.plot.plot(t[cut - 1:], values[cut - 1:], pen=pg.mkPen(VAL_COLOR))
-        self.plot.addItem(pg.InfiniteLine(cut, angle=90, pen=pg.mkPen("#8b949e",
-                                                                       style=2)))
+        self.plot.addItem(pg.InfiniteLine(cut, angle=90,
+                                          pen=pg.mkPen("#8b949e", style=Qt.DashLine)))
         others = ", ".join(ds.feature_names[1:]) or "none"
         self.summary.setText(
             f"<b>{d['target']}</b>: {values.size:,} rows. Windows of {ds.window} steps "
