@@ -152,11 +152,13 @@ class OwnDataOptions(QWidget):
             box.addItems(choices)
             box.setCurrentText(default)
             box.blockSignals(False)
-        if self.kind == "text":
-            short = [c for c in cols if c != self.text_column.currentText()]
-            self.target.setCurrentText(min(short, key=self._levels) if short else cols[-1])
-        if self.kind == "series" and numeric:
-            self.target.setCurrentText(numeric[0])
+        if self.kind == "text":  # labels: the last column with a few distinct values
+            labels = [c for c in cols if c != self.text_column.currentText()
+                      and 2 <= self._levels(c) <= 50]
+            self.target.setCurrentText(labels[-1] if labels else cols[-1])
+        if self.kind == "series" and numeric:  # a measured value, not a counter/index
+            measured = [c for c in numeric if not self._whole(c)]
+            self.target.setCurrentText((measured or numeric)[0])
         self.features.clear()
         for c in cols:
             item = QListWidgetItem(c)
@@ -177,6 +179,11 @@ class OwnDataOptions(QWidget):
     def _levels(self, col) -> int:
         j = self.table.columns.index(col)
         return len({r[j] for r in self.table.rows[:500]})
+
+    def _whole(self, col) -> bool:
+        j = self.table.columns.index(col)
+        cells = [r[j].strip() for r in self.table.rows[:500] if r[j].strip()]
+        return all(float(c) == int(float(c)) for c in cells)
 
     def _untick_target(self) -> None:
         target = self.target.currentText()
