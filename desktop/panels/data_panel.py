@@ -273,6 +273,7 @@ class DataPanel(QWidget):
             # Text, thumbnails, views and 'Fit network' must all describe the SAME data:
             # drop a held-back candidate from an earlier load, show the accepted set again.
             self.candidate = None
+            self._note_held_back(None)
             self._show_views(self.dataset, self.details)
             self.info.setText("Data not loaded." if self.dataset is None else self._describe(
                 self.dataset))
@@ -284,11 +285,22 @@ class DataPanel(QWidget):
         reason = self.fit_problem(ds)
         self.info.setText(self._describe(ds))
         if reason is not None:
+            self._note_held_back(f"The data panel holds back {ds.name}: {reason}")
             self._refuse(f"This data does not fit the network: {reason} "
                          "Click 'Fit network to data' to adapt the network, or choose "
                          "other data.")
             return
         self._accept(spec, ds, details)
+
+    def _note_held_back(self, text) -> None:
+        """The Problems list says why loaded data is not used (or stops saying it); the
+        shapes and classes it checks stay those of the accepted data."""
+        doc = self.get_document()
+        if doc is None:
+            return
+        shape, classes = doc.data_info or (None, None)
+        kept = self.dataset.warnings if self.dataset is not None else ()
+        doc.set_data_info(shape, classes, tuple(kept) + ((text,) if text else ()))
 
     def _refuse(self, text: str) -> None:
         self.message.setText(text)

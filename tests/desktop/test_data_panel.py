@@ -72,6 +72,8 @@ def test_data_that_does_not_fit_is_held_back_then_fit_network_is_one_undo(qtbot,
         pass
     accepted, message = blocker.args
     assert not accepted and "10 classes" in message and "outputs 3" in message
+    held = [p.message for p in win.document.problems() if p.severity == "warning"]
+    assert any("holds back Embedded sample" in t and "outputs 3" in t for t in held)
     assert ui.data_panel.dataset is None and ui.data_panel.candidate is not None
     doc = win.document
     in_id, out_id = "n1", "n4"
