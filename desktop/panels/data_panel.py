@@ -46,7 +46,7 @@ from desktop.panels.data_edits import (
     spec_from_document,
     spec_meta,
 )
-from desktop.panels.data_views import SeriesView, VocabularyView
+from desktop.panels.data_views import SeriesView, VocabularyView, describe_dataset
 from desktop.panels.results import image_pixmap
 from desktop.training.controller import StartRefused, input_and_output_nodes
 from desktop.training.data_source import (
@@ -327,16 +327,7 @@ class DataPanel(QWidget):
 
     @staticmethod
     def _describe(ds) -> str:
-        test = f", {len(ds.x_test):,} test" if ds.x_test is not None else ", no test set " \
-            "(results use the validation split)"
-        if ds.task == "regression":
-            what = f"regression of {ds.target_name or 'the target'}"
-        else:
-            names = ", ".join(ds.class_names[:6]) + (" ..." if len(ds.class_names) > 6 else "")
-            what = f"{ds.num_classes} classes ({names})"
-        return (f"<b>{ds.name}</b>: {len(ds.x_train):,} training samples{test}; "
-                f"sample shape {ds.sample_shape} (network input {ds.suggested_input_shape()}), "
-                f"{what}, dtype {ds.x_train.dtype}.")
+        return describe_dataset(ds)
 
     def fit_problem(self, ds) -> str | None:
         """Why ``ds`` cannot train the current network, or None when it fits."""

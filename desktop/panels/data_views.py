@@ -98,3 +98,17 @@ class SeriesView(QWidget):
             f"before {cut:,} (<span style='color:#5fa8ff'>blue</span>; validation is its "
             f"latest part), test: from row {cut:,} on "
             f"(<span style='color:#ffa03c'>orange</span>).")
+
+
+def describe_dataset(ds) -> str:
+    """The panel's one-paragraph summary of a loaded data set (rich text)."""
+    test = f", {len(ds.x_test):,} test" if ds.x_test is not None else ", no test set " \
+        "(results use the validation split)"
+    if ds.task == "regression":
+        what = f"regression of {ds.target_name or 'the target'}"
+    else:
+        names = ", ".join(ds.class_names[:6]) + (" ..." if len(ds.class_names) > 6 else "")
+        what = f"{ds.num_classes} classes ({names})"
+    return (f"<b>{ds.name}</b>: {len(ds.x_train):,} training samples{test}; "
+            f"sample shape {ds.sample_shape} (network input {ds.suggested_input_shape()}), "
+            f"{what}, dtype {ds.x_train.dtype}.")
