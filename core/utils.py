@@ -1,5 +1,6 @@
 """Keras' small utilities: ``to_categorical``, ``set_random_seed``, ``normalize``,
-``Progbar`` (as ``keras.utils.Progbar``), ``plot_model`` (``core.plotting``: SVG/PNG
+``Progbar`` (as ``keras.utils.Progbar``), ``image_dataset_from_directory``
+(numpy batches: ``core.datasets.image_folder``), ``plot_model`` (``core.plotting``: SVG/PNG
 without graphviz).
 
 >>> to_categorical([0, 2, 1]).tolist()
@@ -14,11 +15,12 @@ import random as _py_random
 import numpy as np
 
 from core.callbacks.progbar import Progbar
+from core.datasets.image_folder import image_dataset_from_directory
 from core.models.py_dataset import PyDataset
 from core.sequence_utils import pad_sequences, timeseries_dataset_from_array
 
-__all__ = ["Progbar", "PyDataset", "normalize", "pad_sequences", "plot_model",
-           "set_random_seed",
+__all__ = ["Progbar", "PyDataset", "image_dataset_from_directory", "normalize",
+           "pad_sequences", "plot_model", "set_random_seed",
            "timeseries_dataset_from_array", "to_categorical"]
 
 

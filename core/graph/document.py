@@ -84,6 +84,7 @@ class GraphDocument(WiringMixin, SnapshotMixin):
         self.weights: dict | None = None  # layer name -> list of arrays (Keras order)
         self.path: str | None = None
         self.data_info: tuple | None = None  # (input_shape, num_classes), from the data panel
+        self.data_warnings: tuple = ()  # data problems found at import (Problems list)
         self.groups: dict[str, dict] = {}  # nested models (core.graph.groups)
         self._next_id = 1
         self._in: dict[str, list[Edge]] = {}
@@ -361,11 +362,33 @@ class GraphDocument(WiringMixin, SnapshotMixin):
         self._changed("meta")
         return old
 
-    def set_data_info(self, input_shape, num_classes) -> None:
-        """What the chosen data set looks like (drives the data-related problems/fixes)."""
+    def set_data_source(self, dataset: str, **meta) -> tuple[dict, dict]:
+        """The data panel's one edit: ``training.dataset`` and the data's meta settings
+        together (one undo step); returns ``(old training, old meta)`` for undo."""
+        try:
+            new = self.training.replaced(dataset=dataset)
+        except ValueError as exc:
+            raise GraphError(str(exc)) from None
+        for k, v in meta.items():
+            if not isinstance(v, (str, int, float, bool, type(None))):
+                raise GraphError(f"Meta value {k}={v!r} is invalid; expected plain text.")
+        old = ({"dataset": self.training.dataset}, {k: self.meta.get(k) for k in meta})
+        self.training = new
+        for k, v in meta.items():  # None: the entry was absent (undo removes it again)
+            if v is None:
+                self.meta.pop(k, None)
+            else:
+                self.meta[k] = v
+        self._changed("training")
+        return old
+
+    def set_data_info(self, input_shape, num_classes, warnings=()) -> None:
+        """What the chosen data set looks like (drives the data-related problems/fixes);
+        ``warnings``: the data problems found at import (shown in the Problems list)."""
         shape = None if input_shape is None else tuple(int(d) for d in input_shape)
         classes = None if num_classes is None else int(num_classes)
         self.data_info = None if shape is None and classes is None else (shape, classes)
+        self.data_warnings = tuple(str(w) for w in warnings)
         self._changed("training")
 
     def fix_input_shape_from_data(self, shape, node_id=None):

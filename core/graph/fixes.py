@@ -168,10 +168,11 @@ def _warnings(doc, node, state):
 
 
 def _data_problems(doc, inputs):
+    # What the data panel found wrong with the data itself (imbalance, missing values...).
+    out = [Problem(None, w, (), "warning") for w in getattr(doc, "data_warnings", ())]
     if doc.data_info is None:
-        return []
+        return out
     shape, classes = doc.data_info
-    out = []
     if shape is not None and len(inputs) == 1:
         node = inputs[0]
         have = doc.state(node.id).output_shape

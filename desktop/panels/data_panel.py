@@ -1,10 +1,14 @@
 """The Data panel: choose the training data, see what it holds, fit the network to it.
 
-Sources: the embedded sample (default, offline), MNIST, Fashion-MNIST, or the user's
-own file (``.npz`` with x/y arrays, CSV with a label column, IDX images + labels).
-Reading happens on a ``QThreadPool`` thread; the panel shows sample count, sample
-shape, class count and example images. A file that cannot be read is refused
-with the reason and nothing in the project changes; data whose shape does not fit
+Sources: the embedded sample (default, offline), MNIST, Fashion-MNIST, the user's own
+file (``.npz`` with x/y arrays, CSV with a label column, IDX images + labels), and the
+user's own data with choices (``desktop.training.own_data``): an image folder with one
+sub-folder per class, a CSV table with a column picker, a text CSV (the vocabulary
+built is shown: size, coverage, token-count histogram) and a time-series CSV (plotted,
+split by time). Reading happens on a ``QThreadPool`` thread; the panel shows sample
+count, sample shape, class count and example images, and sends the data problems it
+found to the Problems list. A file that cannot be read is refused with the reason and
+nothing in the project or the panel changes; data whose shape does not fit
 the network is held back (not used for training) until the user clicks "Fit
 network to data", which sets the Input shape and the last Dense's units in ONE
 undo command.
@@ -16,6 +20,8 @@ undo command.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import (
@@ -31,42 +37,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.editor.commands import DocCommand, push_checked
+from desktop.panels.data_columns import OwnDataOptions
+from desktop.panels.data_edits import (
+    FitNetworkToDataCommand,
+    SetDataSourceCommand,
+    dataset_name,
+    push_edit,
+    spec_from_document,
+    spec_meta,
+)
+from desktop.panels.data_views import SeriesView, VocabularyView, describe_dataset
 from desktop.panels.results import image_pixmap
 from desktop.training.controller import StartRefused, input_and_output_nodes
 from desktop.training.data_source import (
     KIND_LABELS,
     KINDS,
+    OWN_KINDS,
     DataError,
     DataSpec,
-    load_dataset,
     prepare,
 )
 
 EXAMPLES = 18
 EXAMPLE_COLUMNS = 6
-
-
-class FitNetworkToDataCommand(DocCommand):
-    """Input shape and output units from the data, as one undo step."""
-
-    def __init__(self, doc, input_id, shape, output_id, units):
-        super().__init__(doc, "Fit network to data")
-        self.input_id, self.shape = input_id, [int(d) for d in shape]
-        self.output_id, self.units = output_id, units
-        self.old_shape = self.old_units = None
-
-    def _do(self):
-        with self.doc.batch():  # both or neither
-            self.old_shape = self.doc.fix_input_shape_from_data(self.shape, self.input_id)
-            if self.units is not None:
-                self.old_units = self.doc.set_config(self.output_id, "units", self.units)
-
-    def _undo(self):
-        with self.doc.batch():
-            if self.units is not None:
-                self.doc.set_config(self.output_id, "units", self.old_units)
-            self.doc.set_config(self.input_id, "shape", self.old_shape)
+CSV_KINDS = ("table", "text", "series")
+__all__ = ["DataPanel", "FitNetworkToDataCommand", "spec_from_document"]
 
 
 class _LoadSignals(QObject):
@@ -79,25 +74,15 @@ class _LoadTask(QRunnable):
         self.spec, self.generation, self.signals = spec, generation, signals
 
     def run(self):
+        from desktop.training.own_data import load_any
+
         try:
-            result = load_dataset(self.spec)
+            result = load_any(self.spec)  # (Dataset, details the panel shows)
         except DataError as exc:
             result = str(exc)
         except Exception as exc:  # any reader failure is a refusal with its reason
             result = f"{type(exc).__name__}: {exc}"
         self.signals.done.emit(self.generation, self.spec, result)
-
-
-def spec_from_document(doc) -> DataSpec:
-    name = doc.training.dataset or "sample"
-    meta = doc.meta
-    if name in KINDS and name != "file":
-        return DataSpec(kind=name, path=str(meta.get("data_path") or ""),
-                        validation_split=doc.training.validation_split)
-    return DataSpec(kind="file", path=name, labels_path=str(meta.get("data_labels_path") or ""),
-                    test_path=str(meta.get("data_test_path") or ""),
-                    label_column=str(meta.get("data_label_column") or "-1"),
-                    validation_split=doc.training.validation_split)
 
 
 class DataPanel(QWidget):
@@ -113,7 +98,8 @@ class DataPanel(QWidget):
         self.undo_stack = undo_stack
         self.push = push  # the window's checked route (push_edit), when there is one
         self.dataset = None      # accepted: fits the network, used for training
-        self.candidate = None    # loaded but does not fit yet
+        self.details: dict = {}  # what the panel shows about ``dataset`` (vocabulary...)
+        self.candidate = None    # (spec, Dataset, details): loaded but does not fit yet
         self._generation = 0
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
@@ -126,15 +112,17 @@ class DataPanel(QWidget):
             self.source.addItem(KIND_LABELS[k], k)
         self.path = QLineEdit()
         self.path.setObjectName("dataPath")
-        self.path.setPlaceholderText("data file (.npz, .csv, IDX images)")
-        browse = QPushButton("Browse...")
-        browse.clicked.connect(self._browse)
+        self.path.editingFinished.connect(self._path_edited)
+        self.browse = QPushButton("Browse...")
+        self.browse.setObjectName("browseData")
+        self.browse.clicked.connect(self._browse)
         self.labels_path = QLineEdit()
         self.labels_path.setPlaceholderText("IDX labels file (IDX only)")
         self.test_path = QLineEdit()
         self.test_path.setPlaceholderText("optional separate test file")
         self.label_column = QLineEdit("-1")
         self.label_column.setToolTip("CSV label column: a name from the header or an index")
+        self.options = OwnDataOptions()
         self.load_button = QPushButton("Load")
         self.load_button.setObjectName("loadDataButton")
         self.load_button.clicked.connect(lambda: self.load(self.current_spec()))
@@ -150,13 +138,19 @@ class DataPanel(QWidget):
         self.message.setObjectName("dataMessage")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b03a2e;")
+        self.warnings = QLabel("")
+        self.warnings.setObjectName("dataWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #e3b341;")
         self.examples = QWidget()
         self.examples_grid = QGridLayout(self.examples)
         self.examples_grid.setSpacing(2)
+        self.vocabulary_view = VocabularyView()
+        self.series_view = SeriesView()
 
         file_row = QHBoxLayout()
         file_row.addWidget(self.path, 1)
-        file_row.addWidget(browse)
+        file_row.addWidget(self.browse)
         self.file_box = QWidget()
         fl = self.file_form = QFormLayout(self.file_box)
         fl.setContentsMargins(0, 0, 0, 0)
@@ -169,14 +163,15 @@ class DataPanel(QWidget):
         buttons.addWidget(self.fit_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.source)
-        lay.addWidget(self.file_box)
+        for w in (self.source, self.file_box, self.options):
+            lay.addWidget(w)
         lay.addLayout(buttons)
-        lay.addWidget(self.info)
-        lay.addWidget(self.message)
-        lay.addWidget(self.examples)
+        for w in (self.info, self.message, self.warnings, self.examples,
+                  self.vocabulary_view, self.series_view):
+            lay.addWidget(w)
         lay.addStretch(1)
         self.source.currentIndexChanged.connect(lambda _i: self._source_changed())
+        self._show_views(None, {})
         self._source_changed()
 
     # ------------------------------------------------------------------ input
@@ -187,30 +182,60 @@ class DataPanel(QWidget):
         self.file_box.setVisible(kind != "sample")
         for row in (1, 2, 3):
             self.file_form.setRowVisible(row, kind == "file")
+        self.file_form.labelForField(self.file_form.itemAt(0, QFormLayout.FieldRole)
+                                     .layout()).setText("Folder" if kind == "image_folder"
+                                                        else "File")
+        self.browse.setText("Open image folder..." if kind == "image_folder" else "Browse...")
+        self.options.setVisible(kind in OWN_KINDS)
+        self.options.set_kind(kind)
         self.path.setPlaceholderText({
             "file": "data file (.npz, .csv, IDX images)",
             "mnist": "optional: a local mnist.npz",
             "fashion_mnist": "optional: folder with the four Fashion-MNIST IDX files",
-        }.get(kind, ""))
+            "image_folder": "folder with one sub-folder of images per class",
+        }.get(kind, "CSV file with a header line" if kind in CSV_KINDS else ""))
 
     def _browse(self):
-        if self.source.currentData() == "fashion_mnist":
-            path = QFileDialog.getExistingDirectory(self, "Folder with the Fashion-MNIST files")
+        kind = self.source.currentData()
+        if kind in ("fashion_mnist", "image_folder"):
+            title = ("Image folder (one sub-folder per class)" if kind == "image_folder"
+                     else "Folder with the Fashion-MNIST files")
+            path = QFileDialog.getExistingDirectory(self, title)
         else:
             path, _ = QFileDialog.getOpenFileName(
                 self, "Choose a data file", "",
+                "CSV files (*.csv *.csv.gz *.txt);;All files (*)" if kind in CSV_KINDS else
                 "Data files (*.npz *.csv *.csv.gz *-ubyte *-ubyte.gz *.idx*);;All files (*)")
         if path:
             self.path.setText(path)
+            self._path_edited()
+
+    def _path_edited(self) -> None:
+        """A CSV for the column picker: preview its first rows and offer its columns."""
+        if self.source.currentData() not in CSV_KINDS or not self.path.text().strip():
+            return
+        from core.datasets.table_data import peek_table
+
+        path = self.path.text().strip()
+        if self.options.table is not None and self.options.table.path == path:
+            return
+        try:
+            self.options.show_table(peek_table(path))
+        except (ValueError, OSError) as exc:
+            self.message.setText(f"Cannot read the columns: {exc}")
+            return
+        self.message.setText("")
 
     def current_spec(self) -> DataSpec:
         doc = self.get_document()
         split = doc.training.validation_split if doc is not None else 0.1
-        return DataSpec(kind=self.source.currentData(), path=self.path.text().strip(),
+        kind = self.source.currentData()
+        extra = self.options.fields() if kind in OWN_KINDS else {}
+        return DataSpec(kind=kind, path=self.path.text().strip(),
                         labels_path=self.labels_path.text().strip(),
                         test_path=self.test_path.text().strip(),
                         label_column=self.label_column.text().strip() or "-1",
-                        validation_split=split)
+                        validation_split=split, **extra)
 
     def show_spec(self, spec: DataSpec) -> None:
         self.source.setCurrentIndex(max(0, self.source.findData(spec.kind)))
@@ -218,6 +243,10 @@ class DataPanel(QWidget):
         self.labels_path.setText(spec.labels_path)
         self.test_path.setText(spec.test_path)
         self.label_column.setText(spec.label_column)
+        if spec.kind in CSV_KINDS:
+            self._path_edited()
+        if spec.kind in OWN_KINDS:
+            self.options.show_fields(spec)
 
     def load_from_document(self) -> None:
         doc = self.get_document()
@@ -241,61 +270,64 @@ class DataPanel(QWidget):
             return  # a newer load was started; this one is stale
         self.load_button.setEnabled(True)
         if isinstance(result, str):
+            # Text, thumbnails, views and 'Fit network' must all describe the SAME data:
+            # drop a held-back candidate from an earlier load, show the accepted set again.
+            self.candidate = None
+            self._note_held_back(None)
+            self._show_views(self.dataset, self.details)
             self.info.setText("Data not loaded." if self.dataset is None else self._describe(
                 self.dataset))
             self._refuse(f"Refused: {result}")
             return
-        self.candidate = (spec, result)
-        self._show_examples(result)
-        reason = self.fit_problem(result)
-        self.info.setText(self._describe(result))
+        ds, details = result
+        self.candidate = (spec, ds, details)
+        self._show_views(ds, details)
+        reason = self.fit_problem(ds)
+        self.info.setText(self._describe(ds))
         if reason is not None:
+            self._note_held_back(f"The data panel holds back {ds.name}: {reason}")
             self._refuse(f"This data does not fit the network: {reason} "
                          "Click 'Fit network to data' to adapt the network, or choose "
                          "other data.")
             return
-        self._accept(spec, result)
+        self._accept(spec, ds, details)
+
+    def _note_held_back(self, text) -> None:
+        """The Problems list says why loaded data is not used (or stops saying it); the
+        shapes and classes it checks stay those of the accepted data."""
+        doc = self.get_document()
+        if doc is None:
+            return
+        shape, classes = doc.data_info or (None, None)
+        kept = self.dataset.warnings if self.dataset is not None else ()
+        doc.set_data_info(shape, classes, tuple(kept) + ((text,) if text else ()))
 
     def _refuse(self, text: str) -> None:
         self.message.setText(text)
         self.loadFinished.emit(False, text)
 
-    def _accept(self, spec, ds) -> None:
+    def _accept(self, spec, ds, details) -> None:
         doc = self.get_document()
-        self.dataset, self.candidate = ds, None
+        self.dataset, self.details, self.candidate = ds, details, None
         if doc is not None:
             if getattr(self, "_remember", True):
                 self._remember_spec(doc, spec)
-            doc.set_data_info(ds.suggested_input_shape(), ds.num_classes)
+            classes = ds.num_classes if ds.task == "classification" else None
+            doc.set_data_info(ds.suggested_input_shape(), classes, ds.warnings)
         self.message.setText("")
         self.datasetChanged.emit(ds)
         self.loadFinished.emit(True, self._describe(ds))
 
     def _remember_spec(self, doc, spec: DataSpec) -> None:
-        from desktop.training.settings_form import SetTrainingCommand
-
-        name = spec.path if spec.kind == "file" else spec.kind
-        if doc.training.dataset != name:
-            cmd = SetTrainingCommand(doc, {"dataset": name})
-            if self.push is not None:
-                self.push(cmd)
-            elif self.undo_stack is not None:
-                push_checked(self.undo_stack, cmd)
-            else:
-                cmd.do_first()
-        if spec.kind == "file":
-            doc.set_meta(data_labels_path=spec.labels_path, data_test_path=spec.test_path,
-                         data_label_column=spec.label_column)
-        elif spec.kind != "sample" and (doc.meta.get("data_path") or "") != spec.path:
-            doc.set_meta(data_path=spec.path)
+        """The data choice into the project: ONE command through the checked route."""
+        name, meta = dataset_name(spec), spec_meta(spec)
+        if doc.training.dataset == name and all(doc.meta.get(k) == v for k, v in meta.items()):
+            return
+        push_edit(SetDataSourceCommand(doc, name, meta), self.push, self.undo_stack)
 
     @staticmethod
     def _describe(ds) -> str:
-        test = f", {len(ds.x_test):,} test" if ds.x_test is not None else ", no test set " \
-            "(results use the validation split)"
-        return (f"<b>{ds.name}</b>: {len(ds.x_train):,} training samples{test}; "
-                f"sample shape {ds.sample_shape} (network input {ds.suggested_input_shape()}), "
-                f"{ds.num_classes} classes, dtype {ds.x_train.dtype}.")
+        return describe_dataset(ds)
 
     def fit_problem(self, ds) -> str | None:
         """Why ``ds`` cannot train the current network, or None when it fits."""
@@ -312,7 +344,8 @@ class DataPanel(QWidget):
             return None  # the network itself has errors; the problems list says which
         try:
             n = min(len(ds.x_train), 8)  # a few rows are enough to check shapes/labels
-            small = type(ds)(ds.name, ds.x_train[:n], ds.y_train, None, None, ds.class_names)
+            small = dataclasses.replace(ds, x_train=ds.x_train[:n], y_train=ds.y_train[:n],
+                                        x_test=None, y_test=None)
             prepare(small, tuple(in_shape[1:]), int(out_shape[-1]), doc.training.loss, 0.0)
         except DataError as exc:
             return str(exc)
@@ -322,10 +355,11 @@ class DataPanel(QWidget):
     def fit_network_to_data(self) -> str | None:
         """One undo command: Input shape and output Dense units from the loaded data."""
         doc = self.get_document()
-        pending = self.candidate or ((None, self.dataset) if self.dataset is not None else None)
+        pending = self.candidate or ((None, self.dataset, self.details)
+                                     if self.dataset is not None else None)
         if doc is None or pending is None:
             return "Load data first."
-        spec, ds = pending
+        spec, ds, details = pending
         try:
             in_id, out_id = input_and_output_nodes(doc)
         except StartRefused as exc:
@@ -333,35 +367,42 @@ class DataPanel(QWidget):
             return str(exc)
         out_node = doc.nodes[out_id]
         units = None
-        if out_node.type == "Dense" and doc.training.loss.endswith("categorical_crossentropy"):
-            if out_node.config.get("units") != ds.num_classes:
-                units = ds.num_classes
+        if out_node.type == "Dense":
+            want = (ds.num_classes if doc.training.loss.endswith("categorical_crossentropy")
+                    else 1 if ds.task == "regression" else None)
+            if want and out_node.config.get("units") != want:
+                units = want
         cmd = FitNetworkToDataCommand(doc, in_id, ds.suggested_input_shape(), out_id, units)
-        if self.push is not None:
-            reason = self.push(cmd)
-        elif self.undo_stack is not None:
-            reason = push_checked(self.undo_stack, cmd)
-        else:
-            try:
-                cmd.do_first()
-                reason = None
-            except ValueError as exc:
-                reason = str(exc)
+        reason = push_edit(cmd, self.push, self.undo_stack)
         if reason:
             self.message.setText(f"Cannot fit the network to the data: {reason}")
             return reason
         if spec is not None and self.fit_problem(ds) is None:
-            self._accept(spec, ds)
+            self._accept(spec, ds, details)
         self.info.setText(self._describe(ds))
         return None
 
     # --------------------------------------------------------------- examples
+    def _show_views(self, ds, details) -> None:
+        """Thumbnails, vocabulary or series plot, and warnings: all of ``ds``."""
+        self._show_examples(ds)
+        kind = details.get("kind") if ds is not None else None
+        self.vocabulary_view.setVisible(kind == "text")
+        self.series_view.setVisible(kind == "series")
+        if kind == "text":
+            self.vocabulary_view.show_details(details)
+        elif kind == "series":
+            self.series_view.show_details(details, ds)
+        warnings = tuple(ds.warnings) if ds is not None else ()
+        self.warnings.setText("".join(f"⚠ {w}<br>" for w in warnings))
+        self.warnings.setVisible(bool(warnings))
+
     def _show_examples(self, ds) -> None:
         while self.examples_grid.count():
             w = self.examples_grid.takeAt(0).widget()
             if w is not None:
                 w.deleteLater()
-        if not ds.is_image:
+        if ds is None or not ds.is_image:
             return
         from desktop.training.data_source import scale_inputs
 
@@ -378,4 +419,3 @@ class DataPanel(QWidget):
     def shutdown(self) -> None:
         self._generation += 1
         self.pool.waitForDone(10000)
-

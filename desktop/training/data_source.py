@@ -14,17 +14,24 @@ refuses with a ``DataError`` that says why.
 
 from __future__ import annotations
 
+import urllib.error
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-KINDS = ("sample", "mnist", "fashion_mnist", "file")
+KINDS = ("sample", "mnist", "fashion_mnist", "file", "image_folder", "table", "text",
+         "series")
+OWN_KINDS = ("image_folder", "table", "text", "series")  # desktop.training.own_data
 KIND_LABELS = {
     "sample": "Embedded sample (offline)",
     "mnist": "MNIST digits",
     "fashion_mnist": "Fashion-MNIST",
     "file": "My file (.npz / .csv / IDX)",
+    "image_folder": "My image folder (one sub-folder per class)",
+    "table": "My CSV table (choose the columns)",
+    "text": "My text CSV (a text and a label column)",
+    "series": "My time-series CSV",
 }
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot")
@@ -44,6 +51,17 @@ class DataSpec:
     test_path: str = ""       # optional separate test file of the same format
     label_column: str = "-1"  # CSV: column name, or an index like "-1" (last column)
     validation_split: float = 0.1
+    # The user's own data (OWN_KINDS; see desktop.training.own_data):
+    image_size: tuple = (28, 28)       # image folder: (height, width) after resizing
+    color_mode: str = "grayscale"      # image folder: "grayscale" | "rgb"
+    feature_columns: tuple = ()        # table / series: the input columns
+    target_column: str = ""            # table / series: what is predicted; text: the label
+    text_column: str = ""              # text: the column holding the texts
+    task: str = "auto"                 # table: "auto" | "classification" | "regression"
+    window: int = 24                   # series: steps per input window
+    horizon: int = 1                   # series: steps ahead of the window's end
+    max_tokens: int = 20000            # text: the largest vocabulary
+    sequence_length: int = 0           # text: tokens per sample (0: 95th percentile)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +73,9 @@ class DataSpec:
         if not isinstance(d, dict):
             return cls()
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for k in ("image_size", "feature_columns"):  # JSON gives lists back
+            if isinstance(known.get(k), list):
+                known[k] = tuple(known[k])
         spec = cls(**known)
         if spec.kind not in KINDS:
             spec.kind = "sample"
@@ -181,10 +202,25 @@ def load_dataset(spec: DataSpec) -> Dataset:
         mod = getattr(datasets, kind)
         try:
             (xtr, ytr), (xte, yte) = (mod.load_data(spec.path) if spec.path else mod.load_data())
+        except OSError as exc:
+            if not isinstance(exc.__cause__, urllib.error.URLError):
+                raise DataError(f"Cannot load {KIND_LABELS[kind]}: {exc}") from exc
+            # Offline / server unreachable: say so plainly instead of urllib's raw
+            # "<urlopen error [Errno -3] ...>" text, and say how to work without the network.
+            file = "mnist.npz" if kind == "mnist" else "the four Fashion-MNIST .gz files"
+            raise DataError(
+                f"Cannot download {KIND_LABELS[kind]}: the computer seems to be offline or "
+                f"the server cannot be reached. Put {file} in ~/.keras/datasets, or type the "
+                "folder that holds it in the path box, or choose the embedded sample."
+            ) from exc
         except Exception as exc:
             raise DataError(f"Cannot load {KIND_LABELS[kind]}: {exc}") from exc
         name = KIND_LABELS[kind]
         classes = FASHION_NAMES if kind == "fashion_mnist" else tuple(str(i) for i in range(10))
+    elif kind in OWN_KINDS:
+        from desktop.training.own_data import load_own
+
+        return load_own(spec)[0]
     elif kind == "file":
         if not spec.path:
             raise DataError("Choose a data file first.")

@@ -72,6 +72,8 @@ def test_data_that_does_not_fit_is_held_back_then_fit_network_is_one_undo(qtbot,
         pass
     accepted, message = blocker.args
     assert not accepted and "10 classes" in message and "outputs 3" in message
+    held = [p.message for p in win.document.problems() if p.severity == "warning"]
+    assert any("holds back Embedded sample" in t and "outputs 3" in t for t in held)
     assert ui.data_panel.dataset is None and ui.data_panel.candidate is not None
     doc = win.document
     in_id, out_id = "n1", "n4"
@@ -115,4 +117,68 @@ def test_fashion_mnist_from_a_local_folder_is_remembered(qtbot, shared_data):
     assert win.document.training.dataset == "fashion_mnist"
     assert win.document.meta["data_path"] == folder
     assert win.document.data_info == ((28, 28, 1), 10)
+    ui.shutdown()
+
+
+def _thumb_images(panel):
+    grid = panel.examples_grid
+    return [grid.itemAt(i).widget().pixmap().toImage() for i in range(grid.count())]
+
+
+def test_refused_load_shows_the_accepted_data_with_its_own_thumbnails(qtbot, tmp_path):
+    """Defect 12: a held-back (unfit) file's thumbnails stayed next to the accepted
+    data's text after a later load was refused."""
+    from desktop.panels.results import image_pixmap
+    from desktop.training.data_source import scale_inputs
+
+    win = make_host(qtbot)
+    ui = win.training_ui
+    panel = ui.data_panel
+    wait_data(qtbot, ui)
+    accepted = panel.dataset
+    own = _thumb_images(panel)
+    assert own and own[0] == image_pixmap(scale_inputs(accepted.x_train[0]), size=36).toImage()
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "other.npz", x=rng.integers(0, 255, (20, 8, 8), dtype=np.uint8),
+             y=rng.integers(0, 3, 20))  # 8x8 images do not fit the 28x28 CNN: held back
+    with qtbot.waitSignal(panel.loadFinished, timeout=10000) as blocker:
+        panel.load(DataSpec(kind="file", path=str(tmp_path / "other.npz")))
+    assert not blocker.args[0] and panel.candidate is not None
+    assert _thumb_images(panel) != own
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with qtbot.waitSignal(panel.loadFinished, timeout=10000) as blocker:
+        panel.load(DataSpec(kind="file", path=str(tmp_path / "broken.npz")))
+    assert not blocker.args[0]
+    assert accepted.name in panel.info.text()
+    assert _thumb_images(panel) == own  # the thumbnails match the text again
+    assert panel.candidate is None  # 'Fit network' cannot act on data no longer shown
+    ui.shutdown()
+
+
+def test_mnist_offline_says_so_plainly(qtbot, tmp_path, monkeypatch):
+    """Defect 12: offline, the MNIST choice showed urllib's raw '<urlopen error ...>'."""
+    import urllib.error
+    import urllib.request
+
+    from core.datasets import mnist
+
+    def offline(*a, **k):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(mnist, "find_local", lambda path="mnist.npz": None)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    win = make_host(qtbot)
+    ui = win.training_ui
+    wait_data(qtbot, ui)
+    panel = ui.data_panel
+    before = (win.document.training.to_dict(), dict(win.document.meta), panel.dataset)
+    panel.source.setCurrentIndex(panel.source.findData("mnist"))
+    with qtbot.waitSignal(panel.loadFinished, timeout=10000) as blocker:
+        panel.load_button.click()
+    accepted, message = blocker.args
+    assert not accepted
+    assert "urlopen" not in message and "Errno" not in message
+    assert "offline" in message and "mnist.npz" in message
+    assert (win.document.training.to_dict(), dict(win.document.meta), panel.dataset) == before
     ui.shutdown()
