@@ -190,6 +190,16 @@ class Functional(Model):
         self.input_names = [t._keras_history[0].name for t in self.inputs]
 
     @property
+    def input(self):
+        """The inputs as given to the constructor (Keras: ``_inputs_struct``)."""
+        return self._nested_inputs
+
+    @property
+    def output(self):
+        """The outputs as given to the constructor (Keras: ``_outputs_struct``)."""
+        return self._nested_outputs
+
+    @property
     def layers(self):
         return list(self._all_layers)
 

@@ -226,3 +226,18 @@ def test_no_input_gradient_below_the_first_trainable_layer():
                 tape.watch(xs)
             y = first(xs, training=True)
         assert tape.needs_grad(y) is watched
+
+
+def test_functional_input_and_output_are_the_constructor_structures():
+    """Keras 3: ``model.input``/``model.output`` give what the model was built from (a
+    lone tensor, a list, a dict), as the guides read them (``model.output`` raised)."""
+    from core.layers import Dense, Input
+    from core.models import Model
+
+    a, b = Input((3,), name="a"), Input((2,), name="b")
+    h = Dense(4)(a)
+    single = Model(a, h)
+    assert single.input is a and single.output is h
+    pair = Model({"a": a, "b": b}, [h, Dense(1)(b)])
+    assert pair.input == {"a": a, "b": b}
+    assert isinstance(pair.output, list) and pair.output[0] is h
