@@ -21,9 +21,9 @@ from __future__ import annotations
 from core.callbacks import CallbackList
 from core.models import batch_stream as bs
 from core.models import data_adapter as da
-from core.models.blas_threads import blas_threads_for_call
 from core.models.predictor import Predictor
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
+from core.runtime import engine_call
 
 
 class Trainer(Predictor):
@@ -220,7 +220,7 @@ class Trainer(Predictor):
             da.check_input_shapes(self.name, [], expected, xs)
 
     # -------------------------------------------------------------------- fit
-    @blas_threads_for_call
+    @engine_call()
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -315,7 +315,7 @@ class Trainer(Predictor):
         return lambda cbs: self._test_loop(*held_out, batch_size, cbs, validation_steps)
 
     # ---------------------------------------------------------------- evaluate
-    @blas_threads_for_call
+    @engine_call()
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         if not self.compiled:
@@ -374,7 +374,7 @@ class Trainer(Predictor):
         return logs
 
     # -------------------------------------------------------------- on_batch
-    @blas_threads_for_call
+    @engine_call()
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         if not self.compiled:
@@ -385,7 +385,7 @@ class Trainer(Predictor):
         self._step.train_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
-    @blas_threads_for_call
+    @engine_call()
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before "
