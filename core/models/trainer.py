@@ -21,6 +21,7 @@ from __future__ import annotations
 from core.callbacks import CallbackList
 from core.models import batch_stream as bs
 from core.models import data_adapter as da
+from core.models import evaluate_fast
 from core.models.predictor import Predictor
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
 from core.runtime import engine_call
@@ -344,6 +345,8 @@ class Trainer(Predictor):
     def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None) -> dict:
         n = len(xs[0])
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
+        if total > 0 and self._step is not None and evaluate_fast.applies(self, xs):
+            return evaluate_fast.test_loop(self, xs, ys, sw, batch_size, total, cbs)
         batches = (([a[s:s + batch_size] for a in xs], [a[s:s + batch_size] for a in ys],
                     da.weights_like([w[s:s + batch_size] for w in da.weights_as_list(sw)],
                                     sw))
