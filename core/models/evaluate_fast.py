@@ -9,8 +9,9 @@ with the model's ``_infer`` (plain layers' ``forward`` directly; see
 ``test_step`` runs them, so the logs are those of the step-by-step loop.
 
 Not used (the caller runs its step-by-step loop) for several inputs, a subclass that
-overrides ``call``, a ``compute_loss`` override, layers with an activity regularizer
-(their penalty rides on ``Layer.__call__``) or masks, or a model without a compiled loss.
+overrides ``call`` or ``test_step``, a ``compute_loss`` override, layers with an
+activity regularizer (their penalty rides on ``Layer.__call__``) or masks, or a model
+without a compiled loss.
 
 >>> import numpy as np
 >>> from core.layers import Dense
@@ -42,6 +43,9 @@ def applies(model, xs) -> bool:
         return False
     if model._step is not None and model._step.custom_loss:
         return False
+    from core.models.trainer import Trainer
+    if getattr(type(model), "test_step", None) is not getattr(Trainer, "test_step", None):
+        return False  # a user's test_step (Keras' public hook) is what evaluate runs
     if any(loss is None for loss in model._resolved_losses):
         return False
     for layer in _all_layers(model):
