@@ -96,6 +96,10 @@ def mlp_epoch(kind: str, samples: int) -> float:
 
 
 def _child(args):
+    sys.path.insert(0, REPO)
+    from core import runtime
+
+    runtime.configure(blas_threads=args.blas_threads)
     if args.child == "micro":
         print(json.dumps(micro()))
     else:
@@ -103,13 +107,11 @@ def _child(args):
 
 
 def _run(child, samples, threads):
-    # One BLAS thread for both: fit's thread heuristic (core/models/blas_threads.py)
-    # finds a model's products through ``layer.kernel`` only, so a user layer that
-    # names its weight ``w`` would otherwise train with two threads, which on a small
-    # product or a busy machine costs more than all of the ops' overhead.
-    env = dict(os.environ, NETWEAVER_BLAS_THREADS=str(threads))
+    # The same BLAS thread count for both (core.runtime applies it to every layer,
+    # built-in or written with core.ops).
     out = subprocess.run([sys.executable, __file__, "--child", child, "--samples",
-                          str(samples)], capture_output=True, text=True, check=True, env=env)
+                          str(samples), "--blas-threads", str(threads)],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

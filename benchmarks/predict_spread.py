@@ -3,7 +3,7 @@
 ``train_speed.py`` reports the best of 5 predict calls per framework; this script
 shows how those calls spread (min, p10, p50, p90, max over ``--calls`` calls), for
 the engine on its usual path, for the engine with batches one at a time
-(``NETWEAVER_BLAS_THREADS=2``), and for PyTorch CPU with the same thread count when
+(``core.runtime.configure(blas_threads=2)``), and for PyTorch CPU with the same thread count when
 it is installed. Each runs in its own process, untrained weights (speed does not
 depend on them), batch 256.
 
@@ -62,9 +62,12 @@ def run(framework, calls):
                 return [torch.softmax(model(x[i:i + BATCH]), 1)
                         for i in range(0, len(x), BATCH)]
         return _times(predict, calls)
+    from core import runtime
     from core.layers import Dense, Dropout, Flatten
     from core.models import Sequential
 
+    if framework == "core-serial":  # multi-threaded BLAS: predict runs batches in turn
+        runtime.configure(blas_threads=2)
     model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
                         Dropout(0.2), Dense(10, activation="softmax")])
     return _times(lambda: model.predict(xt, batch_size=BATCH, verbose=0), calls)
@@ -84,13 +87,8 @@ def main():
     print(f"Fashion-MNIST MLP predict, 10,000 images, batch {BATCH}, {args.calls} calls (ms)")
     print(f"{'':12} {'min':>6} {'p10':>6} {'p50':>6} {'p90':>6} {'max':>6}")
     for name in args.frameworks.split(","):
-        env = dict(os.environ)
-        if name == "core-serial":
-            env["NETWEAVER_BLAS_THREADS"] = "2"
-        child = "core" if name.startswith("core") else name
-        proc = subprocess.run([sys.executable, __file__, "--child", child,
-                               "--calls", str(args.calls)], capture_output=True, text=True,
-                              env=env)
+        proc = subprocess.run([sys.executable, __file__, "--child", name,
+                               "--calls", str(args.calls)], capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{name:12} failed: {proc.stderr.strip().splitlines()[-1:]}")
             continue

@@ -4,17 +4,25 @@ Trains three models for one epoch each — the MLP (Flatten, Dense 128 relu,
 Dropout 0.2, Dense 10 softmax; batch 32), the seed CNN (Conv2D 32 3x3 relu,
 MaxPooling2D 2, Flatten, Dense 128 relu, Dense 10 softmax; batch 128) and the
 deeper CNN (Conv 32, Pool, Conv 64, Pool, Conv 64, Flatten, Dense 64, Dense 10;
-batch 128) — with Adam, and prints seconds per epoch, samples/s, predict
-throughput (fastest of 5 predict calls) and peak memory. Each (framework, model)
-pair runs in its own subprocess so the memory peaks (RSS high-water mark) are
-separate, with the same
-thread count (``--threads``, default 2). The PyTorch loop is the idiomatic one
-(random permutation, index the tensors, zero_grad/forward/backward/step, and a
-running loss and accuracy like Keras' logs).
+batch 128) — with Adam, then times predict and evaluate over the 10,000 test
+images (fastest of 5 calls each). The engine runs in three variants of what its
+process imports first (``core``; ``numpy``, as most scripts start; numpy and
+torch), PyTorch once; every (framework, variant, model) run is its own process
+(separate memory peaks, RSS high-water mark), the runs alternate, and each cell
+is the median of ``--repeats`` (default 3). Printed per model: seconds per
+epoch and the ratio to PyTorch, the training arithmetic's GFLOP/s beside
+numpy's sgemm rate measured before and after the model's runs, predict and
+evaluate times and ratios, peak memory and ratio, and the load average when
+each run started (the reference machine is shared). No environment variables
+are set for the engine's processes: it sets its thread policy itself
+(``core.runtime``). PyTorch uses ``--threads`` (default 2); its loop is the
+idiomatic one (random permutation, index the tensors, zero_grad/forward/
+backward/step, and a running loss and accuracy like Keras' logs).
 
 Usage::
 
-    python benchmarks/train_speed.py            # full 60,000 training images
+    python benchmarks/train_speed.py            # full 60,000 training images, 3 runs
+    python benchmarks/train_speed.py --n 12000 --repeats 3 --variants numpy
     python benchmarks/train_speed.py --quick    # first 10,000 images
     python benchmarks/train_speed.py --models mlp --frameworks core
     python benchmarks/train_speed.py --profile  # per-step overhead of the engine
@@ -99,10 +107,28 @@ def run_core(name, n):
     train = time.perf_counter() - t0
     pred = _best_of(PREDICT_REPEATS, lambda: model.predict(xt, batch_size=PREDICT_BATCH,
                                                            verbose=0))
-    acc = model.evaluate(xt, yt, batch_size=PREDICT_BATCH, verbose=0)[1]
-    return {"epoch_s": train, "predict_s": pred, "n": len(x), "n_test": len(xt),
-            "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": warm,
-            "train_acc": hist.history["accuracy"][-1], "test_acc": acc}
+    scores = []
+    ev = _best_of(PREDICT_REPEATS, lambda: scores.append(
+        model.evaluate(xt, yt, batch_size=PREDICT_BATCH, verbose=0)))
+    return {"epoch_s": train, "predict_s": pred, "evaluate_s": ev, "n": len(x),
+            "n_test": len(xt), "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": warm,
+            "train_acc": hist.history["accuracy"][-1], "test_acc": scores[-1][1],
+            "train_flop": training_flop(model) * len(x)}
+
+
+def training_flop(model) -> float:
+    """Floating-point operations of one training sample: 2 per multiply-add of each
+    Dense/Conv2D forward product, times 3 (forward, input gradient, weight gradient)."""
+    import math
+
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        rows = math.prod(d for d in layer.output_shape[1:-1] if d)
+        total += 2 * rows * math.prod(kernel.shape)
+    return 3.0 * total
 
 
 def profile_overhead(steps=2000):
@@ -202,23 +228,94 @@ def run_torch(name, n, threads):
                         for i in range(0, len(xt), PREDICT_BATCH)]
     pred = _best_of(PREDICT_REPEATS, predict)
     acc = float((torch.cat(preds).argmax(1) == yt).float().mean())
-    return {"epoch_s": train, "predict_s": pred, "n": len(x), "n_test": len(xt),
-            "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": 0.0,
+
+    def evaluate():  # Keras' evaluate: mean loss and accuracy over the test batches
+        with torch.no_grad():
+            loss, hits = 0.0, 0
+            for i in range(0, len(xt), PREDICT_BATCH):
+                out, yb = model(xt[i:i + PREDICT_BATCH]), yt[i:i + PREDICT_BATCH]
+                loss += float(F.cross_entropy(out, yb, reduction="sum"))
+                hits += int((out.argmax(1) == yb).sum())
+        return loss / len(xt), hits / len(xt)
+    ev = _best_of(PREDICT_REPEATS, evaluate)
+    return {"epoch_s": train, "predict_s": pred, "evaluate_s": ev, "n": len(x),
+            "n_test": len(xt), "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": 0.0,
             "train_acc": correct / seen, "test_acc": acc}
 
 
 # --------------------------------------------------------------------- main
-def _child(framework, name, n, threads):
-    env = dict(os.environ)
-    env["NUMBA_NUM_THREADS"] = str(threads)
-    env.setdefault("OPENBLAS_NUM_THREADS", str(threads))
-    env.setdefault("OMP_NUM_THREADS", str(threads))
+VARIANTS = ("core", "numpy", "numpy+torch")  # what the engine's process imports first
+
+
+def _import_first(variant):
+    """As a user's script starts: ``import core``, ``import numpy`` or numpy and torch."""
+    if variant == "core":
+        sys.path.insert(0, REPO)
+        import core  # noqa: F401
+    else:
+        import numpy  # noqa: F401
+        if variant == "numpy+torch":
+            import torch  # noqa: F401
+
+
+def gemm_rate(size=1024, repeats=20) -> dict:
+    """numpy's float32 GEMM (size^3) in GFLOP/s, best of ``repeats``, with numpy's own
+    thread count and with one thread (what the engine gives BLAS during fit)."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    out = {}
+    for label, limit in (("default", None), ("1 thread", 1)):
+        with threadpool_limits(limit, "blas"):
+            a @ a
+            out[label] = 2 * size ** 3 / _best_of(repeats, lambda: a @ a) / 1e9
+    return out
+
+
+def _child(framework, name, n, threads, variant="numpy"):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, name,
-           "--n", str(n), "--threads", str(threads)]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+           "--n", str(n), "--threads", str(threads), "--first", variant]
+    load = os.getloadavg()[0]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{framework}/{name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]), load=load)
+
+
+def _median(values):
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def _report(name, runs, gemm):
+    """One model's table: medians per variant, ratios vs torch, GFLOP/s, loads."""
+    med = {key: {k: _median([r[k] for r in rs]) for k in
+                 ("epoch_s", "predict_s", "evaluate_s", "peak_mb", "load")}
+           for key, rs in runs.items() if rs}
+    t = med.get("torch")
+    print(f"\n{name} (batch {BATCH[name]}), median of {len(next(iter(runs.values())))} "
+          f"runs; numpy sgemm {gemm['default']:.0f} GFLOP/s ({gemm['1 thread']:.0f} on "
+          "one thread)")
+    print(f"{'variant':16} {'s/epoch':>8} {'xtorch':>6} {'GFLOP/s':>7} {'%gemm':>5} "
+          f"{'predict':>8} {'xtorch':>6} {'evaluate':>8} {'xtorch':>6} {'peak MB':>7} "
+          f"{'xtorch':>6} {'load':>5}")
+    for key, m in med.items():
+        flop = runs[key][0].get("train_flop")
+        rate = flop / m["epoch_s"] / 1e9 if flop else None
+        rates = f"{rate:7.1f} {100 * rate / gemm['default']:5.0f}" if rate else " " * 13
+        ratios = {k: f"{m[k] / t[k]:6.2f}" if t and key != "torch" else " " * 6
+                  for k in ("epoch_s", "predict_s", "evaluate_s", "peak_mb")}
+        print(f"{key:16} {m['epoch_s']:8.2f} {ratios['epoch_s']} {rates} "
+              f"{m['predict_s'] * 1e3:6.1f}ms {ratios['predict_s']} "
+              f"{m['evaluate_s'] * 1e3:6.1f}ms {ratios['evaluate_s']} {m['peak_mb']:7.0f} "
+              f"{ratios['peak_mb']} {m['load']:5.1f}", flush=True)
+    core = [med[f"core/{v}"]["epoch_s"] for v in VARIANTS if f"core/{v}" in med]
+    if len(core) > 1:
+        print(f"{'':16} import variants: slowest/fastest epoch {max(core) / min(core):.3f}")
+    for key, rs in runs.items():
+        print(f"{'':16} {key}: epochs " + ", ".join(f"{r['epoch_s']:.2f}" for r in rs)
+              + f"; test acc {rs[-1]['test_acc']:.4f}")
 
 
 def main(argv=None):
@@ -226,11 +323,15 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="train on 10,000 images only")
     ap.add_argument("--models", default="mlp,cnn,deep")
     ap.add_argument("--frameworks", default="core,torch")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="what the engine's process imports first")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per cell (median)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--profile", action="store_true",
                     help="also measure the engine's per-step overhead (cProfile by file)")
     ap.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    ap.add_argument("--first", default="numpy", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     n = args.n or (10_000 if args.quick else 60_000)
     if args.profile:
@@ -238,6 +339,15 @@ def main(argv=None):
         return
     if args.worker:
         fw, name = args.worker
+        if fw == "gemm":
+            print(json.dumps(gemm_rate()))
+            return
+        if fw == "core":
+            _import_first(args.first)
+            sys.path.insert(0, REPO)
+            from core import runtime
+            if args.threads != runtime.cores():
+                runtime.configure(kernel_threads=args.threads)
         res = run_core(name, n) if fw == "core" else run_torch(name, n, args.threads)
         print(json.dumps(res))
         return
@@ -248,24 +358,20 @@ def main(argv=None):
         except ImportError:
             print("torch is not importable: measuring core only")
             frameworks = [f for f in frameworks if f != "torch"]
-    print(f"Fashion-MNIST, {n} training images, 1 epoch, Adam, {args.threads} thread(s)")
-    header = (f"{'model':6} {'framework':9} {'batch':>5} {'s/epoch':>8} {'samples/s':>10} "
-              f"{'predict/s':>10} {'peak MB':>8} {'test acc':>8}")
-    print(header)
-    print("-" * len(header))
+    variants = [v for v in args.variants.split(",") if "torch" in frameworks or "torch" not in v]
+    cells = [("core", v) for v in variants if "core" in frameworks]
+    cells += [("torch", "numpy+torch")] if "torch" in frameworks else []
+    print(f"Fashion-MNIST, {n} training images, 1 epoch, Adam, {args.threads} thread(s); "
+          f"load average at start {os.getloadavg()[0]:.1f}")
     for name in args.models.split(","):
-        results = {}
-        for fw in frameworks:
-            r = _child(fw, name, n, args.threads)
-            results[fw] = r
-            print(f"{name:6} {fw:9} {BATCH[name]:5d} {r['epoch_s']:8.2f} "
-                  f"{r['n'] / r['epoch_s']:10.0f} {r['n_test'] / r['predict_s']:10.0f} "
-                  f"{r['peak_mb']:8.0f} {r['test_acc']:8.4f}", flush=True)
-        if "core" in results and "torch" in results:
-            c, t = results["core"], results["torch"]
-            print(f"{'':6} ratio core/torch: time {c['epoch_s'] / t['epoch_s']:.2f}x, "
-                  f"predict time {c['predict_s'] / t['predict_s']:.2f}x, "
-                  f"peak memory {c['peak_mb'] / t['peak_mb']:.2f}x", flush=True)
+        gemm = [_child("gemm", name, n, args.threads)]
+        runs = {("torch" if fw == "torch" else f"core/{v}"): [] for fw, v in cells}
+        for r in range(args.repeats):  # alternate: each repeat starts one cell later
+            for fw, v in cells[r % len(cells):] + cells[:r % len(cells)]:
+                key = "torch" if fw == "torch" else f"core/{v}"
+                runs[key].append(_child(fw, name, n, args.threads, v))
+        gemm.append(_child("gemm", name, n, args.threads))
+        _report(name, runs, {k: min(g[k] for g in gemm) for k in gemm[0]})
 
 
 if __name__ == "__main__":

@@ -8,28 +8,16 @@ Submodules load on first use so ``import core`` stays fast::
 """
 
 import importlib
-import os
-import sys
 
-# OpenBLAS' idle threads spin for ~2^28 cycles (0.1 s) after each call, fighting numba's
-# kernels for the cores; 2^18 cycles (0.1 ms) lets them catch the next product of a run
-# of matmuls (predict: 12.4 vs 14.3 ms over 10k images at 2^4) without taking the cores
-# from the kernels after it (seed CNN epoch 3.0-3.1 s at 2^18 and 2^4, 3.6-3.8 s at
-# 2^22; benchmarks/train_speed.py). Only effective when core is imported before numpy
-# (OpenBLAS reads it when it loads); harmless otherwise.
-try:  # what OpenBLAS reads (or read, if numpy came first: unset means its default, 28)
-    OPENBLAS_SPIN_LOG2 = int(os.environ.get("OPENBLAS_THREAD_TIMEOUT",
-                                            "28" if "numpy" in sys.modules else "18"))
-except ValueError:
-    OPENBLAS_SPIN_LOG2 = 28
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
+# No environment writes here: the thread policy is applied at run time by core.runtime,
+# so it holds whatever the script imported first (numpy, torch...).
 
 __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "autodiff", "backend", "callbacks", "config", "constraints", "datasets",
     "graph", "initializers", "kernels", "layers", "losses", "metrics", "models", "ops",
-    "optimizers", "random", "regularizers", "saving", "utils",
+    "optimizers", "random", "regularizers", "runtime", "saving", "utils",
 )
 
 # ``keras.Input``, ``keras.Sequential`` ... : name -> the module that defines it, imported

@@ -29,22 +29,15 @@ DEAD = 255  # as conv_pool.DEAD (not imported: conv_pool imports this module)
 
 @contextmanager
 def one_blas_thread():
-    """OpenBLAS on one thread for these skinny, memory-bound products. With two, each
-    product waits for the second thread to be scheduled: on the shared box at load 9.6
-    the filter-gradient product took 1666 ms a call with two threads, 28 ms with one
-    (seed CNN, batch 128)."""
-    from core.models import blas_threads  # ctypes only; no model code runs
+    """These skinny, memory-bound products run under the engine's BLAS policy
+    (``core.runtime``: one thread by default). With two, each product waits for the
+    second thread to be scheduled: on the shared box at load 9.6 the filter-gradient
+    product took 1666 ms a call with two threads, 28 ms with one (seed CNN, batch 128).
+    Inside fit/predict the policy is already on; a direct call gets it here."""
+    from core.runtime import engine_call
 
-    blas_threads.blas_threads()  # finds OpenBLAS once
-    api = blas_threads._api
-    n = api[0]() if api else 1
-    if n > 1:
-        api[1](1)
-    try:
+    with engine_call():
         yield
-    finally:
-        if n > 1:
-            api[1](n)
 
 
 def columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):

@@ -28,7 +28,7 @@ import weakref
 
 import numpy as np
 
-from core import backend, safety
+from core import backend, runtime, safety
 from core.autodiff import current_grad_step
 from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, traced_output_shape
@@ -303,9 +303,9 @@ class Layer:
         buf = var.grad_buffer()
         step = current_grad_step()
         if var.grad_step == step or a.dtype != buf.dtype or b.dtype != buf.dtype:
-            self.write_grad(var, a @ b)
+            self.write_grad(var, runtime.matmul(a, b))
         else:
-            np.matmul(a, b, out=buf)
+            runtime.matmul(a, b, out=buf)
             var.grad_step = step
 
     # -------------------------------------------------------------- computation

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations
+from core import activations, runtime
 from core.kernels import conv as conv_kernels
 from core.layers.base import Layer
 from core.layers.kernel_bias import KernelBias
@@ -275,7 +275,7 @@ class Conv2D(KernelBias, Layer):
         for b0, b1 in blocks:
             r0, r1 = b0 * rpi, b1 * rpi
             zb = z[r0:r1]
-            np.matmul(self._columns(x, b0, b1, cols, pads, rpi), w2, out=zb)
+            runtime.matmul(self._columns(x, b0, b1, cols, pads, rpi), w2, out=zb)
             if self.use_bias and self._pointwise():
                 zb += self.bias.value
             yb, cache = self.activation.forward(zb, inplace=True)
@@ -315,15 +315,15 @@ class Conv2D(KernelBias, Layer):
             dz = self.activation.backward(act_cache, dy[r0:r1])
             colsb = kept_cols if kept_cols is not None else \
                 self._columns(x, b0, b1, cols, pads, rpi)
-            gw += colsb.T @ dz     # kernel rows, then the bias row (ones column)
+            gw += runtime.matmul(colsb.T, dz)    # kernel rows, then the bias row (ones column)
             if db is not None:
                 db += dz.sum(axis=0)
             if need_input_grad:
                 if pointwise:
-                    np.matmul(dz, w2.T, out=dx[b0:b1].reshape(-1, c))
+                    runtime.matmul(dz, w2.T, out=dx[b0:b1].reshape(-1, c))
                 else:
                     dcb = dcols[:r1 - r0]
-                    np.matmul(dz, w2.T, out=dcb)
+                    runtime.matmul(dz, w2.T, out=dcb)
                     (sh, sw), (dh, dw) = self.strides, self.dilation_rate
                     conv_kernels.col2im(dcb, kh, kw, sh, sw, dh, dw, *pads, dx[b0:b1])
         self.write_grad(self.kernel, gw[:k].reshape(self.kernel.shape))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations
+from core import activations, runtime
 from core.kernels import activations as _act_kernels
 from core.kernels import checks as _checks
 from core.layers.base import Layer
@@ -61,7 +61,7 @@ class Dense(KernelBias, Layer):
 
     def forward(self, inputs, training=False):
         x2 = inputs.reshape(-1, inputs.shape[-1])
-        y, cache, _ = self._activate(inputs, x2, x2 @ self.kernel.value)
+        y, cache, _ = self._activate(inputs, x2, runtime.matmul(x2, self.kernel.value))
         return y, cache
 
     def forward_reporting_finite(self, inputs):
@@ -73,7 +73,8 @@ class Dense(KernelBias, Layer):
         to a number.
         """
         x2 = inputs.reshape(-1, inputs.shape[-1])
-        y, _, finite = self._activate(inputs, x2, x2 @ self.kernel.value, report=True)
+        z = runtime.matmul(x2, self.kernel.value)
+        y, _, finite = self._activate(inputs, x2, z, report=True)
         return y, finite
 
     def _activate(self, inputs, x2, z, report=False):
@@ -105,7 +106,7 @@ class Dense(KernelBias, Layer):
             self.write_grad(self.bias, dz.sum(axis=0))
         if not need_input_grad:
             return None
-        return (dz @ self.kernel.value.T).reshape(inputs.shape)
+        return runtime.matmul(dz, self.kernel.value.T).reshape(inputs.shape)
 
     def get_config(self):
         config = super().get_config()

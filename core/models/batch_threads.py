@@ -4,10 +4,10 @@ Why: a model of Dense layers spends ~80 % of ``predict`` in one BLAS product per
 layer and batch. OpenBLAS splitting each product over two threads hands work off
 twice per call and leaves the second core idle through everything between the
 products (bias, activations, the check, Python). Whole batches on every core, each
-with single-threaded BLAS, keep both cores busy: measured on the 2-core target, the
-Fashion-MNIST MLP's predict over 10,000 images (batch 256) took 8.9-9.6 ms this way
-against 9.9-11.0 ms batch after batch (``benchmarks/train_speed.py`` has the figures
-against PyTorch).
+with single-threaded BLAS (``core.runtime``'s default policy), keep both cores busy:
+measured on the 2-core target, the Fashion-MNIST MLP's predict over 10,000 images
+(batch 256) took 8.9-9.6 ms this way against 9.9-11.0 ms batch after batch
+(``benchmarks/train_speed.py`` has the figures against PyTorch).
 
 Each thread takes the next batch number from one shared counter and writes its
 outputs into that batch's own rows of the preallocated result; nothing else is
@@ -28,11 +28,10 @@ allocate its outputs and keep no buffers between calls (``Layer.reentrant_infere
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from core.models.blas_threads import one_blas_thread
+from core import runtime
 
 MIN_BATCHES = 3  # fewer: handing work to a thread (~50 us) costs more than it saves
 MAX_THREADS = 8
@@ -43,10 +42,7 @@ _pool_lock = threading.Lock()
 
 def cores() -> int:
     """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return runtime.cores()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -59,33 +55,30 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def idle_blas_threads_sleep() -> bool:
-    """Whether OpenBLAS' idle threads sleep within ~0.1 ms of their last product. With
-    its default (0.1 s of spinning, when numpy was imported before core) a thread left
-    spinning by the last multi-threaded product takes a core from the batches."""
-    import core
-
-    return core.OPENBLAS_SPIN_LOG2 <= 20
+def single_threaded_blas() -> bool:
+    """Whether BLAS runs on one thread under the engine's policy and can be driven
+    (``core.runtime``): batches on every core next to multi-threaded BLAS products
+    would put two threads on each core."""
+    return runtime.blas_threads() == 1
 
 
 def run(total: int, work, deliver=None, threads: int | None = None, alone: int = 1) -> bool:
     """Run ``work(b)`` for every batch ``0 <= b < total``: the first ``alone`` on the
     calling thread before any other starts (predict's batch 0 sizes the results), the
     rest on ``threads`` threads (default: one per core), the calling thread among
-    them, with OpenBLAS on one thread throughout. ``deliver(b)`` runs on the calling
-    thread, in order, for every batch once its work is done. The first exception from
-    any thread stops the others after their current batch and is raised here.
+    them, with BLAS on one thread throughout (the engine call's policy). ``deliver(b)``
+    runs on the calling thread, in order, for every batch once its work is done. The
+    first exception from any thread stops the others after their current batch and is
+    raised here.
 
     Returns False, having run nothing, when fewer than two threads would run, there
-    are fewer than ``MIN_BATCHES`` to share, or BLAS threads cannot be set to one or
-    would spin (``idle_blas_threads_sleep``); the caller then runs them in turn.
+    are fewer than ``MIN_BATCHES`` to share, or BLAS is not single-threaded
+    (``single_threaded_blas``); the caller then runs them in turn.
     """
     threads = min(threads or cores(), MAX_THREADS, total - alone)
-    if threads < 2 or total - alone < MIN_BATCHES or not idle_blas_threads_sleep():
+    if threads < 2 or total - alone < MIN_BATCHES or not single_threaded_blas():
         return False
-    with one_blas_thread() as blas:
-        if not blas.active:
-            return False
+    with runtime.parallel_region():
         for b in range(alone):
             work(b)
             if deliver is not None:
@@ -98,14 +91,16 @@ def run(total: int, work, deliver=None, threads: int | None = None, alone: int =
         def loop(on_caller: bool):
             nxt = alone
             try:
-                for b in counter:
-                    if b >= total or stop.is_set():
-                        break
-                    work(b)
-                    done[b] = True
-                    while on_caller and deliver is not None and nxt < total and done[nxt]:
-                        deliver(nxt)
-                        nxt += 1
+                with runtime.parallel_region():  # (thread-local: each pool thread too)
+                    for b in counter:
+                        if b >= total or stop.is_set():
+                            break
+                        work(b)
+                        done[b] = True
+                        while on_caller and deliver is not None and nxt < total and \
+                                done[nxt]:
+                            deliver(nxt)
+                            nxt += 1
             except BaseException as e:  # re-raised on the caller's thread below
                 errors.append(e)
                 stop.set()

@@ -29,7 +29,7 @@ from core.kernels.checks import all_finite
 from core.models import batch_stream as bs
 from core.models import batch_threads
 from core.models import data_adapter as da
-from core.models.blas_threads import blas_threads_for_call
+from core.runtime import engine_call
 
 
 class FiniteInputs:
@@ -80,7 +80,7 @@ class FiniteInputs:
 
 
 class Predictor:
-    @blas_threads_for_call
+    @engine_call()
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         batch_size = da.check_count("batch_size", batch_size, 32)
         if bs.is_stream(x):
@@ -174,7 +174,7 @@ class Predictor:
         """Whether several threads may run inference at once (``Sequential`` overrides)."""
         return False
 
-    @blas_threads_for_call
+    @engine_call()
     def predict_on_batch(self, x):
         xs, _, _, _ = self._prepare(x, None, None, None, "predict_on_batch")
         preds = self(xs[0] if len(xs) == 1 else xs, training=False)

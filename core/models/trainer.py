@@ -21,10 +21,11 @@ from __future__ import annotations
 from core.callbacks import CallbackList
 from core.models import batch_stream as bs
 from core.models import data_adapter as da
+from core.models import evaluate_fast
 from core.models import train_step as ts
-from core.models.blas_threads import blas_threads_for_call
 from core.models.predictor import Predictor
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
+from core.runtime import engine_call
 
 
 class Trainer(Predictor):
@@ -221,7 +222,7 @@ class Trainer(Predictor):
             da.check_input_shapes(self.name, [], expected, xs)
 
     # -------------------------------------------------------------------- fit
-    @blas_threads_for_call
+    @engine_call()
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -324,7 +325,7 @@ class Trainer(Predictor):
         return lambda cbs: self._test_loop(*held_out, batch_size, cbs, validation_steps)
 
     # ---------------------------------------------------------------- evaluate
-    @blas_threads_for_call
+    @engine_call()
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         if not self.compiled:
@@ -353,6 +354,8 @@ class Trainer(Predictor):
     def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None) -> dict:
         n = len(xs[0])
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
+        if total > 0 and self._step is not None and evaluate_fast.applies(self, xs):
+            return evaluate_fast.test_loop(self, xs, ys, sw, batch_size, total, cbs)
         batches = (([a[s:s + batch_size] for a in xs], [a[s:s + batch_size] for a in ys],
                     da.weights_like([w[s:s + batch_size] for w in da.weights_as_list(sw)],
                                     sw))
@@ -389,7 +392,7 @@ class Trainer(Predictor):
         return logs
 
     # -------------------------------------------------------------- on_batch
-    @blas_threads_for_call
+    @engine_call()
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         if not self.compiled:
@@ -404,7 +407,7 @@ class Trainer(Predictor):
         self._step.train_step(xs, ys, sw)
         return self._batch_result(return_dict)
 
-    @blas_threads_for_call
+    @engine_call()
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         if not self.compiled:
             raise ValueError(f"You must call compile() on model '{self.name}' before "

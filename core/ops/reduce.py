@@ -12,6 +12,7 @@ import builtins
 
 import numpy as np
 
+from core import runtime
 from core.ops.contract import contract
 from core.ops.engine import primitive, run
 
@@ -36,7 +37,7 @@ def _keep(g, shape, axis, keepdims):
 
 # ------------------------------------------------------------------ products
 def _matmul_f(x, y):
-    return np.matmul(x, y), (x, y)
+    return runtime.matmul(x, y), (x, y)
 
 
 def _matmul_b(c, g, need):
@@ -52,12 +53,12 @@ def _matmul_b(c, g, need):
     if y.ndim == 1:
         g2 = np.expand_dims(g2, -1)
     if need[0]:
-        gx = np.matmul(g2, np.swapaxes(y2, -1, -2))
+        gx = runtime.matmul(g2, np.swapaxes(y2, -1, -2))
         gx = gx.reshape(gx.shape[:-2] + (gx.shape[-1],)) if x.ndim == 1 else gx
         if x.ndim == 1:
             gx = gx.reshape(-1, x.shape[0]).sum(0)
     if need[1]:
-        gy = np.matmul(np.swapaxes(x2, -1, -2), g2)
+        gy = runtime.matmul(np.swapaxes(x2, -1, -2), g2)
         if y.ndim == 1:
             gy = gy.reshape(-1, y.shape[0]).sum(0)
     return [gx, gy]

@@ -2,8 +2,9 @@
 and the NaN/inf check that the first Dense reports (``core.models.predictor.FiniteInputs``).
 
 Each test states which path it takes: ``threads_on`` makes the concurrent path
-available as on a 2-core machine where core was imported before numpy, and the
-tests assert that it really ran, so none of them can pass on the serial path alone.
+available as on a 2-core machine (single-threaded BLAS, the runtime's default policy),
+``serial`` asks the runtime for two BLAS threads (no batches on threads then), and the
+tests assert which really ran, so none of them can pass on the serial path alone.
 """
 
 import threading
@@ -12,19 +13,17 @@ import time
 import numpy as np
 import pytest
 
+from core import runtime
 from core.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, Reshape
 from core.models import Sequential, batch_threads
-from core.models.blas_threads import blas_threads, one_blas_thread
 
-pytestmark = pytest.mark.skipif(blas_threads() is None,
+pytestmark = pytest.mark.skipif(runtime.blas_threads() is None,
                                 reason="needs an OpenBLAS whose thread count can be set")
 
 
 @pytest.fixture
 def threads_on(monkeypatch):
     """The concurrent path as on the 2-core target; counts the runs that took it."""
-    monkeypatch.delenv("NETWEAVER_BLAS_THREADS", raising=False)
-    monkeypatch.setattr(batch_threads, "idle_blas_threads_sleep", lambda: True)
     monkeypatch.setattr(batch_threads, "cores", lambda: 2)
     runs = []
     real = batch_threads.run
@@ -35,6 +34,13 @@ def threads_on(monkeypatch):
         return ran
     monkeypatch.setattr(batch_threads, "run", counted)
     return runs
+
+
+@pytest.fixture
+def serial():
+    """``serial()`` switches the runtime to two BLAS threads (restored after the test)."""
+    yield lambda: runtime.configure(blas_threads=2)
+    runtime.configure(blas_threads=1)
 
 
 def _mlp(seed=0):
@@ -55,13 +61,13 @@ def _reference(model, x):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def test_batches_on_threads_equal_the_formula_and_the_serial_run(threads_on, monkeypatch):
+def test_batches_on_threads_equal_the_formula_and_the_serial_run(threads_on, serial):
     model = _mlp()
     x = np.random.default_rng(1).random((1003, 6, 5)).astype("float32")
     got = model.predict(x, batch_size=16, verbose=0)
     assert threads_on == [True]
     np.testing.assert_allclose(got, _reference(model, x), rtol=2e-5, atol=1e-6)
-    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "1")  # the user's count: serial
+    serial()  # multi-threaded BLAS: batches in turn
     serial = model.predict(x, batch_size=16, verbose=0)
     assert threads_on == [True, False]
     np.testing.assert_allclose(got, serial, rtol=1e-6, atol=1e-7)
@@ -127,42 +133,36 @@ def test_an_error_in_a_batch_reaches_the_caller_and_stops_the_rest(threads_on):
             raise RuntimeError("batch 5 failed")
         done.append(b)
 
-    with pytest.raises(RuntimeError, match="batch 5 failed"):
+    with pytest.raises(RuntimeError, match="batch 5 failed"), runtime.engine_call():
         batch_threads.run(100, work)
     assert 0 in done and len(done) < 20  # the others stopped after their current batch
     assert len(where) == 1
 
 
-def test_run_declines_when_it_cannot_help(threads_on, monkeypatch):
-    assert batch_threads.run(3, lambda b: None) is False  # 2 batches to share: too few
-    monkeypatch.setattr(batch_threads, "cores", lambda: 1)
-    assert batch_threads.run(50, lambda b: None) is False
-    monkeypatch.setattr(batch_threads, "cores", lambda: 2)
-    monkeypatch.setattr(batch_threads, "idle_blas_threads_sleep", lambda: False)
-    assert batch_threads.run(50, lambda b: None) is False
-
-
-def test_one_blas_thread_sets_and_restores_the_count(monkeypatch):
-    monkeypatch.delenv("NETWEAVER_BLAS_THREADS", raising=False)
-    before = blas_threads()
-    with one_blas_thread() as blas:
-        assert blas.active and blas_threads() == 1
-    assert blas_threads() == before
-    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "2")
-    with one_blas_thread() as blas:
-        assert not blas.active and blas_threads() == before
+def test_run_declines_when_it_cannot_help(threads_on, serial, monkeypatch):
+    with runtime.engine_call():
+        assert batch_threads.run(50, lambda b: None) is True
+        assert batch_threads.run(3, lambda b: None) is False  # 2 batches to share: too few
+        monkeypatch.setattr(batch_threads, "cores", lambda: 1)
+        assert batch_threads.run(50, lambda b: None) is False
+        monkeypatch.setattr(batch_threads, "cores", lambda: 2)
+    serial()
+    with runtime.engine_call():  # two BLAS threads: batches on threads would oversubscribe
+        assert batch_threads.run(50, lambda b: None) is False
+    runtime.configure(blas_threads=1)
+    assert batch_threads.run(50, lambda b: None) is (runtime.blas_threads() == 1)
 
 
 # ------------------------------------------------------------ the NaN/inf check
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("concurrent", [True, False])
 def test_non_finite_input_in_a_late_batch_names_the_sample(bad, concurrent, threads_on,
-                                                           monkeypatch):
+                                                           serial):
     """Later batches are vouched for by the first Dense's pre-activations (a NaN or inf
     anywhere in a sample makes its whole row non-finite), before the ReLU that would
     map NaN to 0; the error is fit's, with the first bad sample's index."""
     if not concurrent:
-        monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "1")
+        serial()
     model = _mlp()
     x = np.random.default_rng(4).random((500, 6, 5)).astype("float32")
     x[777 % 500, 3, 2] = bad

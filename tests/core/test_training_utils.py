@@ -48,65 +48,6 @@ def test_normalize_unit_l2_rows():
     np.testing.assert_allclose(utils.normalize(x, axis=0, order=1)[:, 1], [1.0, 0.0])
 
 
-def test_blas_thread_override_during_fit_is_restored(monkeypatch):
-    from core.callbacks import LambdaCallback
-    from core.models.blas_threads import blas_threads, training_blas_threads
-    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "1")
-    before = blas_threads()
-    if before is None:
-        pytest.skip("no controllable OpenBLAS in this numpy build")
-    seen = []
-    model = Sequential([Dense(2, input_shape=(3,))])
-    model.compile(optimizer="sgd", loss="mse")
-    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0,
-              callbacks=[LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(
-                  blas_threads()))])
-    assert seen == [1]
-    assert blas_threads() == before
-    with training_blas_threads():
-        with training_blas_threads():
-            assert blas_threads() == 1
-        assert blas_threads() == 1
-    assert blas_threads() == before
-    monkeypatch.delenv("NETWEAVER_BLAS_THREADS")
-    with training_blas_threads():  # no override: the count is left alone
-        assert blas_threads() == before
-
-
-def test_blas_threads_follow_the_largest_matrix_product(monkeypatch):
-    """Small products get one BLAS thread during fit/predict/on_batch; large ones keep
-    the count; NETWEAVER_BLAS_THREADS wins over both."""
-    from core.callbacks import LambdaCallback
-    from core.layers import Conv2D, Flatten
-    from core.models.blas_threads import SMALL_MATMUL, blas_threads, largest_matmul
-    monkeypatch.delenv("NETWEAVER_BLAS_THREADS", raising=False)
-    mlp = Sequential([Flatten(input_shape=(28, 28)), Dense(128), Dense(10)])
-    assert largest_matmul(mlp, 32) == 32 * 784 * 128
-    cnn = Sequential([Conv2D(32, 3, input_shape=(28, 28, 1)), Flatten(), Dense(128)])
-    assert largest_matmul(cnn, 128) == 128 * 26 * 26 * 32 * 128  # the Dense: 5408 x 128
-    assert largest_matmul(Sequential([Flatten()]), 32) is None  # unbuilt, no kernel
-    before = blas_threads()
-    if before is None:
-        pytest.skip("no controllable OpenBLAS in this numpy build")
-    seen = []
-    spy = LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(blas_threads()))
-    mlp.compile(optimizer="sgd", loss="mse")
-    x, y = np.zeros((64, 28, 28), "float32"), np.zeros((64, 10), "float32")
-    mlp.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[spy])
-    assert set(seen) == {1}
-    assert blas_threads() == before
-    big = 2 * SMALL_MATMUL // (784 * 128) + 1  # a batch whose product is above the line
-    seen.clear()
-    mlp.fit(x[:1].repeat(big, 0), y[:1].repeat(big, 0), batch_size=big, verbose=0,
-            callbacks=[spy])
-    assert seen == [before]
-    monkeypatch.setenv("NETWEAVER_BLAS_THREADS", "3")
-    seen.clear()
-    mlp.fit(x, y, batch_size=32, verbose=0, callbacks=[spy])
-    assert set(seen) == {3}
-    assert blas_threads() == before
-
-
 def test_predict_later_batches_match_the_checked_first_batch_path():
     """predict runs batch 0 through every Layer.__call__ check and later batches
     through the layers' forward directly; both must be inference (Dropout off,

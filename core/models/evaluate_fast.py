@@ -1,0 +1,107 @@
+"""``evaluate`` and fit's validation over in-memory arrays on ``predict``'s fast path.
+
+The first batch runs the full test step (``CompiledStep.test_step``: every
+``Layer.__call__`` check, and it makes the step). Later batches compute their outputs
+with the model's ``_infer`` (plain layers' ``forward`` directly; see
+``core.models.inference``), on one thread per core when every layer is
+``reentrant_inference`` (``core.models.batch_threads``), and the losses, metrics and
+``on_test_batch_end`` hooks then run on the calling thread in batch order, exactly as
+``test_step`` runs them, so the logs are those of the step-by-step loop.
+
+Not used (the caller runs its step-by-step loop) for several inputs, a subclass that
+overrides ``call`` or ``test_step``, a ``compute_loss`` override, layers with an
+activity regularizer (their penalty rides on ``Layer.__call__``) or masks, or a model
+without a compiled loss.
+
+>>> import numpy as np
+>>> from core.layers import Dense
+>>> from core.models import Sequential
+>>> model = Sequential([Dense(2, input_shape=(3,))])
+>>> model.compile(optimizer="sgd", loss="mse")
+>>> round(model.evaluate(np.zeros((8, 3)), np.zeros((8, 2)), batch_size=2, verbose=0), 3)
+0.0
+"""
+
+from __future__ import annotations
+
+from core.models import batch_threads
+from core.models import data_adapter as da
+
+
+def _all_layers(model):
+    stack, seen = list(getattr(model, "layers", None) or []), []
+    while stack:
+        layer = stack.pop()
+        seen.append(layer)
+        stack.extend(getattr(layer, "layers", None) or [])
+    return seen
+
+
+def applies(model, xs) -> bool:
+    """Whether ``model``'s test batches after the first may take ``_infer``."""
+    if len(xs) != 1 or type(model).call is not getattr(type(model), "_infer_matches", None):
+        return False
+    if model._step is not None and model._step.custom_loss:
+        return False
+    from core.models.trainer import Trainer
+    if getattr(type(model), "test_step", None) is not getattr(Trainer, "test_step", None):
+        return False  # a user's test_step (Keras' public hook) is what evaluate runs
+    if any(loss is None for loss in model._resolved_losses):
+        return False
+    for layer in _all_layers(model):
+        if getattr(layer, "activity_regularizer", None) is not None:
+            return False
+        if getattr(layer, "_creates_masks", lambda: False)():
+            return False  # masks (and the losses they weight) ride on Layer.__call__
+    return True
+
+
+def _as_list(preds):
+    if isinstance(preds, dict):  # as CompiledStep._call_model
+        return list(preds.values())
+    return list(preds) if isinstance(preds, (list, tuple)) else [preds]
+
+
+def test_loop(model, xs, ys, sw, batch_size, total, cbs) -> dict:
+    """The logs of ``total`` test batches of ``batch_size`` (see the module docstring)."""
+    step = model._step
+    step.reset()
+    want_end = cbs.wants("on_test_batch_end")
+    want_begin = cbs.wants("on_test_batch_begin")
+    n = len(xs[0])
+    weights = da.weights_as_list(sw)
+    outputs = [None] * total
+
+    def batch(b):
+        s, e = b * batch_size, min((b + 1) * batch_size, n)
+        return ([a[s:e] for a in ys], da.weights_like([w[s:e] for w in weights], sw), s, e)
+
+    def work(b):
+        by, bsw, s, e = batch(b)
+        if b == 0:
+            step.test_step([xs[0][s:e]], by, bsw)
+        else:  # kept until deliver(b): reentrant layers allocate their outputs per call
+            outputs[b] = _as_list(model._infer(xs[0][s:e]))
+
+    def deliver(b):
+        if b > 0:
+            by, bsw, _, _ = batch(b)
+            preds, outputs[b] = outputs[b], None
+            loss, _ = step._losses(by, preds, bsw, False, want_grad=False)
+            loss += step._penalty()  # (no activity penalties: applies() said so)
+            step.loss_sum += loss * len(preds[0])
+            step.count += len(preds[0])
+            step._update_metrics(by, preds)
+        if want_end:
+            cbs.on_test_batch_end(b, step.logs())
+
+    cbs.on_test_begin()
+    if not (not want_begin and model._reentrant_inference()
+            and batch_threads.run(total, work, deliver)):
+        for b in range(total):
+            cbs.on_test_batch_begin(b)
+            work(b)
+            deliver(b)
+    logs = step.logs()
+    cbs.on_test_end(logs)
+    return logs

@@ -1,0 +1,158 @@
+"""``core.runtime``: the thread policy holds in every engine call, for any layer, and
+does not depend on what the script imported first."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import ops, runtime
+from core.callbacks import LambdaCallback
+from core.layers import Dense, Layer
+from core.models import Sequential
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+needs_blas = pytest.mark.skipif(runtime.blas_threads() is None,
+                                reason="no BLAS whose thread count threadpoolctl can set")
+
+
+@pytest.fixture
+def policy():
+    """Restores the default policy after a test that changes it."""
+    yield
+    runtime.configure(blas_threads=1, gemm_threads=1)
+
+
+@needs_blas
+def test_engine_calls_run_blas_on_the_policy_count_and_restore_it(policy):
+    before = runtime.blas_threads()
+    seen = []
+    spy = LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(runtime.blas_threads()),
+                         on_test_batch_end=lambda b, logs: seen.append(runtime.blas_threads()))
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 2), "float32")
+    model.fit(x, y, batch_size=4, verbose=0, validation_data=(x, y), callbacks=[spy])
+    assert seen == [1, 1, 1, 1]  # two train batches, two validation batches
+    assert runtime.blas_threads() == before
+    with runtime.engine_call():
+        with runtime.engine_call():
+            assert runtime.blas_threads() == 1
+        assert runtime.blas_threads() == 1
+        runtime.configure(blas_threads=2)  # a running call switches at once
+        assert runtime.blas_threads() == 2
+    assert runtime.blas_threads() == before
+    seen.clear()
+    model.fit(x, y, batch_size=4, verbose=0, callbacks=[spy])
+    assert seen == [2, 2]
+
+
+def test_configure_refuses_bad_counts_and_reports_the_policy(policy):
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="blas_threads"):
+            runtime.configure(blas_threads=bad)
+    info = runtime.configure(gemm_threads=3)
+    assert info["gemm_threads"] == 3 and info["blas_threads"] == 1
+    assert info["cores"] >= 1 and isinstance(info["blas"], list)
+    assert all({"library", "threads", "version", "path"} <= set(b) for b in info["blas"])
+
+
+class OpsDense(Layer):
+    """A user's Dense written with core.ops: notes BLAS' thread count when it runs."""
+
+    seen: list = []
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 4), initializer="glorot_uniform")
+
+    def call(self, x):
+        OpsDense.seen.append(runtime.blas_threads())
+        return ops.matmul(x, self.w)
+
+
+@needs_blas
+def test_a_layer_built_from_ops_matmul_gets_the_same_policy(policy):
+    model = Sequential([OpsDense(input_shape=(5,)), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    OpsDense.seen = []
+    model.fit(np.ones((6, 5), "float32"), np.ones((6, 1), "float32"), batch_size=3,
+              verbose=0)
+    model.predict(np.ones((6, 5), "float32"), verbose=0)
+    assert OpsDense.seen and set(OpsDense.seen) == {1}
+
+
+@pytest.mark.parametrize("shape", [(4096, 96, 64), (200, 1000, 100), (130, 20, 5)])
+def test_split_matmul_equals_numpy(policy, shape):
+    """Each part is a single-threaded BLAS call on its rows: numpy's values to rounding
+    (BLAS blocks a thinner product differently, so not always bit for bit)."""
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype("float32")
+    b = rng.standard_normal((k, n)).astype("float32")
+    runtime.configure(gemm_threads=2)
+    with runtime.engine_call():
+        expected = np.matmul(a, b)
+        got = runtime.matmul(a, b)
+        out = np.full((m, n), np.nan, "float32")
+        runtime.matmul(a, b, out=out)
+        parts = runtime._split_parts(a, b)
+    assert (parts is not None) == (m * k * n >= runtime.SPLIT_MIN)
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(out, got)
+
+
+_PROBE = r"""
+import sys
+first = sys.argv[1]
+if first != "core":
+    import numpy
+if first == "torch":
+    import torch
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+from core import runtime, utils
+from core.callbacks import LambdaCallback
+from core.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from core.models import Sequential
+utils.set_random_seed(0)
+model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)), MaxPooling2D(),
+                    Flatten(), Dense(64, activation="relu"), Dense(3, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+rng = np.random.default_rng(0)
+x, y = rng.random((96, 8, 8, 1), dtype=np.float32), rng.integers(0, 3, 96)
+seen = []
+model.fit(x, y, batch_size=32, verbose=0, callbacks=[LambdaCallback(
+    on_train_batch_end=lambda b, logs: seen.append(runtime.report()["blas_threads"]))])
+inside = []
+model.predict(x, verbose=0, callbacks=[LambdaCallback(
+    on_predict_batch_end=lambda b, logs: inside.append(runtime.blas_threads()))])
+print(__import__("json").dumps({"seen": seen, "inside": sorted(set(inside)),
+                                "weights": [float(np.sum(w.value)) for w in model.weights]}))
+"""
+
+
+@needs_blas
+def test_import_order_changes_neither_the_policy_nor_the_results():
+    firsts = ["core", "numpy"]
+    try:
+        import torch  # noqa: F401
+        firsts.append("torch")
+    except ImportError:
+        pass
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENBLAS", "OMP_", "NETWEAVER"))}
+    results = {}
+    for first in firsts:
+        out = subprocess.run([sys.executable, "-c", _PROBE, first, REPO], env=env,
+                             capture_output=True, text=True, timeout=600, check=False)
+        assert out.returncode == 0, out.stderr[-2000:]
+        results[first] = json.loads(out.stdout.strip().splitlines()[-1])
+    for first, r in results.items():
+        assert r["seen"] == [1, 1, 1], first
+        assert r["inside"] == [1], first
+        np.testing.assert_allclose(r["weights"], results["core"]["weights"], rtol=1e-5,
+                                   err_msg=first)
