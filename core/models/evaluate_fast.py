@@ -43,8 +43,8 @@ def applies(model, xs) -> bool:
         return False
     if model._step is not None and model._step.custom_loss:
         return False
-    from core.models.trainer import Trainer
-    if getattr(type(model), "test_step", None) is not getattr(Trainer, "test_step", None):
+    from core.models import train_step as ts
+    if ts.overridden(model, "test_step"):
         return False  # a user's test_step (Keras' public hook) is what evaluate runs
     if any(loss is None for loss in model._resolved_losses):
         return False
