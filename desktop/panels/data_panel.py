@@ -108,6 +108,10 @@ class DataPanel(QWidget):
 
         self.source = QComboBox()
         self.source.setObjectName("dataSource")
+        # the longest source name must not set the left column's width (it squeezed the
+        # Summary dock below its table): the closed combo elides, the list shows it all
+        self.source.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.source.setMinimumContentsLength(14)
         for k in KINDS:
             self.source.addItem(KIND_LABELS[k], k)
         self.path = QLineEdit()
