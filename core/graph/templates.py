@@ -132,7 +132,7 @@ def text_classifier(registry=None) -> GraphDocument:
                "sentences (positive / negative).", registry,
                loss="binary_crossentropy", optimizer="adam", learning_rate=0.002,
                metrics=["accuracy"], epochs=3, batch_size=32, validation_split=0.2,
-               dataset="", seed=42)
+               dataset="text_sample", seed=42)
     _chain(doc, [("InputLayer", {"shape": [SEQ_LEN]}),
                  ("Embedding", {"input_dim": VOCAB, "output_dim": 32, "mask_zero": True}),
                  ("LSTM", {"units": 32}),
@@ -146,7 +146,7 @@ def forecaster(registry=None) -> GraphDocument:
                "Trains on the shipped Mauna Loa weekly CO2 series (windows minus their "
                "last value, split by time).", registry,
                loss="mse", optimizer="adam", learning_rate=0.003, metrics=["mae"],
-               epochs=10, batch_size=32, validation_split=0.2, dataset="", seed=42,
+               epochs=10, batch_size=32, validation_split=0.2, dataset="series_sample", seed=42,
                shuffle=True)
     _chain(doc, [("InputLayer", {"shape": [WINDOW, 1]}),
                  ("Conv1D", {"filters": 16, "kernel_size": 4, "padding": "causal",
@@ -164,7 +164,7 @@ def small_transformer(registry=None) -> GraphDocument:
                "yet): word order is not seen.", registry,
                loss="binary_crossentropy", optimizer="adam", learning_rate=0.002,
                metrics=["accuracy"], epochs=2, batch_size=32, validation_split=0.2,
-               dataset="", seed=42)
+               dataset="text_sample", seed=42)
     ids, emb = _chain(doc, [("InputLayer", {"shape": [SEQ_LEN]}),
                             ("Embedding", {"input_dim": VOCAB, "output_dim": 32,
                                            "mask_zero": True})])

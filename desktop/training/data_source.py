@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-KINDS = ("sample", "mnist", "fashion_mnist", "file", "image_folder", "table", "text",
-         "series")
+KINDS = ("sample", "text_sample", "series_sample", "mnist", "fashion_mnist", "file",
+         "image_folder", "table", "text", "series")
 OWN_KINDS = ("image_folder", "table", "text", "series")  # desktop.training.own_data
 KIND_LABELS = {
     "sample": "Embedded sample (offline)",
+    "text_sample": "Sentences, VADER (offline)",
+    "series_sample": "Weekly CO2, Mauna Loa (offline)",
     "mnist": "MNIST digits",
     "fashion_mnist": "Fashion-MNIST",
     "file": "My file (.npz / .csv / IDX)",
@@ -196,6 +198,10 @@ def load_dataset(spec: DataSpec) -> Dataset:
 
         (xtr, ytr), (xte, yte) = sample.load_sample()
         name, classes = "Embedded sample", tuple(str(i) for i in range(10))
+    elif kind in ("text_sample", "series_sample"):
+        from desktop.training.shipped_samples import LOADERS
+
+        return LOADERS[kind]()  # the sequence templates' data (tokens / windows)
     elif kind in ("mnist", "fashion_mnist"):
         from core import datasets
 

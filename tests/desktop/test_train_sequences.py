@@ -17,9 +17,11 @@ TRAIN_TIMEOUT = 600_000  # the 2 shared cores: never a timing, only a ceiling
 
 def _train(window, qtbot, doc, ds):
     ui = window.training_ui
-    with qtbot.waitSignal(ui.data_panel.loadFinished, timeout=30000):
-        window.set_document(doc)  # the panel's default (MNIST sample) does not fit ...
-    ui.data_panel.dataset = ds    # ... the shipped sample does, as its loader gives it
+    with qtbot.waitSignal(ui.data_panel.loadFinished, timeout=60000):
+        window.set_document(doc)  # the template names its shipped sample: the panel loads it
+    got = ui.data_panel.dataset
+    assert got is not None and got.name == ds.name, window.training_ui.data_panel.info.text()
+    np.testing.assert_array_equal(got.x_train, ds.x_train)  # what the figures below assume
     assert not [p for p in window.problems.problems if p.severity == "error"]
     with qtbot.waitSignal(ui.controller.runFinished, timeout=TRAIN_TIMEOUT) as done:
         qtbot.mouseClick(ui.train_button, Qt.LeftButton)
