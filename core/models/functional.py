@@ -165,10 +165,13 @@ class Functional(Model):
                 )
         self._nodes_by_depth, ops = map_graph(self.inputs, self.outputs)
         self._operations = ops
-        plan = MaskPlan(self)
-        if plan.ops:  # Keras' mask ops are graph nodes there, and change the order
-            ops = [ly for ly in keras_operations(self, plan) if not isinstance(ly, MaskOp)]
-            self._operations = ops
+        # Keras' mask ops are graph nodes there and change the order; summary() and
+        # saving list them too, so the plan and the ordered items are kept.
+        self._mask_plan = MaskPlan(self)
+        self._graph_items = (keras_operations(self, self._mask_plan)
+                             if self._mask_plan.ops else list(ops))
+        ops = [ly for ly in self._graph_items if not isinstance(ly, MaskOp)]
+        self._operations = ops
         input_ids = {id(t) for t in self.inputs}
         # Flat execution plan: (layer, input ids, output ids, multi_in, kwargs).
         self._plan = []

@@ -297,6 +297,18 @@ def keras_operations(model, plan: MaskPlan) -> list:
     return [s.item for s in order]
 
 
+def graph_items(model) -> tuple:
+    """``(plan, items)``: the model's MaskPlan and its layers with the mask ops among
+    them in Keras' order, as ``Functional`` made them once (built anew for any other
+    graph-shaped model)."""
+    plan = getattr(model, "_mask_plan", None)
+    items = getattr(model, "_graph_items", None)
+    if plan is None or items is None:
+        plan = MaskPlan(model)
+        items = keras_operations(model, plan) if plan.ops else list(model._operations)
+    return plan, items
+
+
 def op_tensor_ref(mask: MaskTensor) -> dict:
     """A reference to an op's output, as a node argument."""
     return {"class_name": "__keras_tensor__", "config": {

@@ -23,9 +23,8 @@ import sys
 
 from core.models.mask_graph import (
     MaskOp,
-    MaskPlan,
     MaskTensor,
-    keras_operations,
+    graph_items,
     recorded_mask,
 )
 
@@ -224,9 +223,9 @@ def summary_text(model, line_length=None, positions=None, show_trainable=False,
                  layer_range=None) -> str:
     functional = hasattr(model, "_operations")
     layers = list(model._operations) if functional else list(model.layers)
-    plan = MaskPlan(model) if functional else None
-    if plan is not None and plan.ops:
-        layers = keras_operations(model, plan)  # Keras lists its mask ops as rows
+    plan = None
+    if functional:  # Keras lists its mask ops as rows
+        plan, layers = graph_items(model)
     has_ops = any(isinstance(ly, MaskOp) for ly in layers)
     sequential_like = _is_sequential_like(model) and not has_ops if functional else True
     if sequential_like:

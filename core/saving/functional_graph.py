@@ -17,8 +17,7 @@ from core.models.mask_graph import (
     TRAINING_DEFAULT,
     UNKNOWN,
     MaskOp,
-    MaskPlan,
-    keras_operations,
+    graph_items,
     op_config,
     op_tensor_ref,
     records_filled_args,
@@ -95,8 +94,8 @@ def functional_config(model) -> dict:
                 reindex[key] = kept
                 kept += 1
     layer_configs = []
-    plan = MaskPlan(model)
-    for layer in keras_operations(model, plan):
+    plan, items = graph_items(model)
+    for layer in items:
         if isinstance(layer, MaskOp):
             layer_configs.append(op_config(layer, lambda t: _tensor_ref(t, own)))
             continue
