@@ -21,6 +21,7 @@ from core.layers.positional_call import POSITIONAL
 from core.models.inference import traits
 from core.models.mask_graph import MaskOp, MaskPlan, keras_operations
 from core.models.model import Model
+from core.saving.object_registry import register_builtin_model
 
 
 def _flatten(struct):
@@ -147,6 +148,7 @@ def map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]):
     return nodes_by_depth, layers
 
 
+@register_builtin_model
 class Functional(Model):
     """A model defined by ``inputs`` and ``outputs`` symbolic tensors."""
 
@@ -316,11 +318,27 @@ class Functional(Model):
         return shapes[0]
 
     def get_config(self):
-        from core.saving.serialization import functional_config
+        from core.models.functional_config import functional_config
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from core.saving.serialization import functional_from_config
+        from core.models.functional_config import functional_from_config
         return functional_from_config(config, custom_objects=custom_objects)
+
+    @staticmethod
+    def from_graph_config(config, custom_objects=None, model_class=None):
+        """The model a Keras functional config describes, made as
+        ``model_class(inputs, outputs)`` (``Model`` when None: a Functional), so a
+        registered ``Model`` subclass saved functionally loads as that class. Saving
+        finds this through the object registry (``builtin_model("Functional")``).
+
+        >>> from core.layers import Dense, Input
+        >>> x = Input((2,))
+        >>> config = Model(x, Dense(1)(x)).get_config()
+        >>> type(Functional.from_graph_config(config)).__name__
+        'Functional'
+        """
+        from core.models.functional_config import functional_from_config
+        return functional_from_config(config, custom_objects=custom_objects, cls=model_class)
 

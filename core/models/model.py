@@ -29,8 +29,10 @@ from core.layers.base import Layer
 from core.layers.values import _with_none_batch
 from core.models.train_step import StepMethods
 from core.models.trainer import Trainer
+from core.saving.object_registry import register_builtin_model
 
 
+@register_builtin_model
 class Model(StepMethods, Trainer, Layer):
     """Keras' ``Model``: functional when given ``(inputs, outputs)``, else subclassed."""
 
@@ -166,7 +168,7 @@ class Model(StepMethods, Trainer, Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if cls is Model or "input_layers" in config:
-            from core.saving.serialization import functional_from_config
+            from core.models.functional_config import functional_from_config
             return functional_from_config(config, custom_objects=custom_objects)
         from core.saving.object_registry import custom_object_scope
         with custom_object_scope(custom_objects):

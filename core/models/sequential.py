@@ -19,12 +19,14 @@ from core.layers.base import Layer
 from core.layers.node import KerasTensor
 from core.models.inference import traits
 from core.models.model import Model
+from core.saving.object_registry import register_builtin_model
 
 
 def _is_input_layer(layer) -> bool:
     return getattr(layer, "num_inputs", 1) == 0
 
 
+@register_builtin_model
 class Sequential(Model):
     def __init__(self, layers=None, trainable=True, name=None, **kwargs):
         super().__init__(trainable=trainable, name=name, **kwargs)

@@ -26,15 +26,10 @@ from core.saving.object_registry import (
     get_registered_object,
     register_keras_serializable,
 )
-from core.saving.serialization import (
-    deserialize_layer,
-    functional_config,
-    functional_from_config,
-    serialize_layer,
-)
+from core.saving.serialization import deserialize_layer, serialize_layer
 
 __all__ = ["SerializationError", "deserialize_keras_object", "serialize_keras_object",
            "CustomObjectScope", "custom_object_scope", "get_custom_objects",
            "get_registered_name", "get_registered_object", "register_keras_serializable",
-           "ModelFileError", "deserialize_layer", "functional_config", "functional_from_config",
-           "load_model", "load_weights", "save_model", "save_weights", "serialize_layer"]
+           "ModelFileError", "deserialize_layer", "load_model", "load_weights", "save_model",
+           "save_weights", "serialize_layer"]

@@ -20,6 +20,10 @@ import inspect
 import threading
 
 _GLOBAL_CUSTOM_OBJECTS: dict[str, object] = {}
+# Keras' own model classes by the class name a file writes ("Sequential", "Functional",
+# "Model"). ``core.models`` registers them when it is imported, so saving finds them
+# without importing the models package (which imports saving).
+_BUILTIN_MODELS: dict[str, type] = {}
 _GLOBAL_CUSTOM_NAMES: dict[object, str] = {}
 _scope = threading.local()
 
@@ -45,6 +49,36 @@ def register_keras_serializable(package="Custom", name=None):
         return obj
 
     return decorator
+
+
+def register_builtin_model(cls):
+    """Class decorator for the engine's own model classes: ``builtin_model(name)`` and
+    ``is_model(obj)`` find them by their Keras class name."""
+    _BUILTIN_MODELS[cls.__name__] = cls
+    return cls
+
+
+def builtin_model(name: str) -> type:
+    """The built-in model class a file calls ``name`` ("Sequential", "Functional",
+    "Model"); a clear error when ``core.models`` was never imported."""
+    try:
+        return _BUILTIN_MODELS[name]
+    except KeyError:
+        raise ValueError(f"Model class {name!r} is not registered: import core.models "
+                         "(it registers Sequential, Functional and Model) before "
+                         "loading or saving models.") from None
+
+
+def builtin_model_names() -> tuple[str, ...]:
+    """The class names registered with ``register_builtin_model``."""
+    return tuple(_BUILTIN_MODELS)
+
+
+def is_builtin_model(obj, name: str = "Model") -> bool:
+    """``obj`` is an instance of the registered model class ``name`` (False when none is
+    registered: then no object can be one)."""
+    cls = _BUILTIN_MODELS.get(name)
+    return cls is not None and isinstance(obj, cls)
 
 
 def get_custom_objects() -> dict:

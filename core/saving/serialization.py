@@ -3,10 +3,10 @@
 ``serialize_layer`` gives ``{"module", "class_name", "config", "registered_name",
 "build_config"}``; ``deserialize_layer`` rebuilds through the layer registry and
 never imports the ``module`` it reads: that string is only checked against an
-allow-list of Keras module names. ``functional_config`` /
-``functional_from_config`` produce and consume Keras 3's functional config
-(``layers`` with ``inbound_nodes`` of ``__keras_tensor__`` args, ``input_layers``,
-``output_layers``) so files load in Keras and Keras files load here.
+allow-list of Keras module names. Model classes come from the object registry
+(``core.models`` registers Sequential, Functional and Model), and a functional
+model's graph config is the model's own code (``core.models.functional_config``):
+this package never imports ``core.models``.
 
 >>> from core.layers import Dense, Input
 >>> d = Dense(3, name="d")
@@ -26,8 +26,10 @@ from core.layers.base import Layer
 from core.layers.node import KerasTensor
 from core.layers.spec import get_layer_class
 from core.saving.object_registry import (  # noqa: F401  (custom_object_scope: re-export)
+    builtin_model,
     custom_object_scope,
     get_registered_name,
+    is_builtin_model,
     lookup_custom,
     unknown_class_message,
 )
@@ -62,7 +64,7 @@ def to_plain(obj):
         return {"class_name": "__numpy__",
                 "config": {"value": obj.tolist(), "dtype": obj.dtype.name}}
     if isinstance(obj, KerasTensor):
-        return _tensor_config(obj, obj._keras_history)
+        return tensor_config(obj, obj._keras_history)
     if isinstance(obj, Layer):
         return serialize_layer(obj)
     from core.saving.keras_objects import serialize_keras_object
@@ -70,7 +72,7 @@ def to_plain(obj):
     return to_plain(serialize_keras_object(obj))  # functions, losses, initializers...
 
 
-def _is_builtin(cls) -> bool:
+def is_builtin_class(cls) -> bool:
     mod = cls.__module__
     return mod.startswith(("core.layers", "core.models"))
 
@@ -79,7 +81,7 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
     """``(module, class_name, registered_name)`` as Keras writes them for ``obj``."""
     cls = type(obj)
     name = cls.__name__
-    if _is_builtin(cls):
+    if is_builtin_class(cls):
         if name == "Sequential":
             return "keras", "Sequential", None
         if name == "Functional":
@@ -93,9 +95,9 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
 
 
 def build_config(layer):
-    if _is_functional(layer):
+    if is_functional(layer):
         return {"input_shape": None}  # Keras' functional models are built at creation
-    if _is_builtin(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
+    if is_builtin_class(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
         return None
     if not getattr(layer, "built", False) or layer._build_input_shape is None:
         return None
@@ -113,7 +115,7 @@ def dtype_policy(name: str) -> dict:
 def serialize_layer(layer) -> dict:
     """Keras 3 ``serialize_keras_object(layer)`` (models included)."""
     module, class_name, registered = class_identity(layer)
-    if _is_builtin(type(layer)):
+    if is_builtin_class(type(layer)):
         config = to_plain(layer.get_config())
     else:
         from core.saving.keras_objects import _user_config
@@ -128,7 +130,7 @@ def serialize_layer(layer) -> dict:
     bc = build_config(layer)
     if bc is not None:
         out["build_config"] = bc
-    if _is_model(layer):
+    if is_builtin_model(layer, "Model"):
         # Keras writes a compile_config for every model, {} when it was never compiled
         # (nested models included).
         from core.saving.compile_config import get_compile_config
@@ -137,16 +139,10 @@ def serialize_layer(layer) -> dict:
     return out
 
 
-def _is_model(layer) -> bool:
-    from core.models.model import Model
-
-    return isinstance(layer, Model)
-
-
 def _resolve_class(config: dict, custom_objects=None):
     class_name = config.get("class_name")
     if not isinstance(class_name, str) or not class_name:
-        raise ValueError(f"Layer config has no valid 'class_name': {_short(config)}")
+        raise ValueError(f"Layer config has no valid 'class_name': {short_repr(config)}")
     found = lookup_custom(custom_objects, config.get("registered_name"), class_name)
     if found is not None:
         return found
@@ -162,23 +158,19 @@ def _resolve_class(config: dict, custom_objects=None):
                 unknown_class_message("layer", class_name) +
                 f" (The file names module {module!r}; modules are never imported "
                 "from a file.)") from None
-        if _is_builtin(cls):
+        if is_builtin_class(cls):
             raise ValueError(f"Layer class {class_name!r} claims module {module!r}, which is "
                              "not a Keras module.")
         return cls
-    if class_name in _MODEL_CLASSES:
-        if class_name == "Sequential":
-            from core.models.sequential import Sequential
-            return Sequential
-        from core.models.model import Model
-        return Model
+    if class_name in _MODEL_CLASSES:  # a Functional file entry rebuilds as Model(...)
+        return builtin_model("Sequential" if class_name == "Sequential" else "Model")
     try:
         return get_layer_class(class_name)
     except ValueError as e:  # names the unknown class; add how to supply one's own
         raise ValueError(f"{e} {unknown_class_message('layer', class_name)}") from None
 
 
-def _short(obj, limit=200) -> str:
+def short_repr(obj, limit=200) -> str:
     text = repr(obj)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -186,17 +178,17 @@ def _short(obj, limit=200) -> str:
 def deserialize_layer(config: dict, custom_objects=None):
     """Rebuild a layer (or nested model) from ``serialize_layer``'s dict."""
     if not isinstance(config, dict):
-        raise ValueError(f"Expected a layer config dict, got {_short(config)}.")
+        raise ValueError(f"Expected a layer config dict, got {short_repr(config)}.")
     cls = _resolve_class(config, custom_objects)
     inner = config.get("config", {})
     if not isinstance(inner, dict):
         raise ValueError(f"Layer {config.get('class_name')!r}: 'config' must be a dict, "
-                         f"got {_short(inner)}.")
+                         f"got {short_repr(inner)}.")
     inner = dict(inner)
     with custom_object_scope(custom_objects):
         if config.get("class_name") == "Functional" or "input_layers" in inner:
-            layer = functional_from_config(inner, cls=cls)
-        elif _is_builtin(cls):
+            layer = builtin_model("Functional").from_graph_config(inner, model_class=cls)
+        elif is_builtin_class(cls):
             layer = cls.from_config(inner)
         else:
             from core.saving.keras_objects import call_from_config
@@ -220,27 +212,12 @@ def _to_shape(shape):
     return tuple(shape)
 
 
-def _tensor_config(t: KerasTensor, history) -> dict:
+def tensor_config(t: KerasTensor, history) -> dict:
     hist = None if history is None else [history[0].name, int(history[1]), int(history[2])]
     return {"class_name": "__keras_tensor__",
             "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": hist}}
 
 
-def _is_functional(layer) -> bool:
-    return type(layer).__name__ == "Functional" and hasattr(layer, "_operations")
-
-
-# ----------------------------------------------------------------------------- functional
-# The graph half lives in functional_graph.py (it needs the functions above).
-def functional_config(model) -> dict:
-    """Keras 3 ``Functional.get_config()`` of a functional model."""
-    from core.saving.functional_graph import functional_config as config_of
-
-    return config_of(model)
-
-
-def functional_from_config(config: dict, custom_objects=None, cls=None):
-    """Rebuild a functional model from ``functional_config``'s dict (Keras' algorithm)."""
-    from core.saving.functional_graph import functional_from_config as rebuild
-
-    return rebuild(config, custom_objects=custom_objects, cls=cls)
+def is_functional(layer) -> bool:
+    """A built-in functional model (not a user class made functionally)."""
+    return type(layer).__name__ == "Functional" and is_builtin_model(layer, "Functional")

@@ -9,8 +9,8 @@ from core.graph.document import GraphDocument
 from core.layers import Embedding, GlobalAveragePooling1D, Input, MultiHeadAttention
 from core.layers import masks as _masks
 from core.models import Model, load_model
+from core.models.functional_config import functional_config
 from core.ops.contract import contract
-from core.saving.functional_graph import functional_config
 from tests.helpers.op_check import tape_gradients
 
 torch = pytest.importorskip("torch")

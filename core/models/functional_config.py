@@ -1,11 +1,22 @@
-"""The functional-model half of ``serialization``: Keras 3's ``Functional.get_config``
-and ``functional_from_config``, as Keras 3.15.1 writes and reads them.
+"""A functional model's config: Keras 3's ``Functional.get_config`` and
+``functional_from_config``, as Keras 3.15.1 writes and reads them. It lives with the
+models (as in Keras' ``keras.src.models.functional``); ``core.saving`` reaches it
+through ``Functional.from_graph_config`` and ``get_config``, never by import.
 
 A layer's ``inbound_nodes`` are ``{"args", "kwargs"}`` with ``__keras_tensor__`` args
 (``keras_history`` = ``[layer, node, tensor]``, node indices counting only this model's
 nodes); ``input_layers``/``output_layers`` keep the model's input/output structure (a
-lone tensor is one flat ``[name, node, tensor]``). Use it through
-``core.saving.serialization.functional_config`` / ``functional_from_config``.
+lone tensor is one flat ``[name, node, tensor]``).
+
+>>> from core.layers import Dense, Input
+>>> from core.models import Model
+>>> x = Input((3,), name="x")
+>>> model = Model(x, Dense(2, name="d")(x))
+>>> cfg = functional_config(model)
+>>> [ly["name"] for ly in cfg["layers"]], cfg["output_layers"]
+(['x', 'd'], ['d', 0, 0])
+>>> functional_from_config(cfg).layers[1].units
+2
 """
 
 from __future__ import annotations
@@ -23,13 +34,13 @@ from core.models.mask_graph import (
     records_filled_args,
 )
 from core.saving.serialization import (
-    _is_builtin,
-    _is_functional,
-    _short,
-    _tensor_config,
     custom_object_scope,
     deserialize_layer,
+    is_builtin_class,
+    is_functional,
     serialize_layer,
+    short_repr,
+    tensor_config,
     to_plain,
 )
 
@@ -53,7 +64,7 @@ def _tensor_ref(t, own_nodes) -> dict:
     skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
     # No offset for nested models here: Keras 3.15's serialize_node writes their
     # plain node index (the +1 "built-in node" is only in input/output_layers).
-    return _tensor_config(t, (layer, node_index - skipped, tensor_index))
+    return tensor_config(t, (layer, node_index - skipped, tensor_index))
 
 
 def _serialize_node(node, own_nodes, plan) -> dict | None:
@@ -70,7 +81,7 @@ def _serialize_node(node, own_nodes, plan) -> dict | None:
     if getattr(node, "call_layout", None) is not None:
         return {"args": args, "kwargs": kwargs}
     name = type(node.layer).__name__
-    if _is_builtin(type(node.layer)) and records_filled_args(node):
+    if is_builtin_class(type(node.layer)) and records_filled_args(node):
         # Keras fills these in and records them (core.models.mask_graph says when).
         if name in TRAINING_DEFAULT:
             kwargs["training"] = TRAINING_DEFAULT[name]
@@ -87,7 +98,7 @@ def functional_config(model) -> dict:
     for layer in model._operations:
         # Keras' get_config numbers a nested functional model's nodes from 1 (a Keras 2
         # "built-in node"), in input_layers/output_layers only; its loader subtracts it.
-        kept = 1 if _is_functional(layer) else 0
+        kept = 1 if is_functional(layer) else 0
         for i in range(len(layer._inbound_nodes)):
             key = _node_key(layer, i)
             if key in own:
@@ -155,7 +166,7 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
     for layer_data in config["layers"]:
         if not isinstance(layer_data, dict) or not isinstance(layer_data.get("name"), str):
             raise ValueError(f"Functional config: layer entry without a name: "
-                             f"{_short(layer_data)}")
+                             f"{short_repr(layer_data)}")
         name = layer_data["name"]
         if name in created or name in mask_ops:
             raise ValueError(f"Functional config: two layers are named {name!r}.")
@@ -189,7 +200,7 @@ def functional_from_config(config: dict, custom_objects=None, cls=None):
         layer = created[lname]
         if not isinstance(node_index, int) or isinstance(node_index, bool):
             raise ValueError(f"Functional config: bad node index {node_index!r} in {where}.")
-        if model_io and _is_functional(layer):
+        if model_io and is_functional(layer):
             node_index -= 1  # as Keras' get_tensor: see functional_config
         if node_index < 0:
             raise ValueError(f"Functional config: {where} refers to node {history[1]} of "
