@@ -5,7 +5,8 @@
 """
 
 from core.callbacks.backup import BackupAndRestore
-from core.callbacks.base import HOOKS, Callback, CallbackList, History
+from core.callbacks.base import HOOKS, Callback, History
+from core.callbacks.callback_list import CallbackList
 from core.callbacks.monitors import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from core.callbacks.progbar import Progbar, ProgbarLogger
 from core.callbacks.simple import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN

@@ -16,7 +16,7 @@ defaults where the layer uses the default) and lays the graph out top to bottom.
 
 from __future__ import annotations
 
-from core.graph.datatypes import Edge, GraphError, NodeData, copy_json
+from core.graph.datatypes import Edge, GraphError, NodeData, copy_json, to_json_form
 
 GAP_Y = 120.0
 GAP_X = 220.0
@@ -100,11 +100,6 @@ def model_weights(model) -> dict:
 
 # ------------------------------------------------------------------ model -> doc
 
-def _json_form(value):
-    from core.graph.document import to_json_form
-    return to_json_form(value)
-
-
 def config_from_layer(layer, cls) -> dict:
     """The document config of ``layer``: Param defaults where ``layer`` uses the default,
     its Keras config value elsewhere (plus non-Param keys that differ from defaults)."""
@@ -128,13 +123,13 @@ def config_from_layer(layer, cls) -> dict:
                 ref._maybe_build(layer._build_input_shape)
             finally:
                 nw_random.rng().bit_generator.state = state
-        ref_cfg = _json_form(ref.get_config())
+        ref_cfg = to_json_form(ref.get_config())
     except Exception:  # noqa: BLE001 - without a reference every value is kept
         ref_cfg = {}
-    kcfg = _json_form(kcfg)
+    kcfg = to_json_form(kcfg)
     out = {}
     for p in params:
-        default = _json_form(p.default)
+        default = to_json_form(p.default)
         if p.name in kcfg:
             v = kcfg[p.name]
             if p.name not in required and ref_cfg.get(p.name, object()) == v:
@@ -180,7 +175,7 @@ def _short_form(cls, init: dict, key: str, value: dict):
             probe = cls(name="probe", **{**init, key: name}).get_config().get(key)
         except Exception:  # noqa: BLE001 - not a valid short name: try the next
             continue
-        if _json_form(probe) == value:
+        if to_json_form(probe) == value:
             return name
     return value
 

@@ -57,6 +57,19 @@ def copy_json(value):
     return value
 
 
+def to_json_form(value):
+    """Tuples become lists (recursively) so a config equals itself after a JSON trip.
+
+    >>> to_json_form({"kernel_size": (3, 3), 1: [(2,)]})
+    {'kernel_size': [3, 3], '1': [[2]]}
+    """
+    if isinstance(value, (list, tuple)):
+        return [to_json_form(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json_form(v) for k, v in value.items()}
+    return value
+
+
 def clone_node(node: NodeData) -> NodeData:
     return NodeData(node.id, node.type, copy_json(node.config), node.pos, node.name,
                     node.group, copy_json(node.call), node.shares)

@@ -35,22 +35,13 @@ from core.graph.datatypes import (
     Snapshot,
     clone_node,
     copy_json,
+    to_json_form,
 )
 from core.graph.settings import TrainingSettings
 from core.graph.snapshots import SnapshotMixin
 from core.graph.validate import UNKNOWN, ShapeInferer, revalidate
 from core.graph.wiring import WiringMixin
 from core.layers.spec import check, get_layer_class, registered_layers
-
-
-def to_json_form(value):
-    """Tuples become lists (recursively) so a config equals itself after a JSON trip."""
-    if isinstance(value, (list, tuple)):
-        return [to_json_form(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json_form(v) for k, v in value.items()}
-    return value
-
 
 _engine_layers_loaded = False
 
