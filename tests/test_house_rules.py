@@ -26,3 +26,12 @@ def test_ruff_clean():
                           "benchmarks", "resources"],
                          cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_saving_never_imports_models():
+    # Structure move 4: models own their configs and register their classes by name, so
+    # saving needs nothing from models (a lazy import inside a function counts too).
+    from tests.helpers.import_graph import importers, module_imports
+
+    assert module_imports("core.saving"), "found no modules in core/saving"
+    assert importers("core.saving", "core.models") == []
