@@ -208,24 +208,26 @@ def execution_plan(layers, keep=()) -> list:
 
 
 def functional_plan(plan, output_ids) -> list:
-    """A functional model's execution plan (entries ``(layer, in_ids, out_ids, multi_in,
-    multi_out, kwargs)`` in topological order) with qualifying pairs fused: the conv's
-    output must feed only the pool, and neither output may be a model output."""
+    """A functional model's execution plan (``core.models.graph.PlanStep`` entries in
+    topological order) with qualifying pairs fused: the conv's output must feed only the
+    pool, and neither output may be a model output."""
     uses: dict[int, int] = {}
     for entry in plan:
-        for i in entry[1]:
+        for i in entry.in_ids:
             uses[i] = uses.get(i, 0) + 1
-    consumer = {entry[1][0]: k for k, entry in enumerate(plan) if len(entry[1]) == 1}
+    consumer = {entry.in_ids[0]: k for k, entry in enumerate(plan) if len(entry.in_ids) == 1}
     out, dropped = [], set()
     for k, entry in enumerate(plan):
         if k in dropped:
             continue
-        layer, in_ids, out_ids, multi_in, multi_out, kwargs = entry
-        j = consumer.get(out_ids[0]) if len(out_ids) == 1 and not multi_out else None
-        if (j is not None and uses.get(out_ids[0]) == 1 and out_ids[0] not in output_ids
-                and not kwargs and not plan[j][5] and not plan[j][4]
-                and plan[j][2][0] not in output_ids and fusable(layer, plan[j][0])):
-            out.append((_fused(layer, plan[j][0]), in_ids, plan[j][2], multi_in, False, {}))
+        out_ids = entry.out_ids
+        j = consumer.get(out_ids[0]) if len(out_ids) == 1 and not entry.multi_out else None
+        pool = plan[j] if j is not None else None
+        if (pool is not None and uses.get(out_ids[0]) == 1 and out_ids[0] not in output_ids
+                and not entry.kwargs and not pool.kwargs and not pool.multi_out
+                and pool.out_ids[0] not in output_ids and fusable(entry.layer, pool.layer)):
+            out.append(entry._replace(layer=_fused(entry.layer, pool.layer),
+                                      out_ids=pool.out_ids, multi_out=False, kwargs={}))
             dropped.add(j)
         else:
             out.append(entry)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from core.layers.node import KerasTensor
 from core.layers.positional_call import POSITIONAL
+from core.models.graph import ModelGraph, nodes_in_order
 from core.models.inference import traits
 from core.models.mask_graph import MaskOp, MaskPlan, keras_operations
 from core.models.model import Model
@@ -174,18 +175,12 @@ class Functional(Model):
                              if self._mask_plan.ops else list(ops))
         ops = [ly for ly in self._graph_items if not isinstance(ly, MaskOp)]
         self._operations = ops
-        input_ids = {id(t) for t in self.inputs}
-        # Flat execution plan: (layer, input ids, output ids, multi_in, kwargs).
-        self._plan = []
-        for nodes in self._nodes_by_depth.values():
-            for node in nodes:
-                if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
-                    continue
-                multi_in = POSITIONAL if getattr(node, "positional_inputs", False) \
-                    else node.is_multi_input  # layer(a, b) replays as layer(*values)
-                self._plan.append((node.layer, [id(t) for t in node.input_tensors],
-                                   [id(t) for t in node.output_tensors], multi_in,
-                                   node.is_multi_output, node.call_kwargs))
+        # The public graph (core.models.graph): what saving, the exporters, the editor
+        # and plotting read; its steps are the flat execution plan ``call`` runs.
+        self._graph = ModelGraph(nodes_in_order(self.inputs, self._nodes_by_depth),
+                                 tuple(ops), tuple(self._graph_items), tuple(self.inputs),
+                                 tuple(self.outputs), inputs, outputs, self._mask_plan)
+        self._plan = list(self._graph.steps)
         self._tracked_layers = [ly for ly in ops if ly.num_inputs != 0]
         self._all_layers = ops
         shapes = [tuple(t.shape) for t in self.inputs]
@@ -193,6 +188,11 @@ class Functional(Model):
         self.built = True
         self.output_names = [t._keras_history[0].name for t in self.outputs]
         self.input_names = [t._keras_history[0].name for t in self.inputs]
+
+    @property
+    def graph(self) -> ModelGraph:
+        """The model's graph of layer calls, in Keras' order (``core.models.graph``)."""
+        return self._graph
 
     @property
     def input(self):
@@ -307,8 +307,7 @@ class Functional(Model):
         cached = getattr(self, "_inference_cache", None)
         if cached is None:
             plan = self._execution_plan()
-            entries = [(e[0], e[1], e[2], e[3], e[5]) for e in plan]
-            cached = self._inference_cache = (plan, *traits(entries, id(self.inputs[0])))
+            cached = self._inference_cache = (plan, *traits(plan, id(self.inputs[0])))
         return cached
 
     def compute_output_shape(self, input_shape):

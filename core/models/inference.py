@@ -16,17 +16,21 @@ directly. For that plan this module answers, once per plan:
 - whether every step is plain and ``reentrant_inference``, so that several
   threads may run batches at once (``core.models.batch_threads``).
 
-A plan entry is ``(layer, input ids, output ids, multi_in, call kwargs)``; a
-Sequential's plan is the chain ``(layer_k, [k], [k + 1], False, {})`` from input id 0.
+A plan entry is a ``core.models.graph.PlanStep`` (layer, input ids, output ids,
+multi_in, multi_out, call kwargs); a Sequential's plan is the chain
+``PlanStep(layer_k, [k], [k + 1], False, False, {})`` from input id 0.
 
 >>> from core.layers import Dense, Flatten
->>> traits([(Flatten(), [0], [1], False, {}), (Dense(3), [1], [2], False, {})], 0)[1:]
+>>> steps = [PlanStep(Flatten(), [0], [1], False, False, {}),
+...          PlanStep(Dense(3), [1], [2], False, False, {})]
+>>> traits(steps, 0)[1:]
 (1, True)
 """
 
 from __future__ import annotations
 
 from core.layers.base import Layer
+from core.models.graph import PlanStep  # noqa: F401  (the entries' type, for the example)
 
 
 def is_plain(layer, kwargs=None) -> bool:
@@ -38,12 +42,13 @@ def traits(entries, input_id):
     """``(plain flags, index of the input-checking Dense or None, all reentrant)``."""
     from core.layers import Dense, Dropout, Flatten, Reshape
 
-    plain = [is_plain(entry[0], entry[4]) for entry in entries]
-    if any(getattr(entry[0], "_creates_masks", lambda: False)() for entry in entries):
+    plain = [is_plain(entry.layer, entry.kwargs) for entry in entries]
+    if any(getattr(entry.layer, "_creates_masks", lambda: False)() for entry in entries):
         plain = [False] * len(entries)  # masks ride on Layer.__call__ (core.layers.masks)
     check_at, path = None, input_id
-    for i, (layer, in_ids, out_ids, multi_in, _) in enumerate(entries):
-        if multi_in or list(in_ids) != [path]:
+    for i, entry in enumerate(entries):
+        layer, in_ids, out_ids = entry.layer, entry.in_ids, entry.out_ids
+        if entry.multi_in or list(in_ids) != [path]:
             continue  # a step off the input's path
         if type(layer) is Dense and plain[i]:
             check_at = i
@@ -51,6 +56,6 @@ def traits(entries, input_id):
         if type(layer) not in (Flatten, Reshape, Dropout) or not plain[i]:
             break
         path = out_ids[0]
-    reentrant = all(p and getattr(entry[0], "reentrant_inference", False)
+    reentrant = all(p and getattr(entry.layer, "reentrant_inference", False)
                     for p, entry in zip(plain, entries))
     return plain, check_at, reentrant

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from core.layers.base import Layer
 from core.layers.node import KerasTensor
+from core.models.graph import PlanStep
 from core.models.inference import traits
 from core.models.model import Model
 from core.saving.object_registry import register_builtin_model
@@ -187,7 +188,7 @@ class Sequential(Model):
         if cached is not None and cached[0] is plan:
             return cached[1]
         plain, index, reentrant = traits(
-            [(step, [k], [k + 1], False, {}) for k, step in enumerate(plan)], 0)
+            [PlanStep(step, [k], [k + 1], False, False, {}) for k, step in enumerate(plan)], 0)
         result = (list(zip(plan, plain)), index, reentrant)
         self._inference_cache = (plan, result)
         return result
