@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from core.layers.base import Layer
 from core.layers.node import KerasTensor, node_call_arguments
+from core.models.graph import GraphNode, tensor_ref
 from core.models.mask_graph import (
     CALL_TAKES_MASK,
     TRAINING_DEFAULT,
     UNKNOWN,
     MaskOp,
-    graph_items,
     op_config,
     op_tensor_ref,
     records_filled_args,
@@ -45,85 +45,56 @@ from core.saving.serialization import (
 )
 
 
-def _node_key(layer, index: int) -> str:
-    return f"{layer.name}_ib-{index}"
+def _tensor_ref(t, graph) -> dict:
+    ref = tensor_ref(t)
+    # Renumber as Keras does: only nodes that belong to this model count. No offset for
+    # nested models here: Keras 3.15's serialize_node writes their plain node index
+    # (the +1 "built-in node" is only in input/output_layers).
+    return tensor_config(t, (ref.layer, graph.own_index(ref), ref.tensor_index))
 
 
-def _model_nodes(model):
-    """Keys of the nodes that belong to ``model``'s graph (Keras' ``model._nodes``)."""
-    keys = set()
-    for nodes in model._nodes_by_depth.values():
-        for node in nodes:
-            keys.add(_node_key(node.layer, node.layer._inbound_nodes.index(node)))
-    return keys
-
-
-def _tensor_ref(t, own_nodes) -> dict:
-    layer, node_index, tensor_index = t._keras_history
-    # Renumber as Keras does: only nodes that belong to this model count.
-    skipped = sum(1 for i in range(node_index) if _node_key(layer, i) not in own_nodes)
-    # No offset for nested models here: Keras 3.15's serialize_node writes their
-    # plain node index (the +1 "built-in node" is only in input/output_layers).
-    return tensor_config(t, (layer, node_index - skipped, tensor_index))
-
-
-def _serialize_node(node, own_nodes, plan) -> dict | None:
-    if not node.input_tensors:
+def _serialize_node(node: GraphNode, graph) -> dict | None:
+    if not node.inputs:
         return None
-
-    def tensor(t):
-        return _tensor_ref(t, own_nodes)
-
-    tensors = [tensor(t) for t in node.input_tensors]
+    tensors = [_tensor_ref(t, graph) for t in node.inputs]
     # Positional/keyword tensors (MultiHeadAttention's ``(query, value, key=...)``, an
     # RNN's ``initial_state=[h, c]``) go where the call put them.
-    args, kwargs = node_call_arguments(node, tensors, to_plain(node.call_kwargs))
-    if getattr(node, "call_layout", None) is not None:
+    args, kwargs = node_call_arguments(node.node, tensors, to_plain(node.call_kwargs))
+    if getattr(node.node, "call_layout", None) is not None:
         return {"args": args, "kwargs": kwargs}
     name = type(node.layer).__name__
-    if is_builtin_class(type(node.layer)) and records_filled_args(node):
+    if is_builtin_class(type(node.layer)) and records_filled_args(node.node):
         # Keras fills these in and records them (core.models.mask_graph says when).
         if name in TRAINING_DEFAULT:
             kwargs["training"] = TRAINING_DEFAULT[name]
-        mask = plan.node_mask(node)
+        mask = graph.mask_plan.node_mask(node.node)
         if name in CALL_TAKES_MASK and mask is not UNKNOWN:
             kwargs["mask"] = None if mask is None else op_tensor_ref(mask)
     return {"args": args, "kwargs": kwargs}
 
 
 def functional_config(model) -> dict:
-    """Keras 3 ``Functional.get_config()`` of a functional model."""
-    own = _model_nodes(model)
-    reindex = {}
-    for layer in model._operations:
-        # Keras' get_config numbers a nested functional model's nodes from 1 (a Keras 2
-        # "built-in node"), in input_layers/output_layers only; its loader subtracts it.
-        kept = 1 if is_functional(layer) else 0
-        for i in range(len(layer._inbound_nodes)):
-            key = _node_key(layer, i)
-            if key in own:
-                reindex[key] = kept
-                kept += 1
+    """Keras 3 ``Functional.get_config()`` of a functional model (read from its public
+    graph, ``model.graph``)."""
+    graph = model.graph
     layer_configs = []
-    plan, items = graph_items(model)
-    for layer in items:
+    for layer in graph.items:
         if isinstance(layer, MaskOp):
-            layer_configs.append(op_config(layer, lambda t: _tensor_ref(t, own)))
+            layer_configs.append(op_config(layer, lambda t: _tensor_ref(t, graph)))
             continue
-        inbound = []
-        for i, node in enumerate(layer._inbound_nodes):
-            if _node_key(layer, i) in own:
-                data = _serialize_node(node, own, plan)
-                if data is not None:
-                    inbound.append(data)
+        inbound = [data for data in (_serialize_node(n, graph) for n in graph.nodes_of(layer))
+                   if data is not None]
         cfg = serialize_layer(layer)
         cfg["name"] = layer.name
         cfg["inbound_nodes"] = inbound
         layer_configs.append(cfg)
 
     def ref(t):
-        layer, node_index, tensor_index = t._keras_history
-        return [layer.name, reindex[_node_key(layer, node_index)], tensor_index]
+        # Keras' get_config numbers a nested functional model's nodes from 1 (a Keras 2
+        # "built-in node"), in input_layers/output_layers only; its loader subtracts it.
+        src = tensor_ref(t)
+        kept = 1 if is_functional(src.layer) else 0
+        return [src.layer.name, kept + graph.own_index(src), src.tensor_index]
 
     def struct(s):
         # Keras' tree.map_structure: a lone tensor is one flat [name, node, index],
@@ -135,8 +106,8 @@ def functional_config(model) -> dict:
         return [struct(t) for t in s]
 
     return {"name": model.name, "trainable": model.trainable, "layers": layer_configs,
-            "input_layers": struct(model._nested_inputs),
-            "output_layers": struct(model._nested_outputs)}
+            "input_layers": struct(graph.input_struct),
+            "output_layers": struct(graph.output_struct)}
 
 
 _MASK_OP_MODULES = ("keras.src.ops.",)
