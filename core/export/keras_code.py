@@ -19,8 +19,7 @@ import os
 import pprint
 import re
 
-from core.export.onnx import _graph_of  # the same run-order walk as the ONNX exporter
-from core.layers.node import node_call_arguments
+from core.layers.node import KerasTensor, node_call_arguments
 from core.saving.compile_config import get_compile_config
 
 _SKIP_KEYS = {"name", "dtype", "trainable", "quantization_config"}
@@ -96,8 +95,8 @@ def _call_arguments(node, ins: list[str]) -> str:
     an RNN's ``initial_state=[h, c]``), then the other recorded call arguments
     (``use_causal_mask=True``). Keras' ``mha([q, v])`` would be a different call."""
     kwargs = {k: repr(v) for k, v in node.call_kwargs.items()
-              if v is not None and not hasattr(v, "_keras_history")}
-    args, kwargs = node_call_arguments(node, ins, kwargs)
+              if v is not None and not isinstance(v, KerasTensor)}
+    args, kwargs = node_call_arguments(node.node, ins, kwargs)
 
     def text(v):  # a list of tensors is written as a Python list
         return f"[{', '.join(v)}]" if isinstance(v, list) else v
@@ -107,13 +106,15 @@ def _call_arguments(node, ins: list[str]) -> str:
 def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=False,
                script: str = "model.py") -> str:
     """The script's text (see the module docstring)."""
+    from core.models.graph import graph_of, tensor_ref
     from core.models.model import Model
-    inputs, outputs, order = _graph_of(model)
+    graph = graph_of(model)  # the same run-order walk as the ONNX exporter
+    inputs, outputs, order = graph.inputs, graph.outputs, graph.nodes
     taken, var = set(), {}
     lines = [_HEADER.format(name=model.name, script=script, weights=weights_file,
                             data_parallel=bool(data_parallel))]
     for t in inputs:
-        layer = t._keras_history[0]
+        layer = tensor_ref(t).layer
         v = var[id(t)] = _identifier(layer.name, taken)
         lines.append(f"{v} = keras.Input(shape={tuple(t.shape[1:])!r}, name={layer.name!r})")
     calls: dict = {}
@@ -127,9 +128,9 @@ def keras_code(model, weights_file: str = "model.weights.h5", data_parallel=Fals
         if isinstance(layer, Model):
             raise ValueError(f"Layer '{layer.name}' is a nested model; Keras code export "
                              "writes flat models only.")
-        arg = _call_arguments(node, [var[id(t)] for t in node.input_tensors])
-        outs = [_identifier(layer.name, taken) for _ in node.output_tensors]
-        for t, v in zip(node.output_tensors, outs):
+        arg = _call_arguments(node, [var[id(t)] for t in node.inputs])
+        outs = [_identifier(layer.name, taken) for _ in node.outputs]
+        for t, v in zip(node.outputs, outs):
             var[id(t)] = v
         made = _call(type(layer).__name__, layer_arguments(layer), layer.name)
         if calls[id(layer)] > 1:

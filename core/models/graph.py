@@ -164,7 +164,7 @@ def graph_of(model) -> ModelGraph:
                          "not a graph of layer calls.")
     if model.inputs is None:
         raise ValueError(f"Model '{model.name}' is not built: give it an input shape (an "
-                         "Input layer) first.")
+                         "Input layer) before exporting or drawing it.")
     from core.models.functional import map_graph
 
     inputs, outputs = tuple(model.inputs), tuple(model.outputs)

@@ -104,19 +104,9 @@ class OnnxGraph:
 
 
 def _graph_of(model):
-    """(inputs, outputs, nodes) of a Sequential or Functional model, in run order."""
-    from core.models.functional import map_graph
-    if hasattr(model, "_symbolic_input") and not hasattr(model, "_nested_inputs"):
-        if model._symbolic_input is None:
-            raise ValueError(f"Model '{model.name}' is not built: give it an input shape "
-                             "(an Input layer) before exporting.")
-        inputs, outputs = [model._symbolic_input], [model._symbolic_output]
-    else:
-        inputs, outputs = list(model.inputs), list(model.outputs)
-    nodes_by_depth, _ = map_graph(inputs, outputs)
-    order = [node for depth in sorted(nodes_by_depth, reverse=True)
-             for node in nodes_by_depth[depth]]
-    return inputs, outputs, order
+    """The public graph (``core.models.graph``) of a Sequential or Functional model."""
+    from core.models.graph import graph_of
+    return graph_of(model)  # ValueError for a subclassed or unbuilt model
 
 
 def _emit_layer(g: OnnxGraph, layer, xs: list[str]) -> list[str]:
@@ -135,19 +125,19 @@ def _emit_layer(g: OnnxGraph, layer, xs: list[str]) -> list[str]:
 
 
 def _emit_model(g: OnnxGraph, model, input_names: list[str]) -> list[str]:
-    inputs, outputs, order = _graph_of(model)
-    names = {id(t): n for t, n in zip(inputs, input_names)}
-    for node in order:
+    graph = _graph_of(model)
+    names = {id(t): n for t, n in zip(graph.inputs, input_names)}
+    for node in graph.nodes:
         layer = node.layer
         if getattr(layer, "num_inputs", 1) == 0:  # InputLayer: its tensor is a graph input
             continue
-        xs = [names[id(t)] for t in node.input_tensors]
+        xs = [names[id(t)] for t in node.inputs]
         g.call_kwargs = node.call_kwargs
         outs = _emit_layer(g, layer, xs)
-        for t, name in zip(node.output_tensors, outs):
+        for t, name in zip(node.outputs, outs):
             names[id(t)] = name
             g.shapes[name] = tuple(t.shape)
-    return [names[id(t)] for t in outputs]
+    return [names[id(t)] for t in graph.outputs]
 
 
 def _onnx_dtype(tensor) -> tuple[str, str]:
@@ -163,9 +153,12 @@ def to_onnx_model(model):
     """The ``onnx.ModelProto`` of ``model`` (float32, any batch size)."""
     import onnx
     from onnx import TensorProto, helper
-    inputs, outputs, _ = _graph_of(model)
+
+    from core.models.graph import tensor_ref
+    graph = _graph_of(model)
+    inputs, outputs = graph.inputs, graph.outputs
     g = OnnxGraph()
-    in_names = [t._keras_history[0].name for t in inputs]
+    in_names = [tensor_ref(t).layer.name for t in inputs]
     for t, name in zip(inputs, in_names):
         g.shapes[name] = tuple(t.shape)
         g.dtypes[name] = _onnx_dtype(t)[0]
@@ -175,7 +168,7 @@ def to_onnx_model(model):
     # a layer named like an intermediate tensor (``softmax_1``) must not reuse its name
     used = {o for node in g.nodes for o in node.output} | {i.name for i in g.initializers}
     for t, name in zip(outputs, out_names):
-        stem = target = t._keras_history[0].name
+        stem = target = tensor_ref(t).layer.name
         k = 0
         while target in final or target in in_names or target in used:
             k += 1
