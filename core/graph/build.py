@@ -154,10 +154,11 @@ def _in_io_order(model, units: list) -> list:
     """``units`` (layer, node index) with the input units (and output units) permuted
     among their own slots into ``model.inputs`` (``model.outputs``) order, so that a
     model built back from the document takes and returns its tensors in that order."""
+    from core.models.graph import tensor_ref
     out = list(units)
     for tensors in (getattr(model, "inputs", None), getattr(model, "outputs", None)):
-        want = [(id(t._keras_history[0]), t._keras_history[1])
-                for t in (tensors or []) if t._keras_history]
+        refs = [tensor_ref(t) for t in (tensors or [])]
+        want = [(id(r.layer), r.node_index) for r in refs if r is not None]
         slots = [k for k, (ly, i) in enumerate(out) if (id(ly), i) in want]
         if len(slots) == len(want):
             by_key = {(id(ly), i): (ly, i) for ly, i in out}
@@ -183,43 +184,46 @@ def _short_form(cls, init: dict, key: str, value: dict):
 def _model_graph(model):
     """``(units, edges, calls)``: units are (layer, node index), one per call of a
     layer in the model (a shared layer has several); edges are (src unit, dst unit,
-    port); ``calls`` maps a unit to its ``NodeData.call``."""
+    port); ``calls`` maps a unit to its ``NodeData.call``. Read from the model's public
+    graph (``core.models.graph``)."""
     from core.graph.calls import call_record
+    from core.models.graph import graph_of
+    from core.models.sequential import Sequential
     layers = list(model.layers)
-    input_layer = getattr(model, "_input_layer", None)
-    if hasattr(model, "_layers") and not hasattr(model, "_nodes_by_depth"):  # Sequential
-        if input_layer is None:
+    if isinstance(model, Sequential):
+        if not model.inputs:
             raise GraphError(f"Sequential '{model.name}' has no input shape yet; build it or "
                              "start it with an Input.")
+        input_layer = graph_of(model).nodes[0].layer
         chain = [(ly, 0) for ly in [input_layer] + layers]
         return chain, [(a, b, 0) for a, b in zip(chain, chain[1:])], {}
-    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
-    if nodes_by_depth is None:
+    try:
+        graph = graph_of(model)
+    except ValueError:
         raise GraphError(f"Model '{model.name}' is subclassed: its graph is Python code, "
-                         "which the editor cannot show. Use a functional or Sequential model.")
-    own = {id(n) for nodes in nodes_by_depth.values() for n in nodes}
+                         "which the editor cannot show. Use a functional or Sequential "
+                         "model.") from None
     units, edges, calls = [], [], {}
     for layer in layers:
-        mine = [(i, n) for i, n in enumerate(layer._inbound_nodes) if id(n) in own]
+        mine = graph.nodes_of(layer)
         if not mine:
             units.append((layer, 0))
-        for index, node in mine:
-            unit = (layer, index)
+        for node in mine:
+            unit = (layer, node.node_index)
             units.append(unit)
             if getattr(type(layer), "num_inputs", 1) == 0:
                 continue
-            if node.is_multi_output:
+            if node.multi_output:
                 raise GraphError(f"Layer '{layer.name}' has several outputs; the editor "
                                  "shows one output per layer. The file still trains "
                                  "and exports outside the editor (core.saving.load_model, "
                                  "netweaver export FILE).")
-            calls[unit] = call_record(node)
-            for port, t in enumerate(node.input_tensors):
-                if t._keras_history is None:
+            calls[unit] = call_record(node.node)
+            for port, src in enumerate(node.inbound):
+                if src is None:
                     raise GraphError(f"Layer '{layer.name}' has an input without a source "
                                      "layer.")
-                src, src_index, _ = t._keras_history
-                edges.append(((src, src_index), unit, port))
+                edges.append(((src.layer, src.node_index), unit, port))
     return _in_io_order(model, units), edges, calls
 
 

@@ -118,6 +118,12 @@ def _is_model(layer) -> bool:
     return isinstance(layer, Model)
 
 
+def _is_functional(model) -> bool:
+    """A graph of layer calls (``model.graph``); otherwise a Sequential chain."""
+    from core.models import Functional
+    return isinstance(model, Functional)
+
+
 def inline_nested(model, record=None):
     """``(model, names)``: ``model`` itself when nothing is nested, else a functional
     model calling the same leaf layers with every inner model's graph wired in place;
@@ -133,7 +139,8 @@ def inline_nested(model, record=None):
     rec = record if record is not None else {}
     rec.setdefault("groups", {})
     rec.setdefault("member", {})
-    inputs = [Input(batch_shape=t.shape, dtype=t.dtype, name=t._keras_history[0].name)
+    from core.models.graph import tensor_ref
+    inputs = [Input(batch_shape=t.shape, dtype=t.dtype, name=tensor_ref(t).layer.name)
               for t in model.inputs]
     outputs = _inline(model, inputs, names, rec, "", top=True)
     flat = Model(inputs[0] if len(inputs) == 1 else inputs,
@@ -150,33 +157,30 @@ def _inline(model, inputs, names, rec, parent, top=False, grouped=True):
             rec["shared_models"].append(model.name)
     elif not top:
         names.append(model.name)
-        sequential = not hasattr(model, "_nodes_by_depth")
-        own_inputs = [getattr(model, "_input_layer", None)] if sequential else \
-            [t._keras_history[0] for t in model.inputs]
+        from core.models.graph import tensor_ref
+        sequential = not _is_functional(model)
+        own_inputs = [tensor_ref(t).layer for t in (model.inputs or [])]
         rec["groups"][model.name] = {
             "class_name": "Sequential" if sequential else "Functional", "parent": parent,
             "input_names": [ly.name for ly in own_inputs if ly is not None]}
         scope = model.name
-    if not hasattr(model, "_nodes_by_depth"):  # Sequential: a chain
+    if not _is_functional(model):  # Sequential: a chain
         x = inputs[0]
         for layer in model.layers:
             x = _apply(layer, [x], None, names, rec, scope)[0]
         return [x]
     env = {id(t): new for t, new in zip(model.inputs, inputs)}
-    input_ids = set(env)
     uses: dict = {}
-    for nodes in model._nodes_by_depth.values():
-        for node in nodes:
-            uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
-    for nodes in model._nodes_by_depth.values():  # execution order, as Functional runs
-        for node in nodes:
-            if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
-                continue
-            ins = [env[id(t)] for t in node.input_tensors]
-            outs = _apply(node.layer, ins, node, names, rec, scope,
-                          grouped=uses[id(node.layer)] == 1)
-            for t, o in zip(node.output_tensors, outs):
-                env[id(t)] = o
+    for node in model.graph.nodes:
+        uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
+    for node in model.graph.nodes:  # execution order, as Functional runs
+        if node.is_input:
+            continue
+        ins = [env[id(t)] for t in node.inputs]
+        outs = _apply(node.layer, ins, node.node, names, rec, scope,
+                      grouped=uses[id(node.layer)] == 1)
+        for t, o in zip(node.outputs, outs):
+            env[id(t)] = o
     return [env[id(t)] for t in model.outputs]
 
 

@@ -54,6 +54,12 @@ def _is_model(layer) -> bool:
     return isinstance(layer, Model)
 
 
+def _is_functional(model) -> bool:
+    """A graph of layer calls (``model.graph``); otherwise drawn as a chain."""
+    from core.models import Functional
+    return isinstance(model, Functional)
+
+
 def _fmt(shape) -> str:
     if shape is None:
         return "?"
@@ -65,7 +71,7 @@ def _fmt(shape) -> str:
 def _label(layer, in_shape, out_shape, opts) -> tuple[list[str], bool | None]:
     cls = type(layer).__name__
     if _is_model(layer):
-        cls = "Sequential" if not hasattr(layer, "_nodes_by_depth") else "Functional"
+        cls = "Functional" if _is_functional(layer) else "Sequential"
     lines = [f"{layer.name} ({cls})" if opts["show_layer_names"] else cls]
     act = getattr(layer, "activation", None)
     if opts["show_layer_activations"] and act is not None:
@@ -110,7 +116,7 @@ class _Builder:
         return [key] * n_out
 
     def model(self, model, srcs, cluster):
-        if not hasattr(model, "_nodes_by_depth"):  # Sequential: a chain of shapes
+        if not _is_functional(model):  # Sequential: a chain of shapes
             shape = tuple(model.inputs[0].shape)
             prev = srcs
             for layer in model.layers:
@@ -119,19 +125,16 @@ class _Builder:
                 shape = out
             return prev
         env = {id(t): s for t, s in zip(model.inputs, srcs)}
-        input_ids = set(env)
-        for nodes in model._nodes_by_depth.values():  # the order Functional runs them
-            for node in nodes:
-                if node.output_tensors and all(id(t) in input_ids for t in node.output_tensors):
-                    continue
-                ins = [env[id(t)] for t in node.input_tensors]
-                shapes = [tuple(t.shape) for t in node.input_tensors]
-                outs = [tuple(t.shape) for t in node.output_tensors]
-                keys = self.call(node.layer, ins, shapes if node.is_multi_input else shapes[0],
-                                 outs if node.is_multi_output else outs[0], cluster,
-                                 len(node.output_tensors))
-                for t, k in zip(node.output_tensors, keys):
-                    env[id(t)] = k
+        for node in model.graph.nodes:  # the order Functional runs them
+            if node.is_input:
+                continue
+            ins = [env[id(t)] for t in node.inputs]
+            shapes = [tuple(t.shape) for t in node.inputs]
+            outs = [tuple(t.shape) for t in node.outputs]
+            keys = self.call(node.layer, ins, shapes if node.node.is_multi_input else shapes[0],
+                             outs if node.multi_output else outs[0], cluster, len(node.outputs))
+            for t, k in zip(node.outputs, keys):
+                env[id(t)] = k
         return [env[id(t)] for t in model.outputs]
 
 
@@ -149,8 +152,9 @@ def picture(model, show_shapes=False, show_dtype=False, show_layer_names=False,
                       show_layer_activations=show_layer_activations,
                       show_trainable=show_trainable))
     srcs = []
+    from core.models.graph import tensor_ref
     for t in model.inputs:  # the InputLayer boxes (a Sequential's too, as Keras draws it)
-        layer = t._keras_history[0]
+        layer = tensor_ref(t).layer
         srcs.append(b.box(layer, None, tuple(t.shape), None))
     b.model(model, srcs, None)
     _layout(b.pic)
