@@ -35,3 +35,25 @@ def test_saving_never_imports_models():
 
     assert module_imports("core.saving"), "found no modules in core/saving"
     assert importers("core.saving", "core.models") == []
+
+
+def test_saving_alone_loads_models_in_a_fresh_process():
+    # With no import of core.models, the model classes are not registered yet: loading
+    # through core.saving alone (Keras' keras.saving.load_model) must still work.
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from core.saving import load_model\n"
+        "assert 'core.models' not in sys.modules\n"
+        "for name in ('seq_mlp', 'func_two_inputs'):\n"
+        "    ref = np.load(f'tests/fixtures/keras3/{name}.npz')\n"
+        "    model = load_model(f'tests/fixtures/keras3/{name}.keras')\n"
+        "    xs = [ref[f'x_{i}'] for i in range(2) if f'x_{i}' in ref.files]\n"
+        "    y = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)\n"
+        "    np.testing.assert_allclose(y, ref['pred_0'], rtol=1e-5, atol=1e-6)\n"
+        "    print(type(model).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Sequential", "Functional"]

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import threading
 
@@ -24,6 +25,7 @@ _GLOBAL_CUSTOM_OBJECTS: dict[str, object] = {}
 # "Model"). ``core.models`` registers them when it is imported, so saving finds them
 # without importing the models package (which imports saving).
 _BUILTIN_MODELS: dict[str, type] = {}
+_MODELS_PACKAGE = "core.models"  # imported by name only if a lookup finds nothing
 _GLOBAL_CUSTOM_NAMES: dict[object, str] = {}
 _scope = threading.local()
 
@@ -60,18 +62,21 @@ def register_builtin_model(cls):
 
 def builtin_model(name: str) -> type:
     """The built-in model class a file calls ``name`` ("Sequential", "Functional",
-    "Model"); a clear error when ``core.models`` was never imported."""
+    "Model").
+
+    ``core.models`` registers them when it is imported. A process that loads a file
+    before anything imported it (``from core.saving import load_model`` alone, or
+    ``import core as keras; keras.saving.load_model(...)``) gets the package imported
+    here by its name, once, as ``keras_objects.module_table`` does for the built-in
+    losses and metrics: saving's code depends on no model module, only on the
+    package registering its classes."""
+    if name not in _BUILTIN_MODELS:
+        importlib.import_module(_MODELS_PACKAGE)
     try:
         return _BUILTIN_MODELS[name]
     except KeyError:
-        raise ValueError(f"Model class {name!r} is not registered: import core.models "
-                         "(it registers Sequential, Functional and Model) before "
-                         "loading or saving models.") from None
-
-
-def builtin_model_names() -> tuple[str, ...]:
-    """The class names registered with ``register_builtin_model``."""
-    return tuple(_BUILTIN_MODELS)
+        raise ValueError(f"Model class {name!r} is not a built-in model class "
+                         f"(those are {sorted(_BUILTIN_MODELS)}).") from None
 
 
 def is_builtin_model(obj, name: str = "Model") -> bool:
