@@ -1,7 +1,8 @@
 """Functional models: a graph of layer calls recorded as ``Node``s on ``KerasTensor``s.
 
 ``Functional(inputs, outputs)`` walks the nodes from the outputs back to the
-inputs (Keras 3's ``map_graph``), orders them by depth, and at call time runs
+inputs (Keras 3's ``map_graph``, in ``core.models.graph``), orders them by depth,
+keeps them as its public ``graph``, and at call time runs
 each layer through ``Layer.__call__`` so the active tape records it: one
 training mechanism for every kind of model.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from core.layers.node import KerasTensor
 from core.layers.positional_call import POSITIONAL
-from core.models.graph import ModelGraph, nodes_in_order
+from core.models.graph import ModelGraph, map_graph, nodes_in_order
 from core.models.inference import traits
 from core.models.mask_graph import MaskOp, MaskPlan, keras_operations
 from core.models.model import Model
@@ -33,120 +34,6 @@ def _flatten(struct):
     if isinstance(struct, (list, tuple)):
         return list(struct)
     return [struct]
-
-
-def _describe(t: KerasTensor) -> str:
-    layer = t._keras_history[0].name if t._keras_history else "?"
-    return f"'{t.name}' (output of layer '{layer}', shape {t.shape})"
-
-
-def map_graph(inputs: list[KerasTensor], outputs: list[KerasTensor]):
-    """Return ``(nodes_by_depth, layers)`` of the graph between ``inputs`` and ``outputs``.
-
-    Raises ``ValueError`` for a cycle, an output not computable from the inputs
-    ("graph disconnected") and an input that no output depends on.
-    """
-    input_ids = {id(t) for t in inputs}
-    finished, in_progress = set(), set()
-    order: list = []  # nodes in decreasing depth (DFS post-order)
-    layer_index: dict = {}
-
-    done = object()
-
-    def visit(root):
-        # Depth-first post-order with an explicit stack: a 5,000-layer chain must not
-        # hit Python's recursion limit.
-        stack = [(root, None)]
-        while stack:
-            tensor, state = stack[-1]
-            if state is None:
-                if tensor._keras_history is None:
-                    raise ValueError(
-                        f"Model outputs must come from layer calls on Input tensors; "
-                        f"{tensor!r} was not produced by a layer.")
-                layer, node_index, _ = tensor._keras_history
-                node = layer._inbound_nodes[node_index]
-                if id(node) in finished:
-                    stack.pop()
-                    continue
-                if id(node) in in_progress:
-                    raise ValueError(f"The graph has a cycle through layer '{layer.name}'.")
-                layer_index.setdefault(id(layer), (len(layer_index), layer))
-                in_progress.add(id(node))
-                parents = iter(()) if id(tensor) in input_ids else iter(node.input_tensors)
-                stack[-1] = (tensor, (node, parents))
-                continue
-            node, parents = state
-            parent = next(parents, done)
-            if parent is done:
-                finished.add(id(node))
-                in_progress.discard(id(node))
-                order.append((node, id(tensor) in input_ids))
-                stack.pop()
-            else:
-                stack.append((parent, None))
-
-    for t in outputs:
-        visit(t)
-
-    node_depth: dict = {}
-    layer_depth: dict = {}
-    for node, is_model_input in reversed(order):
-        depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
-        layer_depth[id(node.layer)] = depth
-        node_depth[id(node)] = depth
-        if is_model_input:
-            continue
-        for parent in node.parent_nodes:
-            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-
-    # Every declared input must feed some output (Keras 3 only warns; we refuse).
-    reached = {id(t) for node, _ in order for t in node.output_tensors}
-    unused = [t for t in inputs if id(t) not in reached]
-    if unused:
-        raise ValueError(
-            "Model inputs not connected to any output: "
-            + ", ".join(_describe(t) for t in unused)
-            + ". Remove them or connect them to the outputs."
-        )
-
-    by_depth: dict[int, list] = {}
-    for node, _ in order:
-        by_depth.setdefault(node_depth[id(node)], []).append(node)
-
-    computable = set(input_ids)
-    seen_layers: list[str] = []
-    layers_by_depth: dict[int, list] = {}
-    for depth in sorted(by_depth, reverse=True):
-        for node in by_depth[depth]:
-            is_input = all(id(t) in input_ids for t in node.output_tensors)
-            if not is_input:
-                if not node.input_tensors:
-                    raise ValueError(
-                        "Graph disconnected: the outputs depend on "
-                        + _describe(node.output_tensors[0])
-                        + ", which is not among the model inputs "
-                        + f"{[t.name for t in inputs]}."
-                    )
-                for t in node.input_tensors:
-                    if id(t) not in computable:
-                        raise ValueError(
-                            f"Graph disconnected: cannot obtain a value for tensor {_describe(t)} "
-                            f"at layer '{node.layer.name}'. Layers reached without issue: "
-                            f"{seen_layers}."
-                        )
-            for t in node.output_tensors:
-                computable.add(id(t))
-            seen_layers.append(node.layer.name)
-            if node.layer not in layers_by_depth.setdefault(layer_depth[id(node.layer)], []):
-                layers_by_depth[layer_depth[id(node.layer)]].append(node.layer)
-    layers = []
-    for depth in sorted(layers_by_depth, reverse=True):
-        for layer in sorted(layers_by_depth[depth], key=lambda ly: layer_index[id(ly)][0]):
-            if layer not in layers:
-                layers.append(layer)
-    nodes_by_depth = {d: by_depth[d] for d in sorted(by_depth, reverse=True)}
-    return nodes_by_depth, layers
 
 
 @register_builtin_model

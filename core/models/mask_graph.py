@@ -30,6 +30,8 @@ passing one on) is left out of the node, and Keras fills it in when it loads the
 
 from __future__ import annotations
 
+from core.models.graph import map_graph
+
 
 def _is_builtin(cls) -> bool:
     return cls.__module__.startswith(("core.layers", "core.models"))
@@ -259,8 +261,6 @@ def keras_operations(model, plan: MaskPlan) -> list:
     """``model._operations`` with ``plan``'s ops among them, in the order Keras'
     ``map_graph`` gives the graph that has them (each op is a parent of the layer
     whose ``mask`` it feeds, so depths, and the order, can change)."""
-    from core.models.functional import map_graph
-
     stand = {}
     tensors = {}
 
