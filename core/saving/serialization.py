@@ -64,7 +64,7 @@ def to_plain(obj):
         return {"class_name": "__numpy__",
                 "config": {"value": obj.tolist(), "dtype": obj.dtype.name}}
     if isinstance(obj, KerasTensor):
-        return tensor_config(obj, obj._keras_history)
+        return _tensor_config(obj, obj._keras_history)
     if isinstance(obj, Layer):
         return serialize_layer(obj)
     from core.saving.keras_objects import serialize_keras_object
@@ -72,7 +72,7 @@ def to_plain(obj):
     return to_plain(serialize_keras_object(obj))  # functions, losses, initializers...
 
 
-def is_builtin_class(cls) -> bool:
+def _is_builtin(cls) -> bool:
     mod = cls.__module__
     return mod.startswith(("core.layers", "core.models"))
 
@@ -81,7 +81,7 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
     """``(module, class_name, registered_name)`` as Keras writes them for ``obj``."""
     cls = type(obj)
     name = cls.__name__
-    if is_builtin_class(cls):
+    if _is_builtin(cls):
         if name == "Sequential":
             return "keras", "Sequential", None
         if name == "Functional":
@@ -95,9 +95,9 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
 
 
 def build_config(layer):
-    if is_functional(layer):
+    if _is_functional(layer):
         return {"input_shape": None}  # Keras' functional models are built at creation
-    if is_builtin_class(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
+    if _is_builtin(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
         return None
     if not getattr(layer, "built", False) or layer._build_input_shape is None:
         return None
@@ -115,7 +115,7 @@ def dtype_policy(name: str) -> dict:
 def serialize_layer(layer) -> dict:
     """Keras 3 ``serialize_keras_object(layer)`` (models included)."""
     module, class_name, registered = class_identity(layer)
-    if is_builtin_class(type(layer)):
+    if _is_builtin(type(layer)):
         config = to_plain(layer.get_config())
     else:
         from core.saving.keras_objects import _user_config
@@ -142,7 +142,7 @@ def serialize_layer(layer) -> dict:
 def _resolve_class(config: dict, custom_objects=None):
     class_name = config.get("class_name")
     if not isinstance(class_name, str) or not class_name:
-        raise ValueError(f"Layer config has no valid 'class_name': {short_repr(config)}")
+        raise ValueError(f"Layer config has no valid 'class_name': {_short(config)}")
     found = lookup_custom(custom_objects, config.get("registered_name"), class_name)
     if found is not None:
         return found
@@ -158,7 +158,7 @@ def _resolve_class(config: dict, custom_objects=None):
                 unknown_class_message("layer", class_name) +
                 f" (The file names module {module!r}; modules are never imported "
                 "from a file.)") from None
-        if is_builtin_class(cls):
+        if _is_builtin(cls):
             raise ValueError(f"Layer class {class_name!r} claims module {module!r}, which is "
                              "not a Keras module.")
         return cls
@@ -170,7 +170,7 @@ def _resolve_class(config: dict, custom_objects=None):
         raise ValueError(f"{e} {unknown_class_message('layer', class_name)}") from None
 
 
-def short_repr(obj, limit=200) -> str:
+def _short(obj, limit=200) -> str:
     text = repr(obj)
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -178,17 +178,17 @@ def short_repr(obj, limit=200) -> str:
 def deserialize_layer(config: dict, custom_objects=None):
     """Rebuild a layer (or nested model) from ``serialize_layer``'s dict."""
     if not isinstance(config, dict):
-        raise ValueError(f"Expected a layer config dict, got {short_repr(config)}.")
+        raise ValueError(f"Expected a layer config dict, got {_short(config)}.")
     cls = _resolve_class(config, custom_objects)
     inner = config.get("config", {})
     if not isinstance(inner, dict):
         raise ValueError(f"Layer {config.get('class_name')!r}: 'config' must be a dict, "
-                         f"got {short_repr(inner)}.")
+                         f"got {_short(inner)}.")
     inner = dict(inner)
     with custom_object_scope(custom_objects):
         if config.get("class_name") == "Functional" or "input_layers" in inner:
             layer = builtin_model("Functional").from_graph_config(inner, model_class=cls)
-        elif is_builtin_class(cls):
+        elif _is_builtin(cls):
             layer = cls.from_config(inner)
         else:
             from core.saving.keras_objects import call_from_config
@@ -212,12 +212,17 @@ def _to_shape(shape):
     return tuple(shape)
 
 
-def tensor_config(t: KerasTensor, history) -> dict:
+def _tensor_config(t: KerasTensor, history) -> dict:
     hist = None if history is None else [history[0].name, int(history[1]), int(history[2])]
     return {"class_name": "__keras_tensor__",
             "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": hist}}
 
 
-def is_functional(layer) -> bool:
+def _is_functional(layer) -> bool:
     """A built-in functional model (not a user class made functionally)."""
     return type(layer).__name__ == "Functional" and is_builtin_model(layer, "Functional")
+
+
+# The model's own config code (core.models.functional_config) uses these by name.
+is_builtin_class, short_repr, tensor_config, is_functional = (
+    _is_builtin, _short, _tensor_config, _is_functional)
