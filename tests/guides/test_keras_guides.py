@@ -1,16 +1,17 @@
 """The official Keras 3 guides run against ``core`` with only ``import keras`` changed.
 
 The guide sources (keras-io, Apache 2.0) are not committed here: the project keeps
-third-party code out of its history. Put ``guides/keras_core/<name>.py`` of the
-keras-io repository in ``../shared/data/keras-io-guides/`` to run them; each guide
-is skipped when its file is absent. ``guide_manifest.py`` lists, per guide, the
-excluded blocks (each with its reason), the blocks known to fail (each with its
-reason) and the data substitutions. The test asserts that exactly the other blocks
-pass, so a fix or a regression both show.
+third-party code out of its history. Put the raw guide sources of the keras-io
+repository (``guides/keras_core/<name>.py``, or ``guides/<name>.py`` where the manifest
+says so) in ``../shared/data/keras-io-guides/<name>.py`` to run them; that folder's
+README lists each file's path and commit. Each guide is skipped when its file is
+absent. ``guide_manifest.py`` lists, per guide, the excluded blocks (each with its
+reason), the blocks known to fail (each with its reason) and the data substitutions.
+The test asserts that exactly the other blocks pass, so a fix or a regression both show.
 
 Run by hand on a folder of guide sources::
 
-    python -m tests.guides.guide_runner /path/to/keras-io/guides/keras_core
+    python -m tests.guides.guide_runner ../shared/data/keras-io-guides
 """
 
 from __future__ import annotations
