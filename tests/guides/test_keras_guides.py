@@ -85,6 +85,13 @@ def test_runner_splits_adapts_and_reports():
     # Without the substitution the download fails and is reported; later blocks still run.
     result = run_guide("tiny", GUIDE, {3: ("tensorflow", "needs TensorFlow")}, {})
     assert [o.status for o in result.outcomes][:3] == ["passed", "failed", "passed"]
+    # A block that leaves weights untrained fails; a guide's environment edits are undone.
+    untrained = ("import os, warnings\nos.environ['GUIDE_RUNNER_PROBE'] = 'jax'\n"
+                 "\"prose\"\nwarnings.warn(\"Gradients do not exist for variables ['w']\")\n")
+    result = run_guide("untrained", untrained, {}, {})
+    assert [o.status for o in result.outcomes] == ["passed", "failed"]
+    assert result.outcomes[1].detail.startswith("Gradients do not exist")
+    assert "GUIDE_RUNNER_PROBE" not in __import__("os").environ
     with pytest.raises(ValueError, match="does not contain 'tf.data'"):
         run_guide("tiny", GUIDE, {3: ("tf.data", "needs TensorFlow")}, shrink)
     with pytest.raises(ValueError, match="does not occur"):
