@@ -87,7 +87,20 @@ class Activation:
         return dy
 
     def __call__(self, x):
-        return self.forward(_as_float(x))[0]
+        if getattr(backend._state, "tape", None) is None:
+            return self.forward(_as_float(x))[0]
+        # Under a tape a call is an op with this activation's backward as its VJP, so a
+        # user layer's ``self.activation(x)`` or ``keras.activations.relu(x)`` passes
+        # the gradient on (Keras' activations are differentiable functions).
+        from core.ops.engine import run
+
+        return run(self.name, self._op_forward, self._op_vjp, [x])
+
+    def _op_forward(self, x):
+        return self.forward(_as_float(x))
+
+    def _op_vjp(self, cache, g, need):
+        return [self.backward(cache, g)]
 
     def get_config(self) -> dict:
         return {}

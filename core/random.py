@@ -125,7 +125,13 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> np.ndarray:
     shape = x.shape if noise_shape is None else tuple(
         d if n is None else n for n, d in zip(noise_shape, x.shape))
     keep = _gen_for(seed).uniform(size=shape) >= rate
-    return np.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    scale = np.where(keep, 1.0 / (1.0 - rate), 0.0).astype(dtype)
+    # An op (multiply by the scaled mask), not plain numpy: a user layer calling
+    # keras.random.dropout in call() must pass the gradient on to the weights upstream.
+    from core import ops
+
+    return ops.multiply(inputs, scale)
 
 
 def shuffle(x, axis=0, seed=None) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Keras' small utilities: ``to_categorical``, ``set_random_seed``, ``normalize``,
 ``Progbar`` (as ``keras.utils.Progbar``), ``image_dataset_from_directory``
 (numpy batches: ``core.datasets.image_folder``), ``plot_model`` (``core.plotting``: SVG/PNG
-without graphviz).
+without graphviz), and the custom-object registry functions Keras also exports here
+(``register_keras_serializable``, ``serialize_keras_object``... as in ``core.saving``).
 
 >>> to_categorical([0, 2, 1]).tolist()
 [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
@@ -17,11 +18,26 @@ import numpy as np
 from core.callbacks.progbar import Progbar
 from core.datasets.image_folder import image_dataset_from_directory
 from core.models.py_dataset import PyDataset
+from core.saving.keras_objects import deserialize_keras_object, serialize_keras_object
+from core.saving.object_registry import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
 from core.sequence_utils import pad_sequences, timeseries_dataset_from_array
 
-__all__ = ["Progbar", "PyDataset", "image_dataset_from_directory", "normalize",
-           "pad_sequences", "plot_model", "set_random_seed",
-           "timeseries_dataset_from_array", "to_categorical"]
+# Keras 3 exports the custom-object registry from keras.utils too (the same functions as
+# keras.saving): guides write @keras.utils.register_keras_serializable and
+# keras.utils.deserialize_keras_object.
+__all__ = ["CustomObjectScope", "Progbar", "PyDataset", "custom_object_scope",
+           "deserialize_keras_object", "get_custom_objects", "get_registered_name",
+           "get_registered_object", "image_dataset_from_directory", "normalize",
+           "pad_sequences", "plot_model", "register_keras_serializable",
+           "serialize_keras_object", "set_random_seed", "timeseries_dataset_from_array",
+           "to_categorical"]
 
 
 def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,

@@ -24,7 +24,25 @@ class Variable:
     __slots__ = ("value", "name", "path", "trainable", "grad", "grad_step", "regularizer",
                  "constraint", "owner", "__weakref__")
 
-    def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = ""):
+    def __init__(self, value, name: str = "variable", trainable: bool = True, path: str = "",
+                 *, shape=None, dtype=None):
+        # Keras' keras.Variable(initializer, shape=None, dtype=None, ...) keywords: an
+        # initializer (name or callable) needs the shape; dtype casts the value.
+        if isinstance(value, str) or callable(value):
+            if shape is None:
+                raise ValueError(f"Variable '{name}': an initializer ({value!r}) needs "
+                                 "`shape`.")
+            from core import backend, initializers
+
+            dt = backend.standardize_dtype(dtype or backend.floatx())
+            value = initializers.get(value)(tuple(shape), dtype=dt)
+        elif shape is not None and tuple(np.shape(value)) != tuple(shape):
+            raise ValueError(f"Variable '{name}': initial value has shape "
+                             f"{np.shape(value)}, but shape={tuple(shape)} was given.")
+        if dtype is not None:
+            from core import backend
+
+            value = np.asarray(value, dtype=backend.standardize_dtype(dtype))
         # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
         # counter, shape () in Keras files) into shape (1,); np.require keeps the rank.
         self.value = np.require(value, requirements="C")

@@ -31,7 +31,10 @@ def get_compile_config(model) -> dict | None:
     """Keras 3 ``model.get_compile_config()``, or None for a model never compiled."""
     own = getattr(type(model), "get_compile_config", None)
     if own is not None:
-        return own(model)
+        # A model's own get_compile_config may hold objects (a loss function, metric
+        # objects): Keras saves it through serialize_dict, so the file holds their configs.
+        config = own(model)
+        return None if config is None else serialize_object(config)
     args = getattr(model, "_compile_args", None)
     optimizer = getattr(model, "optimizer", None)
     if not args or optimizer is None:
@@ -70,6 +73,23 @@ def compile_from_config(model, config: dict) -> None:
     """Compile ``model`` as the saved one was and create the optimizer's slot variables."""
     if not isinstance(config, dict):
         raise ValueError(f"compile_config must be a dict, got {type(config).__name__}.")
+    if _overrides(model, "compile_from_config"):
+        # Keras calls the model's own compile_from_config (it deserializes what its
+        # get_compile_config wrote and calls its own compile signature).
+        model.compile_from_config(config)
+        build_optimizer(model)
+        return
+    if _overrides(model, "compile"):
+        # As Keras: a custom compile() signature cannot take the standard config.
+        import warnings
+
+        warnings.warn(
+            f"`compile()` was not called as part of model loading because the model's "
+            f"`compile()` method ({type(model).__name__}) is custom. All subclassed Models "
+            "that have `compile()` overridden should also override `get_compile_config()` "
+            "and `compile_from_config(config)`. Alternatively, you can call `compile()` "
+            "manually after loading.", stacklevel=2)
+        return
     from core import losses, optimizers
 
     opt_cfg = config.get("optimizer", "rmsprop")
@@ -81,6 +101,15 @@ def compile_from_config(model, config: dict) -> None:
     model.compile(optimizer=optimizer, loss=_revive(config.get("loss"), losses),
                   loss_weights=config.get("loss_weights"), metrics=metrics)
     build_optimizer(model)
+
+
+def _overrides(model, method: str) -> bool:
+    """Whether the model's class defines ``method`` itself (the engine's Model has no
+    ``compile_from_config`` method; its ``compile`` is ``Trainer.compile``)."""
+    from core.models.trainer import Trainer
+
+    own = getattr(type(model), method, None)
+    return own is not None and own is not getattr(Trainer, method, None)
 
 
 def build_optimizer(model) -> None:

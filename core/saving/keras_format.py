@@ -348,7 +348,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         try:
             with custom_object_scope(custom_objects):
                 compile_from_config(model, config["compile_config"])
-            compiled = True
+            # A custom compile() without compile_from_config is skipped (Keras warns):
+            # then there is no optimizer to take the saved optimizer state.
+            compiled = getattr(model, "optimizer", None) is not None
         except (ValueError, TypeError, KeyError) as e:
             raise CompileSettingsError(f"{path}: cannot restore the compile settings: {e}") \
                 from e

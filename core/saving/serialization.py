@@ -99,7 +99,17 @@ def build_config(layer):
         return {"input_shape": None}  # Keras' functional models are built at creation
     if _is_builtin(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
         return None
-    if not getattr(layer, "built", False) or layer._build_input_shape is None:
+    if not getattr(layer, "built", False):
+        return None
+    if _user_defines(type(layer), "get_build_config"):
+        # A user class's own get_build_config (its build may take more than a shape, and
+        # it may have been built by calling build() directly); Keras saves it through
+        # serialize_dict.
+        from core.saving.compile_config import serialize_object
+
+        bc = layer.get_build_config()
+        return None if bc is None else serialize_object(bc)
+    if layer._build_input_shape is None:
         return None
     if hasattr(layer, "get_build_config"):  # a layer built from several named shapes
         return layer.get_build_config()
@@ -195,13 +205,27 @@ def deserialize_layer(config: dict, custom_objects=None):
 
             layer = call_from_config(cls, inner, config.get("class_name"))
     bc = config.get("build_config")
-    if not getattr(layer, "built", False) and isinstance(bc, dict) and \
+    if not getattr(layer, "built", False) and isinstance(bc, dict) and bc and \
+            _user_defines(cls, "build_from_config"):
+        layer.build_from_config(bc)  # as Keras: the class's own rebuild, then built
+        layer.built = True
+    elif not getattr(layer, "built", False) and isinstance(bc, dict) and \
             hasattr(layer, "build_from_config") and "shapes_dict" in bc:
         layer.build_from_config(bc)  # Keras' build(query_shape, value_shape, ...)
     elif not getattr(layer, "built", False) and isinstance(bc, dict) and \
             bc.get("input_shape") is not None:
         layer._maybe_build(_to_shape(bc["input_shape"]))
     return layer
+
+
+def _user_defines(cls, method: str) -> bool:
+    """Whether ``method`` comes from a user class (not one of the engine's layers), so
+    that a user's ``get_build_config``/``build_from_config`` pair is honoured as Keras
+    does, while a built-in's stays with the paths above."""
+    for klass in cls.__mro__:
+        if method in vars(klass):
+            return not _is_builtin(klass)
+    return False
 
 
 def _to_shape(shape):

@@ -1,8 +1,11 @@
 """Which blocks of each Keras 3 guide run, which are excluded and why, and what the data
 substitutions are. Block numbers count the code blocks of the keras-io source
 (``guides/keras_core/<name>.py``, the Keras 3 guides; ``import keras_core as keras``
-is treated like ``import keras``; ``working_with_rnns`` has no keras_core copy: its
-source is ``guides/working_with_rnns.py``, the Keras 3 version), first block 0; each
+is treated like ``import keras``; ``working_with_rnns``,
+``intro_to_keras_for_engineers`` and ``customizing_saving_and_serialization`` have no
+keras_core copy: their sources are
+``guides/<name>.py``, the Keras 3 versions; the data folder's README names each file's
+commit), first block 0; each
 exclusion names a snippet of its block so that a changed guide is noticed instead of
 silently misread.
 
@@ -26,6 +29,12 @@ _CIFAR = ("keras.datasets.cifar10.load_data()",
           "np.random.randint(0, 10, (1000, 1))), "
           "(np.random.randint(0, 256, (100, 32, 32, 3)).astype('uint8'), "
           "np.random.randint(0, 10, (100, 1))))")
+# A smaller MNIST stand-in for the engineers' intro, whose convnet trains up to 20 epochs.
+_MNIST_SMALL = ("keras.datasets.mnist.load_data()",
+                "((np.random.randint(0, 256, (256, 28, 28)).astype('uint8'), "
+                "np.random.randint(0, 10, 256).astype('uint8')), "
+                "(np.random.randint(0, 256, (64, 28, 28)).astype('uint8'), "
+                "np.random.randint(0, 10, 64).astype('uint8')))")
 _PLOT = ("plot_model", "needs pydot and graphviz to render an image")
 _TF_DATA = ("tf.data", "needs TensorFlow (tf.data.Dataset)")
 
@@ -81,6 +90,26 @@ GUIDES = {
                           8: [("mnist.load_data()", _MNIST[1])]},
     },
     "serialization_and_saving": {"excluded": {}, "known_failures": {}, "substitutions": {}},
+    # guides/intro_to_keras_for_engineers.py (Keras 3, "backend-agnostic"; its
+    # KERAS_BACKEND="jax" line only concerns the real Keras; the runner restores it).
+    "intro_to_keras_for_engineers": {
+        "excluded": {14: _TF_DATA},
+        "known_failures": {},
+        "substitutions": {1: [_MNIST_SMALL]},
+    },
+    # guides/customizing_saving_and_serialization.py (Keras 3 text, keras.ops only).
+    "customizing_saving_and_serialization": {
+        "excluded": {},
+        "known_failures": {
+            1: "core refuses targets (8, 10) for the (8, 1) output where Keras' "
+               "mean_squared_error broadcasts; core's Layer has no save_own_variables/"
+               "load_own_variables (the custom-state hooks of Keras saving); a "
+               "keras.Variable assigned to a layer attribute is not tracked as a weight",
+            2: "save()/load_model() do not call a layer's save_assets/load_assets (no "
+               "assets/ folder in the .keras archive)",
+        },
+        "substitutions": {},
+    },
     "writing_your_own_callbacks": {
         "excluded": {}, "known_failures": {},
         # np.Inf was removed in NumPy 2.0 (the guide predates it): the one non-data edit.

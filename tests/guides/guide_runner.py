@@ -25,6 +25,7 @@ import re
 import sys
 import tempfile
 import traceback
+import warnings
 from dataclasses import dataclass, field
 
 # The guides run in a scratch folder (they save files to relative paths): ``core`` must
@@ -112,11 +113,15 @@ def adapt(block_source: str, substitutions=()) -> str:
 def run_guide(name: str, source: str, excluded: dict, substitutions: dict,
               workdir: str | None = None) -> GuideResult:
     """Run every block; ``excluded`` maps block index -> (expected snippet, reason),
-    ``substitutions`` block index -> [(old, new), ...]. Output is captured."""
+    ``substitutions`` block index -> [(old, new), ...]. Output is captured.
+
+    A block that runs but leaves weights untrained (the engine's "Gradients do not
+    exist" warning) fails: the guide trains every weight in Keras. The environment is
+    restored afterwards (a guide may set ``KERAS_BACKEND`` for the real Keras)."""
     result = GuideResult(name)
     namespace = {"__name__": f"guide_{name}"}
     workdir = workdir or tempfile.mkdtemp(prefix=f"guide_{name}_")
-    previous = os.getcwd()
+    previous, environ = os.getcwd(), dict(os.environ)
     os.chdir(workdir)  # guides save files to relative paths
     try:
         for block in split_blocks(source):
@@ -131,15 +136,23 @@ def run_guide(name: str, source: str, excluded: dict, substitutions: dict,
             code = adapt(block.source, substitutions.get(block.index, ()))
             out = io.StringIO()
             try:
-                with contextlib.redirect_stdout(out):
+                with contextlib.redirect_stdout(out), \
+                        warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
                     exec(compile(code, f"<{name} block {block.index}>", "exec"), namespace)
             except Exception as e:  # a failing block is reported, the next ones still run
                 tb = traceback.format_exception_only(type(e), e)[-1].strip()
                 result.outcomes.append(Outcome(block.index, block.line, "failed", tb))
-            else:
-                result.outcomes.append(Outcome(block.index, block.line, "passed"))
+                continue
+            untrained = [str(w.message) for w in caught
+                         if str(w.message).startswith("Gradients do not exist")]
+            status = "failed" if untrained else "passed"
+            detail = untrained[0][:300] if untrained else ""
+            result.outcomes.append(Outcome(block.index, block.line, status, detail))
     finally:
         os.chdir(previous)
+        os.environ.clear()
+        os.environ.update(environ)
     return result
 
 

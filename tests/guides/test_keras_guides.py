@@ -1,16 +1,17 @@
 """The official Keras 3 guides run against ``core`` with only ``import keras`` changed.
 
 The guide sources (keras-io, Apache 2.0) are not committed here: the project keeps
-third-party code out of its history. Put ``guides/keras_core/<name>.py`` of the
-keras-io repository in ``../shared/data/keras-io-guides/`` to run them; each guide
-is skipped when its file is absent. ``guide_manifest.py`` lists, per guide, the
-excluded blocks (each with its reason), the blocks known to fail (each with its
-reason) and the data substitutions. The test asserts that exactly the other blocks
-pass, so a fix or a regression both show.
+third-party code out of its history. Put the raw guide sources of the keras-io
+repository (``guides/keras_core/<name>.py``, or ``guides/<name>.py`` where the manifest
+says so) in ``../shared/data/keras-io-guides/<name>.py`` to run them; that folder's
+README lists each file's path and commit. Each guide is skipped when its file is
+absent. ``guide_manifest.py`` lists, per guide, the excluded blocks (each with its
+reason), the blocks known to fail (each with its reason) and the data substitutions.
+The test asserts that exactly the other blocks pass, so a fix or a regression both show.
 
 Run by hand on a folder of guide sources::
 
-    python -m tests.guides.guide_runner /path/to/keras-io/guides/keras_core
+    python -m tests.guides.guide_runner ../shared/data/keras-io-guides
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def test_runner_splits_adapts_and_reports():
     # Without the substitution the download fails and is reported; later blocks still run.
     result = run_guide("tiny", GUIDE, {3: ("tensorflow", "needs TensorFlow")}, {})
     assert [o.status for o in result.outcomes][:3] == ["passed", "failed", "passed"]
+    # A block that leaves weights untrained fails; a guide's environment edits are undone.
+    untrained = ("import os, warnings\nos.environ['GUIDE_RUNNER_PROBE'] = 'jax'\n"
+                 "\"prose\"\nwarnings.warn(\"Gradients do not exist for variables ['w']\")\n")
+    result = run_guide("untrained", untrained, {}, {})
+    assert [o.status for o in result.outcomes] == ["passed", "failed"]
+    assert result.outcomes[1].detail.startswith("Gradients do not exist")
+    assert "GUIDE_RUNNER_PROBE" not in __import__("os").environ
     with pytest.raises(ValueError, match="does not contain 'tf.data'"):
         run_guide("tiny", GUIDE, {3: ("tf.data", "needs TensorFlow")}, shrink)
     with pytest.raises(ValueError, match="does not occur"):
