@@ -105,11 +105,12 @@ def compile_from_config(model, config: dict) -> None:
 
 def _overrides(model, method: str) -> bool:
     """Whether the model's class defines ``method`` itself (the engine's Model has no
-    ``compile_from_config`` method; its ``compile`` is ``Trainer.compile``)."""
-    from core.models.trainer import Trainer
+    ``compile_from_config`` method; its ``compile`` is the built-in one). The built-in
+    class comes from the registry: saving never imports the models package."""
+    from core.saving.object_registry import builtin_model
 
     own = getattr(type(model), method, None)
-    return own is not None and own is not getattr(Trainer, method, None)
+    return own is not None and own is not getattr(builtin_model("Model"), method, None)
 
 
 def build_optimizer(model) -> None:
