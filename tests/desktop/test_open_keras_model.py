@@ -71,8 +71,8 @@ def test_what_cannot_be_shown_is_named_and_the_file_still_exports(qtbot, tmp_pat
 def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
     from core.graph.open_model import inline_nested
     from core.saving import load_model
+    from core.session.data_source import DataSpec
     from desktop.editor.commands import RenameNodeCommand
-    from desktop.training.data_source import DataSpec
 
     win = _window(qtbot, tmp_path, monkeypatch)
     assert win.project.open(str(path)), win.errors
