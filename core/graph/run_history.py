@@ -6,6 +6,9 @@ A record: ``{"name": "Run 3", "started": ISO time, "settings": training settings
 "dataset": name, "resumed_weights": bool, "epochs": [per-epoch logs], "epochs_done",
 "seconds", "samples_per_s", "source": "cli"}``.
 
+Every run enters the document through ``doc.add_run`` (``RunHistoryMixin``), which
+emits a ``"run"`` event, so the app's panels hear of a run whoever trained it.
+
 >>> run = start_run(doc, "sample", resumed=True)              # doctest: +SKIP
 >>> finish_run(doc, run, history.history, seconds=3.2, samples=6000)  # doctest: +SKIP
 """
@@ -38,5 +41,24 @@ def finish_run(doc, run: dict, history: dict, seconds: float, samples: int) -> d
     run["epochs_done"] = n
     run["seconds"] = round(float(seconds), 2)
     run["samples_per_s"] = round(samples / seconds, 1) if seconds > 0 else 0.0
-    doc.history.append(run)
-    return run
+    return doc.add_run(run)
+
+
+class RunHistoryMixin:
+    """The document's one door for finished runs (``GraphDocument`` mixes it in)."""
+
+    def add_run(self, run: dict, weights: dict | None = None) -> dict:
+        """Append ``run`` to ``history`` and, when given, make ``weights`` (layer name ->
+        arrays) the project's trained weights; one ``"run"`` event tells observers.
+
+        >>> from core.graph.document import GraphDocument
+        >>> doc, seen = GraphDocument(), []
+        >>> _ = doc.subscribe(lambda e: seen.append(e.kind))
+        >>> doc.add_run({"name": "Run 1", "epochs": []})["name"], len(doc.history), seen
+        ('Run 1', 1, ['run'])
+        """
+        self.history.append(run)
+        if weights is not None:
+            self.weights = weights
+        self._changed("run")
+        return run
