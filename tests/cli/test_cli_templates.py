@@ -1,0 +1,123 @@
+"""``netweaver train`` with no ``--data`` trains a sequence template on the shipped sample
+the app's data panel picks for it (VADER sentences, Mauna Loa CO2); the run lands in the
+project's history with finite metrics, and evaluate / predict / export work on it.
+Missing data is one line on stderr and exit code 4, and the project is left as it was."""
+
+import math
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from core.cli import EXIT_DATA, run
+from core.graph.project_file import load_project, save_project
+from core.graph.templates import EXAMPLES_DIR, HORIZON, WINDOW
+
+SEQUENCE = ("text_classifier", "small_transformer", "forecaster")
+N_SENTENCES, N_TRAIN_SENTENCES = 3000, 2400  # resources/data: 3,000 VADER sentences
+
+
+@pytest.fixture(scope="module", params=SEQUENCE)
+def trained(request, tmp_path_factory):
+    """A copy of the template trained one epoch from the command line (once per module)."""
+    path = tmp_path_factory.mktemp(request.param) / f"{request.param}.nwproj"
+    shutil.copy(EXAMPLES_DIR / f"{request.param}.nwproj", path)
+    before = load_project(path)[0]
+    assert run(["train", str(path), "--epochs", "1"]) == 0
+    return request.param, path, before
+
+
+def _numbers(text: str) -> dict:
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([-\d.eE+naif]+)", text)}
+
+
+def test_train_without_data_adds_one_finite_run(trained):
+    name, path, before = trained
+    doc, weights = load_project(path)
+    assert len(doc.history) == len(before.history) + 1 and weights
+    run_ = doc.history[-1]
+    assert run_["epochs_done"] == 1 and len(run_["epochs"]) == 1 and run_["source"] == "cli"
+    assert doc.training.epochs == before.training.epochs  # --epochs was for this run only
+    logs = run_["epochs"][0]
+    assert {"loss", "val_loss"} <= set(logs)
+    assert all(v is not None and math.isfinite(v) for v in logs.values()), logs
+    test = run_["test"]
+    assert all(math.isfinite(v) for v in (test["loss"], test["count"]))
+    if name == "forecaster":
+        windows = 2284 - WINDOW - HORIZON + 1  # the shipped series' windows
+        assert run_["dataset"] == "Mauna Loa CO2 (weekly)" and test["task"] == "regression"
+        assert test["source"] == "Validation split"
+        assert test["count"] == windows - math.floor(windows * 0.8)
+        assert math.isfinite(test["regression"]["mean_absolute_error"])
+    else:
+        assert run_["dataset"] == "VADER sentences" and test["source"] == "Test set"
+        assert test["count"] == N_SENTENCES - N_TRAIN_SENTENCES
+        assert 0.0 <= test["accuracy"] <= 1.0
+
+
+def test_evaluate_scores_the_data_the_results_used(trained, capsys):
+    _, path, _ = trained
+    capsys.readouterr()
+    assert run(["evaluate", str(path)]) == 0
+    scores = _numbers(capsys.readouterr().out)
+    kept = load_project(path)[0].history[-1]["test"]
+    # the run's results were computed on the same held-out rows with the same weights
+    assert scores["loss"] == pytest.approx(kept["loss"], rel=1e-4, abs=1e-5)
+
+
+def test_predict_writes_one_row_per_held_out_sample(trained, tmp_path):
+    name, path, _ = trained
+    out = tmp_path / "p.csv"
+    assert run(["predict", str(path), "--out", str(out)]) == 0
+    pred = np.loadtxt(out, delimiter=",", ndmin=2)
+    test = load_project(path)[0].history[-1]["test"]
+    assert len(pred) == test["count"] and np.all(np.isfinite(pred))
+    if name == "forecaster":  # in ppm again: its MAE against the series is the run's MAE
+        from core.datasets.sequence_data import load_series_sample
+
+        targets = load_series_sample()[WINDOW + HORIZON - 1:]
+        actual = targets[len(targets) - len(pred):]
+        mae = float(np.mean(np.abs(pred[:, 0] - actual)))
+        assert mae == pytest.approx(test["regression"]["mean_absolute_error"], rel=1e-4)
+        assert 300 < pred.min() and pred.max() < 450  # ppm, not scaled changes
+    else:
+        assert np.all((pred >= 0) & (pred <= 1))  # one sigmoid unit: P(positive)
+
+
+def test_export_keras_and_onnx_match_the_project(trained, tmp_path):
+    from core.cli.data import held_out
+    from core.graph.build import apply_weights, build_model
+    from core.saving import load_model
+
+    _, path, _ = trained
+    doc, weights = load_project(path)
+    model = build_model(doc)
+    apply_weights(model, weights)
+    x = held_out(doc, None)[0][:16]
+    ref = np.asarray(model.predict(x, verbose=0))
+    assert run(["export", str(path), "--format", "keras", "--out", str(tmp_path / "m.keras")]) == 0
+    np.testing.assert_allclose(load_model(str(tmp_path / "m.keras")).predict(x, verbose=0), ref,
+                               rtol=1e-5, atol=1e-6)
+    assert run(["export", str(path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    ort = pytest.importorskip("onnxruntime")
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    first = sess.get_inputs()[0]
+    feed = {first.name: np.asarray(x, np.int64 if first.type == "tensor(int64)" else np.float32)}
+    np.testing.assert_allclose(sess.run(None, feed)[0], ref, atol=1e-5)
+
+
+def test_missing_data_is_one_line_and_exit_4(tmp_path, capsys):
+    path = tmp_path / "mine.nwproj"
+    doc = load_project(EXAMPLES_DIR / "forecaster.nwproj")[0]
+    doc.training = doc.training.replaced(dataset=str(tmp_path / "gone.npz"))
+    save_project(doc, path)
+    before = path.read_bytes()
+    for cmd in (["train", str(path), "--epochs", "1"], ["evaluate", str(path)],
+                ["train", str(path), "--data", str(tmp_path / "none.npz")]):
+        capsys.readouterr()
+        assert run(cmd) == EXIT_DATA, cmd
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert "no data" in err and ("gone.npz" in err or "none.npz" in err), err
+    assert path.read_bytes() == before  # nothing trained, nothing written
