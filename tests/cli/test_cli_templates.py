@@ -1,7 +1,7 @@
-"""``netweaver train`` with no ``--data`` trains a sequence template on the shipped sample
-the app's data panel picks for it (VADER sentences, Mauna Loa CO2); the run lands in the
-project's history with finite metrics, and evaluate / predict / export work on it.
-Missing data is one line on stderr and exit code 4, and the project is left as it was."""
+"""``netweaver train`` with no ``--data`` trains every shipped template on the sample the
+app's data panel picks for it (VADER sentences, Mauna Loa CO2, the embedded digits); the
+run lands in the project's history with finite metrics, and evaluate / predict / export
+work on it. Missing data is one line on stderr and exit code 4, the project left as it was."""
 
 import math
 import re
@@ -15,10 +15,17 @@ from core.graph.project_file import load_project, save_project
 from core.graph.templates import EXAMPLES_DIR, HORIZON, WINDOW
 
 SEQUENCE = ("text_classifier", "small_transformer", "forecaster")
+IMAGES = ("mnist_cnn", "resnet_block")
+ELSEWHERE = ("mnist_mlp", "two_input")  # trained headless in test_cli.py, test_cli_session.py
 N_SENTENCES, N_TRAIN_SENTENCES = 3000, 2400  # resources/data: 3,000 VADER sentences
 
 
-@pytest.fixture(scope="module", params=SEQUENCE)
+def test_every_shipped_template_is_trained_headless_by_a_test():
+    assert sorted(SEQUENCE + IMAGES + ELSEWHERE) == sorted(
+        p.stem for p in EXAMPLES_DIR.glob("*.nwproj"))
+
+
+@pytest.fixture(scope="module", params=SEQUENCE + IMAGES)
 def trained(request, tmp_path_factory):
     """A copy of the template trained one epoch from the command line (once per module)."""
     path = tmp_path_factory.mktemp(request.param) / f"{request.param}.nwproj"
@@ -50,6 +57,9 @@ def test_train_without_data_adds_one_finite_run(trained):
         assert test["source"] == "Validation split"
         assert test["count"] == windows - math.floor(windows * 0.8)
         assert math.isfinite(test["regression"]["mean_absolute_error"])
+    elif name in IMAGES:
+        assert run_["dataset"] == "Embedded sample" and test["source"] == "Test set"
+        assert test["count"] == 1000 and test["accuracy"] > 2 * test["majority_accuracy"]
     else:
         assert run_["dataset"] == "VADER sentences" and test["source"] == "Test set"
         assert test["count"] == N_SENTENCES - N_TRAIN_SENTENCES
@@ -81,8 +91,11 @@ def test_predict_writes_one_row_per_held_out_sample(trained, tmp_path):
         mae = float(np.mean(np.abs(pred[:, 0] - actual)))
         assert mae == pytest.approx(test["regression"]["mean_absolute_error"], rel=1e-4)
         assert 300 < pred.min() and pred.max() < 450  # ppm, not scaled changes
+    elif name in IMAGES:  # softmax over the ten digits
+        assert pred.shape[1] == 10
+        np.testing.assert_allclose(pred.sum(axis=1), 1.0, atol=1e-5)
     else:
-        assert np.all((pred >= 0) & (pred <= 1))  # one sigmoid unit: P(positive)
+        assert pred.shape[1] == 1 and np.all((pred >= 0) & (pred <= 1))  # P(positive)
 
 
 def test_export_keras_and_onnx_match_the_project(trained, tmp_path):
