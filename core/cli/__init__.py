@@ -9,8 +9,9 @@ a regression, the test results that fit the task kept with the run).
 Without ``--data`` a project trains, evaluates and predicts on the data set it names,
 loaded as the app's data panel loads it (``core.cli.data``): every shipped template runs.
 Exit codes: 0 success, 1 the command failed, 2 bad usage (argparse), 3 the project is
-missing or corrupt, 4 the data is missing or unreadable. Errors are one line on stderr;
-``--debug`` shows the traceback.
+missing or corrupt, 4 the data is missing or unreadable; a run the loss turned NaN/inf is
+saved with its last good weights and exits 1. Errors are one line on stderr; ``--debug``
+shows the traceback.
 
 >>> run(["summary", "resources/examples/mnist_mlp.nwproj"])       # doctest: +SKIP
 0
@@ -126,14 +127,14 @@ def _load_model_file(path, command):
 def _cmd_train(args, doc, model):
     """The app's session code (``core.session``): the project's own data set (or
     ``--data``) mapped onto every Input and output by name, the same compile, callbacks,
-    NaN guard and the same task-fitting results; the run goes into the project."""
+    NaN guard, results and run record; the run goes into the project."""
     from core.graph.build import model_weights
+    from core.graph.curve_diagnosis import diagnose
     from core.graph.project_file import save_project
-    from core.graph.run_history import finish_run, start_run
+    from core.graph.run_history import start_run
     from core.session.job import TrainingJob
     from core.session.run_setup import plan_run
-    from core.session.task_results import run_summary
-    from core.session.training_run import run_job, settings_callbacks
+    from core.session.training_run import complete_run, end_message, run_job, settings_callbacks
 
     kept = doc.training  # --epochs/--batch-size are for this run, not saved as settings
     doc.training = kept.replaced(**{k: v for k, v in (("epochs", args.epochs),
@@ -144,31 +145,33 @@ def _cmd_train(args, doc, model):
     s = doc.training
     job = TrainingJob(plan.model, epochs=s.epochs, batch_size=s.batch_size)
     run = start_run(doc, ds.name, resumed=bool(doc.weights))
-    result = run_job(job, plan.make_data(), dict(plan.fit_kwargs,
-                                                 callbacks=settings_callbacks(s)), verbose=1)
-    logs = [ev["logs"] for kind, ev in job.drain() if kind == "epoch"]
-    history = {k: [e.get(k, float("nan")) for e in logs] for k in dict.fromkeys(
-        k for e in logs for k in e)}
-    if logs:
-        print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in logs[-1].items()))
-    finish_run(doc, run, history, result["train_seconds"],
-               samples=len(ds.x_train) * result["epochs_done"])
-    for key in ("nan_at", "early_stopped"):  # as the app keeps them
-        if result.get(key):
-            run[key] = list(result[key])
-    if result["results"] is not None:
-        run["test"] = run_summary(result["results"])
+    p = plan.make_data()
+    result = run_job(job, p, dict(plan.fit_kwargs, callbacks=settings_callbacks(s)), verbose=1)
+    run["epochs"] = [ev["logs"] for kind, ev in job.drain() if kind == "epoch"]
+    if run["epochs"]:
+        print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in run["epochs"][-1].items()))
+    seconds = result["train_seconds"]
+    samples = len(ds.x_train) * result["epochs_done"]
+    complete_run(run, result, samples / seconds if seconds > 0 else 0.0)
+    found = diagnose(run["epochs"], p.num_classes or None, s.learning_rate,
+                     result.get("nan_at"))
+    run["diagnoses"] = [d.message for d in found]  # as the app keeps them
+    if run.get("test"):
         print(_results_line(run["test"]))
+    for message in run["diagnoses"]:
+        print(f"note: {message}")
     doc.training = kept
+    doc.add_run(run)
     save_project(doc, args.project, weights=model_weights(plan.model))
-    if result.get("nan_at"):
-        e, b = result["nan_at"]
-        print(f"the loss became NaN/inf at epoch {e}, batch {b}; the last good weights "
-              "were kept", file=sys.stderr)
     print(f"{run['name']} saved in {args.project}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plan.model.save(str(Path(args.out) / "model.keras"))
+    if result.get("nan_at"):  # kept and saved (the app shows the run), but not a success
+        print(f"netweaver train: {end_message(result)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(end_message(result))
+    return EXIT_OK
 
 
 def _results_line(t: dict) -> str:
@@ -253,8 +256,8 @@ def run(argv) -> int:
     debug = getattr(args, "debug", False)
     try:
         doc, model = _load(args.project, args.command)
-        globals()[f"_cmd_{args.command}"](args, doc, model)
-        return EXIT_OK
+        code = globals()[f"_cmd_{args.command}"](args, doc, model)
+        return EXIT_OK if code is None else code
     except ProjectError as exc:
         print(f"netweaver: {exc}", file=sys.stderr)
         if debug:

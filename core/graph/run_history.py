@@ -1,21 +1,21 @@
-"""Run records in ``doc.history`` (saved in the project file), the same shape the
-app's training controller writes, so a run trained from the command line shows in
-the app's curves as an earlier run.
+"""Run records in ``doc.history`` (saved in the project file), made the same way by the
+app's training controller and the command line, so a run trained from the command line
+shows in the app's curves as an earlier run.
 
 A record: ``{"name": "Run 3", "started": ISO time, "settings": training settings,
-"dataset": name, "resumed_weights": bool, "epochs": [per-epoch logs], "epochs_done",
-"seconds", "samples_per_s", "source": "cli"}``.
-
-Every run enters the document through ``doc.add_run`` (``RunHistoryMixin``), which
-emits a ``"run"`` event, so the app's panels hear of a run whoever trained it.
+"dataset": name, "resumed_weights": bool, "source": "app" | "cli", "epochs": [per-epoch
+logs]}`` from ``start_run``, then ``epochs_done``, ``seconds``, ``samples_per_s``,
+``test``, ``nan_at``, ``early_stopped`` (``core.session.training_run.complete_run``) and
+``diagnoses``. Every run enters the document through ``doc.add_run``
+(``RunHistoryMixin``), which emits a ``"run"`` event, so the app's panels hear of a run
+whoever trained it.
 
 >>> run = start_run(doc, "sample", resumed=True)              # doctest: +SKIP
->>> finish_run(doc, run, history.history, seconds=3.2, samples=6000)  # doctest: +SKIP
+>>> doc.add_run(complete_run(run, result, samples_per_s=900.0))   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 
 
@@ -25,23 +25,6 @@ def start_run(doc, dataset: str, resumed: bool, source: str = "cli") -> dict:
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": doc.training.to_dict(), "dataset": str(dataset),
             "resumed_weights": bool(resumed), "epochs": [], "source": source}
-
-
-def _plain(v):
-    v = float(v)
-    return v if math.isfinite(v) else None  # the project file refuses NaN/inf
-
-
-def finish_run(doc, run: dict, history: dict, seconds: float, samples: int) -> dict:
-    """Fill ``run`` from Keras' ``History.history`` (key -> list per epoch), append it
-    to ``doc.history`` and return it."""
-    n = max((len(v) for v in history.values()), default=0)
-    run["epochs"] = [{k: _plain(v[e]) for k, v in history.items() if e < len(v)}
-                     for e in range(n)]
-    run["epochs_done"] = n
-    run["seconds"] = round(float(seconds), 2)
-    run["samples_per_s"] = round(samples / seconds, 1) if seconds > 0 else 0.0
-    return doc.add_run(run)
 
 
 class RunHistoryMixin:

@@ -74,3 +74,49 @@ def run_job(job: TrainingJob, prepared, fit_kwargs: dict, control: ControlCallba
     if job.nan_at is None and not job.skip_results:
         result["results"] = compute_results(model, p)
     return result
+
+
+def complete_run(run: dict, result: dict, samples_per_s: float) -> dict:
+    """Fill a run record (``core.graph.run_history.start_run``) from ``run_job``'s
+    result: epochs done, seconds, speed, where a NaN stopped it, early stopping, the
+    results' summary. The per-epoch logs are the caller's (they arrive while it runs).
+
+    >>> complete_run({}, {"epochs_done": 2, "train_seconds": 1.234, "nan_at": None,
+    ...               "early_stopped": (2, 1), "results": None}, 812.34)
+    {'epochs_done': 2, 'seconds': 1.23, 'samples_per_s': 812.3, 'early_stopped': [2, 1]}
+    """
+    from core.session.task_results import run_summary
+
+    run["epochs_done"] = result["epochs_done"]
+    run["seconds"] = round(result["train_seconds"], 2)
+    run["samples_per_s"] = round(float(samples_per_s), 1)
+    for key in ("nan_at", "early_stopped"):
+        if result.get(key):
+            run[key] = list(result[key])
+    if result.get("results") is not None:
+        run["test"] = run_summary(result["results"])
+    return run
+
+
+def end_message(result: dict, epoch_offset: int = 0) -> str:
+    """How the run ended, in one sentence (the app's status line, the CLI's last word);
+    ``epoch_offset``: the epochs the starting weights already had.
+
+    >>> end_message({"epochs_done": 1, "train_seconds": 2.0, "stopped": False})
+    'Training finished after 1 epoch in 2.0 s.'
+    """
+    if result.get("nan_at"):
+        e, b = result["nan_at"]
+        good = result.get("good_at")
+        kept = (f"the weights from epoch {good[0]}, batch {good[1]} (the last checkpoint "
+                "with a finite loss) were kept" if good else "the weights from before "
+                "training were kept")
+        return f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}; {kept}."
+    if result.get("early_stopped"):
+        at, best = result["early_stopped"]
+        return (f"Early stopping after epoch {epoch_offset + at}: the monitored loss stopped "
+                f"improving; the weights of its best epoch ({epoch_offset + best}) were kept.")
+    how = "stopped" if result.get("stopped") else "finished"
+    n = result["epochs_done"]
+    return f"Training {how} after {n} epoch{'' if n == 1 else 's'} in " \
+           f"{result['train_seconds']:.1f} s."

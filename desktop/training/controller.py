@@ -25,8 +25,7 @@ from core.graph.memory import fmt_bytes
 from core.graph.run_history import start_run
 from core.session.job import TrainingJob
 from core.session.smoothing import BatchSmoother
-from core.session.task_results import run_summary
-from core.session.training_run import settings_callbacks
+from core.session.training_run import complete_run, end_message, settings_callbacks
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
     plural,
     restore_weights,
@@ -303,35 +302,9 @@ class TrainingController(QObject):
         doc = self.doc
         self._diagnose(result.get("nan_at"))  # the whole run, a NaN stop included
         if doc is not None:
-            run = dict(self.run)
-            run["epochs_done"] = result["epochs_done"]
-            run["seconds"] = round(result["train_seconds"], 2)
-            run["samples_per_s"] = round(self._stats.get("rate", 0.0), 1)
-            if result.get("nan_at"):
-                run["nan_at"] = list(result["nan_at"])
-            if result.get("early_stopped"):
-                run["early_stopped"] = list(result["early_stopped"])
-            res = result.get("results")
-            if res is not None:
-                run["test"] = run_summary(res)
+            run = complete_run(dict(self.run), result, self._stats.get("rate", 0.0))
             doc.add_run(run, weights=weights_by_layer(self.model))  # one "run" event
-        if result.get("nan_at"):
-            e, b = result["nan_at"]
-            good = result.get("good_at")
-            kept = (f"the weights from epoch {good[0]}, batch {good[1]} (the last checkpoint "
-                    "with a finite loss) were kept" if good else "the weights from before "
-                    "training were kept")
-            self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}; "
-                      f"{kept}.")
-        elif result.get("early_stopped"):
-            at, best = result["early_stopped"]
-            self._say(f"Early stopping after epoch {self.epoch_offset + at}: the monitored loss "
-                      f"stopped improving; the weights of its best epoch "
-                      f"({self.epoch_offset + best}) were kept.")
-        else:
-            how = "stopped" if result.get("stopped") else "finished"
-            self._say(f"Training {how} after {plural(result['epochs_done'], 'epoch')} in "
-                      f"{result['train_seconds']:.1f} s.")
+        self._say(end_message(result, self.epoch_offset))
         if self.curves is not None:  # no ETA once the run has ended
             self.curves.set_counters(self.last_message)
         self._set_state("idle")

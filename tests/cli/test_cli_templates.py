@@ -134,3 +134,21 @@ def test_missing_data_is_one_line_and_exit_4(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and "Traceback" not in err, err
         assert "no data" in err and ("gone.npz" in err or "none.npz" in err), err
     assert path.read_bytes() == before  # nothing trained, nothing written
+
+
+def test_a_nan_run_keeps_the_last_good_weights_and_exits_1(tmp_path, capsys):
+    from core.cli import EXIT_FAILED
+
+    path = tmp_path / "nan.nwproj"
+    doc = load_project(EXAMPLES_DIR / "forecaster.nwproj")[0]
+    doc.training = doc.training.replaced(optimizer="sgd", learning_rate=1e12)
+    save_project(doc, path)
+    capsys.readouterr()
+    assert run(["train", str(path), "--epochs", "2"]) == EXIT_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "NaN/inf" in err[0] and "were kept" in err[0], err
+    doc, weights = load_project(path)
+    rec = doc.history[-1]  # the app's NaN guard ran: where it stopped, what it advises
+    assert rec["nan_at"][0] == 1 and rec["epochs_done"] == 0
+    assert any("learning rate" in d for d in rec["diagnoses"]), rec["diagnoses"]
+    assert all(np.all(np.isfinite(a)) for arrays in weights.values() for a in arrays)
