@@ -31,6 +31,8 @@ class TrainingWorker(QObject):
         self.make_data = make_data  # () -> Prepared; scaling 60k images is not GUI work
         self.prepared = None
         self.fit_kwargs = dict(fit_kwargs)  # the settings' callbacks included
+        # the settings' Keras callbacks (EarlyStopping...), for whoever reads them after
+        self.extra_callbacks = list(self.fit_kwargs.get("callbacks", ()))
         self.callback = ControlCallback(job)
 
     @Slot()
