@@ -20,11 +20,28 @@ from datetime import datetime, timezone
 
 
 def start_run(doc, dataset: str, resumed: bool, source: str = "cli") -> dict:
-    """A new record named after the runs already in ``doc.history`` (not yet added)."""
+    """A new record named after the runs already in ``doc.history`` (not yet added);
+    a run that continues the project's weights counts its epochs on (``first_epoch``)."""
+    first = trained_epochs(doc.history) + 1 if resumed else 1
     return {"name": f"Run {len(doc.history) + 1}",
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": doc.training.to_dict(), "dataset": str(dataset),
-            "resumed_weights": bool(resumed), "epochs": [], "source": source}
+            "resumed_weights": bool(resumed), "first_epoch": first, "epochs": [],
+            "source": source}
+
+
+def trained_epochs(history) -> int:
+    """Epochs behind the project's weights: the last run's own epochs plus, when it
+    continued from earlier weights, the epochs it started from (``first_epoch - 1``).
+
+    >>> trained_epochs([{"epochs_done": 3, "first_epoch": 1}, {"epochs_done": 2, "first_epoch": 4}])
+    5
+    """
+    if not history:
+        return 0
+    last = history[-1]
+    done = last.get("epochs_done", len(last.get("epochs", ())))
+    return int(last.get("first_epoch", 1)) - 1 + int(done)
 
 
 class RunHistoryMixin:

@@ -29,7 +29,6 @@ from core.session.training_run import complete_run, end_message, settings_callba
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
     plural,
     restore_weights,
-    trained_epochs,
     warning_note,
     weights_by_layer,
 )
@@ -144,12 +143,11 @@ class TrainingController(QObject):
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
-        offset = trained_epochs(doc.history) if resumed else 0
         classifier = self.plan.task == "classification"
         self._num_classes = ds.num_classes if classifier else None
-        self.epoch_offset = offset
         # the record the command line writes too (core.graph.run_history)
-        self.run = dict(start_run(doc, ds.name, resumed, source="app"), first_epoch=offset + 1)
+        self.run = start_run(doc, ds.name, resumed, source="app")
+        offset = self.epoch_offset = self.run["first_epoch"] - 1
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
                        "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}

@@ -152,3 +152,20 @@ def test_a_nan_run_keeps_the_last_good_weights_and_exits_1(tmp_path, capsys):
     assert rec["nan_at"][0] == 1 and rec["epochs_done"] == 0
     assert any("learning rate" in d for d in rec["diagnoses"]), rec["diagnoses"]
     assert all(np.all(np.isfinite(a)) for arrays in weights.values() for a in arrays)
+
+
+def test_a_second_run_continues_the_weights_and_counts_epochs_on(tmp_path):
+    path = tmp_path / "f.nwproj"
+    shutil.copy(EXAMPLES_DIR / "forecaster.nwproj", path)
+    assert run(["train", str(path), "--epochs", "2"]) == 0
+    first_weights = load_project(path)[1]
+    assert run(["train", str(path), "--epochs", "1"]) == 0
+    doc, weights = load_project(path)
+    one, two = doc.history
+    assert (one["first_epoch"], one["resumed_weights"]) == (1, False)
+    assert (two["first_epoch"], two["resumed_weights"]) == (3, True)  # as the app counts
+    # it started from the first run's weights: its first epoch's loss is the first run's
+    # last epoch's neighbourhood, not a fresh network's (the fresh first epoch is worse)
+    assert two["epochs"][0]["loss"] < one["epochs"][0]["loss"]
+    assert any(not np.array_equal(a, b) for k in weights
+               for a, b in zip(weights[k], first_weights[k]))
