@@ -121,7 +121,7 @@ def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
 
     outputs = [n for n in doc.nodes if not doc.outputs_of(n)]
     # The data panel reads a 2-D sample (time, features) as a greyscale image and adds a
-    # channel (desktop/training/data_source.py, Dataset.suggested_input_shape), so an
+    # channel (core/session/data_source.py, Dataset.suggested_input_shape), so an
     # RNN fed (batch, time, features) cannot train from the panel yet: reported.
     sequence_input = len(xs) == 1 and xs[0].ndim == 3
     # The panel's labels are classes: an image-to-image model (the autoencoder) trains
