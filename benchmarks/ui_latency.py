@@ -54,7 +54,7 @@ def seed_document():
 
 
 def load_data(samples: int | None):
-    from desktop.training.data_source import DataSpec, load_dataset
+    from core.session.data_source import DataSpec, load_dataset
 
     spec = DataSpec(kind="fashion_mnist", path=str(FASHION)) if FASHION.is_dir() else \
         DataSpec(kind="sample")
@@ -82,7 +82,7 @@ def headless_fit(doc, ds, warm_only=False) -> float:
     ``warm_only``: a few batches on a throwaway model, so that lazily compiled kernel
     signatures are compiled before either timed run (both runs share this process).
     """
-    from desktop.training.data_source import prepare
+    from core.session.data_source import prepare
 
     s = doc.training
     p = prepare(ds, (28, 28, 1), 10, s.loss, 0.0)

@@ -6,8 +6,12 @@ PROJECT is a ``.nwproj``; all commands but ``train`` also take a Keras model fil
 app shows it as an earlier run) and saves the weights into the project; it runs the
 app's session code (``core.session``: every Input fed by name, float targets trained as
 a regression, the test results that fit the task kept with the run).
+Without ``--data`` a project trains, evaluates and predicts on the data set it names,
+loaded as the app's data panel loads it (``core.cli.data``): every shipped template runs.
 Exit codes: 0 success, 1 the command failed, 2 bad usage (argparse), 3 the project is
-missing or corrupt. Errors are one line on stderr; ``--debug`` shows the traceback.
+missing or corrupt, 4 the data is missing or unreadable; a run the loss turned NaN/inf is
+saved with its last good weights and exits 1. Errors are one line on stderr; ``--debug``
+shows the traceback.
 
 >>> run(["summary", "resources/examples/mnist_mlp.nwproj"])       # doctest: +SKIP
 0
@@ -22,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cli.data import DataMissing, file_arrays, held_out, in_data_units, train_dataset
+
 COMMANDS = ("train", "evaluate", "predict", "export", "summary", "plot")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROJECT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PROJECT, EXIT_DATA = 0, 1, 2, 3, 4
 FORMATS = {"keras": ".keras", "onnx": ".onnx", "py": ".py", "h5-weights": ".weights.h5"}
 
 
@@ -46,12 +52,15 @@ def parser() -> argparse.ArgumentParser:
     t = add("train", "train the project's model and save the weights into the project")
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--data", help=".npz with x_train, y_train (and x_test, y_test)")
+    t.add_argument("--data", help=".npz with x_train, y_train (and x_test, y_test); "
+                   "default: the data set the project names, as the app loads it")
     t.add_argument("--out", help="folder for the trained model.keras (default: none)")
-    e = add("evaluate", "loss and metrics on the test split")
-    e.add_argument("--data")
-    pr = add("predict", "predictions for x_test (or x) of --data, to .csv or .npz")
-    pr.add_argument("--data")
+    held = ("default: the project's held-out data (its test set, else the validation "
+            "part), as the app's results use it")
+    e = add("evaluate", "loss and metrics on held-out data")
+    e.add_argument("--data", help=".npz with x_test, y_test; " + held)
+    pr = add("predict", "predictions for held-out data, to .csv or .npz")
+    pr.add_argument("--data", help=".npz with x_test (or x); " + held)
     pr.add_argument("--out", required=True, help="predictions file (.csv or .npz)")
     x = add("export", "write the model in another format")
     x.add_argument("--format", required=True, choices=sorted(FORMATS))
@@ -115,105 +124,54 @@ def _load_model_file(path, command):
     return doc, model
 
 
-def _fit_to_inputs(model, x):
-    x = np.asarray(x, np.float32)
-    if x.max(initial=0) > 1.5:  # raw pixels, as the built-in data sets ship them
-        x = x / 255.0
-    return x.reshape((len(x), *model.inputs[0].shape[1:]))
-
-
-def _data(doc, model, data_file):
-    if data_file:
-        with np.load(data_file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    elif doc.training.dataset == "sample":
-        from core.datasets.sample import load_sample
-        (xt, yt), (xv, yv) = load_sample()
-        arrays = {"x_train": xt, "y_train": yt, "x_test": xv, "y_test": yv}
-    else:
-        raise ValueError(f"data set {doc.training.dataset!r}: pass --data FILE.npz "
-                         "(x_train, y_train, x_test, y_test)")
-    if len(model.inputs) != 1:
-        raise ValueError("models with several inputs need code, not the CLI, to train")
-    out = {}
-    for k, v in arrays.items():
-        out[k] = _fit_to_inputs(model, v) if k.startswith("x") else v
-    return out
-
-
-def _dataset(doc, data_file):
-    """The data of ``train`` as the app's ``Dataset``: ``x_train``/``y_train`` (and
-    ``x_test``/``y_test``) of the file or the embedded sample; an array named after an
-    Input node (``NAME``, ``NAME_test``) feeds that Input; float targets that are not
-    whole numbers make it a regression."""
-    from types import SimpleNamespace  # the fields of the app's Dataset that training reads
-
-    if data_file:
-        with np.load(data_file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        name = Path(data_file).name
-    elif doc.training.dataset == "sample":
-        from core.datasets.sample import load_sample
-        (xt, yt), (xv, yv) = load_sample()
-        arrays, name = {"x_train": xt, "y_train": yt, "x_test": xv, "y_test": yv}, "sample"
-    else:
-        raise ValueError(f"data set {doc.training.dataset!r}: pass --data FILE.npz "
-                         "(x_train, y_train, x_test, y_test)")
-    for key in ("x_train", "y_train"):
-        if key not in arrays:
-            raise ValueError(f"{name}: no array {key!r} (it has {sorted(arrays)})")
-    y = np.asarray(arrays["y_train"])
-    regression = np.issubdtype(y.dtype, np.floating) and not np.all(np.mod(y, 1) == 0)
-    extra = {k: (v, arrays.get(k + "_test")) for k, v in arrays.items()
-             if not k.startswith(("x_", "y_")) and not k.endswith("_test")}
-    return SimpleNamespace(name=name, x_train=arrays["x_train"], y_train=y,
-                           x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
-                           task="regression" if regression else "classification",
-                           extra_inputs=extra)
-
-
 def _cmd_train(args, doc, model):
-    """The app's session code (``core.session``): the data mapped onto every Input and
-    output by name, the same compile and the same task-fitting results."""
-    import time
-
+    """The app's session code (``core.session``): the project's own data set (or
+    ``--data``) mapped onto every Input and output by name, the same compile, callbacks,
+    NaN guard, results and run record; the run goes into the project."""
     from core.graph.build import model_weights
+    from core.graph.curve_diagnosis import diagnose
     from core.graph.project_file import save_project
-    from core.graph.run_history import finish_run, start_run
+    from core.graph.run_history import start_run
+    from core.session.job import TrainingJob
     from core.session.run_setup import plan_run
-    from core.session.task_results import compute_results, run_summary
+    from core.session.training_run import complete_run, end_message, run_job, settings_callbacks
 
     kept = doc.training  # --epochs/--batch-size are for this run, not saved as settings
     doc.training = kept.replaced(**{k: v for k, v in (("epochs", args.epochs),
                                                       ("batch_size", args.batch_size)) if v})
-    ds = _dataset(doc, args.data)
+    ds = train_dataset(doc, args.data)
     plan = plan_run(doc, ds)  # a RunRefused names the Input/output and both shapes
     plan.model.set_weights(model.get_weights())  # the project's weights, if any
-    p = plan.make_data()
     s = doc.training
-    kwargs = dict(plan.fit_kwargs)
-    if p.x_test is not None:  # a test set is the validation data, as before
-        kwargs.pop("validation_split", None)
-        kwargs["validation_data"] = (p.x_test, p.y_test)
-    run = start_run(doc, ds.name if args.data else s.dataset, resumed=bool(doc.weights))
-    t0 = time.perf_counter()
-    history = plan.model.fit(p.x_train, p.y_train, epochs=s.epochs, verbose=1, **kwargs)
-    seconds = time.perf_counter() - t0
-    final = {k: v[-1] for k, v in history.history.items()}
-    print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in final.items()))
-    epochs = len(next(iter(history.history.values()), []))
-    n = len(next(iter(p.x_train.values()))) if isinstance(p.x_train, dict) else len(p.x_train)
-    finish_run(doc, run, history.history, seconds, samples=n * epochs)
-    res = compute_results(plan.model, p)
-    if res is not None:
-        run["test"] = run_summary(res)
+    job = TrainingJob(plan.model, epochs=s.epochs, batch_size=s.batch_size)
+    run = start_run(doc, ds.name, resumed=bool(doc.weights))
+    p = plan.make_data()
+    result = run_job(job, p, dict(plan.fit_kwargs, callbacks=settings_callbacks(s)), verbose=1)
+    run["epochs"] = [ev["logs"] for kind, ev in job.drain() if kind == "epoch"]
+    if run["epochs"]:
+        print("final: " + "  ".join(f"{k}={v:.4f}" for k, v in run["epochs"][-1].items()))
+    seconds = result["train_seconds"]
+    samples = len(ds.x_train) * result["epochs_done"]
+    complete_run(run, result, samples / seconds if seconds > 0 else 0.0)
+    found = diagnose(run["epochs"], p.num_classes or None, s.learning_rate,
+                     result.get("nan_at"))
+    run["diagnoses"] = [d.message for d in found]  # as the app keeps them
+    if run.get("test"):
         print(_results_line(run["test"]))
+    for message in run["diagnoses"]:
+        print(f"note: {message}")
     doc.training = kept
+    doc.add_run(run)
     save_project(doc, args.project, weights=model_weights(plan.model))
     print(f"{run['name']} saved in {args.project}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         plan.model.save(str(Path(args.out) / "model.keras"))
+    if result.get("nan_at"):  # kept and saved (the app shows the run), but not a success
+        print(f"netweaver train: {end_message(result)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(end_message(result))
+    return EXIT_OK
 
 
 def _results_line(t: dict) -> str:
@@ -229,18 +187,32 @@ def _results_line(t: dict) -> str:
     return line
 
 
+def _eval_data(args, doc, model):
+    """``(x, y, prepared or None)``: a project's own held-out data (as its results after
+    training), else ``--data`` / the embedded sample fitted to a model file."""
+    from core.graph.open_model import is_model_file
+
+    if args.data is None and not is_model_file(args.project):
+        return held_out(doc, None)
+    d = file_arrays(doc, model, args.data)
+    return d.get("x_test", d.get("x")), d.get("y_test"), None
+
+
 def _cmd_evaluate(args, doc, model):
-    d = _data(doc, model, args.data)
-    result = model.evaluate(d["x_test"], d["y_test"], verbose=0, return_dict=True)
+    x, y, _ = _eval_data(args, doc, model)
+    if y is None:
+        raise DataMissing("--data needs x_test and y_test to evaluate")
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
     print("  ".join(f"{k}={v:.4f}" for k, v in result.items()))
 
 
 def _cmd_predict(args, doc, model):
-    d = _data(doc, model, args.data)
-    x = d.get("x_test", d.get("x"))
+    x, _, p = _eval_data(args, doc, model)
     if x is None:
-        raise ValueError("--data needs x_test or x")
+        raise DataMissing("--data needs x_test or x")
     pred = np.asarray(model.predict(x, verbose=0))
+    if p is not None:  # a forecaster's predictions in the data's own units
+        pred = in_data_units(pred, p)
     out = Path(args.out)
     if out.suffix == ".npz":
         np.savez(out, predictions=pred)
@@ -284,13 +256,18 @@ def run(argv) -> int:
     debug = getattr(args, "debug", False)
     try:
         doc, model = _load(args.project, args.command)
-        globals()[f"_cmd_{args.command}"](args, doc, model)
-        return EXIT_OK
+        code = globals()[f"_cmd_{args.command}"](args, doc, model)
+        return EXIT_OK if code is None else code
     except ProjectError as exc:
         print(f"netweaver: {exc}", file=sys.stderr)
         if debug:
             traceback.print_exc()
         return EXIT_PROJECT
+    except DataMissing as exc:
+        print(f"netweaver {args.command}: no data: {exc}".splitlines()[0], file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return EXIT_DATA
     except Exception as exc:
         print(f"netweaver {args.command}: {type(exc).__name__}: {exc}".splitlines()[0],
               file=sys.stderr)

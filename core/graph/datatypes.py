@@ -146,7 +146,8 @@ class GraphEvent:
     """Sent to subscribers after an edit, once node states are up to date.
 
     ``kind``: ``nodes_added``, ``nodes_removed``, ``nodes_moved``, ``config``,
-    ``edges``, ``renamed``, ``training``, ``meta`` or ``reset``. ``node_ids``: the
+    ``edges``, ``renamed``, ``training``, ``meta``, ``run`` (a finished run entered the
+    history, ``add_run``) or ``reset``. ``node_ids``: the
     nodes the edit touched; ``changed_states``: every node whose ``NodeState`` changed
     (downstream nodes included), so a view can refresh exactly those.
     """

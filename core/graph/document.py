@@ -37,6 +37,7 @@ from core.graph.datatypes import (
     copy_json,
     to_json_form,
 )
+from core.graph.run_history import RunHistoryMixin
 from core.graph.settings import TrainingSettings
 from core.graph.snapshots import SnapshotMixin
 from core.graph.validate import UNKNOWN, ShapeInferer, revalidate
@@ -60,7 +61,7 @@ def default_name(type_name: str) -> str:
     return to_snake_case(type_name)
 
 
-class GraphDocument(WiringMixin, SnapshotMixin):
+class GraphDocument(WiringMixin, SnapshotMixin, RunHistoryMixin):
     """Nodes, edges, meta, training settings and run history of one project."""
 
     def __init__(self, registry=None):

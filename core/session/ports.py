@@ -39,3 +39,18 @@ def network_ports(doc) -> tuple[list[Port], list[Port]]:
     outs = [port(n) for n in doc.nodes.values()
             if not doc.outputs_of(n.id) and doc.inputs_of(n.id)]
     return ins, outs
+
+
+class PortError(ValueError):
+    """The network is not the one-Input, one-output shape a step needs; says why."""
+
+
+def input_and_output_nodes(doc) -> tuple[str, str]:
+    """(Input node id, last node id) of a single-input, single-output graph, else
+    ``PortError`` counting both (the data panel's "Fit network to data" needs one of each)."""
+    ins = [n.id for n in doc.nodes.values() if _num_inputs(doc, n) == 0]
+    outs = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)]
+    if len(ins) != 1 or len(outs) != 1:
+        raise PortError(f"Training from the canvas needs exactly one Input and one output "
+                        f"layer; this network has {len(ins)} inputs and {len(outs)} outputs.")
+    return ins[0], outs[0]

@@ -110,7 +110,7 @@ class EditorScene(QGraphicsScene):
         if kind == "reset":
             self._rebuild()
             return
-        if kind in ("training", "meta"):
+        if kind in ("training", "meta", "run"):
             return
         if kind == "nodes_removed":
             for node_id in ids:

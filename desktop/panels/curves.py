@@ -70,38 +70,6 @@ def _plot(object_name: str, title: str, ylabel: str) -> pg.PlotWidget:
     return w
 
 
-class BatchSmoother:
-    """Per-batch values from Keras' per-epoch running means, smoothed across the run.
-
-    ``fit`` logs at batch ``b`` the mean over batches ``0..b`` of the epoch; with equal
-    batch sizes the value of batch ``b`` alone is ``m_b (b+1) - m_(b-1) b``. Those are
-    noisy (a 32-sample accuracy moves in steps of 1/32), so the curve shows their
-    exponential moving average (bias-corrected as Adam does) — it does not reset at
-    epoch boundaries the way the running mean does.
-    """
-
-    def __init__(self, alpha: float = 0.05):
-        self.alpha = float(alpha)
-        self.prev: dict[str, float] = {}
-        self.ema: dict[str, float] = {}
-        self.count: dict[str, int] = {}
-
-    def update(self, batch: int, logs: dict) -> dict:
-        out = {}
-        for k, v in logs.items():
-            if batch == 0 or k not in self.prev:
-                inst = v
-            else:
-                inst = v * (batch + 1) - self.prev[k] * batch
-            self.prev[k] = v
-            n = self.count.get(k, 0) + 1
-            self.count[k] = n
-            e = self.ema.get(k, 0.0) * (1.0 - self.alpha) + self.alpha * inst
-            self.ema[k] = e
-            out[k] = e / (1.0 - (1.0 - self.alpha) ** n)
-        return out
-
-
 class _Series:
     """One curve: growing python lists, pushed to pyqtgraph in one ``setData``."""
 

@@ -1,12 +1,12 @@
 """The data panel's edits of the project, each one undo command through the window's
-checked route (``push_edit``: the "discard trained weights?" check included), and the
-data choice stored in / read back from the project.
+checked route (``push_edit``: the "discard trained weights?" check included).
 
 * ``SetDataSourceCommand``: which data set the project trains on and its settings
   (paths, chosen columns, window...), ONE document call (``doc.set_data_source``).
 * ``FitNetworkToDataCommand``: the Input shape and the output units from the data.
-* ``spec_from_document(doc)`` / ``spec_meta(spec)``: the ``DataSpec`` <-> the project
-  (``training.dataset`` + plain-text ``meta`` entries; own-data options as JSON text).
+
+The data choice itself is stored in and read from the project by
+``core.session.project_data`` (the command line reads it the same way).
 
 >>> cmd = SetDataSourceCommand(doc, "houses.csv", spec_meta(spec))   # doctest: +SKIP
 >>> window.push_edit(cmd)                                              # doctest: +SKIP
@@ -14,13 +14,7 @@ data choice stored in / read back from the project.
 
 from __future__ import annotations
 
-import json
-
 from desktop.editor.commands import DocCommand, push_checked
-from desktop.training.data_source import KINDS, OWN_KINDS, DataSpec
-
-_OWN_FIELDS = ("image_size", "color_mode", "feature_columns", "target_column", "text_column",
-               "task", "window", "horizon", "max_tokens", "sequence_length")
 
 
 class SetDataSourceCommand(DocCommand):
@@ -75,43 +69,3 @@ def push_edit(cmd, push=None, undo_stack=None) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
-
-
-def dataset_name(spec: DataSpec) -> str:
-    return spec.path if spec.kind in ("file",) + OWN_KINDS else spec.kind
-
-
-def spec_meta(spec: DataSpec) -> dict:
-    """The ``meta`` entries that remember ``spec`` (plain values only)."""
-    meta = {"data_kind": spec.kind}
-    if spec.kind == "file":
-        meta.update(data_labels_path=spec.labels_path, data_test_path=spec.test_path,
-                    data_label_column=spec.label_column)
-    elif spec.kind in OWN_KINDS:
-        options = {k: getattr(spec, k) for k in _OWN_FIELDS}
-        meta["data_options"] = json.dumps(options, sort_keys=True)
-    elif spec.kind != "sample":
-        meta["data_path"] = spec.path
-    return meta
-
-
-def spec_from_document(doc) -> DataSpec:
-    name = doc.training.dataset or "sample"
-    meta = doc.meta
-    split = doc.training.validation_split
-    if name in KINDS and name not in ("file",) + OWN_KINDS:
-        return DataSpec(kind=name, path=str(meta.get("data_path") or ""),
-                        validation_split=split)
-    kind = meta.get("data_kind")
-    if kind in OWN_KINDS:
-        try:
-            options = json.loads(meta.get("data_options") or "{}")
-        except ValueError:
-            options = {}  # a hand-edited project: fall back to the defaults
-        spec = DataSpec.from_dict({**(options if isinstance(options, dict) else {}),
-                                   "kind": kind, "path": name, "validation_split": split})
-        return spec
-    return DataSpec(kind="file", path=name, labels_path=str(meta.get("data_labels_path") or ""),
-                    test_path=str(meta.get("data_test_path") or ""),
-                    label_column=str(meta.get("data_label_column") or "-1"),
-                    validation_split=split)

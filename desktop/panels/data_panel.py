@@ -2,7 +2,7 @@
 
 Sources: the embedded sample (default, offline), MNIST, Fashion-MNIST, the user's own
 file (``.npz`` with x/y arrays, CSV with a label column, IDX images + labels), and the
-user's own data with choices (``desktop.training.own_data``): an image folder with one
+user's own data with choices (``core.session.own_data``): an image folder with one
 sub-folder per class, a CSV table with a column picker, a text CSV (the vocabulary
 built is shown: size, coverage, token-count histogram) and a time-series CSV (plotted,
 split by time). Reading happens on a ``QThreadPool`` thread; the panel shows sample
@@ -37,19 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.panels.data_columns import OwnDataOptions
-from desktop.panels.data_edits import (
-    FitNetworkToDataCommand,
-    SetDataSourceCommand,
-    dataset_name,
-    push_edit,
-    spec_from_document,
-    spec_meta,
-)
-from desktop.panels.data_views import SeriesView, VocabularyView, describe_dataset
-from desktop.panels.results import image_pixmap
-from desktop.training.controller import StartRefused, input_and_output_nodes
-from desktop.training.data_source import (
+from core.session.data_source import (
     KIND_LABELS,
     KINDS,
     OWN_KINDS,
@@ -57,6 +45,16 @@ from desktop.training.data_source import (
     DataSpec,
     prepare,
 )
+from core.session.ports import PortError, input_and_output_nodes
+from core.session.project_data import dataset_name, spec_from_document, spec_meta
+from desktop.panels.data_columns import OwnDataOptions
+from desktop.panels.data_edits import (
+    FitNetworkToDataCommand,
+    SetDataSourceCommand,
+    push_edit,
+)
+from desktop.panels.data_views import SeriesView, VocabularyView, describe_dataset
+from desktop.panels.results import image_pixmap
 
 EXAMPLES = 18
 EXAMPLE_COLUMNS = 6
@@ -74,7 +72,7 @@ class _LoadTask(QRunnable):
         self.spec, self.generation, self.signals = spec, generation, signals
 
     def run(self):
-        from desktop.training.own_data import load_any
+        from core.session.own_data import load_any
 
         try:
             result = load_any(self.spec)  # (Dataset, details the panel shows)
@@ -340,7 +338,7 @@ class DataPanel(QWidget):
             return None
         try:
             in_id, out_id = input_and_output_nodes(doc)
-        except StartRefused:
+        except PortError:
             return None  # an unfinished network: nothing to check against yet
         in_shape = doc.state(in_id).output_shape
         out_shape = doc.state(out_id).output_shape
@@ -366,7 +364,7 @@ class DataPanel(QWidget):
         spec, ds, details = pending
         try:
             in_id, out_id = input_and_output_nodes(doc)
-        except StartRefused as exc:
+        except PortError as exc:
             self.message.setText(str(exc))
             return str(exc)
         out_node = doc.nodes[out_id]
@@ -408,7 +406,7 @@ class DataPanel(QWidget):
                 w.deleteLater()
         if ds is None or not ds.is_image:
             return
-        from desktop.training.data_source import scale_inputs
+        from core.session.data_source import scale_inputs
 
         names = ds.class_names
         for i in range(min(EXAMPLES, len(ds.x_train))):

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.graph.memory import fmt_bytes
-from core.session.task_results import run_summary
-from desktop.panels.curves import BatchSmoother
-from desktop.training.job import TrainingJob
+from core.graph.run_history import start_run
+from core.session.job import TrainingJob
+from core.session.smoothing import BatchSmoother
+from core.session.training_run import complete_run, end_message, settings_callbacks
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
     plural,
     restore_weights,
-    trained_epochs,
     warning_note,
     weights_by_layer,
 )
@@ -44,32 +43,6 @@ GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
 
 class StartRefused(Exception):
     """Training cannot start; the message says why (shown to the user, nothing changed)."""
-
-
-def input_and_output_nodes(doc):
-    """(input node id, last node id) of a single-input, single-output graph, else raises."""
-    ins = [n.id for n in doc.nodes.values()
-           if getattr(doc.layer_class(n.type), "num_inputs", 1) == 0]
-    outs = [n.id for n in doc.nodes.values() if not doc.outputs_of(n.id)]
-    if len(ins) != 1 or len(outs) != 1:
-        raise StartRefused(f"Training from the canvas needs exactly one Input and one output "
-                           f"layer; this network has {len(ins)} inputs and {len(outs)} outputs.")
-    return ins[0], outs[0]
-
-
-def settings_callbacks(s) -> list:
-    """The Keras callbacks the project's settings ask for (early stopping keeps the best
-    epoch's weights; the learning rate drops tenfold on a plateau)."""
-    from core.callbacks import EarlyStopping, ReduceLROnPlateau
-
-    monitor = "val_loss" if s.validation_split > 0 else "loss"
-    out = []
-    if s.early_stopping:
-        out.append(EarlyStopping(monitor=monitor, patience=s.early_stopping,
-                                 restore_best_weights=True))
-    if s.reduce_lr:
-        out.append(ReduceLROnPlateau(monitor=monitor, factor=0.1, patience=s.reduce_lr))
-    return out
 
 
 class TrainingController(QObject):
@@ -170,14 +143,11 @@ class TrainingController(QObject):
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
-        n = len(doc.history) + 1
-        offset = trained_epochs(doc.history) if resumed else 0
         classifier = self.plan.task == "classification"
         self._num_classes = ds.num_classes if classifier else None
-        self.epoch_offset = offset
-        self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
-                    timespec="seconds"), "settings": s.to_dict(), "dataset": ds.name,
-                    "resumed_weights": resumed, "first_epoch": offset + 1, "epochs": []}
+        # the record the command line writes too (core.graph.run_history)
+        self.run = start_run(doc, ds.name, resumed, source="app")
+        offset = self.epoch_offset = self.run["first_epoch"] - 1
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
                        "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
@@ -330,36 +300,9 @@ class TrainingController(QObject):
         doc = self.doc
         self._diagnose(result.get("nan_at"))  # the whole run, a NaN stop included
         if doc is not None:
-            doc.weights = weights_by_layer(self.model)
-            run = dict(self.run)
-            run["epochs_done"] = result["epochs_done"]
-            run["seconds"] = round(result["train_seconds"], 2)
-            run["samples_per_s"] = round(self._stats.get("rate", 0.0), 1)
-            if result.get("nan_at"):
-                run["nan_at"] = list(result["nan_at"])
-            if result.get("early_stopped"):
-                run["early_stopped"] = list(result["early_stopped"])
-            res = result.get("results")
-            if res is not None:
-                run["test"] = run_summary(res)
-            doc.history.append(run)
-        if result.get("nan_at"):
-            e, b = result["nan_at"]
-            good = result.get("good_at")
-            kept = (f"the weights from epoch {good[0]}, batch {good[1]} (the last checkpoint "
-                    "with a finite loss) were kept" if good else "the weights from before "
-                    "training were kept")
-            self._say(f"Training stopped: the loss became NaN/inf at epoch {e}, batch {b}; "
-                      f"{kept}.")
-        elif result.get("early_stopped"):
-            at, best = result["early_stopped"]
-            self._say(f"Early stopping after epoch {self.epoch_offset + at}: the monitored loss "
-                      f"stopped improving; the weights of its best epoch "
-                      f"({self.epoch_offset + best}) were kept.")
-        else:
-            how = "stopped" if result.get("stopped") else "finished"
-            self._say(f"Training {how} after {plural(result['epochs_done'], 'epoch')} in "
-                      f"{result['train_seconds']:.1f} s.")
+            run = complete_run(dict(self.run), result, self._stats.get("rate", 0.0))
+            doc.add_run(run, weights=weights_by_layer(self.model))  # one "run" event
+        self._say(end_message(result, self.epoch_offset))
         if self.curves is not None:  # no ETA once the run has ended
             self.curves.set_counters(self.last_message)
         self._set_state("idle")

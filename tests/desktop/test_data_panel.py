@@ -6,7 +6,7 @@ import gzip
 import numpy as np
 import pytest
 
-from desktop.training.data_source import DataError, DataSpec, load_dataset, prepare
+from core.session.data_source import DataError, DataSpec, load_dataset, prepare
 from tests.desktop.training_helpers import make_cnn_doc, make_host, wait_data
 
 
@@ -128,8 +128,8 @@ def _thumb_images(panel):
 def test_refused_load_shows_the_accepted_data_with_its_own_thumbnails(qtbot, tmp_path):
     """Defect 12: a held-back (unfit) file's thumbnails stayed next to the accepted
     data's text after a later load was refused."""
+    from core.session.data_source import scale_inputs
     from desktop.panels.results import image_pixmap
-    from desktop.training.data_source import scale_inputs
 
     win = make_host(qtbot)
     ui = win.training_ui

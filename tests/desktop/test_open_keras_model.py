@@ -71,8 +71,8 @@ def test_what_cannot_be_shown_is_named_and_the_file_still_exports(qtbot, tmp_pat
 def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
     from core.graph.open_model import inline_nested
     from core.saving import load_model
+    from core.session.data_source import DataSpec
     from desktop.editor.commands import RenameNodeCommand
-    from desktop.training.data_source import DataSpec
 
     win = _window(qtbot, tmp_path, monkeypatch)
     assert win.project.open(str(path)), win.errors
@@ -121,7 +121,7 @@ def test_open_edit_train_export(qtbot, tmp_path, monkeypatch, path):
 
     outputs = [n for n in doc.nodes if not doc.outputs_of(n)]
     # The data panel reads a 2-D sample (time, features) as a greyscale image and adds a
-    # channel (desktop/training/data_source.py, Dataset.suggested_input_shape), so an
+    # channel (core/session/data_source.py, Dataset.suggested_input_shape), so an
     # RNN fed (batch, time, features) cannot train from the panel yet: reported.
     sequence_input = len(xs) == 1 and xs[0].ndim == 3
     # The panel's labels are classes: an image-to-image model (the autoencoder) trains

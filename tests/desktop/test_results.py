@@ -4,9 +4,9 @@ preprocessing (MNIST-like centring and scaling) and off-thread prediction."""
 import numpy as np
 
 from core.graph.memory import estimate_training_memory
+from core.session.task_results import confusion_matrix
 from desktop.panels.results import ResultsPanel
 from desktop.panels.test_pad import TestPad, _area_matrix, mnist_preprocess
-from desktop.training.worker import confusion_matrix
 
 
 def test_confusion_matrix_counts_pairs():

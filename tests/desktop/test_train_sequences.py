@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.graph import templates as T
-from desktop.training.shipped_samples import series_dataset, text_dataset
+from core.session.shipped_samples import series_dataset, text_dataset
 
 TRAIN_TIMEOUT = 600_000  # the 2 shared cores: never a timing, only a ceiling
 

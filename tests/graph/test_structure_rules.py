@@ -117,9 +117,9 @@ def test_huge_dense_and_too_little_memory_are_warned(doc):
 
 
 def test_two_input_template_is_trainable_and_says_which_input_lacks_data():
+    from core.session.data_source import Dataset
     from core.session.network_data import NetworkDataError, prepare_network
     from core.session.ports import network_ports
-    from desktop.training.data_source import Dataset
 
     doc = TEMPLATES["two_input"]()
     assert not pre_train_problems(doc) and not doc.problems()

@@ -156,7 +156,7 @@ def test_app_data_set_with_absurd_class_ids_is_refused(tmp_path, top):
     out = _refused(f"""
 import sys
 sys.modules["PySide6"] = None  # the data source must load without Qt
-from desktop.training.data_source import DataSpec, load_dataset
+from core.session.data_source import DataSpec, load_dataset
 load_dataset(DataSpec(kind="file", path={str(path)!r}))""")
     assert "RAISED DataError" in out, out
     assert f"labels go up to {top}, i.e. {top + 1} classes" in out and "would need" in out, out

@@ -46,7 +46,7 @@ def test_terminate_on_nan_restores_last_finite_weights_and_optimizer_state():
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_app_nan_guard_restores_optimizer_slots_and_iterations():
-    from desktop.training.job import ControlCallback, TrainingJob
+    from core.session.job import ControlCallback, TrainingJob
 
     model, x, y = _blowup_model()
     job = TrainingJob(model, epochs=2, batch_size=10)

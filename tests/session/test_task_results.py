@@ -4,6 +4,7 @@ the results' figures against formulas written out here."""
 import numpy as np
 import pytest
 
+from core.session.data_source import Dataset
 from core.session.network_data import NetworkDataError, prepare_network
 from core.session.ports import Port
 from core.session.targets import task_for
@@ -13,7 +14,6 @@ from core.session.task_results import (
     regression_scores,
     run_summary,
 )
-from desktop.training.data_source import Dataset
 
 
 class _Echo:

@@ -22,7 +22,7 @@ import numpy as np
 
 KINDS = ("sample", "text_sample", "series_sample", "mnist", "fashion_mnist", "file",
          "image_folder", "table", "text", "series")
-OWN_KINDS = ("image_folder", "table", "text", "series")  # desktop.training.own_data
+OWN_KINDS = ("image_folder", "table", "text", "series")  # core.session.own_data
 KIND_LABELS = {
     "sample": "Embedded sample (offline)",
     "text_sample": "Sentences, VADER (offline)",
@@ -53,7 +53,7 @@ class DataSpec:
     test_path: str = ""       # optional separate test file of the same format
     label_column: str = "-1"  # CSV: column name, or an index like "-1" (last column)
     validation_split: float = 0.1
-    # The user's own data (OWN_KINDS; see desktop.training.own_data):
+    # The user's own data (OWN_KINDS; see core.session.own_data):
     image_size: tuple = (28, 28)       # image folder: (height, width) after resizing
     color_mode: str = "grayscale"      # image folder: "grayscale" | "rgb"
     feature_columns: tuple = ()        # table / series: the input columns
@@ -199,7 +199,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
         (xtr, ytr), (xte, yte) = sample.load_sample()
         name, classes = "Embedded sample", tuple(str(i) for i in range(10))
     elif kind in ("text_sample", "series_sample"):
-        from desktop.training.shipped_samples import LOADERS
+        from core.session.shipped_samples import LOADERS
 
         return LOADERS[kind]()  # the sequence templates' data (tokens / windows)
     elif kind in ("mnist", "fashion_mnist"):
@@ -224,7 +224,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
         name = KIND_LABELS[kind]
         classes = FASHION_NAMES if kind == "fashion_mnist" else tuple(str(i) for i in range(10))
     elif kind in OWN_KINDS:
-        from desktop.training.own_data import load_own
+        from core.session.own_data import load_own
 
         return load_own(spec)[0]
     elif kind == "file":

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from desktop.training.job import ControlCallback, TrainingJob
+from core.session.job import ControlCallback, TrainingJob
 
 
 def _model():
@@ -123,7 +123,7 @@ def test_stop_sets_stop_training_at_the_next_batch():
 
 
 def test_nan_after_several_batches_restores_the_last_snapshot_with_finite_loss():
-    from desktop.training.job import SNAPSHOT_EVERY
+    from core.session.job import SNAPSHOT_EVERY
     model = _model()
     job, cb = _callback(model)
     cb.on_train_begin()

@@ -10,7 +10,7 @@ these sources, so a new text classifier or forecaster trains at once, offline:
 * ``series_sample``: every window of the series with its float target (regression);
   ``fit``'s validation split is then the last part by time.
 
->>> ds = series_dataset()                  # doctest: +SKIP
+>>> ds = series_dataset()
 >>> ds.task, ds.window
 ('regression', 52)
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from core.datasets.sequence_data import load_series_sample, load_text_sample, series_windows
 from core.graph import templates as T
-from desktop.training.data_source import Dataset
+from core.session.data_source import Dataset
 
 N_TRAIN = 2400  # of the 3,000 shipped sentences, in file order; the rest are the test set
 

@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from desktop.training.data_source import DataError, Dataset, DataSpec
+from core.session.data_source import DataError, Dataset, DataSpec
 
 
 def _name(path: str) -> str:
@@ -111,6 +111,6 @@ def load_any(spec: DataSpec):
     """``(Dataset, details)`` for any kind (the built-in sets have no details)."""
     if spec.kind in _LOADERS:
         return load_own(spec)
-    from desktop.training.data_source import load_dataset
+    from core.session.data_source import load_dataset
 
     return load_dataset(spec), {}
