@@ -23,10 +23,12 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.graph.memory import fmt_bytes
+from core.graph.run_states import LastEpochWeights, keep_run, network_of
 from core.session.task_results import run_summary
 from desktop.panels.curves import BatchSmoother
 from desktop.training.job import TrainingJob
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
+    last_epoch_weights,
     plural,
     restore_weights,
     trained_epochs,
@@ -65,6 +67,9 @@ def settings_callbacks(s) -> list:
     monitor = "val_loss" if s.validation_split > 0 else "loss"
     out = []
     if s.early_stopping:
+        # before EarlyStopping, whose on_train_end puts the best epoch's weights back:
+        # the run keeps the last epoch's too (core.graph.run_states)
+        out.append(LastEpochWeights())
         out.append(EarlyStopping(monitor=monitor, patience=s.early_stopping,
                                  restore_best_weights=True))
     if s.reduce_lr:
@@ -175,6 +180,7 @@ class TrainingController(QObject):
         classifier = self.plan.task == "classification"
         self._num_classes = ds.num_classes if classifier else None
         self.epoch_offset = offset
+        self._network = network_of(doc)  # what this run trains, kept to restore it later
         self.run = {"name": f"Run {n}", "started": datetime.now(timezone.utc).isoformat(
                     timespec="seconds"), "settings": s.to_dict(), "dataset": ds.name,
                     "resumed_weights": resumed, "first_epoch": offset + 1, "epochs": []}
@@ -343,6 +349,8 @@ class TrainingController(QObject):
             if res is not None:
                 run["test"] = run_summary(res)
             doc.history.append(run)
+            keep_run(doc, run["name"], self._network, doc.weights,
+                     last_epoch_weights(self.worker, doc.weights))
         if result.get("nan_at"):
             e, b = result["nan_at"]
             good = result.get("good_at")

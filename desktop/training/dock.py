@@ -34,11 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.graph.run_states import restorable
 from desktop.panels.curves import CurvesPanel
 from desktop.panels.data_panel import DataPanel
 from desktop.panels.results import ResultsPanel
 from desktop.panels.runs_panel import RunsPanel
 from desktop.training.controller import TrainingController, restore_weights
+from desktop.training.run_restore import restore_run
 from desktop.training.settings_form import TrainingSettingsForm
 
 
@@ -139,6 +141,7 @@ class TrainingUI(QObject):
         self.form.refused.connect(self._status)
         self.runs.overlayChanged.connect(self.curves.set_hidden_runs)
         self.runs.settingsRequested.connect(self.use_run_settings)
+        self.runs.restoreRequested.connect(lambda name, last: restore_run(self, name, last))
         self.curves.fixRequested.connect(
             lambda changes: self.apply_settings(changes, "Training settings changed as the "
                                                          "curves suggested; press Train."))
@@ -313,7 +316,12 @@ class TrainingUI(QObject):
             self._show_error(self.controller.last_message, "The loss became NaN or infinite. "
                              "Try a smaller learning rate.")
         self.curves.set_history(doc.history[:-1] if doc is not None else [])
-        self.runs.set_history(doc.history if doc is not None else [])
+        self.show_runs(doc)
+
+    def show_runs(self, doc) -> None:
+        """The Runs table, saying which runs can be restored (their weights are kept)."""
+        self.runs.set_history(doc.history if doc is not None else [],
+                              restorable(doc) if doc is not None else {})
 
     def use_run_settings(self, settings: dict) -> bool:
         """Put a run's training settings back (one undo step; where the data comes from
@@ -395,7 +403,7 @@ class TrainingUI(QObject):
         self.state_label.clear()
         self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
-        self.runs.set_history(doc.history if doc is not None else [])
+        self.show_runs(doc)
         if self._doc is not None and hasattr(self._doc, "unsubscribe"):
             self._doc.unsubscribe(self._on_doc_event)
         self._doc = doc

@@ -15,6 +15,21 @@ def weights_by_layer(model) -> dict:
             for layer in model.layers if layer.weights}
 
 
+def last_epoch_weights(worker, final) -> dict | None:
+    """The last epoch's weights when early stopping replaced them by its best epoch's
+    (``final``, what the project keeps), else None: nothing else to restore."""
+    from core.graph.run_states import LastEpochWeights
+
+    for cb in getattr(worker, "extra_callbacks", ()):
+        last = cb.weights if isinstance(cb, LastEpochWeights) else None
+        if last and final and (set(last) != set(final) or any(
+                len(last[k]) != len(final[k]) or not all(np.array_equal(a, b) for a, b in
+                                                         zip(last[k], final[k]))
+                for k in last)):
+            return last
+    return None
+
+
 def restore_weights(model, saved) -> bool:
     """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits."""
     if not saved:
