@@ -410,10 +410,12 @@ class TrainingUI(QObject):
         if doc is not None and hasattr(doc, "subscribe"):
             doc.subscribe(self._on_doc_event)
         self.data_panel.load_from_document()
+        self.data_panel.target_choice.refresh()
 
     def _on_doc_event(self, event) -> None:
         if event.kind in ("training", "reset"):
             self.form.refresh()
+        self.data_panel.target_choice.refresh()  # an output's shape or the loss changed
 
     def eventFilter(self, obj, event):
         # The window may still refuse to close (unsaved changes): decide after closeEvent.
