@@ -180,6 +180,7 @@ def _cmd_train(args, doc, model):
     from core.graph.build import model_weights
     from core.graph.project_file import save_project
     from core.graph.run_history import finish_run, start_run
+    from core.graph.run_states import keep_run, network_of
     from core.session.run_setup import plan_run
     from core.session.task_results import compute_results, run_summary
 
@@ -209,7 +210,9 @@ def _cmd_train(args, doc, model):
         run["test"] = run_summary(res)
         print(_results_line(run["test"]))
     doc.training = kept
-    save_project(doc, args.project, weights=model_weights(plan.model))
+    weights = model_weights(plan.model)
+    keep_run(doc, run["name"], network_of(doc), weights)  # the app can restore this run
+    save_project(doc, args.project, weights=weights)
     print(f"{run['name']} saved in {args.project}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -222,6 +225,9 @@ def _results_line(t: dict) -> str:
     if t.get("accuracy") is not None:
         return head + f"accuracy {t['accuracy']:.4f} (majority class " \
             f"{t.get('majority_accuracy', float('nan')):.4f})"
+    if t.get("reconstruction"):  # an autoencoder (target: the input itself)
+        return head + f"reconstruction MSE {t['reconstruction']['mean_squared_error']:.4g}" \
+            f" (mean image {t.get('mean_image', {}).get('mean_squared_error', float('nan')):.4g})"
     reg, base = t.get("regression") or {}, t.get("baseline")
     line = head + f"MAE {reg.get('mean_absolute_error', float('nan')):.4g}"
     if base:

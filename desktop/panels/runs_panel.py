@@ -70,16 +70,21 @@ class RunsPanel(QWidget):
         self.last_box.setToolTip("Early stopping kept this run's best epoch; restore the "
                                  "weights of its last epoch instead.")
         self.last_box.setEnabled(False)
+        # Two short rows, not one long one: the bottom docks share their width with the
+        # Summary dock, whose table a wide button row would squeeze.
         bar = QHBoxLayout()
         bar.addStretch(1)
-        bar.addWidget(self.last_box)
         bar.addWidget(self.restore_button)
         bar.addWidget(self.use_button)
+        below = QHBoxLayout()
+        below.addStretch(1)
+        below.addWidget(self.last_box)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.empty)
         lay.addWidget(self.table, 1)
         lay.addLayout(bar)
+        lay.addLayout(below)
         self._loading = False
         self.set_history([])
 

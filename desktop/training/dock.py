@@ -301,8 +301,10 @@ class TrainingUI(QObject):
             self.results.show_results(result["results"], names)
             if isinstance(self.results_dock, QDockWidget):
                 self.results_dock.raise_()
-        if self.controller.model is not None and result.get("nan_at") is None:
-            model, plan = self.controller.model, self.controller.plan
+        plan = self.controller.plan  # an autoencoder's output is no class: no test pad
+        if self.controller.model is not None and result.get("nan_at") is None and \
+                getattr(plan, "task", None) != "reconstruction":
+            model = self.controller.model
             if plan is not None and len(plan.inputs) > 1:  # the pad gives the first Input
                 from core.session.run_setup import FirstInputModel
 

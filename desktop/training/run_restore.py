@@ -54,7 +54,7 @@ class RestoreRunCommand(DocCommand):
 def pad_model(doc):
     """The project's network with its weights, for the pads (None when they do not fit
     or the network needs more than one Input's data)."""
-    if not doc.weights:
+    if not doc.weights or doc.training.target == "input":  # an autoencoder: no classes
         return None, None
     try:
         model = doc.build_model()

@@ -81,6 +81,7 @@ def test_a_conv_autoencoder_trains_on_its_input_from_the_data_panel(window, qtbo
     assert panel.confusion.isHidden()
     outs = panel.gallery.findChildren(type(panel.summary), "reconstructionOutput")
     assert len(outs) == 8 and outs[0].pixmap() is not None and not outs[0].pixmap().isNull()
+    assert panel.pad._predict is None  # the digit pad's class bars mean nothing here
     # The run keeps its summary and its setting (the Runs table compares it).
     assert doc.history[-1]["settings"]["target"] == "input"
     assert doc.history[-1]["test"]["reconstruction"]["mean_squared_error"] == \
