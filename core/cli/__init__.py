@@ -132,6 +132,7 @@ def _cmd_train(args, doc, model):
     from core.graph.curve_diagnosis import diagnose
     from core.graph.project_file import save_project
     from core.graph.run_history import start_run
+    from core.graph.run_states import keep_run, network_of
     from core.session.job import TrainingJob
     from core.session.run_setup import plan_run
     from core.session.training_run import complete_run, end_message, run_job, settings_callbacks
@@ -162,7 +163,9 @@ def _cmd_train(args, doc, model):
         print(f"note: {message}")
     doc.training = kept
     doc.add_run(run)
-    save_project(doc, args.project, weights=model_weights(plan.model))
+    weights = model_weights(plan.model)
+    keep_run(doc, run["name"], network_of(doc), weights)  # the app can restore this run
+    save_project(doc, args.project, weights=weights)
     print(f"{run['name']} saved in {args.project}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -180,6 +183,9 @@ def _results_line(t: dict) -> str:
     if t.get("accuracy") is not None:
         return head + f"accuracy {t['accuracy']:.4f} (majority class " \
             f"{t.get('majority_accuracy', float('nan')):.4f})"
+    if t.get("reconstruction"):  # an autoencoder (target: the input itself)
+        return head + f"reconstruction MSE {t['reconstruction']['mean_squared_error']:.4g}" \
+            f" (mean image {t.get('mean_image', {}).get('mean_squared_error', float('nan')):.4g})"
     reg, base = t.get("regression") or {}, t.get("baseline")
     line = head + f"MAE {reg.get('mean_absolute_error', float('nan')):.4g}"
     if base:

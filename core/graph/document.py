@@ -74,6 +74,7 @@ class GraphDocument(WiringMixin, SnapshotMixin, RunHistoryMixin):
         self.training = TrainingSettings()
         self.history: list[dict] = []  # one dict per finished run: {"epochs": [...], ...}
         self.weights: dict | None = None  # layer name -> list of arrays (Keras order)
+        self.run_states: dict = {}  # run name -> network + weights (core.graph.run_states)
         self.path: str | None = None
         self.data_info: tuple | None = None  # (input_shape, num_classes), from the data panel
         self.data_warnings: tuple = ()  # data problems found at import (Problems list)

@@ -8,6 +8,7 @@ Layout (``schema_version`` 1)::
                 "config": {...}, "pos": [0.0, 0.0]}, ...],
      "edges": [{"src": "n1", "dst": "n2", "dst_port": 0}, ...],
      "history": [{...per-run metrics...}],
+     "run_states": {"Run 3": {"network": {...}, "weights": {...}, "last_weights": null}},
      "weights": null | {"encoding": "base64-raw-le", "layers": {"dense": [
                         {"dtype": "float32", "shape": [784, 10], "data": "<b64>"}, ...]}}}
 
@@ -35,6 +36,7 @@ from core.graph.datatypes import Edge, NodeData
 from core.graph.document import GraphDocument
 from core.graph.groups import parse_groups
 from core.graph.project_weights import encode_weights, read_weights
+from core.graph.run_states import encode_run_states, read_run_states
 from core.graph.settings import TrainingSettings
 from core.layers.spec import check
 
@@ -103,6 +105,9 @@ def _write(doc: GraphDocument, path, weights, extra=None) -> None:
     data.update(extra or {})
     try:
         data["weights"] = None if weights is None else encode_weights(weights)
+        kept = encode_run_states(doc)  # what each recent run needs to be restored
+        if kept is not None:
+            data["run_states"] = kept
         text = json.dumps(data, indent=1, allow_nan=False)
         _atomic_write_text(path, text)
     except (OSError, ValueError, TypeError) as exc:
@@ -276,6 +281,10 @@ def load_project(path, registry=None) -> tuple[GraphDocument, dict | None]:
             weights = read_weights(doc, data["weights"])
         except ValueError as exc:
             raise ProjectFileError(path, str(exc)) from None
+    try:
+        doc.run_states = read_run_states(doc, data.get("run_states"))  # absent: older file
+    except ValueError as exc:
+        raise ProjectFileError(path, f"{exc}. Nothing was loaded.") from None
     doc.weights = weights
     doc.path = str(path)
     if "recovery_of" in data:

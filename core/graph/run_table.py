@@ -53,9 +53,12 @@ def _better(key: str):
     return min if base in LOWER_IS_BETTER or base.endswith("loss") else max
 
 
-def run_rows(history) -> list[dict]:
+def run_rows(history, restorable=None) -> list[dict]:
     """One dict per run: ``name``, ``changed`` (text), ``epochs``, ``seconds``,
-    ``final`` / ``best`` (metric -> value), ``test_accuracy`` (or None), ``dataset``."""
+    ``final`` / ``best`` (metric -> value), ``test_accuracy`` (or None), ``dataset``,
+    ``restore`` (``"weights"``, ``"weights+last"`` or ``""`` from
+    ``core.graph.run_states.restorable``: what restoring the run brings back)."""
+    restorable = restorable or {}
     runs = _runs(history)
     keys = differing_settings(runs)
     rows = []
@@ -83,5 +86,6 @@ def run_rows(history) -> list[dict]:
             "test_accuracy": test.get("accuracy"),
             "dataset": str(r.get("dataset", "")),
             "settings": dict(settings),
+            "restore": restorable.get(str(r.get("name", "")), ""),
         })
     return rows

@@ -30,6 +30,9 @@ _MAX = {"seed": 2**32 - 1, "epochs": 1_000_000, "batch_size": 2**31 - 1,
 
 
 CLASS_WEIGHTS = ("none", "balanced")
+# What the network learns to output: the data set's labels (classes or values), or the
+# input itself (an autoencoder: core.session.reconstruction).
+TARGETS = ("labels", "input")
 
 
 def balanced_class_weight(labels) -> dict:
@@ -82,6 +85,10 @@ def _check_field(name: str, v):
         if v not in CLASS_WEIGHTS:
             _fail(name, v, " or ".join(repr(c) for c in CLASS_WEIGHTS))
         return v
+    if name == "target":
+        if v not in TARGETS:
+            _fail(name, v, " or ".join(repr(t) for t in TARGETS))
+        return v
     if name in ("early_stopping", "reduce_lr"):
         return None if v is None else _int(name, v, 1)
     if name == "validation_split":
@@ -118,6 +125,9 @@ class TrainingSettings:
     # "balanced": fit(class_weight=balanced_class_weight(training labels)), for data sets
     # where some classes are rare (classification losses only).
     class_weight: str = "none"
+    # "input": fit(x, x), the reconstruction target of an autoencoder (output shape =
+    # input shape, a regression/reconstruction loss); "labels": the data set's y.
+    target: str = "labels"
 
     def __post_init__(self):
         for f in fields(self):

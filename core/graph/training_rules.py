@@ -9,7 +9,8 @@ Problems panel only mirrors them).
 * binary_crossentropy on data with more than two classes. Fix: the sparse categorical loss.
 * a layer whose weights alone are huge (over ``LARGE_LAYER_BYTES``), and a model whose
   training memory estimate (``core.graph.memory``) exceeds what the machine has free.
-* ``pre_train_problems(doc)`` is what Train refuses on: every error. (Several Inputs or
+* ``pre_train_problems(doc)`` is what Train refuses on: every error, and targets that do
+  not fit the output (``core.graph.target_rules``). (Several Inputs or
   outputs train from the canvas: ``core.session.network_data`` maps the data by name
   and says at Train which Input it has no data for.)
 
@@ -41,16 +42,20 @@ LARGE_LAYER_BYTES = 512 * 1024**2  # float32 weights of one layer; 134 M paramet
 def training_problems(doc, available=memory.available_memory) -> list[Problem]:
     """Warnings about a sound graph. ``available()``: free bytes or None (tests pass one)."""
     from core.graph.structure_rules import structure_problems
+    from core.graph.target_rules import target_problems
 
-    return [*structure_problems(doc), *_output_activation_problems(doc),
+    return [*structure_problems(doc), *target_problems(doc), *_output_activation_problems(doc),
             *_learning_rate_problems(doc), *_binary_on_many_classes(doc),
             *memory_problems(doc, available)]
 
 
 def pre_train_problems(doc, available=memory.available_memory) -> list[Problem]:
     """What Train refuses on: every error of the document. Warnings about a sound graph
-    do not block (the user may know better)."""
-    return [p for p in doc.problems() if p.severity == "error"]
+    do not block (the user may know better), but targets that cannot fit the output
+    (``core.graph.target_rules``) do: such a run could only fail."""
+    from core.graph.target_rules import target_problems
+
+    return [p for p in doc.problems() if p.severity == "error"] + target_problems(doc)
 
 
 def _num_inputs(doc, node):

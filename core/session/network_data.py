@@ -129,12 +129,17 @@ def _targets(what, y, loss, task, units):
         raise NetworkDataError(str(exc)) from None
 
 
-def prepare_network(ds, inputs, outputs, loss: str, validation_split: float = 0.1) -> Prepared:
-    """Scale, reshape and map ``ds`` onto ``inputs``/``outputs`` (lists of ``Port``)."""
+def prepare_network(ds, inputs, outputs, loss: str, validation_split: float = 0.1,
+                    target: str = "labels") -> Prepared:
+    """Scale, reshape and map ``ds`` onto ``inputs``/``outputs`` (lists of ``Port``).
+    ``target="input"``: every output learns the main input itself (an autoencoder,
+    task ``"reconstruction"``; ``core.session.reconstruction``)."""
     if not 0.0 <= float(validation_split) < 1.0:
         raise NetworkDataError(f"validation_split={validation_split!r} must be in [0, 1).")
     if not inputs or not outputs:
         raise NetworkDataError("The network needs an Input node and an output layer.")
+    if target == "input":
+        return _reconstruction(ds, inputs, outputs, validation_split)
     units0 = int(outputs[0].shape[-1]) if outputs[0].shape else None
     task = task_for(loss, getattr(ds, "task", "classification"), units0)
     xs_tr, xs_te = _input_arrays(ds, inputs)
@@ -184,3 +189,28 @@ def prepare_network(ds, inputs, outputs, loss: str, validation_split: float = 0.
                     pack_y(ys_te) if has_test else None, labels, float(validation_split),
                     n_cls, task, tuple(p.name for p in inputs), tuple(p.name for p in outputs),
                     series, extra)
+
+
+def _reconstruction(ds, inputs, outputs, validation_split) -> Prepared:
+    """``fit(x, x)``: the input's samples are the targets of every output."""
+    from core.session.reconstruction import reconstruction_targets
+
+    if len(inputs) != 1:
+        raise NetworkDataError("Reconstruction (the input as target) needs exactly one "
+                               f"Input; this network has {len(inputs)}.")
+    xs_tr, xs_te = _input_arrays(ds, inputs)
+    ys_tr, ys_te = [], []
+    for port in outputs:
+        what = f"{ds.name} -> output '{port.name}'"
+        try:
+            ys_tr.append(reconstruction_targets(what, xs_tr[0], port.shape))
+            if xs_te[0] is not None:
+                ys_te.append(reconstruction_targets(what, xs_te[0], port.shape))
+        except ValueError as exc:
+            raise NetworkDataError(str(exc)) from None
+    has_test = xs_te[0] is not None
+    return Prepared(xs_tr[0], ys_tr[0] if len(ys_tr) == 1 else ys_tr,
+                    xs_te[0] if has_test else None,
+                    (ys_te[0] if len(ys_te) == 1 else ys_te) if has_test else None,
+                    None, float(validation_split), 0, "reconstruction",
+                    tuple(p.name for p in inputs), tuple(p.name for p in outputs))

@@ -107,12 +107,13 @@ def plan_run(doc, ds) -> RunPlan:
     if any(p.shape is None for p in inputs + outputs):
         raise RunRefused("The network has errors; fix the problems list first.")
     try:  # a few rows here; the worker converts the whole set
-        few = prepare_network(_few(ds), inputs, outputs, s.loss, s.validation_split)
+        few = prepare_network(_few(ds), inputs, outputs, s.loss, s.validation_split,
+                              s.target)
     except NetworkDataError as exc:
         raise RunRefused(str(exc)) from None
 
     def make_data():
-        return prepare_network(ds, inputs, outputs, s.loss, s.validation_split)
+        return prepare_network(ds, inputs, outputs, s.loss, s.validation_split, s.target)
 
     # Memory first, from the document's shape inference: refuse before building anything.
     states = [doc.state(n) for n in doc.nodes]

@@ -107,7 +107,12 @@ def compute_results(model, p, batch_size: int = 256) -> dict | None:
     pred = np.asarray(preds[0] if isinstance(preds, (list, tuple)) else preds)
     out = {"task": p.task, "kind": _kind(p, x), "source": source, "count": _count(x),
            "scores": {k: float(v) for k, v in dict(scores).items()}}
-    if p.task == "regression":
+    if p.task == "reconstruction":  # an autoencoder: errors and a few reconstructions
+        from core.session.reconstruction import reconstruction_results
+
+        first = next(iter(x.values())) if isinstance(x, dict) else x
+        out.update(reconstruction_results(pred, first, p.x_train))
+    elif p.task == "regression":
         out.update(_regression(p, pred, _first(y), part, rows))
     else:
         out.update(_classification(p, x, pred, _first(y), part, rows))
@@ -178,7 +183,7 @@ def run_summary(res: dict) -> dict:
     for key in ("accuracy", "majority_accuracy", "mae_vs_baseline"):
         if res.get(key) is not None:
             out[key] = float(res[key])
-    for key in ("regression", "baseline"):
+    for key in ("regression", "baseline", "reconstruction", "mean_image"):
         if res.get(key):
             out[key] = {k: float(v) for k, v in res[key].items()}
     return out

@@ -26,10 +26,14 @@ def settings_callbacks(s) -> list:
     """The Keras callbacks the project's settings ask for (early stopping keeps the best
     epoch's weights; the learning rate drops tenfold on a plateau)."""
     from core.callbacks import EarlyStopping, ReduceLROnPlateau
+    from core.graph.run_states import LastEpochWeights
 
     monitor = "val_loss" if s.validation_split > 0 else "loss"
     out = []
     if s.early_stopping:
+        # before EarlyStopping, whose on_train_end puts the best epoch's weights back:
+        # the run keeps the last epoch's too (core.graph.run_states)
+        out.append(LastEpochWeights())
         out.append(EarlyStopping(monitor=monitor, patience=s.early_stopping,
                                  restore_best_weights=True))
     if s.reduce_lr:

@@ -135,6 +135,9 @@ class EditActions:
         if reason:
             self.w.statusBar().showMessage(f"Cannot paste: {reason}", 5000)
             return []
+        notes = clipboard.paste_notes(payload)
+        if notes:  # a part of a shared layer became a layer of its own: say so
+            self.w.statusBar().showMessage(" ".join(notes), 8000)
         self.scene.select_nodes(cmd.result or [])
         return list(cmd.result or [])
 

@@ -55,6 +55,7 @@ from desktop.panels.data_edits import (
 )
 from desktop.panels.data_views import SeriesView, VocabularyView, describe_dataset
 from desktop.panels.results import image_pixmap
+from desktop.panels.target_choice import TargetChoice
 
 EXAMPLES = 18
 EXAMPLE_COLUMNS = 6
@@ -168,6 +169,9 @@ class DataPanel(QWidget):
         for w in (self.source, self.file_box, self.options):
             lay.addWidget(w)
         lay.addLayout(buttons)
+        # labels or the input itself (an autoencoder); shown for image outputs
+        self.target_choice = TargetChoice(get_document, undo_stack, push)
+        lay.addWidget(self.target_choice)
         for w in (self.info, self.message, self.warnings, self.examples,
                   self.vocabulary_view, self.series_view):
             lay.addWidget(w)

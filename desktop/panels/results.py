@@ -6,6 +6,8 @@ off the GUI thread (``core.session.task_results.compute_results``):
 * classification: scores, accuracy against the majority class, the confusion matrix
   (rows true, columns predicted; each cell's count printed) and the misclassified
   samples: up to 48 images, or for text a table of sentences with predicted / true label.
+* reconstruction (an autoencoder): the error per value against always answering the
+  mean image, and the first inputs beside their reconstructions.
 * regression: MAE / RMSE / R² and, for a time series, the same against the naive
   "stays the last value" forecast; predicted against actual over time and both errors
   (``desktop.panels.task_views.ForecastView``).
@@ -36,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.panels.sentence_pad import SentencePad
-from desktop.panels.task_views import ForecastView, MistakenTexts
+from desktop.panels.task_views import ForecastView, MistakenTexts, fill_reconstructions
 from desktop.panels.test_pad import TestPad
 
 GALLERY_COLUMNS = 4
@@ -127,6 +129,13 @@ def summary_html(res: dict) -> str:
         if res.get("majority_accuracy") is not None:
             acc += f" (majority class {res['majority_accuracy']:.2%})"
         parts.append(acc)
+    rec, mean_image = res.get("reconstruction"), res.get("mean_image")
+    if rec:
+        txt = f"reconstruction error (MSE per value) {rec['mean_squared_error']:.4g}"
+        if mean_image:
+            txt += (f" (always the mean image: "
+                    f"{mean_image['mean_squared_error']:.4g})")
+        parts.append(txt)
     reg, base = res.get("regression"), res.get("baseline")
     if reg:
         parts.append(f"MAE {reg['mean_absolute_error']:.4g} · RMSE "
@@ -137,7 +146,8 @@ def summary_html(res: dict) -> str:
             txt += f" (model MAE {1.0 - res['mae_vs_baseline']:.0%} lower)"
         parts.append(txt)
     skip = {"loss", "accuracy", "compile_metrics", "source", "count", "task",
-            "majority_accuracy", "mae_vs_baseline", "regression", "baseline"}
+            "majority_accuracy", "mae_vs_baseline", "regression", "baseline",
+            "reconstruction", "mean_image"}
     for k, v in scores.items():
         if k not in skip and isinstance(v, (int, float)):
             parts.append(f"{scaled}{k} {v:.4f}")
@@ -224,6 +234,14 @@ class ResultsPanel(QWidget):
         self.results = results
         names = list(class_names)
         self.summary.setText(summary_html(results))
+        if results.get("task") == "reconstruction":  # an autoencoder: inputs and outputs
+            self.confusion.setVisible(False)
+            self.forecast.setVisible(False)
+            self.side.setVisible(True)
+            self.side.setCurrentIndex(0)
+            self._clear_gallery()
+            fill_reconstructions(self.gallery_grid, results, image_pixmap)
+            return
         regression = results.get("task") == "regression"
         self.confusion.setVisible(not regression)
         self.forecast.setVisible(regression)

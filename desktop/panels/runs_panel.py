@@ -2,10 +2,13 @@
 
 Each row: a tick (overlay this run on the curves), the run's name, the settings in which
 the runs differ, epochs, duration, every logged metric as ``final (best)``, and the test
-accuracy. "Use this run's settings" puts the selected run's training settings back into
-the form, as one undo step through the window's checked edit route.
+accuracy, and what restoring the run brings back. "Restore this run" asks for the run's
+network, weights and settings (the most recent runs keep them: ``core.graph.run_states``),
+optionally its last epoch's weights where early stopping kept its best; "Use this run's
+settings" puts only its training settings back. Both are one undo step through the
+window's checked edit route.
 
->>> # panel = RunsPanel(); panel.set_history(doc.history); panel.overlayChanged.connect(...)
+>>> # panel = RunsPanel(); panel.set_history(doc.history, restorable(doc))
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -25,12 +29,15 @@ from PySide6.QtWidgets import (
 
 from core.graph.run_table import run_rows
 
-FIXED = ("Show", "Run", "Changed settings", "Epochs", "Time")
+FIXED = ("Show", "Run", "Changed settings", "Epochs", "Time", "Restore")
+RESTORE_TEXT = {"weights": "network + weights", "weights+last": "network + best/last weights",
+                "": "settings only"}
 
 
 class RunsPanel(QWidget):
     overlayChanged = Signal(object)      # set of run names left off the curves
     settingsRequested = Signal(dict)     # a run's training settings, to apply
+    restoreRequested = Signal(str, bool)  # run name, last epoch's weights (not the best)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -52,19 +59,37 @@ class RunsPanel(QWidget):
         self.use_button.setObjectName("useRunSettings")
         self.use_button.setEnabled(False)
         self.use_button.clicked.connect(self._use_settings)
+        self.restore_button = QPushButton("Restore this run")
+        self.restore_button.setObjectName("restoreRun")
+        self.restore_button.setToolTip("Put the selected run's network, trained weights and "
+                                       "settings back (one undo step).")
+        self.restore_button.setEnabled(False)
+        self.restore_button.clicked.connect(self._restore)
+        self.last_box = QCheckBox("last epoch's weights (not the best)")
+        self.last_box.setObjectName("restoreLastEpoch")
+        self.last_box.setToolTip("Early stopping kept this run's best epoch; restore the "
+                                 "weights of its last epoch instead.")
+        self.last_box.setEnabled(False)
+        # Two short rows, not one long one: the bottom docks share their width with the
+        # Summary dock, whose table a wide button row would squeeze.
         bar = QHBoxLayout()
         bar.addStretch(1)
+        bar.addWidget(self.restore_button)
         bar.addWidget(self.use_button)
+        below = QHBoxLayout()
+        below.addStretch(1)
+        below.addWidget(self.last_box)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.empty)
         lay.addWidget(self.table, 1)
         lay.addLayout(bar)
+        lay.addLayout(below)
         self._loading = False
         self.set_history([])
 
-    def set_history(self, history) -> None:
-        self.rows = run_rows(history)
+    def set_history(self, history, restorable=None) -> None:
+        self.rows = run_rows(history, restorable)
         names = {r["name"] for r in self.rows}
         self.hidden &= names
         metrics: list[str] = []
@@ -85,7 +110,8 @@ class RunsPanel(QWidget):
                 self.table.setItem(i, 0, tick)
                 secs = r["seconds"]
                 cells = [r["name"], r["changed"] or "—", str(r["epochs"]),
-                         "—" if secs is None else f"{float(secs):.1f} s"]
+                         "—" if secs is None else f"{float(secs):.1f} s",
+                         RESTORE_TEXT.get(r["restore"], "settings only")]
                 for k in metrics:
                     cells.append(f"{r['final'][k]:.4g} ({r['best'][k]:.4g})"
                                  if k in r["final"] else "—")
@@ -121,8 +147,18 @@ class RunsPanel(QWidget):
     def _selection_changed(self) -> None:
         i = self.selected_row()
         self.use_button.setEnabled(i is not None and bool(self.rows[i]["settings"]))
+        kept = self.rows[i]["restore"] if i is not None else ""
+        self.restore_button.setEnabled(bool(kept))
+        self.last_box.setEnabled(kept == "weights+last")
+        if kept != "weights+last":
+            self.last_box.setChecked(False)
 
     def _use_settings(self) -> None:
         i = self.selected_row()
         if i is not None:
             self.settingsRequested.emit(dict(self.rows[i]["settings"]))
+
+    def _restore(self) -> None:
+        i = self.selected_row()
+        if i is not None and self.rows[i]["restore"]:
+            self.restoreRequested.emit(self.rows[i]["name"], self.last_box.isChecked())

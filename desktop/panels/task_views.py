@@ -8,6 +8,8 @@ thread; nothing here predicts.
   gap to the baseline is visible where it opens.
 * ``MistakenTexts.set_results(results, class_names)``: one row per misclassified text:
   the sentence, then predicted class (with its confidence) / true class.
+* ``fill_reconstructions(grid, results, pixmap)``: an autoencoder's inputs beside their
+  reconstructions.
 
 >>> view = ForecastView()                                   # doctest: +SKIP
 >>> view.set_results({"time": t, "actual": a, "predicted": p, "baseline_predicted": b})
@@ -98,3 +100,24 @@ class MistakenTexts(QTableWidget):
             for j, c in enumerate(cells):
                 self.setItem(i, j, c)
         self.resizeRowsToContents()
+
+
+def fill_reconstructions(grid, results: dict, pixmap) -> None:
+    """An autoencoder's first test inputs beside what it gives back (``examples`` of
+    ``core.session.reconstruction.reconstruction_results``), two pairs a row."""
+    from PySide6.QtWidgets import QLabel
+
+    pairs = results.get("examples") or []
+    grid.addWidget(QLabel(f"<b>Reconstructions</b> (first {len(pairs)}): input → output"),
+                   0, 0, 1, 4)
+    for k, (x, y) in enumerate(pairs):
+        for j, (img, tip) in enumerate(((x, "input"), (y, "reconstruction"))):
+            pic = QLabel()
+            pm = pixmap(img)
+            if pm is not None:
+                pic.setPixmap(pm)
+            else:
+                pic.setText(tip)
+            pic.setToolTip(f"sample {k + 1}: {tip}")
+            pic.setObjectName("reconstructionInput" if j == 0 else "reconstructionOutput")
+            grid.addWidget(pic, 1 + k // 2, 2 * (k % 2) + j)

@@ -23,10 +23,12 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from core.graph.memory import fmt_bytes
 from core.graph.run_history import start_run
+from core.graph.run_states import keep_run, network_of
 from core.session.job import TrainingJob
 from core.session.smoothing import BatchSmoother
 from core.session.training_run import complete_run, end_message, settings_callbacks
 from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
+    last_epoch_weights,
     plural,
     restore_weights,
     warning_note,
@@ -148,6 +150,7 @@ class TrainingController(QObject):
         # the record the command line writes too (core.graph.run_history)
         self.run = start_run(doc, ds.name, resumed, source="app")
         offset = self.epoch_offset = self.run["first_epoch"] - 1
+        self._network = network_of(doc)  # what this run trains, kept to restore it later
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
                        "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
@@ -302,6 +305,8 @@ class TrainingController(QObject):
         if doc is not None:
             run = complete_run(dict(self.run), result, self._stats.get("rate", 0.0))
             doc.add_run(run, weights=weights_by_layer(self.model))  # one "run" event
+            keep_run(doc, run["name"], self._network, doc.weights,  # restorable later
+                     last_epoch_weights(self.worker, doc.weights))
         self._say(end_message(result, self.epoch_offset))
         if self.curves is not None:  # no ETA once the run has ended
             self.curves.set_counters(self.last_message)

@@ -34,11 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.graph.run_states import restorable
 from desktop.panels.curves import CurvesPanel
 from desktop.panels.data_panel import DataPanel
 from desktop.panels.results import ResultsPanel
 from desktop.panels.runs_panel import RunsPanel
 from desktop.training.controller import TrainingController, restore_weights
+from desktop.training.run_restore import restore_run
 from desktop.training.settings_form import TrainingSettingsForm
 
 
@@ -139,6 +141,7 @@ class TrainingUI(QObject):
         self.form.refused.connect(self._status)
         self.runs.overlayChanged.connect(self.curves.set_hidden_runs)
         self.runs.settingsRequested.connect(self.use_run_settings)
+        self.runs.restoreRequested.connect(lambda name, last: restore_run(self, name, last))
         self.curves.fixRequested.connect(
             lambda changes: self.apply_settings(changes, "Training settings changed as the "
                                                          "curves suggested; press Train."))
@@ -298,8 +301,10 @@ class TrainingUI(QObject):
             self.results.show_results(result["results"], names)
             if isinstance(self.results_dock, QDockWidget):
                 self.results_dock.raise_()
-        if self.controller.model is not None and result.get("nan_at") is None:
-            model, plan = self.controller.model, self.controller.plan
+        plan = self.controller.plan  # an autoencoder's output is no class: no test pad
+        if self.controller.model is not None and result.get("nan_at") is None and \
+                getattr(plan, "task", None) != "reconstruction":
+            model = self.controller.model
             if plan is not None and len(plan.inputs) > 1:  # the pad gives the first Input
                 from core.session.run_setup import FirstInputModel
 
@@ -313,7 +318,12 @@ class TrainingUI(QObject):
             self._show_error(self.controller.last_message, "The loss became NaN or infinite. "
                              "Try a smaller learning rate.")
         self.curves.set_history(doc.history[:-1] if doc is not None else [])
-        self.runs.set_history(doc.history if doc is not None else [])
+        self.show_runs(doc)
+
+    def show_runs(self, doc) -> None:
+        """The Runs table, saying which runs can be restored (their weights are kept)."""
+        self.runs.set_history(doc.history if doc is not None else [],
+                              restorable(doc) if doc is not None else {})
 
     def use_run_settings(self, settings: dict) -> bool:
         """Put a run's training settings back (one undo step; where the data comes from
@@ -395,17 +405,19 @@ class TrainingUI(QObject):
         self.state_label.clear()
         self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
-        self.runs.set_history(doc.history if doc is not None else [])
+        self.show_runs(doc)
         if self._doc is not None and hasattr(self._doc, "unsubscribe"):
             self._doc.unsubscribe(self._on_doc_event)
         self._doc = doc
         if doc is not None and hasattr(doc, "subscribe"):
             doc.subscribe(self._on_doc_event)
         self.data_panel.load_from_document()
+        self.data_panel.target_choice.refresh()
 
     def _on_doc_event(self, event) -> None:
         if event.kind in ("training", "reset"):
             self.form.refresh()
+        self.data_panel.target_choice.refresh()  # an output's shape or the loss changed
 
     def eventFilter(self, obj, event):
         # The window may still refuse to close (unsaved changes): decide after closeEvent.

@@ -1,8 +1,9 @@
-"""What a run leaves behind and reads back: weight copies by layer name, the epochs
-behind the project's weights, the pre-Train warning note (no Qt; used by the controller).
+"""What a run leaves behind and reads back: weight copies by layer name, the last
+epoch's weights beside early stopping's best, the pre-Train warning note (no Qt; used by
+the controller). The epochs behind the project's weights: ``core.graph.run_history``.
 
->>> trained_epochs([{"epochs_done": 3}])
-3
+>>> weights_by_layer(type("M", (), {"layers": []})())
+{}
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ import numpy as np
 def weights_by_layer(model) -> dict:
     return {layer.name: [np.array(w.value, copy=True) for w in layer.weights]
             for layer in model.layers if layer.weights}
+
+
+def last_epoch_weights(worker, final) -> dict | None:
+    """The last epoch's weights when early stopping replaced them by its best epoch's
+    (``final``, what the project keeps), else None: nothing else to restore."""
+    from core.graph.run_states import LastEpochWeights
+
+    for cb in getattr(worker, "extra_callbacks", ()):
+        last = cb.weights if isinstance(cb, LastEpochWeights) else None
+        if last and final and (set(last) != set(final) or any(
+                len(last[k]) != len(final[k]) or not all(np.array_equal(a, b) for a, b in
+                                                         zip(last[k], final[k]))
+                for k in last)):
+            return last
+    return None
 
 
 def restore_weights(model, saved) -> bool:
@@ -28,20 +44,6 @@ def restore_weights(model, saved) -> bool:
     for layer in layers:
         layer.set_weights(saved[layer.name])
     return True
-
-
-def trained_epochs(history) -> int:
-    """Epochs behind the project's weights: the last run's own epochs plus, when it
-    continued from earlier weights, the epochs it started from (``first_epoch - 1``).
-
-    >>> trained_epochs([{"epochs_done": 3, "first_epoch": 1}, {"epochs_done": 2, "first_epoch": 4}])
-    5
-    """
-    if not history:
-        return 0
-    last = history[-1]
-    done = last.get("epochs_done", len(last.get("epochs", ())))
-    return int(last.get("first_epoch", 1)) - 1 + int(done)
 
 
 def warning_note(doc) -> str:
