@@ -18,13 +18,15 @@ def test_panel_catches_linear_output_with_crossentropy_and_fixes_it(window, qtbo
     doc.set_config(d, "activation", None)
     doc.set_training(loss="sparse_categorical_crossentropy")
     panel = window.problems
-    qtbot.waitUntil(lambda: any("linear activation" in p.message for p in panel.problems))
+    qtbot.waitUntil(lambda: any("linear activation" in p.message for p in panel.problems),
+                    timeout=20000)  # the check builds the model: slow on a loaded machine
     button = next(b for b in panel.fix_buttons if "softmax" in b.text())
     qtbot.mouseClick(button, Qt.LeftButton)
     assert doc.nodes[d].config["activation"] == "softmax"
     # Left: only the data panel's note that its sample (28x28 digits) does not fit this
     # (4,) Input, naming both shapes; this test trains on its own arrays below.
-    qtbot.waitUntil(lambda: all("data panel" in p.message for p in panel.problems))
+    qtbot.waitUntil(lambda: all("data panel" in p.message for p in panel.problems),
+                    timeout=20000)
     assert all("(28, 28)" in p.message and "(4,)" in p.message for p in panel.problems)
     model = doc.build_model()
     model.compile(optimizer="adam", loss=doc.training.loss)
