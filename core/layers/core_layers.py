@@ -46,6 +46,7 @@ class InputLayer(Layer):
 
     group = "Input"
     num_inputs = 0
+    dtype_policy_in_config = False  # it has no policy of its own: the plain name
     built_at_init = True  # Keras builds it in __init__: no build_config in its file
     params = (
         Param("shape", "shape", (784,), doc="Shape of one sample, without the batch size."),

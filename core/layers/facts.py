@@ -41,6 +41,10 @@ class LayerFacts:
     # At inference the output holds exactly the input's values, possibly in another
     # shape (Flatten, Reshape); implied by ``inference_identity``.
     keeps_input_values = False
+    # Keras writes the layer's ``dtype`` in its config as a ``DTypePolicy`` dict; False
+    # where it writes the plain name (InputLayer, the spatial dropouts, whose Keras
+    # get_config returns ``self.dtype``), read by ``core.saving.serialization``.
+    dtype_policy_in_config = True
 
 
 def passes_values(step) -> bool:

@@ -112,9 +112,9 @@ def serialize_layer(layer) -> dict:
         from core.saving.keras_objects import _user_config
 
         config = to_plain(_user_config(layer))  # a failure names the class
-    # Keras writes a layer's dtype as its DTypePolicy; only InputLayer keeps the plain
-    # string (it has no policy of its own).
-    if isinstance(config.get("dtype"), str) and class_name != "InputLayer":
+    # Keras writes a layer's dtype as its DTypePolicy, except where its class (and so a
+    # subclass, through its get_config) keeps the plain string (InputLayer: layers.facts).
+    if isinstance(config.get("dtype"), str) and type(layer).dtype_policy_in_config:
         config["dtype"] = dtype_policy(config["dtype"])
     out = {"module": module, "class_name": class_name, "config": config,
            "registered_name": registered}
