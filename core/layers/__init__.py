@@ -23,6 +23,7 @@ from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
 from core.layers.einsum_dense import EinsumDense
+from core.layers.gaussian_dropout import GaussianDropout as GaussianDropout
 from core.layers.gaussian_noise import GaussianNoise as GaussianNoise
 from core.layers.lambda_layer import Lambda
 from core.layers.merging import (
