@@ -1,0 +1,49 @@
+"""``SpatialDropout1D`` (Keras 3): Dropout that drops whole feature maps (channels)
+instead of single elements; one keep/drop draw per sample and channel, shared by every
+step. Scaling and inference behaviour are Dropout's.
+
+>>> import numpy as np
+>>> y = SpatialDropout1D(0.5, seed=1)(np.ones((2, 4, 3), "float32"), training=True)
+>>> bool(all(len(set(y[b, :, c])) == 1 for b in range(2) for c in range(3)))
+True
+"""
+
+from __future__ import annotations
+
+from core.layers.core_layers import Dropout
+from core.layers.spec import register_layer
+
+
+class _SpatialDropout(Dropout):
+    """Keras' BaseSpatialDropout: ``__init__(rate, seed=None, name=None, dtype=None)``
+    (no ``noise_shape``, no other layer arguments) and a config of exactly ``rate``,
+    ``seed``, ``name`` and ``dtype`` (the plain dtype name, no policy)."""
+
+    params = tuple(p for p in Dropout.params if p.name != "noise_shape")
+    dtype_policy_in_config = False
+    ndim = 3
+
+    def __init__(self, rate, seed=None, name=None, dtype=None):
+        super().__init__(rate, seed=seed, name=name, dtype=dtype)
+
+    def _check_rank(self, shape):
+        if len(shape) != self.ndim:
+            raise ValueError(f"Input 0 of layer '{self.name}' ({type(self).__name__}) is "
+                             f"incompatible with the layer: expected ndim={self.ndim}, found "
+                             f"ndim={len(shape)}. Full shape received: {tuple(shape)}")
+
+    def build(self, input_shape):
+        self._check_rank(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
+        return input_shape
+
+    def get_config(self):
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype}
+
+
+@register_layer
+class SpatialDropout1D(_SpatialDropout):
+    def _mask_shape(self, shape):
+        return (shape[0], 1, shape[2])  # (samples, 1, channels): every step alike
