@@ -57,6 +57,7 @@ from core.layers.rnn_simple import SimpleRNN, SimpleRNNCell
 from core.layers.rnn_wrapper import RNN, StackedRNNCells
 from core.layers.sequence import *  # noqa: F403  Embedding, Conv1D, LayerNormalization...
 from core.layers.spatial_dropout import SpatialDropout1D as SpatialDropout1D
+from core.layers.spatial_dropout import SpatialDropout2D as SpatialDropout2D
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
 from core.layers.up_sampling2d import UpSampling2D
 

@@ -28,6 +28,8 @@ CASES = [
     ("GaussianNoise", {"stddev": 0.3, "seed": 4}, (2, 3, 4), (2, 3, 4), {"grad_training": False}),
     ("GaussianDropout", {"rate": 0.4}, (2, 5), (2, 5), {"grad_training": False}),
     ("SpatialDropout1D", {"rate": 0.3}, (2, 4, 3), (2, 4, 3), {"grad_training": False}),
+    ("SpatialDropout2D", {"rate": 0.3, "data_format": "channels_first"}, (2, 3, 4, 2),
+     (2, 3, 4, 2), {"grad_training": False}),
     ("Flatten", {}, (2, 3, 4, 2), (2, 24), {}),
     ("Flatten", {"data_format": "channels_first"}, (2, 3, 4, 2), (2, 24), {}),
     ("Reshape", {"target_shape": (-1, 2)}, (2, 12), (2, 6, 2), {}),
