@@ -89,7 +89,43 @@ hard_sigmoid = _op("hard_sigmoid", AE.HardSigmoid, "``clip(x / 6 + 0.5, 0, 1)`` 
 silu = _op("silu", AE.SiLU, "``x * sigmoid(x)``.")
 swish = _op("swish", AE.SiLU, "``x * sigmoid(x)`` (same as silu).")
 softmax = _op("softmax", _softmax_make, "Softmax over ``axis``.")
+
+
+def _celu_make(alpha=1.0):
+    return AE.CELU(alpha)
+
+
+def _hard_shrink_make(threshold=0.5):
+    return AE.HardShrink(threshold)
+
+
+def _soft_shrink_make(threshold=0.5):
+    return AE.SoftShrink(threshold)
+
+
+def _squareplus_make(b=4):
+    return AE.Squareplus(b)
+
+
+# Keras 3's newer activation ops: the same Activation objects, so no new derivative.
+softsign = _op("softsign", AE.Softsign, "``x / (1 + |x|)``.")
+celu = _op("celu", _celu_make, "``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.")
+hard_tanh = _op("hard_tanh", AE.HardTanh, "``clip(x, -1, 1)``.")
+hard_silu = _op("hard_silu", AE.HardSiLU, "``x * relu6(x + 3) / 6``.")
+hard_swish = _op("hard_swish", AE.HardSiLU, "``x * relu6(x + 3) / 6`` (same as hard_silu).")
+hard_shrink = _op("hard_shrink", _hard_shrink_make, "``x`` where ``|x| > threshold``, else 0.")
+soft_shrink = _op("soft_shrink", _soft_shrink_make,
+                  "``x`` moved ``threshold`` towards 0, 0 within ``threshold``.")
+tanh_shrink = _op("tanh_shrink", AE.TanhShrink, "``x - tanh(x)``.")
+log_sigmoid = _op("log_sigmoid", AE.LogSigmoid, "``log(sigmoid(x))``, stable.")
+squareplus = _op("squareplus", _squareplus_make, "``(x + sqrt(x ** 2 + b)) / 2``.")
+sparse_plus = _op("sparse_plus", AE.SparsePlus, "0 below -1, ``(x + 1) ** 2 / 4`` on (-1, 1), "
+                  "``x`` above 1.")
+sparse_sigmoid = _op("sparse_sigmoid", AE.SparseSigmoid, "0 below -1, ``(x + 1) / 2`` on "
+                     "(-1, 1), 1 above 1.")
 log_softmax = _op("log_softmax", _log_softmax_make, "Log of the softmax over ``axis``, stable.")
 
 __all__ = ["relu", "relu6", "sigmoid", "softplus", "gelu", "elu", "selu", "leaky_relu",
-           "hard_sigmoid", "silu", "swish", "softmax", "log_softmax"]
+           "hard_sigmoid", "silu", "swish", "softmax", "log_softmax", "softsign", "celu",
+           "hard_tanh", "hard_silu", "hard_swish", "hard_shrink", "soft_shrink", "tanh_shrink",
+           "log_sigmoid", "squareplus", "sparse_plus", "sparse_sigmoid"]

@@ -19,13 +19,18 @@ CASES = [
     ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.05}), ("hard_sigmoid", {}),
     ("silu", {}), ("swish", {}), ("softmax", {}), ("softmax", {"axis": 0}),
     ("softmax", {"axis": [0, 1]}), ("log_softmax", {}), ("log_softmax", {"axis": 1}),
+    ("softsign", {}), ("celu", {"alpha": 0.7}), ("hard_tanh", {}), ("hard_silu", {}),
+    ("hard_swish", {}), ("hard_shrink", {"threshold": 0.3}), ("soft_shrink", {}),
+    ("tanh_shrink", {}), ("log_sigmoid", {}), ("squareplus", {"b": 2}), ("sparse_plus", {}),
+    ("sparse_sigmoid", {}),
 ]
 
 
 def _x(shape, seed):
     x = np.random.default_rng(seed).normal(0, 2, shape)
-    # keep away from kinks (relu at 0, relu6 at 6, hard_sigmoid at +-3) by 0.05
-    for k in (0.0, 6.0, -3.0, 3.0):
+    # keep away from kinks (relu at 0, relu6 at 6, hard_sigmoid at +-3, hard_tanh and
+    # the sparse ones at +-1, the shrinks at +-0.3 and +-0.5) by 0.05
+    for k in (0.0, 6.0, -3.0, 3.0, -1.0, 1.0, -0.3, 0.3, -0.5, 0.5):
         near = np.abs(x - k) < 0.05
         x[near] += 0.1
     return x
