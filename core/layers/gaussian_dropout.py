@@ -30,7 +30,7 @@ class GaussianDropout(Layer):
     call_training_default = False
     inference_identity = True
     reentrant_inference = True  # inference returns its input; training allocates
-    # Keras accepts rate == 1 here (stddev then divides by zero, as in Keras).
+    # Keras accepts rate == 1 when built (its training call then divides by zero).
     params = (
         Param("rate", "float", None, min=0.0, max=1.0,
               doc="Drop probability; the noise's variance is rate / (1 - rate)."),
@@ -49,6 +49,9 @@ class GaussianDropout(Layer):
     def forward(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs, None
+        if self.rate >= 1.0:  # Keras divides by zero here; say why instead
+            raise ValueError(f"Layer '{self.name}' (GaussianDropout): rate=1 makes the noise "
+                             "variance rate / (1 - rate) infinite; use a rate below 1.")
         gen = self._gen if self._gen is not None else nw_random.rng()
         dtype = np.float64 if inputs.dtype == np.float64 else np.float32
         noise = gen.standard_normal(inputs.shape, dtype=dtype)

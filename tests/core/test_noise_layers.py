@@ -80,3 +80,11 @@ def test_bad_arguments_name_the_layer(bad):
 def test_spatial_dropout_refuses_the_wrong_rank_naming_layer_and_shape():
     with pytest.raises(ValueError, match=r"spatial_dropout2d.*ndim=4.*\(None, 5, 3\)"):
         SpatialDropout2D(0.2)(np.ones((2, 5, 3), "float32"))
+
+
+def test_gaussian_dropout_rate_1_is_accepted_as_keras_but_training_says_why_not():
+    layer = GaussianDropout(1.0)
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(layer(x), x)  # inference: the identity
+    with pytest.raises(ValueError, match=r"'gaussian_dropout.*rate=1.*infinite"):
+        layer(x, training=True)
