@@ -30,10 +30,12 @@ def _vjp(cache, g, need):
     return [act.backward(inner, g)]
 
 
-def _op(name, make, doc):
+def _op(name, make, doc, keeps_int=False):
     """The op ``name`` computed by the ``Activation`` that ``make(**options)`` returns;
     ``make``'s parameters are the op's options, with Keras' defaults. Instances are
-    cached per option values (building one costs more than a small op)."""
+    cached per option values (building one costs more than a small op). Integer inputs
+    compute in floatx, or keep their dtype with ``keeps_int`` (Keras' relu, relu6 and
+    hard_tanh on the torch backend)."""
     make_cached = functools.lru_cache(maxsize=64)(make)
     options = list(inspect.signature(make).parameters.values())
 
@@ -41,8 +43,11 @@ def _op(name, make, doc):
         kw.update(zip([p.name for p in options], args))
         act = make_cached(**{k: tuple(v) if isinstance(v, list) else v  # hashable
                              for k, v in kw.items()})
-        if x.dtype.kind != "f":  # as ``Activation.__call__``: integers compute in floatx
-            x = AO._as_float(x)
+        if x.dtype.kind != "f":
+            if keeps_int:  # exact: these only compare and clip
+                y, inner = act.forward(x.astype("float64"))
+                return y.astype(x.dtype), (act, inner)
+            x = AO._as_float(x)  # as ``Activation.__call__``
         y, inner = act.forward(x)  # never in place: the op's input is the caller's
         return y, (act, inner)
 
@@ -76,8 +81,8 @@ def _log_softmax_make(axis=-1):
     return AO.LogSoftmax(axis)
 
 
-relu = _op("relu", _relu_make, "``max(x, 0)``.")
-relu6 = _op("relu6", AE.ReLU6, "``min(max(x, 0), 6)``.")
+relu = _op("relu", _relu_make, "``max(x, 0)``.", keeps_int=True)
+relu6 = _op("relu6", AE.ReLU6, "``min(max(x, 0), 6)``.", keeps_int=True)
 sigmoid = _op("sigmoid", AE.Sigmoid, "``1 / (1 + exp(-x))``.")
 softplus = _op("softplus", AE.Softplus, "``log(1 + exp(x))``, stable.")
 gelu = _op("gelu", _gelu_make, "Gaussian error linear unit; ``approximate=True`` (the "
@@ -110,7 +115,7 @@ def _squareplus_make(b=4):
 # Keras 3's newer activation ops: the same Activation objects, so no new derivative.
 softsign = _op("softsign", AE.Softsign, "``x / (1 + |x|)``.")
 celu = _op("celu", _celu_make, "``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.")
-hard_tanh = _op("hard_tanh", AE.HardTanh, "``clip(x, -1, 1)``.")
+hard_tanh = _op("hard_tanh", AE.HardTanh, "``clip(x, -1, 1)``.", keeps_int=True)
 hard_silu = _op("hard_silu", AE.HardSiLU, "``x * relu6(x + 3) / 6``.")
 hard_swish = _op("hard_swish", AE.HardSiLU, "``x * relu6(x + 3) / 6`` (same as hard_silu).")
 hard_shrink = _op("hard_shrink", _hard_shrink_make, "``x`` where ``|x| > threshold``, else 0.")

@@ -69,3 +69,15 @@ def test_same_values_as_keras_ops(name, args, kwargs):
         assert np.shape(a) == b.shape
         assert np.asarray(a).dtype == b.dtype, (np.asarray(a).dtype, b.dtype)
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hard_tanh", "sigmoid", "softsign",
+                                  "tanh_shrink", "squareplus", "sparse_plus", "sparse_sigmoid"])
+def test_integer_inputs_give_keras_dtype_and_values(name):
+    from core import ops
+
+    x = np.array([[1, -2, 3, 7], [0, 5, -9, 2]])
+    theirs = keras.ops.convert_to_numpy(getattr(keras.ops, name)(x))
+    ours = np.asarray(getattr(ops, name)(x))
+    assert ours.dtype == theirs.dtype, name
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
