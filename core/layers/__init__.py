@@ -23,6 +23,8 @@ from core.layers.convolutional import Conv2D
 from core.layers.core_layers import Activation, Dropout, Flatten, Input, InputLayer, Reshape
 from core.layers.dense import Dense
 from core.layers.einsum_dense import EinsumDense
+from core.layers.gaussian_dropout import GaussianDropout as GaussianDropout
+from core.layers.gaussian_noise import GaussianNoise as GaussianNoise
 from core.layers.lambda_layer import Lambda
 from core.layers.merging import (
     Add,
@@ -54,6 +56,8 @@ from core.layers.rnn_lstm import LSTM, LSTMCell
 from core.layers.rnn_simple import SimpleRNN, SimpleRNNCell
 from core.layers.rnn_wrapper import RNN, StackedRNNCells
 from core.layers.sequence import *  # noqa: F403  Embedding, Conv1D, LayerNormalization...
+from core.layers.spatial_dropout import SpatialDropout1D as SpatialDropout1D
+from core.layers.spatial_dropout import SpatialDropout2D as SpatialDropout2D
 from core.layers.spec import GROUPS, Param, get_layer_class, registered_layers
 from core.layers.up_sampling2d import UpSampling2D
 
@@ -107,3 +111,7 @@ __all__ = [
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
     "get_layer_specs", "get_layer_class", "registered_layers", "serialize", "deserialize",
 ]
+# A layer registered by a module imported above joins the star-import by its class name
+# (so a new layer needs only its import line, written ``import X as X`` for the linter).
+__all__ += sorted(n for n, c in registered_layers().items()
+                  if c.__module__.startswith("core.layers") and n not in __all__)

@@ -21,6 +21,7 @@ from core.layers.spec import Param, register_layer
 
 class _ActivationLayer(Layer):
     reentrant_inference = True
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Activation"
 
@@ -79,6 +80,7 @@ class LeakyReLU(_ActivationLayer):
 
 @register_layer
 class Softmax(_ActivationLayer):
+    call_takes_mask = True
     """Normalised exponentials along ``axis`` (an int or a list of ints)."""
 
     params = (Param("axis", "axis", -1, doc="Axis (or axes) to normalise over."),)

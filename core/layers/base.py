@@ -32,6 +32,7 @@ from core import backend, runtime, safety
 from core.autodiff import current_grad_step
 from core.layers import masks as _masks
 from core.layers.call_args import _call_accepts, traced_output_shape
+from core.layers.facts import LayerFacts
 from core.layers.mask_attr import expose
 from core.layers.node import KerasTensor, Node
 from core.layers.positional_call import build_for_call, symbolic_positional_call
@@ -44,18 +45,13 @@ _BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch
                 "batch_size", "autocast", "activity_regularizer"}
 
 
-class Layer:
-    """Base class of every layer (and of ``Model``)."""
+class Layer(LayerFacts):
+    """Base class of every layer (and of ``Model``). Its class facts (masks, build at
+    init, recorded call arguments, reentrancy...) are in ``core.layers.facts``."""
 
     group = "Core"
     num_inputs: int | str = 1  # 0 (Input), 1, or "many" (merge layers)
     params: tuple[Param, ...] = ()
-    # True where forward(training=False) allocates its outputs (or returns views of
-    # its input) and keeps no buffers between calls, so several threads may run it
-    # at once (``core.models.batch_threads``). Layers with scratch buffers stay False.
-    reentrant_inference = False
-    # Keras' flag: the output keeps the input's mask (``core.layers.masks``).
-    supports_masking = False
 
     def __init_subclass__(cls, **kwargs):
         # As Keras' build wrapper: a direct ``layer.build(shape)`` marks the layer

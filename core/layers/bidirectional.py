@@ -41,6 +41,7 @@ def _strip(name, prefix):
 class Bidirectional(RNN):
     """Runs a recurrent layer forwards and a copy backwards and merges their outputs."""
 
+    call_training_default = None  # Keras' Bidirectional.call(..., training=None)
     group = "Recurrent"
     params = (Param("merge_mode", "choice", "concat", choices=MERGE_MODES, optional=True,
                     doc="How to combine the two directions' outputs."),)

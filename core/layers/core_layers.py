@@ -46,6 +46,8 @@ class InputLayer(Layer):
 
     group = "Input"
     num_inputs = 0
+    dtype_policy_in_config = False  # it has no policy of its own: the plain name
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     params = (
         Param("shape", "shape", (784,), doc="Shape of one sample, without the batch size."),
         Param("batch_size", "int", None, min=1, optional=True, advanced=True,
@@ -135,6 +137,7 @@ class Activation(Layer):
     """Applies an activation function (``Activation("relu")``)."""
 
     reentrant_inference = True
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Activation"
     params = (Param("activation", "activation", "relu", doc="Activation function."),)
@@ -165,6 +168,9 @@ class Dropout(Layer):
 
     reentrant_inference = True
     supports_masking = True
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
+    call_training_default = False
+    inference_identity = True
     group = "Regularization"
     params = (
         Param("rate", "float", 0.5, min=0.0, max=1.0, max_exclusive=True,
@@ -229,6 +235,7 @@ class Flatten(Layer):
     """Flattens every axis but the batch axis (``(N, 28, 28, 1)`` -> ``(N, 784)``)."""
 
     reentrant_inference = True
+    keeps_input_values = True
     group = "Reshaping"
     params = (Param("data_format", "choice", None, choices=("channels_last", "channels_first"),
                     optional=True, advanced=True),)
@@ -274,6 +281,8 @@ class Reshape(Layer):
     """Reshapes to ``(batch,) + target_shape``; one entry may be -1 (inferred)."""
 
     reentrant_inference = True
+    keeps_input_values = True
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     group = "Reshaping"
     params = (Param("target_shape", "shape", (-1,),
                     doc="Shape without the batch size; one entry may be -1."),)

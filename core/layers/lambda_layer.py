@@ -56,6 +56,7 @@ def _function_from_config(fn_config, custom_objects, safe_mode):
 class Lambda(Layer):
     """``Lambda(function, output_shape=None, mask=None, arguments=None)``."""
 
+    call_takes_mask = True
     group = "Core"
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):

@@ -20,6 +20,7 @@ from core.layers.spec import Param, register_layer
 
 @register_layer
 class Masking(Layer):
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     group = "Sequence"
     supports_masking = True
     reentrant_inference = True

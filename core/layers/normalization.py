@@ -31,6 +31,7 @@ from core.layers.spec import Param, penalty_params, register_layer
 
 @register_layer
 class BatchNormalization(Layer):
+    call_takes_mask = True
     group = "Normalization"
     supports_masking = True  # passes the mask on (Keras' masked moments are not done)
     params = (

@@ -26,6 +26,7 @@ from core.layers.spec import Param, register_layer
 class _Pooling2D(Layer):
     """Shared argument handling, shapes and config of the windowed 2-D pools."""
 
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     group = "Pooling"
     params = (
         Param("pool_size", "tuple", (2, 2), min=1, length=2, doc="Window height and width."),
@@ -126,6 +127,7 @@ class AveragePooling2D(_Pooling2D):
 
 
 class _GlobalPooling2D(Layer):
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     group = "Pooling"
     params = (
         Param("keepdims", "bool", False, doc="Keep the spatial axes as size 1."),

@@ -31,6 +31,7 @@ from core.layers.spec import Param, register_layer
 
 
 class _Pooling1D(Layer):
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     group = "Sequence"
     params = (
         Param("pool_size", "tuple", (2,), min=1, length=1, doc="Window length."),
@@ -130,6 +131,7 @@ class AveragePooling1D(_Pooling1D):
 
 
 class _GlobalPooling1D(Layer):
+    built_at_init = True  # Keras builds it in __init__: no build_config in its file
     group = "Sequence"
     params = (Param("keepdims", "bool", False, doc="Keep the steps axis (length 1)."),)
 
@@ -180,6 +182,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     """Mean over the steps; with a mask, over the unmasked steps (Keras 3)."""
 
     supports_masking = True
+    call_takes_mask = True
 
     def forward(self, inputs, training=False, mask=None):
         if mask is None:

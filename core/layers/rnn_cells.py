@@ -68,6 +68,7 @@ def _code(layer_name, what, act):
 class RNNCellBase(Layer):
     """Shared config, weights and the projection GEMMs; subclasses set ``gates``."""
 
+    call_training_default = False  # Keras' cell.call(inputs, states, training=False)
     group = "Recurrent"
     gates = 1
 

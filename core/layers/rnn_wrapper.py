@@ -54,6 +54,7 @@ def _deserialize_cell(cell):
 class StackedRNNCells(Layer):
     """Cells run one after the other (each one's output sequence feeds the next)."""
 
+    call_training_default = False  # Keras' StackedRNNCells.call(..., training=False)
     group = "Recurrent"
     params = ()
 
@@ -99,6 +100,8 @@ def _cells(cell):
 class RNN(Layer):
     """Base recurrent layer around a cell (or a list of cells)."""
 
+    call_takes_mask = True
+    call_training_default = False  # Keras' RNN.call(..., training=False); so its subclasses
     group = "Recurrent"
     params = RNN_PARAMS
 

@@ -45,6 +45,7 @@ class _Fold:
 
 @register_layer
 class TimeDistributed(Layer):
+    call_takes_mask = True
     group = "Sequence"
     supports_masking = True
     params = ()  # the wrapped layer is set in code (Keras: a layer instance)

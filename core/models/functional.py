@@ -40,6 +40,7 @@ def _flatten(struct):
 class Functional(Model):
     """A model defined by ``inputs`` and ``outputs`` symbolic tensors."""
 
+    call_takes_mask = True  # Keras' Functional.call(inputs, training=None, mask=None)
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._nested_inputs = inputs

@@ -25,8 +25,6 @@ from core.layers.base import Layer
 from core.layers.node import KerasTensor, node_call_arguments
 from core.models.graph import GraphNode, tensor_ref
 from core.models.mask_graph import (
-    CALL_TAKES_MASK,
-    TRAINING_DEFAULT,
     UNKNOWN,
     MaskOp,
     op_config,
@@ -62,13 +60,14 @@ def _serialize_node(node: GraphNode, graph) -> dict | None:
     args, kwargs = node_call_arguments(node.node, tensors, to_plain(node.call_kwargs))
     if getattr(node.node, "call_layout", None) is not None:
         return {"args": args, "kwargs": kwargs}
-    name = type(node.layer).__name__
-    if is_builtin_class(type(node.layer)) and records_filled_args(node.node):
-        # Keras fills these in and records them (core.models.mask_graph says when).
-        if name in TRAINING_DEFAULT:
-            kwargs["training"] = TRAINING_DEFAULT[name]
+    cls = type(node.layer)
+    if is_builtin_class(cls) and records_filled_args(node.node):
+        # Keras fills these in and records them (core.models.mask_graph says when);
+        # whether its call takes them is a fact of the class (core.layers.facts)
+        if cls.call_training_default is not None:
+            kwargs["training"] = cls.call_training_default
         mask = graph.mask_plan.node_mask(node.node)
-        if name in CALL_TAKES_MASK and mask is not UNKNOWN:
+        if cls.call_takes_mask and mask is not UNKNOWN:
             kwargs["mask"] = None if mask is None else op_tensor_ref(mask)
     return {"args": args, "kwargs": kwargs}
 

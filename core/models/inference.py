@@ -9,8 +9,9 @@ directly. For that plan this module answers, once per plan:
   when a layer of the plan makes masks (Embedding(mask_zero), Masking), since
   masks travel through ``Layer.__call__``;
 - where a Dense sees every value of the model's (single) input: the first
-  computing layer on the input's path, reached only through Flatten, Reshape and
-  Dropout, whose inference outputs hold exactly their input's values. Its
+  computing layer on the input's path, reached only through layers whose inference
+  outputs hold exactly their input's values (``passes_values``: Flatten, Reshape,
+  Dropout...; ``core.layers.facts``). Its
   pre-activations then stand in for the NaN/inf check of x
   (``core.models.predictor.FiniteInputs``);
 - whether every step is plain and ``reentrant_inference``, so that several
@@ -30,6 +31,7 @@ multi_in, multi_out, call kwargs); a Sequential's plan is the chain
 from __future__ import annotations
 
 from core.layers.base import Layer
+from core.layers.facts import passes_values
 from core.models.graph import PlanStep  # noqa: F401  (the entries' type, for the example)
 
 
@@ -40,7 +42,7 @@ def is_plain(layer, kwargs=None) -> bool:
 
 def traits(entries, input_id):
     """``(plain flags, index of the input-checking Dense or None, all reentrant)``."""
-    from core.layers import Dense, Dropout, Flatten, Reshape
+    from core.layers import Dense
 
     plain = [is_plain(entry.layer, entry.kwargs) for entry in entries]
     if any(getattr(entry.layer, "_creates_masks", lambda: False)() for entry in entries):
@@ -53,7 +55,7 @@ def traits(entries, input_id):
         if type(layer) is Dense and plain[i]:
             check_at = i
             break
-        if type(layer) not in (Flatten, Reshape, Dropout) or not plain[i]:
+        if not passes_values(layer) or not plain[i]:
             break
         path = out_ids[0]
     reentrant = all(p and getattr(entry.layer, "reentrant_inference", False)

@@ -36,17 +36,18 @@ from core.models.graph import map_graph
 def _is_builtin(cls) -> bool:
     return cls.__module__.startswith(("core.layers", "core.models"))
 
-# Keras layers whose ``call`` takes ``mask`` (Keras fills it in and records it for a
-# call on one tensor with no keyword arguments), and those whose ``training`` default
-# is not None (recorded the same way). Checked against Keras' signatures by
-# tests/interop/test_mask_graph_vs_keras.py.
-CALL_TAKES_MASK = frozenset({
-    "BatchNormalization", "Softmax", "Sequential", "Functional", "TimeDistributed",
-    "GlobalAveragePooling1D", "LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional",
-    "Lambda"})
-TRAINING_DEFAULT = {"Dropout": False, "LSTM": False, "GRU": False, "SimpleRNN": False,
-                    "RNN": False, "SpatialDropout1D": False, "SpatialDropout2D": False,
-                    "GaussianNoise": False, "GaussianDropout": False}
+
+def builtin_classes() -> dict[str, type]:
+    """Every built-in class a node can hold, by Keras class name: the registered layers,
+    the nested ones (RNN, cells) and the two model classes."""
+    from core.layers.spec import nested_layers, registered_layers
+    from core.models.functional import Functional
+    from core.models.sequential import Sequential
+
+    return {**registered_layers(), **nested_layers(), "Sequential": Sequential,
+            "Functional": Functional}
+
+
 _MERGES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
 _RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
 UNKNOWN = object()  # a mask that exists but that these rules cannot write
@@ -92,7 +93,7 @@ def recorded_mask(node, plan):
     """The op output a node's ``mask`` kwarg holds in Keras' graph, or None."""
     if not node.input_tensors or not records_filled_args(node):
         return None
-    if not _is_builtin(type(node.layer)) or type(node.layer).__name__ not in CALL_TAKES_MASK:
+    if not _is_builtin(type(node.layer)) or not type(node.layer).call_takes_mask:
         return None
     mask = plan.node_mask(node)
     return mask if isinstance(mask, MaskTensor) else None

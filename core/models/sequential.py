@@ -29,6 +29,8 @@ def _is_input_layer(layer) -> bool:
 
 @register_builtin_model
 class Sequential(Model):
+    call_takes_mask = True  # Keras' Sequential.call(inputs, training=None, mask=None)
+
     def __init__(self, layers=None, trainable=True, name=None, **kwargs):
         super().__init__(trainable=trainable, name=name, **kwargs)
         self._input_layer = None

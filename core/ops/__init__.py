@@ -43,19 +43,31 @@ Left out, and why:
 
 from core.ops import linalg, nn
 from core.ops.activations import (
+    celu,
     elu,
     gelu,
+    hard_shrink,
     hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
     leaky_relu,
+    log_sigmoid,
     log_softmax,
     relu,
     relu6,
     selu,
     sigmoid,
     silu,
+    soft_shrink,
     softmax,
     softplus,
+    softsign,
+    sparse_plus,
+    sparse_sigmoid,
+    squareplus,
     swish,
+    tanh_shrink,
 )
 from core.ops.core_ops import (
     arange,

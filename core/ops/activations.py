@@ -1,6 +1,14 @@
 """``keras.ops.nn`` activations (also exposed flat as ``core.ops.relu`` ...), with
 Keras 3's defaults (``gelu(approximate=True)``, ``leaky_relu(negative_slope=0.2)``).
 
+Each op is the engine's ``Activation`` object of the same name (``core.activations``:
+``forward(x) -> (y, cache)``, ``backward(cache, dy) -> dx``, kernels on large arrays)
+wrapped as an op: its forward is the op's forward and its ``backward`` the op's VJP.
+So every activation has one hand-written derivative, the one Dense and Conv2D fuse
+into their own backward, and the op, the ``Activation`` layer and ``activation=``
+arguments cannot disagree about it (checked by central differences in float64 in
+tests/core/test_ops_all.py and tests/core/test_activations.py).
+
 >>> import numpy as np
 >>> from core import ops
 >>> ops.relu(np.array([-1.0, 2.0])).tolist()
@@ -9,148 +17,120 @@ Keras 3's defaults (``gelu(approximate=True)``, ``leaky_relu(negative_slope=0.2)
 
 from __future__ import annotations
 
-import math
+import functools
+import inspect
 
-import numpy as np
-
+from core import activation_elementwise as AE
+from core import activation_ops as AO
 from core.ops.engine import primitive
 
 
-def _elementwise(name, fwd, grad, doc):
-    """``fwd(x, **kw) -> y``; ``grad(x, y, g, **kw) -> dx``."""
-    def f(x, **kw):
-        y = fwd(x, **kw)
-        return y, (x, y, kw)
+def _vjp(cache, g, need):
+    act, inner = cache
+    return [act.backward(inner, g)]
 
-    def b(c, g, need):
-        x, y, kw = c
-        return [grad(x, y, g, **kw)]
-    import inspect
-    params = [p for p in inspect.signature(fwd).parameters.values()][1:]
+
+def _op(name, make, doc, keeps_int=False):
+    """The op ``name`` computed by the ``Activation`` that ``make(**options)`` returns;
+    ``make``'s parameters are the op's options, with Keras' defaults. Instances are
+    cached per option values (building one costs more than a small op). Integer inputs
+    compute in floatx, or keep their dtype with ``keeps_int`` (Keras' relu, relu6 and
+    hard_tanh on the torch backend)."""
+    make_cached = functools.lru_cache(maxsize=64)(make)
+    options = list(inspect.signature(make).parameters.values())
 
     def forward(x, *args, **kw):
-        kw.update(zip([p.name for p in params], args))
-        return f(x, **kw)
-    forward.__signature__ = inspect.signature(fwd)
-    return primitive(name, forward, b, 1, doc)
+        kw.update(zip([p.name for p in options], args))
+        act = make_cached(**{k: tuple(v) if isinstance(v, list) else v  # hashable
+                             for k, v in kw.items()})
+        if x.dtype.kind != "f":
+            if keeps_int:  # exact: these only compare and clip
+                y, inner = act.forward(x.astype("float64"))
+                return y.astype(x.dtype), (act, inner)
+            x = AO._as_float(x)  # as ``Activation.__call__``
+        y, inner = act.forward(x)  # never in place: the op's input is the caller's
+        return y, (act, inner)
+
+    # ``primitive`` reads the option names that may be passed positionally from this.
+    forward.__signature__ = inspect.Signature(
+        [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + options)
+    return primitive(name, forward, _vjp, 1, doc)
 
 
-def _relu(x):
-    return np.maximum(x, 0)
+def _relu_make():
+    return AO.ReLU()
 
 
-def _relu6(x):
-    return np.clip(x, 0, 6)
+def _leaky_make(negative_slope=0.2):
+    return AO.LeakyReLU(negative_slope)
 
 
-def _sigmoid(x):
-    # exp of -|x| only: no overflow warnings for large |x|.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+def _elu_make(alpha=1.0):
+    return AO.ELU(alpha)
 
 
-def _softplus(x):
-    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype, copy=False)
+def _gelu_make(approximate=True):
+    return AO.GELU(approximate)
 
 
-_SQRT_2_PI = math.sqrt(2 / math.pi)
+def _softmax_make(axis=-1):
+    return AO.Softmax(axis)
 
 
-def _erf(x):
-    # numpy has no erf; math.erf element-wise is exact to float64 rounding.
-    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
+def _log_softmax_make(axis=-1):
+    return AO.LogSoftmax(axis)
 
 
-def _gelu_f(x, approximate=True):
-    if approximate:
-        return (0.5 * x * (1 + np.tanh(_SQRT_2_PI * (x + 0.044715 * x ** 3)))).astype(
-            x.dtype, copy=False)
-    return (0.5 * x * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)
+relu = _op("relu", _relu_make, "``max(x, 0)``.", keeps_int=True)
+relu6 = _op("relu6", AE.ReLU6, "``min(max(x, 0), 6)``.", keeps_int=True)
+sigmoid = _op("sigmoid", AE.Sigmoid, "``1 / (1 + exp(-x))``.")
+softplus = _op("softplus", AE.Softplus, "``log(1 + exp(x))``, stable.")
+gelu = _op("gelu", _gelu_make, "Gaussian error linear unit; ``approximate=True`` (the "
+           "Keras default) uses the tanh formula.")
+elu = _op("elu", _elu_make, "Exponential linear unit.")
+selu = _op("selu", AO.SELU, "Scaled ELU (Keras' constants).")
+leaky_relu = _op("leaky_relu", _leaky_make, "``x`` if positive else ``negative_slope * x``.")
+hard_sigmoid = _op("hard_sigmoid", AE.HardSigmoid, "``clip(x / 6 + 0.5, 0, 1)`` (Keras 3).")
+silu = _op("silu", AE.SiLU, "``x * sigmoid(x)``.")
+swish = _op("swish", AE.SiLU, "``x * sigmoid(x)`` (same as silu).")
+softmax = _op("softmax", _softmax_make, "Softmax over ``axis``.")
 
 
-def _gelu_g(x, y, g, approximate=True):
-    if approximate:
-        inner = _SQRT_2_PI * (x + 0.044715 * x ** 3)
-        t = np.tanh(inner)
-        d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_PI * (1 + 3 * 0.044715 * x * x)
-        return g * d
-    cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
-    pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return g * (cdf + x * pdf)
+def _celu_make(alpha=1.0):
+    return AE.CELU(alpha)
 
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
+def _hard_shrink_make(threshold=0.5):
+    return AE.HardShrink(threshold)
 
 
-def _elu_f(x, alpha=1.0):
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
+def _soft_shrink_make(threshold=0.5):
+    return AE.SoftShrink(threshold)
 
 
-def _selu_f(x):
-    return (_SELU_SCALE * _elu_f(x, _SELU_ALPHA)).astype(x.dtype, copy=False)
+def _squareplus_make(b=4):
+    return AE.Squareplus(b)
 
 
-def _leaky_f(x, negative_slope=0.2):
-    return np.where(x > 0, x, negative_slope * x).astype(x.dtype, copy=False)
+# Keras 3's newer activation ops: the same Activation objects, so no new derivative.
+softsign = _op("softsign", AE.Softsign, "``x / (1 + |x|)``.")
+celu = _op("celu", _celu_make, "``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.")
+hard_tanh = _op("hard_tanh", AE.HardTanh, "``clip(x, -1, 1)``.", keeps_int=True)
+hard_silu = _op("hard_silu", AE.HardSiLU, "``x * relu6(x + 3) / 6``.")
+hard_swish = _op("hard_swish", AE.HardSiLU, "``x * relu6(x + 3) / 6`` (same as hard_silu).")
+hard_shrink = _op("hard_shrink", _hard_shrink_make, "``x`` where ``|x| > threshold``, else 0.")
+soft_shrink = _op("soft_shrink", _soft_shrink_make,
+                  "``x`` moved ``threshold`` towards 0, 0 within ``threshold``.")
+tanh_shrink = _op("tanh_shrink", AE.TanhShrink, "``x - tanh(x)``.")
+log_sigmoid = _op("log_sigmoid", AE.LogSigmoid, "``log(sigmoid(x))``, stable.")
+squareplus = _op("squareplus", _squareplus_make, "``(x + sqrt(x ** 2 + b)) / 2``.")
+sparse_plus = _op("sparse_plus", AE.SparsePlus, "0 below -1, ``(x + 1) ** 2 / 4`` on (-1, 1), "
+                  "``x`` above 1.")
+sparse_sigmoid = _op("sparse_sigmoid", AE.SparseSigmoid, "0 below -1, ``(x + 1) / 2`` on "
+                     "(-1, 1), 1 above 1.")
+log_softmax = _op("log_softmax", _log_softmax_make, "Log of the softmax over ``axis``, stable.")
 
-
-def _hard_sigmoid_f(x):
-    return np.clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
-
-
-def _silu_f(x):
-    return x * _sigmoid(x)
-
-
-def _silu_g(x, y, g):
-    s = _sigmoid(x)
-    return g * (s + x * s * (1 - s))
-
-
-relu = _elementwise("relu", _relu, lambda x, y, g: g * (x > 0), "``max(x, 0)``.")
-relu6 = _elementwise("relu6", _relu6, lambda x, y, g: g * ((x > 0) & (x < 6)),
-                     "``min(max(x, 0), 6)``.")
-sigmoid = _elementwise("sigmoid", _sigmoid, lambda x, y, g: g * y * (1 - y),
-                       "``1 / (1 + exp(-x))``.")
-softplus = _elementwise("softplus", _softplus, lambda x, y, g: g * _sigmoid(x),
-                        "``log(1 + exp(x))``, stable.")
-gelu = _elementwise("gelu", _gelu_f, _gelu_g, "Gaussian error linear unit; "
-                    "``approximate=True`` (the Keras default) uses the tanh formula.")
-elu = _elementwise("elu", _elu_f, lambda x, y, g, alpha=1.0: g * np.where(x > 0, 1, y + alpha),
-                   "Exponential linear unit.")
-selu = _elementwise("selu", _selu_f, lambda x, y, g: g * np.where(
-    x > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA), "Scaled ELU (Keras' constants).")
-leaky_relu = _elementwise("leaky_relu", _leaky_f, lambda x, y, g, negative_slope=0.2: g * np.where(
-    x > 0, 1, negative_slope), "``x`` if positive else ``negative_slope * x``.")
-hard_sigmoid = _elementwise("hard_sigmoid", _hard_sigmoid_f, lambda x, y, g: g * (
-    (x > -3) & (x < 3)) / 6, "``clip(x / 6 + 0.5, 0, 1)`` (Keras 3).")
-silu = _elementwise("silu", _silu_f, _silu_g, "``x * sigmoid(x)``.")
-swish = _elementwise("swish", _silu_f, _silu_g, "``x * sigmoid(x)`` (same as silu).")
-
-
-def _softmax_f(x, axis=-1):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    y = e / np.sum(e, axis=axis, keepdims=True)
-    return y, (y, axis)
-
-
-def _softmax_b(c, g, need):
-    y, axis = c
-    return [y * (g - np.sum(g * y, axis=axis, keepdims=True))]
-
-
-def _log_softmax_f(x, axis=-1):
-    s = x - np.max(x, axis=axis, keepdims=True)
-    y = s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
-    return y, (y, axis)
-
-
-def _log_softmax_b(c, g, need):
-    y, axis = c
-    return [g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)]
-
-
-softmax = primitive("softmax", _softmax_f, _softmax_b, 1, "Softmax over ``axis``.")
-log_softmax = primitive("log_softmax", _log_softmax_f, _log_softmax_b, 1,
-                        "Log of the softmax over ``axis``, stable.")
+__all__ = ["relu", "relu6", "sigmoid", "softplus", "gelu", "elu", "selu", "leaky_relu",
+           "hard_sigmoid", "silu", "swish", "softmax", "log_softmax", "softsign", "celu",
+           "hard_tanh", "hard_silu", "hard_swish", "hard_shrink", "soft_shrink", "tanh_shrink",
+           "log_sigmoid", "squareplus", "sparse_plus", "sparse_sigmoid"]

@@ -23,19 +23,31 @@ from core.ops import activations as A
 from core.ops import elementwise as E
 from core.ops import reduce as R
 from core.ops.activations import (  # noqa: F401  (ops.nn.relu ... as in Keras)
+    celu,
     elu,
     gelu,
+    hard_shrink,
     hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
     leaky_relu,
+    log_sigmoid,
     log_softmax,
     relu,
     relu6,
     selu,
     sigmoid,
     silu,
+    soft_shrink,
     softmax,
     softplus,
+    softsign,
+    sparse_plus,
+    sparse_sigmoid,
+    squareplus,
     swish,
+    tanh_shrink,
 )
 from core.ops.elementwise import tanh  # noqa: F401
 from core.ops.engine import primitive

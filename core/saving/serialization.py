@@ -40,13 +40,6 @@ _ALLOWED_MODULE_PREFIXES = ("keras.layers", "keras.models", "keras.src.layers",
                             "core.models")
 _ALLOWED_MODULES = ("keras",)
 _MODEL_CLASSES = ("Sequential", "Functional", "Model")
-# Keras layers that mark themselves built in __init__ (``_build_at_init``) never record
-# a build shape, so Keras writes no ``build_config`` for them (checked on Keras 3.15.1).
-_BUILT_AT_INIT = frozenset({
-    "InputLayer", "Activation", "Dropout", "ELU", "LeakyReLU", "ReLU", "Softmax", "Reshape",
-    "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
-    "Masking", "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D",
-    "GlobalMaxPooling1D"})
 
 
 def to_plain(obj):
@@ -97,8 +90,8 @@ def class_identity(obj) -> tuple[str | None, str, str | None]:
 def build_config(layer):
     if _is_functional(layer):
         return {"input_shape": None}  # Keras' functional models are built at creation
-    if _is_builtin(type(layer)) and type(layer).__name__ in _BUILT_AT_INIT:
-        return None
+    if _is_builtin(type(layer)) and type(layer).built_at_init:
+        return None  # Keras builds it in __init__ and records no shape (core.layers.facts)
     if not getattr(layer, "built", False):
         return None
     if _user_defines(type(layer), "get_build_config"):
@@ -131,9 +124,9 @@ def serialize_layer(layer) -> dict:
         from core.saving.keras_objects import _user_config
 
         config = to_plain(_user_config(layer))  # a failure names the class
-    # Keras writes a layer's dtype as its DTypePolicy; only InputLayer keeps the plain
-    # string (it has no policy of its own).
-    if isinstance(config.get("dtype"), str) and class_name != "InputLayer":
+    # Keras writes a layer's dtype as its DTypePolicy, except where its class (and so a
+    # subclass, through its get_config) keeps the plain string (InputLayer: layers.facts).
+    if isinstance(config.get("dtype"), str) and type(layer).dtype_policy_in_config:
         config["dtype"] = dtype_policy(config["dtype"])
     out = {"module": module, "class_name": class_name, "config": config,
            "registered_name": registered}

@@ -27,6 +27,11 @@ CALLS = [
     ("hard_sigmoid", (M * 4,), {}), ("elu", (M,), {}), ("selu", (M,), {}),
     ("softplus", (M,), {}), ("silu", (M,), {}), ("relu6", (M * 5,), {}),
     ("softmax", (M,), {"axis": 0}), ("log_softmax", (M,), {}), ("sigmoid", (M,), {}),
+    ("softsign", (M,), {}), ("celu", (M * 2,), {"alpha": 0.7}), ("hard_tanh", (M * 2,), {}),
+    ("hard_silu", (M * 4,), {}), ("hard_swish", (M * 4,), {}),
+    ("hard_shrink", (M,), {"threshold": 0.3}), ("soft_shrink", (M,), {}),
+    ("tanh_shrink", (M,), {}), ("log_sigmoid", (M * 4,), {}), ("squareplus", (M,), {"b": 2}),
+    ("sparse_plus", (M * 2,), {}), ("sparse_sigmoid", (M * 2,), {}),
     ("logsumexp", (M,), {"axis": 1}), ("std", (M,), {"axis": 0}), ("var", (M,), {}),
     ("conv", (X, K), {"strides": 2, "padding": "same"}),
     ("conv", (X, K), {"padding": "valid", "dilation_rate": 2}),
@@ -64,3 +69,15 @@ def test_same_values_as_keras_ops(name, args, kwargs):
         assert np.shape(a) == b.shape
         assert np.asarray(a).dtype == b.dtype, (np.asarray(a).dtype, b.dtype)
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hard_tanh", "sigmoid", "softsign",
+                                  "tanh_shrink", "squareplus", "sparse_plus", "sparse_sigmoid"])
+def test_integer_inputs_give_keras_dtype_and_values(name):
+    from core import ops
+
+    x = np.array([[1, -2, 3, 7], [0, 5, -9, 2]])
+    theirs = keras.ops.convert_to_numpy(getattr(keras.ops, name)(x))
+    ours = np.asarray(getattr(ops, name)(x))
+    assert ours.dtype == theirs.dtype, name
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)

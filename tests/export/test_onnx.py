@@ -10,14 +10,20 @@ import core  # noqa: F401  (before numpy-heavy imports, see README)
 from core import layers as L
 from core.graph.build import build_model
 from core.graph.templates import ALL_TEMPLATES, SEQUENCE_TEMPLATES, VOCAB
-from core.layers.spec import nested_layers, registered_layers
+from core.layers.spec import get_layer_class, nested_layers, registered_layers
 from core.models import Model, Sequential
 from tests.helpers.onnx_check import check_same, randomize
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from core.export.onnx import EMITTERS, OPSET, UnsupportedLayer, export_onnx  # noqa: E402
+from core.export.onnx import (  # noqa: E402
+    EMITTERS,
+    OPSET,
+    UnsupportedLayer,
+    emitter_for_class,
+    export_onnx,
+)
 from tests.export.test_onnx_sequence import SEQUENCE_MODELS  # noqa: E402
 
 
@@ -98,10 +104,10 @@ NO_ONNX: dict = {}
 
 
 def test_every_registered_layer_has_an_emitter_or_a_reason():
-    palette = set(registered_layers()) - {"InputLayer"}
-    missing = palette - set(EMITTERS) - set(NO_ONNX)
+    palette = {n: c for n, c in registered_layers().items() if n != "InputLayer"}
+    missing = {n for n, c in palette.items() if emitter_for_class(c) is None} - set(NO_ONNX)
     assert not missing, f"no ONNX emitter and no reason given for {sorted(missing)}"
-    assert not set(NO_ONNX) & set(EMITTERS)
+    assert not set(NO_ONNX) & {n for n, c in palette.items() if emitter_for_class(c)}
     # the loaders' other layers (cells run inside their RNN, not as graph nodes)
     cells = {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
     # Lambda runs an arbitrary Python function; TextVectorization maps strings before
@@ -130,10 +136,38 @@ def _attention():
     return Model([x, kv], [c, scores])
 
 
+def _case_models() -> dict:
+    """For a registered layer with no hand-written model above: one model per case of
+    the shared layer test (tests/core/test_layers_all.py), ``Input -> layer``, so a new
+    layer's one test case is also its ONNX check."""
+    from tests.core.test_layers_all import CASES
+
+    written = set(LAYER_MODELS) | set(SEQUENCE_MODELS) | set(NO_ONNX)
+    out = {}
+    for name, kwargs, in_shape, _, opts in CASES:
+        if name in written or isinstance(in_shape, list) or "input_range" in opts:
+            continue
+        key = f"{name}-{len([k for k in out if k.startswith(name + '-')])}"
+        out[key] = (lambda n=name, kw=kwargs, s=in_shape:
+                    _seq(s[1:], get_layer_class(n)(**kw)))
+    return out
+
+
+CASE_MODELS = _case_models()
+
+
 def test_every_registered_layer_type_has_a_model_here():
+    from_cases = {k.rsplit("-", 1)[0] for k in CASE_MODELS}
     missing = (set(registered_layers()) - set(LAYER_MODELS) - set(SEQUENCE_MODELS)
-               - set(NO_ONNX) - {"InputLayer"})
+               - set(NO_ONNX) - from_cases - {"InputLayer"})
     assert not missing, f"add an ONNX test model for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("key", sorted(CASE_MODELS))
+def test_every_layer_case_matches_in_onnxruntime(key, tmp_path):
+    model = CASE_MODELS[key]()
+    randomize(model, seed=len(key))
+    check_same(model, tmp_path / "m.onnx")
 
 
 @pytest.mark.parametrize("layer_type", sorted(LAYER_MODELS))

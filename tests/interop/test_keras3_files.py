@@ -72,6 +72,11 @@ def _load(name):
     return load_model(FIXTURES / f"{name}.keras")
 
 
+def _loaded_weight(name, index):
+    """The ``index``-th weight of the fixture model as saved (before any step)."""
+    return _load(name).weights[index].value.copy()
+
+
 def test_every_fixture_is_present_and_small():
     files = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".keras", ".npz", ".txt"))
     want = sorted(f"{n}{ext}" for n in NAMES for ext in (".keras", ".npz", ".summary.txt"))
@@ -108,8 +113,14 @@ def test_fixtures_cover_every_layer_activation_and_optimizer():
             walk(json.loads(zf.read("config.json")))
     # Every palette layer, plus the ones that live inside others (RNN cells, Bidirectional);
     # not TextVectorization, whose Keras layer needs TensorFlow (checked against Keras'
-    # documented examples instead: tests/core/test_text_vectorization.py).
-    assert layers == (set(registered_layers()) | set(nested_layers())) - {"TextVectorization"}
+    # documented examples instead: tests/core/test_text_vectorization.py). A layer added
+    # after these fixtures were made is instead built, serialized and run in real Keras
+    # from its shared test case (tests/interop/test_layers_vs_keras.py).
+    from tests.interop.test_layers_vs_keras import keras_checked_layers
+
+    known = (set(registered_layers()) | set(nested_layers())) - {"TextVectorization"}
+    assert layers <= known
+    assert not known - layers - keras_checked_layers(), sorted(known - layers)
     # Keras serializes "swish" as "silu" (one function); both were asked for.
     assert {"relu", "sigmoid", "tanh", "softmax", "elu", "selu", "gelu", "softplus", "silu",
             "leaky_relu", "linear"} <= activations
@@ -155,8 +166,18 @@ def test_one_train_step_equals_keras_value_for_value(name):
 
     want_w = _seq(d, "weight_")
     assert len(model.weights) == len(want_w)
-    for var, ref, path in zip(model.weights, want_w, d["weight_paths"]):
+    for i, (var, ref, path) in enumerate(zip(model.weights, want_w, d["weight_paths"])):
         assert var.value.shape == ref.shape, path
+        if str(path).endswith("/key/bias") and "attention" in str(path):
+            # MultiHeadAttention's key bias adds the same q.b to every score of a query,
+            # which the softmax removes: its gradient is zero but for float32 rounding
+            # (Keras' own step here is ~1e-6 against ~1e-2 for the kernels, Adam at
+            # lr 0.01), so its value is rounding noise, not a result to match. It must
+            # stay noise: a real gradient would move it by ~lr.
+            start = _loaded_weight(name, i)
+            assert np.abs(var.value - start).max() < 1e-4, path
+            assert np.abs(ref - start).max() < 1e-4, path
+            continue
         np.testing.assert_allclose(var.value, ref, rtol=1e-5, atol=1e-6, err_msg=str(path))
     want_o = _seq(d, "opt_")
     got_o = model.optimizer.variables

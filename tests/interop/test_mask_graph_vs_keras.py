@@ -21,7 +21,9 @@ keras = pytest.importorskip("keras")
 
 import core  # noqa: E402
 from core import backend  # noqa: E402
-from core.models.mask_graph import CALL_TAKES_MASK, TRAINING_DEFAULT  # noqa: E402
+from core.models.mask_graph import (  # noqa: E402
+    builtin_classes,
+)
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "torch",
                                 reason="compares with Keras on the torch backend")
@@ -93,18 +95,23 @@ def _inputs(model, rng):
     return xs
 
 
-def test_the_kwarg_tables_are_keras_call_signatures():
-    for name in sorted(CALL_TAKES_MASK | set(TRAINING_DEFAULT)):
-        if name == "Functional":
-            from keras.src.models.functional import Functional as cls
-        else:
-            cls = getattr(keras.layers, name, None)
-        if cls is None:
-            cls = getattr(keras, name)
-        params = inspect.signature(cls.call).parameters
-        assert ("mask" in params) == (name in CALL_TAKES_MASK), name
-        if name in TRAINING_DEFAULT:
-            assert params["training"].default == TRAINING_DEFAULT[name], name
+def _keras_class(name):
+    if name == "Functional":
+        from keras.src.models.functional import Functional
+        return Functional
+    return getattr(keras.layers, name, None) or getattr(keras, name)
+
+
+def test_the_call_facts_of_every_class_are_keras_call_signatures():
+    """``call_takes_mask`` and ``call_training_default`` of every built-in class (the
+    facts saving records in a node) against Keras' own ``call`` signature."""
+    classes = builtin_classes()
+    assert {"Sequential", "Functional", "Dropout", "LSTM"} <= set(classes)
+    for name, ours in sorted(classes.items()):
+        params = inspect.signature(_keras_class(name).call).parameters
+        assert ours.call_takes_mask == ("mask" in params), name
+        training = params["training"].default if "training" in params else None
+        assert ours.call_training_default == training, name
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))

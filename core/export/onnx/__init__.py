@@ -10,7 +10,8 @@ the whole model is emitted and checked, so a failed export leaves nothing on dis
 Nested models are inlined; each layer is emitted by ``EMITTERS[class name]`` (one
 emitter per layer type, in files by family: ``emitters`` dense/conv/merge,
 ``emit_sequence``, ``emit_recurrent``, ``emit_masked_rnn``, ``emit_attention``,
-``emit_upsample``); an
+``emit_upsample``), or, for a built-in layer that is the identity at inference
+(Dropout, GaussianNoise...: its class's ``inference_identity``), an ONNX Identity; an
 emitter that needs the call's static arguments (MultiHeadAttention's
 ``use_causal_mask``) reads ``OnnxGraph.call_kwargs``, the node's being emitted.
 Keras masks travel beside the tensors as ONNX bool tensors (``OnnxGraph.masks``), as
@@ -32,7 +33,21 @@ from core.export.onnx.masks import propagate_mask
 
 EMITTERS = {**emitters.EMITTERS, **emit_sequence.EMITTERS, **emit_recurrent.EMITTERS,
             **emit_attention.EMITTERS, **emit_upsample.EMITTERS}
-__all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS"]
+__all__ = ["export_onnx", "OPSET", "UnsupportedLayer", "EMITTERS", "emitter_for_class"]
+
+
+def _identity(g, layer, xs):
+    return g.op("Identity", [xs[0]])
+
+
+def emitter_for_class(cls):
+    """The emitter of layer class ``cls``, or None when it has none: its own, else an
+    Identity when the class is a built-in layer that is the identity at inference
+    (``core.layers.facts``; a user subclass may change ``call``, so it needs its own)."""
+    emit = EMITTERS.get(cls.__name__)
+    if emit is None and cls.__module__.startswith("core.layers") and cls.inference_identity:
+        return _identity
+    return emit
 
 
 class OnnxGraph:
@@ -113,7 +128,7 @@ def _emit_layer(g: OnnxGraph, layer, xs: list[str]) -> list[str]:
     from core.models.model import Model
     if isinstance(layer, Model):
         return _emit_model(g, layer, xs)
-    emit = EMITTERS.get(type(layer).__name__)
+    emit = emitter_for_class(type(layer))
     if emit is None:
         raise UnsupportedLayer(
             f"Layer '{layer.name}' ({type(layer).__name__}) has no ONNX emitter; it "

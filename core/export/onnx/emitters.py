@@ -274,7 +274,6 @@ EMITTERS = {
                                            alpha=float(layer.negative_slope)),
     "ELU": lambda g, layer, xs: g.op("Elu", [xs[0]], alpha=float(layer.alpha)),
     "Softmax": softmax_layer,
-    "Dropout": lambda g, layer, xs: g.op("Identity", [xs[0]]),  # inference: no-op
     "Flatten": flatten,
     "Reshape": reshape,
     "Add": _variadic("Sum"),
