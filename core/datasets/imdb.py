@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -42,8 +43,8 @@ def _read(path):
                                                                                "x_test")}
             ys = {k: np.load(io.BytesIO(z.read(f"{k}.npy")), allow_pickle=False)
                   for k in ("y_train", "y_test")}
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"{path}: not an .npz (zip) file ({e}).") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        raise ValueError(f"{path}: not a readable .npz (zip) file ({e}).") from None
     for x, y in (("x_train", "y_train"), ("x_test", "y_test")):
         if ys[y].ndim != 1 or len(ys[y]) != len(xs[x]):
             raise ValueError(f"{path}: {y} has shape {ys[y].shape} for {len(xs[x])} reviews.")
