@@ -94,3 +94,62 @@ def test_masked_first_steps_output_zeros_and_carry_state():
     K.simple_rnn_forward(xz, rk, None, mask, 1, H, out)
     assert np.all(out[:2, 1] == 0) and np.all(H[2, 1] == h0[1])
     assert np.all(out[2:, 1] == H[3:, 1])
+
+
+def _vanishing(G, steps=120, seed=3):
+    """Weights and a last-step-only output gradient that vanishes back through time into
+    the subnormal floats (float32), as an untrained GRU's does over 200 steps."""
+    rng = np.random.default_rng(seed)
+    xz = rng.normal(size=(steps, N, G * U)).astype(np.float32)
+    rk = (rng.normal(size=(U, G * U)) * 0.2).astype(np.float32)
+    dout = np.zeros((steps, N, U), np.float32)
+    dout[-1] = 1.0
+    return xz, rk, np.ones((steps, N), np.uint8), dout
+
+
+def _check_flushed(kernel, twin):
+    """The kernel equals the twin within the flush threshold and keeps nothing below it,
+    where the twin has values there (so the case exercises the flush). rtol 1e-3: float32
+    rounding compounds over the 120 steps (1e-4 seen), a wrong formula is off by O(1)."""
+    small = np.sqrt(np.finfo(np.float32).tiny)
+    assert np.any((twin != 0) & (np.abs(twin) < small))
+    assert not np.any((kernel != 0) & (np.abs(kernel) < small))
+    np.testing.assert_allclose(kernel, twin, rtol=1e-3, atol=4 * small)
+
+
+@pytest.mark.parametrize("cell", ["simple", "lstm", "gru", "gru_reset_before"])
+def test_backward_flushes_vanishing_gradients_within_tolerance(cell):
+    G = {"simple": 1, "lstm": 4}.get(cell, 3)
+    xz, rk, mask, dout = _vanishing(G)
+    steps = xz.shape[0]
+    rkt = np.ascontiguousarray(rk.T)
+    res = []
+    for mod, sfx in ((K, ""), (R, "_ref")):
+        H = np.zeros((steps + 1, N, U), np.float32)
+        dh, dxz = np.zeros((N, U), np.float32), np.zeros_like(xz)
+        if cell == "simple":
+            getattr(mod, "simple_rnn_forward" + sfx)(xz, rk, None, mask, 1, H, H[1:])
+            getattr(mod, "simple_rnn_backward" + sfx)(rkt, None, mask, 1, H, dout, dh, dxz)
+            res.append((dxz,))
+        elif cell == "lstm":
+            C = np.zeros_like(H)
+            gates = np.zeros((steps, 4, N, U), np.float32)
+            out = np.zeros((steps, N, U), np.float32)
+            getattr(mod, "lstm_forward" + sfx)(xz, rk, None, mask, 1, 2, H, C, gates, out)
+            dc = np.zeros_like(dh)
+            getattr(mod, "lstm_backward" + sfx)(rkt, None, mask, 1, 2, C, gates, dout, dh,
+                                                dc, dxz)
+            res.append((dxz,))
+        else:
+            ra = cell == "gru"
+            gates = np.zeros((steps, 3, N, U), np.float32)
+            rech, out = np.zeros((steps, N, U), np.float32), np.zeros((steps, N, U), np.float32)
+            rbias = np.zeros(3 * U, np.float32)
+            getattr(mod, "gru_forward" + sfx)(xz, rk, rbias, None, mask, 1, 2, ra, H, gates,
+                                              rech, out)
+            drec = np.zeros_like(xz)
+            getattr(mod, "gru_backward" + sfx)(rkt, None, mask, 1, 2, ra, H, gates, rech,
+                                               dout, dh, dxz, drec)
+            res.append((dxz, drec))
+    for kernel, twin in zip(*res):
+        _check_flushed(kernel, twin)
