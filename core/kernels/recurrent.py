@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import recurrent_fast as F
 from core.kernels._jit import njit
+from core.kernels.recurrent_fast import _ftz
+from core.kernels.recurrent_fast import flush_below as _flush_below
 
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 
@@ -59,33 +62,6 @@ def _dact(y, code):
     if code == 3:
         return 1.0 if y > 0 else 0.0
     return 1.0
-
-
-@njit(inline="always")
-def _ftz(v, tiny):
-    """``v``, or a zero of ``tiny``'s type when ``|v| < tiny`` (``_flush_below``).
-
-    A gradient that vanishes back through time passes through the subnormal floats,
-    and on Intel cores (measured on Sapphire Rapids) every arithmetic op that reads or
-    writes one takes a microcode assist: the GRU text benchmark's backward ran 5 s per
-    batch instead of 0.4 s. Flushing only the subnormals (CPU flush-to-zero) is not
-    enough: values just above 1.2e-38 times a state of 0.1 make subnormal *products*
-    inside the weight-gradient GEMMs (their 128 x 12800 x 128 dR slice: 45 ms instead of
-    4 ms). The test-and-select does no arithmetic on ``v`` (so no assist) and keeps NaN
-    (NaN < tiny is false).
-    """
-    if abs(v) < tiny:
-        return tiny - tiny
-    return v
-
-
-def _flush_below(a):
-    """The flush threshold of the backward kernels, as ``a``'s dtype: ``sqrt`` of the
-    smallest normal float (1.1e-19 in float32, 1.5e-154 in float64), so the product of
-    any two values they keep is a normal float. A gradient part that small is 1e-12 of
-    float32's resolution next to the 1e-3..1e-8 gradients of a step; and alone, Adam's
-    ``v = g*g`` underflows for it anyway. The float64 gradient checks see no change."""
-    return a.dtype.type(np.sqrt(np.finfo(a.dtype).tiny))
 
 
 def _products(hp, rk, rmask, rz):
@@ -261,6 +237,17 @@ def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out):
     U = G4 // 4
     rz = np.empty((N, G4), xz.dtype)
     ac = np.empty((N, U), xz.dtype)
+    if act == 1 and ract == 2:  # tanh / sigmoid: the fused steps (recurrent_fast)
+        s = F.half_scale(U, 4, (0, 1, 3), xz.dtype)
+        rks, zero = rk * s, np.zeros(G4, xz.dtype)
+        for t in range(T):
+            _products(H[t], rks, rmask, rz)
+            F.add_scaled(rz, xz, t, s, zero, G4)
+            np.tanh(rz, out=rz)
+            F.lstm_cell(rz, mask, t, s[0], C, gates)
+            np.tanh(C[t + 1], out=ac)
+            lstm_output_step(mask, t, gates, ac, H, out)
+        return
     for t in range(T):
         _products(H[t], rk, rmask, rz)
         rz += xz[t]
@@ -278,10 +265,16 @@ def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz):
     carry = np.zeros_like(dh)
     ac = np.empty_like(dh)
     tiny = _flush_below(dh)
+    fast = act == 1 and ract == 2
     for t in range(dout.shape[0] - 1, -1, -1):
-        ac[...] = C[t + 1]
-        _activate(ac, act)
-        lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz, tiny)
+        if fast:
+            np.tanh(C[t + 1], out=ac)
+            F.lstm_step_backward(mask, t, C, gates, ac, dout, carry, dh, dc, dxz, tiny)
+        else:
+            ac[...] = C[t + 1]
+            _activate(ac, act)
+            lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz,
+                               tiny)
         _back(dxz[t], rkt, rmask, dh)
 
 
@@ -394,13 +387,24 @@ def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, re
     rz = np.empty((N, G3), xz.dtype)
     rh = np.empty((N, U), xz.dtype)
     hh = np.empty((N, U), xz.dtype)
+    fast = act == 1 and ract == 2  # tanh / sigmoid: the fused steps (recurrent_fast)
+    if fast:
+        s = F.half_scale(U, 3, (0, 1), xz.dtype)
+        rks, rbs = rk * s, rbias * s
     for t in range(T):
-        _products(H[t], rk, rmask, rz)
-        rz += rbias
-        zr = rz[:, :2 * U]
-        zr += xz[t, :, :2 * U]
-        _activate(zr, ract)
-        gru_gates_step(rz, t, H, gates, rh)
+        if fast:
+            _products(H[t], rks, rmask, rz)
+            F.add_scaled(rz, xz, t, s, rbs, 2 * U)
+            zr = rz[:, :2 * U]
+            np.tanh(zr, out=zr)
+            F.gru_gates(rz, t, s[0], H, gates, rh)
+        else:
+            _products(H[t], rk, rmask, rz)
+            rz += rbias
+            zr = rz[:, :2 * U]
+            zr += xz[t, :, :2 * U]
+            _activate(zr, ract)
+            gru_gates_step(rz, t, H, gates, rh)
         if not reset_after:  # h~ sees (r * h * rmask_h) @ rk_h
             if rmask is not None:
                 rh *= rmask[2]
@@ -420,8 +424,12 @@ def gru_backward(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, dout,
     hmask = ones if rmask is None else rmask[2]
     drh = ones
     tiny = _flush_below(dh)
+    fast = act == 1 and ract == 2
     for t in range(T - 1, -1, -1):
-        gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec, tiny)
+        if fast:
+            F.gru_step_backward(mask, t, H, gates, dout, carry, dh, dxz, drec, tiny)
+        else:
+            gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec, tiny)
         if not reset_after:
             drh = dxz[t, :, 2 * U:] @ rkt[2 * U:]
         gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask, dh,

@@ -46,7 +46,7 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_rmask", [False, True])
-@pytest.mark.parametrize("act,ract", [(1, 2), (3, 0)])
+@pytest.mark.parametrize("act,ract", [(1, 2), (3, 0)])  # the fused and the general path
 def test_lstm_matches_twin(dtype, with_rmask, act, ract):
     rng, xz, rk, rmask, mask, h0, dout = _setup(4, dtype, with_rmask)
     c0 = rng.normal(size=(N, U)).astype(dtype)
@@ -67,7 +67,8 @@ def test_lstm_matches_twin(dtype, with_rmask, act, ract):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_rmask", [False, True])
 @pytest.mark.parametrize("reset_after", [True, False])
-def test_gru_matches_twin(dtype, with_rmask, reset_after):
+@pytest.mark.parametrize("act,ract", [(1, 2), (3, 1)])  # the fused and the general path
+def test_gru_matches_twin(dtype, with_rmask, reset_after, act, ract):
     rng, xz, rk, rmask, mask, h0, dout = _setup(3, dtype, with_rmask)
     rbias = rng.normal(size=3 * U).astype(dtype) if reset_after else np.zeros(3 * U, dtype)
     res = []
@@ -76,10 +77,10 @@ def test_gru_matches_twin(dtype, with_rmask, reset_after):
         H[0] = h0
         gates, rech = np.zeros((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
         out = np.zeros((T, N, U), dtype)
-        fwd(xz, rk, rbias, rmask, mask, 1, 2, reset_after, H, gates, rech, out)
+        fwd(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out)
         dh, dxz, drec = dout[-1].copy(), np.zeros_like(xz), np.zeros_like(xz)
-        bwd(np.ascontiguousarray(rk.T), rmask, mask, 1, 2, reset_after, H, gates, rech, dout,
-            dh, dxz, drec)
+        bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, reset_after, H, gates, rech,
+            dout, dh, dxz, drec)
         res.append((H, gates, rech, out, dh, dxz, drec))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, **_tol(dtype))
