@@ -235,18 +235,20 @@ def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dx
                     dxz[t, n, k * U + u] = 0.0
 
 
-def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out):
-    """``gates`` (T, 4, N, U) keeps i, f, c~, o after their activations."""
+def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=None):
+    """``gates`` (T, 4, N, U) keeps i, f, c~, o after their activations; ``bias``
+    (4U,) if given is added at each step (``xz`` then holds ``x @ kernel`` only)."""
     T, N, G4 = xz.shape
     U = G4 // 4
     rz = np.empty((N, G4), xz.dtype)
     ac = np.empty((N, U), xz.dtype)
     if act == 1 and ract == 2:  # tanh / sigmoid: the fused steps (recurrent_fast)
         s = F.half_scale(U, 4, (0, 1, 3), xz.dtype)
-        rks, zero = rk * s, np.zeros(G4, xz.dtype)
+        rks = rk * s
+        bs = np.zeros(G4, xz.dtype) if bias is None else (bias * s).astype(xz.dtype)
         for t in range(T):
             _products(H[t], rks, rmask, rz)
-            F.add_scaled(rz, xz, t, s, zero, G4)
+            F.add_scaled(rz, xz, t, s, bs, G4)
             np.tanh(rz, out=rz)
             F.lstm_cell(rz, mask, t, s[0], C, gates)
             np.tanh(C[t + 1], out=ac)
@@ -254,6 +256,8 @@ def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out):
         return
     for t in range(T):
         _products(H[t], rk, rmask, rz)
+        if bias is not None:
+            rz += bias
         rz += xz[t]
         _activate(rz[:, :2 * U], ract)
         _activate(rz[:, 2 * U:3 * U], act)

@@ -71,14 +71,15 @@ class LSTMCell(RNNCellBase):
         T, N, F = xt.shape
         U = self.units
         dm, rm = self._masks(N, F, xt.dtype, training)
-        xz = self._project(xt, dm)
+        xz = self._project(xt, dm, add_bias=False)
         rk, rkt = self._split_rk()
         H = np.empty((T + 1, N, U), xt.dtype)
         C = np.empty((T + 1, N, U), xt.dtype)
         H[0], C[0] = states[0], states[1]
         gates = np.empty((T, 4, N, U), xt.dtype)
         out = np.empty((T, N, U), xt.dtype)
-        K.lstm_forward(xz, rk, rm, mask, self._act, self._ract, H, C, gates, out)
+        K.lstm_forward(xz, rk, rm, mask, self._act, self._ract, H, C, gates, out,
+                       bias=None if self.bias is None else self.bias.value)
         return out, [H[T], C[T]], (xt, dm, rm, mask, rkt, H, C, gates)
 
     def run_backward(self, cache, dout, dstates, need_input_grad):

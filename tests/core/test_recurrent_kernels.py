@@ -47,16 +47,18 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_rmask", [False, True])
 @pytest.mark.parametrize("act,ract", [(1, 2), (3, 0)])  # the fused and the general path
-def test_lstm_matches_twin(dtype, with_rmask, act, ract):
+@pytest.mark.parametrize("with_bias", [False, True])  # the bias added in the time loop
+def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias):
     rng, xz, rk, rmask, mask, h0, dout = _setup(4, dtype, with_rmask)
     c0 = rng.normal(size=(N, U)).astype(dtype)
+    bias = rng.normal(size=4 * U).astype(dtype) if with_bias else None
     res = []
     for fwd, bwd in ((K.lstm_forward, K.lstm_backward),
                      (R.lstm_forward_ref, R.lstm_backward_ref)):
         H, C = np.zeros((T + 1, N, U), dtype), np.zeros((T + 1, N, U), dtype)
         H[0], C[0] = h0, c0
         gates, out = np.zeros((T, 4, N, U), dtype), np.zeros((T, N, U), dtype)
-        fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out)
+        fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=bias)
         dh, dc, dxz = dout[-1].copy(), dout[0].copy(), np.zeros_like(xz)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz)
         res.append((H, C, gates, out, dh, dc, dxz))
