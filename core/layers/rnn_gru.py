@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from core import activations
-from core.kernels import recurrent as K
+from core.kernels import recurrent_gru as K
 from core.layers.rnn_cells import (
     _CONS,
     _DROPS,

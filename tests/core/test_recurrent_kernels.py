@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.kernels import recurrent as K
+from core.kernels import recurrent_gru as KG
 from core.kernels import recurrent_ref as R
 
 T, N, U = 5, 3, 4
@@ -74,7 +75,8 @@ def test_gru_matches_twin(dtype, with_rmask, reset_after, act, ract):
     rng, xz, rk, rmask, mask, h0, dout = _setup(3, dtype, with_rmask)
     rbias = rng.normal(size=3 * U).astype(dtype) if reset_after else np.zeros(3 * U, dtype)
     res = []
-    for fwd, bwd in ((K.gru_forward, K.gru_backward), (R.gru_forward_ref, R.gru_backward_ref)):
+    for fwd, bwd in ((KG.gru_forward, KG.gru_backward),
+                     (R.gru_forward_ref, R.gru_backward_ref)):
         H = np.zeros((T + 1, N, U), dtype)
         H[0] = h0
         gates, rech = np.zeros((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
@@ -127,7 +129,7 @@ def test_backward_flushes_vanishing_gradients_within_tolerance(cell):
     steps = xz.shape[0]
     rkt = np.ascontiguousarray(rk.T)
     res = []
-    for mod, sfx in ((K, ""), (R, "_ref")):
+    for mod, sfx in ((KG if cell.startswith("gru") else K, ""), (R, "_ref")):
         H = np.zeros((steps + 1, N, U), np.float32)
         dh, dxz = np.zeros((N, U), np.float32), np.zeros_like(xz)
         if cell == "simple":
