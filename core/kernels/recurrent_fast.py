@@ -146,8 +146,11 @@ def gru_gates(th, t, half, H, gates, rh):
 
 
 @njit
-def gru_step_backward(mask, t, H, gates, dout, carry, dh, dxz, drec, tiny):
-    """First half of step ``t`` for tanh/sigmoid: d/dz, d/dh~, dh through z."""
+def gru_step_backward(mask, t, H, gates, rech, reset_after, dout, carry, dh, dxz, drec,
+                      tiny):
+    """Step ``t`` back for tanh/sigmoid: d/dz, d/dh~, dh through z and, for reset_after,
+    d/dr too (``rech`` the candidate's recurrent term; the general path's second kernel,
+    ``gru_reset_step_backward``, in the same pass)."""
     N, U = dh.shape
     one = tiny / tiny
     for n in range(N):
@@ -158,15 +161,24 @@ def gru_step_backward(mask, t, H, gates, dout, carry, dh, dxz, drec, tiny):
                     dxz[t, n, k * U + u] = 0.0
                     drec[t, n, k * U + u] = 0.0
             continue
-        gz, gh, hp, dhr, cr, dor = gates[t, 0, n], gates[t, 2, n], H[t, n], dh[n], carry[n], \
-            dout[t, n]
-        x0, x2, r0 = dxz[t, n, :U], dxz[t, n, 2 * U:], drec[t, n, :U]
+        gz, gr, gh, hp, dhr, cr = gates[t, 0, n], gates[t, 1, n], gates[t, 2, n], H[t, n], \
+            dh[n], carry[n]
+        dor, rc = dout[t, n], rech[t, n]
+        x0, x1, x2 = dxz[t, n, :U], dxz[t, n, U:2 * U], dxz[t, n, 2 * U:]
+        r0, r1, r2 = drec[t, n, :U], drec[t, n, U:2 * U], drec[t, n, 2 * U:]
         for u in range(U):
             d = _ftz(dhr[u], tiny) + (dor[u] + cr[u])
             z, hh = gz[u], gh[u]
             dzp = _ftz(d * (hp[u] - hh) * (z * (one - z)), tiny)
             x0[u] = dzp
             r0[u] = dzp
-            x2[u] = _ftz(d * (one - z) * (one - hh * hh), tiny)
+            dah = _ftz(d * (one - z) * (one - hh * hh), tiny)
+            x2[u] = dah
             dhr[u] = _ftz(d * z, tiny)
             cr[u] = 0.0
+            if reset_after:
+                r = gr[u]
+                drp = _ftz(dah * rc[u] * (r * (one - r)), tiny)
+                r2[u] = _ftz(dah * r, tiny)
+                x1[u] = drp
+                r1[u] = drp

@@ -176,13 +176,15 @@ def gru_backward(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, dout,
     fast = act == 1 and ract == 2
     for t in range(T - 1, -1, -1):
         if fast:
-            F.gru_step_backward(mask, t, H, gates, dout, carry, dh, dxz, drec, tiny)
+            F.gru_step_backward(mask, t, H, gates, rech, reset_after, dout, carry, dh, dxz,
+                                drec, tiny)
         else:
             gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec, tiny)
         if not reset_after:
             drh = dxz[t, :, 2 * U:] @ rkt[2 * U:]
-        gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask, dh,
-                                dxz, drec, tiny)
+        if not (fast and reset_after):  # the fused step did d/dr already
+            gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask,
+                                    dh, dxz, drec, tiny)
         _back(drec[t], rkt, rmask, dh, gates=3 if reset_after else 2)
 
 
