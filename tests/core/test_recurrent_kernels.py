@@ -49,7 +49,8 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
 @pytest.mark.parametrize("with_rmask", [False, True])
 @pytest.mark.parametrize("act,ract", [(1, 2), (3, 0)])  # the fused and the general path
 @pytest.mark.parametrize("with_bias", [False, True])  # the bias added in the time loop
-def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias):
+@pytest.mark.parametrize("keep_ac", [False, True])  # act(c) kept by forward for backward
+def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias, keep_ac):
     rng, xz, rk, rmask, mask, h0, dout = _setup(4, dtype, with_rmask)
     c0 = rng.normal(size=(N, U)).astype(dtype)
     bias = rng.normal(size=4 * U).astype(dtype) if with_bias else None
@@ -59,9 +60,12 @@ def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias):
         H, C = np.zeros((T + 1, N, U), dtype), np.zeros((T + 1, N, U), dtype)
         H[0], C[0] = h0, c0
         gates, out = np.zeros((T, 4, N, U), dtype), np.zeros((T, N, U), dtype)
-        fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=bias)
+        kw = {"AC": np.full((T, N, U), np.nan, dtype)} if keep_ac and fwd is K.lstm_forward \
+            else {}
+        fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=bias, **kw)
         dh, dc, dxz = dout[-1].copy(), dout[0].copy(), np.zeros_like(xz)
-        bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz)
+        bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz,
+            **kw)
         res.append((H, C, gates, out, dh, dc, dxz))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, **_tol(dtype))
