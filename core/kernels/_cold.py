@@ -175,12 +175,13 @@ def _ask_child(kernel, sig) -> bool:
 
 def serve() -> None:
     """The child: compile each requested (module, kernel, signature) into the on-disk
-    cache, answering ``{"id", "ok"}`` per request, in order. Slightly nice'd: on a
-    crowded machine the epoch runs on numpy anyway, and it should not lose its share of
-    the cores to the compile that would only speed up its end (seed CNN at load ~9:
-    the whole first epoch ran on numpy while the child compiled)."""
-    if hasattr(os, "nice"):
-        os.nice(5)
+    cache, answering ``{"id", "ok"}`` per request, in order. Not nice'd: the numpy
+    versions train on one thread (one BLAS thread, no numba), so on two cores the
+    compile takes the other one. Nice'd (5) it got a few percent of a crowded machine:
+    the app's default template (``benchmarks/cold_start_app.py``, load 10-12) had 8 of
+    its 9 kernels compiling when its 69 s first training ended and the last came at
+    111 s; not nice'd, the last came at 72 s (training 72 s: at that load the numpy
+    versions and the compile share what the machine gives this user)."""
     for line in sys.stdin:
         req = json.loads(line)
         ok = True
