@@ -143,3 +143,58 @@ def test_child_compiles_into_the_cache_and_the_kernel_goes_live(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0 and "ok" in run.stdout, run.stdout + run.stderr
     assert any(tmp_path.rglob("*.nbi")), "the child wrote numba's cache index"
+
+
+def _train_pools(mode, switch_at=None):
+    """A network whose pools are not fused into a conv (core.kernels.pool's own); the
+    Dense before them makes fit take their backward too."""
+    from core.layers import AveragePooling2D
+
+    set_random_seed(0)
+    model = Sequential([Input((8, 8, 3)), Dense(3), MaxPooling2D(padding="same"),
+                        AveragePooling2D(3, strides=1, padding="same"), Flatten(),
+                        Dense(4, activation="softmax")])
+    model.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((48, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 48)
+    previous = _cold.mode()
+    _cold.set_mode(mode)
+    try:
+        callbacks = [] if switch_at is None else [_SwitchAt(switch_at)]
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False,
+                  callbacks=callbacks)
+    finally:
+        _cold.set_mode(previous)
+    return [w.numpy() for w in model.weights]
+
+
+def test_standalone_pools_run_their_numpy_versions_while_compiling(monkeypatch):
+    """The ResNet template's MaxPooling2D (after an Add) compiled at its first call
+    before the pool kernels were wrapped; now they fall back like the others."""
+    from core.kernels import pool
+
+    used = []
+    for name in ("max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"):
+        kernel = getattr(pool, name)
+        twin = kernel.fallback
+
+        def spy(*args, _twin=twin, _name=name):
+            used.append(_name)
+            return _twin(*args)
+
+        monkeypatch.setattr(kernel, "fallback", spy)
+    compiled = _train_pools("compile")
+    assert used == []
+    on_numpy = _train_pools("numpy")
+    assert {"max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"} <= set(used)
+    switched = _train_pools("compile", switch_at=2)
+    for a, b, c in zip(compiled, on_numpy, switched):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-6)
+    set_random_seed(0)
+    from core.layers import AveragePooling2D
+    fresh = Sequential([Input((8, 8, 3)), Dense(3), MaxPooling2D(padding="same"),
+                        AveragePooling2D(3, strides=1, padding="same"), Flatten(),
+                        Dense(4, activation="softmax")])
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(compiled, fresh.weights))
