@@ -145,15 +145,37 @@ def test_child_compiles_into_the_cache_and_the_kernel_goes_live(tmp_path):
     assert any(tmp_path.rglob("*.nbi")), "the child wrote numba's cache index"
 
 
-def _train_pools(mode, switch_at=None):
-    """A network whose pools are not fused into a conv (core.kernels.pool's own); the
-    Dense before them makes fit take their backward too."""
+
+def _pools_model():
+    """Pools not fused into a conv (core.kernels.pool's own); the Dense before them
+    makes fit take their backward too."""
     from core.layers import AveragePooling2D
 
+    return Sequential([Input((8, 8, 3)), Dense(3), MaxPooling2D(padding="same"),
+                       AveragePooling2D(3, strides=1, padding="same"), Flatten(),
+                       Dense(4, activation="softmax")])
+
+
+def _sequence_model():
+    """The forecaster's and the transformer's kernels: Conv1D, MaxPooling1D, LayerNorm."""
+    from core.layers import Conv1D, LayerNormalization, MaxPooling1D, Reshape
+
+    return Sequential([Input((8, 8, 3)), Flatten(), Dense(24), Reshape((8, 3)),
+                       Conv1D(5, 3, activation="relu"), MaxPooling1D(2),
+                       LayerNormalization(), Flatten(), Dense(4, activation="softmax")])
+
+
+FAMILIES = {  # the model, and the wrapped kernels it must reach
+    "pool": (_pools_model, "pool", ("max_pool2d", "max_pool2d_backward", "avg_pool2d",
+                                     "avg_pool2d_backward")),
+    "sequence": (_sequence_model, "conv1d", ("im2col_1d", "col2im_1d", "max_pool1d",
+                                              "max_pool1d_backward", "relu_bias_backward")),
+}
+
+
+def _train_family(build, mode, switch_at=None):
     set_random_seed(0)
-    model = Sequential([Input((8, 8, 3)), Dense(3), MaxPooling2D(padding="same"),
-                        AveragePooling2D(3, strides=1, padding="same"), Flatten(),
-                        Dense(4, activation="softmax")])
+    model = build()
     model.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(1)
     x = rng.standard_normal((48, 8, 8, 3)).astype(np.float32)
@@ -169,32 +191,35 @@ def _train_pools(mode, switch_at=None):
     return [w.numpy() for w in model.weights]
 
 
-def test_standalone_pools_run_their_numpy_versions_while_compiling(monkeypatch):
-    """The ResNet template's MaxPooling2D (after an Add) compiled at its first call
-    before the pool kernels were wrapped; now they fall back like the others."""
-    from core.kernels import pool
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_pool_conv1d_and_layer_norm_kernels_fall_back_while_compiling(family, monkeypatch):
+    """Standalone pools (the ResNet template's MaxPooling2D after an Add), Conv1D
+    (forecaster) and LayerNormalization (transformer) compiled at their first call
+    before their kernels were wrapped; now they run their twins like the others."""
+    import importlib
 
+    build, module, names = FAMILIES[family]
+    spied = [(importlib.import_module(f"core.kernels.{module}"), n) for n in names]
+    if family == "sequence":
+        spied += [(importlib.import_module("core.kernels.layer_norm"), n)
+                  for n in ("layer_norm_forward", "layer_norm_backward")]
     used = []
-    for name in ("max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"):
-        kernel = getattr(pool, name)
-        twin = kernel.fallback
+    for mod, name in spied:
+        kernel = getattr(mod, name)
 
-        def spy(*args, _twin=twin, _name=name):
+        def spy(*args, _twin=kernel.fallback, _name=name):
             used.append(_name)
             return _twin(*args)
 
         monkeypatch.setattr(kernel, "fallback", spy)
-    compiled = _train_pools("compile")
+    compiled = _train_family(build, "compile")
     assert used == []
-    on_numpy = _train_pools("numpy")
-    assert {"max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"} <= set(used)
-    switched = _train_pools("compile", switch_at=2)
+    on_numpy = _train_family(build, "numpy")
+    assert {n for _, n in spied} == set(used)
+    switched = _train_family(build, "compile", switch_at=2)
     for a, b, c in zip(compiled, on_numpy, switched):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-6)
     set_random_seed(0)
-    from core.layers import AveragePooling2D
-    fresh = Sequential([Input((8, 8, 3)), Dense(3), MaxPooling2D(padding="same"),
-                        AveragePooling2D(3, strides=1, padding="same"), Flatten(),
-                        Dense(4, activation="softmax")])
+    fresh = build()
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(compiled, fresh.weights))
