@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit
 
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
@@ -420,3 +421,13 @@ def warmup() -> None:
                             rech, out)
                 gru_backward(rkt, None, mask, 1, 2, ra, H, gates, rech, out, dh, dxz,
                              np.zeros_like(xz))
+
+
+# Not compiled yet (a fresh install): the LSTM step kernels run their numpy twins
+# meanwhile (core.kernels._cold); the text classifier and forecaster templates compiled
+# them at their first call otherwise. SimpleRNN's and GRU's steps have no step twins yet.
+from core.kernels import recurrent_ref as _ref  # noqa: E402
+
+_cold.wrap(globals(), ["lstm_step", "lstm_output_step", "lstm_step_backward"],
+           {n: getattr(_ref, n + "_ref") for n in ("lstm_step", "lstm_output_step",
+                                                   "lstm_step_backward")})

@@ -162,3 +162,41 @@ def gru_backward_ref(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, d
             dxz[t, :, k * U:(k + 1) * U] = np.where(keep, a, 0.0)
             drec[t, :, k * U:(k + 1) * U] = np.where(keep, b, 0.0)
         dh[...] = np.where(keep, new_dh, dh)
+
+
+# ------------------------------------------- LSTM step twins (the cold-start fallbacks)
+# Same arguments and effect as ``recurrent.lstm_step`` / ``lstm_output_step`` /
+# ``lstm_step_backward``: they run while the child compiles those (core.kernels._cold).
+def lstm_step_ref(za, mask, t, C, gates):
+    """Numpy twin of ``lstm_step``: ``C[t+1]`` and ``gates[t]`` from the gates ``za``."""
+    U = za.shape[1] // 4
+    keep = mask[t].astype(bool)[:, None]
+    for k in range(4):
+        gates[t, k] = np.where(keep, za[:, k * U:(k + 1) * U], 0)
+    i, f, g = za[:, :U], za[:, U:2 * U], za[:, 2 * U:3 * U]
+    C[t + 1] = np.where(keep, f * C[t] + i * g, C[t])
+
+
+def lstm_output_step_ref(mask, t, gates, ac, H, out):
+    """Numpy twin of ``lstm_output_step``: ``h = o * act(c)`` into ``H[t+1]``, ``out[t]``."""
+    keep = mask[t].astype(bool)[:, None]
+    h = gates[t, 3] * ac
+    H[t + 1] = np.where(keep, h, H[t])
+    _step_out_ref(out, t, keep, h)
+
+
+def lstm_step_backward_ref(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz):
+    """Numpy twin of ``lstm_step_backward`` (``carry``, ``dh``, ``dc`` updated in place)."""
+    U = dh.shape[1]
+    keep = mask[t].astype(bool)[:, None]
+    go = dout[t] + carry
+    i, f, g, o = gates[t, 0], gates[t, 1], gates[t, 2], gates[t, 3]
+    dhc = dh + go
+    dct = dc + dhc * o * _dact_ref(ac, act)
+    parts = (dct * g * _dact_ref(i, ract), dct * C[t] * _dact_ref(f, ract),
+             dct * i * _dact_ref(g, act), dhc * ac * _dact_ref(o, ract))
+    for k, part in enumerate(parts):
+        dxz[t, :, k * U:(k + 1) * U] = np.where(keep, part, 0)
+    dc[...] = np.where(keep, dct * f, dc)
+    dh[...] = np.where(keep, 0, dh)
+    carry[...] = np.where(keep, 0, go)

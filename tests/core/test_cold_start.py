@@ -165,11 +165,21 @@ def _sequence_model():
                        LayerNormalization(), Flatten(), Dense(4, activation="softmax")])
 
 
+def _lstm_model():
+    """The text classifier's and forecaster's recurrent kernels (LSTM steps)."""
+    from core.layers import LSTM, Reshape
+
+    return Sequential([Input((8, 8, 3)), Flatten(), Dense(24), Reshape((8, 3)), LSTM(5),
+                       Dense(4, activation="softmax")])
+
+
 FAMILIES = {  # the model, and the wrapped kernels it must reach
     "pool": (_pools_model, "pool", ("max_pool2d", "max_pool2d_backward", "avg_pool2d",
                                      "avg_pool2d_backward")),
     "sequence": (_sequence_model, "conv1d", ("im2col_1d", "col2im_1d", "max_pool1d",
                                               "max_pool1d_backward", "relu_bias_backward")),
+    "lstm": (_lstm_model, "recurrent", ("lstm_step", "lstm_output_step",
+                                         "lstm_step_backward")),
 }
 
 
@@ -223,3 +233,42 @@ def test_pool_conv1d_and_layer_norm_kernels_fall_back_while_compiling(family, mo
     set_random_seed(0)
     fresh = build()
     assert any(not np.array_equal(a, w.numpy()) for a, w in zip(compiled, fresh.weights))
+
+
+def test_lstm_step_twins_equal_the_kernels_with_skipped_steps():
+    """Each LSTM step twin against its numba kernel, on steps where some samples are
+    masked out (carried states, repeated outputs, zero gradients)."""
+    from core.kernels import recurrent, recurrent_ref
+
+    rng = np.random.default_rng(3)
+    T, N, U = 4, 5, 3
+    mask = (rng.random((T, N)) > 0.35).astype(np.uint8)
+    mask[0, 0], mask[1, 0] = 0, 1  # a skip before the first kept step: output zeros
+    za = rng.random((N, 4 * U), dtype=np.float32)
+
+    def run(step, output_step, backward):
+        C = rng_c.standard_normal((T + 1, N, U)).astype(np.float32)
+        H = rng_c.standard_normal((T + 1, N, U)).astype(np.float32)
+        gates = np.full((T, 4, N, U), 7.0, np.float32)
+        out = rng_c.standard_normal((T, N, U)).astype(np.float32)
+        dxz = np.full((T, N, 4 * U), 7.0, np.float32)
+        dout = rng_c.standard_normal((T, N, U)).astype(np.float32)
+        carry, dh, dc = (rng_c.standard_normal((N, U)).astype(np.float32) for _ in range(3))
+        for t in range(T):
+            step(za * (t + 1) / T, mask, t, C, gates)
+            ac = np.tanh(C[t + 1])
+            output_step(mask, t, gates, ac, H, out)
+        for t in range(T - 1, -1, -1):
+            backward(mask, t, 1, 2, C, gates, np.tanh(C[t + 1]), dout, carry, dh, dc, dxz)
+        return C, H, gates, out, dxz, carry, dh, dc
+
+    rng_c = np.random.default_rng(4)
+    kernels = run(recurrent.lstm_step.dispatcher, recurrent.lstm_output_step.dispatcher,
+                  recurrent.lstm_step_backward.dispatcher)
+    rng_c = np.random.default_rng(4)
+    twins = run(recurrent_ref.lstm_step_ref, recurrent_ref.lstm_output_step_ref,
+                recurrent_ref.lstm_step_backward_ref)
+    for name, a, b in zip(("C", "H", "gates", "out", "dxz", "carry", "dh", "dc"),
+                          kernels, twins):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert np.all(kernels[3][0, 0] == 0)  # masked first step: zeros, not the old values
