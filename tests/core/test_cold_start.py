@@ -272,3 +272,47 @@ def test_lstm_step_twins_equal_the_kernels_with_skipped_steps():
                           kernels, twins):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
     assert np.all(kernels[3][0, 0] == 0)  # masked first step: zeros, not the old values
+
+
+class _FakeChild:
+    """Stands in for the compile child: records the requests written to it."""
+
+    def __init__(self):
+        self.lines = []
+        self.stdin = self
+
+    def poll(self):
+        return None
+
+    def write(self, line):
+        self.lines.append(__import__("json").loads(line))
+
+    def flush(self):
+        pass
+
+
+def test_the_free_child_takes_the_kernel_longest_on_numpy_first(monkeypatch):
+    """One request at a time; when the child is free it gets the queued kernel with the
+    most numpy time so far (first come, first served compiled Adam last)."""
+    from core.kernels import activations
+
+    child = _FakeChild()
+    monkeypatch.setattr(_cold, "_child", child)
+    monkeypatch.setattr(_cold, "_pending", {})
+    monkeypatch.setattr(_cold, "_unsent", {})
+    monkeypatch.setattr(_cold, "_inflight", [None])
+    kernels = [activations.relu_forward, activations.relu_backward, activations.gelu_forward]
+    for k, seconds in zip(kernels, (0.0, 0.1, 2.0)):
+        monkeypatch.setattr(k, "_numpy_seconds", seconds)
+    sig = (__import__("numba").types.float32[:],)
+    for k in kernels:
+        assert _cold._ask_child(k, sig)
+    assert [r["name"] for r in child.lines] == ["relu_forward"]  # the child was free
+    assert sorted(_cold.compiling()) == ["gelu_forward", "relu_backward", "relu_forward"]
+    monkeypatch.setattr(kernels[0], "_compiled_elsewhere", lambda s, ok: None)
+    monkeypatch.setattr(kernels[2], "_compiled_elsewhere", lambda s, ok: None)
+    _cold._on_reply(child.lines[0]["id"], True)
+    assert [r["name"] for r in child.lines] == ["relu_forward", "gelu_forward"]
+    _cold._on_reply(child.lines[1]["id"], True)
+    assert [r["name"] for r in child.lines][-1] == "relu_backward"
+    assert _cold.compiling() == ["relu_backward"]
