@@ -80,10 +80,11 @@ class MainWindow(QMainWindow):
         self.compile_label.hide()
         self.statusBar().addPermanentWidget(self.compile_label)
         self.statusBar().addPermanentWidget(self.kernel_label)
+        # polled only from a training's start until its kernels are compiled: an
+        # always-running timer in every window made a Problems test time out in the suite
         self._compile_timer = QTimer(self)
         self._compile_timer.setInterval(500)
         self._compile_timer.timeout.connect(self.show_compiling)
-        self._compile_timer.start()
         self.scene.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.layerDropped.connect(self.edit_actions.add_layer)
@@ -99,6 +100,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
         self.set_document(self.document)
         self._install_training_ui()
+        ui = getattr(self, "training_ui", None)
+        if ui is not None:
+            ui.controller.stateChanged.connect(
+                lambda state: state == "running" and self._compile_timer.start())
         self._docks_arranged = False
 
     def _install_training_ui(self) -> None:
@@ -171,6 +176,9 @@ class MainWindow(QMainWindow):
         if text != self.compile_label.text():
             self.compile_label.setText(text)
             self.compile_label.setVisible(bool(text))
+        ui = getattr(self, "training_ui", None)
+        if not names and (ui is None or ui.controller.state == "idle"):
+            self._compile_timer.stop()  # the next training starts it again
 
     def _show_problem_count(self, n: int) -> None:
         self.problem_label.setText(f"⚠ {n} problem{'s' if n != 1 else ''}" if n else "✓ Ready")

@@ -17,3 +17,12 @@ def test_status_bar_names_the_kernels_a_cold_training_waits_for(window, monkeypa
     monkeypatch.setattr(_cold, "compiling", lambda: [])
     window.show_compiling()
     assert window.compile_label.isHidden() and window.compile_label.text() == ""
+
+
+def test_compile_state_is_polled_only_from_a_training_start(window):
+    timer = window._compile_timer
+    assert not timer.isActive()  # an idle window polls nothing
+    window.training_ui.controller.stateChanged.emit("running")
+    assert timer.isActive()
+    window.show_compiling()  # nothing compiling and the controller idle: it stops
+    assert not timer.isActive()
