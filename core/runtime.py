@@ -103,7 +103,27 @@ def _apply_blas(target):
         if current != target:
             if id(c) not in noted:
                 _saved.append((c, current))
-            c.set_num_threads(target)
+            _set_threads(c, target)
+
+
+def _set_threads(controller, count) -> None:
+    """``controller.set_num_threads(count)`` from whichever thread the engine runs on.
+
+    threadpoolctl (3.6+) lets one Python thread at a time "control" a shared OpenBLAS
+    pool and silently ignores the others until that thread ends. The main thread never
+    ends, and a finished QThread's dummy ``Thread`` object never dies either: once
+    either had made an engine call, every ``fit`` on another thread (the app's worker)
+    ran BLAS on the machine's full count, 5-10x slower per GEMM on the shared box
+    (seed CNN at load 5: 570 against 7,700 samples/s on the main thread). The engine's
+    policy is process-wide by design and set under ``_lock``, so it takes the control
+    for the call and gives it back at once.
+    """
+    clear = getattr(type(controller), "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    controller.set_num_threads(count)
+    if clear is not None:
+        clear(force=True)
 
 
 def _blas_controllers():
@@ -177,7 +197,7 @@ class engine_call:
             if _depth == 0:
                 while _saved:
                     c, count = _saved.pop()
-                    c.set_num_threads(count)
+                    _set_threads(c, count)
         return False
 
     def __call__(self, method):

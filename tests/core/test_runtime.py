@@ -50,6 +50,30 @@ def test_engine_calls_run_blas_on_the_policy_count_and_restore_it(policy):
     assert seen == [2, 2]
 
 
+@needs_blas
+def test_the_policy_holds_on_a_worker_thread_after_the_main_thread_set_blas(policy):
+    """The app trains on a QThread. threadpoolctl lets only one Python thread change
+    OpenBLAS' count; once the main thread had set it (a user's threadpool_limits, or an
+    engine call there), a fit on another thread kept BLAS on the full count."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    spy = LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(runtime.blas_threads()))
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 2), "float32")
+    with threadpool_limits(limits=2, user_api="blas"):  # the main thread sets a count
+        worker = threading.Thread(target=lambda: model.fit(x, y, batch_size=4, verbose=0,
+                                                           callbacks=[spy]))
+        worker.start()
+        worker.join()
+        after = runtime.blas_threads()
+    assert seen == [1, 1]
+    assert after == 2  # and the user's count comes back
+
+
 def test_configure_refuses_bad_counts_and_reports_the_policy(policy):
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="blas_threads"):
