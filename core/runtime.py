@@ -23,6 +23,10 @@ time works whatever was imported first:
   2.5-3.2 s without it and 2.8-3.7 s with it, the deeper CNN 7.2-8.2 s and 6.0-7.5 s;
   with the old policy (two BLAS threads for large products) they took 12.9-15.8 s
   with numpy imported first, 10.0-14.7 s and 6.7-7.2 s with core first.
+  Again once ConvPool's GEMMs went through ``matmul`` too (4,000 images, numpy
+  first, load 5.8-7.2, 3 alternating rounds): deeper CNN 1.8-3.6 s / 1.02-1.12 CPU-s
+  unsplit, 2.6-3.9 s / 1.05-1.21 CPU-s split; seed CNN 0.6-1.7 s / 0.36-0.42 against
+  0.9-2.3 s / 0.42-0.50.
 - **numba kernel threads.** ``kernel_threads`` (default: numba's own count, one per
   core) is applied with ``numba.set_num_threads`` on the calling thread for the call.
 - **Idle kernel threads sleep.** numba's OpenMP workers spin after each parallel
