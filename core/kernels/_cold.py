@@ -256,6 +256,7 @@ class ColdStart:
                 return self.dispatcher(*args)
         if _mode == "numpy":
             return self.fallback(*args)
+        _prepare_threads()  # a kernel's first call: before numba may start its threads
         disp = self.dispatcher
         sig = tuple(disp.typeof_pyval(a) for a in args)
         if sig not in self._waiting:
@@ -275,6 +276,12 @@ class ColdStart:
             return True
         self._waiting.discard(sig)
         return False
+
+
+def _prepare_threads():
+    from core.runtime import prepare_threads  # (core.runtime imports no kernels)
+
+    prepare_threads()
 
 
 def with_fallback(dispatcher, fallback, module="", attr="") -> ColdStart:
