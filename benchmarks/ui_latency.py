@@ -76,7 +76,7 @@ def _compiled_model(doc):
     return model
 
 
-def headless_fit(doc, ds, warm_only=False) -> float:
+def headless_fit(doc, ds, warm_only=False, stats=None) -> float:
     """Samples/s of one epoch of plain ``fit`` (same model, data and settings).
 
     ``warm_only``: a few batches on a throwaway model, so that lazily compiled kernel
@@ -88,14 +88,20 @@ def headless_fit(doc, ds, warm_only=False) -> float:
     p = prepare(ds, (28, 28, 1), 10, s.loss, 0.0)
     model = _compiled_model(doc)
     n = 4 * s.batch_size if warm_only else len(p.x_train)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     model.fit(p.x_train[:n], p.y_train[:n], batch_size=s.batch_size, epochs=1,
               shuffle=s.shuffle, verbose=0)
+    if stats is not None:  # process CPU seconds: steadier than wall time on a busy box
+        stats["cpu_s"] = time.process_time() - cpu
     return n / (time.perf_counter() - t)
 
 
-def in_app_fit(doc, ds):
-    """(samples/s, probe delays in ms) of one epoch started with the Train button."""
+def in_app_fit(doc, ds, stats=None):
+    """(samples/s, probe delays in ms) of one epoch started with the Train button.
+
+    ``stats`` (a dict) gets ``cpu_s`` (process CPU seconds, every thread, from the click
+    to the end of the epoch as the GUI hears of it) and ``gui_cpu_s`` (the GUI
+    thread's share)."""
     from PySide6.QtCore import QEventLoop, QSettings, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -125,6 +131,11 @@ def in_app_fit(doc, ds):
     ui.controller.failed.connect(lambda t, d: result.update(error=t + "\n" + d))
     delays: list[float] = []
     probe = start_probe(delays)
+    ends = []  # at the epoch's end as the GUI sees it (<= 200 ms late), not after the
+    # test-set results the worker computes once training is over
+    ui.controller.epochEnded.connect(
+        lambda e, logs: ends.append((time.process_time(), time.thread_time())))
+    cpu0, gui0 = time.process_time(), time.thread_time()
     QTest.mouseClick(ui.train_button, Qt.LeftButton)
     if ui.controller.state != "running":
         raise SystemExit(f"Training did not start: {ui.controller.last_message}")
@@ -141,6 +152,8 @@ def in_app_fit(doc, ds):
     trained = len(ui.controller.worker.prepared.x_train)  # validation_split is 0 here
     assert trained == len(ds.x_train) and result["epochs_done"] == 1, (trained, result)
     rate = trained / result["train_seconds"]
+    if stats is not None and ends:
+        stats.update(cpu_s=ends[0][0] - cpu0, gui_cpu_s=ends[0][1] - gui0)
     ui.shutdown()
     win.close()
     # probes from the first batch on: building the window and the model are not training

@@ -23,8 +23,28 @@ time works whatever was imported first:
   2.5-3.2 s without it and 2.8-3.7 s with it, the deeper CNN 7.2-8.2 s and 6.0-7.5 s;
   with the old policy (two BLAS threads for large products) they took 12.9-15.8 s
   with numpy imported first, 10.0-14.7 s and 6.7-7.2 s with core first.
+  Again once ConvPool's GEMMs went through ``matmul`` too (4,000 images, numpy
+  first, load 5.8-7.2, 3 alternating rounds): deeper CNN 1.8-3.6 s / 1.02-1.12 CPU-s
+  unsplit, 2.6-3.9 s / 1.05-1.21 CPU-s split; seed CNN 0.6-1.7 s / 0.36-0.42 against
+  0.9-2.3 s / 0.42-0.50.
 - **numba kernel threads.** ``kernel_threads`` (default: numba's own count, one per
   core) is applied with ``numba.set_num_threads`` on the calling thread for the call.
+- **Idle kernel threads sleep.** numba's OpenMP workers spin after each parallel
+  kernel unless libgomp read ``OMP_WAIT_POLICY=PASSIVE`` when it loaded, which
+  happens at numba's first parallel kernel, not at ``import numba``.
+  ``prepare_threads()`` supplies it just before that (first engine call,
+  ``configure()``, ``core.kernels.warmup()``, a kernel's first call), unless the
+  user set it; ``report()["kernel_wait"]`` says whether it came in time. When another
+  OpenMP runtime is loaded already (``import torch`` loads torch's libgomp, spinning),
+  numba's pool is loaded with ``RTLD_DEEPBIND`` so it runs on its own libgomp: with
+  torch imported first the deeper CNN took 2.5-2.8 CPU-s before, 1.12-1.14 after,
+  as with numpy first (4,000 images, load 9-12). Measured
+  (deeper CNN, 4,000 images, numpy imported first, load 11-14, 2 alternating rounds
+  of fresh processes): spinning 7.3-11.0 s wall / 2.72-2.75 CPU-s, passive 1.8-4.6 s
+  / 1.06-1.13 CPU-s, numba's ``workqueue`` layer (no OpenMP) 3.0-4.3 s / 1.15-1.18
+  CPU-s. Passive OpenMP is kept:
+  as fast, and safe when two threads run parallel kernels at once (the app's test
+  pad predicts while a model trains), where ``workqueue`` aborts the process.
 
 ``configure()`` changes the policy, ``report()`` says what is loaded and in force:
 
@@ -55,6 +75,7 @@ _saved: list = []  # (library controller, its count before the outermost engine 
 _controllers = None  # threadpoolctl's BLAS controllers, found on first use
 _local = threading.local()  # .in_split / .in_parallel: this thread must not split again
 _pool: ThreadPoolExecutor | None = None
+_kernel_wait = {"prepared": False, "state": "not prepared"}
 
 
 def cores() -> int:
@@ -80,6 +101,7 @@ def configure(blas_threads: int | None = None, gemm_threads: int | None = None,
     1
     """
     global _controllers
+    prepare_threads()
     for name, value in (("blas_threads", blas_threads), ("gemm_threads", gemm_threads),
                         ("kernel_threads", kernel_threads)):
         if value is not None:
@@ -103,7 +125,27 @@ def _apply_blas(target):
         if current != target:
             if id(c) not in noted:
                 _saved.append((c, current))
-            c.set_num_threads(target)
+            _set_threads(c, target)
+
+
+def _set_threads(controller, count) -> None:
+    """``controller.set_num_threads(count)`` from whichever thread the engine runs on.
+
+    threadpoolctl (3.6+) lets one Python thread at a time "control" a shared OpenBLAS
+    pool and silently ignores the others until that thread ends. The main thread never
+    ends, and a finished QThread's dummy ``Thread`` object never dies either: once
+    either had made an engine call, every ``fit`` on another thread (the app's worker)
+    ran BLAS on the machine's full count, 5-10x slower per GEMM on the shared box
+    (seed CNN at load 5: 570 against 7,700 samples/s on the main thread). The engine's
+    policy is process-wide by design and set under ``_lock``, so it takes the control
+    for the call and gives it back at once.
+    """
+    clear = getattr(type(controller), "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+    controller.set_num_threads(count)
+    if clear is not None:
+        clear(force=True)
 
 
 def _blas_controllers():
@@ -116,6 +158,69 @@ def _blas_controllers():
         except Exception:  # threadpoolctl missing or a library it cannot drive
             _controllers = []
     return _controllers
+
+
+def prepare_threads() -> str:
+    """Make numba's OpenMP workers sleep when idle (see the module docstring): sets
+    ``OMP_WAIT_POLICY=PASSIVE`` for libgomp if numba has not started its threads yet
+    and the user chose no policy. Idempotent and cheap; returns what is in force.
+
+    >>> prepare_threads() in ("passive", "passive, own OpenMP", "user", "too late",
+    ...                       "no numba")
+    True
+    """
+    if _kernel_wait["prepared"]:
+        return _kernel_wait["state"]
+    with _lock:
+        if not _kernel_wait["prepared"]:
+            _kernel_wait["state"] = _set_kernel_wait()
+            _kernel_wait["prepared"] = True
+    return _kernel_wait["state"]
+
+
+def _set_kernel_wait() -> str:
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:
+        return "no numba"
+    if "OMP_WAIT_POLICY" in os.environ:
+        return "user"
+    if parallel._is_initialized:  # a parallel kernel ran before the engine was asked
+        return "too late"
+    # Run time, just before libgomp loads (it reads its environment then, once).
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    if _other_openmp_loaded() and _bind_numba_to_its_own_openmp():
+        return "passive, own OpenMP"
+    return "passive"
+
+
+def _other_openmp_loaded() -> bool:
+    """Whether an OpenMP runtime is mapped already (torch ships its own libgomp), Linux."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libgomp" in line or "libiomp" in line for line in maps)
+    except OSError:
+        return False
+
+
+def _bind_numba_to_its_own_openmp() -> bool:
+    """Load numba's OpenMP pool now with ``RTLD_DEEPBIND``, so its OpenMP calls bind to
+    the libgomp it links (loaded now, reading the policy above) and not to a copy an
+    earlier library put in the global scope: ``import torch`` loads torch's libgomp
+    with its default (spinning) policy, and numba's workers then ran on it, costing
+    the deeper CNN 2.5-2.8 CPU-s instead of 1.1 (4,000 images, load 10-12)."""
+    flags = getattr(os, "RTLD_DEEPBIND", None)
+    if flags is None or "numba.np.ufunc.omppool" in sys.modules:
+        return False
+    previous = sys.getdlopenflags()
+    sys.setdlopenflags(previous | flags)
+    try:
+        import numba.np.ufunc.omppool  # noqa: F401  (numba imports the same module later)
+    except ImportError:  # numba built without OpenMP: it picks another layer itself
+        return False
+    finally:
+        sys.setdlopenflags(previous)
+    return True
 
 
 def report() -> dict:
@@ -139,6 +244,7 @@ def report() -> dict:
                                       "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
                                       "NUMBA_NUM_THREADS") if k in os.environ}
     return {**_policy, "cores": cores(), "blas": blas, "numba": numba_info,
+            "kernel_wait": _kernel_wait["state"],
             "torch_loaded": "torch" in sys.modules, "environment": env,
             "engine_calls_running": _depth}
 
@@ -155,6 +261,8 @@ class engine_call:
 
     def __enter__(self):
         global _depth
+        if not _kernel_wait["prepared"]:
+            prepare_threads()
         with _lock:
             if _depth == 0:
                 _apply_blas(_policy["blas_threads"])
@@ -177,7 +285,7 @@ class engine_call:
             if _depth == 0:
                 while _saved:
                     c, count = _saved.pop()
-                    c.set_num_threads(count)
+                    _set_threads(c, count)
         return False
 
     def __call__(self, method):
@@ -247,6 +355,10 @@ def matmul(a, b, out=None):
     >>> matmul(np.ones((2, 3), "float32"), np.ones((3, 4), "float32")).shape
     (2, 4)
     """
+    # The default policy never splits: skip looking for a split (~1.5 us a call, five
+    # calls in every MLP step).
+    if _policy["gemm_threads"] < 2:
+        return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
     parts = _split_parts(a, b) if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) \
         else None
     if parts is None:

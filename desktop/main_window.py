@@ -73,7 +73,18 @@ class MainWindow(QMainWindow):
         self.kernel_label = QLabel("")
         self.problem_label = QLabel("")
         self.statusBar().addPermanentWidget(self.problem_label)
+        # A cold first training (empty kernel cache) runs its kernels' numpy versions
+        # while a child compiles them (core.kernels._cold): the status bar says so.
+        self.compile_label = QLabel("")
+        self.compile_label.setObjectName("compileState")
+        self.compile_label.hide()
+        self.statusBar().addPermanentWidget(self.compile_label)
         self.statusBar().addPermanentWidget(self.kernel_label)
+        # polled only from a training's start until its kernels are compiled: an
+        # always-running timer in every window made a Problems test time out in the suite
+        self._compile_timer = QTimer(self)
+        self._compile_timer.setInterval(500)
+        self._compile_timer.timeout.connect(self.show_compiling)
         self.scene.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.scene.selectionChanged.connect(self._selection_changed)
         self.view.layerDropped.connect(self.edit_actions.add_layer)
@@ -89,6 +100,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 880)
         self.set_document(self.document)
         self._install_training_ui()
+        ui = getattr(self, "training_ui", None)
+        if ui is not None:
+            ui.controller.stateChanged.connect(
+                lambda state: state == "running" and self._compile_timer.start())
         self._docks_arranged = False
 
     def _install_training_ui(self) -> None:
@@ -144,6 +159,26 @@ class MainWindow(QMainWindow):
         item = self.scene.node_items.get(node_id)
         if item is not None:
             self.view.centerOn(item)
+
+    def show_compiling(self) -> None:
+        """Name the kernels a running training waits for (2 Hz; a label, so it stays
+        while the training's own messages come and go)."""
+        import sys
+
+        cold = sys.modules.get("core.kernels._cold")  # no training yet: nothing to say
+        names = cold.compiling() if cold is not None else []
+        text = ""
+        if names:
+            shown = ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2
+                                            else "")
+            text = (f"Compiling {len(names)} kernel{'s' if len(names) > 1 else ''} for this "
+                    f"training ({shown}): it runs on numpy until they are ready")
+        if text != self.compile_label.text():
+            self.compile_label.setText(text)
+            self.compile_label.setVisible(bool(text))
+        ui = getattr(self, "training_ui", None)
+        if not names and (ui is None or ui.controller.state == "idle"):
+            self._compile_timer.stop()  # the next training starts it again
 
     def _show_problem_count(self, n: int) -> None:
         self.problem_label.setText(f"⚠ {n} problem{'s' if n != 1 else ''}" if n else "✓ Ready")

@@ -41,6 +41,9 @@ def warmup(progress=None) -> None:
     with _lock:
         if _done:
             return
+        from core.runtime import prepare_threads
+
+        prepare_threads()  # before the first parallel kernel starts numba's threads
         names = kernel_modules()
         previous = _cold.mode()
         _cold.set_mode("compile")  # warmup's whole point: compile, not the numpy versions

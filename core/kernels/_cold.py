@@ -40,6 +40,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,8 @@ _MODES = ("fallback", "compile", "numpy")
 _mode = os.environ.get("NETWEAVER_COLD_START", "fallback")
 _lock = threading.Lock()
 _pending: dict[int, tuple] = {}  # request id -> (kernel, signature)
+_unsent: dict[int, str] = {}  # request id -> its line, waiting until the child is free
+_inflight = [None]  # the request id the child is compiling
 _child: subprocess.Popen | None = None
 _next_id = [0]
 _fallback_calls = [0]
@@ -83,8 +86,6 @@ def fallback_calls() -> int:
 
 def wait(timeout: float = 600.0) -> bool:
     """Block until the child compiled everything asked of it; False on timeout."""
-    import time
-
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         with _lock:
@@ -138,15 +139,41 @@ def _read_child(child) -> None:
             reply = json.loads(line)
         except ValueError:
             continue
-        with _lock:
-            entry = _pending.pop(reply.get("id"), None)
-        if entry is not None:
-            entry[0]._compiled_elsewhere(entry[1], bool(reply.get("ok")))
+        _on_reply(reply.get("id"), bool(reply.get("ok")))
     with _lock:  # the child is gone: whatever it still owed compiles here, at its call
         left = list(_pending.values())
         _pending.clear()
+        _unsent.clear()
+        _inflight[0] = None
     for kernel, sig in left:
         kernel._compiled_elsewhere(sig, False)
+
+
+def _on_reply(rid, ok) -> None:
+    with _lock:
+        entry = _pending.pop(rid, None)
+        if _inflight[0] == rid:
+            _inflight[0] = None
+        _send_next()
+    if entry is not None:
+        entry[0]._compiled_elsewhere(entry[1], ok)
+
+
+def _send_next() -> None:
+    """(Under ``_lock``.) Give the free child the queued kernel that has spent the most
+    time in its numpy version so far. First come, first served compiled the default
+    template's Adam last, as its first call comes last in a step, while numpy Adam was
+    a third of every numpy step (batch 32: the Dense kernel's 692k weights)."""
+    if _inflight[0] is not None or not _unsent:
+        return
+    rid = max(_unsent, key=lambda i: _pending[i][0]._numpy_seconds)
+    line = _unsent.pop(rid)
+    try:
+        _child.stdin.write(line)
+        _child.stdin.flush()
+        _inflight[0] = rid
+    except OSError:
+        pass  # the child is gone: its reader fails what is pending (compiled at the call)
 
 
 def _ask_child(kernel, sig) -> bool:
@@ -162,25 +189,26 @@ def _ask_child(kernel, sig) -> bool:
         try:
             if _child is None or _child.poll() is not None:
                 _child = _start_child()
-            _next_id[0] += 1
-            _pending[_next_id[0]] = (kernel, sig)
-            _child.stdin.write(json.dumps({"id": _next_id[0], "module": kernel._module,
-                                           "name": kernel._attr, "sig": encoded}) + "\n")
-            _child.stdin.flush()
+                _inflight[0] = None
         except OSError:
-            _pending.pop(_next_id[0], None)
             return False
+        _next_id[0] += 1
+        _pending[_next_id[0]] = (kernel, sig)
+        _unsent[_next_id[0]] = json.dumps({"id": _next_id[0], "module": kernel._module,
+                                           "name": kernel._attr, "sig": encoded}) + "\n"
+        _send_next()
     return True
 
 
 def serve() -> None:
     """The child: compile each requested (module, kernel, signature) into the on-disk
-    cache, answering ``{"id", "ok"}`` per request, in order. Slightly nice'd: on a
-    crowded machine the epoch runs on numpy anyway, and it should not lose its share of
-    the cores to the compile that would only speed up its end (seed CNN at load ~9:
-    the whole first epoch ran on numpy while the child compiled)."""
-    if hasattr(os, "nice"):
-        os.nice(5)
+    cache, answering ``{"id", "ok"}`` per request, in order. Not nice'd: the numpy
+    versions train on one thread (one BLAS thread, no numba), so on two cores the
+    compile takes the other one. Nice'd (5) it got a few percent of a crowded machine:
+    the app's default template (``benchmarks/cold_start_app.py``, load 10-12) had 8 of
+    its 9 kernels compiling when its 69 s first training ended and the last came at
+    111 s; not nice'd, the last came at 72 s (training 72 s: at that load the numpy
+    versions and the compile share what the machine gives this user)."""
     for line in sys.stdin:
         req = json.loads(line)
         ok = True
@@ -206,6 +234,7 @@ class ColdStart:
         self._waiting: set = set()  # signatures the child is compiling
         self._any_live = False
         self._compile_here = False  # the child failed: compile at the call (and raise)
+        self._numpy_seconds = 0.0  # time in the fallback: the child compiles the most used first
         functools.update_wrapper(self, dispatcher.py_func)
 
     def __getattr__(self, name):
@@ -227,6 +256,7 @@ class ColdStart:
                 return self.dispatcher(*args)
         if _mode == "numpy":
             return self.fallback(*args)
+        _prepare_threads()  # a kernel's first call: before numba may start its threads
         disp = self.dispatcher
         sig = tuple(disp.typeof_pyval(a) for a in args)
         if sig not in self._waiting:
@@ -235,7 +265,10 @@ class ColdStart:
                 self._any_live = True  # compiled, cached (loads in ms) or compile here
                 return disp(*args)
         _fallback_calls[0] += 1
-        return self.fallback(*args)
+        t = time.perf_counter()
+        out = self.fallback(*args)
+        self._numpy_seconds += time.perf_counter() - t
+        return out
 
     def _send(self, sig) -> bool:
         self._waiting.add(sig)
@@ -243,6 +276,12 @@ class ColdStart:
             return True
         self._waiting.discard(sig)
         return False
+
+
+def _prepare_threads():
+    from core.runtime import prepare_threads  # (core.runtime imports no kernels)
+
+    prepare_threads()
 
 
 def with_fallback(dispatcher, fallback, module="", attr="") -> ColdStart:

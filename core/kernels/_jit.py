@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import os
 
-# Idle OpenMP workers must sleep, not spin: between parallel kernels the step runs
-# BLAS on its own threads, and spinning workers steal those cores (measured on 2 cores:
-# seed CNN epoch 13.6 s spinning vs 5.6 s passive). Read when numba starts its OpenMP
-# pool, i.e. at the first parallel kernel call, so setting it here is in time.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numba  # noqa: E402
+import numba
 
 # Two cores here; let numba use what the machine has unless the user says otherwise.
 if "NUMBA_NUM_THREADS" not in os.environ:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit
 
 
@@ -213,3 +214,9 @@ def warmup() -> None:
     max_pool1d_backward(y, idx, 2, 2, 0, x)
     dz = np.empty((4, 3), np.float32)
     relu_bias_backward(dz, dz, dz, np.empty(3, np.float32))
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+# The forecaster template's Conv1D compiled at its first call otherwise.
+_cold.wrap(globals(), ["im2col_1d", "col2im_1d", "max_pool1d", "max_pool1d_backward",
+           "relu_bias_backward"])

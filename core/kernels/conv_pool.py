@@ -73,6 +73,32 @@ def _conv_row(x, b, oy, w2, bias, kh, kw, sh, sw, dh, dw, pt, pl, z):
                         z[ox, fi] += xv * wr[fi]
 
 
+# A 3x3 kernel on one channel, stride 1, no padding (the first layer of every MNIST-style
+# CNN): the nine taps as scalars and one expression per filter, so the accumulator
+# stays in a register instead of going through memory once per tap. Same sum in the
+# same order as ``_conv_row``; measured 1.23 vs 2.66 ms CPU (one thread, seed CNN's
+# batch of 128, load 12).
+@njit(fastmath=True, inline="always")
+def _conv_row3(x, b, oy, w2, bias, z):
+    """``_conv_row`` for a 3x3 kernel on one channel, stride and dilation 1, no padding."""
+    ow, f = z.shape
+    r0, r1, r2 = x[b, oy, :, 0], x[b, oy + 1, :, 0], x[b, oy + 2, :, 0]
+    for ox in range(ow):
+        a0, a1, a2 = r0[ox], r0[ox + 1], r0[ox + 2]
+        a3, a4, a5 = r1[ox], r1[ox + 1], r1[ox + 2]
+        a6, a7, a8 = r2[ox], r2[ox + 1], r2[ox + 2]
+        for fi in range(f):
+            z[ox, fi] = (bias[fi] + a0 * w2[0, fi] + a1 * w2[1, fi] + a2 * w2[2, fi]
+                         + a3 * w2[3, fi] + a4 * w2[4, fi] + a5 * w2[5, fi]
+                         + a6 * w2[6, fi] + a7 * w2[7, fi] + a8 * w2[8, fi])
+
+
+@njit(inline="always")
+def _is_3x3_plain(kh, kw, c, sh, sw, dh, dw, pt, pl):
+    return (kh == 3 and kw == 3 and c == 1 and sh == 1 and sw == 1 and dh == 1 and dw == 1
+            and pt == 0 and pl == 0)
+
+
 # 2x2 windows (nearly every CNN) as four straight-line compares per filter, which LLVM
 # turns into vector selects over the filters: measured 1.2 ms for the seed CNN's conv +
 # pool against 4.2 ms for the pooling alone as loops over the window (branches that
@@ -122,11 +148,16 @@ def conv2d_relu_maxpool(x, kernel, bias, sh, sw, dh, dw, pt, pl, relu, ph, pw, o
     kh, kw, c, f = kernel.shape
     poh, pow_ = out.shape[1], out.shape[2]
     w2 = kernel.reshape(kh * kw * c, f)
+    plain3 = _is_3x3_plain(kh, kw, c, sh, sw, dh, dw, pt, pl)
     for b in prange(n):
         z = np.empty((ph, pow_ * pw, f), out.dtype)
         for py in range(poh):
             for a in range(ph):
-                _conv_row(x, b, py * ph + a, w2, bias, kh, kw, sh, sw, dh, dw, pt, pl, z[a])
+                if plain3:
+                    _conv_row3(x, b, py * ph + a, w2, bias, z[a])
+                else:
+                    _conv_row(x, b, py * ph + a, w2, bias, kh, kw, sh, sw, dh, dw, pt, pl,
+                              z[a])
             _pool_rows(z, relu, pw, out[b, py], win[b, py])
     return out
 
@@ -178,6 +209,32 @@ def _unpool_rows(dpool, win, pw, dz):
                 dz[a, ox, fi] = dpool[px, fi] if win[px, fi] == k8 else zero
 
 
+# The 3x3 one-channel case of the loop below (see ``_conv_row3``): the nine input
+# values of an output position as scalars, each gradient value read once for all taps.
+@njit(fastmath=True, inline="always")
+def _filter_row3(x, b, oy, dza, acc, accb):
+    """Add conv output row ``oy``'s gradient ``dza`` (OW, F) to ``acc`` (taps, then the
+    bias row ``accb``) for a 3x3 kernel on one channel, stride 1, no padding."""
+    ow, f = dza.shape
+    r0, r1, r2 = x[b, oy, :, 0], x[b, oy + 1, :, 0], x[b, oy + 2, :, 0]
+    for ox in range(ow):
+        a0, a1, a2 = r0[ox], r0[ox + 1], r0[ox + 2]
+        a3, a4, a5 = r1[ox], r1[ox + 1], r1[ox + 2]
+        a6, a7, a8 = r2[ox], r2[ox + 1], r2[ox + 2]
+        for fi in range(f):
+            d = dza[ox, fi]
+            accb[fi] += d
+            acc[0, fi] += a0 * d
+            acc[1, fi] += a1 * d
+            acc[2, fi] += a2 * d
+            acc[3, fi] += a3 * d
+            acc[4, fi] += a4 * d
+            acc[5, fi] += a5 * d
+            acc[6, fi] += a6 * d
+            acc[7, fi] += a7 * d
+            acc[8, fi] += a8 * d
+
+
 # Same row-at-a-time order as the forward, the dW row of a tap staying in registers
 # across its long (ox, filter) loop; one code path for any geometry (see above). The
 # chunks' partial sums are added by the caller: an array expression in a parallel
@@ -192,6 +249,7 @@ def _backward_filter_partials(x, dpool, win, kh, kw, sh, sw, dh, dw, pt, pl, ph,
     poh = dpool.shape[1]
     ow = dpool.shape[2] * pw
     per = (n + chunks - 1) // chunks
+    plain3 = _is_3x3_plain(kh, kw, c, sh, sw, dh, dw, pt, pl)
     for t in prange(chunks):
         acc = partial[t]
         for r in range(kb):
@@ -203,6 +261,9 @@ def _backward_filter_partials(x, dpool, win, kh, kw, sh, sw, dh, dw, pt, pl, ph,
             for py in range(poh):
                 _unpool_rows(dpool[b, py], win[b, py], pw, dz)
                 for a in range(ph):
+                    if plain3:
+                        _filter_row3(x, b, py * ph + a, dz[a], acc, accb)
+                        continue
                     for ox in range(ow):
                         for fi in range(f):
                             accb[fi] += dz[a, ox, fi]

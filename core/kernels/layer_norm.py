@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit, prange
 
 _BLOCKS = 16  # row blocks for the parallel dgamma/dbeta partial sums
@@ -129,3 +130,8 @@ def warmup() -> None:
     y = np.empty_like(x)
     layer_norm_forward(x, g, g, 1e-3, False, y, mean, inv)
     layer_norm_backward(x, y, g, mean, inv, False, x.copy(), np.empty(3), np.empty(3), True)
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+# The transformer template's LayerNormalization compiled at its first call otherwise.
+_cold.wrap(globals(), ["layer_norm_forward", "layer_norm_backward"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels._jit import njit, prange
 
 
@@ -193,3 +194,9 @@ def warmup() -> None:
     max_pool2d_backward(y, idx, x)
     avg_pool2d(x, 2, 2, 2, 2, 0, 0, 0, 0, y)
     avg_pool2d_backward(y, 2, 2, 2, 2, 0, 0, 0, 0, x)
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+# A standalone MaxPooling2D (the ResNet template's, after an Add) compiled at its first
+# call otherwise, blocking that first batch.
+_cold.wrap(globals(), ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"])

@@ -22,6 +22,9 @@ Conventions:
     initial state); ``out`` ``(T, N, U)`` the outputs;
   * activations by code (``ACT_CODES``); derivatives from the activation's output.
 
+The GRU's time loop is in ``core.kernels.recurrent_gru``, the fused steps of the default
+activations in ``core.kernels.recurrent_fast``.
+
 The whole-sequence functions have numpy twins in ``core.kernels.recurrent_ref``
 (``*_ref``), computing the same thing step by step with plain numpy.
 
@@ -33,7 +36,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import recurrent_fast as F
 from core.kernels._jit import njit
+from core.kernels.recurrent_fast import _ftz
+from core.kernels.recurrent_fast import flush_below as _flush_below
 
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 
@@ -88,58 +94,8 @@ def _carry_output(out, t, n, U):
         out[t, n, u] = out[t - 1, n, u] if t > 0 else 0.0
 
 
-# ------------------------------------------------------------------ SimpleRNN
-@njit
-def simple_rnn_step(xz, rz, mask, t, act, H, out):
-    N, U = rz.shape
-    for n in range(N):
-        if mask[t, n]:
-            for u in range(U):
-                h = _act(xz[t, n, u] + rz[n, u], act)
-                H[t + 1, n, u] = h
-                out[t, n, u] = h
-        else:
-            for u in range(U):
-                H[t + 1, n, u] = H[t, n, u]
-            _carry_output(out, t, n, U)
-
-
-@njit
-def simple_rnn_step_backward(mask, t, act, H, dout, carry, dh, dxz):
-    """Step ``t``: writes ``dxz[t]``; leaves in ``dh`` only the carried part."""
-    N, U = dh.shape
-    for n in range(N):
-        keep = mask[t, n]
-        for u in range(U):
-            go = dout[t, n, u] + carry[n, u]
-            if keep:
-                dxz[t, n, u] = (dh[n, u] + go) * _dact(H[t + 1, n, u], act)
-                carry[n, u] = 0.0
-                dh[n, u] = 0.0
-            else:
-                dxz[t, n, u] = 0.0
-                carry[n, u] = go
-
-
-def simple_rnn_forward(xz, rk, rmask, mask, act, H, out):
-    T, N, U = xz.shape
-    rz = np.empty((N, U), xz.dtype)
-    for t in range(T):
-        _products(H[t], rk, rmask, rz)
-        simple_rnn_step(xz, rz, mask, t, act, H, out)
-
-
-def simple_rnn_backward(rkt, rmask, mask, act, H, dout, dh, dxz):
-    """``dh`` (N, U) enters as d/dh_T and leaves as d/dh_0; writes ``dxz``."""
-    carry = np.zeros_like(dh)
-    for t in range(dout.shape[0] - 1, -1, -1):
-        simple_rnn_step_backward(mask, t, act, H, dout, carry, dh, dxz)
-        _back(dxz[t], rkt, rmask, dh)
-
-
-# ----------------------------------------------------------------------- LSTM
-# The gate activations run as numpy ufuncs on the whole (N, 4U) step (``_activate``),
-# not per element inside the numba step: numba's scalar tanh/exp took 0.9 ms for a
+# Activations run as numpy ufuncs on a whole (N, G*U) step (``_activate``), not per
+# element inside the numba steps: numba's scalar tanh/exp took 0.9 ms for a
 # 64 x 512 float32 tanh where numpy's SIMD ufunc takes 79 us, and they were most of the
 # LSTM's epoch (text benchmark: lstm_step 1.8 ms of a ~2.5 ms step). The numba kernels
 # keep the cell arithmetic and the masks.
@@ -156,6 +112,63 @@ def _activate(a, code):
         np.maximum(a, 0, out=a)
 
 
+# ------------------------------------------------------------------ SimpleRNN
+@njit
+def simple_rnn_step(ha, mask, t, H, out):
+    """Step ``t`` from the activated ``ha`` (N, U) (``_activate``, numpy's SIMD ufuncs:
+    a T=200, 64 x 128 tanh forward took 5.8 ms, 32.7 ms with numba's scalar tanh)."""
+    N, U = ha.shape
+    for n in range(N):
+        if mask[t, n]:
+            for u in range(U):
+                h = ha[n, u]
+                H[t + 1, n, u] = h
+                out[t, n, u] = h
+        else:
+            for u in range(U):
+                H[t + 1, n, u] = H[t, n, u]
+            _carry_output(out, t, n, U)
+
+
+@njit
+def simple_rnn_step_backward(mask, t, act, H, dout, carry, dh, dxz, tiny):
+    """Step ``t``: writes ``dxz[t]`` (values below ``_flush_below`` zeroed, ``_ftz``);
+    leaves in ``dh`` only the carried part."""
+    N, U = dh.shape
+    for n in range(N):
+        keep = mask[t, n]
+        for u in range(U):
+            go = dout[t, n, u] + carry[n, u]
+            if keep:
+                dxz[t, n, u] = _ftz((_ftz(dh[n, u], tiny) + go)
+                                    * _dact(H[t + 1, n, u], act), tiny)
+                carry[n, u] = 0.0
+                dh[n, u] = 0.0
+            else:
+                dxz[t, n, u] = 0.0
+                carry[n, u] = go
+
+
+def simple_rnn_forward(xz, rk, rmask, mask, act, H, out):
+    T, N, U = xz.shape
+    rz = np.empty((N, U), xz.dtype)
+    for t in range(T):
+        _products(H[t], rk, rmask, rz)
+        rz += xz[t]
+        _activate(rz, act)
+        simple_rnn_step(rz, mask, t, H, out)
+
+
+def simple_rnn_backward(rkt, rmask, mask, act, H, dout, dh, dxz):
+    """``dh`` (N, U) enters as d/dh_T and leaves as d/dh_0; writes ``dxz``."""
+    carry = np.zeros_like(dh)
+    tiny = _flush_below(dh)
+    for t in range(dout.shape[0] - 1, -1, -1):
+        simple_rnn_step_backward(mask, t, act, H, dout, carry, dh, dxz, tiny)
+        _back(dxz[t], rkt, rmask, dh)
+
+
+# ----------------------------------------------------------------------- LSTM
 @njit
 def lstm_step(za, mask, t, C, gates):
     """Step ``t`` from the activated gates ``za`` (N, 4U): ``C[t+1]`` and ``gates[t]``."""
@@ -196,8 +209,9 @@ def lstm_output_step(mask, t, gates, ac, H, out):
 
 
 @njit
-def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz):
-    """Step ``t`` back; ``ac`` = act(C[t+1]) (computed by ``_activate``)."""
+def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz, tiny):
+    """Step ``t`` back; ``ac`` = act(C[t+1]) (computed by ``_activate``); ``dxz`` and
+    ``dc`` leave with values below ``_flush_below`` zeroed (``_ftz``)."""
     N, U = dh.shape
     for n in range(N):
         keep = mask[t, n]
@@ -205,18 +219,18 @@ def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dx
             go = dout[t, n, u] + carry[n, u]
             if keep:
                 carry[n, u] = 0.0
-                dhc = dh[n, u] + go
+                dhc = _ftz(dh[n, u], tiny) + go
                 i = gates[t, 0, n, u]
                 f = gates[t, 1, n, u]
                 g = gates[t, 2, n, u]
                 o = gates[t, 3, n, u]
                 a = ac[n, u]
-                dct = dc[n, u] + dhc * o * _dact(a, act)
-                dxz[t, n, u] = dct * g * _dact(i, ract)
-                dxz[t, n, U + u] = dct * C[t, n, u] * _dact(f, ract)
-                dxz[t, n, 2 * U + u] = dct * i * _dact(g, act)
-                dxz[t, n, 3 * U + u] = dhc * a * _dact(o, ract)
-                dc[n, u] = dct * f
+                dct = _ftz(dc[n, u] + dhc * o * _dact(a, act), tiny)
+                dxz[t, n, u] = _ftz(dct * g * _dact(i, ract), tiny)
+                dxz[t, n, U + u] = _ftz(dct * C[t, n, u] * _dact(f, ract), tiny)
+                dxz[t, n, 2 * U + u] = _ftz(dct * i * _dact(g, act), tiny)
+                dxz[t, n, 3 * U + u] = _ftz(dhc * a * _dact(o, ract), tiny)
+                dc[n, u] = _ftz(dct * f, tiny)
                 dh[n, u] = 0.0
             else:
                 carry[n, u] = go
@@ -224,174 +238,63 @@ def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dx
                     dxz[t, n, k * U + u] = 0.0
 
 
-def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out):
-    """``gates`` (T, 4, N, U) keeps i, f, c~, o after their activations."""
+def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=None, AC=None):
+    """``gates`` (T, 4, N, U) keeps i, f, c~, o after their activations; ``bias``
+    (4U,) if given is added at each step (``xz`` then holds ``x @ kernel`` only); ``AC``
+    (T, N, U) if given keeps ``act(C[t+1])`` of each step for ``lstm_backward``, which
+    then need not compute it again (200 tanh passes a batch less on the text benchmark)."""
     T, N, G4 = xz.shape
     U = G4 // 4
     rz = np.empty((N, G4), xz.dtype)
     ac = np.empty((N, U), xz.dtype)
+    if act == 1 and ract == 2:  # tanh / sigmoid: the fused steps (recurrent_fast)
+        s = F.half_scale(U, 4, (0, 1, 3), xz.dtype)
+        rks = rk * s
+        bs = np.zeros(G4, xz.dtype) if bias is None else (bias * s).astype(xz.dtype)
+        for t in range(T):
+            _products(H[t], rks, rmask, rz)
+            F.add_scaled(rz, xz, t, s, bs, G4)
+            np.tanh(rz, out=rz)
+            F.lstm_cell(rz, mask, t, s[0], C, gates)
+            a = ac if AC is None else AC[t]
+            np.tanh(C[t + 1], out=a)
+            lstm_output_step(mask, t, gates, a, H, out)
+        return
     for t in range(T):
         _products(H[t], rk, rmask, rz)
+        if bias is not None:
+            rz += bias
         rz += xz[t]
         _activate(rz[:, :2 * U], ract)
         _activate(rz[:, 2 * U:3 * U], act)
         _activate(rz[:, 3 * U:], ract)
         lstm_step(rz, mask, t, C, gates)
-        ac[...] = C[t + 1]
-        _activate(ac, act)
-        lstm_output_step(mask, t, gates, ac, H, out)
+        a = ac if AC is None else AC[t]
+        a[...] = C[t + 1]
+        _activate(a, act)
+        lstm_output_step(mask, t, gates, a, H, out)
 
 
-def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz):
-    """``dh``/``dc`` enter as d/d(final states) and leave as d/d(initial states)."""
+def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz, AC=None):
+    """``dh``/``dc`` enter as d/d(final states) and leave as d/d(initial states);
+    ``AC`` the forward's ``act(C[t+1])`` if it kept them."""
     carry = np.zeros_like(dh)
     ac = np.empty_like(dh)
+    tiny = _flush_below(dh)
+    fast = act == 1 and ract == 2
     for t in range(dout.shape[0] - 1, -1, -1):
-        ac[...] = C[t + 1]
-        _activate(ac, act)
-        lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz)
-        _back(dxz[t], rkt, rmask, dh)
-
-
-# ------------------------------------------------------------------------ GRU
-# As the LSTM: activations by ``_activate`` (numpy ufuncs), arithmetic and masks here.
-@njit
-def gru_gates_step(za, t, H, gates, rh):
-    """Store the activated z and r of step ``t`` (``za`` (N, >= 2U)); ``rh = r * h``
-    (the reset state, for reset_after=False). Masked rows are zeroed later."""
-    N, U = rh.shape
-    for n in range(N):
-        for u in range(U):
-            r = za[n, U + u]
-            gates[t, 0, n, u] = za[n, u]
-            gates[t, 1, n, u] = r
-            rh[n, u] = r * H[t, n, u]
-
-
-@njit
-def gru_candidate_input(xz, rz, mask, t, reset_after, gates, rech, pre):
-    """``pre`` (N, U) = the input of h~'s activation; ``rech[t]`` (kept rows) for
-    reset_after."""
-    N, U = pre.shape
-    for n in range(N):
-        for u in range(U):
-            if reset_after:
-                rec = rz[n, 2 * U + u]  # the recurrent bias is already in rz
-                if mask[t, n]:
-                    rech[t, n, u] = rec
-                pre[n, u] = xz[t, n, 2 * U + u] + gates[t, 1, n, u] * rec
-            else:
-                pre[n, u] = xz[t, n, 2 * U + u] + rz[n, 2 * U + u]
-
-
-@njit
-def gru_candidate_step(mask, t, hh, H, gates, out):
-    """``h = z * h_prev + (1 - z) * h~`` from the activated ``hh`` (N, U)."""
-    N, U = hh.shape
-    for n in range(N):
-        if mask[t, n]:
-            for u in range(U):
-                z = gates[t, 0, n, u]
-                c = hh[n, u]
-                gates[t, 2, n, u] = c
-                h = z * H[t, n, u] + (1.0 - z) * c
-                H[t + 1, n, u] = h
-                out[t, n, u] = h
+        if AC is not None:
+            a = AC[t]
         else:
-            for u in range(U):
-                H[t + 1, n, u] = H[t, n, u]
-                for k in range(3):
-                    gates[t, k, n, u] = 0.0
-            _carry_output(out, t, n, U)
-
-
-@njit
-def gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec):
-    """First half of step ``t``: d/dz, d/dh~ and the part of dh through z."""
-    N, U = dh.shape
-    for n in range(N):
-        keep = mask[t, n]
-        for u in range(U):
-            go = dout[t, n, u] + carry[n, u]
-            if keep:
-                carry[n, u] = 0.0
-                d = dh[n, u] + go
-                z = gates[t, 0, n, u]
-                hh = gates[t, 2, n, u]
-                dzp = d * (H[t, n, u] - hh) * _dact(z, ract)
-                dxz[t, n, u] = dzp
-                drec[t, n, u] = dzp
-                dxz[t, n, 2 * U + u] = d * (1.0 - z) * _dact(hh, act)
-                dh[n, u] = d * z
-            else:
-                carry[n, u] = go
-                for k in range(3):
-                    dxz[t, n, k * U + u] = 0.0
-                    drec[t, n, k * U + u] = 0.0
-
-
-@njit
-def gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask, dh,
-                            dxz, drec):
-    """Second half: d/dr. ``drh`` is d/d(r * h * hmask) for reset_after=False."""
-    N, U = dh.shape
-    for n in range(N):
-        if not mask[t, n]:
-            continue
-        for u in range(U):
-            r = gates[t, 1, n, u]
-            dah = dxz[t, n, 2 * U + u]
-            if reset_after:
-                drp = dah * rech[t, n, u] * _dact(r, ract)
-                drec[t, n, 2 * U + u] = dah * r
-            else:
-                drp = drh[n, u] * H[t, n, u] * hmask[n, u] * _dact(r, ract)
-                drec[t, n, 2 * U + u] = dah
-                dh[n, u] += drh[n, u] * r * hmask[n, u]
-            dxz[t, n, U + u] = drp
-            drec[t, n, U + u] = drp
-
-
-def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out):
-    """``gates`` (T, 3, N, U) keeps z, r, h~; ``rech`` (reset_after) the recurrent term
-    of h~ before the reset gate, ``(h * rmask_h) @ rk_h + rbias_h``. ``rbias`` (3*U,)."""
-    T, N, G3 = xz.shape
-    U = G3 // 3
-    rz = np.empty((N, G3), xz.dtype)
-    rh = np.empty((N, U), xz.dtype)
-    hh = np.empty((N, U), xz.dtype)
-    for t in range(T):
-        _products(H[t], rk, rmask, rz)
-        rz += rbias
-        zr = rz[:, :2 * U]
-        zr += xz[t, :, :2 * U]
-        _activate(zr, ract)
-        gru_gates_step(rz, t, H, gates, rh)
-        if not reset_after:  # h~ sees (r * h * rmask_h) @ rk_h
-            if rmask is not None:
-                rh *= rmask[2]
-            rz[:, 2 * U:] = rh @ rk[:, 2 * U:]
-        gru_candidate_input(xz, rz, mask, t, reset_after, gates, rech, hh)
-        _activate(hh, act)
-        gru_candidate_step(mask, t, hh, H, gates, out)
-
-
-def gru_backward(rkt, rmask, mask, act, ract, reset_after, H, gates, rech, dout, dh,
-                 dxz, drec):
-    """Writes ``dxz`` (d/d input projections) and ``drec`` (d/d each gate's recurrent
-    product; for reset_after=False gate h's product is ``(r*h*rmask_h) @ rk_h``)."""
-    T, N, U = dout.shape
-    carry = np.zeros_like(dh)
-    ones = np.ones((N, U), dout.dtype)
-    hmask = ones if rmask is None else rmask[2]
-    drh = ones
-    for t in range(T - 1, -1, -1):
-        gru_step_backward(mask, t, act, ract, H, gates, dout, carry, dh, dxz, drec)
-        if not reset_after:
-            drh = dxz[t, :, 2 * U:] @ rkt[2 * U:]
-        gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hmask, dh,
-                                dxz, drec)
-        _back(drec[t], rkt, rmask, dh, gates=3 if reset_after else 2)
+            a = ac
+            a[...] = C[t + 1]
+            _activate(a, act)
+        if fast:
+            F.lstm_step_backward(mask, t, C, gates, a, dout, carry, dh, dc, dxz, tiny)
+        else:
+            lstm_step_backward(mask, t, act, ract, C, gates, a, dout, carry, dh, dc, dxz,
+                               tiny)
+        _back(dxz[t], rkt, rmask, dh)
 
 
 def warmup() -> None:
@@ -401,7 +304,7 @@ def warmup() -> None:
     mask = np.ones((T, N), np.uint8)
     H, out = np.zeros((T + 1, N, U), f), np.zeros((T, N, U), f)
     dh = np.zeros((N, U), f)
-    for G in (1, 4, 3):
+    for G in (1, 4):
         xz = np.zeros((T, N, G * U), f)
         rk = np.zeros((U, G * U), f)
         rkt = np.ascontiguousarray(rk.T)
@@ -409,14 +312,7 @@ def warmup() -> None:
         if G == 1:
             simple_rnn_forward(xz, rk, None, mask, 1, H, out)
             simple_rnn_backward(rkt, None, mask, 1, H, out, dh, dxz)
-        elif G == 4:
+        else:
             C, gates = np.zeros_like(H), np.zeros((T, 4, N, U), f)
             lstm_forward(xz, rk, None, mask, 1, 2, H, C, gates, out)
             lstm_backward(rkt, None, mask, 1, 2, C, gates, out, dh, dh.copy(), dxz)
-        else:
-            gates, rech = np.zeros((T, 3, N, U), f), np.zeros((T, N, U), f)
-            for ra in (True, False):
-                gru_forward(xz, rk, np.zeros(3 * U, f), None, mask, 1, 2, ra, H, gates,
-                            rech, out)
-                gru_backward(rkt, None, mask, 1, 2, ra, H, gates, rech, out, dh, dxz,
-                             np.zeros_like(xz))

@@ -75,11 +75,13 @@ def simple_rnn_backward_ref(rkt, rmask, mask, act, H, dout, dh, dxz):
         dh[...] = np.where(keep, 0.0, dh) + (d @ rkt) * _rm(rmask, 0)
 
 
-def lstm_forward_ref(xz, rk, rmask, mask, act, ract, H, C, gates, out):
+def lstm_forward_ref(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=None):
     U = xz.shape[2] // 4
     for t in range(xz.shape[0]):
         keep = mask[t].astype(bool)[:, None]
         zs = _products_ref(H[t], rk, rmask)
+        if bias is not None:  # (h @ rk + bias) + x, the kernels' order of additions
+            zs = [z + _gate(bias, k, U) for k, z in enumerate(zs)]
         i, f, o = (_act_ref(xz[t, :, k * U:(k + 1) * U] + zs[k], ract) for k in (0, 1, 3))
         g = _act_ref(xz[t, :, 2 * U:3 * U] + zs[2], act)
         c = f * C[t] + i * g

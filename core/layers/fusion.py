@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, backend
+from core import activations, backend, runtime
 from core.kernels import conv as conv_kernels
 from core.kernels import conv_pool
 from core.layers.convolutional import Conv2D
@@ -129,7 +129,7 @@ class ConvPool:
             "cols", slot, n, rpi, w2.shape[0], x.dtype, ones_at=k if w2.shape[0] > k else None)
         cols = conv._columns(x, 0, n, cols, pads, rpi)
         z, _ = conv._scratch.get("z", slot, (n * rpi, f), x.dtype)
-        np.matmul(cols, w2, out=z)
+        runtime.matmul(cols, w2, out=z)  # the engine's GEMM policy, as Conv2D's own
         if conv.use_bias and conv._pointwise():
             z += conv.bias.value
         conv_pool.relu_maxpool(z.reshape(n, oh, ow, f), relu, *self.pool.pool_size, out, win)
@@ -160,7 +160,9 @@ class ConvPool:
                 conv_kernels.backward_chunks(n))
         else:  # GEMM path: dW (and db on the ones column) = cols.T @ dz
             dz = dy.reshape(-1, f)
-            gw, k = cols.T @ dz, conv.kernel.size // f
+            gw, _ = conv._scratch.get("gw", slot, (cols.shape[1], f), x.dtype)
+            runtime.matmul(cols.T, dz, out=gw)
+            k = conv.kernel.size // f
             gk = gw[:k].reshape(conv.kernel.shape)
             gb = gw[k] if gw.shape[0] > k else dz.sum(axis=0)  # ones column, or none
         dx = None
@@ -171,11 +173,11 @@ class ConvPool:
                 conv_kernels.conv2d_direct_backward_input(kernel, dy, dy, False, sh, sw, dh, dw,
                                                           pads[0], pads[2], dx)
             elif conv._pointwise():
-                np.matmul(dy.reshape(-1, f), kernel.reshape(c, f).T, out=dx.reshape(-1, c))
+                runtime.matmul(dy.reshape(-1, f), kernel.reshape(c, f).T, out=dx.reshape(-1, c))
             else:
                 kh, kw = conv.kernel_size
                 dcols, _ = conv._scratch.get("dcols", slot, (n * oh * ow, kh * kw * c), x.dtype)
-                np.matmul(dy.reshape(-1, f), kernel.reshape(-1, f).T, out=dcols)
+                runtime.matmul(dy.reshape(-1, f), kernel.reshape(-1, f).T, out=dcols)
                 conv_kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, *pads, dx)
         conv.write_grad(conv.kernel, gk)
         if conv.use_bias:

@@ -150,9 +150,10 @@ class RNNCellBase(Layer):
             rm = draw(self.recurrent_dropout, (G, N, U))
         return dm, rm
 
-    def _project(self, xt, dm):
+    def _project(self, xt, dm, add_bias=True):
         """``xz`` (T, N, G*U) = (x * dropout) @ kernel + input bias: one GEMM (G with
-        per-gate input dropout)."""
+        per-gate input dropout). ``add_bias=False`` leaves the bias to the time loop
+        (the LSTM's adds it in its per-step pass: one pass less over the (T, N, 4U))."""
         T, N, F = xt.shape
         G, U = self.gates, self.units
         W = self.kernel.value
@@ -165,7 +166,7 @@ class RNNCellBase(Layer):
                 xg = (xt * dm[g]).reshape(T * N, F)
                 xz[:, :, g * U:(g + 1) * U] = (xg @ W[:, g * U:(g + 1) * U]).reshape(T, N, U)
         b = self._input_bias()
-        if b is not None:
+        if b is not None and add_bias:
             xz += b
         return xz
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from core import activations
-from core.kernels import recurrent as K
+from core.kernels import recurrent_gru as K
 from core.layers.rnn_cells import (
     _CONS,
     _DROPS,
@@ -85,10 +85,10 @@ class GRUCell(RNNCellBase):
         K.gru_backward(rkt, rm, mask, self._act, self._ract, self.reset_after, H, gates,
                        rech, dout, dh, dxz, drec)
         # reset_after=False: gate h's recurrent product takes r * h (* rmask) as input.
-        inputs_h = None
+        inputs = None  # None: every gate's product takes h_{t-1}, one GEMM for dR
         if not self.reset_after:
-            inputs_h = gates[:, 1] * H[:-1] * (1.0 if rm is None else rm[2])
-        self._recurrent_grad(H, rm, drec, gate_inputs=[None, None, inputs_h])
+            inputs = [None, None, gates[:, 1] * H[:-1] * (1.0 if rm is None else rm[2])]
+        self._recurrent_grad(H, rm, drec, gate_inputs=inputs)
         if self.bias is not None:
             db_in = dxz.sum(axis=(0, 1))
             self.write_grad(self.bias, np.stack([db_in, drec.sum(axis=(0, 1))])

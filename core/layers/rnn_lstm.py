@@ -71,23 +71,26 @@ class LSTMCell(RNNCellBase):
         T, N, F = xt.shape
         U = self.units
         dm, rm = self._masks(N, F, xt.dtype, training)
-        xz = self._project(xt, dm)
+        xz = self._project(xt, dm, add_bias=False)
         rk, rkt = self._split_rk()
         H = np.empty((T + 1, N, U), xt.dtype)
         C = np.empty((T + 1, N, U), xt.dtype)
         H[0], C[0] = states[0], states[1]
         gates = np.empty((T, 4, N, U), xt.dtype)
         out = np.empty((T, N, U), xt.dtype)
-        K.lstm_forward(xz, rk, rm, mask, self._act, self._ract, H, C, gates, out)
-        return out, [H[T], C[T]], (xt, dm, rm, mask, rkt, H, C, gates)
+        AC = np.empty((T, N, U), xt.dtype)  # act(c) of each step, reused by backward
+        K.lstm_forward(xz, rk, rm, mask, self._act, self._ract, H, C, gates, out,
+                       bias=None if self.bias is None else self.bias.value, AC=AC)
+        return out, [H[T], C[T]], (xt, dm, rm, mask, rkt, H, C, gates, AC)
 
     def run_backward(self, cache, dout, dstates, need_input_grad):
-        xt, dm, rm, mask, rkt, H, C, gates = cache
+        xt, dm, rm, mask, rkt, H, C, gates, AC = cache
         dh = np.array(dstates[0], dtype=dout.dtype, copy=True)
         dc = np.array(dstates[1], dtype=dout.dtype, copy=True)
         T, N, U = dout.shape
         dxz = np.empty((T, N, 4 * U), dout.dtype)
-        K.lstm_backward(rkt, rm, mask, self._act, self._ract, C, gates, dout, dh, dc, dxz)
+        K.lstm_backward(rkt, rm, mask, self._act, self._ract, C, gates, dout, dh, dc, dxz,
+                        AC=AC)
         self._recurrent_grad(H, rm, dxz)
         if self.bias is not None:
             self.write_grad(self.bias, dxz.sum(axis=(0, 1)))

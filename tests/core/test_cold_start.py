@@ -143,3 +143,127 @@ def test_child_compiles_into_the_cache_and_the_kernel_goes_live(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0 and "ok" in run.stdout, run.stdout + run.stderr
     assert any(tmp_path.rglob("*.nbi")), "the child wrote numba's cache index"
+
+
+
+def _pools_model():
+    """Pools not fused into a conv (core.kernels.pool's own); the Dense before them
+    makes fit take their backward too."""
+    from core.layers import AveragePooling2D
+
+    return Sequential([Input((8, 8, 3)), Dense(3), MaxPooling2D(padding="same"),
+                       AveragePooling2D(3, strides=1, padding="same"), Flatten(),
+                       Dense(4, activation="softmax")])
+
+
+def _sequence_model():
+    """The forecaster's and the transformer's kernels: Conv1D, MaxPooling1D, LayerNorm."""
+    from core.layers import Conv1D, LayerNormalization, MaxPooling1D, Reshape
+
+    return Sequential([Input((8, 8, 3)), Flatten(), Dense(24), Reshape((8, 3)),
+                       Conv1D(5, 3, activation="relu"), MaxPooling1D(2),
+                       LayerNormalization(), Flatten(), Dense(4, activation="softmax")])
+
+
+FAMILIES = {  # the model, and the wrapped kernels it must reach
+    "pool": (_pools_model, "pool", ("max_pool2d", "max_pool2d_backward", "avg_pool2d",
+                                     "avg_pool2d_backward")),
+    "sequence": (_sequence_model, "conv1d", ("im2col_1d", "col2im_1d", "max_pool1d",
+                                              "max_pool1d_backward", "relu_bias_backward")),
+}
+
+
+def _train_family(build, mode, switch_at=None):
+    set_random_seed(0)
+    model = build()
+    model.compile(optimizer=optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((48, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 48)
+    previous = _cold.mode()
+    _cold.set_mode(mode)
+    try:
+        callbacks = [] if switch_at is None else [_SwitchAt(switch_at)]
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False,
+                  callbacks=callbacks)
+    finally:
+        _cold.set_mode(previous)
+    return [w.numpy() for w in model.weights]
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_pool_conv1d_and_layer_norm_kernels_fall_back_while_compiling(family, monkeypatch):
+    """Standalone pools (the ResNet template's MaxPooling2D after an Add), Conv1D
+    (forecaster) and LayerNormalization (transformer) compiled at their first call
+    before their kernels were wrapped; now they run their twins like the others."""
+    import importlib
+
+    build, module, names = FAMILIES[family]
+    spied = [(importlib.import_module(f"core.kernels.{module}"), n) for n in names]
+    if family == "sequence":
+        spied += [(importlib.import_module("core.kernels.layer_norm"), n)
+                  for n in ("layer_norm_forward", "layer_norm_backward")]
+    used = []
+    for mod, name in spied:
+        kernel = getattr(mod, name)
+
+        def spy(*args, _twin=kernel.fallback, _name=name):
+            used.append(_name)
+            return _twin(*args)
+
+        monkeypatch.setattr(kernel, "fallback", spy)
+    compiled = _train_family(build, "compile")
+    assert used == []
+    on_numpy = _train_family(build, "numpy")
+    assert {n for _, n in spied} == set(used)
+    switched = _train_family(build, "compile", switch_at=2)
+    for a, b, c in zip(compiled, on_numpy, switched):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-6)
+    set_random_seed(0)
+    fresh = build()
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(compiled, fresh.weights))
+
+
+class _FakeChild:
+    """Stands in for the compile child: records the requests written to it."""
+
+    def __init__(self):
+        self.lines = []
+        self.stdin = self
+
+    def poll(self):
+        return None
+
+    def write(self, line):
+        self.lines.append(__import__("json").loads(line))
+
+    def flush(self):
+        pass
+
+
+def test_the_free_child_takes_the_kernel_longest_on_numpy_first(monkeypatch):
+    """One request at a time; when the child is free it gets the queued kernel with the
+    most numpy time so far (first come, first served compiled Adam last)."""
+    from core.kernels import activations
+
+    child = _FakeChild()
+    monkeypatch.setattr(_cold, "_child", child)
+    monkeypatch.setattr(_cold, "_pending", {})
+    monkeypatch.setattr(_cold, "_unsent", {})
+    monkeypatch.setattr(_cold, "_inflight", [None])
+    kernels = [activations.relu_forward, activations.relu_backward, activations.gelu_forward]
+    for k, seconds in zip(kernels, (0.0, 0.1, 2.0)):
+        monkeypatch.setattr(k, "_numpy_seconds", seconds)
+    sig = (__import__("numba").types.float32[:],)
+    for k in kernels:
+        assert _cold._ask_child(k, sig)
+    assert [r["name"] for r in child.lines] == ["relu_forward"]  # the child was free
+    assert sorted(_cold.compiling()) == ["gelu_forward", "relu_backward", "relu_forward"]
+    monkeypatch.setattr(kernels[0], "_compiled_elsewhere", lambda s, ok: None)
+    monkeypatch.setattr(kernels[2], "_compiled_elsewhere", lambda s, ok: None)
+    _cold._on_reply(child.lines[0]["id"], True)
+    assert [r["name"] for r in child.lines] == ["relu_forward", "gelu_forward"]
+    _cold._on_reply(child.lines[1]["id"], True)
+    assert [r["name"] for r in child.lines][-1] == "relu_backward"
+    assert _cold.compiling() == ["relu_backward"]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.kernels import recurrent as K
+from core.kernels import recurrent_gru as KG
 from core.kernels import recurrent_ref as R
 
 T, N, U = 5, 3, 4
@@ -46,19 +47,25 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_rmask", [False, True])
-@pytest.mark.parametrize("act,ract", [(1, 2), (3, 0)])
-def test_lstm_matches_twin(dtype, with_rmask, act, ract):
+@pytest.mark.parametrize("act,ract", [(1, 2), (3, 0)])  # the fused and the general path
+@pytest.mark.parametrize("with_bias", [False, True])  # the bias added in the time loop
+@pytest.mark.parametrize("keep_ac", [False, True])  # act(c) kept by forward for backward
+def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias, keep_ac):
     rng, xz, rk, rmask, mask, h0, dout = _setup(4, dtype, with_rmask)
     c0 = rng.normal(size=(N, U)).astype(dtype)
+    bias = rng.normal(size=4 * U).astype(dtype) if with_bias else None
     res = []
     for fwd, bwd in ((K.lstm_forward, K.lstm_backward),
                      (R.lstm_forward_ref, R.lstm_backward_ref)):
         H, C = np.zeros((T + 1, N, U), dtype), np.zeros((T + 1, N, U), dtype)
         H[0], C[0] = h0, c0
         gates, out = np.zeros((T, 4, N, U), dtype), np.zeros((T, N, U), dtype)
-        fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out)
+        kw = {"AC": np.full((T, N, U), np.nan, dtype)} if keep_ac and fwd is K.lstm_forward \
+            else {}
+        fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=bias, **kw)
         dh, dc, dxz = dout[-1].copy(), dout[0].copy(), np.zeros_like(xz)
-        bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz)
+        bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz,
+            **kw)
         res.append((H, C, gates, out, dh, dc, dxz))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, **_tol(dtype))
@@ -67,19 +74,21 @@ def test_lstm_matches_twin(dtype, with_rmask, act, ract):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_rmask", [False, True])
 @pytest.mark.parametrize("reset_after", [True, False])
-def test_gru_matches_twin(dtype, with_rmask, reset_after):
+@pytest.mark.parametrize("act,ract", [(1, 2), (3, 1)])  # the fused and the general path
+def test_gru_matches_twin(dtype, with_rmask, reset_after, act, ract):
     rng, xz, rk, rmask, mask, h0, dout = _setup(3, dtype, with_rmask)
     rbias = rng.normal(size=3 * U).astype(dtype) if reset_after else np.zeros(3 * U, dtype)
     res = []
-    for fwd, bwd in ((K.gru_forward, K.gru_backward), (R.gru_forward_ref, R.gru_backward_ref)):
+    for fwd, bwd in ((KG.gru_forward, KG.gru_backward),
+                     (R.gru_forward_ref, R.gru_backward_ref)):
         H = np.zeros((T + 1, N, U), dtype)
         H[0] = h0
         gates, rech = np.zeros((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
         out = np.zeros((T, N, U), dtype)
-        fwd(xz, rk, rbias, rmask, mask, 1, 2, reset_after, H, gates, rech, out)
+        fwd(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out)
         dh, dxz, drec = dout[-1].copy(), np.zeros_like(xz), np.zeros_like(xz)
-        bwd(np.ascontiguousarray(rk.T), rmask, mask, 1, 2, reset_after, H, gates, rech, dout,
-            dh, dxz, drec)
+        bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, reset_after, H, gates, rech,
+            dout, dh, dxz, drec)
         res.append((H, gates, rech, out, dh, dxz, drec))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, **_tol(dtype))
@@ -94,3 +103,62 @@ def test_masked_first_steps_output_zeros_and_carry_state():
     K.simple_rnn_forward(xz, rk, None, mask, 1, H, out)
     assert np.all(out[:2, 1] == 0) and np.all(H[2, 1] == h0[1])
     assert np.all(out[2:, 1] == H[3:, 1])
+
+
+def _vanishing(G, steps=120, seed=3):
+    """Weights and a last-step-only output gradient that vanishes back through time into
+    the subnormal floats (float32), as an untrained GRU's does over 200 steps."""
+    rng = np.random.default_rng(seed)
+    xz = rng.normal(size=(steps, N, G * U)).astype(np.float32)
+    rk = (rng.normal(size=(U, G * U)) * 0.2).astype(np.float32)
+    dout = np.zeros((steps, N, U), np.float32)
+    dout[-1] = 1.0
+    return xz, rk, np.ones((steps, N), np.uint8), dout
+
+
+def _check_flushed(kernel, twin):
+    """The kernel equals the twin within the flush threshold and keeps nothing below it,
+    where the twin has values there (so the case exercises the flush). rtol 1e-3: float32
+    rounding compounds over the 120 steps (1e-4 seen), a wrong formula is off by O(1)."""
+    small = np.sqrt(np.finfo(np.float32).tiny)
+    assert np.any((twin != 0) & (np.abs(twin) < small))
+    assert not np.any((kernel != 0) & (np.abs(kernel) < small))
+    np.testing.assert_allclose(kernel, twin, rtol=1e-3, atol=4 * small)
+
+
+@pytest.mark.parametrize("cell", ["simple", "lstm", "gru", "gru_reset_before"])
+def test_backward_flushes_vanishing_gradients_within_tolerance(cell):
+    G = {"simple": 1, "lstm": 4}.get(cell, 3)
+    xz, rk, mask, dout = _vanishing(G)
+    steps = xz.shape[0]
+    rkt = np.ascontiguousarray(rk.T)
+    res = []
+    for mod, sfx in ((KG if cell.startswith("gru") else K, ""), (R, "_ref")):
+        H = np.zeros((steps + 1, N, U), np.float32)
+        dh, dxz = np.zeros((N, U), np.float32), np.zeros_like(xz)
+        if cell == "simple":
+            getattr(mod, "simple_rnn_forward" + sfx)(xz, rk, None, mask, 1, H, H[1:])
+            getattr(mod, "simple_rnn_backward" + sfx)(rkt, None, mask, 1, H, dout, dh, dxz)
+            res.append((dxz,))
+        elif cell == "lstm":
+            C = np.zeros_like(H)
+            gates = np.zeros((steps, 4, N, U), np.float32)
+            out = np.zeros((steps, N, U), np.float32)
+            getattr(mod, "lstm_forward" + sfx)(xz, rk, None, mask, 1, 2, H, C, gates, out)
+            dc = np.zeros_like(dh)
+            getattr(mod, "lstm_backward" + sfx)(rkt, None, mask, 1, 2, C, gates, dout, dh,
+                                                dc, dxz)
+            res.append((dxz,))
+        else:
+            ra = cell == "gru"
+            gates = np.zeros((steps, 3, N, U), np.float32)
+            rech, out = np.zeros((steps, N, U), np.float32), np.zeros((steps, N, U), np.float32)
+            rbias = np.zeros(3 * U, np.float32)
+            getattr(mod, "gru_forward" + sfx)(xz, rk, rbias, None, mask, 1, 2, ra, H, gates,
+                                              rech, out)
+            drec = np.zeros_like(xz)
+            getattr(mod, "gru_backward" + sfx)(rkt, None, mask, 1, 2, ra, H, gates, rech,
+                                               dout, dh, dxz, drec)
+            res.append((dxz, drec))
+    for kernel, twin in zip(*res):
+        _check_flushed(kernel, twin)

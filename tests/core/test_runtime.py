@@ -50,6 +50,30 @@ def test_engine_calls_run_blas_on_the_policy_count_and_restore_it(policy):
     assert seen == [2, 2]
 
 
+@needs_blas
+def test_the_policy_holds_on_a_worker_thread_after_the_main_thread_set_blas(policy):
+    """The app trains on a QThread. threadpoolctl lets only one Python thread change
+    OpenBLAS' count; once the main thread had set it (a user's threadpool_limits, or an
+    engine call there), a fit on another thread kept BLAS on the full count."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    spy = LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(runtime.blas_threads()))
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 2), "float32")
+    with threadpool_limits(limits=2, user_api="blas"):  # the main thread sets a count
+        worker = threading.Thread(target=lambda: model.fit(x, y, batch_size=4, verbose=0,
+                                                           callbacks=[spy]))
+        worker.start()
+        worker.join()
+        after = runtime.blas_threads()
+    assert seen == [1, 1]
+    assert after == 2  # and the user's count comes back
+
+
 def test_configure_refuses_bad_counts_and_reports_the_policy(policy):
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="blas_threads"):
@@ -156,3 +180,74 @@ def test_import_order_changes_neither_the_policy_nor_the_results():
         assert r["inside"] == [1], first
         np.testing.assert_allclose(r["weights"], results["core"]["weights"], rtol=1e-5,
                                    err_msg=first)
+
+
+_WAIT_PROBE = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import core.kernels, core.layers, core.models  # importing writes no environment
+at_import = os.environ.get("OMP_WAIT_POLICY")
+from numba.np.ufunc import parallel
+from core import runtime
+from core.kernels import pool
+import numpy as np
+started_before = parallel._is_initialized
+x = np.ones((2, 4, 4, 3), "float32")
+y = np.empty((2, 2, 2, 3), "float32"); arg = np.empty((2, 2, 2, 3), np.int32)
+with runtime.engine_call():  # a parallel kernel inside an engine call
+    pool.max_pool2d(x, 2, 2, 2, 2, 0, 0, 0, 0, y, arg)
+print(json.dumps({"at_import": at_import, "started_before": started_before,
+                  "after": os.environ.get("OMP_WAIT_POLICY"),
+                  "state": runtime.report()["kernel_wait"],
+                  "layer": runtime.report()["numba"]["threading_layer"]}))
+"""
+
+
+@pytest.mark.parametrize("user", [None, "ACTIVE"])
+def test_kernel_threads_sleep_by_a_run_time_choice_not_an_import_time_write(user):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "NUMBA_THREADING"))}
+    if user:
+        env["OMP_WAIT_POLICY"] = user
+    out = subprocess.run([sys.executable, "-c", _WAIT_PROBE, REPO], env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["at_import"] == user  # nothing written at import
+    assert r["started_before"] is False
+    if r["layer"] == "omp":  # the policy libgomp read when numba started it
+        assert r["after"] == (user or "PASSIVE")
+        assert r["state"] == ("user" if user else "passive")
+
+
+_TORCH_FIRST_PROBE = """
+import json, sys
+import numpy, torch  # torch loads its own libgomp (default, spinning wait policy)
+sys.path.insert(0, sys.argv[1])
+from core import runtime
+from core.kernels import pool
+import numpy as np
+x = np.ones((2, 4, 4, 3), "float32")
+y = np.empty((2, 2, 2, 3), "float32"); arg = np.empty((2, 2, 2, 3), np.int32)
+with runtime.engine_call():
+    pool.max_pool2d(x, 2, 2, 2, 2, 0, 0, 0, 0, y, arg)
+gomps = sorted({l.split()[-1] for l in open("/proc/self/maps") if "libgomp" in l})
+print(json.dumps({"state": runtime.report()["kernel_wait"], "gomps": gomps,
+                  "layer": runtime.report()["numba"]["threading_layer"],
+                  "max": float(y.max())}))
+"""
+
+
+def test_with_torch_imported_first_numba_runs_on_its_own_passive_openmp():
+    """torch's libgomp, loaded (and its policy read) at ``import torch``, must not be the
+    one numba's workers run on: numba's pool is loaded against its own libgomp."""
+    pytest.importorskip("torch")
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("Linux only")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "NUMBA_THREADING"))}
+    out = subprocess.run([sys.executable, "-c", _TORCH_FIRST_PROBE, REPO], env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["max"] == 1.0
+    if r["layer"] == "omp" and len(r["gomps"]) > 1:  # torch's libgomp and numba's
+        assert r["state"] == "passive, own OpenMP"

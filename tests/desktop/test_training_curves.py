@@ -48,3 +48,33 @@ def test_batch_curves_redraw_at_most_every_interval(qtbot, monkeypatch):
     panel.add_batches([(0.4, {"loss": 0.7})])
     panel.add_epoch(0, {"loss": 0.7})
     assert drawn() == 4
+
+
+def test_batch_redraws_take_one_plot_at_a_time_and_fit_its_range(qtbot, monkeypatch):
+    """Both plots pending: one call redraws the plot that waited longest, the next the
+    other, so no event-loop turn paints both; the drawn plot's range already holds its
+    points (fitted at the flush, not in the paint, which then asked for a second one)."""
+    from desktop.panels import curves as curves_mod
+
+    now = [100.0]
+    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.begin_run("Run 1", ["accuracy"])
+
+    def drawn(key):
+        x = panel.series[key + "#batch"].item.getData()[0]
+        return 0 if x is None else len(x)
+
+    panel.add_batches([(0.5, {"loss": 1.0, "accuracy": 0.2})])
+    assert (drawn("loss"), drawn("accuracy")) == (1, 0)
+    now[0] += curves_mod.BATCH_REDRAW_S / 2
+    panel.add_batches([(3.0, {"loss": 0.9, "accuracy": 0.3})])
+    assert (drawn("loss"), drawn("accuracy")) == (1, 2)
+    x_range = panel.metric_plot.getPlotItem().vb.viewRange()[0]
+    assert x_range[0] <= 0.5 and x_range[1] >= 3.0  # never painted, yet fitted
+    now[0] += curves_mod.BATCH_REDRAW_S / 2
+    panel.add_batches([(3.5, {"loss": 0.8, "accuracy": 0.4})])
+    assert (drawn("loss"), drawn("accuracy")) == (3, 2)
+    panel.flush()
+    assert (drawn("loss"), drawn("accuracy")) == (3, 3)
