@@ -161,18 +161,20 @@ class MainWindow(QMainWindow):
             self.view.centerOn(item)
 
     def show_compiling(self) -> None:
-        """Name the kernels a running training waits for (2 Hz; a label, so it stays
-        while the training's own messages come and go)."""
+        """Say that a running training waits for kernels to compile (2 Hz; a label, so it
+        stays while the training's own messages come and go), naming them in its tooltip."""
         import sys
 
         cold = sys.modules.get("core.kernels._cold")  # no training yet: nothing to say
         names = cold.compiling() if cold is not None else []
         text = ""
         if names:
-            shown = ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2
-                                            else "")
-            text = (f"Compiling {len(names)} kernel{'s' if len(names) > 1 else ''} for this "
-                    f"training ({shown}): it runs on numpy until they are ready")
+            # plain words on the bar; the kernels' own names only in the tooltip (a user
+            # cannot act on "_backward_filter_partials")
+            text = (f"First run on this machine: preparing {len(names)} fast "
+                    f"kernel{'s' if len(names) > 1 else ''} - training runs meanwhile "
+                    "on plain numpy, slower")
+        self.compile_label.setToolTip("Compiling: " + ", ".join(names) if names else "")
         if text != self.compile_label.text():
             self.compile_label.setText(text)
             self.compile_label.setVisible(bool(text))
