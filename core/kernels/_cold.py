@@ -54,6 +54,7 @@ _lock = threading.Lock()
 _pending: dict[int, tuple] = {}  # request id -> (kernel, signature)
 _unsent: dict[int, str] = {}  # request id -> its line, waiting until the child is free
 _inflight = [None]  # the request id the child is compiling
+_sent_to: dict[int, object] = {}  # request id -> the child process it was written to
 _child: subprocess.Popen | None = None
 _next_id = [0]
 _fallback_calls = [0]
@@ -140,11 +141,23 @@ def _read_child(child) -> None:
         except ValueError:
             continue
         _on_reply(reply.get("id"), bool(reply.get("ok")))
-    with _lock:  # the child is gone: whatever it still owed compiles here, at its call
-        left = list(_pending.values())
-        _pending.clear()
-        _unsent.clear()
-        _inflight[0] = None
+    _child_gone(child)
+
+
+def _child_gone(child) -> None:
+    """``child`` exited: what it still owed compiles here, at its call. When a newer
+    child has already taken over the queue (``_ask_child`` found this one dead), only
+    the request written to this one is lost; the newer child's are left alone."""
+    with _lock:
+        lost = [rid for rid, c in _sent_to.items() if c is child]
+        if _child is child:  # no newer child: nothing queued will be answered
+            lost = list(_pending)
+            _unsent.clear()
+            _inflight[0] = None
+        left = [_pending.pop(rid) for rid in lost if rid in _pending]
+        for rid in lost:
+            _sent_to.pop(rid, None)
+            _unsent.pop(rid, None)
     for kernel, sig in left:
         kernel._compiled_elsewhere(sig, False)
 
@@ -152,6 +165,7 @@ def _read_child(child) -> None:
 def _on_reply(rid, ok) -> None:
     with _lock:
         entry = _pending.pop(rid, None)
+        _sent_to.pop(rid, None)
         if _inflight[0] == rid:
             _inflight[0] = None
         _send_next()
@@ -172,6 +186,7 @@ def _send_next() -> None:
         _child.stdin.write(line)
         _child.stdin.flush()
         _inflight[0] = rid
+        _sent_to[rid] = _child
     except OSError:
         pass  # the child is gone: its reader fails what is pending (compiled at the call)
 

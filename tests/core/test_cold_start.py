@@ -267,3 +267,39 @@ def test_the_free_child_takes_the_kernel_longest_on_numpy_first(monkeypatch):
     _cold._on_reply(child.lines[1]["id"], True)
     assert [r["name"] for r in child.lines][-1] == "relu_backward"
     assert _cold.compiling() == ["relu_backward"]
+
+
+def test_a_dead_child_fails_only_its_own_request_once_a_new_child_took_over(monkeypatch):
+    """A compile child that dies after a newer one started (``_ask_child`` found it
+    dead) loses only the request written to it; its reader must not clear the newer
+    child's queue (it did: those kernels then compiled at their call, and a request sent
+    to the new child was answered for an entry no longer there)."""
+    from core.kernels import activations
+
+    old, new = _FakeChild(), _FakeChild()
+    monkeypatch.setattr(_cold, "_child", old)
+    monkeypatch.setattr(_cold, "_pending", {})
+    monkeypatch.setattr(_cold, "_unsent", {})
+    monkeypatch.setattr(_cold, "_inflight", [None])
+    monkeypatch.setattr(_cold, "_sent_to", {})
+    monkeypatch.setattr(_cold, "_start_child", lambda: new)
+    failed = []
+    first, second, third = (activations.relu_forward, activations.relu_backward,
+                            activations.gelu_forward)
+    for k in (first, second, third):
+        monkeypatch.setattr(k, "_compiled_elsewhere",
+                            lambda sig, ok, k=k: failed.append((k.__name__, ok)))
+    sig = (__import__("numba").types.float32[:],)
+    assert _cold._ask_child(first, sig)  # written to the old child
+    monkeypatch.setattr(old, "poll", lambda: 1)  # the old child died
+    assert _cold._ask_child(second, sig)  # starts the new child, which takes it
+    assert _cold._ask_child(third, sig)  # queued behind it
+    assert [r["name"] for r in new.lines] == ["relu_backward"]
+    _cold._child_gone(old)  # the old child's reader reaches EOF
+    assert failed == [("relu_forward", False)]  # compiled at its call instead
+    assert _cold.compiling() == ["gelu_forward", "relu_backward"]
+    _cold._on_reply(new.lines[0]["id"], True)
+    assert [r["name"] for r in new.lines] == ["relu_backward", "gelu_forward"]
+    assert failed[-1] == ("relu_backward", True)
+    _cold._child_gone(new)  # the current child dies: what it still owed fails
+    assert failed[-1] == ("gelu_forward", False) and _cold.compiling() == []
