@@ -1,8 +1,9 @@
 """The Runs panel: the project's runs side by side (rows from ``core.graph.run_table``).
 
 Each row: a tick (overlay this run on the curves), the run's name, the settings in which
-the runs differ, epochs, duration, every logged metric as ``final (best)``, and the test
-accuracy, and what restoring the run brings back. "Restore this run" asks for the run's
+the runs differ, epochs, duration, what restoring the run brings back, the data set it
+trained on (by name: not a setting, and not brought back by a restore), every logged
+metric as ``final (best)``, and the test accuracy. "Restore this run" asks for the run's
 network, weights and settings (the most recent runs keep them: ``core.graph.run_states``),
 optionally its last epoch's weights where early stopping kept its best; "Use this run's
 settings" puts only its training settings back. Both are one undo step through the
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.graph.run_table import run_rows
 
-FIXED = ("Show", "Run", "Changed settings", "Epochs", "Time", "Restore")
+FIXED = ("Show", "Run", "Changed settings", "Epochs", "Time", "Restore", "Data")
 RESTORE_TEXT = {"weights": "network + weights", "weights+last": "network + best/last weights",
                 "": "settings only"}
 
@@ -111,7 +112,8 @@ class RunsPanel(QWidget):
                 secs = r["seconds"]
                 cells = [r["name"], r["changed"] or "—", str(r["epochs"]),
                          "—" if secs is None else f"{float(secs):.1f} s",
-                         RESTORE_TEXT.get(r["restore"], "settings only")]
+                         RESTORE_TEXT.get(r["restore"], "settings only"),
+                         r["dataset"] or "—"]  # what it trained on (not a setting)
                 for k in metrics:
                     cells.append(f"{r['final'][k]:.4g} ({r['best'][k]:.4g})"
                                  if k in r["final"] else "—")

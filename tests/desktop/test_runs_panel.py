@@ -34,6 +34,8 @@ def test_two_runs_compared_overlay_ticks_and_settings_restored(qtbot):
     assert table.item(0, 2).text() == "learning_rate=0.001"
     assert table.item(1, 2).text() == "learning_rate=0.01"
     assert table.item(1, 1).text() == "Run 2" and table.item(0, 3).text() == "1"  # epochs
+    data_col = headers.index("Data")  # the data set each run trained on, by name
+    assert table.item(0, data_col).text() == doc.history[0]["dataset"] != ""
     acc_col = headers.index("Test accuracy")
     assert table.item(0, acc_col).text().endswith("%")
 
