@@ -25,15 +25,15 @@ from core.graph.memory import fmt_bytes
 from core.graph.run_history import start_run
 from core.graph.run_states import keep_run, network_of
 from core.session.job import TrainingJob
-from core.session.smoothing import BatchSmoother
-from core.session.training_run import complete_run, end_message, settings_callbacks
-from desktop.training.runs import (  # noqa: F401 - restore_weights is used by the dock
+from core.session.run_weights import (  # noqa: F401 - restore_weights is used by the dock
     last_epoch_weights,
     plural,
     restore_weights,
     warning_note,
     weights_by_layer,
 )
+from core.session.smoothing import BatchSmoother
+from core.session.training_run import complete_run, end_message, settings_callbacks
 from desktop.training.worker import TrainingWorker
 
 # 5 Hz: the curves never get one signal per batch, and the GUI's share of the 2 cores
@@ -306,7 +306,7 @@ class TrainingController(QObject):
             run = complete_run(dict(self.run), result, self._stats.get("rate", 0.0))
             doc.add_run(run, weights=weights_by_layer(self.model))  # one "run" event
             keep_run(doc, run["name"], self._network, doc.weights,  # restorable later
-                     last_epoch_weights(self.worker, doc.weights))
+                     last_epoch_weights(self.worker.extra_callbacks, doc.weights))
         self._say(end_message(result, self.epoch_offset))
         if self.curves is not None:  # no ETA once the run has ended
             self.curves.set_counters(self.last_message)

@@ -11,8 +11,8 @@ predicts from the project's weights as they now are.
 from __future__ import annotations
 
 from core.graph.run_states import restore_snapshot
+from core.session.run_weights import restore_weights
 from desktop.editor.commands import DocCommand
-from desktop.training.runs import restore_weights
 
 
 class RestoreRunCommand(DocCommand):

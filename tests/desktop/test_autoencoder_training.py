@@ -64,7 +64,7 @@ def test_a_conv_autoencoder_trains_on_its_input_from_the_data_panel(window, qtbo
     res = result["results"]
     assert res["task"] == "reconstruction"
     # The figure is the model's own error on the test images (computed here again).
-    from desktop.training.runs import restore_weights
+    from core.session.run_weights import restore_weights
     model = doc.build_model()
     assert restore_weights(model, doc.weights)
     ds = ui.data_panel.dataset

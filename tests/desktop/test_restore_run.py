@@ -45,7 +45,7 @@ def _pad_probs(ui, x):
 
 
 def _model_probs(network_doc, weights, x):
-    from desktop.training.runs import restore_weights
+    from core.session.run_weights import restore_weights
 
     model = network_doc.build_model()
     assert restore_weights(model, weights)

@@ -1,6 +1,7 @@
 """What a run leaves behind and reads back: weight copies by layer name, the last
-epoch's weights beside early stopping's best, the pre-Train warning note (no Qt; used by
-the controller). The epochs behind the project's weights: ``core.graph.run_history``.
+epoch's weights beside early stopping's best, the pre-Train warning note (no Qt; the
+app's training controller and run restore use them). The epochs behind the project's
+weights: ``core.graph.run_history``.
 
 >>> weights_by_layer(type("M", (), {"layers": []})())
 {}
@@ -16,12 +17,14 @@ def weights_by_layer(model) -> dict:
             for layer in model.layers if layer.weights}
 
 
-def last_epoch_weights(worker, final) -> dict | None:
+def last_epoch_weights(callbacks, final) -> dict | None:
     """The last epoch's weights when early stopping replaced them by its best epoch's
-    (``final``, what the project keeps), else None: nothing else to restore."""
+    (``final``, what the project keeps), else None: nothing else to restore.
+    ``callbacks``: the run's callbacks (``settings_callbacks`` put a ``LastEpochWeights``
+    before the EarlyStopping)."""
     from core.graph.run_states import LastEpochWeights
 
-    for cb in getattr(worker, "extra_callbacks", ()):
+    for cb in callbacks or ():
         last = cb.weights if isinstance(cb, LastEpochWeights) else None
         if last and final and (set(last) != set(final) or any(
                 len(last[k]) != len(final[k]) or not all(np.array_equal(a, b) for a, b in
