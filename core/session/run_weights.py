@@ -35,18 +35,41 @@ def last_epoch_weights(callbacks, final) -> dict | None:
 
 
 def restore_weights(model, saved) -> bool:
-    """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits."""
+    """Put ``saved`` (layer name -> arrays) into ``model`` when every shape fits, else
+    change nothing and return False. A nested model takes an entry under its own name
+    (``weights_by_layer``, what the app writes) or one per leaf layer
+    (``core.graph.build.model_weights``, what the command line writes)."""
     if not saved:
         return False
-    layers = [layer for layer in model.layers if layer.weights]
-    for layer in layers:
-        arrs = saved.get(layer.name)
-        if arrs is None or len(arrs) != len(layer.weights) or any(
-                np.shape(a) != w.shape for a, w in zip(arrs, layer.weights)):
-            return False
-    for layer in layers:
-        layer.set_weights(saved[layer.name])
+    plan = _weight_plan(model, saved)
+    if plan is None:
+        return False
+    for layer, arrays in plan:
+        layer.set_weights(arrays)
     return True
+
+
+def _fits(layer, arrays) -> bool:
+    return arrays is not None and len(arrays) == len(layer.weights) and all(
+        np.shape(a) == w.shape for a, w in zip(arrays, layer.weights))
+
+
+def _weight_plan(model, saved):
+    """``[(layer, arrays)]`` covering every weighted layer of ``model``, or None."""
+    from core.graph.groups import leaf_layers
+
+    plan = []
+    for layer in (ly for ly in model.layers if ly.weights):
+        arrays = saved.get(layer.name)
+        if _fits(layer, arrays):
+            plan.append((layer, arrays))
+            continue
+        leaves = [ly for ly in leaf_layers(layer) if ly.weights] if hasattr(
+            layer, "layers") else []
+        if not leaves or not all(_fits(ly, saved.get(ly.name)) for ly in leaves):
+            return None
+        plan += [(ly, saved[ly.name]) for ly in leaves]
+    return plan
 
 
 def warning_note(doc) -> str:
