@@ -58,9 +58,11 @@ def reconstruction_targets(what: str, x, sample_shape) -> np.ndarray:
     return x
 
 
-def _per_sample_mse(a, b) -> np.ndarray:
-    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
-    return np.mean(d.reshape(len(d), -1) ** 2, axis=1)
+def _errors(x, y) -> dict:
+    """Mean squared and mean absolute error per value between ``x`` and ``y``."""
+    d = np.asarray(y, np.float64) - np.asarray(x, np.float64)
+    return {"mean_squared_error": float(np.mean(d ** 2)),
+            "mean_absolute_error": float(np.mean(np.abs(d)))}
 
 
 def reconstruction_results(pred, x, x_train) -> dict:
@@ -70,14 +72,9 @@ def reconstruction_results(pred, x, x_train) -> dict:
     pred = np.asarray(pred, np.float32).reshape(np.shape(x))
     mean_image = np.mean(np.asarray(x_train, np.float64), axis=0)
     base = np.broadcast_to(mean_image, np.shape(x))
-    err = _per_sample_mse(x, pred)
     return {
-        "reconstruction": {"mean_squared_error": float(err.mean()),
-                           "mean_absolute_error": float(np.mean(np.abs(
-                               np.asarray(pred, np.float64) - np.asarray(x, np.float64))))},
-        "mean_image": {"mean_squared_error": float(_per_sample_mse(x, base).mean()),
-                     "mean_absolute_error": float(np.mean(np.abs(
-                         base - np.asarray(x, np.float64))))},
+        "reconstruction": _errors(x, pred),
+        "mean_image": _errors(x, base),
         "examples": [(np.array(x[i], copy=True), np.array(pred[i], copy=True))
                      for i in range(min(MAX_EXAMPLES, len(x)))],
     }
