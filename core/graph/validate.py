@@ -27,6 +27,7 @@ import numpy as np
 
 from core import safety
 from core.graph.calls import call_of, check_shared, extra_inputs, owner, secondary_calls
+from core.graph.cycles import strongly_connected
 from core.graph.datatypes import NodeData, NodeState
 from core.layers.node import KerasTensor
 from core.variables import Variable
@@ -172,51 +173,6 @@ def descendants(out_edges: dict, start) -> set:
     return seen
 
 
-def _cycle_members(nodes: set, out_edges: dict) -> list[list[str]]:
-    """Strongly connected components with a cycle among ``nodes`` (iterative Tarjan)."""
-    index, low, on_stack, stack, result = {}, {}, set(), [], []
-    counter = 0
-    for root in sorted(nodes):
-        if root in index:
-            continue
-        work = [(root, iter([e.dst for e in out_edges.get(root, ()) if e.dst in nodes]))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, it = work[-1]
-            advanced = False
-            for w in it:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter([e.dst for e in out_edges.get(w, ()) if e.dst in nodes])))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                self_loop = any(e.dst == v for e in out_edges.get(v, ()))
-                if len(comp) > 1 or self_loop:
-                    result.append(sorted(comp))
-    return result
-
-
 def revalidate(doc, dirty) -> set:
     """Re-infer ``dirty`` nodes and everything downstream; return ids whose state changed.
 
@@ -250,7 +206,7 @@ def revalidate(doc, dirty) -> set:
     leftover = affected - set(order)
     if leftover:
         in_cycle = {}
-        for comp in _cycle_members(leftover, doc._out):
+        for comp in strongly_connected(leftover, lambda v: [e.dst for e in doc._out.get(v, ())]):
             names = [doc.nodes[c].name for c in comp]
             for c in comp:
                 in_cycle[c] = " -> ".join(names + names[:1])
