@@ -1,7 +1,11 @@
-"""``RNN(cell)``, ``StackedRNNCells`` and the factory of the flat layers (``LSTM``...).
+"""``RNN(cell)`` and the factory of the flat layers (``LSTM``...).
 
-The layer runs its cell over the whole sequence (time-major, reversed for
-``go_backwards``) and has a hand-written ``backward`` (through time). Call
+Any Keras cell works (``call(inputs, states)`` and ``state_size``, a list of cells
+stacks them; ``core.layers.rnn_stacked``). Built-in cells run the whole sequence as one
+fused op (time-major, reversed for ``go_backwards``) whose custom gradient is the
+hand-written ``backward`` (through time); any other cell runs one ``call`` per step with
+``core.ops`` under the tape (``core.layers.rnn_loop``, which is also the reference the
+fused op is tested against). Call
 arguments as Keras 3: ``layer(x, initial_state=[...], mask=m, training=...)``;
 ``mask`` (batch, time) bool: skipped steps carry the states and repeat the last
 output (zeros with ``zero_output_for_mask``, which ``Bidirectional`` sets). With
@@ -26,6 +30,17 @@ from core import backend
 from core.layers import masks as _masks
 from core.layers.base import Layer
 from core.layers.mask_attr import expose
+from core.layers.rnn_loop import run_steps
+from core.layers.rnn_stacked import (
+    StackedRNNCells,
+    _deserialize_cell,
+    cells_of,
+    check_cell,
+    fused_cell,
+    initial_states,
+    output_size,
+    state_sizes,
+)
 from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
@@ -43,57 +58,12 @@ RNN_PARAMS = (
 _RNN_KEYS = tuple(p.name for p in RNN_PARAMS)
 
 
-def _deserialize_cell(cell):
-    if isinstance(cell, dict):
-        from core.saving.serialization import deserialize_layer
-        return deserialize_layer(cell)
-    return cell
-
-
-@register_nested_layer
-class StackedRNNCells(Layer):
-    """Cells run one after the other (each one's output sequence feeds the next)."""
-
-    call_training_default = False  # Keras' StackedRNNCells.call(..., training=False)
-    group = "Recurrent"
-    params = ()
-
-    def __init__(self, cells, **kwargs):
-        super().__init__(**kwargs)
-        self.cells = [_deserialize_cell(c) for c in cells]
-        if not self.cells:
-            raise ValueError(f"Layer '{self.name}': needs at least one cell.")
-
-    @property
-    def state_size(self):
-        return [s for c in self.cells for s in _sizes(c)]
-
-    @property
-    def output_size(self):
-        return self.cells[-1].output_size
-
-    def build(self, input_shape):
-        dim = input_shape[-1]
-        for c in self.cells:
-            if not c.built:  # a deserialized cell may come built from its build_config
-                c.build((None, dim))
-                c._build_input_shape = (None, dim)
-            dim = c.units
-
-    def get_config(self):
-        from core.saving.serialization import serialize_layer
-        config = super().get_config()
-        config["cells"] = [serialize_layer(c) for c in self.cells]
-        return config
-
-
 def _sizes(cell):
-    s = cell.state_size
-    return list(s) if isinstance(s, (list, tuple)) else [s]
+    return state_sizes(cell)
 
 
 def _cells(cell):
-    return cell.cells if isinstance(cell, StackedRNNCells) else [cell]
+    return cells_of(cell)
 
 
 @register_nested_layer
@@ -111,9 +81,7 @@ class RNN(Layer):
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         self.cell = _deserialize_cell(cell)
-        if not hasattr(self.cell, "run") and not isinstance(self.cell, StackedRNNCells):
-            raise ValueError(f"Layer '{self.name}': cell must be SimpleRNNCell, LSTMCell, "
-                             f"GRUCell or a list of them; got {type(self.cell).__name__}.")
+        check_cell(self.cell, f"Layer '{self.name}'")
         for key, value in zip(_RNN_KEYS, (return_sequences, return_state, go_backwards,
                                           stateful, unroll, zero_output_for_mask)):
             setattr(self, key, self._check(key, value))
@@ -140,11 +108,14 @@ class RNN(Layer):
             self.reset_state()
         if isinstance(self.cell, StackedRNNCells):
             self.cell.build(input_shape)
-        elif not self.cell.built:
+        elif isinstance(self.cell, Layer) and not self.cell.built:
             self.cell.build((None, input_shape[-1]))
             self.cell._build_input_shape = (None, input_shape[-1])
-        self.cell.built = True
+        if isinstance(self.cell, Layer):
+            self.cell.built = True
         for c in _cells(self.cell):
+            if not isinstance(c, Layer):
+                continue
             c.built = True
             for v in c.weights:
                 v.path = "/".join(p for p in (self.name, *(
@@ -152,7 +123,7 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape):
         n, t = input_shape[0], input_shape[1]
-        units = self.cell.output_size
+        units = output_size(self.cell)
         out = (n, t, units) if self.return_sequences else (n, units)
         if self.return_state:
             return [out] + [(n, s) for s in _sizes(self.cell)]
@@ -193,15 +164,33 @@ class RNN(Layer):
             packed = [x] + states
         else:
             packed = x
-        tape = backend.get_tape()
-        outputs, cache = self.forward(packed, training=training, mask=mask)
-        if tape is not None:
-            tape.record(self, packed, outputs, cache)
+        if self._fused():  # one op: the fused kernels, their backward its gradient
+            tape = backend.get_tape()
+            outputs, cache = self.forward(packed, training=training, mask=mask)
+            if tape is not None:
+                tape.record(self, packed, outputs, cache)
+        else:  # the cell's own call, step by step with ops (rnn_loop)
+            outputs = self._run_steps(x, None if initial_state is None else packed[1:],
+                                      mask, training)
         if self.activity_regularizer is not None:
             backend.add_activity_loss(outputs, self.activity_regularizer)
         carried = mask if mask is not None else riding
         _masks.attach(self, x, outputs, carried)
         return outputs if carried is None else expose(outputs)
+
+    def _fused(self) -> bool:
+        return fused_cell(self.cell)
+
+    def _run_steps(self, x, states, mask, training):
+        if mask is not None and np.shape(mask) != tuple(np.shape(x)[:2]):
+            raise ValueError(f"Layer '{self.name}': mask has shape {np.shape(mask)}, "
+                             f"expected (batch, time) = {tuple(np.shape(x)[:2])}.")
+        return run_steps(self, x, states, mask, training)
+
+    def get_initial_state(self, batch_size):
+        """The states a call without ``initial_state`` starts from (one flat list):
+        the cell's ``get_initial_state``, or zeros."""
+        return initial_states(self.cell, batch_size, self.dtype)
 
     def _maybe_build(self, input_shape) -> None:
         if self.stateful and not self.built:  # the base replaces the batch size by None;
