@@ -79,6 +79,9 @@ class RNN(Layer):
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, (list, tuple)):
+            for c in cell:  # errors name this layer, not the stack made for it
+                if not isinstance(c, dict):
+                    check_cell(c, f"Layer '{self.name}'")
             cell = StackedRNNCells(cell)
         self.cell = _deserialize_cell(cell)
         check_cell(self.cell, f"Layer '{self.name}'")
@@ -180,6 +183,16 @@ class RNN(Layer):
 
     def _fused(self) -> bool:
         return fused_cell(self.cell)
+
+    def _validate_input_shape(self, input_shape) -> None:
+        # As Keras' RNN (no input_spec): any sequence length; rank and features checked.
+        built, shape = self._build_input_shape, tuple(input_shape)
+        if built is None or isinstance(built, list):
+            return super()._validate_input_shape(input_shape)
+        if len(shape) != len(built) or (built[-1] is not None and shape[-1] != built[-1]):
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
+                f"shape {tuple(built)}, but received input with shape {shape}")
 
     def _run_steps(self, x, states, mask, training):
         if mask is not None and np.shape(mask) != tuple(np.shape(x)[:2]):
