@@ -16,6 +16,7 @@ state), optionally ``output_size`` and ``get_initial_state(batch_size)``. Built-
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 from core import ops
@@ -64,8 +65,14 @@ def cells_of(cell) -> list:
 def fused_cell(cell) -> bool:
     """True when every cell runs its whole sequence as one fused op whose meaning is its
     step ``call`` (built-in cells whose subclass keeps their ``call``)."""
-    return all(callable(getattr(type(c), "fused", None)) and type(c).fused()
-               for c in cells_of(cell))
+    if isinstance(cell, StackedRNNCells):
+        return all(_fused_class(type(c)) for c in cell.cells)
+    return _fused_class(type(cell))
+
+
+@functools.cache  # asked on every call of the layer; a class's answer never changes
+def _fused_class(cls) -> bool:
+    return callable(getattr(cls, "fused", None)) and cls.fused()
 
 
 def flatten_states(states) -> list:

@@ -58,14 +58,6 @@ RNN_PARAMS = (
 _RNN_KEYS = tuple(p.name for p in RNN_PARAMS)
 
 
-def _sizes(cell):
-    return state_sizes(cell)
-
-
-def _cells(cell):
-    return cells_of(cell)
-
-
 @register_nested_layer
 class RNN(Layer):
     """Base recurrent layer around a cell (or a list of cells)."""
@@ -116,7 +108,7 @@ class RNN(Layer):
             self.cell._build_input_shape = (None, input_shape[-1])
         if isinstance(self.cell, Layer):
             self.cell.built = True
-        for c in _cells(self.cell):
+        for c in cells_of(self.cell):
             if not isinstance(c, Layer):
                 continue
             c.built = True
@@ -129,7 +121,7 @@ class RNN(Layer):
         units = output_size(self.cell)
         out = (n, t, units) if self.return_sequences else (n, units)
         if self.return_state:
-            return [out] + [(n, s) for s in _sizes(self.cell)]
+            return [out] + [(n, s) for s in state_sizes(self.cell)]
         return out
 
     # ------------------------------------------------------------------ call
@@ -234,7 +226,7 @@ class RNN(Layer):
         """Zero the stateful layer's states (Keras' ``reset_state``)."""
         if self.stateful and self._batch_size is not None:
             self.states = [np.zeros((self._batch_size, n), self.dtype)
-                           for n in _sizes(self.cell)]
+                           for n in state_sizes(self.cell)]
 
     reset_states = reset_state  # Keras' compatibility alias
 
@@ -245,7 +237,7 @@ class RNN(Layer):
         return [out] + [None] * len(self._state_sizes()) if self.return_state else out
 
     def _state_sizes(self) -> list:
-        return _sizes(self.cell)
+        return state_sizes(self.cell)
 
     def _symbolic_call_with_states(self, inputs, initial_state, kwargs):
         """``layer(x, initial_state=[h, c])`` in a functional model: one node whose inputs
@@ -280,7 +272,7 @@ class RNN(Layer):
         return np.ascontiguousarray(xt[::-1] if self.go_backwards else xt)
 
     def _check_states(self, x, states):
-        sizes = _sizes(self.cell)
+        sizes = state_sizes(self.cell)
         if len(states) != len(sizes):
             raise ValueError(f"Layer '{self.name}' expects {len(sizes)} initial state(s) of "
                              f"sizes {sizes}, but received {len(states)}.")
@@ -294,7 +286,7 @@ class RNN(Layer):
         x = inputs[0] if multi else inputs
         N, T, _ = x.shape
         states = list(inputs[1:]) if multi else [np.zeros((N, s), x.dtype)
-                                                 for s in _sizes(self.cell)]
+                                                 for s in state_sizes(self.cell)]
         self._check_states(x, states)
         if mask is None:
             m = np.ones((T, N), np.uint8)
@@ -308,8 +300,8 @@ class RNN(Layer):
                 m = np.ascontiguousarray(m[::-1])
         seq = self._time_major(x)
         caches, finals, k = [], [], 0
-        for c in _cells(self.cell):
-            n = len(_sizes(c))
+        for c in cells_of(self.cell):
+            n = len(state_sizes(c))
             seq, st, cc = c.run(seq, [np.ascontiguousarray(s) for s in states[k:k + n]],
                                 m, training)
             caches.append(cc)
@@ -339,17 +331,17 @@ class RNN(Layer):
             dout[-1] = dy
         if self.zero_output_for_mask and masked:
             dout = dout * m[:, :, None]
-        sizes = _sizes(self.cell)
+        sizes = state_sizes(self.cell)
         dstates = list(grads[1:]) if self.return_state else [None] * len(sizes)
         dstates = [np.zeros((N, s), dy.dtype) if g is None else g
                    for g, s in zip(dstates, sizes)]
         need_x = need_input_grad[0] if multi else need_input_grad
-        cells = _cells(self.cell)
+        cells = cells_of(self.cell)
         d0 = [None] * len(sizes)
         k = len(sizes)
         for i in range(len(cells) - 1, -1, -1):
             c = cells[i]
-            n = len(_sizes(c))
+            n = len(state_sizes(c))
             dout, d0[k - n:k] = c.run_backward(caches[i], dout, dstates[k - n:k],
                                                need_x or i > 0)
             k -= n

@@ -2,9 +2,9 @@
 KERAS_BACKEND=torch): ``python rnn_user_cells_keras_side.py DIR``.
 
 Defines and registers the same cells as ``rnn_user_cells.py`` (same package and names,
-written with ``keras.ops``), loads ``DIR/ours.keras``, writes its predictions on
-``DIR/ours.npz``'s ``x`` to ``DIR/keras_out.npz`` and re-saves the model as
-``DIR/keras_resaved.keras``.
+written with ``keras.ops``); for each ``DIR/<name>.keras`` with inputs in
+``DIR/<name>.npz`` (``x``), loads the model, writes its predictions to
+``DIR/<name>.keras_out.npz`` (``y``) and re-saves it as ``DIR/<name>.resaved.keras``.
 """
 
 import os
@@ -72,12 +72,15 @@ class PeepholeCell(keras.Layer):
 
 
 def main(folder):
-    model = keras.saving.load_model(os.path.join(folder, "ours.keras"))
-    x = np.load(os.path.join(folder, "ours.npz"))["x"]
-    y = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
-    np.savez(os.path.join(folder, "keras_out.npz"), y=y)
-    model.save(os.path.join(folder, "keras_resaved.keras"))
-    print("keras", keras.__version__)
+    names = sorted(f[:-6] for f in os.listdir(folder)
+                   if f.endswith(".keras") and ".resaved" not in f)
+    for name in names:
+        model = keras.saving.load_model(os.path.join(folder, name + ".keras"))
+        x = np.load(os.path.join(folder, name + ".npz"))["x"]
+        y = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+        np.savez(os.path.join(folder, name + ".keras_out.npz"), y=y)
+        model.save(os.path.join(folder, name + ".resaved.keras"))
+    print("keras", keras.__version__, names)
 
 
 if __name__ == "__main__":

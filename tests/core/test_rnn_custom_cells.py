@@ -173,22 +173,59 @@ def test_a_cell_returning_the_wrong_number_of_states_is_named():
 def test_real_keras_loads_our_file_with_the_cell_registered_there(tmp_path):
     if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
         pytest.skip("real Keras 3 with the torch backend is not installed")
+    from core.layers import Embedding
     keras.utils.set_random_seed(2)
-    model = Sequential([Input((T, F)), RNN(MinimalRNNCell(4), return_sequences=True),
-                        RNN([PeepholeCell(3, 2), MinimalRNNCell(2)]), Dense(1)])
     x = X.astype("float32")
-    model.compile(optimizer="adam", loss="mse")
-    model.fit(x, np.ones((N, 1), "float32"), epochs=1, verbose=0)
-    model.save(tmp_path / "ours.keras")
-    np.savez(tmp_path / "ours.npz", x=x, y=model.predict(x, verbose=0))
+    tokens = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 7], [0, 0, 8, 9, 0]], "int32")
+    models = {
+        "plain": (Sequential([Input((T, F)), RNN(MinimalRNNCell(4), return_sequences=True),
+                              RNN([PeepholeCell(3, 2), MinimalRNNCell(2)]), Dense(1)]), x),
+        # Keras' mask semantics: the padded steps carry the states
+        "masked": (Sequential([Input((T,), dtype="int32"),
+                               Embedding(10, F, mask_zero=True),
+                               RNN(MinimalRNNCell(4), return_sequences=True,
+                                   go_backwards=True),
+                               RNN(PeepholeCell(3, 2)), Dense(1)]), tokens),
+    }
+    for name, (model, data) in models.items():
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(data, np.ones((N, 1), "float32"), epochs=1, verbose=0)
+        model.set_weights([RNG.normal(size=w.shape) * 0.6 for w in model.get_weights()])
+        model.save(tmp_path / f"{name}.keras")
+        np.savez(tmp_path / f"{name}.npz", x=data)
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     run = subprocess.run([sys.executable, str(Path(__file__).with_name(
         "rnn_user_cells_keras_side.py")), str(tmp_path)], capture_output=True, text=True,
         env=env, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    with np.load(tmp_path / "ours.npz") as d, np.load(tmp_path / "keras_out.npz") as k:
-        np.testing.assert_allclose(k["y"], d["y"], rtol=1e-5, atol=1e-6)
-    # and the file Keras re-saved loads here with the same predictions
-    again = load_model(tmp_path / "keras_resaved.keras")
-    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    assert "keras 3." in run.stdout, run.stdout
+    for name, (model, data) in models.items():
+        want = model.predict(data, verbose=0)
+        with np.load(tmp_path / f"{name}.keras_out.npz") as k:
+            np.testing.assert_allclose(k["y"], want, rtol=1e-5, atol=1e-6)
+        # and the file Keras re-saved loads here with the same predictions
+        again = load_model(tmp_path / f"{name}.resaved.keras")
+        np.testing.assert_allclose(again.predict(data, verbose=0), want, rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_functional_initial_states_and_an_embedding_mask_reach_a_user_cell():
+    from core.layers import Embedding
+    ids, h0 = Input((T,), dtype="int32"), Input((3,))
+    embed, first = Embedding(10, F, mask_zero=True), RNN(MinimalRNNCell(3),
+                                                          return_sequences=True)
+    second = RNN(MinimalRNNCell(3))
+    model = Model([ids, h0], second(first(embed(ids)), initial_state=[h0]))
+    tokens = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 7]], "int32")
+    states = RNG.normal(size=(2, 3)).astype("float32")
+    got = model.predict([tokens, states], verbose=0)
+    # The embedding's mask reaches the first RNN (its padded steps repeat the last
+    # output); the second is called with initial states, so, as in Keras, it gets no
+    # mask and runs every step.
+    padded = np.asarray(embed(tokens[:1]))
+    seq = np.asarray(first(padded, mask=tokens[:1] != 0))
+    np.testing.assert_allclose(seq[:, 2:], np.repeat(seq[:, 1:2], 3, axis=1), rtol=1e-6)
+    ref = second(seq, initial_state=[states[:1]])
+    np.testing.assert_allclose(got[:1], ref, rtol=1e-5, atol=1e-6)
+    unmasked = second(first(padded), initial_state=[states[:1]])
+    assert not np.allclose(got[:1], unmasked, rtol=1e-3)
