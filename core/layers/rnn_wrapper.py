@@ -36,6 +36,7 @@ from core.layers.rnn_stacked import (
     _deserialize_cell,
     cells_of,
     check_cell,
+    flatten_states,
     fused_cell,
     initial_states,
     output_size,
@@ -154,8 +155,8 @@ class RNN(Layer):
                     f"Expected batch size: {self._batch_size}, received: {x.shape[0]}.")
             initial_state = self.states
         if initial_state is not None:
-            states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-            states = [_as_arrays(s, self.dtype) for s in states]
+            # flat, or Keras' nested form for stacked cells ([[h1, c1], h2])
+            states = [_as_arrays(s, self.dtype) for s in flatten_states(initial_state)]
             packed = [x] + states
         else:
             packed = x

@@ -77,6 +77,9 @@ def test_two_state_cell_with_initial_states_in_a_stack():
     assert {f"input_{i}" for i in range(6)} <= set(errors)
     out = layer(X)
     assert [np.shape(o) for o in out] == [(N, T, 2), (N, 3), (N, 2), (N, 2), (N, 2), (N, 2)]
+    nested = layer(X, initial_state=[states[:2], states[2], states[3:]])  # Keras' form
+    for a, b in zip(nested, layer(X, initial_state=states)):
+        np.testing.assert_allclose(a, b)
 
 
 def test_get_initial_state_and_output_size_of_the_cell_are_used():
