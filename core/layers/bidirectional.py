@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import ops
 from core.layers.rnn_wrapper import RNN
 from core.layers.spec import Param, register_nested_layer
 
@@ -132,6 +133,39 @@ class Bidirectional(RNN):
 
     def _check_states(self, x, states):
         return None  # each direction checks its half
+
+    def _fused(self) -> bool:
+        return self.forward_layer._fused() and self.backward_layer._fused()
+
+    def _run_steps(self, x, states, mask, training):
+        """A direction whose cell is not fused (a user's cell): both directions are
+        called as layers (each records itself or its ops on the tape) and merged with
+        ops, as Keras' ``Bidirectional.call``."""
+        f_st = b_st = None
+        if states:
+            half = len(states) // 2
+            f_st, b_st = list(states[:half]), list(states[half:])
+        fy = self.forward_layer(x, initial_state=f_st, mask=mask, training=training)
+        by = self.backward_layer(x, initial_state=b_st, mask=mask, training=training)
+        states = []
+        if self.return_state:
+            (fy, *fs), (by, *bs) = fy, by
+            states = fs + bs
+        if self.return_sequences:
+            by = ops.flip(by, axis=1)
+        mode = self.merge_mode
+        if mode == "concat":
+            out = [ops.concatenate([fy, by], axis=-1)]
+        elif mode == "sum":
+            out = [ops.add(fy, by)]
+        elif mode == "ave":
+            out = [ops.divide(ops.add(fy, by), 2.0)]
+        elif mode == "mul":
+            out = [ops.multiply(fy, by)]
+        else:
+            out = [fy, by]
+        out += states
+        return out if len(out) > 1 else out[0]
 
     def forward(self, inputs, training=False, mask=None):
         multi = isinstance(inputs, list)

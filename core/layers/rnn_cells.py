@@ -4,9 +4,22 @@ As in Keras 3 a recurrent layer keeps its weights on its cell (``lstm/lstm_cell/
 ``.keras`` path ``layers/lstm/cell/vars``): ``kernel`` (input_dim, G*units),
 ``recurrent_kernel`` (units, G*units), ``bias`` (G*units,) — GRU with
 ``reset_after=True``: (2, 3*units), input bias then recurrent bias. Gate order LSTM
-i, f, c, o; GRU z, r, h. Here a cell runs the *whole* sequence at once
-(``run``/``run_backward``, time-major arrays): the input projection of all steps is
-one GEMM, the time loop is a numba kernel (``core.kernels.recurrent``).
+i, f, c, o; GRU z, r, h.
+
+A cell has two computations with one meaning:
+
+* ``call(inputs, states, training=False) -> (output, new_states)``: one time step
+  written with ``core.ops`` line for line as Keras 3's cell. This is the reference
+  meaning; ``RNN`` runs it step by step under the tape (as it runs a user's cell) when
+  the fused path does not apply (a subclass that overrides ``call``), and the tests
+  check the fused path against it.
+* ``run``/``run_backward`` (time-major arrays): the *whole* sequence as one fused op
+  whose custom gradient is ``run_backward``. The input projection of all steps is one
+  GEMM, the time loop a numba kernel (``core.kernels.recurrent``).
+
+Dropout masks are drawn once per sequence, as Keras' ``DropoutRNNCell``: ``RNN`` draws
+them before its step loop and resets them after it; a cell called on its own keeps
+them until ``reset_dropout_mask()``.
 
 >>> from core.layers.rnn_lstm import LSTMCell
 >>> cell = LSTMCell(3)
@@ -19,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, constraints, initializers, regularizers
+from core import activations, constraints, initializers, ops, regularizers
 from core import random as nw_random
 from core.kernels import recurrent as K
 from core.layers.base import Layer
@@ -124,6 +137,44 @@ class RNNCellBase(Layer):
                                      regularizer=self.bias_regularizer,
                                      constraint=self.bias_constraint)
                      if self.use_bias else None)
+
+    # ------------------------------------------------------------------ pieces
+    def get_initial_state(self, batch_size=None):
+        """Zeros of each state (Keras' cell method)."""
+        return [ops.zeros((batch_size, n), dtype=self.dtype) for n in self._state_list()]
+
+    def _state_list(self):
+        s = self.state_size
+        return list(s) if isinstance(s, (list, tuple)) else [s]
+
+    # ---------------------------------------------------------------- one step
+    def _step_dropout(self, inputs, training):
+        """``(dm, rm)`` for ``call``: the masks of this sequence (drawn by ``_masks`` on
+        first use, so the step path draws exactly what the fused path draws), or
+        ``(None, None)`` when not training."""
+        if not training:
+            return None, None
+        cached = self.__dict__.get("_step_masks")
+        if cached is None:
+            n, f = np.shape(inputs)
+            cached = self._masks(n, f, np.asarray(inputs).dtype, True)
+            self.__dict__["_step_masks"] = cached
+        return cached
+
+    def reset_dropout_mask(self) -> None:
+        """Forget the cached dropout masks (the next sequence draws new ones)."""
+        self.__dict__["_step_masks"] = None
+
+    reset_recurrent_dropout_mask = reset_dropout_mask
+
+    @classmethod
+    def fused(cls) -> bool:
+        """True when ``run`` computes what this class's ``call`` does: a subclass that
+        overrides ``call`` or ``get_initial_state`` (and not ``run``) steps with ops."""
+        def owner(name):
+            return next(k for k in cls.__mro__ if name in k.__dict__)
+        return owner("call") is owner("run") and owner("get_initial_state") in (
+            owner("run"), RNNCellBase)
 
     # ------------------------------------------------------------------ pieces
     def _split_rk(self):

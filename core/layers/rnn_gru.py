@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations
+from core import activations, ops
 from core.kernels import recurrent_gru as K
 from core.layers.rnn_cells import (
     _CONS,
@@ -60,6 +60,70 @@ class GRUCell(RNNCellBase):
         if self.bias is None or not self.reset_after:
             return np.zeros(3 * self.units, dtype)
         return np.ascontiguousarray(self.bias.value[1])
+
+    def call(self, inputs, states, training=False):
+        """One step, as Keras 3's ``GRUCell.call`` (implementation 1, per-gate dropout
+        masks, with recurrent dropout; else 2: one fused projection)."""
+        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+        U = self.units
+        input_bias = recurrent_bias = None
+        if self.use_bias:
+            if not self.reset_after:
+                input_bias = self.bias
+            else:
+                input_bias, recurrent_bias = (
+                    ops.squeeze(e, axis=0) for e in ops.split(self.bias, 2, axis=0))
+        dp_mask, rec_dp_mask = self._step_dropout(inputs, training)
+        rk = self.recurrent_kernel
+        if self.recurrent_dropout > 0:  # Keras switches to implementation 1
+            xs = [inputs if dp_mask is None else inputs * dp_mask[g] for g in range(3)]
+            x_z, x_r, x_h = (ops.matmul(xg, kg)
+                             for xg, kg in zip(xs, ops.split(self.kernel, 3, axis=1)))
+            if self.use_bias:
+                x_z = x_z + input_bias[:U]
+                x_r = x_r + input_bias[U:2 * U]
+                x_h = x_h + input_bias[2 * U:]
+            h_z, h_r, h_h = [h_tm1 if rec_dp_mask is None else h_tm1 * rec_dp_mask[g]
+                             for g in range(3)]
+            recurrent_z = ops.matmul(h_z, rk[:, :U])
+            recurrent_r = ops.matmul(h_r, rk[:, U:2 * U])
+            if self.reset_after and self.use_bias:
+                recurrent_z = recurrent_z + recurrent_bias[:U]
+                recurrent_r = recurrent_r + recurrent_bias[U:2 * U]
+            z = self.recurrent_activation(x_z + recurrent_z)
+            r = self.recurrent_activation(x_r + recurrent_r)
+            if self.reset_after:
+                recurrent_h = ops.matmul(h_h, rk[:, 2 * U:])
+                if self.use_bias:
+                    recurrent_h = recurrent_h + recurrent_bias[2 * U:]
+                recurrent_h = r * recurrent_h
+            else:
+                recurrent_h = ops.matmul(r * h_h, rk[:, 2 * U:])
+        else:
+            if dp_mask is not None:
+                inputs = inputs * dp_mask[0]
+            matrix_x = ops.matmul(inputs, self.kernel)
+            if self.use_bias:
+                matrix_x = ops.add(matrix_x, input_bias)
+            x_z, x_r, x_h = ops.split(matrix_x, 3, axis=-1)
+            if self.reset_after:
+                matrix_inner = ops.matmul(h_tm1, rk)
+                if self.use_bias:
+                    matrix_inner = matrix_inner + recurrent_bias
+            else:
+                matrix_inner = ops.matmul(h_tm1, rk[:, :2 * U])
+            recurrent_z = matrix_inner[:, :U]
+            recurrent_r = matrix_inner[:, U:2 * U]
+            z = self.recurrent_activation(x_z + recurrent_z)
+            r = self.recurrent_activation(x_r + recurrent_r)
+            if self.reset_after:
+                recurrent_h = r * matrix_inner[:, 2 * U:]
+            else:
+                recurrent_h = ops.matmul(r * h_tm1, rk[:, 2 * U:])
+        hh = self.activation(x_h + recurrent_h)
+        h = z * h_tm1 + (1 - z) * hh
+        new_state = [h] if isinstance(states, (list, tuple)) else h
+        return h, new_state
 
     def run(self, xt, states, mask, training):
         T, N, F = xt.shape

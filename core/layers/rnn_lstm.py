@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, initializers
+from core import activations, initializers, ops
 from core.kernels import recurrent as K
 from core.layers.rnn_cells import (
     _CONS,
@@ -66,6 +66,40 @@ class LSTMCell(RNNCellBase):
         if self.unit_forget_bias:
             return _UnitForgetBias(self.bias_initializer, self.units)
         return self.bias_initializer
+
+    def call(self, inputs, states, training=False):
+        """One step, as Keras 3's ``LSTMCell.call`` (implementation 1, per-gate dropout
+        masks, with recurrent dropout; else 2: one fused projection)."""
+        h_tm1, c_tm1 = states[0], states[1]
+        dp_mask, rec_dp_mask = self._step_dropout(inputs, training)
+        U = self.units
+        if self.recurrent_dropout > 0:  # Keras switches to implementation 1
+            xs = [inputs if dp_mask is None else inputs * dp_mask[g] for g in range(4)]
+            ks = ops.split(self.kernel, 4, axis=1)
+            x = [ops.matmul(xg, kg) for xg, kg in zip(xs, ks)]
+            if self.use_bias:
+                x = [xg + bg for xg, bg in zip(x, ops.split(self.bias, 4, axis=0))]
+            hs = [h_tm1 if rec_dp_mask is None else h_tm1 * rec_dp_mask[g]
+                  for g in range(4)]
+            rk = self.recurrent_kernel
+            i = self.recurrent_activation(x[0] + ops.matmul(hs[0], rk[:, :U]))
+            f = self.recurrent_activation(x[1] + ops.matmul(hs[1], rk[:, U:2 * U]))
+            c = f * c_tm1 + i * self.activation(x[2] + ops.matmul(hs[2], rk[:, 2 * U:3 * U]))
+            o = self.recurrent_activation(x[3] + ops.matmul(hs[3], rk[:, 3 * U:]))
+        else:
+            if dp_mask is not None:
+                inputs = inputs * dp_mask[0]
+            z = ops.matmul(inputs, self.kernel)
+            z = ops.add(z, ops.matmul(h_tm1, self.recurrent_kernel))
+            if self.use_bias:
+                z = ops.add(z, self.bias)
+            z0, z1, z2, z3 = ops.split(z, 4, axis=1)
+            i = self.recurrent_activation(z0)
+            f = self.recurrent_activation(z1)
+            c = f * c_tm1 + i * self.activation(z2)
+            o = self.recurrent_activation(z3)
+        h = o * self.activation(c)
+        return h, [h, c]
 
     def run(self, xt, states, mask, training):
         T, N, F = xt.shape

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import ops
 from core.kernels import recurrent as K
 from core.layers.rnn_cells import _CONS, _DROPS, _INITS, _REGS, RNNCellBase, cell_params
 from core.layers.rnn_wrapper import flat_rnn_layer
@@ -22,6 +23,22 @@ class SimpleRNNCell(RNNCellBase):
 
     params = cell_params("h")
     gates = 1
+
+    def call(self, sequence, states, training=False):
+        """One step, as Keras 3's ``SimpleRNNCell.call``."""
+        prev_output = states[0] if isinstance(states, (list, tuple)) else states
+        dp_mask, rec_dp_mask = self._step_dropout(sequence, training)
+        if dp_mask is not None:
+            sequence = sequence * dp_mask[0]
+        h = ops.matmul(sequence, self.kernel)
+        if self.bias is not None:
+            h = ops.add(h, self.bias)
+        if rec_dp_mask is not None:
+            prev_output = prev_output * rec_dp_mask[0]
+        output = h + ops.matmul(prev_output, self.recurrent_kernel)
+        output = self.activation(output)
+        new_state = [output] if isinstance(states, (list, tuple)) else output
+        return output, new_state
 
     def run(self, xt, states, mask, training):
         T, N, F = xt.shape

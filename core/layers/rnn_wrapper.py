@@ -1,7 +1,11 @@
-"""``RNN(cell)``, ``StackedRNNCells`` and the factory of the flat layers (``LSTM``...).
+"""``RNN(cell)`` and the factory of the flat layers (``LSTM``...).
 
-The layer runs its cell over the whole sequence (time-major, reversed for
-``go_backwards``) and has a hand-written ``backward`` (through time). Call
+Any Keras cell works (``call(inputs, states)`` and ``state_size``, a list of cells
+stacks them; ``core.layers.rnn_stacked``). Built-in cells run the whole sequence as one
+fused op (time-major, reversed for ``go_backwards``) whose custom gradient is the
+hand-written ``backward`` (through time); any other cell runs one ``call`` per step with
+``core.ops`` under the tape (``core.layers.rnn_loop``, which is also the reference the
+fused op is tested against). Call
 arguments as Keras 3: ``layer(x, initial_state=[...], mask=m, training=...)``;
 ``mask`` (batch, time) bool: skipped steps carry the states and repeat the last
 output (zeros with ``zero_output_for_mask``, which ``Bidirectional`` sets). With
@@ -26,6 +30,18 @@ from core import backend
 from core.layers import masks as _masks
 from core.layers.base import Layer
 from core.layers.mask_attr import expose
+from core.layers.rnn_loop import run_steps
+from core.layers.rnn_stacked import (
+    StackedRNNCells,
+    _deserialize_cell,
+    cells_of,
+    check_cell,
+    flatten_states,
+    fused_cell,
+    initial_states,
+    output_size,
+    state_sizes,
+)
 from core.layers.spec import Param, check, register_nested_layer
 from core.layers.values import _as_arrays, _is_symbolic
 
@@ -43,59 +59,6 @@ RNN_PARAMS = (
 _RNN_KEYS = tuple(p.name for p in RNN_PARAMS)
 
 
-def _deserialize_cell(cell):
-    if isinstance(cell, dict):
-        from core.saving.serialization import deserialize_layer
-        return deserialize_layer(cell)
-    return cell
-
-
-@register_nested_layer
-class StackedRNNCells(Layer):
-    """Cells run one after the other (each one's output sequence feeds the next)."""
-
-    call_training_default = False  # Keras' StackedRNNCells.call(..., training=False)
-    group = "Recurrent"
-    params = ()
-
-    def __init__(self, cells, **kwargs):
-        super().__init__(**kwargs)
-        self.cells = [_deserialize_cell(c) for c in cells]
-        if not self.cells:
-            raise ValueError(f"Layer '{self.name}': needs at least one cell.")
-
-    @property
-    def state_size(self):
-        return [s for c in self.cells for s in _sizes(c)]
-
-    @property
-    def output_size(self):
-        return self.cells[-1].output_size
-
-    def build(self, input_shape):
-        dim = input_shape[-1]
-        for c in self.cells:
-            if not c.built:  # a deserialized cell may come built from its build_config
-                c.build((None, dim))
-                c._build_input_shape = (None, dim)
-            dim = c.units
-
-    def get_config(self):
-        from core.saving.serialization import serialize_layer
-        config = super().get_config()
-        config["cells"] = [serialize_layer(c) for c in self.cells]
-        return config
-
-
-def _sizes(cell):
-    s = cell.state_size
-    return list(s) if isinstance(s, (list, tuple)) else [s]
-
-
-def _cells(cell):
-    return cell.cells if isinstance(cell, StackedRNNCells) else [cell]
-
-
 @register_nested_layer
 class RNN(Layer):
     """Base recurrent layer around a cell (or a list of cells)."""
@@ -109,11 +72,12 @@ class RNN(Layer):
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, (list, tuple)):
+            for c in cell:  # errors name this layer, not the stack made for it
+                if not isinstance(c, dict):
+                    check_cell(c, f"Layer '{self.name}'")
             cell = StackedRNNCells(cell)
         self.cell = _deserialize_cell(cell)
-        if not hasattr(self.cell, "run") and not isinstance(self.cell, StackedRNNCells):
-            raise ValueError(f"Layer '{self.name}': cell must be SimpleRNNCell, LSTMCell, "
-                             f"GRUCell or a list of them; got {type(self.cell).__name__}.")
+        check_cell(self.cell, f"Layer '{self.name}'")
         for key, value in zip(_RNN_KEYS, (return_sequences, return_state, go_backwards,
                                           stateful, unroll, zero_output_for_mask)):
             setattr(self, key, self._check(key, value))
@@ -140,11 +104,14 @@ class RNN(Layer):
             self.reset_state()
         if isinstance(self.cell, StackedRNNCells):
             self.cell.build(input_shape)
-        elif not self.cell.built:
+        elif isinstance(self.cell, Layer) and not self.cell.built:
             self.cell.build((None, input_shape[-1]))
             self.cell._build_input_shape = (None, input_shape[-1])
-        self.cell.built = True
-        for c in _cells(self.cell):
+        if isinstance(self.cell, Layer):
+            self.cell.built = True
+        for c in cells_of(self.cell):
+            if not isinstance(c, Layer):
+                continue
             c.built = True
             for v in c.weights:
                 v.path = "/".join(p for p in (self.name, *(
@@ -152,10 +119,10 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape):
         n, t = input_shape[0], input_shape[1]
-        units = self.cell.output_size
+        units = output_size(self.cell)
         out = (n, t, units) if self.return_sequences else (n, units)
         if self.return_state:
-            return [out] + [(n, s) for s in _sizes(self.cell)]
+            return [out] + [(n, s) for s in state_sizes(self.cell)]
         return out
 
     # ------------------------------------------------------------------ call
@@ -188,20 +155,48 @@ class RNN(Layer):
                     f"Expected batch size: {self._batch_size}, received: {x.shape[0]}.")
             initial_state = self.states
         if initial_state is not None:
-            states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-            states = [_as_arrays(s, self.dtype) for s in states]
+            # flat, or Keras' nested form for stacked cells ([[h1, c1], h2])
+            states = [_as_arrays(s, self.dtype) for s in flatten_states(initial_state)]
             packed = [x] + states
         else:
             packed = x
-        tape = backend.get_tape()
-        outputs, cache = self.forward(packed, training=training, mask=mask)
-        if tape is not None:
-            tape.record(self, packed, outputs, cache)
+        if self._fused():  # one op: the fused kernels, their backward its gradient
+            tape = backend.get_tape()
+            outputs, cache = self.forward(packed, training=training, mask=mask)
+            if tape is not None:
+                tape.record(self, packed, outputs, cache)
+        else:  # the cell's own call, step by step with ops (rnn_loop)
+            outputs = self._run_steps(x, None if initial_state is None else packed[1:],
+                                      mask, training)
         if self.activity_regularizer is not None:
             backend.add_activity_loss(outputs, self.activity_regularizer)
         carried = mask if mask is not None else riding
         _masks.attach(self, x, outputs, carried)
         return outputs if carried is None else expose(outputs)
+
+    def _fused(self) -> bool:
+        return fused_cell(self.cell)
+
+    def _validate_input_shape(self, input_shape) -> None:
+        # As Keras' RNN (no input_spec): any sequence length; rank and features checked.
+        built, shape = self._build_input_shape, tuple(input_shape)
+        if built is None or isinstance(built, list):
+            return super()._validate_input_shape(input_shape)
+        if len(shape) != len(built) or (built[-1] is not None and shape[-1] != built[-1]):
+            raise ValueError(
+                f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
+                f"shape {tuple(built)}, but received input with shape {shape}")
+
+    def _run_steps(self, x, states, mask, training):
+        if mask is not None and np.shape(mask) != tuple(np.shape(x)[:2]):
+            raise ValueError(f"Layer '{self.name}': mask has shape {np.shape(mask)}, "
+                             f"expected (batch, time) = {tuple(np.shape(x)[:2])}.")
+        return run_steps(self, x, states, mask, training)
+
+    def get_initial_state(self, batch_size):
+        """The states a call without ``initial_state`` starts from (one flat list):
+        the cell's ``get_initial_state``, or zeros."""
+        return initial_states(self.cell, batch_size, self.dtype)
 
     def _maybe_build(self, input_shape) -> None:
         if self.stateful and not self.built:  # the base replaces the batch size by None;
@@ -232,7 +227,7 @@ class RNN(Layer):
         """Zero the stateful layer's states (Keras' ``reset_state``)."""
         if self.stateful and self._batch_size is not None:
             self.states = [np.zeros((self._batch_size, n), self.dtype)
-                           for n in _sizes(self.cell)]
+                           for n in state_sizes(self.cell)]
 
     reset_states = reset_state  # Keras' compatibility alias
 
@@ -243,7 +238,7 @@ class RNN(Layer):
         return [out] + [None] * len(self._state_sizes()) if self.return_state else out
 
     def _state_sizes(self) -> list:
-        return _sizes(self.cell)
+        return state_sizes(self.cell)
 
     def _symbolic_call_with_states(self, inputs, initial_state, kwargs):
         """``layer(x, initial_state=[h, c])`` in a functional model: one node whose inputs
@@ -278,7 +273,7 @@ class RNN(Layer):
         return np.ascontiguousarray(xt[::-1] if self.go_backwards else xt)
 
     def _check_states(self, x, states):
-        sizes = _sizes(self.cell)
+        sizes = state_sizes(self.cell)
         if len(states) != len(sizes):
             raise ValueError(f"Layer '{self.name}' expects {len(sizes)} initial state(s) of "
                              f"sizes {sizes}, but received {len(states)}.")
@@ -292,7 +287,7 @@ class RNN(Layer):
         x = inputs[0] if multi else inputs
         N, T, _ = x.shape
         states = list(inputs[1:]) if multi else [np.zeros((N, s), x.dtype)
-                                                 for s in _sizes(self.cell)]
+                                                 for s in state_sizes(self.cell)]
         self._check_states(x, states)
         if mask is None:
             m = np.ones((T, N), np.uint8)
@@ -306,8 +301,8 @@ class RNN(Layer):
                 m = np.ascontiguousarray(m[::-1])
         seq = self._time_major(x)
         caches, finals, k = [], [], 0
-        for c in _cells(self.cell):
-            n = len(_sizes(c))
+        for c in cells_of(self.cell):
+            n = len(state_sizes(c))
             seq, st, cc = c.run(seq, [np.ascontiguousarray(s) for s in states[k:k + n]],
                                 m, training)
             caches.append(cc)
@@ -337,17 +332,17 @@ class RNN(Layer):
             dout[-1] = dy
         if self.zero_output_for_mask and masked:
             dout = dout * m[:, :, None]
-        sizes = _sizes(self.cell)
+        sizes = state_sizes(self.cell)
         dstates = list(grads[1:]) if self.return_state else [None] * len(sizes)
         dstates = [np.zeros((N, s), dy.dtype) if g is None else g
                    for g, s in zip(dstates, sizes)]
         need_x = need_input_grad[0] if multi else need_input_grad
-        cells = _cells(self.cell)
+        cells = cells_of(self.cell)
         d0 = [None] * len(sizes)
         k = len(sizes)
         for i in range(len(cells) - 1, -1, -1):
             c = cells[i]
-            n = len(_sizes(c))
+            n = len(state_sizes(c))
             dout, d0[k - n:k] = c.run_backward(caches[i], dout, dstates[k - n:k],
                                                need_x or i > 0)
             k -= n

@@ -38,8 +38,8 @@ def test_symbolic_mask_argument_is_refused_with_the_way_masks_arrive():
 
 
 def test_rnn_needs_a_cell_and_bidirectional_a_recurrent_layer():
-    with pytest.raises(ValueError, match="cell must be"):
-        RNN(Dense(3))
+    with pytest.raises(ValueError, match=r"the cell Dense 'd' has no `call\(inputs, states\)`"):
+        RNN(Dense(3, name="d"))
     with pytest.raises(ValueError, match="needs a recurrent layer"):
         Bidirectional(Dense(3))
     with pytest.raises(ValueError, match="invalid merge_mode"):
