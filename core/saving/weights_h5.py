@@ -1,16 +1,20 @@
 """Keras 3's ``model.weights.h5`` layout: walking a model like ``saving_lib`` does.
 
-Each saveable (a layer, a model, an optimizer) stores its own variables as
-datasets ``0``, ``1``... in a ``vars`` group at its path, the group's ``name``
-attribute holding the saveable's name. Paths follow Keras'
+Each saveable (a layer, a model, an optimizer) stores its own variables with its
+``save_own_variables(store)`` -- by default datasets ``0``, ``1``... -- in a ``vars``
+group at its path, the group's ``name`` attribute holding the saveable's name, and
+reads them back with ``load_own_variables(store)``; a layer may override both to keep
+more state, as in Keras. Paths follow Keras'
 ``_save_state``: a Sequential/Functional model first lists ``layers`` (named by
 snake-case class name with a per-class counter: ``layers/dense``,
 ``layers/dense_1``...), then the other attributes in ``dir()`` order with
 private ones last (``optimizer`` -> ``optimizer/vars/0`` = iterations...). A
 saveable reached twice is stored once.
 
-Loading is two-phase: every array is read and checked (count, shape) first, and
-variables are assigned only when all of them fit, so a bad file changes nothing.
+Loading is all-or-nothing: every group is checked (plain datasets of numbers, no
+links) before a hook reads it, the default hook checks count and shapes before it
+assigns, and the value of every variable is kept first and put back if any saveable
+fails, so a bad file changes nothing.
 
 >>> import h5py  # doctest: +SKIP
 >>> with h5py.File("m.weights.h5", "w") as f:  # doctest: +SKIP
