@@ -82,6 +82,7 @@ def write_folder(path, members: dict) -> str:
     holder = None
     try:
         for name, data in members.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)  # assets/
             with open(os.path.join(tmp, name), "wb") as f:
                 f.write(data)
                 f.flush()

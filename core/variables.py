@@ -158,3 +158,86 @@ def write_variable_grad(var: Variable, g) -> None:
     else:
         np.copyto(buf, g, casting="unsafe")
         var.grad_step = step
+
+
+class VariableOwner:
+    """The state a layer owns and stores itself, as Keras 3's ``Layer``: a ``Variable``
+    assigned to an attribute is tracked as the layer's own weight (trainable or not, by
+    its flag), and ``save_own_variables``/``load_own_variables`` are the hooks
+    ``model.save``/``load_model`` call for each layer with its ``vars`` entry of
+    ``model.weights.h5`` (``core.saving.weights_h5``). Override them to store more
+    state, as the keras.io guide "Customizing Saving and Serialization" does.
+
+    >>> from core.layers import Dense
+    >>> d = Dense(2)
+    >>> d.build((None, 3))
+    >>> store = {}
+    >>> d.save_own_variables(store)
+    >>> sorted(store), store["0"].shape
+    (['0', '1'], (3, 2))
+    """
+
+    def _track_attribute(self, key, value) -> None:
+        """Keras' tracker on ``layer.attr = value``: a Variable (or a list/tuple of them)
+        not yet tracked joins ``_trainable_variables`` or ``_non_trainable_variables``
+        after the ones already there (Keras' order: assignment order)."""
+        if key in ("_trainable_variables", "_non_trainable_variables"):
+            return  # the lists themselves
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        for var in items:
+            if not isinstance(var, Variable):
+                continue
+            own = self._trainable_variables + self._non_trainable_variables
+            if any(v is var for v in own):
+                continue
+            (self._trainable_variables if var.trainable else
+             self._non_trainable_variables).append(var)
+            if var.owner is None:
+                import weakref
+                var.owner = weakref.ref(self)
+
+    # Keras' Dense, EinsumDense, Embedding and Conv1D/2D store only these attributes
+    # (their ``variable_serialization_spec``), in this order, skipping a None bias, and
+    # nothing before they are built; loading still checks the file holds as many entries
+    # as the layer has own variables (Keras' ``_check_load_own_variables``). None: every
+    # own variable (Keras' ``Layer``). Set on the class by those layers.
+    serialized_variables: tuple | None = None
+
+    def _stored_variables(self) -> list:
+        own = self._trainable_variables + self._non_trainable_variables
+        if self.serialized_variables is None:
+            return own
+        values = (getattr(self, name, None) for name in self.serialized_variables)
+        return [v for v in values if v is not None]
+
+    def save_own_variables(self, store) -> None:
+        """Keras' default: own trainable then non-trainable variables as ``"0"``, ``"1"``...
+        (only ``serialized_variables`` where the class names them)."""
+        if self.serialized_variables is not None and not self.built:
+            return
+        for i, v in enumerate(self._stored_variables()):
+            store[str(i)] = v
+
+    def load_own_variables(self, store) -> None:
+        """Keras' default: the variables back from ``"0"``, ``"1"``...; the count and
+        every shape are checked before any is assigned (ValueError naming the layer)."""
+        own = self._trainable_variables + self._non_trainable_variables
+        keys = list(store.keys())
+        if len(keys) != len(own):
+            raise ValueError(f"layer '{self.name}' expects {len(own)} weights "
+                             f"{[v.name for v in own]}, file has {len(keys)}")
+        if self.serialized_variables is not None and not self.built:
+            return
+        targets = self._stored_variables()
+        values = []
+        for i, var in enumerate(targets):
+            if str(i) not in store:
+                raise ValueError(f"layer '{self.name}': weight {i} ('{var.name}') is "
+                                 "missing")
+            value = np.asarray(store[str(i)])
+            if value.shape != var.shape:
+                raise ValueError(f"layer '{self.name}' expects weight {i} ('{var.name}') "
+                                 f"of shape {tuple(var.shape)}, file has {value.shape}")
+            values.append(value)
+        for var, value in zip(targets, values):
+            var.assign(value)

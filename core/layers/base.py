@@ -39,13 +39,13 @@ from core.layers.positional_call import build_for_call, symbolic_positional_call
 from core.layers.spec import Param, check
 from core.layers.values import _as_arrays, _is_symbolic, _with_none_batch, shape_of
 from core.ops.engine import track, unwrap_all
-from core.variables import Variable
+from core.variables import Variable, VariableOwner
 
 _BASE_KWARGS = {"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
                 "batch_size", "autocast", "activity_regularizer"}
 
 
-class Layer(LayerFacts):
+class Layer(LayerFacts, VariableOwner):
     """Base class of every layer (and of ``Model``). Its class facts (masks, build at
     init, recorded call arguments, reentrancy...) are in ``core.layers.facts``."""
 
@@ -155,6 +155,8 @@ class Layer(LayerFacts):
             for v in value:
                 if isinstance(v, Layer) and v is not self and v not in self._tracked_layers:
                     self._tracked_layers.append(v)
+        if "_non_trainable_variables" in self.__dict__:  # and Variables, as Keras' tracker
+            self._track_attribute(key, value)
         object.__setattr__(self, key, value)
 
     @property
@@ -313,6 +315,14 @@ class Layer(LayerFacts):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
     def call(self, inputs, training=False, **kwargs):
+        tape = backend.get_tape()
+        if tape is not None and type(self).backward is not Layer.backward:
+            # ``super().call(x)`` from a subclass's own ``call`` (Keras runs that call):
+            # the built-in's forward records its fused backward on the tape here.
+            outputs, cache = self.forward(unwrap_all(inputs), training=training, **kwargs)
+            outputs = track(outputs)
+            tape.record(self, inputs, outputs, cache)
+            return outputs
         return self.forward(inputs, training=training, **kwargs)[0]  # kwargs: mask=
 
     def backward(self, cache, grad_outputs, need_input_grad=True):
@@ -322,7 +332,14 @@ class Layer(LayerFacts):
         return input_shape
 
     def _has_backward(self) -> bool:
-        return type(self).backward is not Layer.backward
+        """A fused backward runs the layer: not when a subclass overrides ``call`` below
+        the class with ``backward`` (its ``call`` runs, as in Keras; see ``call``)."""
+        cls = type(self)
+        if cls.backward is Layer.backward:
+            return False
+        owner = next(c for c in cls.__mro__ if "call" in c.__dict__)
+        fused = next(c for c in cls.__mro__ if "backward" in c.__dict__)
+        return owner is Layer or owner is fused or not issubclass(owner, fused)
 
     def _validate_input_shape(self, input_shape) -> None:
         """Raise ValueError naming this layer and both shapes when ``input_shape`` does

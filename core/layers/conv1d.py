@@ -53,6 +53,7 @@ def padding_1d(padding, size, k, stride, dilation=1):
 
 @register_layer
 class Conv1D(KernelBias, Layer):
+    serialized_variables = ("kernel", "bias")  # Keras' save_own_variables
     group = "Sequence"
     params = (
         Param("filters", "int", None, min=1, doc="Number of output channels."),

@@ -87,6 +87,7 @@ def check_channels_last(layer, data_format):
 
 @register_layer
 class Conv2D(KernelBias, Layer):
+    serialized_variables = ("kernel", "bias")  # Keras' save_own_variables
     group = "Convolution"
     params = (
         Param("filters", "int", None, min=1, doc="Number of output channels."),

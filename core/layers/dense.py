@@ -25,6 +25,7 @@ _RELU = activations.get("relu")
 
 @register_layer
 class Dense(KernelBias, Layer):
+    serialized_variables = ("kernel", "bias")  # Keras' save_own_variables
     reentrant_inference = True
     supports_masking = True  # Keras: the mask passes through (core.layers.masks)
     group = "Core"

@@ -120,6 +120,7 @@ def analyze(layer, equation, bias_axes, input_shape, partial_output_shape):
 
 @register_layer
 class EinsumDense(Layer):
+    serialized_variables = ("kernel", "bias")  # Keras' save_own_variables
     group = "Core"
     supports_masking = False
     params = (

@@ -29,6 +29,7 @@ _BINCOUNT_MIN = 1024  # ids per backward from which the gradient is built by bin
 
 @register_layer
 class Embedding(Layer):
+    serialized_variables = ("embeddings",)  # Keras' save_own_variables
     group = "Sequence"
     params = (
         Param("input_dim", "int", None, min=1, doc="Vocabulary size (largest id + 1)."),

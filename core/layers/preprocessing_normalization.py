@@ -61,8 +61,7 @@ class Normalization(Layer):
                                                   name="variance")
             # Keras keeps an int "count" only so old files load; initializers make floats.
             self.count = Variable(np.zeros((), np.int64), name="count", trainable=False,
-                                  path=f"{self.name}/count")
-            self._non_trainable_variables.append(self.count)
+                                  path=f"{self.name}/count")  # tracked on assignment
             self.built = True
             self.finalize_state()
         else:

@@ -68,6 +68,12 @@ def _run(name, forward, vjp, tensors):
 class Loss:
     """Base class: subclasses implement ``_forward``/``_backward`` on prepared arrays."""
 
+    # Keras' regression losses compute ``y_true - y_pred`` after
+    # ``squeeze_or_expand_to_same_rank``, so the backend broadcasts the two: targets
+    # (8, 10) against predictions (8, 1) compare each of the ten targets with the one
+    # prediction. The crossentropies need equal shapes (Keras' backends raise).
+    broadcasts = False
+
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         cls = type(self).__name__
         self.name = name or backend.to_snake_case(cls)
@@ -87,11 +93,45 @@ class Loss:
         if self._user_call():
             return yt, yp, yp.shape
         a, b = _same_rank(yt, yp)
-        if a.shape != b.shape:
+        problem = self._shape_problem(a.shape, b.shape)
+        if problem:
             raise ValueError(
                 f"Loss '{self.name}': y_true and y_pred have incompatible shapes "
-                f"y_true.shape={tuple(np.shape(y_true))}, y_pred.shape={tuple(yp.shape)}.")
+                f"y_true.shape={tuple(np.shape(y_true))}, y_pred.shape={tuple(yp.shape)}"
+                f"{problem}.")
         return a, b, yp.shape
+
+    def _shape_problem(self, true_shape, pred_shape) -> str:
+        """'' when Keras computes this loss on these (same-rank) shapes, else why not."""
+        if true_shape == pred_shape:
+            return ""
+        if not self.broadcasts:
+            return " (this loss needs them equal, as Keras' does)"
+        try:
+            np.broadcast_shapes(true_shape, pred_shape)
+        except ValueError:
+            return " (they cannot be broadcast together for y_true - y_pred)"
+        return ""
+
+    def target_shape_error(self, y_shape, pred_shape) -> str:
+        """Why targets of ``y_shape`` cannot train an output of ``pred_shape`` (None
+        entries: any size) with a loss that ``broadcasts``, or '' when they can: the
+        check ``fit`` makes before the first step, by the same rules as the loss itself
+        (other losses: '', ``fit`` checks their targets by their own rule).
+
+        >>> from core.losses import MeanSquaredError
+        >>> MeanSquaredError().target_shape_error((8, 10), (None, 1))
+        ''
+        """
+        if not self.broadcasts:
+            return ""
+        t = np.broadcast_to(np.empty((), bool), tuple(y_shape))
+        p = np.broadcast_to(np.empty((), bool), tuple(1 if d is None else d
+                                                       for d in pred_shape))
+        a, b = _same_rank(t, p)
+        problem = self._shape_problem(a.shape, b.shape)
+        return (f"targets of shape {tuple(y_shape)} do not fit the output shape "
+                f"{tuple(pred_shape)}{problem}") if problem else ""
 
     def _weights(self, per, sample_weight, mask=None):
         """Keras' apply_mask + sample-weight broadcasting; None when all ones."""

@@ -1,42 +1,63 @@
 """Regression losses: ``MeanSquaredError``, ``MeanAbsoluteError``, ``Huber``.
 
->>> from core.losses import Huber
+As in Keras, y_true and y_pred broadcast against each other (after
+``squeeze_or_expand_to_same_rank``): the error ``y_pred - y_true`` takes the broadcast
+shape, is averaged over its last axis, and its gradient is summed back to y_pred's
+shape.
+
+>>> from core.losses import Huber, MeanSquaredError
 >>> round(Huber(delta=1.0)([[0.0, 0.0]], [[0.5, 3.0]]), 4)
 1.3125
+>>> MeanSquaredError()([[1.0, 3.0]], [[2.0]])  # one prediction against two targets
+1.0
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.losses.base import Loss, _expand
+from core.losses.base import Loss, _expand, _unbroadcast
 
 
-class MeanSquaredError(Loss):
+class _ErrorLoss(Loss):
+    """A loss of the error ``e = y_pred - y_true``, averaged over the last axis:
+    subclasses give the per-element value ``_value(e)`` and derivative ``_slope(e)``."""
+
+    broadcasts = True
+
+    def _forward(self, yt, yp):
+        e = yp - yt  # numpy broadcasts as Keras' backend does
+        return np.mean(self._value(e), axis=-1), (e, yp.shape)
+
+    def _backward(self, cache, dper):
+        e, shape = cache
+        g = self._slope(e) * (_expand(dper, e.ndim) / e.shape[-1])
+        return _unbroadcast(g, shape) if g.shape != shape else g
+
+
+class MeanSquaredError(_ErrorLoss):
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
         super().__init__(name, reduction, dtype)
 
-    def _forward(self, yt, yp):
-        d = yp - yt
-        return np.mean(d * d, axis=-1), d
+    def _value(self, e):
+        return e * e
 
-    def _backward(self, d, dper):
-        return d * (_expand(dper, d.ndim) * (2.0 / d.shape[-1]))
+    def _slope(self, e):
+        return 2.0 * e
 
 
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(_ErrorLoss):
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
         super().__init__(name, reduction, dtype)
 
-    def _forward(self, yt, yp):
-        d = yp - yt
-        return np.mean(np.abs(d), axis=-1), d
+    def _value(self, e):
+        return np.abs(e)
 
-    def _backward(self, d, dper):
-        return np.sign(d) * (_expand(dper, d.ndim) / d.shape[-1])
+    def _slope(self, e):
+        return np.sign(e)
 
 
-class Huber(Loss):
+class Huber(_ErrorLoss):
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
         super().__init__(name, reduction, dtype)
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or delta < 0:
@@ -44,18 +65,12 @@ class Huber(Loss):
                              "expected a number >= 0.")
         self.delta = float(delta)
 
-    def _forward(self, yt, yp):
-        e = yp - yt
-        a = np.abs(e)
-        dl = self.delta
-        el = np.where(a <= dl, 0.5 * e * e, dl * a - 0.5 * dl * dl)
-        return np.mean(el, axis=-1), e
+    def _value(self, e):
+        a, dl = np.abs(e), self.delta
+        return np.where(a <= dl, 0.5 * e * e, dl * a - 0.5 * dl * dl)
 
-    def _backward(self, e, dper):
-        g = np.where(np.abs(e) <= self.delta, e, self.delta * np.sign(e))
-        return g * (_expand(dper, e.ndim) / e.shape[-1])
+    def _slope(self, e):
+        return np.where(np.abs(e) <= self.delta, e, self.delta * np.sign(e))
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}
-
-

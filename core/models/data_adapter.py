@@ -300,6 +300,12 @@ def check_targets(model_name: str, specs, ys) -> None:
                 raise ValueError(
                     f"{where}: label {bad} is out of range for loss '{spec.loss.name}' "
                     f"with {classes} classes (expected labels 0..{classes - 1}).")
+        elif spec.shape is not None and getattr(spec.loss, "broadcasts", False):
+            # Keras' regression losses broadcast targets against the output: the loss
+            # says which shapes it takes.
+            problem = spec.loss.target_shape_error(y.shape, tuple(spec.shape))
+            if problem:
+                raise ValueError(f"{where}: {problem}.")
         elif spec.shape is not None:
             want = tuple(spec.shape[1:])
             got = y.shape[1:]

@@ -1,6 +1,7 @@
-"""The Keras 3 ``.keras`` file: a zip of ``metadata.json``, ``config.json`` and
-``model.weights.h5`` (Keras' own layout, so files move both ways between Keras
-and Netweaver), plus ``.weights.h5`` files for weights alone.
+"""The Keras 3 ``.keras`` file: a zip of ``metadata.json``, ``config.json``,
+``model.weights.h5`` and the ``assets/`` files of layers with ``save_assets``
+(``core.saving.assets``) -- Keras' own layout, so files move both ways between Keras
+and Netweaver -- plus ``.weights.h5`` files for weights alone.
 
 Writing is atomic (a temporary file in the target folder, then ``os.replace``).
 Reading trusts nothing: member names, member count and sizes are checked before
@@ -22,7 +23,7 @@ import zipfile
 import zlib
 
 from core import safety, safety_writes
-from core.saving import serialization
+from core.saving import assets, serialization
 from core.saving.compile_config import compile_from_config
 from core.saving.weights_h5 import WeightsError, read_weights, write_weights
 
@@ -90,6 +91,7 @@ def save_model(model, filepath, overwrite=True, zipped=True) -> None:
         }).encode(),
         CONFIG: json.dumps(model_config(model)).encode(),
         WEIGHTS: _weights_bytes(model),
+        **assets.asset_members(model),  # after the weights, as Keras writes them
     }
     if zipped:
         def write(f):
@@ -137,8 +139,16 @@ def _reject_zip_bomb(path: str, info) -> None:
             "likely decompression bomb.")
 
 
-def read_archive(path: str) -> dict[str, bytes]:
-    """The three members of a ``.keras`` zip or folder, after the safety checks."""
+class Archive(dict):
+    """``{member name: bytes}`` of a ``.keras``: its three parts and ``assets/`` files;
+    ``member_count`` is how many members (files, for a folder) it has in all."""
+
+    member_count = 0
+
+
+def read_archive(path: str) -> Archive:
+    """The three parts and the ``assets/`` files of a ``.keras`` zip or folder, after
+    the safety checks."""
     _recover_folder_save(path)
     if os.path.isdir(path):
         return _read_folder(path)
@@ -162,15 +172,18 @@ def read_archive(path: str) -> dict[str, bytes]:
                 raise ModelFileError(f"{path}: members would inflate to "
                                      f"{safety.fmt_bytes(total)} ({total} bytes; limit "
                                      f"{limit}); refusing to open it.")
-            out = {}
-            for member in (CONFIG, WEIGHTS, METADATA):
+            out = Archive()
+            out.member_count = len(infos)
+            wanted = [CONFIG, WEIGHTS, METADATA] + [n for n in names
+                                                    if n.startswith(assets.PREFIX)]
+            for member in wanted:
                 info = names.get(member)
                 if info is None:
                     if member == METADATA:
                         continue  # Keras itself never reads it back
                     raise ModelFileError(f"{path}: the archive has no {member} "
                                          f"(members: {sorted(names)[:10]}).")
-                if member != WEIGHTS and info.file_size > MAX_JSON_BYTES:
+                if member in (CONFIG, METADATA) and info.file_size > MAX_JSON_BYTES:
                     raise ModelFileError(f"{path}: {member} is {info.file_size} bytes "
                                          f"(limit {MAX_JSON_BYTES}).")
                 _reject_zip_bomb(path, info)
@@ -188,15 +201,17 @@ def read_archive(path: str) -> dict[str, bytes]:
                              f"a zip archive: {e}).") from None
 
 
-def _read_folder(path: str) -> dict[str, bytes]:
-    out = {}
-    for member in (CONFIG, WEIGHTS, METADATA):
+def _read_folder(path: str) -> Archive:
+    out = Archive()
+    out.member_count = len(os.listdir(path))
+    for member in (CONFIG, WEIGHTS, METADATA) + assets.folder_members(path, ModelFileError,
+                                                                       MAX_MEMBERS):
         p = os.path.join(path, member)
         if not os.path.lexists(p):
             if member == METADATA:
                 continue
             raise ModelFileError(f"{path}: the model folder has no {member}.")
-        limit = _member_limit() if member == WEIGHTS else MAX_JSON_BYTES
+        limit = MAX_JSON_BYTES if member in (CONFIG, METADATA) else _member_limit()
         with safety.open_regular(p, ModelFileError, "model part") as f:
             out[member] = safety.read_bounded(f, limit, p, ModelFileError, member)
     return out
@@ -363,6 +378,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ModelFileError(f"{path}: {WEIGHTS} is corrupt ({e}).") from None
     finally:
         h5.close()
+    try:
+        assets.load_assets(model, members, members.member_count)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelFileError(f"{path}: a layer's load_assets failed on the file's assets/ "
+                             f"({type(e).__name__}: {e}).") from e
     return model
 
 

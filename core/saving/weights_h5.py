@@ -1,16 +1,20 @@
 """Keras 3's ``model.weights.h5`` layout: walking a model like ``saving_lib`` does.
 
-Each saveable (a layer, a model, an optimizer) stores its own variables as
-datasets ``0``, ``1``... in a ``vars`` group at its path, the group's ``name``
-attribute holding the saveable's name. Paths follow Keras'
+Each saveable (a layer, a model, an optimizer) stores its own variables with its
+``save_own_variables(store)`` -- by default datasets ``0``, ``1``... -- in a ``vars``
+group at its path, the group's ``name`` attribute holding the saveable's name, and
+reads them back with ``load_own_variables(store)``; a layer may override both to keep
+more state, as in Keras. Paths follow Keras'
 ``_save_state``: a Sequential/Functional model first lists ``layers`` (named by
 snake-case class name with a per-class counter: ``layers/dense``,
 ``layers/dense_1``...), then the other attributes in ``dir()`` order with
 private ones last (``optimizer`` -> ``optimizer/vars/0`` = iterations...). A
 saveable reached twice is stored once.
 
-Loading is two-phase: every array is read and checked (count, shape) first, and
-variables are assigned only when all of them fit, so a bad file changes nothing.
+Loading is all-or-nothing: every group is checked (plain datasets of numbers, no
+links) before a hook reads it, the default hook checks count and shapes before it
+assigns, and the value of every variable is kept first and put back if any saveable
+fails, so a bad file changes nothing.
 
 >>> import h5py  # doctest: +SKIP
 >>> with h5py.File("m.weights.h5", "w") as f:  # doctest: +SKIP
@@ -20,7 +24,6 @@ variables are assigned only when all of them fit, so a bad file changes nothing.
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 
@@ -139,16 +142,73 @@ def describe(obj) -> str:
     return f"layer '{obj.name}'"
 
 
+class MissingEntry(WeightsError, KeyError):
+    """A key a ``load_own_variables`` asked for is not in its ``vars`` group."""
+
+    def __str__(self):  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class WriteEntry:
+    """The ``vars`` group of one saveable, for its ``save_own_variables(store)``:
+    ``store[key] = array`` writes a dataset (Keras' ``H5IOStore`` entry)."""
+
+    def __init__(self, group):
+        self._group = group
+
+    def __setitem__(self, key, value):
+        self._group.create_dataset(str(key), data=np.asarray(value))
+
+    def __contains__(self, key):
+        return str(key) in self._group
+
+    def keys(self):
+        return list(self._group.keys())
+
+    def __len__(self):
+        return len(self._group)
+
+
+class ReadEntry:
+    """The ``vars`` group of one saveable, for its ``load_own_variables(store)``:
+    ``store[key]`` is a numpy array, read only after the group passed the checks of
+    ``_read_group`` (plain datasets of numbers, no links)."""
+
+    def __init__(self, arrays: dict, key: str):
+        self._arrays, self._key = arrays, key
+
+    def __getitem__(self, key):
+        ds = self._arrays.get(str(key))
+        if ds is None:
+            raise MissingEntry(f"'{self._key}' has no entry {str(key)!r} (it holds "
+                               f"{sorted(self._arrays)})")
+        return np.asarray(ds[()])
+
+    def __contains__(self, key):
+        return str(key) in self._arrays
+
+    def keys(self):
+        return list(self._arrays)
+
+    def __len__(self):
+        return len(self._arrays)
+
+
+def _vars_key(path: str) -> str:
+    return f"{path}/vars" if path else "vars"
+
+
 def write_weights(model, h5file) -> None:
-    """Write ``model``'s state (and its optimizer's) into an open, writable h5py File."""
+    """Write ``model``'s state (and its optimizer's) into an open, writable h5py File:
+    each saveable's ``save_own_variables`` fills its own ``vars`` group."""
     def visit(obj, path):
-        group = h5file.create_group(f"{path}/vars" if path else "vars")
+        group = h5file.create_group(_vars_key(path))
         # Keras 3.15's saving_lib tags each vars group with the saveable's name.
         name = getattr(obj, "name", None)
         if isinstance(name, str):
             group.attrs["name"] = name
-        for i, var in enumerate(own_variables(obj)):
-            group.create_dataset(str(i), data=np.asarray(var.value))
+        if hasattr(obj, "save_own_variables"):
+            obj.save_own_variables(WriteEntry(group))
 
     _walk(model, "", set(), visit)
 
@@ -218,54 +278,63 @@ def _read_group(h5file, path: str):
 def read_weights(model, h5file, skip_optimizer: bool = False, allow_unused: bool = False
                  ) -> None:
     """Load state written by ``write_weights`` (or Keras) into ``model``; all-or-nothing.
-    ``allow_unused``: the file may hold more layers (the first layers of a Sequential
-    opened without the ones after an unsupported layer).
+    Each saveable's ``load_own_variables`` reads its own ``vars`` group (Keras'
+    ``_load_state`` order); the values of every variable are kept first and put back if
+    any saveable fails, so a file that does not fit changes nothing. ``allow_unused``:
+    the file may hold more layers (the first layers of a Sequential opened without the
+    ones after an unsupported layer).
 
-    Raises ``WeightsError`` naming the layer, the weight index and both shapes.
+    Raises ``WeightsError`` naming the layer and what does not fit (count, shapes).
     """
     check_self_contained(h5file)
-    plan: list[tuple] = []
+    steps: list[tuple] = []
     visited_paths: set[str] = set()
 
     def visit(obj, path):
         visited_paths.add(path)
-        variables = own_variables(obj)
-        if _is_optimizer(obj):
-            if skip_optimizer:
-                return
-            stored = _read_group(h5file, path)
-            if stored is None:
-                return
-            if len(stored) != len(variables):
-                # Keras' behaviour: an optimizer that was never built (or differs)
-                # is left as it is, with a warning, rather than failing the load.
-                warnings.warn(f"Skipping optimizer state: {describe(obj)} has "
-                              f"{len(variables)} variables, the file has {len(stored)}.",
-                              stacklevel=3)
-                return
-        else:
-            stored = _read_group(h5file, path) or {}
-            if len(stored) != len(variables):
-                names = [v.name for v in variables]
-                raise WeightsError(f"{describe(obj)} expects {len(variables)} weights "
-                                   f"{names}, file has {len(stored)} at "
-                                   f"'{(path + '/vars') if path else 'vars'}'.")
-        for i, var in enumerate(variables):
-            ds = stored.get(str(i))
-            if ds is None:
-                raise WeightsError(f"{describe(obj)}: weight {i} ('{var.name}') is missing "
-                                   f"from '{path}/vars'.")
-            if tuple(ds.shape) != tuple(var.shape):
-                raise WeightsError(f"{describe(obj)} expects weight {i} ('{var.name}') of "
-                                   f"shape {tuple(var.shape)}, file has {tuple(ds.shape)}.")
-            plan.append((var, ds))
+        steps.append((obj, path))
 
     _walk(model, "", set(), visit)
-    if not allow_unused:
-        _check_unused_layers(h5file, visited_paths)
-    values = [(var, np.asarray(ds[()])) for var, ds in plan]  # read all before assigning
-    for var, value in values:
-        var.assign(value)
+    kept = [(v, v.numpy()) for obj, _ in steps for v in _state_of(obj)]
+    try:
+        for obj, path in steps:
+            _load_one(obj, path, h5file, skip_optimizer)
+        if not allow_unused:
+            _check_unused_layers(h5file, visited_paths)
+    except BaseException:
+        for var, value in kept:  # a failed load leaves the model as it was
+            var.assign(value)
+        raise
+
+
+def _state_of(obj) -> list:
+    """Every variable a saveable's ``load_own_variables`` may assign."""
+    if _is_optimizer(obj):
+        return list(obj.variables)
+    seen, out = set(), []
+    for v in own_variables(obj) + list(getattr(obj, "weights", [])):
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def _load_one(obj, path, h5file, skip_optimizer) -> None:
+    key = _vars_key(path)
+    if _is_optimizer(obj):
+        if skip_optimizer or key not in h5file:
+            return  # never compiled when saved, or not asked for: left as it is
+    if not hasattr(obj, "load_own_variables"):
+        return
+    store = ReadEntry(_read_group(h5file, path) or {}, key)
+    # (An optimizer whose variable count does not fit is left as it is with a warning
+    # by its own ``load_own_variables``, as Keras' is, rather than failing the load.)
+    try:
+        obj.load_own_variables(store)
+    except WeightsError as e:
+        raise WeightsError(f"{describe(obj)}: {e}.") from None
+    except ValueError as e:
+        raise WeightsError(f"{str(e).rstrip('.')} at '{key}'.") from None
 
 
 def _check_unused_layers(h5file, visited_paths: set) -> None:

@@ -13,6 +13,10 @@ silently misread.
   TensorFlow (``tf.data``), a download or a pretrained model, or an image renderer.
 * ``known_failures``: blocks that should run but do not yet, with the reason (so that
   fixing one shows up as a test to update, never as silence).
+* ``keras_failures``: blocks that fail on real Keras 3.15.1 itself (the guide was written
+  for an older Keras); each names a snippet of the error they must fail with here too,
+  since ``core`` does what Keras does, and why Keras fails
+  (``tests/interop/test_keras3_state_hooks.py`` shows Keras failing the same way).
 * ``substitutions``: the only edits to the code besides the import line: the MNIST /
   CIFAR-10 downloads become random arrays of the same per-sample shape, and the
   hard-coded sample counts shrink with them (plus ``np.Inf`` -> ``np.inf`` in one
@@ -100,13 +104,15 @@ GUIDES = {
     # guides/customizing_saving_and_serialization.py (Keras 3 text, keras.ops only).
     "customizing_saving_and_serialization": {
         "excluded": {},
-        "known_failures": {
-            1: "core refuses targets (8, 10) for the (8, 1) output where Keras' "
-               "mean_squared_error broadcasts; core's Layer has no save_own_variables/"
-               "load_own_variables (the custom-state hooks of Keras saving); a "
-               "keras.Variable assigned to a layer attribute is not tracked as a weight",
-            2: "save()/load_model() do not call a layer's save_assets/load_assets (no "
-               "assets/ folder in the .keras archive)",
+        "known_failures": {},
+        "keras_failures": {
+            1: ("Cannot assign value of shape (10, 1) to variable "
+                "'layer_with_custom_variable/my_variable' of shape (1,)",
+                "Keras 3.15.1's Dense.save_own_variables stores only the kernel and the "
+                "bias ('0', '1'), but the guide's load_own_variables assigns store[i] to "
+                "self.weights[i] = [my_variable, kernel, bias]: the kernel goes to "
+                "my_variable and Keras raises 'The shape of the target variable and the "
+                "shape of the target value in variable.assign(value) must match'"),
         },
         "substitutions": {},
     },

@@ -6,7 +6,8 @@ repository (``guides/keras_core/<name>.py``, or ``guides/<name>.py`` where the m
 says so) in ``../shared/data/keras-io-guides/<name>.py`` to run them; that folder's
 README lists each file's path and commit. Each guide is skipped when its file is
 absent. ``guide_manifest.py`` lists, per guide, the excluded blocks (each with its
-reason), the blocks known to fail (each with its reason) and the data substitutions.
+reason), the blocks known to fail (each with its reason), the blocks real Keras 3.15.1
+fails too (each with the error they must fail with here) and the data substitutions.
 The test asserts that exactly the other blocks pass, so a fix or a regression both show.
 
 Run by hand on a folder of guide sources::
@@ -37,10 +38,15 @@ def test_guide_blocks(shared_data, name, tmp_path):
         get_custom_objects().clear()
         get_custom_objects().update(before)
     failed = {o.index: o.detail for o in result.outcomes if o.status == "failed"}
-    unexpected = {i: d for i, d in failed.items() if i not in spec["known_failures"]}
+    as_keras = spec.get("keras_failures", {})
+    unexpected = {i: d for i, d in failed.items()
+                  if i not in spec["known_failures"] and i not in as_keras}
     fixed = sorted(set(spec["known_failures"]) - set(failed))
     assert not unexpected, f"{result.summary()}; unexpected failures: {unexpected}"
     assert not fixed, f"{result.summary()}; blocks {fixed} pass now: update the manifest"
+    for i, (snippet, _why) in as_keras.items():  # fails, and the way Keras fails
+        assert snippet in failed.get(i, ""), \
+            f"{name} block {i} should fail as on real Keras ({snippet!r}): {failed.get(i)}"
 
 
 # ---------------------------------------------------------------- the runner itself
