@@ -178,6 +178,27 @@ def unbroadcast(g, shape):
     return g.reshape(shape)
 
 
+class GradWriter:
+    """A VJP result that writes itself: ``write(buf, accumulate)`` stores the gradient
+    (of the input's shape and dtype) into ``buf``, adding to it when ``accumulate``.
+
+    An op whose gradient w.r.t. a weight is one elementwise pass (a regularizer's
+    penalty, ``core.regularizers``) returns one, so that gradient goes straight into
+    the trainable variable's gradient buffer without a temporary the weight's size;
+    for any other input the engine materializes it as an array.
+    """
+
+    __slots__ = ("write",)
+
+    def __init__(self, write):
+        self.write = write
+
+    def array(self, shape, dtype):
+        buf = np.empty(shape, dtype)
+        self.write(buf, False)
+        return buf
+
+
 class OpNode:
     """A recorded op call, in the role a layer plays on the tape."""
 
@@ -196,7 +217,8 @@ class OpNode:
         return self.variables
 
     def backward(self, cache, grad_outputs, need_input_grad=True):
-        need = list(need_input_grad)
+        wanted = list(need_input_grad)
+        need = list(wanted)
         for i in self.var_slots:
             need[i] = True
         grads = self.vjp(cache, grad_outputs, need)
@@ -205,6 +227,12 @@ class OpNode:
             if g is None or not nd:
                 out.append(None)
                 continue
+            if type(g) is GradWriter:
+                if i in self.var_slots and not wanted[i]:
+                    _write_into_variable(self.variables[self.var_slots.index(i)], g)
+                    out.append(None)  # written; nothing upstream of a weight's value
+                    continue
+                g = g.array(self.shapes[i], self.dtypes[i])
             g = unbroadcast(np.asarray(g), self.shapes[i])
             if g.dtype != self.dtypes[i] and self.dtypes[i].kind == "f":
                 g = g.astype(self.dtypes[i])
@@ -216,6 +244,16 @@ class OpNode:
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+
+def _write_into_variable(var, writer) -> None:
+    """``write_variable_grad`` for a ``GradWriter``: into the buffer, adding to what an
+    earlier record of this tape step wrote."""
+    from core.autodiff import current_grad_step
+    buf = var.grad_buffer()
+    step = current_grad_step()
+    writer.write(buf, var.grad_step == step)
+    var.grad_step = step
 
 
 def _is_tracked(tape, x) -> bool:
