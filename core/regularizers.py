@@ -218,7 +218,7 @@ def weight_penalties(variables) -> list:
         p = v.regularizer(v)
         if tape is not None and not tape.needs_grad(p):
             name = getattr(v.regularizer, "__name__", type(v.regularizer).__name__)
-            raise ValueError(f"Regularizer {name} of weight '{v.path or v.name}' does not compute its "
-                             "penalty with core.ops, so it has no gradient.")
+            raise ValueError(f"Regularizer {name} of weight '{v.path or v.name}' does not "
+                             "compute its penalty with core.ops, so it has no gradient.")
         out.append(p)
     return out
