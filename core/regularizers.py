@@ -42,27 +42,16 @@ def _factor(value, name: str) -> float:
     return float(value)
 
 
-def _penalty_forward(x, l1, l2):
-    from core import backend
-    from core.kernels import regularize as K
+def _value(K, x, l1, l2) -> float:
     if x.dtype.char in "fd":
-        value, dtype = K.penalty(np.ascontiguousarray(x).reshape(-1), l1, l2), x.dtype
-    else:
-        value = K.penalty_ref(x, l1, l2)
-        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(backend.floatx())
-    return np.asarray(value, dtype), (x, l1, l2)
+        return K.penalty(np.ascontiguousarray(x).reshape(-1), l1, l2)
+    return K.penalty_ref(x, l1, l2)
 
 
-def _penalty_vjp(cache, g, need):
-    """The penalty's gradient as a ``GradWriter``: the kernel writes (or adds) it straight
-    into a trainable weight's gradient buffer, with no temporary of the weight's size."""
-    from core.kernels import regularize as K
+def _writer(K, x, a, b):
+    """The gradient ``a * sign(x) + 2 * b * x`` as a ``GradWriter``: the kernel writes (or
+    adds) it straight into a weight's gradient buffer, no temporary of the weight's size."""
     from core.ops.engine import GradWriter
-    x, l1, l2 = cache
-    if not need[0] or x.dtype.kind != "f":
-        return [None]
-    s = float(g)
-    a, b = l1 * s, l2 * s
 
     def write(buf, accumulate):
         if x.dtype.char in "fd" and buf.dtype == x.dtype and x.flags.c_contiguous and \
@@ -70,7 +59,41 @@ def _penalty_vjp(cache, g, need):
             K.penalty_grad(x.reshape(-1), buf.reshape(-1), a, b, accumulate)
         else:
             K.penalty_grad_ref(x, buf, a, b, accumulate)
-    return [GradWriter(write)]
+    return GradWriter(write)
+
+
+def _penalty_forward(x, l1, l2):
+    from core import backend
+    from core.kernels import regularize as K
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(backend.floatx())
+    return np.asarray(_value(K, x, l1, l2), dtype), (x, l1, l2)
+
+
+def _penalty_vjp(cache, g, need):
+    from core.kernels import regularize as K
+    x, l1, l2 = cache
+    if not need[0] or x.dtype.kind != "f":
+        return [None]
+    s = float(g)
+    return [_writer(K, x, l1 * s, l2 * s)]
+
+
+def _fused_forward(*xs, factors):
+    """The summed penalties of several weights (float64: the loss is summed in Python
+    floats): one op per step for all built-in penalties, however many weights."""
+    from core.kernels import regularize as K
+    total = 0.0
+    for x, (l1, l2) in zip(xs, factors):
+        total += _value(K, x, l1, l2)
+    return np.asarray(total), (xs, factors)
+
+
+def _fused_vjp(cache, g, need):
+    from core.kernels import regularize as K
+    xs, factors = cache
+    s = float(g)
+    return [_writer(K, x, l1 * s, l2 * s) if n and x.dtype.kind == "f" else None
+            for x, (l1, l2), n in zip(xs, factors, need)]
 
 
 class Regularizer:
@@ -194,12 +217,14 @@ def deserialize(config, custom_objects=None):
 
 
 def weight_penalties(variables) -> list:
-    """``v.regularizer(v)`` for each variable, called on the variable itself: under a
-    tape each penalty is recorded with the variable as its input, so
+    """The penalties of ``variables`` (each with a regularizer) as ops on the variables
+    themselves: under a tape each is recorded with the variable as its input, so
     ``tape.backward(penalties, ones)`` writes their gradients into the variables'
     gradient buffers (a built-in through its kernel, adding to what the layers wrote).
-    A regularizer whose value does not reach the weight through ops (plain numpy on
-    it) raises ``ValueError`` naming it, rather than training without its gradient.
+    The built-ins' penalties are summed by one op (one tape record a step, however many
+    weights); each other regularizer is called on its variable. One whose value does
+    not reach the weight through ops (plain numpy on it) raises ``ValueError`` naming
+    it, rather than training without its gradient.
 
     >>> from core.autodiff import Tape
     >>> from core.variables import Variable
@@ -208,17 +233,26 @@ def weight_penalties(variables) -> list:
     >>> with Tape() as tape:
     ...     (p,) = weight_penalties([w])
     >>> _ = tape.backward([p], [np.ones(())])
-    >>> w.grad.tolist()
-    [0.5, -0.5]
+    >>> float(p), w.grad.tolist()
+    (1.5, [0.5, -0.5])
     """
     from core import backend
+    from core.ops.engine import run
     tape = backend.get_tape()
-    out = []
+    builtin, out = [], []
     for v in variables:
-        p = v.regularizer(v)
+        reg = v.regularizer
+        if type(reg).__call__ is Regularizer.__call__:
+            builtin.append(v)
+            continue
+        p = reg(v)
         if tape is not None and not tape.needs_grad(p):
-            name = getattr(v.regularizer, "__name__", type(v.regularizer).__name__)
+            name = getattr(reg, "__name__", type(reg).__name__)
             raise ValueError(f"Regularizer {name} of weight '{v.path or v.name}' does not "
                              "compute its penalty with core.ops, so it has no gradient.")
         out.append(p)
+    if builtin:
+        factors = [(v.regularizer.l1, v.regularizer.l2) for v in builtin]
+        out.insert(0, run("weight_penalties", _fused_forward, _fused_vjp, builtin,
+                          {"factors": factors}))
     return out

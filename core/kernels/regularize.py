@@ -40,12 +40,17 @@ def penalty_ref(x, l1, l2):
 @njit
 def penalty_grad(x, grad, l1, l2, accumulate):
     b = 2.0 * l2
-    for i in range(x.size):
-        v = x[i]
-        s = l1 if v > 0 else (-l1 if v < 0 else 0.0)  # sign(0) = 0, as d|x|/dx in Keras
-        if accumulate:
+    # Two loops, the branch outside: a test inside the loop kept LLVM from
+    # vectorising it (10x slower on a 1.6 MB kernel).
+    if accumulate:
+        for i in range(x.size):
+            v = x[i]
+            s = l1 if v > 0 else (-l1 if v < 0 else 0.0)  # sign(0) = 0, as d|x|/dx in Keras
             grad[i] += s + b * v
-        else:
+    else:
+        for i in range(x.size):
+            v = x[i]
+            s = l1 if v > 0 else (-l1 if v < 0 else 0.0)
             grad[i] = s + b * v
 
 
