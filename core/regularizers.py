@@ -48,18 +48,15 @@ def _value(K, x, l1, l2) -> float:
     return K.penalty_ref(x, l1, l2)
 
 
-def _writer(K, x, a, b):
-    """The gradient ``a * sign(x) + 2 * b * x`` as a ``GradWriter``: the kernel writes (or
-    adds) it straight into a weight's gradient buffer, no temporary of the weight's size."""
-    from core.ops.engine import GradWriter
-
-    def write(buf, accumulate):
-        if x.dtype.char in "fd" and buf.dtype == x.dtype and x.flags.c_contiguous and \
-                buf.flags.c_contiguous:
-            K.penalty_grad(x.reshape(-1), buf.reshape(-1), a, b, accumulate)
-        else:
-            K.penalty_grad_ref(x, buf, a, b, accumulate)
-    return GradWriter(write)
+def _write_grad(buf, accumulate, K, x, a, b):
+    """``a * sign(x) + 2 * b * x`` into ``buf`` (added when ``accumulate``): the VJP of a
+    penalty as a ``GradWriter``, so the kernel writes straight into a weight's gradient
+    buffer, with no temporary of the weight's size."""
+    if x.dtype.char in "fd" and buf.dtype == x.dtype and x.flags.c_contiguous and \
+            buf.flags.c_contiguous:
+        K.penalty_grad(x.reshape(-1), buf.reshape(-1), a, b, accumulate)
+    else:
+        K.penalty_grad_ref(x, buf, a, b, accumulate)
 
 
 def _penalty_forward(x, l1, l2):
@@ -71,11 +68,12 @@ def _penalty_forward(x, l1, l2):
 
 def _penalty_vjp(cache, g, need):
     from core.kernels import regularize as K
+    from core.ops.engine import GradWriter
     x, l1, l2 = cache
     if not need[0] or x.dtype.kind != "f":
         return [None]
     s = float(g)
-    return [_writer(K, x, l1 * s, l2 * s)]
+    return [GradWriter(_write_grad, K, x, l1 * s, l2 * s)]
 
 
 def _fused_forward(*xs, factors):
@@ -84,16 +82,19 @@ def _fused_forward(*xs, factors):
     from core.kernels import regularize as K
     total = 0.0
     for x, (l1, l2) in zip(xs, factors):
-        total += _value(K, x, l1, l2)
+        # (weights are float and C-contiguous: the kernel on their flat view)
+        total += K.penalty(x.reshape(-1), l1, l2) if x.dtype.char in "fd" and \
+            x.flags.c_contiguous else _value(K, x, l1, l2)
     return np.asarray(total), (xs, factors)
 
 
 def _fused_vjp(cache, g, need):
     from core.kernels import regularize as K
+    from core.ops.engine import GradWriter
     xs, factors = cache
     s = float(g)
-    return [_writer(K, x, l1 * s, l2 * s) if n and x.dtype.kind == "f" else None
-            for x, (l1, l2), n in zip(xs, factors, need)]
+    return [GradWriter(_write_grad, K, x, l1 * s, l2 * s) if n and x.dtype.kind == "f"
+            else None for x, (l1, l2), n in zip(xs, factors, need)]
 
 
 class Regularizer:

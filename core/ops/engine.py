@@ -179,8 +179,9 @@ def unbroadcast(g, shape):
 
 
 class GradWriter:
-    """A VJP result that writes itself: ``write(buf, accumulate)`` stores the gradient
-    (of the input's shape and dtype) into ``buf``, adding to it when ``accumulate``.
+    """A VJP result that writes itself: ``write(buf, accumulate)`` calls
+    ``fn(buf, accumulate, *args)``, which stores the gradient (of the input's shape and
+    dtype) into ``buf``, adding to it when ``accumulate``.
 
     An op whose gradient w.r.t. a weight is one elementwise pass (a regularizer's
     penalty, ``core.regularizers``) returns one, so that gradient goes straight into
@@ -188,10 +189,13 @@ class GradWriter:
     for any other input the engine materializes it as an array.
     """
 
-    __slots__ = ("write",)
+    __slots__ = ("fn", "args")
 
-    def __init__(self, write):
-        self.write = write
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def write(self, buf, accumulate):
+        self.fn(buf, accumulate, *self.args)
 
     def array(self, shape, dtype):
         buf = np.empty(shape, dtype)
@@ -217,7 +221,7 @@ class OpNode:
         return self.variables
 
     def backward(self, cache, grad_outputs, need_input_grad=True):
-        wanted = list(need_input_grad)
+        wanted = need_input_grad  # the tape's fresh list, left as it is
         need = list(wanted)
         for i in self.var_slots:
             need[i] = True
@@ -249,10 +253,9 @@ class OpNode:
 def _write_into_variable(var, writer) -> None:
     """``write_variable_grad`` for a ``GradWriter``: into the buffer, adding to what an
     earlier record of this tape step wrote."""
-    from core.autodiff import current_grad_step
     buf = var.grad_buffer()
-    step = current_grad_step()
-    writer.write(buf, var.grad_step == step)
+    step = getattr(backend._state, "grad_step", None)  # core.autodiff.current_grad_step
+    writer.fn(buf, var.grad_step == step, *writer.args)
     var.grad_step = step
 
 
@@ -297,7 +300,7 @@ def run(name, forward, vjp, tensors, static=None, differentiable=True):
             arrays.append(as_tensor(t))
     record = differentiable and (
         bool(variables) or any(_is_tracked(tape, a) for a in arrays))
-    plain_arrays = [plain(a) for a in arrays]
+    plain_arrays = [a if type(a) is np.ndarray else plain(a) for a in arrays]
     try:
         out, cache = forward(*plain_arrays, **static)
     except ValueError as e:
