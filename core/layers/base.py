@@ -220,7 +220,9 @@ class Layer(LayerFacts, VariableOwner):
         """As Keras' ``layer.losses``: the ``add_loss`` values of the latest call (this
         layer's and sub-layers'), then the regularization penalties of the trainable
         weights; training adds their sum to the loss."""
-        return self._call_losses() + [v.regularizer(v.value) for v in self.trainable_weights
+        # Called on the variable itself: under a tape (a ``compute_loss`` override) each
+        # penalty is an op on it, so its gradient reaches the weight.
+        return self._call_losses() + [v.regularizer(v) for v in self.trainable_weights
                                       if v.regularizer is not None]
 
     def _own_trainable_variables(self) -> list[Variable]:

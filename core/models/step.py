@@ -30,8 +30,10 @@ from core import backend
 from core.activation_ops import Activation
 from core.autodiff import Tape
 from core.ops.engine import plain
+from core.regularizers import weight_penalties
 
 _IDENTITY = Activation()
+_ONE = np.ones(())  # the seed of each weight penalty in tape.backward
 
 
 def is_sparse_loss(loss) -> bool:
@@ -210,12 +212,19 @@ class CompiledStep:
         if self.custom_loss:
             return self._custom_train_step(xs, ys, sw, skip_nonfinite)
         with Tape() as tape:
+            # Weight penalties are ops on this tape, recorded before the forward so they
+            # back-propagate last and add in place to what the layers wrote (on the first
+            # step the weights may only exist after the forward).
+            early = self._vars is not None
+            penalties = self._weight_penalties() if early else None
             preds = self._call_model(xs, training=True)
+            if not early:
+                penalties = self._weight_penalties()
+            act_loss, act_outs, act_grads, act_inputs = self._activity_penalty(want_grad=True)
         # The fused gradient is only valid when the recorded output is the softmax
         # layer's own output (not e.g. a later identity or slice).
         records = [None if spec.fused_layer is None else
                    _record_of(tape, p, spec.fused_layer) for spec, p in zip(self.outputs, preds)]
-        act_loss, act_outs, act_grads = self._activity_penalty(want_grad=True)
         if not act_outs and all(spec.loss is None for spec in self.outputs):
             self._trainable()
             if not self._regularized:
@@ -225,11 +234,11 @@ class CompiledStep:
         # A penalized model output gets d/d(probabilities) too: no fused logits gradient.
         fused_ok = all(r is not None or spec.fused_layer is None
                        for r, spec in zip(records, self.outputs)) and not any(
-            o is p for o in act_outs for p in preds)
+            o is p for o in act_inputs for p in preds)
         # Losses and metrics see plain arrays (the tape keeps the Tracked outputs).
         values = [plain(p) for p in preds]
         loss, grads = self._losses(ys, values, sw, fused_ok, want_grad=True)
-        loss += self._penalty() + act_loss  # of the weights this step computed with
+        loss += sum(float(p) for p in penalties) + act_loss
         n = len(preds[0])
         self.loss_sum += loss * n
         self.count += n
@@ -244,7 +253,8 @@ class CompiledStep:
                     # copy shares the variables; the real layer is never modified, so
                     # other threads reading it (configs, the editor) see no change.
                     rec.layer = _identity_activation_view(rec.layer)
-        touched = tape.backward(preds + act_outs, grads + act_grads)
+        touched = tape.backward(preds + act_outs + penalties,
+                                grads + act_grads + [_ONE] * len(penalties))
         tape.note_call(self.model)  # its own weights (a subclass's add_weight) count too
         missing = tape.variables_without_gradient(touched)
         if missing:
@@ -254,9 +264,10 @@ class CompiledStep:
 
     def _activity_penalty(self, want_grad: bool):
         """Keras 3's activity regularization of this step's layer outputs: each penalty
-        divided by the output's batch size; with ``want_grad``, its gradient w.r.t. each
-        output, which the tape adds to what flows back into that output."""
-        total, outs, grads = 0.0, [], []
+        divided by the output's batch size. With ``want_grad`` (under the tape) each
+        penalty is an op on the output, returned with its seed ``1 / batch`` for
+        ``tape.backward``, and the penalized outputs."""
+        total, outs, grads, inputs = 0.0, [], [], []
         for out, reg in self._activity:
             if reg is None:  # an add_loss value: summed, as Keras' _aggregate_additional_loss
                 value = plain(out)
@@ -268,20 +279,24 @@ class CompiledStep:
             n = out.shape[0] if out.ndim else 1
             if n == 0:
                 continue  # Keras' divide_no_nan
-            total += float(reg(plain(out))) / n
+            value = reg(out if want_grad else plain(out))
+            total += float(value) / n
             if want_grad:
-                g = np.zeros(out.shape, out.dtype)
-                reg.add_gradient(plain(out), g)
-                g /= n
-                outs.append(out)
-                grads.append(g)
-        return total, outs, grads
+                outs.append(value)
+                grads.append(np.asarray(1.0 / n))
+                inputs.append(out)
+        return total, outs, grads, inputs
 
     def _trainable(self):
         if self._vars is None:
             self._vars = [v for v in self.model.trainable_weights]
             self._regularized = [v for v in self._vars if v.regularizer is not None]
         return self._vars
+
+    def _weight_penalties(self) -> list:
+        """The trainable weights' penalties as ops on the running tape."""
+        self._trainable()
+        return weight_penalties(self._regularized) if self._regularized else []
 
     def _penalty(self) -> float:
         """The regularization loss: Keras 3 adds every trainable weight's penalty to
@@ -296,8 +311,6 @@ class CompiledStep:
             for v in variables:
                 if v not in touched:
                     v.grad_buffer().fill(0)
-        for v in self._regularized:  # before any weight moves: the loss saw these values
-            v.regularizer.add_gradient(v.value, v.grad)
         if self._grads is None or any(g is not v.grad for g, v in zip(self._grads, variables)):
             self._grads = [v.grad for v in variables]
         if variables:

@@ -70,8 +70,9 @@ class Trainer(Predictor):
         """Keras 3's ``compute_loss``: the compiled losses (weighted, summed) plus the
         sum of ``self.losses`` (``add_loss`` values and weight penalties). ``fit`` and
         ``evaluate`` call an override with the batch and the model's outputs; return a
-        scalar built with ``core.ops`` so its gradient reaches the weights (weight
-        regularization is always added to the gradient, as in the built-in path).
+        scalar built with ``core.ops`` so its gradient reaches the weights. As in Keras,
+        weight penalties count (loss and gradient) only when the override adds
+        ``self.losses`` (or calls ``super().compute_loss``).
 
         >>> class MSEModel(Model):   # doctest: +SKIP
         ...     def compute_loss(self, x, y, y_pred, sample_weight=None, training=True):

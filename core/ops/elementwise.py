@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import activation_elementwise as AE
+from core.ops.activations import _op as _activation_op
 from core.ops.engine import primitive, run
 
 
@@ -120,14 +122,12 @@ square = _unary("square", np.square, lambda x, y, g: 2 * x * g, "``x ** 2``.")
 sqrt = _unary("sqrt", np.sqrt, lambda x, y, g: g / (2 * y), "Square root.")
 absolute = _unary("absolute", np.abs, lambda x, y, g: g * np.sign(x), "``|x|``.")
 abs = _unary("abs", np.abs, lambda x, y, g: g * np.sign(x), "``|x|``.")  # noqa: A001
-exp = _unary("exp", np.exp, lambda x, y, g: g * y, "``e ** x``.")
 log = _unary("log", np.log, lambda x, y, g: g / x, "Natural logarithm.")
 log1p = _unary("log1p", np.log1p, lambda x, y, g: g / (1 + x), "``log(1 + x)``.")
 expm1 = _unary("expm1", np.expm1, lambda x, y, g: g * (y + 1), "``exp(x) - 1``.")
 sin = _unary("sin", np.sin, lambda x, y, g: g * np.cos(x), "Sine.")
 cos = _unary("cos", np.cos, lambda x, y, g: -g * np.sin(x), "Cosine.")
 tan = _unary("tan", np.tan, lambda x, y, g: g * (1 + y * y), "Tangent.")
-tanh = _unary("tanh", np.tanh, lambda x, y, g: g * (1 - y * y), "Hyperbolic tangent.")
 sinh = _unary("sinh", np.sinh, lambda x, y, g: g * np.cosh(x), "Hyperbolic sine.")
 cosh = _unary("cosh", np.cosh, lambda x, y, g: g * np.sinh(x), "Hyperbolic cosine.")
 arctan = _unary("arctan", np.arctan, lambda x, y, g: g / (1 + x * x), "Inverse tangent.")
@@ -136,6 +136,11 @@ reciprocal = _unary("reciprocal", np.reciprocal, lambda x, y, g: -g * y * y, "``
 sign = _unary("sign", np.sign, lambda x, y, g: np.zeros_like(g), "Sign of x.")
 floor = _unary("floor", np.floor, lambda x, y, g: np.zeros_like(g), "Round down.")
 ceil = _unary("ceil", np.ceil, lambda x, y, g: np.zeros_like(g), "Round up.")
+# ``exp`` and ``tanh`` are the ``exponential`` and ``tanh`` activations as ops: one
+# derivative each, shared with the Activation layer and Dense's fused ``activation=``
+# (integer inputs compute in floatx, as Keras' ops.exp / ops.tanh).
+exp = _activation_op("exp", AE.Exponential, "``e ** x``.")
+tanh = _activation_op("tanh", AE.Tanh, "Hyperbolic tangent.")
 
 
 def _round_f(x, decimals=0):

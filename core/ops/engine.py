@@ -178,6 +178,31 @@ def unbroadcast(g, shape):
     return g.reshape(shape)
 
 
+class GradWriter:
+    """A VJP result that writes itself: ``write(buf, accumulate)`` calls
+    ``fn(buf, accumulate, *args)``, which stores the gradient (of the input's shape and
+    dtype) into ``buf``, adding to it when ``accumulate``.
+
+    An op whose gradient w.r.t. a weight is one elementwise pass (a regularizer's
+    penalty, ``core.regularizers``) returns one, so that gradient goes straight into
+    the trainable variable's gradient buffer without a temporary the weight's size;
+    for any other input the engine materializes it as an array.
+    """
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def write(self, buf, accumulate):
+        self.fn(buf, accumulate, *self.args)
+
+    def array(self, shape, dtype):
+        buf = np.empty(shape, dtype)
+        self.write(buf, False)
+        return buf
+
+
 class OpNode:
     """A recorded op call, in the role a layer plays on the tape."""
 
@@ -196,7 +221,8 @@ class OpNode:
         return self.variables
 
     def backward(self, cache, grad_outputs, need_input_grad=True):
-        need = list(need_input_grad)
+        wanted = need_input_grad  # the tape's fresh list, left as it is
+        need = list(wanted)
         for i in self.var_slots:
             need[i] = True
         grads = self.vjp(cache, grad_outputs, need)
@@ -205,6 +231,12 @@ class OpNode:
             if g is None or not nd:
                 out.append(None)
                 continue
+            if type(g) is GradWriter:
+                if i in self.var_slots and not wanted[i]:
+                    _write_into_variable(self.variables[self.var_slots.index(i)], g)
+                    out.append(None)  # written; nothing upstream of a weight's value
+                    continue
+                g = g.array(self.shapes[i], self.dtypes[i])
             g = unbroadcast(np.asarray(g), self.shapes[i])
             if g.dtype != self.dtypes[i] and self.dtypes[i].kind == "f":
                 g = g.astype(self.dtypes[i])
@@ -216,6 +248,15 @@ class OpNode:
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+
+def _write_into_variable(var, writer) -> None:
+    """``write_variable_grad`` for a ``GradWriter``: into the buffer, adding to what an
+    earlier record of this tape step wrote."""
+    buf = var.grad_buffer()
+    step = getattr(backend._state, "grad_step", None)  # core.autodiff.current_grad_step
+    writer.fn(buf, var.grad_step == step, *writer.args)
+    var.grad_step = step
 
 
 def _is_tracked(tape, x) -> bool:
@@ -259,7 +300,7 @@ def run(name, forward, vjp, tensors, static=None, differentiable=True):
             arrays.append(as_tensor(t))
     record = differentiable and (
         bool(variables) or any(_is_tracked(tape, a) for a in arrays))
-    plain_arrays = [plain(a) for a in arrays]
+    plain_arrays = [a if type(a) is np.ndarray else plain(a) for a in arrays]
     try:
         out, cache = forward(*plain_arrays, **static)
     except ValueError as e:

@@ -2,6 +2,7 @@
 activation, shared with Dense/Conv2D's fused paths) against central differences in
 float64, on arrays large enough for the numba kernel paths (>= 256 elements) and on
 small ones (numpy paths), including the options and several axes.
+``ops.tanh`` and ``ops.exp`` are the ``tanh`` and ``exponential`` activations as ops.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CASES = [
     ("softsign", {}), ("celu", {"alpha": 0.7}), ("hard_tanh", {}), ("hard_silu", {}),
     ("hard_swish", {}), ("hard_shrink", {"threshold": 0.3}), ("soft_shrink", {}),
     ("tanh_shrink", {}), ("log_sigmoid", {}), ("squareplus", {"b": 2}), ("sparse_plus", {}),
-    ("sparse_sigmoid", {}),
+    ("sparse_sigmoid", {}), ("tanh", {}), ("exp", {}),
 ]
 
 
@@ -61,3 +62,30 @@ def test_the_op_records_on_the_models_tape_and_positional_options_work():
     np.testing.assert_allclose(np.asarray(y), np.where(x > 0, x, 0.3 * x))
     assert tape.needs_grad(y)
     np.testing.assert_allclose(np.asarray(ops.softmax(x, 0)).sum(axis=0), np.ones(5))
+
+
+@pytest.mark.parametrize("op_name, activation", [("tanh", "tanh"), ("exp", "exponential"),
+                                                 ("relu", "relu"), ("sigmoid", "sigmoid")])
+def test_the_math_ops_are_the_activations(op_name, activation, monkeypatch):
+    """ops.tanh / ops.exp have no VJP of their own: they differentiate through the same
+    Activation.backward as the activation of that name (a broken backward breaks both)."""
+    from core import activations
+
+    cls = type(activations.get(activation))
+    calls = []
+    original = cls.backward
+
+    def spy(self, cache, dy, out=None):
+        calls.append(cls)
+        return original(self, cache, dy, out)
+
+    monkeypatch.setattr(cls, "backward", spy)
+    x = _x((3, 4), 2)
+    y, backward = record_function(getattr(ops, op_name), [x])
+    (dx,) = backward(np.ones_like(x))
+    assert calls == [cls]
+    want = {"tanh": 1 - np.tanh(x) ** 2, "exp": np.exp(x), "relu": (x > 0) * 1.0,
+            "sigmoid": np.exp(-x) / (1 + np.exp(-x)) ** 2}[op_name]
+    np.testing.assert_allclose(dx, want, rtol=1e-12)
+    if op_name in ("tanh", "exp"):  # integers compute in floatx, as Keras' ops
+        assert getattr(ops, op_name)(np.array([1, 2])).dtype == np.float32
