@@ -1,14 +1,26 @@
 """The recurrent time loops (numba step kernels + per-step BLAS) against their numpy twins,
-with masks, recurrent dropout masks and every activation code, float32 and float64."""
+with masks, recurrent dropout masks and every activation code, float32 and float64; each
+also on the numpy versions the step kernels run while numba compiles them
+(``core.kernels.recurrent_numpy``, ``_cold`` mode "numpy")."""
 
 import numpy as np
 import pytest
 
+from core.kernels import _cold
 from core.kernels import recurrent as K
 from core.kernels import recurrent_gru as KG
 from core.kernels import recurrent_ref as R
 
 T, N, U = 5, 3, 4
+
+
+@pytest.fixture(params=["compile", "numpy"], autouse=True)
+def cold_mode(request):
+    """Every test twice: on the numba step kernels, then on their numpy versions."""
+    previous = _cold.mode()
+    _cold.set_mode(request.param)
+    yield request.param
+    _cold.set_mode(previous)
 
 
 def _setup(G, dtype, with_rmask, seed=0):
@@ -21,6 +33,11 @@ def _setup(G, dtype, with_rmask, seed=0):
     h0 = rng.normal(size=(N, U)).astype(dtype)
     dout = rng.normal(size=(T, N, U)).astype(dtype)
     return rng, xz, rk, rmask, mask, h0, dout
+
+
+def _nans(shape, dtype):
+    """An output array: NaN wherever a kernel forgets to write."""
+    return np.full(shape, np.nan, dtype)
 
 
 def _tol(dtype):
@@ -38,7 +55,7 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
         H, out = np.zeros((T + 1, N, U), dtype), np.zeros((T, N, U), dtype)
         H[0] = h0
         fwd(xz, rk, rmask, mask, act, H, out)
-        dh, dxz = dout[-1].copy(), np.zeros_like(xz)
+        dh, dxz = dout[-1].copy(), _nans(xz.shape, dtype)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, H, dout, dh, dxz)
         res.append((H, out, dh, dxz))
     for a, b in zip(*res):
@@ -59,11 +76,11 @@ def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias, keep_ac):
                      (R.lstm_forward_ref, R.lstm_backward_ref)):
         H, C = np.zeros((T + 1, N, U), dtype), np.zeros((T + 1, N, U), dtype)
         H[0], C[0] = h0, c0
-        gates, out = np.zeros((T, 4, N, U), dtype), np.zeros((T, N, U), dtype)
+        gates, out = _nans((T, 4, N, U), dtype), _nans((T, N, U), dtype)
         kw = {"AC": np.full((T, N, U), np.nan, dtype)} if keep_ac and fwd is K.lstm_forward \
             else {}
         fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=bias, **kw)
-        dh, dc, dxz = dout[-1].copy(), dout[0].copy(), np.zeros_like(xz)
+        dh, dc, dxz = dout[-1].copy(), dout[0].copy(), _nans(xz.shape, dtype)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz,
             **kw)
         res.append((H, C, gates, out, dh, dc, dxz))
@@ -83,10 +100,10 @@ def test_gru_matches_twin(dtype, with_rmask, reset_after, act, ract):
                      (R.gru_forward_ref, R.gru_backward_ref)):
         H = np.zeros((T + 1, N, U), dtype)
         H[0] = h0
-        gates, rech = np.zeros((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
-        out = np.zeros((T, N, U), dtype)
+        gates, rech = _nans((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
+        out = _nans((T, N, U), dtype)
         fwd(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out)
-        dh, dxz, drec = dout[-1].copy(), np.zeros_like(xz), np.zeros_like(xz)
+        dh, dxz, drec = dout[-1].copy(), _nans(xz.shape, dtype), _nans(xz.shape, dtype)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, reset_after, H, gates, rech,
             dout, dh, dxz, drec)
         res.append((H, gates, rech, out, dh, dxz, drec))
