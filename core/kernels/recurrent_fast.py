@@ -206,6 +206,47 @@ def lstm_step_backward(mask, t, C, gates, ac, dout, back, carry, dh, dc, dxz, ti
             cr[u] = 0.0
 
 
+@njit(error_model="numpy")  # as lstm_forward_step
+def gru_forward_step(rz, xz, t, s, rbias, mask, H, gates, rech, out):
+    """Step ``t`` of the tanh/sigmoid GRU with ``reset_after=True`` from ``rz`` = h @
+    (rk * s) (N, 3U), overwritten: ``z, r = (1 + th) / 2`` of ``th = tanh((rz + rbias) +
+    xz[t] * s)`` on the first 2U columns (``rbias`` scaled), the candidate's recurrent
+    term ``rech[t] = rz + rbias`` on the last U, ``h~ = tanh(xz[t] + r * rech[t])``,
+    ``H[t+1] = out[t] = z * h + (1 - z) * h~``; gates z, r, h~ into ``gates[t]``. A
+    skipped row carries H, repeats the previous output, zeroes its gates and keeps its
+    ``rech[t]``. One short loop per quantity, as ``lstm_forward_step``."""
+    N, G3 = rz.shape
+    U = G3 // 3
+    half = s[0]
+    one = half + half
+    for n in range(N):
+        if mask[t, n]:
+            r, x = rz[n], xz[t, n]
+            for j in range(2 * U):
+                r[j] = fast_tanh((r[j] + rbias[j]) + x[j] * s[j])
+            gz, gr, gh = gates[t, 0, n], gates[t, 1, n], gates[t, 2, n]
+            for u in range(U):
+                gz[u] = r[u] * half + half
+                gr[u] = r[U + u] * half + half
+            rc = rech[t, n]
+            for u in range(U):
+                rec = r[2 * U + u] + rbias[2 * U + u]
+                rc[u] = rec
+                gh[u] = fast_tanh(x[2 * U + u] + gr[u] * rec)
+            hp, hn, o = H[t, n], H[t + 1, n], out[t, n]
+            for u in range(U):
+                z = gz[u]
+                h = z * hp[u] + (one - z) * gh[u]
+                hn[u] = h
+                o[u] = h
+        else:
+            for u in range(U):
+                H[t + 1, n, u] = H[t, n, u]
+                out[t, n, u] = out[t - 1, n, u] if t > 0 else 0.0
+                for k in range(3):
+                    gates[t, k, n, u] = 0.0
+
+
 @njit
 def gru_gates(th, t, half, H, gates, rh):
     """From ``th`` = tanh of the halved z and r pre-activations (N, >= 2U): ``z, r =

@@ -143,6 +143,10 @@ def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, re
         s = F.half_scale(U, 3, (0, 1), xz.dtype)
         rks, rbs = rk * s, rbias * s
     for t in range(T):
+        if fast and reset_after:  # one fused step kernel (recurrent_fast)
+            _products(H[t], rks, rmask, rz)
+            F.gru_forward_step(rz, xz, t, s, rbs, mask, H, gates, rech, out)
+            continue
         if fast:
             _products(H[t], rks, rmask, rz)
             F.add_scaled(rz, xz, t, s, rbs, 2 * U)

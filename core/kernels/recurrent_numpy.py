@@ -139,6 +139,24 @@ def gru_gates(th, t, half, H, gates, rh):
     np.multiply(gates[t, 1], H[t], out=rh)
 
 
+def gru_forward_step(rz, xz, t, s, rbias, mask, H, gates, rech, out):
+    U = rz.shape[1] // 3
+    keep = _keep(mask, t)
+    add_scaled(rz, xz, t, s, rbias, 2 * U)
+    zr = rz[:, :2 * U]
+    np.tanh(zr, out=zr)
+    half = s[0]
+    z, r = rz[:, :U] * half + half, rz[:, U:2 * U] * half + half
+    rec = rz[:, 2 * U:]
+    hh = np.tanh(xz[t, :, 2 * U:] + r * rec)
+    for k, v in enumerate((z, r, hh)):
+        _put(gates[t, k], keep, v, 0.0)
+    _put(rech[t], keep, rec, rech[t])
+    h = z * H[t] + (1.0 - z) * hh
+    _put(H[t + 1], keep, h, H[t])
+    _put(out[t], keep, h, _prev_out(out, t))
+
+
 def gru_step_backward_fast(mask, t, H, gates, rech, reset_after, dout, carry, dh, dxz, drec,
                            tiny):
     _gru_back(mask, t, 1, 2, H, gates, dout, carry, dh, dxz, drec, tiny)
@@ -230,7 +248,8 @@ def gru_reset_step_backward(mask, t, ract, reset_after, H, gates, rech, drh, hma
 RECURRENT = {f.__name__: f for f in (simple_rnn_step, simple_rnn_step_backward, lstm_step,
                                      lstm_output_step, lstm_step_backward)}
 FAST = {"add_scaled": add_scaled, "lstm_forward_step": lstm_forward_step,
-        "lstm_step_backward": lstm_step_backward_fast, "gru_gates": gru_gates,
+        "lstm_step_backward": lstm_step_backward_fast, "gru_forward_step": gru_forward_step,
+        "gru_gates": gru_gates,
         "gru_step_backward": gru_step_backward_fast}
 GRU = {f.__name__: f for f in (gru_gates_step, gru_candidate_input, gru_candidate_step,
                                gru_step_backward, gru_reset_step_backward)}
