@@ -179,3 +179,29 @@ def test_backward_flushes_vanishing_gradients_within_tolerance(cell):
             res.append((dxz, drec))
     for kernel, twin in zip(*res):
         _check_flushed(kernel, twin)
+
+
+def test_fused_lstm_step_gates_are_tanh_and_sigmoid_to_float32_precision(cold_mode):
+    """With zero recurrent weights and states the gates are the activations of the input
+    projection alone: the float32 tanh of the fused kernel (``fast_tanh``, a rational
+    approximation) within 4e-7 relative of float64's tanh over [-20, 20], the sigmoid
+    gates within 2e-7; NaN stays NaN (a clamp must not turn it into +-1)."""
+    n, u = 64, 64  # 4096 values: row n, unit u holds x[n * u + u]
+    x = np.linspace(-20.0, 20.0, n * u).astype(np.float32)
+    x[7] = np.nan
+    xz = np.tile(x.reshape(n, 1, u), (1, 4, 1)).reshape(1, n, 4 * u)  # each gate sees x
+    H, C = np.zeros((2, n, u), np.float32), np.zeros((2, n, u), np.float32)
+    gates, out = _nans((1, 4, n, u), np.float32), _nans((1, n, u), np.float32)
+    K.lstm_forward(xz, np.zeros((u, 4 * u), np.float32), None, np.ones((1, n), np.uint8), 1,
+                   2, H, C, gates, out)
+    gates, out = gates.reshape(1, 4, 1, n * u), out.reshape(1, 1, n * u)
+    x64 = x.astype(np.float64)
+    g = gates[0, 2, 0].astype(np.float64)
+    assert np.isnan(g[7]) and np.isnan(gates[0, 0, 0, 7]) and np.isnan(out[0, 0, 7])
+    ok = ~np.isnan(x64)
+    tanh = np.tanh(x64[ok])
+    assert np.all(np.abs(g[ok] - tanh) <= 4e-7 * np.abs(tanh) + 1e-45)
+    sig = 1.0 / (1.0 + np.exp(-x64[ok]))
+    for k in (0, 1, 3):
+        assert np.max(np.abs(gates[0, k, 0].astype(np.float64)[ok] - sig)) <= 2e-7
+    assert np.all(np.abs(gates[0, :, 0][:, ok]) <= 1.0)
