@@ -47,10 +47,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba._dispatcher import compute_fingerprint
 from numba.core import types
 from numba.extending import typeof_impl
 from numba.np import numpy_support
+
+try:  # numba's C type key of an argument (what its dispatcher looks signatures up by)
+    from numba._dispatcher import compute_fingerprint
+except ImportError:  # another numba's layout: ``typeof`` of each argument at each call
+    compute_fingerprint = None
 
 _MODES = ("fallback", "compile", "numpy")
 _mode = os.environ.get("NETWEAVER_COLD_START", "fallback")
@@ -62,7 +66,6 @@ _sent_to: dict[int, object] = {}  # request id -> the child process it was writt
 _child: subprocess.Popen | None = None
 _next_id = [0]
 _fallback_calls = [0]
-_threads_ready = [False]
 
 
 def set_mode(mode: str) -> None:
@@ -277,9 +280,7 @@ class ColdStart:
                 return self.dispatcher(*args)
         if _mode == "numpy":
             return self.fallback(*args)
-        if not _threads_ready[0]:  # a kernel's first call: before numba may start threads
-            _prepare_threads()
-            _threads_ready[0] = True
+        _prepare_threads()  # a kernel's first call: before numba may start its threads
         disp = self.dispatcher
         sig = self._signature(args)
         if sig not in self._waiting:
@@ -299,7 +300,8 @@ class ColdStart:
         every call was most of the text classifier's numpy steps (a step kernel takes up
         to 13 arguments, ~1.7 s of a 3.9 s cold first epoch under cProfile)."""
         try:
-            key = tuple(map(compute_fingerprint, args))
+            key = None if compute_fingerprint is None else tuple(
+                map(compute_fingerprint, args))
         except (TypeError, ValueError, NotImplementedError):
             key = None  # an argument numba fingerprints not: type it each time
         sig = self._sig_of.get(key) if key is not None else None
