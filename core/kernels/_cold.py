@@ -17,9 +17,10 @@ Measured on the shared 2-core box (``benchmarks/cold_start.py --modes fallback,c
 12,000 images, paired runs at load 5.6-8.4): seed CNN first batch 2.1 s (61 s compiling
 at the call), deeper CNN 1.2 s (72 s); first epoch minus the cached epoch +48 s / +15 s
 against +63 s / +68 s. On a machine that crowded every figure moves by 2x between runs.
-The recurrent step kernels and the Embedding gradient too: the *Text classifier*
-template (``--models text``, 2,400 sentences, load 9.5-11) first batch 0.3-0.5 s (16-17 s
-compiling at the call), first epoch minus the cached one +3.5 / +4.6 s (+15 / +16 s).
+The recurrent step kernels and the Embedding gradient too (``recurrent_numpy.py``): the
+*Text classifier* template (``--models text``, 2,400 sentences, four paired runs at load
+8.2-11) first batch 0.3-0.5 s (11-17 s compiling at the call), first epoch minus the
+cached one +3.5 to +4.6 s (+9.7 to +16 s).
 
 A child, not a thread: compiling in a thread of this process took the GIL from training
 (every numpy call that released it waited up to the 5 ms switch interval to get it

@@ -16,7 +16,9 @@ They do the same arithmetic in fewer passes over each step's arrays:
   does not, and numpy's SIMD tanh needs passes of its own. In float64 (the gradient
   checks) it is ``np.tanh``. A 200-step (64, 128) forward on the 2-core box (one
   thread, load 8-9, three alternating runs): 174 -> 154 us a step, of which ~95 us is
-  the step's recurrent GEMM (the four passes it replaces: add, tanh, cell, tanh + output);
+  the step's recurrent GEMM (the four passes it replaces: add, tanh, cell, tanh + output).
+  The GRU's forward step with ``reset_after=True`` likewise (``gru_forward_step``):
+  141 -> 120 us a step, (64, 128), same conditions;
 * the backward step takes row views and one fused loop per row, the derivatives
   written out for tanh/sigmoid (the general kernel dispatches on the activation code
   per element); measured on the 2-core box, (64, 128) units: 88 -> 58 us a step.
