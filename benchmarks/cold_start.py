@@ -1,7 +1,9 @@
 """First-epoch time with an empty numba kernel cache (a fresh clone) vs a filled one.
 
-For each model (the MLP, the seed CNN and the deeper CNN of ``train_speed.py``) a fresh
-process trains one epoch on Fashion-MNIST with an empty ``NUMBA_CACHE_DIR`` (cold: every
+For each model (the MLP, the seed CNN and the deeper CNN of ``train_speed.py`` on
+Fashion-MNIST, or ``text``: the *Text classifier* template -- Embedding(mask_zero) -> LSTM
+-> Dense -- with its own settings on the shipped VADER sentences) a fresh process trains
+one epoch with an empty ``NUMBA_CACHE_DIR`` (cold: every
 kernel the model calls compiles), then another fresh process trains it again on the
 cache the first one filled (cached). Each prints the time to the end of the first batch
 (how soon training visibly starts) and of the first epoch, how many kernel calls ran
@@ -16,6 +18,7 @@ Usage::
     python benchmarks/cold_start.py                  # 12,000 images, all three models
     python benchmarks/cold_start.py --models cnn --n 60000
     python benchmarks/cold_start.py --models cnn --modes compile,fallback --rounds 2
+    python benchmarks/cold_start.py --models text --modes compile,fallback --rounds 3
 """
 
 from __future__ import annotations
@@ -32,6 +35,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
 
+def _text_template():
+    """The *Text classifier* template's model, data and ``fit`` settings, as the app
+    trains it: the shipped sentences vectorized by ``core.session.shipped_samples``,
+    the template's optimizer, learning rate, batch size and validation split."""
+    from core import optimizers
+    from core.graph import templates
+    from core.session.shipped_samples import text_dataset
+
+    ds = text_dataset()
+    doc = templates.text_classifier()
+    s = doc.training
+    model = doc.build_model()
+    model.compile(optimizer=optimizers.Adam(s.learning_rate), loss=s.loss,
+                  metrics=s.metrics)
+    fit = dict(batch_size=s.batch_size, validation_split=s.validation_split)
+    return model, ds.x_train, ds.y_train.astype("float32"), fit
+
+
 def _worker(name: str, n: int) -> dict:
     import numpy as np  # noqa: F401  (first, as a user's script)
 
@@ -42,9 +63,17 @@ def _worker(name: str, n: int) -> dict:
     from core.callbacks import Callback
 
     t_start = time.perf_counter()
-    x, y, _, _ = _load(n)
-    if name != "mlp":
-        x = x[..., None]
+    utils.set_random_seed(0)
+    if name == "text":
+        model, x, y, fit = _text_template()
+    else:
+        x, y, _, _ = _load(n)
+        if name != "mlp":
+            x = x[..., None]
+        model = _core_model(name)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        fit = dict(batch_size=BATCH[name])
 
     class FirstBatch(Callback):
         first = None
@@ -53,14 +82,10 @@ def _worker(name: str, n: int) -> dict:
             if self.first is None:
                 self.first = time.perf_counter()
 
-    utils.set_random_seed(0)
-    model = _core_model(name)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
     marker = FirstBatch()
     c0 = time.process_time()
     t0 = time.perf_counter()
-    model.fit(x, y, batch_size=BATCH[name], epochs=1, verbose=0, callbacks=[marker])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[marker], **fit)
     t1 = time.perf_counter()
     cpu = time.process_time() - c0
     from core.kernels import _cold
@@ -84,8 +109,11 @@ def _run(name: str, n: int, cache_dir: str, threads: int, mode: str) -> dict:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="mlp,cnn,deep")
-    ap.add_argument("--n", type=int, default=12_000, help="training images")
+    ap.add_argument("--models", default="mlp,cnn,deep",
+                    help="mlp, cnn, deep (Fashion-MNIST) or text (the Text classifier "
+                         "template on the shipped sentences)")
+    ap.add_argument("--n", type=int, default=12_000,
+                    help="training images (text: always the template's 2,400 sentences)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--modes", default="fallback",
                     help="cold-start modes to compare, e.g. compile,fallback (compile: "
@@ -96,7 +124,7 @@ def main(argv=None) -> None:
     if args.worker:
         print(json.dumps(_worker(args.worker, args.n)))
         return
-    print(f"Fashion-MNIST, {args.n} images, 1 epoch, Adam, {args.threads} thread(s); "
+    print(f"Fashion-MNIST {args.n} images / text template, 1 epoch, {args.threads} thread(s); "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'model':6} {'mode':8} {'cache':7} {'1st batch s':>11} {'epoch s':>8} "
           f"{'CPU s':>6} {'numpy calls':>11} {'compiling at end':>16} {'load':>5}")

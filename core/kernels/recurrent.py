@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels import recurrent_fast as F
+from core.kernels import recurrent_numpy as _numpy
 from core.kernels._jit import njit
 from core.kernels.recurrent_fast import _ftz
 from core.kernels.recurrent_fast import flush_below as _flush_below
@@ -75,6 +77,16 @@ def _products(hp, rk, rmask, rz):
     U = hp.shape[1]
     for g in range(rmask.shape[0]):
         rz[:, g * U:(g + 1) * U] = (hp * rmask[g]) @ rk[:, g * U:(g + 1) * U]
+
+
+def _products_back(dz, rkt, rmask, back):
+    """``back = sum_g (dz_g @ rkt_g) * rmask[g]`` (N, U): one GEMM into ``back`` without
+    dropout (no temporary, no separate pass adding it to dh: the step kernel adds it)."""
+    if rmask is None:
+        np.matmul(dz, rkt, out=back)
+        return
+    back[...] = 0.0
+    _back(dz, rkt, rmask, back)
 
 
 def _back(dz, rkt, rmask, dh, gates=None):
@@ -209,9 +221,12 @@ def lstm_output_step(mask, t, gates, ac, H, out):
 
 
 @njit
-def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dxz, tiny):
-    """Step ``t`` back; ``ac`` = act(C[t+1]) (computed by ``_activate``); ``dxz`` and
-    ``dc`` leave with values below ``_flush_below`` zeroed (``_ftz``)."""
+def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, back, carry, dh, dc, dxz,
+                       tiny):
+    """Step ``t`` back; ``ac`` = act(C[t+1]) (computed by ``_activate``), ``back`` the
+    recurrent product of step ``t + 1``'s gradients (``_products_back``), added to
+    ``dh`` here; ``dxz`` and ``dc`` leave with values below ``_flush_below`` zeroed
+    (``_ftz``)."""
     N, U = dh.shape
     for n in range(N):
         keep = mask[t, n]
@@ -219,7 +234,7 @@ def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dx
             go = dout[t, n, u] + carry[n, u]
             if keep:
                 carry[n, u] = 0.0
-                dhc = _ftz(dh[n, u], tiny) + go
+                dhc = _ftz(dh[n, u] + back[n, u], tiny) + go
                 i = gates[t, 0, n, u]
                 f = gates[t, 1, n, u]
                 g = gates[t, 2, n, u]
@@ -234,6 +249,7 @@ def lstm_step_backward(mask, t, act, ract, C, gates, ac, dout, carry, dh, dc, dx
                 dh[n, u] = 0.0
             else:
                 carry[n, u] = go
+                dh[n, u] += back[n, u]
                 for k in range(4):
                     dxz[t, n, k * U + u] = 0.0
 
@@ -247,18 +263,14 @@ def lstm_forward(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=None, AC
     U = G4 // 4
     rz = np.empty((N, G4), xz.dtype)
     ac = np.empty((N, U), xz.dtype)
-    if act == 1 and ract == 2:  # tanh / sigmoid: the fused steps (recurrent_fast)
+    if act == 1 and ract == 2:  # tanh / sigmoid: one fused step kernel (recurrent_fast)
         s = F.half_scale(U, 4, (0, 1, 3), xz.dtype)
         rks = rk * s
         bs = np.zeros(G4, xz.dtype) if bias is None else (bias * s).astype(xz.dtype)
         for t in range(T):
             _products(H[t], rks, rmask, rz)
-            F.add_scaled(rz, xz, t, s, bs, G4)
-            np.tanh(rz, out=rz)
-            F.lstm_cell(rz, mask, t, s[0], C, gates)
-            a = ac if AC is None else AC[t]
-            np.tanh(C[t + 1], out=a)
-            lstm_output_step(mask, t, gates, a, H, out)
+            F.lstm_forward_step(rz, xz, t, s, bs, mask, C, gates,
+                                ac if AC is None else AC[t], H, out)
         return
     for t in range(T):
         _products(H[t], rk, rmask, rz)
@@ -279,6 +291,7 @@ def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz, AC=N
     """``dh``/``dc`` enter as d/d(final states) and leave as d/d(initial states);
     ``AC`` the forward's ``act(C[t+1])`` if it kept them."""
     carry = np.zeros_like(dh)
+    back = np.zeros_like(dh)  # step t+1's recurrent product, added to dh by step t
     ac = np.empty_like(dh)
     tiny = _flush_below(dh)
     fast = act == 1 and ract == 2
@@ -290,11 +303,12 @@ def lstm_backward(rkt, rmask, mask, act, ract, C, gates, dout, dh, dc, dxz, AC=N
             a[...] = C[t + 1]
             _activate(a, act)
         if fast:
-            F.lstm_step_backward(mask, t, C, gates, a, dout, carry, dh, dc, dxz, tiny)
+            F.lstm_step_backward(mask, t, C, gates, a, dout, back, carry, dh, dc, dxz, tiny)
         else:
-            lstm_step_backward(mask, t, act, ract, C, gates, a, dout, carry, dh, dc, dxz,
-                               tiny)
-        _back(dxz[t], rkt, rmask, dh)
+            lstm_step_backward(mask, t, act, ract, C, gates, a, dout, back, carry, dh, dc,
+                               dxz, tiny)
+        _products_back(dxz[t], rkt, rmask, back)
+    dh += back
 
 
 def warmup() -> None:
@@ -316,3 +330,8 @@ def warmup() -> None:
             C, gates = np.zeros_like(H), np.zeros((T, 4, N, U), f)
             lstm_forward(xz, rk, None, mask, 1, 2, H, C, gates, out)
             lstm_backward(rkt, None, mask, 1, 2, C, gates, out, dh, dh.copy(), dxz)
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+# The first LSTM/GRU fit waited for these to compile at their first call otherwise.
+_cold.wrap(globals(), list(_numpy.RECURRENT), _numpy.RECURRENT)

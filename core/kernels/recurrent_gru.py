@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels import _cold
 from core.kernels import recurrent_fast as F
+from core.kernels import recurrent_numpy as _numpy
 from core.kernels._jit import njit
 from core.kernels.recurrent import _activate, _back, _carry_output, _dact, _products
 from core.kernels.recurrent_fast import _ftz
@@ -141,6 +143,10 @@ def gru_forward(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, re
         s = F.half_scale(U, 3, (0, 1), xz.dtype)
         rks, rbs = rk * s, rbias * s
     for t in range(T):
+        if fast and reset_after:  # one fused step kernel (recurrent_fast)
+            _products(H[t], rks, rmask, rz)
+            F.gru_forward_step(rz, xz, t, s, rbs, mask, H, gates, rech, out)
+            continue
         if fast:
             _products(H[t], rks, rmask, rz)
             F.add_scaled(rz, xz, t, s, rbs, 2 * U)
@@ -202,3 +208,8 @@ def warmup() -> None:
         gru_forward(xz, rk, np.zeros(3 * U, f), None, mask, 1, 2, ra, H, gates, rech, out)
         gru_backward(rkt, None, mask, 1, 2, ra, H, gates, rech, out, dh, np.zeros_like(xz),
                      np.zeros_like(xz))
+
+
+# Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
+# The first GRU fit waited for these to compile at their first call otherwise.
+_cold.wrap(globals(), list(_numpy.GRU), _numpy.GRU)

@@ -303,3 +303,67 @@ def test_a_dead_child_fails_only_its_own_request_once_a_new_child_took_over(monk
     assert failed[-1] == ("relu_backward", True)
     _cold._child_gone(new)  # the current child dies: what it still owed fails
     assert failed[-1] == ("gelu_forward", False) and _cold.compiling() == []
+
+
+def _text_model():
+    """Embedding(mask_zero) -> LSTM -> GRU -> SimpleRNN -> Dense: every recurrent step
+    kernel family (the fused tanh/sigmoid steps, masked rows) and the Embedding gradient."""
+    from core.layers import GRU, LSTM, Embedding, SimpleRNN
+
+    return Sequential([Input((40,)), Embedding(30, 6, mask_zero=True),
+                       LSTM(5, return_sequences=True), GRU(4, return_sequences=True),
+                       SimpleRNN(3), Dense(2, activation="softmax")])
+
+
+def _train_text(mode, switch_at=None):
+    set_random_seed(0)
+    model = _text_model()
+    model.compile(optimizer=optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 30, (96, 40))  # 32 x 40 ids a batch: the Embedding kernel's size
+    x[::3, 30:] = 0  # padded ends: the masked rows of the step kernels
+    y = (x[:, 0] > 15).astype(np.int64)
+    previous = _cold.mode()
+    _cold.set_mode(mode)
+    try:
+        callbacks = [] if switch_at is None else [_SwitchAt(switch_at)]
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False,
+                  callbacks=callbacks)
+    finally:
+        _cold.set_mode(previous)
+    return [w.numpy() for w in model.weights]
+
+
+def test_recurrent_step_kernels_and_embedding_fall_back_while_compiling(monkeypatch):
+    """The recurrent step kernels and the Embedding gradient compiled at their first call
+    (the text classifier's first batch waited ~15 s on a fresh install); now they run
+    their numpy versions (``core.kernels.recurrent_numpy``) while compiling, and a model
+    trained on them, on numba, or switching mid-epoch ends with the same weights
+    (float32: the kernels' tanh is a 6-ulp approximation, numpy's is not)."""
+    from core.kernels import embedding, recurrent, recurrent_fast, recurrent_gru
+
+    names = {recurrent_fast: ("lstm_forward_step", "lstm_step_backward", "gru_forward_step",
+                              "gru_step_backward"),
+             recurrent: ("simple_rnn_step", "simple_rnn_step_backward"),
+             recurrent_gru: (), embedding: ("embedding_grad",)}
+    used = []
+    for mod, kernel_names in names.items():
+        for name in kernel_names:
+            kernel = getattr(mod, name)
+
+            def spy(*args, _twin=kernel.fallback, _name=name):
+                used.append(_name)
+                return _twin(*args)
+
+            monkeypatch.setattr(kernel, "fallback", spy)
+    compiled = _train_text("compile")
+    assert used == []
+    on_numpy = _train_text("numpy")
+    assert {n for ns in names.values() for n in ns} == set(used)
+    switched = _train_text("compile", switch_at=2)
+    for a, b, c in zip(compiled, on_numpy, switched):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-5)
+    set_random_seed(0)
+    fresh = _text_model()
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(compiled, fresh.weights))

@@ -1,11 +1,21 @@
 """The Embedding gradient kernel against its numpy twin (weighted bincount per column):
 the same float64 sums in the same order, so equal bit for bit, with repeated ids, ids
-absent from the batch (zero rows) and the first/last table rows."""
+absent from the batch (zero rows) and the first/last table rows; also the numpy version
+it runs while it compiles (``core.kernels._cold`` mode "numpy")."""
 
 import numpy as np
 import pytest
 
+from core.kernels import _cold
 from core.kernels import embedding as K
+
+
+@pytest.fixture(params=["compile", "numpy"], autouse=True)
+def cold_mode(request):
+    previous = _cold.mode()
+    _cold.set_mode(request.param)
+    yield request.param
+    _cold.set_mode(previous)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1,14 +1,26 @@
 """The recurrent time loops (numba step kernels + per-step BLAS) against their numpy twins,
-with masks, recurrent dropout masks and every activation code, float32 and float64."""
+with masks, recurrent dropout masks and every activation code, float32 and float64; each
+also on the numpy versions the step kernels run while numba compiles them
+(``core.kernels.recurrent_numpy``, ``_cold`` mode "numpy")."""
 
 import numpy as np
 import pytest
 
+from core.kernels import _cold
 from core.kernels import recurrent as K
 from core.kernels import recurrent_gru as KG
 from core.kernels import recurrent_ref as R
 
 T, N, U = 5, 3, 4
+
+
+@pytest.fixture(params=["compile", "numpy"], autouse=True)
+def cold_mode(request):
+    """Every test twice: on the numba step kernels, then on their numpy versions."""
+    previous = _cold.mode()
+    _cold.set_mode(request.param)
+    yield request.param
+    _cold.set_mode(previous)
 
 
 def _setup(G, dtype, with_rmask, seed=0):
@@ -21,6 +33,11 @@ def _setup(G, dtype, with_rmask, seed=0):
     h0 = rng.normal(size=(N, U)).astype(dtype)
     dout = rng.normal(size=(T, N, U)).astype(dtype)
     return rng, xz, rk, rmask, mask, h0, dout
+
+
+def _nans(shape, dtype):
+    """An output array: NaN wherever a kernel forgets to write."""
+    return np.full(shape, np.nan, dtype)
 
 
 def _tol(dtype):
@@ -38,7 +55,7 @@ def test_simple_rnn_matches_twin(dtype, with_rmask, act):
         H, out = np.zeros((T + 1, N, U), dtype), np.zeros((T, N, U), dtype)
         H[0] = h0
         fwd(xz, rk, rmask, mask, act, H, out)
-        dh, dxz = dout[-1].copy(), np.zeros_like(xz)
+        dh, dxz = dout[-1].copy(), _nans(xz.shape, dtype)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, H, dout, dh, dxz)
         res.append((H, out, dh, dxz))
     for a, b in zip(*res):
@@ -59,11 +76,11 @@ def test_lstm_matches_twin(dtype, with_rmask, act, ract, with_bias, keep_ac):
                      (R.lstm_forward_ref, R.lstm_backward_ref)):
         H, C = np.zeros((T + 1, N, U), dtype), np.zeros((T + 1, N, U), dtype)
         H[0], C[0] = h0, c0
-        gates, out = np.zeros((T, 4, N, U), dtype), np.zeros((T, N, U), dtype)
+        gates, out = _nans((T, 4, N, U), dtype), _nans((T, N, U), dtype)
         kw = {"AC": np.full((T, N, U), np.nan, dtype)} if keep_ac and fwd is K.lstm_forward \
             else {}
         fwd(xz, rk, rmask, mask, act, ract, H, C, gates, out, bias=bias, **kw)
-        dh, dc, dxz = dout[-1].copy(), dout[0].copy(), np.zeros_like(xz)
+        dh, dc, dxz = dout[-1].copy(), dout[0].copy(), _nans(xz.shape, dtype)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, C, gates, dout, dh, dc, dxz,
             **kw)
         res.append((H, C, gates, out, dh, dc, dxz))
@@ -83,10 +100,10 @@ def test_gru_matches_twin(dtype, with_rmask, reset_after, act, ract):
                      (R.gru_forward_ref, R.gru_backward_ref)):
         H = np.zeros((T + 1, N, U), dtype)
         H[0] = h0
-        gates, rech = np.zeros((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
-        out = np.zeros((T, N, U), dtype)
+        gates, rech = _nans((T, 3, N, U), dtype), np.zeros((T, N, U), dtype)
+        out = _nans((T, N, U), dtype)
         fwd(xz, rk, rbias, rmask, mask, act, ract, reset_after, H, gates, rech, out)
-        dh, dxz, drec = dout[-1].copy(), np.zeros_like(xz), np.zeros_like(xz)
+        dh, dxz, drec = dout[-1].copy(), _nans(xz.shape, dtype), _nans(xz.shape, dtype)
         bwd(np.ascontiguousarray(rk.T), rmask, mask, act, ract, reset_after, H, gates, rech,
             dout, dh, dxz, drec)
         res.append((H, gates, rech, out, dh, dxz, drec))
@@ -162,3 +179,29 @@ def test_backward_flushes_vanishing_gradients_within_tolerance(cell):
             res.append((dxz, drec))
     for kernel, twin in zip(*res):
         _check_flushed(kernel, twin)
+
+
+def test_fused_lstm_step_gates_are_tanh_and_sigmoid_to_float32_precision(cold_mode):
+    """With zero recurrent weights and states the gates are the activations of the input
+    projection alone: the float32 tanh of the fused kernel (``fast_tanh``, a rational
+    approximation) within 4e-7 relative of float64's tanh over [-20, 20], the sigmoid
+    gates within 2e-7; NaN stays NaN (a clamp must not turn it into +-1)."""
+    n, u = 64, 64  # 4096 values: row n, unit u holds x[n * u + u]
+    x = np.linspace(-20.0, 20.0, n * u).astype(np.float32)
+    x[7] = np.nan
+    xz = np.tile(x.reshape(n, 1, u), (1, 4, 1)).reshape(1, n, 4 * u)  # each gate sees x
+    H, C = np.zeros((2, n, u), np.float32), np.zeros((2, n, u), np.float32)
+    gates, out = _nans((1, 4, n, u), np.float32), _nans((1, n, u), np.float32)
+    K.lstm_forward(xz, np.zeros((u, 4 * u), np.float32), None, np.ones((1, n), np.uint8), 1,
+                   2, H, C, gates, out)
+    gates, out = gates.reshape(1, 4, 1, n * u), out.reshape(1, 1, n * u)
+    x64 = x.astype(np.float64)
+    g = gates[0, 2, 0].astype(np.float64)
+    assert np.isnan(g[7]) and np.isnan(gates[0, 0, 0, 7]) and np.isnan(out[0, 0, 7])
+    ok = ~np.isnan(x64)
+    tanh = np.tanh(x64[ok])
+    assert np.all(np.abs(g[ok] - tanh) <= 4e-7 * np.abs(tanh) + 1e-45)
+    sig = 1.0 / (1.0 + np.exp(-x64[ok]))
+    for k in (0, 1, 3):
+        assert np.max(np.abs(gates[0, k, 0].astype(np.float64)[ok] - sig)) <= 2e-7
+    assert np.all(np.abs(gates[0, :, 0][:, ok]) <= 1.0)
