@@ -106,8 +106,10 @@ class CurvesPanel(QWidget):
         self.counters.setTextInteractionFlags(Qt.TextSelectableByMouse)
         # Its width must not follow its text: with the default policy every new count
         # (2 Hz while training) re-laid the panel and repainted both plots 2-3 times.
+        # Wide enough, once, for a usual run's line.
         self.counters.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
-        self.counters.setMinimumWidth(200)
+        self.counters.setMinimumWidth(self.counters.fontMetrics().horizontalAdvance(
+            "Epoch 10/10 · batch 1875/1875 · 9,999 samples/s · ETA 00:00") + 8)
         self.overlay_box = QCheckBox("Overlay earlier runs")
         self.overlay_box.setObjectName("overlayRuns")
         self.overlay_box.setChecked(True)
@@ -125,11 +127,14 @@ class CurvesPanel(QWidget):
         self._fix_row = QHBoxLayout()
         self.loss_plot = _plot("lossPlot", "Loss", "loss")
         self.metric_plot = _plot("metricPlot", "Metrics", "value")
+        # the counters get a row of their own: beside the check box their fixed width
+        # (below) would widen the dock, and so the main window
         top = QHBoxLayout()
-        top.addWidget(self.counters, 1)
+        top.addStretch(1)
         top.addWidget(self.overlay_box)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.counters)
         lay.addLayout(top)
         lay.addWidget(self.diagnosis)
         lay.addLayout(self._fix_row)
