@@ -123,8 +123,9 @@ def _runtime_summary(rep) -> str:
     """What ``core.runtime.report()`` says is in force, in one line (per variant)."""
     blas = ",".join(f"{b['library']}:{b['threads']}" for b in rep["blas"])
     nb = rep["numba"] or {}
-    return (f"blas {blas or '-'}; numba {nb.get('threading_layer')}x{nb.get('threads')}; "
-            f"kernel wait {rep['kernel_wait']}")
+    omp = ",".join(f"{o['library']}:{o['threads']}" for o in rep.get("openmp", ()))
+    return (f"blas {blas or '-'}; openmp {omp or '-'}; numba {nb.get('threading_layer')}x"
+            f"{nb.get('threads')}; kernel wait {rep['kernel_wait']}")
 
 
 def training_flop(model) -> float:
