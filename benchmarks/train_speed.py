@@ -31,6 +31,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -102,18 +103,29 @@ def run_core(name, n):
     model = _core_model(name)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     hist = model.fit(x, y, batch_size=BATCH[name], epochs=1, verbose=0)
-    train = time.perf_counter() - t0
+    train, cpu = time.perf_counter() - t0, time.process_time() - c0
     pred = _best_of(PREDICT_REPEATS, lambda: model.predict(xt, batch_size=PREDICT_BATCH,
                                                            verbose=0))
     scores = []
     ev = _best_of(PREDICT_REPEATS, lambda: scores.append(
         model.evaluate(xt, yt, batch_size=PREDICT_BATCH, verbose=0)))
-    return {"epoch_s": train, "predict_s": pred, "evaluate_s": ev, "n": len(x),
-            "n_test": len(xt), "peak_mb": _rss_peak_mb(), "data_mb": base, "warmup_s": warm,
+    from core import runtime
+    return {"epoch_s": train, "epoch_cpu_s": cpu, "predict_s": pred, "evaluate_s": ev,
+            "n": len(x), "n_test": len(xt), "peak_mb": _rss_peak_mb(), "data_mb": base,
+            "warmup_s": warm, "runtime": _runtime_summary(runtime.report()),
             "train_acc": hist.history["accuracy"][-1], "test_acc": scores[-1][1],
             "train_flop": training_flop(model) * len(x)}
+
+
+def _runtime_summary(rep) -> str:
+    """What ``core.runtime.report()`` says is in force, in one line (per variant)."""
+    blas = ",".join(f"{b['library']}:{b['threads']}" for b in rep["blas"])
+    nb = rep["numba"] or {}
+    omp = ",".join(f"{o['library']}:{o['threads']}" for o in rep.get("openmp", ()))
+    return (f"blas {blas or '-'}; openmp {omp or '-'}; numba {nb.get('threading_layer')}x"
+            f"{nb.get('threads')}; kernel wait {rep['kernel_wait']}")
 
 
 def training_flop(model) -> float:
@@ -313,9 +325,22 @@ def _report(name, runs, gemm):
     core = [med[f"core/{v}"]["epoch_s"] for v in VARIANTS if f"core/{v}" in med]
     if len(core) > 1:
         print(f"{'':16} import variants: slowest/fastest epoch {max(core) / min(core):.3f}")
+    fastest = [min(r["epoch_s"] for r in runs[f"core/{v}"]) for v in VARIANTS
+               if runs.get(f"core/{v}")]
+    if len(fastest) > 1:  # the load only ever slows a run: the fastest is the least hit
+        print(f"{'':16} import variants: slowest/fastest of the fastest epochs "
+              f"{max(fastest) / min(fastest):.3f}")
+    cpu = [_median([r["epoch_cpu_s"] for r in runs[f"core/{v}"]]) for v in VARIANTS
+           if runs.get(f"core/{v}")]
+    if len(cpu) > 1:
+        print(f"{'':16} import variants: slowest/fastest epoch CPU s {max(cpu) / min(cpu):.3f}")
     for key, rs in runs.items():
-        print(f"{'':16} {key}: epochs " + ", ".join(f"{r['epoch_s']:.2f}" for r in rs)
-              + f"; test acc {rs[-1]['test_acc']:.4f}")
+        print(f"{'':16} {key}: epochs " + ", ".join(
+            f"{r['epoch_s']:.2f}" + (f" ({r['epoch_cpu_s']:.2f} CPU s, load {r['load']:.1f})"
+                                     if "epoch_cpu_s" in r else f" (load {r['load']:.1f})")
+            for r in rs) + f"; test acc {rs[-1]['test_acc']:.4f}")
+        if rs and "runtime" in rs[-1]:
+            print(f"{'':18} runtime: {rs[-1]['runtime']}")
 
 
 def main(argv=None):
@@ -358,7 +383,9 @@ def main(argv=None):
         except ImportError:
             print("torch is not importable: measuring core only")
             frameworks = [f for f in frameworks if f != "torch"]
-    variants = [v for v in args.variants.split(",") if "torch" in frameworks or "torch" not in v]
+    # the numpy+torch variant needs torch installed, not torch's own runs
+    has_torch = importlib.util.find_spec("torch") is not None
+    variants = [v for v in args.variants.split(",") if has_torch or "torch" not in v]
     cells = [("core", v) for v in variants if "core" in frameworks]
     cells += [("torch", "numpy+torch")] if "torch" in frameworks else []
     print(f"Fashion-MNIST, {n} training images, 1 epoch, Adam, {args.threads} thread(s); "

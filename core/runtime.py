@@ -225,12 +225,15 @@ def _bind_numba_to_its_own_openmp() -> bool:
 
 def report() -> dict:
     """What is in force: the policy, the cores, each BLAS library with its thread count,
-    numba's threading layer and thread count (when numba has started them), and the
-    environment variables those libraries read when they load (for the record only:
-    the policy does not depend on them)."""
+    each OpenMP runtime loaded (two after ``import torch``: torch's and the one numba's
+    workers run on), numba's threading layer and thread count (when numba has started
+    them), and the environment variables those libraries read when they load (for the
+    record only: the policy does not depend on them). What differs between two
+    processes that imported things in another order shows here."""
     with _lock:
         blas = [{"library": c.prefix, "version": c.version, "threads": c.num_threads,
                  "path": c.filepath} for c in _blas_controllers()]
+    openmp = _openmp_runtimes()
     numba_info = None
     if "numba" in sys.modules:
         import numba
@@ -243,10 +246,22 @@ def report() -> dict:
     env = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
                                       "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
                                       "NUMBA_NUM_THREADS") if k in os.environ}
-    return {**_policy, "cores": cores(), "blas": blas, "numba": numba_info,
+    return {**_policy, "cores": cores(), "blas": blas, "openmp": openmp, "numba": numba_info,
             "kernel_wait": _kernel_wait["state"],
             "torch_loaded": "torch" in sys.modules, "environment": env,
             "engine_calls_running": _depth}
+
+
+def _openmp_runtimes() -> list:
+    """Each OpenMP runtime threadpoolctl finds loaded (looked for anew: torch or numba may
+    have loaded one since), with its path and thread count."""
+    try:
+        from threadpoolctl import ThreadpoolController
+        found = [c for c in ThreadpoolController().lib_controllers if c.user_api == "openmp"]
+    except Exception:  # threadpoolctl missing or a library it cannot drive
+        return []
+    return [{"library": c.prefix, "threads": c.num_threads, "path": c.filepath}
+            for c in found]
 
 
 class engine_call:

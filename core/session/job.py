@@ -107,7 +107,10 @@ def _finite(v) -> bool:
         return True  # non-numeric log entries are not our concern
 
 
-SNAPSHOT_EVERY = 8
+SNAPSHOT_EVERY = 8  # batches at least between two weight snapshots
+# and at most this share of the training time: a snapshot waits until the time since the
+# last one is SNAPSHOT_EVERY batches and 1 / SNAPSHOT_SHARE times what the last one cost
+SNAPSHOT_SHARE = 0.005
 
 
 class ControlCallback(Callback):
@@ -119,9 +122,14 @@ class ControlCallback(Callback):
     proven good and B becomes the "last good" set A by swapping references. When a
     loss is NaN/inf, A is copied back into the model, so training ends on finite
     weights that gave a finite loss, at most ``SNAPSHOT_EVERY - 1`` batches older than
-    the last finite batch. Why not every batch: one memcpy of the seed CNN's 2.8 MB of
-    weights per batch of 32 cost ~5% of in-app throughput (measured with
-    ``benchmarks/ui_latency.py``); every 8th batch costs under 1%.
+    the last finite batch, and rarer when a copy is dear against a step (below). Why
+    not every batch: one memcpy of the seed CNN's 2.8 MB of weights per batch of 32 cost
+    ~5% of in-app throughput (measured with ``benchmarks/ui_latency.py``). Why the time
+    bound too: with Adam's two slots a snapshot is 8.4 MB, ~2 ms, and every 8th batch
+    was still 3% of the worker's time (cProfile, 6,000 images at batch 32, 47 of the
+    callback's 70 ms); the next snapshot waits until the time since the last one is
+    at least its cost / ``SNAPSHOT_SHARE`` (0.5%: ~0.4 s there), so a NaN rolls back
+    a fraction of a second of training, never more than that plus 8 batches.
     """
 
     def __init__(self, job: TrainingJob):
@@ -135,6 +143,8 @@ class ControlCallback(Callback):
         self._steps = None
         self.paused_seconds = 0.0
         self._since_snapshot = SNAPSHOT_EVERY  # the first batch always snapshots
+        self._snapshot_cost = 0.0  # seconds the last snapshot took, and when it ended
+        self._snapshot_end = float("-inf")
         self._snapshotting = False
         self._snapshot_at = self._good_at = None  # (epoch, batch), 1-based
 
@@ -147,8 +157,11 @@ class ControlCallback(Callback):
         self._good.take(model)
         params = getattr(self, "params", None) or {}
         self._steps = params.get("steps")
+        # "cpu": the process' CPU seconds, so that a run's CPU cost can be told from the
+        # machine's load (benchmarks/app_throughput.py compares it with headless fit)
         self.job.events.put(("train_begin", {"time": time.perf_counter(), "steps": self._steps,
-                                             "epochs": self.job.target_epochs}))
+                                             "epochs": self.job.target_epochs,
+                                             "cpu": time.process_time()}))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = int(epoch)
@@ -165,9 +178,13 @@ class ControlCallback(Callback):
         if lr is not None:
             model.optimizer.learning_rate = lr
             job.events.put(("lr", {"learning_rate": lr}))
-        self._snapshotting = self._since_snapshot >= SNAPSHOT_EVERY - 1
+        self._snapshotting = self._since_snapshot >= SNAPSHOT_EVERY - 1 and (
+            self._snapshot_cost <= SNAPSHOT_SHARE * (time.perf_counter() - self._snapshot_end))
         if self._snapshotting:
+            t = time.perf_counter()
             self._candidate.take(model)
+            self._snapshot_end = time.perf_counter()
+            self._snapshot_cost = self._snapshot_end - t
             self._snapshot_at = (self._epoch + 1, int(batch) + 1)
             self._since_snapshot = 0
         else:
@@ -199,4 +216,5 @@ class ControlCallback(Callback):
         if self.job.nan_at is None:
             self.job.epochs_done = int(epoch) + 1
         self.job.events.put(("epoch", {"epoch": int(epoch), "logs": logs,
-                                       "time": time.perf_counter()}))
+                                       "time": time.perf_counter(),
+                                       "cpu": time.process_time()}))

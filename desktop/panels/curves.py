@@ -37,9 +37,11 @@ OVERLAY_COLORS = [(140, 146, 156), (170, 130, 210), (100, 180, 180), (200, 160, 
 
 
 BACKGROUND = "#1b1e23"  # the app's dark theme (resources/styles)
-# Per-batch curves redraw at most this often (seconds): the two plots' repaints take GUI
-# time and CPU from a 2-core training run (benchmarks/ui_latency.py).
-BATCH_REDRAW_S = 0.4
+# Per-batch curves redraw at most this often (seconds), each plot in turn: the two
+# plots' repaints take GUI time and CPU from a 2-core training run (at 0.4 s they were
+# the largest part of the GUI thread's time, benchmarks/app_throughput.py). Epoch ends,
+# pauses and the run's end still redraw at once.
+BATCH_REDRAW_S = 1.0
 FOREGROUND = "#c9d1d9"
 
 
@@ -102,6 +104,12 @@ class CurvesPanel(QWidget):
         self.counters = QLabel("No training yet.")
         self.counters.setObjectName("trainCounters")
         self.counters.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        # Its width must not follow its text: with the default policy every new count
+        # (2 Hz while training) re-laid the panel and repainted both plots 2-3 times.
+        # Wide enough, once, for a usual run's line.
+        self.counters.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.counters.setMinimumWidth(self.counters.fontMetrics().horizontalAdvance(
+            "Epoch 10/10 · batch 1875/1875 · 9,999 samples/s · ETA 00:00") + 8)
         self.overlay_box = QCheckBox("Overlay earlier runs")
         self.overlay_box.setObjectName("overlayRuns")
         self.overlay_box.setChecked(True)
@@ -119,11 +127,14 @@ class CurvesPanel(QWidget):
         self._fix_row = QHBoxLayout()
         self.loss_plot = _plot("lossPlot", "Loss", "loss")
         self.metric_plot = _plot("metricPlot", "Metrics", "value")
+        # the counters get a row of their own: beside the check box their fixed width
+        # (below) would widen the dock, and so the main window
         top = QHBoxLayout()
-        top.addWidget(self.counters, 1)
+        top.addStretch(1)
         top.addWidget(self.overlay_box)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.counters)
         lay.addLayout(top)
         lay.addWidget(self.diagnosis)
         lay.addLayout(self._fix_row)

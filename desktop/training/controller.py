@@ -40,6 +40,12 @@ from desktop.training.worker import TrainingWorker
 # stays small (benchmarks/ui_latency.py, seed CNN at batch 32: in-app throughput 85-88 %
 # of headless at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms).
 DRAIN_MS = 200
+# The counters line and the progress bar change at most this often (seconds), and at
+# every epoch end, pause and the run's end: a QLabel's new text re-lays and repaints
+# its panel (1-2 ms of GUI thread on the styled window, offscreen raster), the bar
+# repaints synchronously; at 5 Hz they were a third of the GUI thread's time while
+# training, CPU taken from a 2-core run (benchmarks/app_throughput.py).
+COUNTERS_S = 0.5
 GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
 
 
@@ -80,6 +86,9 @@ class TrainingController(QObject):
         self._timer.setInterval(DRAIN_MS)
         self._timer.timeout.connect(self.drain)
         self._stats = {}
+        # (event, perf_counter, process CPU s) as the worker stamped its train_begin and
+        # epoch events: what the run cost, for a benchmark or a status line
+        self.marks: list[tuple[str, float, float | None]] = []
         self._switch_interval: float | None = None
 
     # -------------------------------------------------------------- helpers
@@ -151,6 +160,7 @@ class TrainingController(QObject):
         self.run = start_run(doc, ds.name, resumed, source="app")
         offset = self.epoch_offset = self.run["first_epoch"] - 1
         self._network = network_of(doc)  # what this run trains, kept to restore it later
+        self.marks = []
         self._stats = {"t0": time.perf_counter(), "samples": 0, "steps": None,
                        "last_batch": None, "rate": 0.0,
                        "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
@@ -217,7 +227,10 @@ class TrainingController(QObject):
             return
         st = self._stats
         batch_points = []
+        now_due = False  # an epoch end or a pause: show the counters at once
         for kind, ev in self.job.drain():
+            if kind in ("train_begin", "epoch"):
+                self.marks.append((kind, ev["time"], ev.get("cpu")))
             if kind == "train_begin":
                 st["steps"] = ev.get("steps")
                 if not st.get("began"):  # rate counts from the first fit's start
@@ -236,10 +249,12 @@ class TrainingController(QObject):
                     self.curves.add_epoch(ev["epoch"], ev["logs"])
                 self._diagnose()
                 self.epochEnded.emit(ev["epoch"], ev["logs"])
+                now_due = True
             elif kind == "paused":
                 st["pause_t"] = ev["time"]
                 if self.curves is not None:
                     self.curves.flush()  # show every batch up to the pause
+                now_due = True
                 self._say("Paused. Change the learning rate or add epochs, then Resume.")
             elif kind == "resumed" and st.get("pause_t") is not None:
                 st["paused_s"] += ev["time"] - st["pause_t"]
@@ -251,7 +266,8 @@ class TrainingController(QObject):
                           f"{ev['batch'] + 1}: stopping and keeping the last good weights.")
         if batch_points and self.curves is not None:
             self.curves.add_batches(batch_points)
-        self._update_counters()
+        if now_due or time.perf_counter() - st.get("shown_at", float("-inf")) >= COUNTERS_S:
+            self._update_counters()
 
     def _diagnose(self, nan_at=None) -> list:
         """Read the run's curves (core.graph.curve_diagnosis) and show what they say."""
@@ -268,6 +284,7 @@ class TrainingController(QObject):
         st, job = self._stats, self.job
         if st.get("last_batch") is None:
             return
+        st["shown_at"] = time.perf_counter()
         epoch, batch = st["last_batch"]
         steps = st["steps"] or 1
         total = job.target_epochs * steps
@@ -294,6 +311,7 @@ class TrainingController(QObject):
             self.thread.quit()
             self.thread.wait()
         self.drain()
+        self._update_counters()  # the last batch's counters and bar, however recent
         if self.curves is not None:
             self.curves.flush()  # batches after the last timed redraw (a stop mid-epoch)
 

@@ -233,6 +233,7 @@ with runtime.engine_call():
 gomps = sorted({l.split()[-1] for l in open("/proc/self/maps") if "libgomp" in l})
 print(json.dumps({"state": runtime.report()["kernel_wait"], "gomps": gomps,
                   "layer": runtime.report()["numba"]["threading_layer"],
+                  "openmp": [o["path"] for o in runtime.report()["openmp"]],
                   "max": float(y.max())}))
 """
 
@@ -251,3 +252,6 @@ def test_with_torch_imported_first_numba_runs_on_its_own_passive_openmp():
     assert r["max"] == 1.0
     if r["layer"] == "omp" and len(r["gomps"]) > 1:  # torch's libgomp and numba's
         assert r["state"] == "passive, own OpenMP"
+    # report() names every OpenMP runtime mapped into the process
+    assert sorted(os.path.realpath(p) for p in r["openmp"]) == \
+        sorted(os.path.realpath(p) for p in r["gomps"])

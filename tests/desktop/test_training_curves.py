@@ -78,3 +78,56 @@ def test_batch_redraws_take_one_plot_at_a_time_and_fit_its_range(qtbot, monkeypa
     assert (drawn("loss"), drawn("accuracy")) == (3, 2)
     panel.flush()
     assert (drawn("loss"), drawn("accuracy")) == (3, 3)
+
+
+def test_counters_change_at_most_every_interval_and_at_each_epoch_end(qtbot, monkeypatch):
+    """The counters line (and the progress bar) take the newest batch at most every
+    COUNTERS_S; an epoch end shows it at once, and so does the run's end. The counters
+    label's width does not follow its text (a new count must not re-lay the panel)."""
+    from PySide6.QtWidgets import QSizePolicy
+
+    from core.session.job import TrainingJob
+    from core.session.smoothing import BatchSmoother
+    from desktop.training import controller as ctl_mod
+
+    now = [100.0]
+    monkeypatch.setattr(ctl_mod.time, "perf_counter", lambda: now[0])
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    assert panel.counters.sizePolicy().horizontalPolicy() == QSizePolicy.Ignored
+    ctl = ctl_mod.TrainingController(lambda: None, lambda: None, curves=panel)
+    ctl.job = TrainingJob(model=None, epochs=2, batch_size=10)
+    ctl.run = {"epochs": [], "settings": {}}
+    ctl._stats = {"t0": 99.0, "samples": 0, "steps": None, "last_batch": None, "rate": 0.0,
+                  "paused_s": 0.0, "pause_t": None, "smoother": BatchSmoother()}
+    monkeypatch.setattr(ctl, "_diagnose", lambda nan_at=None: [])
+    progress = []
+    ctl.batchProgress.connect(lambda done, total: progress.append(done))
+
+    def batch(b, epoch=0):
+        ctl.job.events.put(("batch", {"epoch": epoch, "batch": b, "steps": 5,
+                                      "logs": {"loss": 1.0}, "time": now[0]}))
+
+    batch(0)
+    ctl.drain()
+    assert progress == [1] and "batch 1/5" in panel.counters.text()  # the first at once
+    now[0] += ctl_mod.COUNTERS_S / 2
+    batch(1)
+    ctl.drain()
+    assert progress == [1] and "batch 1/5" in panel.counters.text()  # too soon
+    now[0] += ctl_mod.COUNTERS_S / 2
+    batch(2)
+    ctl.drain()
+    assert progress == [1, 3] and "batch 3/5" in panel.counters.text()
+    now[0] += 0.01
+    batch(3)
+    batch(4)
+    ctl.job.events.put(("epoch", {"epoch": 0, "logs": {"loss": 0.9}, "time": now[0]}))
+    ctl.drain()
+    assert progress == [1, 3, 5] and "batch 5/5" in panel.counters.text()  # epoch end
+    now[0] += 0.01
+    batch(0, epoch=1)
+    ctl.drain()
+    assert progress == [1, 3, 5]
+    ctl._update_counters()  # what the run's end (_finish_thread) does after its drain
+    assert progress == [1, 3, 5, 6] and "Epoch 2/2 · batch 1/5" in panel.counters.text()

@@ -122,8 +122,12 @@ def test_stop_sets_stop_training_at_the_next_batch():
     assert not math.isnan(events["epoch"]["logs"]["loss"])
 
 
-def test_nan_after_several_batches_restores_the_last_snapshot_with_finite_loss():
+def test_nan_after_several_batches_restores_the_last_snapshot_with_finite_loss(monkeypatch):
+    from core.session import job as job_module
     from core.session.job import SNAPSHOT_EVERY
+    # snapshots every SNAPSHOT_EVERY batches whatever they cost (the time bound is
+    # tested below)
+    monkeypatch.setattr(job_module, "SNAPSHOT_SHARE", 1e12)
     model = _model()
     job, cb = _callback(model)
     cb.on_train_begin()
@@ -143,3 +147,38 @@ def test_nan_after_several_batches_restores_the_last_snapshot_with_finite_loss()
     for got, want in zip(_values(model), kept):
         np.testing.assert_array_equal(got, want)
     assert job.nan_at == (1, SNAPSHOT_EVERY + 4) and job.good_at == (1, SNAPSHOT_EVERY + 1)
+
+
+def test_a_snapshot_waits_until_its_cost_is_a_small_share_of_the_time_since_the_last(
+        monkeypatch):
+    from core.session import job as job_module
+    from core.session.job import SNAPSHOT_EVERY
+    model = _model()
+    job, cb = _callback(model)
+    cb.on_train_begin()
+    cb.on_epoch_begin(0)
+    first = _values(model)  # the first batch always snapshots
+    clock = [100.0]
+    # each snapshot "costs" 1 s on this clock: the next may come 1 / SHARE = 10 s later
+    monkeypatch.setattr(job_module, "SNAPSHOT_SHARE", 0.1)
+    monkeypatch.setattr(job_module.time, "perf_counter", lambda: clock[0])
+    real_take = cb._candidate.take
+
+    def take(m):
+        real_take(m)
+        clock[0] += 1.0
+    monkeypatch.setattr(cb._candidate, "take", take)
+    monkeypatch.setattr(cb._good, "take", take)
+    kept_at = {}
+    # 1 s per batch: snapshots at batches 0, 10 (10 s after the first ended), 20
+    for b in range(3 * SNAPSHOT_EVERY):
+        kept_at[b] = _values(model)
+        cb.on_train_batch_begin(b)
+        for w in model.weights:
+            w.value += 1.0
+        clock[0] += 1.0
+        cb.on_train_batch_end(b, {"loss": 1.0})
+    assert cb._good_at == (1, 21)
+    for got, want in zip(cb._good.buffers, kept_at[20]):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(first[0], kept_at[20][0])
