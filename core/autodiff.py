@@ -82,9 +82,7 @@ class Tape:
         # An output needs a gradient only when something upstream of it trains: a
         # Flatten of the model input does not, so the Dense after it skips its dx
         # GEMM (on the MLP that was a third of the step's arithmetic).
-        if layer._own_trainable_variables() or layer._tracked_layers:
-            pass
-        else:
+        if not (layer._own_trainable_variables() or layer._tracked_layers):
             for x in rec.inputs:
                 if id(x) in produced:
                     break
