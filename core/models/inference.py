@@ -5,7 +5,8 @@ batches through the model's ``_infer``, which calls each plain layer's ``forward
 directly. For that plan this module answers, once per plan:
 
 - which steps are *plain*: their class keeps ``Layer.call`` (so ``forward`` is
-  the whole computation) and the node passes no extra call arguments; none is
+  the whole computation) and ``Layer.compute_mask``, and the node passes no extra
+  call arguments; none is
   when a layer of the plan makes masks (Embedding(mask_zero), Masking), since
   masks travel through ``Layer.__call__``;
 - where a Dense sees every value of the model's (single) input: the first
@@ -45,8 +46,12 @@ from core.ops.engine import Tracked, track, unwrap_all
 
 
 def is_plain(layer, kwargs=None) -> bool:
-    """The layer's ``forward`` is the whole of its call (no override of ``call``)."""
-    return getattr(type(layer), "call", None) is Layer.call and not kwargs
+    """The layer's ``forward`` is the whole of its call: no override of ``call``, and
+    none of ``compute_mask`` (which may put a mask on an unmasked input's output in
+    ``Layer.__call__``)."""
+    cls = type(layer)
+    return getattr(cls, "call", None) is Layer.call and not kwargs and \
+        getattr(cls, "compute_mask", Layer.compute_mask) is Layer.compute_mask
 
 
 def traits(entries, input_id):
