@@ -115,8 +115,9 @@ class CompiledStep:
     # ------------------------------------------------------------------ steps
     def _call_model(self, xs, training):
         # The data were validated once for the whole fit/evaluate call, so the step
-        # skips the model-level Layer.__call__ checks and runs ``call`` directly;
-        # every inner layer still goes through Layer.__call__ (and the tape).
+        # skips the model-level Layer.__call__ checks and runs ``call`` directly; its
+        # layers go through Layer.__call__ on the first step, then plain layers run
+        # as the plan's run_plain (same tape records; core/models/inference.py).
         x = xs if self.multi_input or len(xs) > 1 else xs[0]
         model = self.model
         state = backend._state
