@@ -5,10 +5,10 @@ batches through the model's ``_infer``, which calls each plain layer's ``forward
 directly. For that plan this module answers, once per plan:
 
 - which steps are *plain*: their class keeps ``Layer.call`` (so ``forward`` is
-  the whole computation) and ``Layer.compute_mask``, and the node passes no extra
-  call arguments; none is
-  when a layer of the plan makes masks (Embedding(mask_zero), Masking), since
-  masks travel through ``Layer.__call__``;
+  the whole computation) and the node passes no extra call arguments; none is
+  when a layer of the plan makes masks (Embedding(mask_zero), Masking) or may make
+  one (its own ``compute_mask``) for another layer that takes them, since masks
+  travel through ``Layer.__call__``;
 - where a Dense sees every value of the model's (single) input: the first
   computing layer on the input's path, reached only through layers whose inference
   outputs hold exactly their input's values (``passes_values``: Flatten, Reshape,
@@ -41,17 +41,28 @@ import numpy as np
 from core import backend
 from core.layers.base import Layer
 from core.layers.facts import passes_values
+from core.layers.masks import takes_mask
 from core.models.graph import PlanStep  # noqa: F401  (the entries' type, for the example)
 from core.ops.engine import Tracked, track, unwrap_all
 
 
 def is_plain(layer, kwargs=None) -> bool:
-    """The layer's ``forward`` is the whole of its call: no override of ``call``, and
-    none of ``compute_mask`` (which may put a mask on an unmasked input's output in
-    ``Layer.__call__``)."""
-    cls = type(layer)
-    return getattr(cls, "call", None) is Layer.call and not kwargs and \
-        getattr(cls, "compute_mask", Layer.compute_mask) is Layer.compute_mask
+    """The layer's ``forward`` is the whole of its call (no override of ``call``)."""
+    return getattr(type(layer), "call", None) is Layer.call and not kwargs
+
+
+def _masks_matter(entries) -> bool:
+    """Whether masks may travel through the plan: a layer makes them
+    (``_creates_masks``), or one overrides ``compute_mask`` (it might make one from an
+    unmasked input) while another consumes them (its computation takes ``mask``).
+    The merges' ``compute_mask`` only combines masks they are given."""
+    layers = [entry.layer for entry in entries]
+    if any(getattr(layer, "_creates_masks", lambda: False)() for layer in layers):
+        return True
+    if not any(getattr(type(layer), "compute_mask", Layer.compute_mask)
+               is not Layer.compute_mask for layer in layers):
+        return False
+    return any(isinstance(layer, Layer) and takes_mask(layer) for layer in layers)
 
 
 def traits(entries, input_id):
@@ -59,7 +70,7 @@ def traits(entries, input_id):
     from core.layers import Dense
 
     plain = [is_plain(entry.layer, entry.kwargs) for entry in entries]
-    if any(getattr(entry.layer, "_creates_masks", lambda: False)() for entry in entries):
+    if _masks_matter(entries):
         plain = [False] * len(entries)  # masks ride on Layer.__call__ (core.layers.masks)
     check_at, path = None, input_id
     for i, entry in enumerate(entries):

@@ -81,9 +81,13 @@ def test_later_steps_skip_layer_call(monkeypatch):
     assert calls == []  # the step was made (and checked) by the first fit
 
 
-def test_a_layer_that_makes_a_mask_keeps_layer_call():
-    """A layer whose ``compute_mask`` may make a mask is not plain: its mask must reach
-    the next layer as ``Layer.__call__`` attaches it."""
+def test_a_layer_that_may_make_a_mask_keeps_layer_call():
+    """A layer with its own ``compute_mask`` may make a mask in ``Layer.__call__``; with
+    a layer that takes masks in the plan, every step keeps ``Layer.__call__``. Merges,
+    whose ``compute_mask`` only combines given masks, stay plain without a consumer."""
+    from core.layers import LSTM, Concatenate
+    from core.models.graph import PlanStep
+
     class Marks(Layer):
         def forward(self, inputs, training=False):
             return inputs * 1.0, None
@@ -92,6 +96,11 @@ def test_a_layer_that_makes_a_mask_keeps_layer_call():
             return grad_output
 
         def compute_mask(self, inputs, mask=None):
-            return np.ones(inputs.shape[:1], bool)
-    assert not inference.is_plain(Marks())
-    assert inference.is_plain(Dense(2))
+            return np.ones(inputs.shape[:2], bool)
+
+    def plain(*layers):
+        return inference.traits([PlanStep(layer, [k], [k + 1], False, False, {})
+                                 for k, layer in enumerate(layers)], 0)[0]
+    assert plain(Marks(), LSTM(2)) == [False, False]
+    assert plain(Marks(), Dense(2)) == [True, True]
+    assert plain(Concatenate(), Dense(2)) == [True, True]
