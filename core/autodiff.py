@@ -37,6 +37,7 @@ import itertools
 import numpy as np
 
 from core import backend
+from core.ops.engine import Tracked
 
 _steps = itertools.count()
 
@@ -45,8 +46,10 @@ class Record:
     __slots__ = ("layer", "inputs", "outputs", "cache", "multi_in", "multi_out")
 
     def __init__(self, layer, inputs, outputs, cache):
-        self.multi_in = isinstance(inputs, (list, tuple))
-        self.multi_out = isinstance(outputs, (list, tuple))
+        # ``type() is`` first: one ndarray in and out is the common case (an MLP step
+        # records four of them), two isinstance calls each are the rest.
+        self.multi_in = type(inputs) is not Tracked and isinstance(inputs, (list, tuple))
+        self.multi_out = type(outputs) is not Tracked and isinstance(outputs, (list, tuple))
         self.layer = layer
         self.inputs = list(inputs) if self.multi_in else [inputs]
         self.outputs = list(outputs) if self.multi_out else [outputs]
@@ -79,10 +82,14 @@ class Tape:
         # An output needs a gradient only when something upstream of it trains: a
         # Flatten of the model input does not, so the Dense after it skips its dx
         # GEMM (on the MLP that was a third of the step's arithmetic).
-        if (layer._own_trainable_variables() or layer._tracked_layers
-                or any(id(x) in produced for x in rec.inputs)):
-            for o in rec.outputs:
-                produced.add(id(o))
+        if not (layer._own_trainable_variables() or layer._tracked_layers):
+            for x in rec.inputs:
+                if id(x) in produced:
+                    break
+            else:
+                return
+        for o in rec.outputs:
+            produced.add(id(o))
 
     def note_call(self, layer) -> None:
         self.called_layers[id(layer)] = layer
@@ -119,33 +126,47 @@ class Tape:
         for o, g in zip(outputs, grads):
             if g is not None:
                 _accumulate(pending, id(o), g)
-        previous_step = getattr(backend._state, "grad_step", None)
-        backend._state.grad_step = self.step
+        produced = self._produced
+        state = backend._state
+        previous_step = getattr(state, "grad_step", None)
+        state.grad_step = self.step
         try:
             for rec in reversed(self.records):
-                gouts = [pending.pop(id(o), None) for o in rec.outputs]
-                if all(g is None for g in gouts):
-                    continue
-                gouts = [np.zeros_like(o) if g is None else g for g, o in zip(gouts, rec.outputs)]
-                need = [id(x) in self._produced for x in rec.inputs]
-                g_arg = gouts if rec.multi_out else gouts[0]
-                need_arg = need if rec.multi_in else need[0]
-                din = rec.layer.backward(rec.cache, g_arg, need_input_grad=need_arg)
-                if not rec.multi_in:
-                    din = [din]
-                for x, dx, nd in zip(rec.inputs, din, need):
+                if rec.multi_out:
+                    gouts = [pending.pop(id(o), None) for o in rec.outputs]
+                    if all(g is None for g in gouts):
+                        continue
+                    g_arg = [np.zeros_like(o) if g is None else g
+                             for g, o in zip(gouts, rec.outputs)]
+                else:
+                    g_arg = pending.pop(id(rec.outputs[0]), None)
+                    if g_arg is None:
+                        continue
+                if rec.multi_in:
+                    need = [id(x) in produced for x in rec.inputs]
+                    din = rec.layer.backward(rec.cache, g_arg, need_input_grad=need)
+                    for x, dx, nd in zip(rec.inputs, din, need):
+                        if nd and dx is not None:
+                            _accumulate(pending, id(x), dx)
+                else:
+                    x = rec.inputs[0]
+                    nd = id(x) in produced
+                    dx = rec.layer.backward(rec.cache, g_arg, need_input_grad=nd)
                     if nd and dx is not None:
                         _accumulate(pending, id(x), dx)
         finally:
-            backend._state.grad_step = previous_step
+            state.grad_step = previous_step
+        step = self.step
         touched = set()
-        for rec in self.records:
-            for v in rec.layer._own_trainable_variables():
-                if v.grad_step == self.step:
-                    touched.add(v)
-        for layer in self.called_layers.values():  # variables reached only through ops
-            for v in layer._own_trainable_variables():
-                if v.grad_step == self.step:
+        # Recorded layers and ops, and layers reached only through ops.
+        seen = set()
+        for owner in itertools.chain((rec.layer for rec in self.records),
+                                     self.called_layers.values()):
+            if id(owner) in seen:
+                continue
+            seen.add(id(owner))
+            for v in owner._own_trainable_variables():
+                if v.grad_step == step:
                     touched.add(v)
         return touched
 

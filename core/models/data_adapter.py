@@ -195,11 +195,14 @@ class BatchGather:
         self.buffers = [np.empty((rows,) + a.shape[1:], a.dtype) for a in arrays]
 
     def take(self, idx: np.ndarray) -> list[np.ndarray]:
+        """The rows ``idx`` (in range: a permutation's) of every array, in the buffers.
+        ``mode="clip"``: numpy buffers ``out`` a second time under the default "raise"
+        (MLP batch of 32 x 784 floats: 17.7 us against 12.2 us a gather)."""
         n = len(idx)
         out = []
         for a, buf in zip(self.arrays, self.buffers):
             view = buf[:n]
-            np.take(a, idx, axis=0, out=view)
+            np.take(a, idx, axis=0, out=view, mode="clip")
             out.append(view)
         return out
 

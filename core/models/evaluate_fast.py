@@ -1,7 +1,9 @@
 """``evaluate`` and fit's validation over in-memory arrays on ``predict``'s fast path.
 
 The first batch runs the full test step (``CompiledStep.test_step``: every
-``Layer.__call__`` check, and it makes the step). Later batches compute their outputs
+``Layer.__call__`` check, and it makes the step). The NaN/inf check of ``evaluate``'s
+x is ``predict``'s (``core.models.predictor.FiniteInputs``): the first Dense vouches
+for each later batch, so x is not read an extra time. Later batches compute their outputs
 with the model's ``_infer`` (plain layers' ``forward`` directly; see
 ``core.models.inference``), on one thread per core when every layer is
 ``reentrant_inference`` (``core.models.batch_threads``), and the losses, metrics and
@@ -62,8 +64,10 @@ def _as_list(preds):
     return list(preds) if isinstance(preds, (list, tuple)) else [preds]
 
 
-def test_loop(model, xs, ys, sw, batch_size, total, cbs) -> dict:
-    """The logs of ``total`` test batches of ``batch_size`` (see the module docstring)."""
+def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
+    """The logs of ``total`` test batches of ``batch_size`` (see the module docstring);
+    ``inputs``: ``evaluate``'s pending NaN/inf check of x (``predictor.FiniteInputs``),
+    made batch by batch as ``predict`` makes it (None: x was checked already)."""
     step = model._step
     step.reset()
     want_end = cbs.wants("on_test_batch_end")
@@ -79,9 +83,11 @@ def test_loop(model, xs, ys, sw, batch_size, total, cbs) -> dict:
     def work(b):
         by, bsw, s, e = batch(b)
         if b == 0:
+            if inputs is not None:
+                inputs.check_batch([xs[0][s:e]])
             step.test_step([xs[0][s:e]], by, bsw)
         else:  # kept until deliver(b): reentrant layers allocate their outputs per call
-            outputs[b] = _as_list(model._infer(xs[0][s:e]))
+            outputs[b] = _as_list(model._infer(xs[0][s:e], inputs))
 
     def deliver(b):
         if b > 0:

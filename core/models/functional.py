@@ -17,10 +17,11 @@ training mechanism for every kind of model.
 
 from __future__ import annotations
 
+from core import backend
 from core.layers.node import KerasTensor
 from core.layers.positional_call import POSITIONAL
 from core.models.graph import ModelGraph, map_graph, nodes_in_order
-from core.models.inference import traits
+from core.models.inference import run_plain, traits
 from core.models.mask_graph import MaskOp, MaskPlan, keras_operations
 from core.models.model import Model
 from core.saving.object_registry import register_builtin_model
@@ -162,24 +163,28 @@ class Functional(Model):
             return dict(zip(sorted(self._nested_outputs), outs))
         return outs[0]
 
-    def _infer(self, x, inputs=None):
-        """``predict``'s later batches of a single-input model: plain layers run their
-        ``forward`` directly, as in ``Sequential._infer`` (whose docstring says why)."""
+    def _infer(self, x, inputs=None, training=False):
+        """The plan after a first checked batch (``predict``, and ``fit``'s / ``evaluate``'s
+        later steps): plain layers run as ``core.models.inference.run_plain``, as in
+        ``Sequential._infer`` (whose docstring says why); ``x`` is one array, or a list
+        of one per input."""
         plan, plain, check_at, _ = self._inference_steps()
         if inputs is None or not inputs.pending:
             check_at = -1
-        values = {id(self.inputs[0]): x}
+        xs = x if len(self.inputs) > 1 else [x]
+        values = {id(t): v for t, v in zip(self.inputs, xs)}
+        tape = backend.get_tape()
         for k, (layer, in_ids, out_ids, multi_in, multi_out, kwargs) in enumerate(plan):
             args = [values[i] for i in in_ids] if multi_in else values[in_ids[0]]
             if k == check_at:
                 out, finite = layer.forward_reporting_finite(args)
                 inputs.report(finite)
-            elif plain[k]:
-                out = layer.forward(args, training=False)[0]
+            elif plain[k] and multi_in != POSITIONAL:
+                out = run_plain(layer, args, training, tape)
             elif multi_in == POSITIONAL:
-                out = layer(*args, training=False, **kwargs)
+                out = layer(*args, training=training, **kwargs)
             else:
-                out = layer(args, training=False, **kwargs)
+                out = layer(args, training=training, **kwargs)
             self._store(values, out_ids, multi_out, out)
         return self._pack_outputs(values)
 

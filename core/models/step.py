@@ -83,6 +83,10 @@ class CompiledStep:
         self._vars = None
         self._grads = None
         self._activity = []  # (output, regularizer) of the last step's layer calls
+        # After one step through model.call (every Layer.__call__ check), steps run the
+        # model's execution plan (``model._infer``; core.models.inference.run_plain).
+        self._planned = False
+        self._views = {}  # id(layer) -> (layer, its identity-activation view)
         from core.models.trainer import Trainer
         self.custom_loss = type(model).compute_loss is not Trainer.compute_loss
         self.reset()
@@ -113,17 +117,24 @@ class CompiledStep:
     # ------------------------------------------------------------------ steps
     def _call_model(self, xs, training):
         # The data were validated once for the whole fit/evaluate call, so the step
-        # skips the model-level Layer.__call__ checks and runs ``call`` directly;
-        # every inner layer still goes through Layer.__call__ (and the tape).
+        # skips the model-level Layer.__call__ checks and runs ``call`` directly; its
+        # layers go through Layer.__call__ on the first step, then plain layers run
+        # as the plan's run_plain (same tape records; core/models/inference.py).
         x = xs if self.multi_input or len(xs) > 1 else xs[0]
+        model = self.model
         state = backend._state
         previous = getattr(state, "training", False)
         state.training = training
-        if self.model.__dict__.get("_added_losses"):
-            self.model.__dict__["_added_losses"] = []  # call() runs without __call__
+        if model.__dict__.get("_added_losses"):
+            model.__dict__["_added_losses"] = []  # call() runs without __call__
         try:
             with backend.collect_activity_losses() as self._activity:
-                preds = self.model.call(x, **self.model._call_arguments(training, {}))
+                if self._planned:  # the first step checked every layer call
+                    preds = model._infer(x, training=training)
+                else:
+                    preds = model.call(x, **model._call_arguments(training, {}))
+                    self._planned = type(model).call is getattr(
+                        type(model), "_infer_matches", None)
         finally:
             state.training = previous
         if isinstance(preds, dict):
@@ -252,7 +263,7 @@ class CompiledStep:
                     # a shallow copy of the layer whose activation is the identity. The
                     # copy shares the variables; the real layer is never modified, so
                     # other threads reading it (configs, the editor) see no change.
-                    rec.layer = _identity_activation_view(rec.layer)
+                    rec.layer = self._identity_view(rec.layer)
         touched = tape.backward(preds + act_outs + penalties,
                                 grads + act_grads + [_ONE] * len(penalties))
         tape.note_call(self.model)  # its own weights (a subclass's add_weight) count too
@@ -261,6 +272,19 @@ class CompiledStep:
             warn_missing_gradients(self.model, missing)
         self._apply(touched)
         return loss
+
+    def _identity_view(self, layer):
+        """A shallow copy of ``layer`` whose activation is the identity, made once per
+        layer and refreshed from the layer's attributes at every step (~1 us, where a
+        fresh ``copy.copy`` cost ~8 us), so it never holds a stale attribute."""
+        views = self._views
+        view = views.get(id(layer))
+        if view is None or view[0] is not layer:
+            view = views[id(layer)] = (layer, _identity_activation_view(layer))
+        d = view[1].__dict__
+        d.update(layer.__dict__)
+        d["activation"] = _IDENTITY
+        return view[1]
 
     def _activity_penalty(self, want_grad: bool):
         """Keras 3's activity regularization of this step's layer outputs: each penalty

@@ -23,7 +23,7 @@ from core.models import batch_stream as bs
 from core.models import data_adapter as da
 from core.models import evaluate_fast
 from core.models import train_step as ts
-from core.models.predictor import Predictor
+from core.models.predictor import FiniteInputs, Predictor
 from core.models.step import CompiledStep, OutputSpec, fusable_layer
 from core.runtime import engine_call
 
@@ -339,24 +339,32 @@ class Trainer(Predictor):
             bs.check_stream_arguments(source.kind, y, sample_weight, None)
             batches, total = bs.stream_epochs(self, source, None, "evaluate")(), \
                 source.steps_hint
+            inputs = None
         else:
             self._check_targets_given(y, "evaluate")
-            xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate")
+            xs, ys, sw, n = self._prepare(x, y, sample_weight, None, "evaluate", check_x=False)
+            # As predict: the first Dense may vouch for x batch by batch on the fast path
+            # (no separate pass over all of x); otherwise x is checked here, up front.
+            inputs = FiniteInputs(xs, deferred=evaluate_fast.applies(self, xs)
+                                  and self._input_check_index() is not None)
             batches, total = None, steps or -(-n // batch_size)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=total)
-        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps) if batches is None \
-            else self._run_test(batches, cbs)
+        logs = self._test_loop(xs, ys, sw, batch_size, cbs, steps, inputs) \
+            if batches is None else self._run_test(batches, cbs)
         if return_dict:
             return logs
         flat = self._flatten_logs(logs)
         return flat[0] if len(flat) == 1 else flat
 
-    def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None) -> dict:
+    def _test_loop(self, xs, ys, sw, batch_size, cbs, steps=None, inputs=None) -> dict:
+        """``inputs``: evaluate's ``FiniteInputs`` (None: x was checked by ``_prepare``)."""
         n = len(xs[0])
         total = -(-n // batch_size) if steps is None else min(steps, -(-n // batch_size))
         if total > 0 and self._step is not None and evaluate_fast.applies(self, xs):
-            return evaluate_fast.test_loop(self, xs, ys, sw, batch_size, total, cbs)
+            return evaluate_fast.test_loop(self, xs, ys, sw, batch_size, total, cbs, inputs)
+        if inputs is not None:
+            inputs.check_all()
         batches = (([a[s:s + batch_size] for a in xs], [a[s:s + batch_size] for a in ys],
                     da.weights_like([w[s:s + batch_size] for w in da.weights_as_list(sw)],
                                     sw))

@@ -151,3 +151,22 @@ def test_an_activity_regularizer_keeps_the_loop(spy):
     x, y = np.ones((40, 3), "float32"), np.zeros((40, 1), "float32")
     model.evaluate(x, y, batch_size=8, verbose=0)
     assert spy.fast == []
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("first", [True, False])
+def test_non_finite_x_is_refused_as_fit_refuses_it(spy, bad, first):
+    """evaluate defers the NaN/inf check of x to the fast path's first Dense (as predict
+    does) or, for the first batch, to an exact check of that batch; either way the
+    error is fit's, naming the first bad sample of all of x."""
+    model = _mlp()
+    x, y, _ = _data()
+    x[3 if first else 700, 1, 2] = bad
+    x[900, 0, 0] = bad
+    first_bad = 3 if first else 700
+    with pytest.raises(ValueError, match=rf"x contains NaN or infinite values \(in 2 "
+                                         rf"sample\(s\), first at index {first_bad}\)"):
+        model.evaluate(x, y, batch_size=64, verbose=0)
+    assert spy.fast == [True]
+    with pytest.raises(ValueError, match=r"x contains NaN or infinite values"):
+        model.fit(x, y, batch_size=64, epochs=1, verbose=0)
