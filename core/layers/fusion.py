@@ -6,17 +6,18 @@ and functional ``call``) a pair that qualifies is handed to
 ``core.kernels.conv_pool``. A conv with a small reduction (``Conv2D._direct``) never
 stores its output: the seed CNN's 128 x 26 x 26 x 32 activation (11 MB a batch) is
 neither written, pooled, nor read back by two backwards. A larger one (the deeper
-CNN's second conv, 3x3x32 taps) keeps the conv's im2col + GEMM, into a buffer reused
-every step, and pools it with the ReLU folded in: no activation pass, no separate
-pooling layer, and backward turns the pooled gradient into the GEMMs' input in one
-pass. Results equal the separate layers' (the same sums; only dW's summation order
-differs, within float rounding).
+CNN's second conv, 3x3x32 taps) goes im2col + GEMM in chunks of a few images on both
+cores (see "GEMM route" below) and pools each chunk with the ReLU folded in: no
+activation pass, no separate pooling layer, no batch-sized column matrix, and
+backward turns the pooled gradient into the GEMMs' input chunk by chunk. Results
+equal the separate layers' (the same sums; only dW's summation order differs, within
+float rounding).
 
 A pair qualifies when the conv is a built ``Conv2D`` with a ReLU or linear
 activation, and the pool is a built ``MaxPooling2D`` with non-overlapping windows
 (strides == pool_size, 'valid' padding) whose output is not a model output
 (training reuses the pooled buffer between steps). Anything else runs layer by
-layer, and so does a batch of images so large that the conv works in blocks.
+layer.
 
 This is a swap on the layer list at execution time (the model's plan), not yet a
 registered rewrite of one execution plan (project structure note 6).
@@ -31,17 +32,25 @@ registered rewrite of one execution plan (project structure note 6).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from core import activations, backend, runtime
 from core.kernels import conv as conv_kernels
-from core.kernels import conv_pool
+from core.kernels import conv_pool, conv_window
 from core.layers.convolutional import Conv2D
 from core.layers.pooling import MaxPooling2D
 from core.layers.values import _as_arrays
 
 _RELU = activations.get("relu")
 _LINEAR = activations.get(None)
+
+# Bytes of column rows (plus conv outputs) per chunk of images on the GEMM route: a
+# chunk's columns stay in its core's L2 (2 MB here) from im2col through the GEMM.
+# Single-threaded sgemm of the deeper CNN's second conv, CPU time, load 6: 94-98
+# GFLOP/s for 400-800 rows (0.5-1 MB of columns), 70-78 for 1600 rows and more.
+CHUNK_BYTES = 512 << 10
 
 
 def fusable(conv, pool) -> bool:
@@ -87,11 +96,6 @@ class ConvPool:
             return self.pool(conv(inputs, training=training), training=training)
         slot = conv._scratch.slot()
         shape = (n, poh, pow_, conv.filters)
-        gemm = not conv._direct(x.shape[3])
-        width = self._cols_width(x.shape[3]) + conv.filters
-        if gemm and len(conv._blocks(n, oh * ow, width)[0]) > 1:
-            # Images so large that the conv works in blocks to bound memory: unfused.
-            return self.pool(conv(inputs, training=training), training=training)
         tape = backend.get_tape()
         # Training reuses the pooled buffer (consumed within the step; fresh pages would
         # fault every step). Outside a tape the result may be kept by the caller (e.g.
@@ -100,89 +104,164 @@ class ConvPool:
                else np.empty(shape, x.dtype))
         win, _ = conv._scratch.get("pool_win", slot, shape, np.uint8)
         relu = conv.activation is _RELU
+        gemm = not conv._direct(x.shape[3])
         if gemm:
-            cols = self._forward_gemm(x, oh, ow, pads, slot, relu, out, win)
+            self._forward_gemm(x, pads, relu, out, win)
         else:
             (sh, sw), (dh, dw) = conv.strides, conv.dilation_rate
             bias = conv.bias.value if conv.use_bias else np.zeros(conv.filters, x.dtype)
             conv_pool.conv2d_relu_maxpool(x, np.ascontiguousarray(conv.kernel.value), bias,
                                           sh, sw, dh, dw, pads[0], pads[2], relu, ph, pw,
                                           out, win)
-            cols = None
         if tape is not None:
             # The tape links steps by array identity: record the array we were given
             # (a layer's Tracked output), not its contiguous copy, or the gradient
             # stops here and every layer upstream never trains.
             given = inputs if isinstance(inputs, np.ndarray) else x
-            tape.record(self, given, out, (x, win, slot, cols))
+            tape.record(self, given, out, (x, win, slot, gemm))
         return out
 
-    def _forward_gemm(self, x, oh, ow, pads, slot, relu, out, win):
-        """Large reduction: the conv's own im2col + GEMM into a reused buffer, then the
-        pooling kernel on it; returns the column matrix (kept for backward)."""
-        conv = self.conv
-        n, c, f, rpi = x.shape[0], x.shape[3], conv.filters, oh * ow
-        kh, kw = conv.kernel_size
-        k = kh * kw * c
-        w2 = conv._weight_matrix(k)
-        cols = None if conv._pointwise() else conv._col_buffer(
-            "cols", slot, n, rpi, w2.shape[0], x.dtype, ones_at=k if w2.shape[0] > k else None)
-        cols = conv._columns(x, 0, n, cols, pads, rpi)
-        z, _ = conv._scratch.get("z", slot, (n * rpi, f), x.dtype)
-        runtime.matmul(cols, w2, out=z)  # the engine's GEMM policy, as Conv2D's own
-        if conv.use_bias and conv._pointwise():
-            z += conv.bias.value
-        conv_pool.relu_maxpool(z.reshape(n, oh, ow, f), relu, *self.pool.pool_size, out, win)
-        return cols
+    # ------------------------------------------------------------ GEMM route
+    # A large reduction (the deeper CNN's second conv, 3x3x32 taps) goes im2col + GEMM,
+    # in chunks of a few images (``CHUNK_BYTES`` of column rows): each chunk runs whole
+    # on one thread (serial im2col, a single-threaded BLAS GEMM, the pooling), and both
+    # cores take chunks from one counter (``batch_threads.run``). So both cores work
+    # outside BLAS too, one hand-over per step instead of one per kernel, and a chunk's
+    # columns stay in its core's L2 between im2col and the GEMM. Backward rebuilds the
+    # columns per chunk rather than keeping the batch's (15 MB a step for the deeper
+    # CNN, read back from memory). Only the conv outputs some pooling window covers are
+    # computed: an 11x11 output under a 2x2 pool needs 10x10 (the rest has gradient 0).
 
-    def _cols_width(self, c):
-        """Columns of the conv's column matrix: the taps, plus the bias's ones column."""
+    def _chunking(self, n, rows_per_image, width, itemsize):
+        """``(images per chunk, chunks)``."""
+        per = max(1, min(n, CHUNK_BYTES // max(1, rows_per_image * width * itemsize)))
+        return per, -(-n // per)
+
+    def _gemm_geometry(self, x, out):
         conv = self.conv
-        k = conv.kernel_size[0] * conv.kernel_size[1] * c
-        return k + 1 if conv.use_bias and not conv._pointwise() else k
+        (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.strides, conv.dilation_rate
+        (ph, pw) = self.pool.pool_size
+        pads = conv._geometry(x.shape[1], x.shape[2])[2]
+        oh, ow = out.shape[1] * ph, out.shape[2] * pw  # the covered window
+        return (kh, kw, sh, sw, dh, dw, pads[0], pads[2], oh, ow)
+
+    def _weights(self, k):
+        """(k [+1], filters): the kernel, and the bias as last row riding on the columns'
+        ones column."""
+        conv = self.conv
+        w2 = conv.kernel.value.reshape(k, conv.filters)
+        if not conv.use_bias:
+            return w2
+        wb, _ = conv._scratch.get("fused_weights", 0, (k + 1, conv.filters), w2.dtype)
+        wb[:k] = w2
+        wb[k] = conv.bias.value
+        return wb
+
+    def _thread_buffer(self, name, rows, width, dtype, ones_at=None):
+        """A buffer of this thread (chunks never share one), ``rows`` x ``width``."""
+        key = ("thread", threading.get_ident())
+        buf, fresh = self.conv._scratch.get(name, key, (rows, width), dtype)
+        if fresh and ones_at is not None:
+            buf[:, ones_at] = 1.0
+        return buf
+
+    def _forward_gemm(self, x, pads, relu, out, win):
+        conv, n, f = self.conv, x.shape[0], self.conv.filters
+        geo = self._gemm_geometry(x, out)
+        oh, ow, rpi = geo[-2], geo[-1], geo[-2] * geo[-1]
+        k = conv.kernel.size // f
+        w2 = self._weights(k)
+        kb = w2.shape[0]
+        per, chunks = self._chunking(n, rpi, kb + f, x.itemsize)
+        ph, pw = self.pool.pool_size
+
+        def work(t):
+            b0, b1 = t * per, min(n, (t + 1) * per)
+            rows = (b1 - b0) * rpi
+            cols = self._thread_buffer("chunk_cols", per * rpi, kb, x.dtype,
+                                       ones_at=k if kb > k else None)[:rows]
+            conv_window.im2col_window(x[b0:b1], *geo, cols)
+            z = self._thread_buffer("chunk_z", per * rpi, f, x.dtype)[:rows]
+            runtime.matmul(cols, w2, out=z)
+            conv_window.maxpool_window(z.reshape(b1 - b0, oh, ow, f), relu, ph, pw,
+                                       out[b0:b1], win[b0:b1])
+
+        _run_chunks(chunks, work)
+
+    def _backward_gemm(self, x, dpool, win, slot, need_input_grad):
+        conv, n, f = self.conv, x.shape[0], self.conv.filters
+        geo = self._gemm_geometry(x, dpool)
+        oh, ow, rpi = geo[-2], geo[-1], geo[-2] * geo[-1]
+        k = conv.kernel.size // f
+        kb = k + 1 if conv.use_bias else k
+        per, chunks = self._chunking(n, rpi, kb + f, x.itemsize)
+        ph, pw = self.pool.pool_size
+        parts, _ = conv._scratch.get("gw_parts", slot, (chunks, kb, f), x.dtype)
+        dx = conv._scratch.get("dx", slot, x.shape, x.dtype)[0] if need_input_grad else None
+        w_t = np.ascontiguousarray(conv.kernel.value.reshape(k, f).T)
+
+        def work(t):
+            b0, b1 = t * per, min(n, (t + 1) * per)
+            rows = (b1 - b0) * rpi
+            cols = self._thread_buffer("chunk_cols", per * rpi, kb, x.dtype,
+                                       ones_at=k if kb > k else None)[:rows]
+            conv_window.im2col_window(x[b0:b1], *geo, cols)
+            dz = self._thread_buffer("chunk_z", per * rpi, f, x.dtype)[:rows]
+            conv_window.unpool_window(dpool[b0:b1], win[b0:b1], ph, pw,
+                                      dz.reshape(b1 - b0, oh, ow, f))
+            runtime.matmul(cols.T, dz, out=parts[t])  # kernel rows, then the bias row
+            if dx is not None:
+                dcols = self._thread_buffer("chunk_dcols", per * rpi, k, x.dtype)[:rows]
+                runtime.matmul(dz, w_t, out=dcols)
+                conv_window.col2im_window(dcols, *geo, dx[b0:b1])
+
+        _run_chunks(chunks, work)
+        gw = parts.sum(axis=0)  # in chunk order: the same sums whichever thread ran them
+        return gw[:k].reshape(conv.kernel.shape), (gw[k] if kb > k else None), dx
 
     def backward(self, cache, grad_output, need_input_grad=True):
         conv = self.conv
-        x, win, slot, cols = cache
-        n, h, w, c = x.shape
-        oh, ow, pads = conv._geometry(h, w)
-        (ph, pw), (sh, sw), (dh, dw) = self.pool.pool_size, conv.strides, conv.dilation_rate
+        x, win, slot, gemm = cache
         dpool = np.ascontiguousarray(grad_output, dtype=x.dtype)
-        f = conv.filters
-        dy = None
-        if cols is not None or need_input_grad:  # the conv output gradient, in full
-            dy, _ = conv._scratch.get("pool_dy", slot, (n, oh, ow, f), x.dtype)
-            conv_pool.unpool_gradient(dpool, win, ph, pw, dy)
-        if cols is None:
-            gk, gb = np.empty(conv.kernel.shape, x.dtype), np.empty(f, x.dtype)
-            conv_pool.conv2d_relu_maxpool_backward_filter(
-                x, dpool, win, sh, sw, dh, dw, pads[0], pads[2], ph, pw, gk, gb,
-                conv_kernels.backward_chunks(n))
-        else:  # GEMM path: dW (and db on the ones column) = cols.T @ dz
-            dz = dy.reshape(-1, f)
-            gw, _ = conv._scratch.get("gw", slot, (cols.shape[1], f), x.dtype)
-            runtime.matmul(cols.T, dz, out=gw)
-            k = conv.kernel.size // f
-            gk = gw[:k].reshape(conv.kernel.shape)
-            gb = gw[k] if gw.shape[0] > k else dz.sum(axis=0)  # ones column, or none
-        dx = None
-        if need_input_grad:
-            dx, _ = conv._scratch.get("dx", slot, x.shape, x.dtype)
-            kernel = np.ascontiguousarray(conv.kernel.value)
-            if cols is None:
-                conv_kernels.conv2d_direct_backward_input(kernel, dy, dy, False, sh, sw, dh, dw,
-                                                          pads[0], pads[2], dx)
-            elif conv._pointwise():
-                runtime.matmul(dy.reshape(-1, f), kernel.reshape(c, f).T, out=dx.reshape(-1, c))
-            else:
-                kh, kw = conv.kernel_size
-                dcols, _ = conv._scratch.get("dcols", slot, (n * oh * ow, kh * kw * c), x.dtype)
-                runtime.matmul(dy.reshape(-1, f), kernel.reshape(-1, f).T, out=dcols)
-                conv_kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, *pads, dx)
+        if gemm:
+            gk, gb, dx = self._backward_gemm(x, dpool, win, slot, need_input_grad)
+        else:
+            gk, gb, dx = self._backward_direct(x, dpool, win, slot, need_input_grad)
         conv.write_grad(conv.kernel, gk)
         if conv.use_bias:
             conv.write_grad(conv.bias, gb)
         return dx
+
+    def _backward_direct(self, x, dpool, win, slot, need_input_grad):
+        conv = self.conv
+        n, h, w, c = x.shape
+        oh, ow, pads = conv._geometry(h, w)
+        (ph, pw), (sh, sw), (dh, dw) = self.pool.pool_size, conv.strides, conv.dilation_rate
+        f = conv.filters
+        gk, gb = np.empty(conv.kernel.shape, x.dtype), np.empty(f, x.dtype)
+        conv_pool.conv2d_relu_maxpool_backward_filter(
+            x, dpool, win, sh, sw, dh, dw, pads[0], pads[2], ph, pw, gk, gb,
+            conv_kernels.backward_chunks(n))
+        dx = None
+        if need_input_grad:
+            dy, _ = conv._scratch.get("pool_dy", slot, (n, oh, ow, f), x.dtype)
+            conv_pool.unpool_gradient(dpool, win, ph, pw, dy)
+            dx, _ = conv._scratch.get("dx", slot, x.shape, x.dtype)
+            conv_kernels.conv2d_direct_backward_input(np.ascontiguousarray(conv.kernel.value),
+                                                      dy, dy, False, sh, sw, dh, dw,
+                                                      pads[0], pads[2], dx)
+        return gk, gb, dx
+
+
+def _run_chunks(chunks, work) -> None:
+    """``work(t)`` for every chunk, on every core when that pays (``batch_threads.run``);
+    in turn inside threads the engine already runs in parallel (no pool in a pool)."""
+    from core.models import batch_threads  # (core.models imports this module)
+
+    if getattr(runtime._local, "in_parallel", False) or not batch_threads.run(
+            chunks, work, alone=0):
+        for t in range(chunks):
+            work(t)
 
 
 def _fused(conv, pool) -> ConvPool:
