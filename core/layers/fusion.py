@@ -7,7 +7,7 @@ and functional ``call``) a pair that qualifies is handed to
 stores its output: the seed CNN's 128 x 26 x 26 x 32 activation (11 MB a batch) is
 neither written, pooled, nor read back by two backwards. A larger one (the deeper
 CNN's second conv, 3x3x32 taps) goes im2col + GEMM in chunks of a few images on both
-cores (see "GEMM route" below) and pools each chunk with the ReLU folded in: no
+cores (``core.layers.conv_gemm``) and pools each chunk with the ReLU folded in: no
 activation pass, no separate pooling layer, no batch-sized column matrix, and
 backward turns the pooled gradient into the GEMMs' input chunk by chunk. Results
 equal the separate layers' (the same sums; only dW's summation order differs, within
@@ -32,13 +32,12 @@ registered rewrite of one execution plan (project structure note 6).
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from core import activations, backend, runtime
+from core import activations, backend
 from core.kernels import conv as conv_kernels
 from core.kernels import conv_pool, conv_window
+from core.layers import conv_gemm
 from core.layers.convolutional import Conv2D
 from core.layers.pooling import MaxPooling2D
 from core.layers.values import _as_arrays
@@ -46,11 +45,6 @@ from core.layers.values import _as_arrays
 _RELU = activations.get("relu")
 _LINEAR = activations.get(None)
 
-# Bytes of column rows (plus conv outputs) per chunk of images on the GEMM route: a
-# chunk's columns stay in its core's L2 (2 MB here) from im2col through the GEMM.
-# Single-threaded sgemm of the deeper CNN's second conv, CPU time, load 6: 94-98
-# GFLOP/s for 400-800 rows (0.5-1 MB of columns), 70-78 for 1600 rows and more.
-CHUNK_BYTES = 512 << 10
 
 
 def fusable(conv, pool) -> bool:
@@ -106,7 +100,7 @@ class ConvPool:
         relu = conv.activation is _RELU
         gemm = not conv._direct(x.shape[3])
         if gemm:
-            self._forward_gemm(x, pads, relu, out, win)
+            self._forward_gemm(x, relu, out, win)
         else:
             (sh, sw), (dh, dw) = conv.strides, conv.dilation_rate
             bias = conv.bias.value if conv.use_bias else np.zeros(conv.filters, x.dtype)
@@ -121,103 +115,40 @@ class ConvPool:
             tape.record(self, given, out, (x, win, slot, gemm))
         return out
 
-    # ------------------------------------------------------------ GEMM route
-    # A large reduction (the deeper CNN's second conv, 3x3x32 taps) goes im2col + GEMM,
-    # in chunks of a few images (``CHUNK_BYTES`` of column rows): each chunk runs whole
-    # on one thread (serial im2col, a single-threaded BLAS GEMM, the pooling), and both
-    # cores take chunks from one counter (``batch_threads.run``). So both cores work
-    # outside BLAS too, one hand-over per step instead of one per kernel, and a chunk's
-    # columns stay in its core's L2 between im2col and the GEMM. Backward rebuilds the
-    # columns per chunk rather than keeping the batch's (15 MB a step for the deeper
-    # CNN, read back from memory). Only the conv outputs some pooling window covers are
-    # computed: an 11x11 output under a 2x2 pool needs 10x10 (the rest has gradient 0).
+    # A large reduction goes the conv's GEMM route (``core.layers.conv_gemm``): chunks of
+    # images on both cores, each chunk pooled (forward) or unpooled (backward) by the
+    # thread that ran its GEMM while its rows are in that core's cache. Only the conv
+    # outputs some pooling window covers are computed: an 11x11 output under a 2x2 pool
+    # needs 10x10 (the rest is never read and has gradient 0).
 
-    def _chunking(self, n, rows_per_image, width, itemsize):
-        """``(images per chunk, chunks)``."""
-        per = max(1, min(n, CHUNK_BYTES // max(1, rows_per_image * width * itemsize)))
-        return per, -(-n // per)
-
-    def _gemm_geometry(self, x, out):
-        conv = self.conv
-        (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.strides, conv.dilation_rate
+    def _forward_gemm(self, x, relu, out, win):
+        conv, f = self.conv, self.conv.filters
         (ph, pw) = self.pool.pool_size
-        pads = conv._geometry(x.shape[1], x.shape[2])[2]
-        oh, ow = out.shape[1] * ph, out.shape[2] * pw  # the covered window
-        return (kh, kw, sh, sw, dh, dw, pads[0], pads[2], oh, ow)
+        oh, ow = out.shape[1] * ph, out.shape[2] * pw
 
-    def _weights(self, k):
-        """(k [+1], filters): the kernel, and the bias as last row riding on the columns'
-        ones column."""
-        conv = self.conv
-        w2 = conv.kernel.value.reshape(k, conv.filters)
-        if not conv.use_bias:
-            return w2
-        wb, _ = conv._scratch.get("fused_weights", 0, (k + 1, conv.filters), w2.dtype)
-        wb[:k] = w2
-        wb[k] = conv.bias.value
-        return wb
+        def target(b0, b1, per):
+            return conv_gemm.thread_buffer(conv, "chunk_z", per * oh * ow, f,
+                                           x.dtype)[:(b1 - b0) * oh * ow]
 
-    def _thread_buffer(self, name, rows, width, dtype, ones_at=None):
-        """A buffer of this thread (chunks never share one), ``rows`` x ``width``."""
-        key = ("thread", threading.get_ident())
-        buf, fresh = self.conv._scratch.get(name, key, (rows, width), dtype)
-        if fresh and ones_at is not None:
-            buf[:, ones_at] = 1.0
-        return buf
-
-    def _forward_gemm(self, x, pads, relu, out, win):
-        conv, n, f = self.conv, x.shape[0], self.conv.filters
-        geo = self._gemm_geometry(x, out)
-        oh, ow, rpi = geo[-2], geo[-1], geo[-2] * geo[-1]
-        k = conv.kernel.size // f
-        w2 = self._weights(k)
-        kb = w2.shape[0]
-        per, chunks = self._chunking(n, rpi, kb + f, x.itemsize)
-        ph, pw = self.pool.pool_size
-
-        def work(t):
-            b0, b1 = t * per, min(n, (t + 1) * per)
-            rows = (b1 - b0) * rpi
-            cols = self._thread_buffer("chunk_cols", per * rpi, kb, x.dtype,
-                                       ones_at=k if kb > k else None)[:rows]
-            conv_window.im2col_window(x[b0:b1], *geo, cols)
-            z = self._thread_buffer("chunk_z", per * rpi, f, x.dtype)[:rows]
-            runtime.matmul(cols, w2, out=z)
+        def pool(b0, b1, z):
             conv_window.maxpool_window(z.reshape(b1 - b0, oh, ow, f), relu, ph, pw,
                                        out[b0:b1], win[b0:b1])
 
-        _run_chunks(chunks, work)
+        conv_gemm.forward(conv, x, oh, ow, target, pool)
 
     def _backward_gemm(self, x, dpool, win, slot, need_input_grad):
-        conv, n, f = self.conv, x.shape[0], self.conv.filters
-        geo = self._gemm_geometry(x, dpool)
-        oh, ow, rpi = geo[-2], geo[-1], geo[-2] * geo[-1]
-        k = conv.kernel.size // f
-        kb = k + 1 if conv.use_bias else k
-        per, chunks = self._chunking(n, rpi, kb + f, x.itemsize)
-        ph, pw = self.pool.pool_size
-        parts, _ = conv._scratch.get("gw_parts", slot, (chunks, kb, f), x.dtype)
-        dx = conv._scratch.get("dx", slot, x.shape, x.dtype)[0] if need_input_grad else None
-        w_t = np.ascontiguousarray(conv.kernel.value.reshape(k, f).T)
+        conv, f = self.conv, self.conv.filters
+        (ph, pw) = self.pool.pool_size
+        oh, ow = dpool.shape[1] * ph, dpool.shape[2] * pw
 
-        def work(t):
-            b0, b1 = t * per, min(n, (t + 1) * per)
-            rows = (b1 - b0) * rpi
-            cols = self._thread_buffer("chunk_cols", per * rpi, kb, x.dtype,
-                                       ones_at=k if kb > k else None)[:rows]
-            conv_window.im2col_window(x[b0:b1], *geo, cols)
-            dz = self._thread_buffer("chunk_z", per * rpi, f, x.dtype)[:rows]
+        def unpooled(b0, b1, per):
+            dz = conv_gemm.thread_buffer(conv, "chunk_z", per * oh * ow, f,
+                                         x.dtype)[:(b1 - b0) * oh * ow]
             conv_window.unpool_window(dpool[b0:b1], win[b0:b1], ph, pw,
                                       dz.reshape(b1 - b0, oh, ow, f))
-            runtime.matmul(cols.T, dz, out=parts[t])  # kernel rows, then the bias row
-            if dx is not None:
-                dcols = self._thread_buffer("chunk_dcols", per * rpi, k, x.dtype)[:rows]
-                runtime.matmul(dz, w_t, out=dcols)
-                conv_window.col2im_window(dcols, *geo, dx[b0:b1])
+            return dz
 
-        _run_chunks(chunks, work)
-        gw = parts.sum(axis=0)  # in chunk order: the same sums whichever thread ran them
-        return gw[:k].reshape(conv.kernel.shape), (gw[k] if kb > k else None), dx
+        return conv_gemm.backward(conv, x, oh, ow, slot, unpooled, need_input_grad)
 
     def backward(self, cache, grad_output, need_input_grad=True):
         conv = self.conv
@@ -251,17 +182,6 @@ class ConvPool:
                                                       dy, dy, False, sh, sw, dh, dw,
                                                       pads[0], pads[2], dx)
         return gk, gb, dx
-
-
-def _run_chunks(chunks, work) -> None:
-    """``work(t)`` for every chunk, on every core when that pays (``batch_threads.run``);
-    in turn inside threads the engine already runs in parallel (no pool in a pool)."""
-    from core.models import batch_threads  # (core.models imports this module)
-
-    if getattr(runtime._local, "in_parallel", False) or not batch_threads.run(
-            chunks, work, alone=0):
-        for t in range(chunks):
-            work(t)
 
 
 def _fused(conv, pool) -> ConvPool:

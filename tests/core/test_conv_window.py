@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core import runtime
 from core.autodiff import Tape
 from core.kernels import conv as C
 from core.kernels import conv_window as W
-from core.layers import Conv2D, Dense, Flatten, MaxPooling2D, fusion
+from core.layers import Conv2D, Dense, Flatten, MaxPooling2D, conv_gemm, fusion
 from core.models import Sequential
 
 # (N, H, W, C, k, stride, dilation, (pad_top, pad_left), window (oh, ow))
@@ -98,7 +99,7 @@ def _through(steps, x, dout):
     conv = steps[0] if isinstance(steps[0], Conv2D) else steps[0].conv
     for v in conv.trainable_weights:
         v.grad_step = object()  # a new step: the gradient is written, not added
-    g = dout
+    g = np.ones(h.shape, h.dtype) if dout is None else dout
     for rec in reversed(tape.records):
         g = rec.layer.backward(rec.cache, g, need_input_grad=True)
     return h.copy(), g.copy(), [v.grad.copy() for v in conv.trainable_weights]
@@ -108,7 +109,7 @@ def _through(steps, x, dout):
                                 {"kernel_size": 1}, {"padding": "same", "strides": 2}])
 def test_many_chunks_on_threads_equal_separate_layers(kw, monkeypatch):
     """A chunk of one image: 7 chunks over both cores, input gradient included."""
-    monkeypatch.setattr(fusion, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 1)
     model = Sequential([Conv2D(**{"filters": 6, "kernel_size": 3, "activation": "relu",
                                   "input_shape": (11, 11, 5), **kw}),
                         MaxPooling2D(2), Flatten(), Dense(3)])
@@ -119,7 +120,39 @@ def test_many_chunks_on_threads_equal_separate_layers(kw, monkeypatch):
     x = rng.standard_normal((7, 11, 11, 5)).astype(np.float32)
     dout = rng.standard_normal((7, *pool.output_shape[1:])).astype(np.float32)
     want = _through([conv, pool], x, dout)
-    got = _through([step], x, dout)
-    assert step._chunking(7, 1, 1, 4) == (1, 7)
+    with runtime.engine_call():  # one BLAS thread: the chunks go to both cores
+        got = _through([step], x, dout)
+    assert conv_gemm.chunking(conv, 7, 1, 4) == (1, 7)
     for g, w in zip([got[0], got[1], *got[2]], [want[0], want[1], *want[2]]):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"strides": 2, "padding": "same"}, {"kernel_size": 1},
+                                {"use_bias": False, "dilation_rate": 2}])
+def test_conv2d_chunks_on_threads_match_the_direct_twins(kw, monkeypatch):
+    """Conv2D's GEMM route in one-image chunks on both cores against the per-tap numpy
+    twins of ``core.kernels.conv`` (no im2col there): output, dW, db and dx."""
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 1)
+    conv = Conv2D(**{"filters": 6, "kernel_size": 3, **kw})
+    conv.build((None, 9, 9, 5))
+    assert not conv._direct(5)
+    rng = np.random.default_rng(5)
+    conv.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in conv.weights])
+    x = rng.standard_normal((5, 9, 9, 5)).astype(np.float32)
+    with runtime.engine_call():
+        y, dx, grads = _through([conv], x, None)
+    (sh, sw), (dh, dw) = conv.strides, conv.dilation_rate
+    pt, _, pl, _ = conv._geometry(9, 9)[2]
+    kernel = conv.kernel.value
+    bias = conv.bias.value if conv.use_bias else np.zeros(6, np.float32)
+    want = np.empty(y.shape)
+    C.conv2d_direct_forward_ref(x, kernel, bias, sh, sw, dh, dw, pt, pl, False, want)
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+    dy = np.ones(y.shape)  # _through's default output gradient
+    gk, gb, want_dx = np.empty(kernel.shape), np.empty(6), np.empty(x.shape)
+    C.conv2d_direct_backward_filter_ref(x, dy, dy, False, sh, sw, dh, dw, pt, pl, gk, gb)
+    C.conv2d_direct_backward_input_ref(kernel, dy, dy, False, sh, sw, dh, dw, pt, pl, want_dx)
+    np.testing.assert_allclose(grads[0], gk, rtol=1e-4, atol=1e-3)
+    if conv.use_bias:
+        np.testing.assert_allclose(grads[1], gb, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=1e-4)
