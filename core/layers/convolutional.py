@@ -18,19 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, runtime
+from core import activations
 from core.kernels import conv as conv_kernels
+from core.layers import conv_gemm
 from core.layers.base import Layer
 from core.layers.kernel_bias import KernelBias
 from core.layers.scratch import ScratchBuffers
 from core.layers.spec import KERNEL_BIAS_PARAMS, Param, register_layer
-
-# Bytes of column + output rows per block of images. Measured on the shared 2-core
-# box: L2-sized blocks (1-4 MB) lose, because every block alternates numba and
-# OpenBLAS thread pools and each hand-over costs more under load than the memory
-# traffic it saves. So blocks only bound memory for big images; a batch of
-# MNIST/CIFAR-sized images is one block and keeps its columns for backward.
-BLOCK_BYTES = 64 << 20
 
 # Largest reduction K = KH*KW*C that skips im2col + GEMM for the direct kernels
 # (``conv_kernels.conv2d_direct_*``): for small K the GEMM is skinny and memory-bound
@@ -164,34 +158,15 @@ class Conv2D(KernelBias, Layer):
         self.built = True  # as Keras: a direct build() call must not be repeated by __call__
 
     # ------------------------------------------------------------- computation
-    # Work goes in blocks of whole images (``BLOCK_BYTES``): im2col -> GEMM ->
-    # activation per block, and in backward activation-gradient -> dW GEMM -> dX
-    # GEMM -> col2im likewise. With several blocks, backward re-runs im2col per
-    # block instead of keeping a column matrix of hundreds of MB.
-
-    def _pointwise(self):
-        """1x1 kernel, stride 1: the input rows already *are* the column matrix."""
-        return self.kernel_size == (1, 1) and self.strides == (1, 1)
-
-    def _blocks(self, n, rows_per_image, width):
-        """Image ranges ``(b0, b1)`` of about ``BLOCK_BYTES`` of column + output rows."""
-        per_image = rows_per_image * width * self.kernel.value.itemsize
-        step = max(1, min(n, BLOCK_BYTES // max(per_image, 1)))
-        return [(b0, min(n, b0 + step)) for b0 in range(0, n, step)], step
-
-    def _columns(self, x, b0, b1, buf, pads, rows_per_image):
-        """Column rows of images b0..b1 (a view of ``x`` for pointwise kernels)."""
-        if self._pointwise():
-            return x[b0:b1].reshape(-1, x.shape[3])
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
-        rows = buf[:(b1 - b0) * rows_per_image]
-        conv_kernels.im2col(x[b0:b1], kh, kw, sh, sw, dh, dw, *pads, rows)
-        return rows
+    # A small reduction runs the direct kernels; otherwise im2col + GEMM in chunks of
+    # images on every core (``core.layers.conv_gemm``), then the activation on the
+    # whole output (and in backward its gradient first, then the chunks' GEMMs).
 
     def _direct(self, c):
         """Small reduction: direct kernels instead of im2col + GEMM."""
         kh, kw = self.kernel_size
-        return not self._pointwise() and kh * kw * c <= DIRECT_MAX_K
+        pointwise = (kh, kw) == (1, 1) and self.strides == (1, 1)  # no copy to save
+        return not pointwise and kh * kw * c <= DIRECT_MAX_K
 
     def _forward_direct(self, x, oh, ow, pads, slot):
         n, f = x.shape[0], self.filters
@@ -235,102 +210,34 @@ class Conv2D(KernelBias, Layer):
             self.write_grad(self.bias, gb)
         return dx
 
-    def _weight_matrix(self, k):
-        """(k [+1], filters): the kernel, plus the bias as last row when it rides in the
-        GEMM on the ones column of the column matrix."""
-        w2 = self.kernel.value.reshape(k, self.filters)
-        if not self.use_bias or self._pointwise():
-            return w2
-        wb, _ = self._scratch.get("weights", 0, (k + 1, self.filters), w2.dtype)
-        wb[:k] = w2
-        wb[k] = self.bias.value
-        return wb
-
-    def _col_buffer(self, name, slot, step, rows_per_image, width, dtype, ones_at=None):
-        buf, fresh = self._scratch.get(name, slot, (step * rows_per_image, width), dtype)
-        if fresh and ones_at is not None:
-            buf[:, ones_at] = 1.0
-        return buf
-
     def forward(self, inputs, training=False):
         x = np.ascontiguousarray(inputs, dtype=self.kernel.dtype)
         n, h, w, c = x.shape
         oh, ow, pads = self._geometry(h, w)
         if self._direct(c):
             return self._forward_direct(x, oh, ow, pads, self._scratch.slot())
-        kh, kw = self.kernel_size
-        k, f, rpi = kh * kw * c, self.filters, oh * ow
-        w2 = self._weight_matrix(k)
-        kb = w2.shape[0]
-        blocks, step = self._blocks(n, rpi, kb + f)
-        slot = self._scratch.slot()
-        # One block: keep its column matrix for backward (per call slot). Several:
-        # one shared block buffer, and backward recomputes the columns per block.
-        keep = len(blocks) == 1 and not self._pointwise()
-        cols = None if self._pointwise() else self._col_buffer(
-            "cols", slot if keep else "block", step, rpi, kb, x.dtype,
-            ones_at=k if kb > k else None)
+        rpi, f = oh * ow, self.filters
         z = np.empty((n * rpi, f), x.dtype)
-        y = z  # activations that keep their input for backward return a new array
-        act_caches = []
-        for b0, b1 in blocks:
-            r0, r1 = b0 * rpi, b1 * rpi
-            zb = z[r0:r1]
-            runtime.matmul(self._columns(x, b0, b1, cols, pads, rpi), w2, out=zb)
-            if self.use_bias and self._pointwise():
-                zb += self.bias.value
-            yb, cache = self.activation.forward(zb, inplace=True)
-            if yb is not zb:
-                if y is z:
-                    y = np.empty_like(z)
-                    y[:r0] = z[:r0]  # earlier blocks were activated in place
-                y[r0:r1] = yb
-            elif y is not z:
-                y[r0:r1] = zb
-            act_caches.append(cache)
-        return y.reshape(n, oh, ow, f), (x, act_caches, slot, cols if keep else None, None)
+        conv_gemm.forward(self, x, oh, ow, lambda b0, b1, per: z[b0 * rpi:b1 * rpi])
+        y, act_cache = self.activation.forward(z, inplace=True)
+        return y.reshape(n, oh, ow, f), (x, act_cache, self._scratch.slot(), None, None)
 
     def backward(self, cache, grad_output, need_input_grad=True):
         if cache[4] is not None:
             return self._backward_direct(cache, grad_output, need_input_grad)
-        x, act_caches, slot, kept_cols, _ = cache
-        n, h, w, c = x.shape
-        oh, ow, pads = self._geometry(h, w)
-        kh, kw = self.kernel_size
-        k, f, rpi = kh * kw * c, self.filters, oh * ow
-        kb = k + 1 if self.use_bias and not self._pointwise() else k
-        blocks, step = self._blocks(n, rpi, kb + f)
+        x, act_cache, slot, _, _ = cache
+        n, h, w, _ = x.shape
+        oh, ow, _ = self._geometry(h, w)
+        rpi, f = oh * ow, self.filters
         dy = np.ascontiguousarray(grad_output, dtype=x.dtype).reshape(-1, f)
-        w2 = self.kernel.value.reshape(k, f)
-        pointwise = self._pointwise()
-        cols = None if pointwise or kept_cols is not None else self._col_buffer(
-            "cols", "block", step, rpi, kb, x.dtype, ones_at=k if kb > k else None)
-        if need_input_grad:
-            dx, _ = self._scratch.get("dx", slot, x.shape, x.dtype)
-            dcols = None if pointwise else self._col_buffer(
-                "dcols", "block", step, rpi, k, x.dtype)
-        gw = np.zeros((kb, f), np.float64 if x.dtype == np.float64 else x.dtype)
-        db = np.zeros(f, gw.dtype) if self.use_bias and pointwise else None
-        for (b0, b1), act_cache in zip(blocks, act_caches):
-            r0, r1 = b0 * rpi, b1 * rpi
-            dz = self.activation.backward(act_cache, dy[r0:r1])
-            colsb = kept_cols if kept_cols is not None else \
-                self._columns(x, b0, b1, cols, pads, rpi)
-            gw += runtime.matmul(colsb.T, dz)    # kernel rows, then the bias row (ones column)
-            if db is not None:
-                db += dz.sum(axis=0)
-            if need_input_grad:
-                if pointwise:
-                    runtime.matmul(dz, w2.T, out=dx[b0:b1].reshape(-1, c))
-                else:
-                    dcb = dcols[:r1 - r0]
-                    runtime.matmul(dz, w2.T, out=dcb)
-                    (sh, sw), (dh, dw) = self.strides, self.dilation_rate
-                    conv_kernels.col2im(dcb, kh, kw, sh, sw, dh, dw, *pads, dx[b0:b1])
-        self.write_grad(self.kernel, gw[:k].reshape(self.kernel.shape))
+        dz = np.ascontiguousarray(self.activation.backward(act_cache, dy), dtype=x.dtype)
+        gk, gb, dx = conv_gemm.backward(self, x, oh, ow, slot,
+                                        lambda b0, b1, per: dz[b0 * rpi:b1 * rpi],
+                                        need_input_grad)
+        self.write_grad(self.kernel, gk)
         if self.use_bias:
-            self.write_grad(self.bias, gw[k] if db is None else db)
-        return dx if need_input_grad else None
+            self.write_grad(self.bias, gb)
+        return dx
 
     def get_config(self):
         config = super().get_config()

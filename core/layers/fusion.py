@@ -6,17 +6,18 @@ and functional ``call``) a pair that qualifies is handed to
 ``core.kernels.conv_pool``. A conv with a small reduction (``Conv2D._direct``) never
 stores its output: the seed CNN's 128 x 26 x 26 x 32 activation (11 MB a batch) is
 neither written, pooled, nor read back by two backwards. A larger one (the deeper
-CNN's second conv, 3x3x32 taps) keeps the conv's im2col + GEMM, into a buffer reused
-every step, and pools it with the ReLU folded in: no activation pass, no separate
-pooling layer, and backward turns the pooled gradient into the GEMMs' input in one
-pass. Results equal the separate layers' (the same sums; only dW's summation order
-differs, within float rounding).
+CNN's second conv, 3x3x32 taps) goes im2col + GEMM in chunks of a few images on both
+cores (``core.layers.conv_gemm``) and pools each chunk with the ReLU folded in: no
+activation pass, no separate pooling layer, no batch-sized column matrix, and
+backward turns the pooled gradient into the GEMMs' input chunk by chunk. Results
+equal the separate layers' (the same sums; only dW's summation order differs, within
+float rounding).
 
 A pair qualifies when the conv is a built ``Conv2D`` with a ReLU or linear
 activation, and the pool is a built ``MaxPooling2D`` with non-overlapping windows
 (strides == pool_size, 'valid' padding) whose output is not a model output
 (training reuses the pooled buffer between steps). Anything else runs layer by
-layer, and so does a batch of images so large that the conv works in blocks.
+layer.
 
 This is a swap on the layer list at execution time (the model's plan), not yet a
 registered rewrite of one execution plan (project structure note 6).
@@ -33,15 +34,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, backend, runtime
+from core import activations, backend
 from core.kernels import conv as conv_kernels
-from core.kernels import conv_pool
+from core.kernels import conv_pool, conv_window
+from core.layers import conv_gemm
 from core.layers.convolutional import Conv2D
 from core.layers.pooling import MaxPooling2D
 from core.layers.values import _as_arrays
 
 _RELU = activations.get("relu")
 _LINEAR = activations.get(None)
+
 
 
 def fusable(conv, pool) -> bool:
@@ -87,11 +90,6 @@ class ConvPool:
             return self.pool(conv(inputs, training=training), training=training)
         slot = conv._scratch.slot()
         shape = (n, poh, pow_, conv.filters)
-        gemm = not conv._direct(x.shape[3])
-        width = self._cols_width(x.shape[3]) + conv.filters
-        if gemm and len(conv._blocks(n, oh * ow, width)[0]) > 1:
-            # Images so large that the conv works in blocks to bound memory: unfused.
-            return self.pool(conv(inputs, training=training), training=training)
         tape = backend.get_tape()
         # Training reuses the pooled buffer (consumed within the step; fresh pages would
         # fault every step). Outside a tape the result may be kept by the caller (e.g.
@@ -100,89 +98,90 @@ class ConvPool:
                else np.empty(shape, x.dtype))
         win, _ = conv._scratch.get("pool_win", slot, shape, np.uint8)
         relu = conv.activation is _RELU
+        gemm = not conv._direct(x.shape[3])
         if gemm:
-            cols = self._forward_gemm(x, oh, ow, pads, slot, relu, out, win)
+            self._forward_gemm(x, relu, out, win)
         else:
             (sh, sw), (dh, dw) = conv.strides, conv.dilation_rate
             bias = conv.bias.value if conv.use_bias else np.zeros(conv.filters, x.dtype)
             conv_pool.conv2d_relu_maxpool(x, np.ascontiguousarray(conv.kernel.value), bias,
                                           sh, sw, dh, dw, pads[0], pads[2], relu, ph, pw,
                                           out, win)
-            cols = None
         if tape is not None:
             # The tape links steps by array identity: record the array we were given
             # (a layer's Tracked output), not its contiguous copy, or the gradient
             # stops here and every layer upstream never trains.
             given = inputs if isinstance(inputs, np.ndarray) else x
-            tape.record(self, given, out, (x, win, slot, cols))
+            tape.record(self, given, out, (x, win, slot, gemm))
         return out
 
-    def _forward_gemm(self, x, oh, ow, pads, slot, relu, out, win):
-        """Large reduction: the conv's own im2col + GEMM into a reused buffer, then the
-        pooling kernel on it; returns the column matrix (kept for backward)."""
-        conv = self.conv
-        n, c, f, rpi = x.shape[0], x.shape[3], conv.filters, oh * ow
-        kh, kw = conv.kernel_size
-        k = kh * kw * c
-        w2 = conv._weight_matrix(k)
-        cols = None if conv._pointwise() else conv._col_buffer(
-            "cols", slot, n, rpi, w2.shape[0], x.dtype, ones_at=k if w2.shape[0] > k else None)
-        cols = conv._columns(x, 0, n, cols, pads, rpi)
-        z, _ = conv._scratch.get("z", slot, (n * rpi, f), x.dtype)
-        runtime.matmul(cols, w2, out=z)  # the engine's GEMM policy, as Conv2D's own
-        if conv.use_bias and conv._pointwise():
-            z += conv.bias.value
-        conv_pool.relu_maxpool(z.reshape(n, oh, ow, f), relu, *self.pool.pool_size, out, win)
-        return cols
+    # A large reduction goes the conv's GEMM route (``core.layers.conv_gemm``): chunks of
+    # images on both cores, each chunk pooled (forward) or unpooled (backward) by the
+    # thread that ran its GEMM while its rows are in that core's cache. Only the conv
+    # outputs some pooling window covers are computed: an 11x11 output under a 2x2 pool
+    # needs 10x10 (the rest is never read and has gradient 0).
 
-    def _cols_width(self, c):
-        """Columns of the conv's column matrix: the taps, plus the bias's ones column."""
-        conv = self.conv
-        k = conv.kernel_size[0] * conv.kernel_size[1] * c
-        return k + 1 if conv.use_bias and not conv._pointwise() else k
+    def _forward_gemm(self, x, relu, out, win):
+        conv, f = self.conv, self.conv.filters
+        (ph, pw) = self.pool.pool_size
+        oh, ow = out.shape[1] * ph, out.shape[2] * pw
+
+        def target(b0, b1, per):
+            return conv_gemm.thread_buffer(conv, "chunk_z", per * oh * ow, f,
+                                           x.dtype)[:(b1 - b0) * oh * ow]
+
+        def pool(b0, b1, z):
+            conv_window.maxpool_window(z.reshape(b1 - b0, oh, ow, f), relu, ph, pw,
+                                       out[b0:b1], win[b0:b1])
+
+        conv_gemm.forward(conv, x, oh, ow, target, pool)
+
+    def _backward_gemm(self, x, dpool, win, slot, need_input_grad):
+        conv, f = self.conv, self.conv.filters
+        (ph, pw) = self.pool.pool_size
+        oh, ow = dpool.shape[1] * ph, dpool.shape[2] * pw
+
+        def unpooled(b0, b1, per):
+            dz = conv_gemm.thread_buffer(conv, "chunk_z", per * oh * ow, f,
+                                         x.dtype)[:(b1 - b0) * oh * ow]
+            conv_window.unpool_window(dpool[b0:b1], win[b0:b1], ph, pw,
+                                      dz.reshape(b1 - b0, oh, ow, f))
+            return dz
+
+        return conv_gemm.backward(conv, x, oh, ow, slot, unpooled, need_input_grad)
 
     def backward(self, cache, grad_output, need_input_grad=True):
         conv = self.conv
-        x, win, slot, cols = cache
-        n, h, w, c = x.shape
-        oh, ow, pads = conv._geometry(h, w)
-        (ph, pw), (sh, sw), (dh, dw) = self.pool.pool_size, conv.strides, conv.dilation_rate
+        x, win, slot, gemm = cache
         dpool = np.ascontiguousarray(grad_output, dtype=x.dtype)
-        f = conv.filters
-        dy = None
-        if cols is not None or need_input_grad:  # the conv output gradient, in full
-            dy, _ = conv._scratch.get("pool_dy", slot, (n, oh, ow, f), x.dtype)
-            conv_pool.unpool_gradient(dpool, win, ph, pw, dy)
-        if cols is None:
-            gk, gb = np.empty(conv.kernel.shape, x.dtype), np.empty(f, x.dtype)
-            conv_pool.conv2d_relu_maxpool_backward_filter(
-                x, dpool, win, sh, sw, dh, dw, pads[0], pads[2], ph, pw, gk, gb,
-                conv_kernels.backward_chunks(n))
-        else:  # GEMM path: dW (and db on the ones column) = cols.T @ dz
-            dz = dy.reshape(-1, f)
-            gw, _ = conv._scratch.get("gw", slot, (cols.shape[1], f), x.dtype)
-            runtime.matmul(cols.T, dz, out=gw)
-            k = conv.kernel.size // f
-            gk = gw[:k].reshape(conv.kernel.shape)
-            gb = gw[k] if gw.shape[0] > k else dz.sum(axis=0)  # ones column, or none
-        dx = None
-        if need_input_grad:
-            dx, _ = conv._scratch.get("dx", slot, x.shape, x.dtype)
-            kernel = np.ascontiguousarray(conv.kernel.value)
-            if cols is None:
-                conv_kernels.conv2d_direct_backward_input(kernel, dy, dy, False, sh, sw, dh, dw,
-                                                          pads[0], pads[2], dx)
-            elif conv._pointwise():
-                runtime.matmul(dy.reshape(-1, f), kernel.reshape(c, f).T, out=dx.reshape(-1, c))
-            else:
-                kh, kw = conv.kernel_size
-                dcols, _ = conv._scratch.get("dcols", slot, (n * oh * ow, kh * kw * c), x.dtype)
-                runtime.matmul(dy.reshape(-1, f), kernel.reshape(-1, f).T, out=dcols)
-                conv_kernels.col2im(dcols, kh, kw, sh, sw, dh, dw, *pads, dx)
+        if gemm:
+            gk, gb, dx = self._backward_gemm(x, dpool, win, slot, need_input_grad)
+        else:
+            gk, gb, dx = self._backward_direct(x, dpool, win, slot, need_input_grad)
         conv.write_grad(conv.kernel, gk)
         if conv.use_bias:
             conv.write_grad(conv.bias, gb)
         return dx
+
+    def _backward_direct(self, x, dpool, win, slot, need_input_grad):
+        conv = self.conv
+        n, h, w, c = x.shape
+        oh, ow, pads = conv._geometry(h, w)
+        (ph, pw), (sh, sw), (dh, dw) = self.pool.pool_size, conv.strides, conv.dilation_rate
+        f = conv.filters
+        gk, gb = np.empty(conv.kernel.shape, x.dtype), np.empty(f, x.dtype)
+        conv_pool.conv2d_relu_maxpool_backward_filter(
+            x, dpool, win, sh, sw, dh, dw, pads[0], pads[2], ph, pw, gk, gb,
+            conv_kernels.backward_chunks(n))
+        dx = None
+        if need_input_grad:
+            dy, _ = conv._scratch.get("pool_dy", slot, (n, oh, ow, f), x.dtype)
+            conv_pool.unpool_gradient(dpool, win, ph, pw, dy)
+            dx, _ = conv._scratch.get("dx", slot, x.shape, x.dtype)
+            conv_kernels.conv2d_direct_backward_input(np.ascontiguousarray(conv.kernel.value),
+                                                      dy, dy, False, sh, sw, dh, dw,
+                                                      pads[0], pads[2], dx)
+        return gk, gb, dx
 
 
 def _fused(conv, pool) -> ConvPool:

@@ -258,22 +258,23 @@ def test_kernel_larger_than_input_names_layer_and_shapes():
         Conv2D(4, 3, name="flat").compute_output_shape((None, 10, 3))
 
 
-@pytest.mark.parametrize("block_bytes", [1, 5000])
+@pytest.mark.parametrize("images", [1, 2])
 @pytest.mark.parametrize("cfg", [CONFIGS[0], CONFIGS[1], CONFIGS[4], CONFIGS[8], CONFIGS[9]])
-def test_image_blocks_give_the_same_result(monkeypatch, block_bytes, cfg):
-    # Tiny blocks: one image (or two, with a ragged last block) per im2col/GEMM pass.
-    from core.layers import convolutional
-    monkeypatch.setattr(convolutional, "DIRECT_MAX_K", 0)  # blocks are im2col's
+def test_image_chunks_give_the_same_result(monkeypatch, images, cfg):
+    # Tiny chunks: one image (or two, with a ragged last chunk) per im2col/GEMM pass.
+    from core.layers import conv_gemm, convolutional
+    monkeypatch.setattr(convolutional, "DIRECT_MAX_K", 0)  # chunks are im2col's
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 6, 7, 2))
     whole = Conv2D(dtype="float64", **cfg)
     y_whole = whole(x)
-    monkeypatch.setattr(convolutional, "BLOCK_BYTES", block_bytes)
+    rpi = y_whole.shape[1] * y_whole.shape[2]
+    width = whole.kernel.size // whole.filters + 1 + whole.filters
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", images * rpi * width * 8)
     blocked = Conv2D(dtype="float64", **cfg)
     blocked.build((None, 6, 7, 2))
     blocked.set_weights(whole.get_weights())
-    n_blocks = len(blocked._blocks(3, *[y_whole.shape[1] * y_whole.shape[2], 20])[0])
-    assert n_blocks >= 2
+    assert conv_gemm.chunking(blocked, 3, rpi, 8) == (images, 3 if images == 1 else 2)
     np.testing.assert_allclose(blocked(x), y_whole, rtol=1e-12, atol=1e-12)
     check_layer_gradients(blocked, x)
 
