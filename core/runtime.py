@@ -336,6 +336,17 @@ class parallel_region:
         return False
 
 
+def in_parallel_region() -> bool:
+    """Whether the calling thread is already one of the engine's parallel threads
+    (``parallel_region``, a pool thread): code that would start threads of its own
+    (the conv GEMM chunks) runs serially there instead of nesting pools.
+
+    >>> in_parallel_region()
+    False
+    """
+    return getattr(_local, "in_parallel", False)
+
+
 def _executor(workers):
     global _pool
     with _lock:

@@ -145,7 +145,7 @@ def run_chunks(chunks, work) -> None:
     in turn inside threads the engine already runs in parallel (no pool in a pool)."""
     from core.models import batch_threads  # (core.models imports core.layers)
 
-    if getattr(runtime._local, "in_parallel", False) or not batch_threads.run(
+    if runtime.in_parallel_region() or not batch_threads.run(
             chunks, work, alone=0):
         for t in range(chunks):
             work(t)
