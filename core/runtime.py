@@ -15,18 +15,16 @@ time works whatever was imported first:
   process-wide, so a user's layer written with ``core.ops.matmul`` or plain
   ``np.matmul`` gets the same policy as the built-in ``Dense``.
 - **GEMM splitting.** ``matmul`` (used by Dense, Conv2D's im2col GEMMs and
-  ``core.ops.matmul``) splits a large product by rows over ``gemm_threads``
-  threads, each a single-threaded BLAS call on its own rows of the output: the
-  engine's own data-parallel split, as ``predict`` splits batches
-  (``core.models.batch_threads``). Off by default (``gemm_threads=1``): on the
-  shared 2-core machine (load 9-10) the seed CNN's epoch over 4,000 images took
-  2.5-3.2 s without it and 2.8-3.7 s with it, the deeper CNN 7.2-8.2 s and 6.0-7.5 s;
-  with the old policy (two BLAS threads for large products) they took 12.9-15.8 s
-  with numpy imported first, 10.0-14.7 s and 6.7-7.2 s with core first.
-  Again once ConvPool's GEMMs went through ``matmul`` too (4,000 images, numpy
-  first, load 5.8-7.2, 3 alternating rounds): deeper CNN 1.8-3.6 s / 1.02-1.12 CPU-s
-  unsplit, 2.6-3.9 s / 1.05-1.21 CPU-s split; seed CNN 0.6-1.7 s / 0.36-0.42 against
-  0.9-2.3 s / 0.42-0.50.
+  ``core.ops.matmul``) shares a large product among ``gemm_threads`` threads (default:
+  one per core), each a single-threaded BLAS call on its own rows or columns of the
+  output (``core.gemm_split``): the engine's own data-parallel split, as ``predict``
+  splits batches (``core.models.batch_threads``). The caller never waits for a helper
+  that has not started, so a busy machine costs the split nothing. Seed CNN, 10,000
+  Fashion-MNIST images, numpy imported first, 3 alternating pairs of fresh processes
+  (wall s per epoch, split against whole): quiet 0.50-0.70 against 0.74-0.85; beside
+  two busy processes 0.76-0.91 against 1.02-1.41; beside six (load 5-7) 2.7-3.4
+  against 3.5-3.7. (An earlier split that handed each helper a fixed part was slower
+  at load 10: 2.8-3.7 s against 2.5-3.2 s.)
 - **numba kernel threads.** ``kernel_threads`` (default: numba's own count, one per
   core) is applied with ``numba.set_num_threads`` on the calling thread for the call.
 - **Idle kernel threads sleep.** numba's OpenMP workers spin after each parallel
@@ -65,8 +63,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from core import gemm_split
+
 SPLIT_MIN = 1 << 24  # multiply-adds below which a split costs more (~50 us) than it saves
-MIN_ROWS = 64  # rows per part at least: thinner parts run BLAS far below its rate
 
 _policy = {"blas_threads": 1, "gemm_threads": 1, "kernel_threads": None}
 _lock = threading.RLock()
@@ -86,6 +85,9 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+_policy["gemm_threads"] = min(cores(), 8)  # (8: past that, parts fall under MIN_SIDE)
+
+
 def configure(blas_threads: int | None = None, gemm_threads: int | None = None,
               kernel_threads: int | None = None) -> dict:
     """Set the thread policy of engine calls (running ones switch their BLAS count at
@@ -93,7 +95,7 @@ def configure(blas_threads: int | None = None, gemm_threads: int | None = None,
 
     ``blas_threads``: BLAS threads while the engine runs (1: the default, robust on a
     busy machine and whatever was imported first). ``gemm_threads``: threads a large
-    product is split over by the engine (1: no split). ``kernel_threads``: numba's
+    product is shared by (1: no split; default one per core). ``kernel_threads``: numba's
     parallel kernels (None: numba's default). Also looks again for BLAS libraries
     loaded since the first call.
 
@@ -356,9 +358,10 @@ def _executor(workers):
 
 
 def _split_parts(a, b):
-    """Row ranges to split ``a @ b`` over, or None to run it whole."""
-    parts = _policy["gemm_threads"]
-    if parts < 2 or _depth == 0 or getattr(_local, "in_parallel", False):
+    """How to cut ``a @ b`` over ``gemm_threads`` threads (``core.gemm_split.cut``), or
+    None to run it whole."""
+    threads = _policy["gemm_threads"]
+    if threads < 2 or _depth == 0 or getattr(_local, "in_parallel", False):
         return None
     if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
         return None
@@ -366,24 +369,25 @@ def _split_parts(a, b):
     n = b.shape[1]
     if m * k * n < SPLIT_MIN:
         return None
-    parts = min(parts, m // MIN_ROWS)
-    if parts < 2:
-        return None
-    step = -(-m // parts)
-    return [(s, min(s + step, m)) for s in range(0, m, step)]
+    return gemm_split.cut(m, n, threads)
+
+
+def _mark_parallel():
+    _local.in_parallel = True  # (a pool thread: never splits again)
 
 
 def matmul(a, b, out=None):
-    """``np.matmul(a, b, out=out)``; a large 2-D product inside an engine call is split by
-    rows over ``gemm_threads`` threads (see the module docstring). numpy's values to
-    float rounding: each part is a single-threaded BLAS call on its own rows.
+    """``np.matmul(a, b, out=out)``; a large 2-D product inside an engine call is shared
+    by ``gemm_threads`` threads (``core.gemm_split``; see the module docstring). numpy's
+    values to float rounding: each part is a single-threaded BLAS call.
 
     >>> matmul(np.ones((2, 3), "float32"), np.ones((3, 4), "float32")).shape
     (2, 4)
     """
-    # The default policy never splits: skip looking for a split (~1.5 us a call, five
-    # calls in every MLP step).
-    if _policy["gemm_threads"] < 2:
+    # Small products (every one of an MLP step's five) skip looking for a split: a
+    # shape product costs ~0.2 us, the full look ~1.5 us.
+    if _policy["gemm_threads"] < 2 or a.ndim != 2 or b.ndim != 2 or \
+            a.shape[0] * a.shape[1] * b.shape[1] < SPLIT_MIN:
         return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
     parts = _split_parts(a, b) if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) \
         else None
@@ -393,15 +397,4 @@ def matmul(a, b, out=None):
         out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     elif np.shares_memory(out, a) or np.shares_memory(out, b):
         return np.matmul(a, b, out=out)  # in place: numpy's own buffering, not ours
-
-    def part(s, e):
-        _local.in_parallel = True  # (a pool thread: never splits again)
-        np.matmul(a[s:e], b, out=out[s:e])
-
-    futures = [_executor(len(parts) - 1).submit(part, s, e) for s, e in parts[1:]]
-    try:
-        np.matmul(a[parts[0][0]:parts[0][1]], b, out=out[parts[0][0]:parts[0][1]])
-    finally:
-        for f in futures:
-            f.result()
-    return out
+    return gemm_split.run(a, b, out, parts, _executor(len(parts[1]) - 1), _mark_parallel)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import ops, runtime
+from core import gemm_split, ops, runtime
 from core.callbacks import LambdaCallback
 from core.layers import Dense, Layer
 from core.models import Sequential
@@ -23,7 +23,7 @@ needs_blas = pytest.mark.skipif(runtime.blas_threads() is None,
 def policy():
     """Restores the default policy after a test that changes it."""
     yield
-    runtime.configure(blas_threads=1, gemm_threads=1)
+    runtime.configure(blas_threads=1, gemm_threads=min(runtime.cores(), 8))
 
 
 @needs_blas
@@ -127,6 +127,60 @@ def test_split_matmul_equals_numpy(policy, shape):
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(out, got)
+
+
+def test_products_are_shared_by_one_thread_per_core_by_default():
+    assert runtime.report()["gemm_threads"] == min(runtime.cores(), 8)
+
+
+@pytest.mark.parametrize("m, n, axis", [(4096, 64, "rows"), (128, 5408, "columns"),
+                                        (128, 128, "rows")])
+def test_a_product_is_cut_along_its_longer_side(m, n, axis):
+    got_axis, ranges = gemm_split.cut(m, n, 2)
+    side = m if axis == "rows" else n
+    assert got_axis == axis and ranges[0][0] == 0 and ranges[-1][1] == side
+    assert all(e - s >= gemm_split.MIN_SIDE for s, e in ranges)
+    assert gemm_split.cut(100, 100, 2) is None  # a part would be thinner than MIN_SIDE
+
+
+class NeverStarts:
+    """An executor whose helpers never get a core (a loaded machine, at worst)."""
+
+    def __init__(self):
+        self.futures = []
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+        self.futures.append(Future())  # never run; cancel() succeeds
+        return self.futures[-1]
+
+
+@pytest.mark.parametrize("shape", [(512, 300, 96), (96, 300, 512)])
+def test_the_caller_computes_every_part_a_helper_did_not_start(shape):
+    m, k, n = shape
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((m, k)).astype("float32")
+    b = rng.standard_normal((k, n)).astype("float32")
+    parts = gemm_split.cut(m, n, 4)
+    late = NeverStarts()
+    out = np.full((m, n), np.nan, "float32")
+    gemm_split.run(a, b, out, parts, late)
+    assert len(late.futures) == len(parts[1]) - 1
+    assert all(f.cancelled() for f in late.futures)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_a_split_product_over_columns_writes_only_its_output(policy):
+    """dx = dy @ W.T of the seed CNN's Dense: cut by columns, written in place."""
+    rng = np.random.default_rng(2)
+    dy = rng.standard_normal((128, 128)).astype("float32")
+    w = rng.standard_normal((5408, 128)).astype("float32")
+    runtime.configure(gemm_threads=2)
+    with runtime.engine_call():
+        assert runtime._split_parts(dy, w.T)[0] == "columns"
+        got = runtime.matmul(dy, w.T)
+    np.testing.assert_allclose(got, dy.astype(np.float64) @ w.T.astype(np.float64),
+                               rtol=1e-4, atol=1e-3)
 
 
 _PROBE = r"""
