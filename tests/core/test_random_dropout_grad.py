@@ -56,3 +56,22 @@ def test_weights_before_a_user_dropout_layer_train():
         warnings.simplefilter("error")  # "Gradients do not exist" would fail here
         model.fit(x, y, epochs=1, batch_size=16, verbose=0)
     assert all(not np.array_equal(a, b) for a, b in zip(before, model.first.get_weights()))
+
+
+def test_the_dropout_layer_mask_comes_from_the_full_range_draw_of_its_generator():
+    """The layer's one seed per call is the generator's next full-range uint64 (the raw
+    draw, the value ``integers(0, 2**64 - 1, endpoint=True)`` gives): a seeded layer's
+    masks stay what they were when it drew with ``integers``."""
+    from core.kernels import dropout as dropout_kernels
+
+    x = np.random.default_rng(3).normal(size=(8, 16)).astype("float32")
+    layer = core.layers.Dropout(0.4, seed=9)
+    got = [np.asarray(layer(x, training=True)) for _ in range(2)]
+    gen = np.random.default_rng(9)
+    for out in got:
+        seed = gen.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64, endpoint=True)
+        y, mask = np.empty_like(x), np.empty_like(x)
+        dropout_kernels.dropout_forward(x.reshape(-1), 0.4, seed, y.reshape(-1),
+                                        mask.reshape(-1))
+        np.testing.assert_array_equal(out, y)
+    assert not np.array_equal(got[0], got[1])
