@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import aligned
+
 
 class Variable:
     """A weight owned by a layer or optimizer.
@@ -43,9 +45,10 @@ class Variable:
             from core import backend
 
             value = np.asarray(value, dtype=backend.standardize_dtype(dtype))
-        # np.ascontiguousarray would turn a 0-d value (e.g. an optimizer's iteration
-        # counter, shape () in Keras files) into shape (1,); np.require keeps the rank.
-        self.value = np.require(value, requirements="C")
+        # A copy of its own, C-contiguous and cache-line aligned (core.aligned: the
+        # kernels that update weights and slots run at the same speed in every
+        # process); 0-d values (an optimizer's iteration counter) keep their rank.
+        self.value = aligned.copy(value)
         self.name = name
         self.path = path or name
         self.trainable = bool(trainable)
@@ -108,7 +111,7 @@ class Variable:
     def grad_buffer(self) -> np.ndarray:
         if self.grad is None or self.grad.shape != self.value.shape or \
                 self.grad.dtype != self.value.dtype:
-            self.grad = np.zeros_like(self.value)
+            self.grad = aligned.zeros(self.value.shape, self.value.dtype)
         return self.grad
 
     # Keras variables take part in arithmetic; each operator is the core.ops op, so a

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import aligned
 from core.kernels import _cold
 from core.kernels import conv_pool_numpy as _np
 from core.kernels._jit import njit, prange
@@ -291,7 +292,8 @@ def conv2d_relu_maxpool_backward_filter(x, dpool, win, sh, sw, dh, dw, pt, pl, p
     time. ``chunks`` batch chunks run in parallel with private partial sums."""
     kh, kw, c, f = grad_kernel.shape
     chunks = max(1, min(x.shape[0], chunks))
-    partial = np.empty((chunks, kh * kw * c + 1, f), grad_kernel.dtype)
+    # Aligned: at the other three 16-byte offsets this kernel ran 2-3.5x slower.
+    partial = aligned.empty((chunks, kh * kw * c + 1, f), grad_kernel.dtype)
     _backward_filter_partials(x, dpool, win, kh, kw, sh, sw, dh, dw, pt, pl, ph, pw, partial)
     total = partial.sum(axis=0) if chunks > 1 else partial[0]
     grad_kernel.reshape(-1, f)[...] = total[:-1]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations
+from core import activations, aligned
 from core.kernels import conv as conv_kernels
 from core.layers import conv_gemm
 from core.layers.base import Layer
@@ -174,7 +174,7 @@ class Conv2D(KernelBias, Layer):
         kernel = np.ascontiguousarray(self.kernel.value)
         bias = self.bias.value if self.use_bias else np.zeros(f, x.dtype)
         relu = self.activation is _RELU
-        z = np.empty((n, oh, ow, f), x.dtype)
+        z = aligned.empty((n, oh, ow, f), x.dtype)
         conv_kernels.conv2d_direct_forward(x, kernel, bias, sh, sw, dh, dw, pads[0], pads[2],
                                            relu, z)
         if relu:  # the output's sign is all backward needs
@@ -217,7 +217,7 @@ class Conv2D(KernelBias, Layer):
         if self._direct(c):
             return self._forward_direct(x, oh, ow, pads, self._scratch.slot())
         rpi, f = oh * ow, self.filters
-        z = np.empty((n * rpi, f), x.dtype)
+        z = aligned.empty((n * rpi, f), x.dtype)
         conv_gemm.forward(self, x, oh, ow, lambda b0, b1, per: z[b0 * rpi:b1 * rpi])
         y, act_cache = self.activation.forward(z, inplace=True)
         return y.reshape(n, oh, ow, f), (x, act_cache, self._scratch.slot(), None, None)

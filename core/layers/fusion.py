@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import activations, backend
+from core import activations, aligned, backend
 from core.kernels import conv as conv_kernels
 from core.kernels import conv_pool, conv_window
 from core.layers import conv_gemm
@@ -95,7 +95,7 @@ class ConvPool:
         # fault every step). Outside a tape the result may be kept by the caller (e.g.
         # predict through a Flatten view), so it is a new array.
         out = (conv._scratch.get("pool_out", slot, shape, x.dtype)[0] if tape is not None
-               else np.empty(shape, x.dtype))
+               else aligned.empty(shape, x.dtype))
         win, _ = conv._scratch.get("pool_win", slot, shape, np.uint8)
         relu = conv.activation is _RELU
         gemm = not conv._direct(x.shape[3])

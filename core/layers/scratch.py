@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import backend
+from core import aligned, backend
 
 
 class ScratchBuffers:
@@ -46,7 +46,7 @@ class ScratchBuffers:
         arr = self._arrays.get(key)
         if arr is not None and arr.shape == tuple(shape) and arr.dtype == dtype:
             return arr, False
-        arr = np.empty(shape, dtype)
+        arr = aligned.empty(shape, dtype)  # (kernels' outputs: see core.aligned)
         self._arrays[key] = arr
         return arr, True
 

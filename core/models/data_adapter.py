@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import aligned
 from core.safety import array_bytes, check_allocation
 
 
@@ -192,7 +193,7 @@ class BatchGather:
         rows = min(batch_size, len(arrays[0])) if arrays else batch_size
         check_allocation(sum(array_bytes((rows,) + a.shape[1:], a.itemsize) for a in arrays),
                          f"batch buffers of {rows} samples (batch_size={batch_size})")
-        self.buffers = [np.empty((rows,) + a.shape[1:], a.dtype) for a in arrays]
+        self.buffers = [aligned.empty((rows,) + a.shape[1:], a.dtype) for a in arrays]
 
     def take(self, idx: np.ndarray) -> list[np.ndarray]:
         """The rows ``idx`` (in range: a permutation's) of every array, in the buffers.
