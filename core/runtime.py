@@ -16,7 +16,7 @@ time works whatever was imported first:
   ``np.matmul`` gets the same policy as the built-in ``Dense``.
 - **GEMM splitting.** ``matmul`` (used by Dense, Conv2D's im2col GEMMs and
   ``core.ops.matmul``) shares a large product among ``gemm_threads`` threads (default:
-  one per core), each a single-threaded BLAS call on its own rows or columns of the
+  one per core, never more than numba's kernels run on), each a single-threaded BLAS call on its own rows or columns of the
   output (``core.gemm_split``): the engine's own data-parallel split, as ``predict``
   splits batches (``core.models.batch_threads``). The caller never waits for a helper
   that has not started, so a busy machine costs the split nothing. Seed CNN, 10,000
@@ -95,7 +95,8 @@ def configure(blas_threads: int | None = None, gemm_threads: int | None = None,
 
     ``blas_threads``: BLAS threads while the engine runs (1: the default, robust on a
     busy machine and whatever was imported first). ``gemm_threads``: threads a large
-    product is shared by (1: no split; default one per core). ``kernel_threads``: numba's
+    product is shared by (1: no split; default one per core, never more than the
+    numba kernels run on). ``kernel_threads``: numba's
     parallel kernels (None: numba's default). Also looks again for BLAS libraries
     loaded since the first call.
 
@@ -362,6 +363,12 @@ def _split_parts(a, b):
     None to run it whole."""
     threads = _policy["gemm_threads"]
     if threads < 2 or _depth == 0 or getattr(_local, "in_parallel", False):
+        return None
+    # Never more threads than the kernels run on here (``kernel_threads``, or numba's
+    # own count, e.g. NUMBA_NUM_THREADS=1): one thread count for the whole engine.
+    import numba
+    threads = min(threads, numba.get_num_threads())
+    if threads < 2:
         return None
     if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
         return None

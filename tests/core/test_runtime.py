@@ -24,6 +24,7 @@ def policy():
     """Restores the default policy after a test that changes it."""
     yield
     runtime.configure(blas_threads=1, gemm_threads=min(runtime.cores(), 8))
+    runtime._policy["kernel_threads"] = None  # (configure takes no None: numba's own count)
 
 
 @needs_blas
@@ -309,3 +310,14 @@ def test_with_torch_imported_first_numba_runs_on_its_own_passive_openmp():
     # report() names every OpenMP runtime mapped into the process
     assert sorted(os.path.realpath(p) for p in r["openmp"]) == \
         sorted(os.path.realpath(p) for p in r["gomps"])
+
+
+def test_products_split_over_no_more_threads_than_the_kernels_use(policy):
+    a = np.ones((512, 512), "float32")
+    runtime.configure(gemm_threads=2, kernel_threads=1)
+    with runtime.engine_call():
+        assert runtime._split_parts(a, a) is None
+    runtime.configure(kernel_threads=2)
+    with runtime.engine_call():
+        import numba
+        assert (runtime._split_parts(a, a) is not None) == (numba.get_num_threads() >= 2)
