@@ -15,11 +15,12 @@ time works whatever was imported first:
   process-wide, so a user's layer written with ``core.ops.matmul`` or plain
   ``np.matmul`` gets the same policy as the built-in ``Dense``.
 - **GEMM splitting.** ``matmul`` (used by Dense, Conv2D's im2col GEMMs and
-  ``core.ops.matmul``) shares a large product among ``gemm_threads`` threads (default:
-  one per core, never more than numba's kernels run on), each a single-threaded BLAS call on its own rows or columns of the
-  output (``core.gemm_split``): the engine's own data-parallel split, as ``predict``
-  splits batches (``core.models.batch_threads``). The caller never waits for a helper
-  that has not started, so a busy machine costs the split nothing. Seed CNN, 10,000
+  ``core.ops.matmul``) shares a large product among ``gemm_threads`` threads
+  (default: one per core, never more than numba's kernels run on), each a
+  single-threaded BLAS call on its own rows or columns of the output
+  (``core.gemm_split``): the engine's own data-parallel split, as ``predict`` splits
+  batches (``core.models.batch_threads``). The caller never waits for a helper that
+  has not started, so a busy machine costs the split nothing. Seed CNN, 10,000
   Fashion-MNIST images, numpy imported first, 3 alternating pairs of fresh processes
   (wall s per epoch, split against whole): quiet 0.50-0.70 against 0.74-0.85; beside
   two busy processes 0.76-0.91 against 1.02-1.41; beside six (load 5-7) 2.7-3.4
