@@ -80,9 +80,12 @@ def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
         s, e = b * batch_size, min((b + 1) * batch_size, n)
         return ([a[s:e] for a in ys], da.weights_like([w[s:e] for w in weights], sw), s, e)
 
+    threaded = not want_begin and model._reentrant_inference()
+    probed = threaded and n > 1 and total > batch_threads.MIN_BATCHES
+
     def work(b):
         by, bsw, s, e = batch(b)
-        if b == 0:
+        if b == 0 and not probed:
             if inputs is not None:
                 inputs.check_batch([xs[0][s:e]])
             step.test_step([xs[0][s:e]], by, bsw)
@@ -90,7 +93,7 @@ def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
             outputs[b] = _as_list(model._infer(xs[0][s:e], inputs))
 
     def deliver(b):
-        if b > 0:
+        if b > 0 or probed:
             by, bsw, _, _ = batch(b)
             preds, outputs[b] = outputs[b], None
             loss, _ = step._losses(by, preds, bsw, False, want_grad=False)
@@ -102,8 +105,15 @@ def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
             cbs.on_test_batch_end(b, step.logs())
 
     cbs.on_test_begin()
-    if not (not want_begin and model._reentrant_inference()
-            and batch_threads.run(total, work, deliver)):
+    if probed:
+        # The full test step (every check; it makes the step) on one sample, forgotten,
+        # then every batch on every core: batch 0 alone kept the second core idle.
+        if inputs is not None:
+            inputs.check_batch([xs[0][:1]])
+        step.test_step([xs[0][:1]], [a[:1] for a in ys],
+                       da.weights_like([w[:1] for w in weights], sw))
+        step.reset()
+    if not (threaded and batch_threads.run(total, work, deliver, alone=0 if probed else 1)):
         for b in range(total):
             cbs.on_test_batch_begin(b)
             work(b)
