@@ -1,10 +1,11 @@
 """``evaluate`` and fit's validation over in-memory arrays on ``predict``'s fast path.
 
 The first batch runs the full test step (``CompiledStep.test_step``: every
-``Layer.__call__`` check, and it makes the step). The NaN/inf check of ``evaluate``'s
-x is ``predict``'s (``core.models.predictor.FiniteInputs``): the first Dense vouches
-for each later batch, so x is not read an extra time. Later batches compute their outputs
-with the model's ``_infer`` (plain layers' ``forward`` directly; see
+``Layer.__call__`` check, and it makes the step); when batches run on every core, that
+step runs on the first sample alone and is then forgotten (``step.reset``). The NaN/inf
+check of ``evaluate``'s x is ``predict``'s (``core.models.predictor.FiniteInputs``):
+the first Dense vouches for each later batch, so x is not read an extra time. Later
+batches compute their outputs with the model's ``_infer`` (plain layers' ``forward`` directly; see
 ``core.models.inference``), on one thread per core when every layer is
 ``reentrant_inference`` (``core.models.batch_threads``), and the losses, metrics and
 ``on_test_batch_end`` hooks then run on the calling thread in batch order, exactly as

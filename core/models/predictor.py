@@ -3,7 +3,8 @@
 A mixin of ``Model`` (through ``Trainer``). The first batch goes through the model's
 ``__call__`` with every check; later batches of a Sequential or single-input
 functional model take its ``_infer`` fast path, on every core at once when its layers
-allow (``batch_threads``; ``core.models.inference`` says which).
+allow (``batch_threads``; ``core.models.inference`` says which). Then the checks run
+on the first sample alone and every batch, batch 0 too, takes the fast path.
 Outputs are copied into one preallocated array per model output at once,
 because layers may reuse their buffers from batch to batch.
 
