@@ -32,10 +32,25 @@ one (a fixed hand-out made the seed CNN 10-20 % slower at load 10, ``core.runtim
 from __future__ import annotations
 
 import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 MIN_SIDE = 64  # rows or columns per part at least: thinner parts run BLAS far below rate
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def executor(workers: int) -> ThreadPoolExecutor:
+    """The process' pool of helper threads, grown to ``workers`` on demand (idle helpers
+    sleep on its queue: they cost nothing between products)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="netweaver-gemm")
+        return _pool
 
 
 def cut(m: int, n: int, threads: int):

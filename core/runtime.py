@@ -60,7 +60,6 @@ import functools
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -74,7 +73,6 @@ _depth = 0
 _saved: list = []  # (library controller, its count before the outermost engine call)
 _controllers = None  # threadpoolctl's BLAS controllers, found on first use
 _local = threading.local()  # .in_split / .in_parallel: this thread must not split again
-_pool: ThreadPoolExecutor | None = None
 _kernel_wait = {"prepared": False, "state": "not prepared"}
 
 
@@ -351,14 +349,6 @@ def in_parallel_region() -> bool:
     return getattr(_local, "in_parallel", False)
 
 
-def _executor(workers):
-    global _pool
-    with _lock:
-        if _pool is None or _pool._max_workers < workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="netweaver-gemm")
-        return _pool
-
-
 def _split_parts(a, b):
     """How to cut ``a @ b`` over ``gemm_threads`` threads (``core.gemm_split.cut``), or
     None to run it whole."""
@@ -405,4 +395,5 @@ def matmul(a, b, out=None):
         out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
     elif np.shares_memory(out, a) or np.shares_memory(out, b):
         return np.matmul(a, b, out=out)  # in place: numpy's own buffering, not ours
-    return gemm_split.run(a, b, out, parts, _executor(len(parts[1]) - 1), _mark_parallel)
+    return gemm_split.run(a, b, out, parts, gemm_split.executor(len(parts[1]) - 1),
+                          _mark_parallel)
