@@ -211,8 +211,41 @@ def sparse_logits_ce_grad_ref(z, labels, weights, out, scale, has_ignore, ignore
     return float((rows * w).sum())
 
 
+@njit(error_model="numpy")
+def sparse_ce_rows(probs, labels, eps, per, sums, shares):
+    """Per-row crossentropy of probabilities against int labels, without a gradient (the
+    loss called as a function, ``evaluate``): each row's sum into ``sums``, the label's
+    share of it into ``shares``, ``per = -log(share clipped to [eps, 1 - eps])``.
+    numpy reduces a 10-wide last axis at ~20 ns a row; this takes ~1."""
+    n, c = probs.shape
+    for r in range(n):
+        s = 0.0
+        for k in range(c):
+            s += probs[r, k]
+        q = probs[r, labels[r]] / s
+        sums[r] = s
+        shares[r] = q
+        if q < eps:
+            q = eps
+        elif q > 1.0 - eps:
+            q = 1.0 - eps
+        per[r] = q
+    for r in range(n):  # (a loop of its own: the logs vectorise, 30% less time)
+        per[r] = -np.log(per[r])
+
+
+def sparse_ce_rows_ref(probs, labels, eps, per, sums, shares):
+    p64 = probs.astype(np.float64)
+    s = p64.sum(axis=1)
+    q = p64[np.arange(len(probs)), labels] / s
+    sums[...] = s
+    shares[...] = q
+    per[...] = np.clip(q, eps, 1.0 - eps)  # (stored, then the log in per's dtype)
+    per[...] = -np.log(per)
+
+
 def warmup() -> None:
-    """Compile (or load from cache) both kernels for float32 on tiny inputs."""
+    """Compile (or load from cache) the kernels for float32 on tiny inputs."""
     p = np.full((2, 3), 1 / 3, np.float32)
     y = np.zeros((2, 3), np.float32)
     y[:, 0] = 1
@@ -223,8 +256,10 @@ def warmup() -> None:
     sparse_softmax_ce_grad(p, lab, e, g, np.float32(0.5), 1e-7, False, -1)
     logits_ce_grad(p, y, e, g, np.float32(0.5))
     sparse_logits_ce_grad(p, lab, e, g, np.float32(0.5), False, -1)
+    rows = np.empty(2, np.float32)
+    sparse_ce_rows(p, lab, 1e-7, rows, rows.copy(), rows.copy())
 
 
 # Not compiled yet (a fresh install): run the numpy version meanwhile (core.kernels._cold).
 _cold.wrap(globals(), ["softmax_ce_grad", "sparse_softmax_ce_grad", "logits_ce_grad",
-           "sparse_logits_ce_grad"])
+           "sparse_logits_ce_grad", "sparse_ce_rows"])

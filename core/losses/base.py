@@ -73,6 +73,8 @@ class Loss:
     # (8, 10) against predictions (8, 1) compare each of the ten targets with the one
     # prediction. The crossentropies need equal shapes (Keras' backends raise).
     broadcasts = False
+    # True on built-in losses computed sample by sample (read through merges_batches).
+    per_sample = False
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         cls = type(self).__name__
@@ -82,6 +84,19 @@ class Loss:
                              f"expected one of {_REDUCTIONS}.")
         self.reduction = reduction
         self.dtype = None if dtype is None else backend.standardize_dtype(dtype)
+
+    def merges_batches(self) -> bool:
+        """Whether this loss over several batches stacked, times their samples, equals the
+        sum of each batch's loss times its samples, so ``evaluate`` may score a group of
+        batches at once (``core.models.evaluate_fast``): a built-in per-sample loss
+        averaged over the batch (a subclass defined outside the engine never merges).
+
+        >>> from core.losses import MeanSquaredError
+        >>> MeanSquaredError().merges_batches(), MeanSquaredError(reduction="sum").merges_batches()
+        (True, False)
+        """
+        return (type(self).per_sample and type(self).__module__.startswith("core.losses")
+                and self.reduction in ("sum_over_batch_size", "mean"))
 
     # ------------------------------------------------------------- preparation
     def _user_call(self) -> bool:

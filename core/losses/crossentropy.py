@@ -25,6 +25,7 @@ def _check_smoothing(loss, value):
 
 
 class BinaryCrossentropy(Loss):
+    per_sample = True  # (Loss.merges_batches)
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
         super().__init__(name, reduction, dtype)
@@ -84,6 +85,7 @@ class BinaryCrossentropy(Loss):
 class _SoftmaxCrossentropy(Loss):
     """Shared pieces of the two categorical crossentropies: the one-pass numba path for
     softmax probabilities (``logits_grad``) and for raw logits (``from_logits=True``)."""
+    per_sample = True  # (Loss.merges_batches)
 
     def _fused(self, y_true, y_pred, sample_weight, logits):
         if self.reduction in (None, "none"):
@@ -192,6 +194,19 @@ class CategoricalCrossentropy(_SoftmaxCrossentropy):
                 "label_smoothing": self.label_smoothing, "axis": self.axis}
 
 
+def _sparse_rows(yp, labels, eps):
+    """Per-sample losses, row sums and label shares (both with a trailing 1) of
+    probabilities ``yp`` (..., classes) against int64 ``labels`` (...), in yp's dtype."""
+    c, lead = yp.shape[-1], yp.shape[:-1]
+    p2 = np.ascontiguousarray(yp.reshape(-1, c))
+    lab = np.ascontiguousarray(labels.reshape(-1))
+    per, s, ql = (np.empty(len(p2), yp.dtype) for _ in range(3))
+    # (float16 probabilities: the numpy twin, numba has no float16)
+    rows = _k.sparse_ce_rows if yp.dtype.char in "fd" else _k.sparse_ce_rows_ref
+    rows(p2, lab, eps, per, s, ql)
+    return per.reshape(lead), s.reshape(lead + (1,)), ql.reshape(lead + (1,))
+
+
 class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", dtype=None, axis=-1):
@@ -239,6 +254,10 @@ class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
     def _mask(self, cache):
         return cache[2]
 
+    def merges_batches(self) -> bool:
+        # ignore_class: each batch's mean is over its own unignored labels.
+        return super().merges_batches() and self.ignore_class is None
+
     def _forward(self, labv, yp):
         lab, valid = labv
         safe = lab if valid is None else np.where(valid, lab, 0)
@@ -250,17 +269,14 @@ class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
             cache = (idx, np.exp(z - lse), valid, None)
         else:
             eps = backend.epsilon()
-            s = yp.sum(axis=-1, keepdims=True)
-            q = yp / s
-            ql = np.take_along_axis(q, idx, -1)
-            per = -np.log(np.clip(ql, eps, 1.0 - eps))[..., 0]
-            cache = (idx, q, valid, (s, ql, (ql >= eps) & (ql <= 1.0 - eps)))
+            per, s, ql = _sparse_rows(yp, safe, eps)  # (each row's sum, the label's share)
+            cache = (idx, yp, valid, (s, ql, (ql >= eps) & (ql <= 1.0 - eps)))
         if valid is not None:
             per = np.where(valid, per, 0.0).astype(yp.dtype)
         return per, cache
 
     def _backward(self, cache, dper):
-        idx, q, valid, extra = cache
+        idx, q, valid, extra = cache  # q: the softmax of logits, or y_pred (its shape)
         dper = _expand(dper, q.ndim)
         if extra is None:
             g = q * dper

@@ -22,6 +22,7 @@ from core.losses.base import Loss, _expand, _unbroadcast
 class _ErrorLoss(Loss):
     """A loss of the error ``e = y_pred - y_true``, averaged over the last axis:
     subclasses give the per-element value ``_value(e)`` and derivative ``_slope(e)``."""
+    per_sample = True  # (Loss.merges_batches)
 
     broadcasts = True
 

@@ -99,6 +99,9 @@ class DeferredAccuracy(Metric):
     def result(self):
         return 0.0 if self.resolved is None else self.resolved.result()
 
+    def merges_batches(self) -> bool:
+        return self.resolved is not None and self.resolved.merges_batches()
+
     def reset_state(self) -> None:
         if self.resolved is not None:
             self.resolved.reset_state()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.kernels.metrics import argmax_hits
 from core.metrics.base import MeanMetricWrapper, check_same_shape, same_rank
 
 
@@ -48,7 +49,15 @@ def _labels_vs_argmax(metric, labels, p, y_true, y_pred):
     if labels.shape != p.shape[:-1]:
         raise ValueError(f"Metric '{metric}': y_true and y_pred have incompatible shapes "
                          f"y_true.shape={np.shape(y_true)}, y_pred.shape={np.shape(y_pred)}.")
-    matches = (labels == np.argmax(p, axis=-1)).astype(np.float64)
+    if labels.dtype.kind not in "fiub":
+        raise ValueError(f"Metric '{metric}': y_true must hold class indices, got dtype "
+                         f"{labels.dtype}.")
+    scores = np.ascontiguousarray(p.reshape(-1, p.shape[-1]))
+    matches = np.empty(len(scores))
+    if scores.size:
+        if scores.dtype.char not in "fd":
+            scores = scores.astype(np.float64)
+        argmax_hits(scores, np.asarray(labels, np.float64).reshape(-1), matches)
     return matches.reshape(org_shape)
 
 

@@ -104,6 +104,7 @@ def confusion_counts(t, p, w, thresholds, evenly, multi_label=False, label_weigh
 
 
 class _ConditionCount(Metric):
+    sums_over_samples = True  # (Metric.merges_batches)
     _index = 0  # into (tp, fp, tn, fn)
 
     def __init__(self, thresholds=None, name=None, dtype=None):
@@ -161,6 +162,7 @@ def _div(a, b):
 
 class AUC(Metric):
     """Area under the ROC or PR curve, approximated on ``num_thresholds`` thresholds."""
+    sums_over_samples = True  # (Metric.merges_batches)
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
                  name=None, dtype=None, thresholds=None, multi_label=False, num_labels=None,

@@ -40,6 +40,12 @@ def check_same_shape(metric, y_true, y_pred, t, p):
 class Metric:
     """Base class: ``update_state``, ``result``, ``reset_state``, ``name``, ``get_config``."""
 
+    # True on built-in metrics whose state only sums over samples, so one update with
+    # several batches stacked equals an update per batch: ``evaluate`` may then score a
+    # group of batches at once (``core.models.evaluate_fast``). Read through
+    # ``merges_batches()``, which a user's subclass never passes.
+    sums_over_samples = False
+
     def __init__(self, name=None, dtype=None):
         self.name = name or backend.unique_name(backend.to_snake_case(type(self).__name__))
         self.dtype = backend.standardize_dtype(dtype)
@@ -85,6 +91,17 @@ class Metric:
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
         return self.result()
+
+    def merges_batches(self) -> bool:
+        """Whether updating once with stacked batches gives the state that updating per
+        batch gives: built-in metrics that sum over samples (a subclass defined outside
+        the engine may keep batch-level state, so it never merges).
+
+        >>> from core.metrics import SparseCategoricalAccuracy
+        >>> SparseCategoricalAccuracy().merges_batches()
+        True
+        """
+        return type(self).sums_over_samples and type(self).__module__.startswith("core.metrics")
 
     def get_config(self) -> dict:
         return {"name": self.name, "dtype": self.dtype}
@@ -145,6 +162,8 @@ class Mean(Metric):
 class MeanMetricWrapper(Mean):
     """``Mean`` of ``fn(y_true, y_pred, **kwargs)`` per sample (Keras' wrapper)."""
 
+    sums_over_samples = True  # when fn is the engine's own (per-sample) function
+
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name=name or fn.__name__, dtype=dtype)
         self._fn = fn
@@ -159,6 +178,11 @@ class MeanMetricWrapper(Mean):
     @property
     def fn(self):
         return self._fn
+
+    def merges_batches(self) -> bool:
+        # A user's fn may return one value per batch, which Mean counts once per call.
+        return super().merges_batches() and \
+            getattr(self._fn, "__module__", "").startswith("core.metrics")
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         extra = {"metric": self.name} if self._named else {}

@@ -42,6 +42,7 @@ def _filter_top_k(x, k):
 
 
 class _ConfusionMetric(Metric):
+    sums_over_samples = True  # (Metric.merges_batches)
     _counts: tuple = ()
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
@@ -129,6 +130,7 @@ class Recall(_ConfusionMetric):
 class FBetaScore(Metric):
     """F-beta per class (``average=None``) or averaged ('micro', 'macro', 'weighted');
     ``threshold=None`` marks each row's top score (if non-zero) as the prediction."""
+    sums_over_samples = True  # (Metric.merges_batches)
 
     def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score",
                  dtype=None):

@@ -21,6 +21,7 @@ from core.metrics.base import MeanMetricWrapper, Metric, check_same_shape, same_
 
 class Sum(Metric):
     """Running (weighted) sum of the values it is given."""
+    sums_over_samples = True  # (Metric.merges_batches)
 
     def __init__(self, name="sum", dtype=None):
         super().__init__(name=name, dtype=dtype)

@@ -8,8 +8,13 @@ the first Dense vouches for each later batch, so x is not read an extra time. La
 batches compute their outputs with the model's ``_infer`` (plain layers' ``forward`` directly; see
 ``core.models.inference``), on one thread per core when every layer is
 ``reentrant_inference`` (``core.models.batch_threads``), and the losses, metrics and
-``on_test_batch_end`` hooks then run on the calling thread in batch order, exactly as
-``test_step`` runs them, so the logs are those of the step-by-step loop.
+``on_test_batch_end`` hooks then run on the calling thread in batch order, as
+``test_step`` runs them, so the logs are those of the step-by-step loop. Without
+per-batch hooks, consecutive batches are scored together (up to ``MERGE_ROWS``
+samples) when every loss and metric gives the same logs that way
+(``Loss.merges_batches``, ``Metric.merges_batches``: built-in per-sample losses averaged
+over the batch, built-in metrics that sum over samples); the logs then differ from the
+loop's by float rounding only.
 
 Not used (the caller runs its step-by-step loop) for several inputs, a subclass that
 overrides ``call`` or ``test_step``, a ``compute_loss`` override, layers with an
@@ -26,6 +31,8 @@ without a compiled loss.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from core.models import batch_threads
 from core.models import data_adapter as da
@@ -65,6 +72,19 @@ def _as_list(preds):
     return list(preds) if isinstance(preds, (list, tuple)) else [preds]
 
 
+# Batches scored together: up to MERGE_ROWS samples (a group scored at the end is a
+# serial tail: ~60 ns a sample for crossentropy and accuracy) or MERGE_BYTES of outputs.
+MERGE_ROWS = 2048
+MERGE_BYTES = 1 << 23
+
+
+def _merges(step) -> bool:
+    """Whether every compiled loss and metric scores stacked batches as it scores each
+    batch in turn (``Loss.merges_batches``, ``Metric.merges_batches``)."""
+    return all((spec.loss is None or spec.loss.merges_batches())
+               and all(m.merges_batches() for m in spec.metrics) for spec in step.outputs)
+
+
 def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
     """The logs of ``total`` test batches of ``batch_size`` (see the module docstring);
     ``inputs``: ``evaluate``'s pending NaN/inf check of x (``predictor.FiniteInputs``),
@@ -76,9 +96,16 @@ def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
     n = len(xs[0])
     weights = da.weights_as_list(sw)
     outputs = [None] * total
+    # Batches delivered but not yet scored. Without per-batch hooks, consecutive batches
+    # are scored together when every loss and metric allows it: per batch, the losses and
+    # metrics cost ~36 us of Python holding the GIL, 2 ms of a 13 ms MLP evaluate.
+    pending = {"batches": [], "bytes": 0, "rows": 0, "merge": None}
+
+    def rows(first, last):
+        return first * batch_size, min((last + 1) * batch_size, n)
 
     def batch(b):
-        s, e = b * batch_size, min((b + 1) * batch_size, n)
+        s, e = rows(b, b)
         return ([a[s:e] for a in ys], da.weights_like([w[s:e] for w in weights], sw), s, e)
 
     threaded = not want_begin and model._reentrant_inference()
@@ -90,18 +117,37 @@ def test_loop(model, xs, ys, sw, batch_size, total, cbs, inputs=None) -> dict:
             if inputs is not None:
                 inputs.check_batch([xs[0][s:e]])
             step.test_step([xs[0][s:e]], by, bsw)
-        else:  # kept until deliver(b): reentrant layers allocate their outputs per call
+        else:  # kept until scored: reentrant layers allocate their outputs per call
             outputs[b] = _as_list(model._infer(xs[0][s:e], inputs))
+
+    def score(bs):
+        """The test step's losses and metrics for the consecutive batches ``bs``."""
+        s, e = rows(bs[0], bs[-1])
+        parts = [outputs[b] for b in bs]
+        for b in bs:
+            outputs[b] = None
+        preds = parts[0] if len(parts) == 1 else [np.concatenate(c) for c in zip(*parts)]
+        by, bsw = [a[s:e] for a in ys], da.weights_like([w[s:e] for w in weights], sw)
+        loss, _ = step._losses(by, preds, bsw, False, want_grad=False)
+        loss += step._penalty()  # (no activity penalties: applies() said so)
+        step.loss_sum += loss * (e - s)
+        step.count += e - s
+        step._update_metrics(by, preds)
 
     def deliver(b):
         if b > 0 or probed:
-            by, bsw, _, _ = batch(b)
-            preds, outputs[b] = outputs[b], None
-            loss, _ = step._losses(by, preds, bsw, False, want_grad=False)
-            loss += step._penalty()  # (no activity penalties: applies() said so)
-            step.loss_sum += loss * len(preds[0])
-            step.count += len(preds[0])
-            step._update_metrics(by, preds)
+            if pending["merge"] is None:  # (after the first step: metrics know their form)
+                pending["merge"] = not want_end and _merges(step)
+            if not pending["merge"]:
+                score([b])
+            else:
+                pending["batches"].append(b)
+                pending["bytes"] += sum(o.nbytes for o in outputs[b])
+                pending["rows"] += len(outputs[b][0])
+                if b == total - 1 or pending["bytes"] >= MERGE_BYTES or \
+                        pending["rows"] >= MERGE_ROWS:
+                    score(pending["batches"])
+                    pending.update(batches=[], bytes=0, rows=0)
         if want_end:
             cbs.on_test_batch_end(b, step.logs())
 

@@ -170,3 +170,54 @@ def test_non_finite_x_is_refused_as_fit_refuses_it(spy, bad, first):
     assert spy.fast == [True]
     with pytest.raises(ValueError, match=r"x contains NaN or infinite values"):
         model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+
+
+def _scorings(monkeypatch):
+    """Sizes of the groups of samples the fast path scored (losses computed) at once."""
+    from core.models.step import CompiledStep
+    sizes, real = [], CompiledStep._losses
+
+    def losses(self, ys, preds, *args, **kwargs):
+        sizes.append(len(preds[0]))
+        return real(self, ys, preds, *args, **kwargs)
+    monkeypatch.setattr(CompiledStep, "_losses", losses)
+    return sizes
+
+
+def test_batches_are_scored_in_groups_with_the_loops_logs(spy, monkeypatch):
+    monkeypatch.setattr(evaluate_fast, "MERGE_ROWS", 300)
+    sizes = _scorings(monkeypatch)
+    model = _mlp()
+    x, y, w = _data()
+    fast = model.evaluate(x, y, sample_weight=w, batch_size=64, verbose=0,
+                          return_dict=True)
+    # the one-sample probe, then groups of whole batches up to 300 samples, in order
+    assert sizes == [1, 320, 320, 320, 41] and spy.threaded == [True]
+    spy.off()
+    loop = model.evaluate(x, y, sample_weight=w, batch_size=64, verbose=0,
+                          return_dict=True)
+    for k in loop:
+        np.testing.assert_allclose(fast[k], loop[k], rtol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("case", ["sum", "user_metric", "ignore_class"])
+def test_batch_dependent_scores_keep_one_scoring_per_batch(spy, monkeypatch, case):
+    """A summed loss, a user's metric fn (it may return one value a batch) and an
+    ignored class (each batch averages over its own kept labels) depend on the batching:
+    scored batch by batch, as the loop scores them."""
+    from core import losses, metrics
+    sizes = _scorings(monkeypatch)
+    model = _mlp()
+    loss = {"sum": losses.SparseCategoricalCrossentropy(reduction="sum"),
+            "ignore_class": losses.SparseCategoricalCrossentropy(ignore_class=0)}.get(
+        case, "sparse_categorical_crossentropy")
+    extra = [metrics.MeanMetricWrapper(lambda t, p: np.max(p), name="top")] \
+        if case == "user_metric" else []
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy", *extra])
+    x, y, _ = _data(640)
+    fast = model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    assert sizes == [1] + [64] * 10
+    spy.off()
+    loop = model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    for k in loop:
+        np.testing.assert_allclose(fast[k], loop[k], rtol=1e-6, err_msg=k)

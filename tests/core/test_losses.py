@@ -246,6 +246,37 @@ def test_fused_kernels_match_numpy_twins_float32(weighted):
         assert abs(t1 - t2) / abs(t2) < 1e-5 and rel_err(out, ref) < 1e-5
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_rows_kernel_matches_its_twin_at_the_clips_and_on_nan(dtype):
+    n, c = 41, 7
+    p = probs(n, c, dtype)
+    labels = rng.integers(0, c, n)
+    p[0, labels[0]] = 0.0  # clipped at eps
+    p[1] = 0.0
+    p[1, labels[1]] = 3.0  # share 1: clipped at 1 - eps
+    p[2, (labels[2] + 1) % c] = np.nan  # NaN row sum: NaN loss
+    got = [np.empty(n, dtype) for _ in range(3)]
+    want = [np.empty(n, dtype) for _ in range(3)]
+    k.sparse_ce_rows(p, labels, EPS, *got)
+    k.sparse_ce_rows_ref(p, labels, EPS, *want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-6, equal_nan=True)
+    assert np.isnan(got[0][2]) and got[0][0] == pytest.approx(-np.log(EPS), rel=1e-6)
+
+
+def test_sparse_crossentropy_value_and_grad_through_the_row_kernel():
+    """The loss called as a function (the row kernel) against float64 numpy, and its
+    gradient (which reads that kernel's row sums and shares) against differences."""
+    y_pred = probs(6, 4, np.float64).reshape(2, 3, 4) * 1.7  # unnormalised rows
+    labels = rng.integers(0, 4, (2, 3))
+    loss = losses.SparseCategoricalCrossentropy()
+    q = np.take_along_axis(y_pred / y_pred.sum(-1, keepdims=True), labels[..., None], -1)
+    assert loss(labels, y_pred) == pytest.approx(np.mean(-np.log(q)), rel=1e-12)
+    _, grad = loss.value_and_grad(labels, y_pred)
+    np.testing.assert_allclose(grad, fd_grad(lambda p: loss(labels, p), y_pred),
+                               rtol=1e-5, atol=1e-9)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_logits_kernels_match_numpy_twins_float32(weighted):
     n, c = 29, 7

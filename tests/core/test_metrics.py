@@ -184,3 +184,38 @@ def test_bad_input_raises_value_error_with_names_and_values():
         metrics.F1Score().update_state(np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match=r"sample_weight of shape \(3,\)"):
         metrics.Mean().update_state(np.zeros((2, 2)), sample_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_argmax_kernel_matches_numpy_on_ties_and_nan(dtype):
+    from core.kernels.metrics import argmax_hits, argmax_hits_ref
+
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 3, (200, 6)).astype(dtype)  # many tied maxima
+    scores[::17, 2] = np.nan  # numpy's argmax: the first NaN
+    scores[5] = np.nan
+    labels = rng.integers(0, 6, 200).astype(np.float64)
+    labels[::7] = np.argmax(scores, axis=1)[::7]  # some hits whatever the scores
+    got, want = np.empty(200), np.empty(200)
+    argmax_hits(scores, labels, got)
+    argmax_hits_ref(scores, labels, want)
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < 200
+
+
+def test_sparse_accuracy_on_int_scores_and_fractional_labels():
+    m = metrics.SparseCategoricalAccuracy()
+    m.update_state(np.array([1.0, 1.5, 0.0]), np.array([[0, 2], [0, 2], [3, 1]]))
+    assert m.result() == pytest.approx(2 / 3)  # 1.5 is no class: no hit
+    with pytest.raises(ValueError, match="class indices"):
+        m.update_state(np.array(["a"]), np.array([[0.0, 1.0]]))
+
+
+def test_which_metrics_merge_batches():
+    assert metrics.SparseCategoricalAccuracy().merges_batches()
+    assert metrics.AUC().merges_batches() and metrics.Precision().merges_batches()
+    assert not metrics.MeanMetricWrapper(lambda t, p: np.mean(p)).merges_batches()
+
+    class Mine(metrics.SparseCategoricalAccuracy):  # a user's subclass may keep more
+        pass
+    assert not Mine().merges_batches()
