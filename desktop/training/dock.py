@@ -422,7 +422,8 @@ class TrainingUI(QObject):
     def eventFilter(self, obj, event):
         # The window may still refuse to close (unsaved changes): decide after closeEvent.
         if obj is self.window and event.type() == QEvent.Close:
-            QTimer.singleShot(0, self._closed_check)
+            # (self as the context: no call once a deleted window has taken us along)
+            QTimer.singleShot(0, self, self._closed_check)
         return False
 
     def _closed_check(self) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.desktop.training_helpers import make_host, template_doc, wait_data
+from tests.desktop.training_helpers import HostWindow, make_host, template_doc, wait_data
 
 EPOCH_TIMEOUT = 240_000  # ms; two shared cores
 
@@ -189,6 +189,24 @@ def test_closing_the_window_during_training_joins_the_thread(qtbot):
     qtbot.waitUntil(lambda: ctl.thread is not None and not ctl.thread.isRunning(),
                     timeout=30000)
     assert ctl.job.stop_requested
+
+
+def test_a_window_deleted_as_it_closes_leaves_no_call_behind(qtbot):
+    """The training UI checks after a close whether the window really closed; a window
+    deleted at once (deleteLater, as a host that owns several would) took that check
+    along instead of raising 'Internal C++ object already deleted' from a timer."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from desktop.training.dock import install_training_ui
+
+    win = HostWindow(template_doc())  # (not qtbot's: it would close a deleted window)
+    install_training_ui(win)
+    wait_data(qtbot, win.training_ui)
+    win.show()
+    win.close()
+    win.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    qtbot.wait(50)  # the zero-delay check would have fired here (pytest-qt fails on it)
 
 
 def test_project_keeps_weights_and_a_reopened_project_continues_from_them(trained, tmp_path):
