@@ -21,7 +21,8 @@ automatic garbage collection as a plain script does (the app's window turns it o
 its GUI-thread collector, ``desktop/gui_gc.py``, which would otherwise stay off
 process-wide for every later headless half). Each in-app half trains a fresh copy of
 the document (a reused one carried earlier runs into the Runs table and the curves'
-overlays, and its trained weights into the next run).
+overlays, and its trained weights into the next run), in the one main window made for
+all of them, as a user trains again and again in one window.
 
 Throughput and latency are measured in separate pairs, interleaved: the event-loop
 probe (a 10 ms timer whose Python slot notes how late it fired) is the benchmark's, not
@@ -96,19 +97,38 @@ def headless(doc, ds) -> dict:
     return {"rate": len(p.x_train) / (t1 - t0), "cpu_s": c1 - c0}
 
 
+_WINDOW: list = []  # the one main window every in-app half trains in
+
+
+def _window():
+    """The app's main window, made once: as a user trains again and again in one window.
+    (A window per half left each closed one's pyqtgraph menus alive, 79 top-level
+    widgets and ~5,000 Python objects a window, so every later half's GUI-thread garbage
+    collections took longer: GUI thread 0.02-0.06 CPU s an epoch at the first of 60
+    pairs, 0.1-0.28 s by the 40th.)"""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    if not _WINDOW:
+        QApplication.instance() or QApplication(sys.argv[:1])
+        from desktop.main_window import MainWindow
+        win = MainWindow(QSettings(str(Path("/tmp") / "nw_bench.ini"), QSettings.IniFormat))
+        win.auto_answer, win.auto_save_answer, win.quiet_errors = True, "discard", True
+        _WINDOW.append(win)
+    return _WINDOW[0]
+
+
 def in_app(doc, ds, probe=True) -> dict:
     """One epoch started with the Train button: samples/s and CPU s over the worker's
     begin/end stamps, the GUI thread's CPU s (drain to drain), the probe's delays.
     ``doc``: a fresh document each time (a reused one would carry the earlier runs into
     the Runs table and the curves' overlays, and their weights into the next run)."""
-    from PySide6.QtCore import QEventLoop, QSettings, Qt
+    from PySide6.QtCore import QEventLoop, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from desktop.main_window import MainWindow
-    win = MainWindow(QSettings(str(Path("/tmp") / "nw_bench.ini"), QSettings.IniFormat))
-    win.auto_answer, win.auto_save_answer, win.quiet_errors = True, "discard", True
+    win = _window()
     win.set_document(doc)
     win.show()
     ui = win.training_ui
@@ -119,33 +139,36 @@ def in_app(doc, ds, probe=True) -> dict:
     ui.data_panel.dataset = ds
     ctl = ui.controller
     result, gui, delays, began = {}, [], [], []
-    ctl.runFinished.connect(lambda r: result.update(r))
-    ctl.failed.connect(lambda t, d: result.update(error=t + "\n" + d))
-    # GUI thread CPU from the first drain that saw a batch to the drain that saw the
-    # epoch end (each within one 200 ms drain of the worker's stamps)
-    ctl.batchProgress.connect(lambda d, t: gui or gui.append(time.thread_time()))
-    ctl.batchProgress.connect(lambda d, t: began or began.append(len(delays)))
-    ctl.epochEnded.connect(lambda e, logs: gui.append(time.thread_time()))
+    loop = QEventLoop()
+    # (disconnected at the end: the window, and so the controller, serve every half)
+    slots = [(ctl.runFinished, lambda r: result.update(r)),
+             (ctl.failed, lambda t, d: result.update(error=t + "\n" + d)),
+             # GUI thread CPU from the first drain that saw a batch to the drain that saw
+             # the epoch end (each within one 200 ms drain of the worker's stamps)
+             (ctl.batchProgress, lambda d, t: gui or gui.append(time.thread_time())),
+             (ctl.batchProgress, lambda d, t: began or began.append(len(delays))),
+             (ctl.epochEnded, lambda e, logs: gui.append(time.thread_time())),
+             (ctl.runFinished, lambda r: loop.quit()),
+             (ctl.failed, lambda t, d: loop.quit())]
+    for signal, slot in slots:
+        signal.connect(slot)
     timer = start_probe(delays) if probe else None
     QTest.mouseClick(ui.train_button, Qt.LeftButton)
     if ctl.state != "running":
         raise SystemExit(f"Training did not start: {ctl.last_message}")
     # A real event loop (as app.exec()), not a processEvents/sleep spin: a spinning
     # main thread keeps the CPUs awake and made training look several times faster.
-    loop = QEventLoop()
-    ctl.runFinished.connect(lambda r: loop.quit())
-    ctl.failed.connect(lambda t, d: loop.quit())
     if not result:
         loop.exec()
     if timer is not None:
         timer.stop()
+    for signal, slot in slots:
+        signal.disconnect(slot)
     if "error" in result:
         raise SystemExit(result["error"])
     trained = len(ctl.worker.prepared.x_train)  # validation_split is 0 here
     assert trained == len(ds.x_train) and result["epochs_done"] == 1, (trained, result)
     (_, t0, c0), (_, t1, c1) = ctl.marks[0], ctl.marks[1]
-    ui.shutdown()
-    win.close()
     # probes from the first batch on: building the window and the model are not training
     d = np.maximum(np.asarray(delays[began[0] if began else 0:]), 0.0)
     return {"rate": trained / (t1 - t0), "cpu_s": c1 - c0, "gui_cpu_s": gui[-1] - gui[0],
