@@ -21,7 +21,7 @@ import numpy as np
 
 from core import backend, runtime, safety
 from core.autodiff import current_grad_step
-from core.variables import Variable
+from core.variables import Variable, write_variable_grad
 
 
 class LayerWeights:
@@ -175,13 +175,7 @@ class LayerWeights:
     # ---------------------------------------------------------------- gradients
     def write_grad(self, var: Variable, g) -> None:
         """Store ``g`` as ``var``'s gradient for this step (adds on a shared layer's reuse)."""
-        buf = var.grad_buffer()
-        step = current_grad_step()
-        if var.grad_step == step:
-            buf += g
-        else:
-            np.copyto(buf, g, casting="unsafe")
-            var.grad_step = step
+        write_variable_grad(var, g)
 
     def write_grad_matmul(self, var: Variable, a: np.ndarray, b: np.ndarray) -> None:
         """``var.grad = a @ b`` computed straight into the buffer when possible."""
