@@ -26,6 +26,7 @@ def _check_smoothing(loss, value):
 
 class BinaryCrossentropy(Loss):
     per_sample = True  # (Loss.merges_batches)
+
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
         super().__init__(name, reduction, dtype)

@@ -23,7 +23,6 @@ class _ErrorLoss(Loss):
     """A loss of the error ``e = y_pred - y_true``, averaged over the last axis:
     subclasses give the per-element value ``_value(e)`` and derivative ``_slope(e)``."""
     per_sample = True  # (Loss.merges_batches)
-
     broadcasts = True
 
     def _forward(self, yt, yp):
