@@ -87,8 +87,8 @@ class CompiledStep:
         # model's execution plan (``model._infer``; core.models.inference.run_plain).
         self._planned = False
         self._views = {}  # id(layer) -> (layer, its identity-activation view)
-        from core.models.trainer import Trainer
-        self.custom_loss = type(model).compute_loss is not Trainer.compute_loss
+        from core.models.compiled import CompiledModel
+        self.custom_loss = type(model).compute_loss is not CompiledModel.compute_loss
         self.reset()
 
     # ----------------------------------------------------------- running sums
