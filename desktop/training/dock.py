@@ -17,22 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (
-    QApplication,
-    QCheckBox,
-    QDockWidget,
-    QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMessageBox
 
 from core.graph.run_states import restorable
 from desktop.panels.curves import CurvesPanel
@@ -42,6 +27,7 @@ from desktop.panels.runs_panel import RunsPanel
 from desktop.training.controller import TrainingController, restore_weights
 from desktop.training.run_restore import restore_run
 from desktop.training.settings_form import TrainingSettingsForm
+from desktop.training.train_panel import TrainPanel
 
 
 def _add_panel(window, widget, title, area):
@@ -61,23 +47,6 @@ def _file_menu(window):
         if menu is not None and action.text().replace("&", "").lower() == "file":
             return menu
     return bar.addMenu("&File")
-
-
-class _ContentSizedScroll(QScrollArea):
-    """A scroll area that asks for its content's first size (a plain one asks ~100 px).
-
-    The size is taken once: a hint that followed a status text as it wraps would make the
-    main window re-lay the docks and move Train / Pause / Stop under the pointer."""
-
-    _hint = None
-
-    def sizeHint(self):
-        inner = self.widget()
-        if inner is None:
-            return super().sizeHint()
-        if self._hint is None:
-            self._hint = inner.sizeHint().grownBy(self.contentsMargins())
-        return self._hint
 
 
 class TrainingUI(QObject):
@@ -100,7 +69,16 @@ class TrainingUI(QObject):
         self.controller = TrainingController(doc, lambda: self.data_panel.dataset, self.curves,
                                              parent=self)
         self.last_dialog: QMessageBox | None = None
-        self.train_panel = self._make_train_panel()
+        self.train_panel = TrainPanel(self.form)
+        for name in ("train_button", "pause_button", "stop_button", "progress",
+                     "add_epochs_spin", "add_epochs_button", "continue_box", "kernel_label",
+                     "state_label", "form_scroll"):  # the panel's widgets, as ui.<name>
+            setattr(self, name, getattr(self.train_panel, name))
+        self.train_button.clicked.connect(self.train)
+        self.pause_button.clicked.connect(self._pause_or_resume)
+        self.stop_button.clicked.connect(self.controller.stop)
+        self.add_epochs_button.clicked.connect(
+            lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
         self.data_dock = _add_panel(window, self.data_panel, "Data", Qt.LeftDockWidgetArea)
         self.train_dock = _add_panel(window, self.train_panel, "Training",
                                      Qt.RightDockWidgetArea)
@@ -134,7 +112,7 @@ class TrainingUI(QObject):
         c = self.controller
         c.stateChanged.connect(self._on_state)
         c.message.connect(self._status)
-        c.batchProgress.connect(self._progress)
+        c.batchProgress.connect(self.train_panel.show_progress)
         c.runFinished.connect(self._on_run_finished)
         c.failed.connect(self._show_error)
         self.form.learningRateChanged.connect(c.set_learning_rate)
@@ -160,80 +138,7 @@ class TrainingUI(QObject):
         self._on_state("idle")
         self._on_document_replaced(window.document)
 
-    # ------------------------------------------------------------- widgets
-    def _make_train_panel(self) -> QWidget:
-        w = QWidget()
-        w.setObjectName("trainingPanel")
-        self.train_button = QPushButton("Train")
-        self.train_button.setObjectName("trainButton")
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setObjectName("pauseButton")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("stopButton")
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.add_epochs_spin = QSpinBox()
-        self.add_epochs_spin.setRange(1, 1000)
-        self.add_epochs_spin.setValue(1)
-        self.add_epochs_button = QPushButton("Add epochs")
-        self.add_epochs_button.setObjectName("addEpochsButton")
-        self.add_epochs_button.setToolTip("Adds epochs to the run in progress (enabled while "
-                                          "training or paused).")
-        self.continue_box = QCheckBox("Continue from the project's trained weights")
-        self.continue_box.setObjectName("continueWeights")
-        self.continue_box.setChecked(True)
-        self.kernel_label = QLabel()
-        self.kernel_label.setObjectName("kernelState")
-        self.state_label = QLabel()
-        self.state_label.setObjectName("trainMessage")
-        self.state_label.setWordWrap(True)
-        row = QHBoxLayout()
-        for b in (self.train_button, self.pause_button, self.stop_button):
-            row.addWidget(b)
-        more = QHBoxLayout()
-        more.addWidget(self.add_epochs_spin)
-        more.addWidget(self.add_epochs_button)
-        more.addStretch(1)
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(4, 4, 4, 4)
-        # The buttons come first: texts that wrap (the form's refusal, the run status)
-        # sit below them, so Train / Pause / Stop never move under the pointer.
-        lay.addLayout(row)
-        lay.addWidget(self.progress)
-        lay.addLayout(more)
-        lay.addWidget(self.continue_box)
-        # The form and the texts below it scroll: a long status text or a short dock
-        # scrolls them instead of squeezing the form's rows until the combo boxes are cut
-        # in half. The buttons stay outside, so a scroll bar appearing never moves them.
-        body = QWidget()
-        body.setObjectName("trainingForm")
-        inner = QVBoxLayout(body)
-        inner.setContentsMargins(0, 0, 0, 0)
-        inner.addWidget(self.form)
-        inner.addWidget(self.state_label)
-        inner.addWidget(self.kernel_label)
-        inner.addStretch(1)
-        scroll = _ContentSizedScroll()
-        scroll.setObjectName("trainingScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        # a scroll area does not pass on its content's minimum width: the dock could then
-        # shrink until the combo boxes are cut off at the right
-        scroll.setMinimumWidth(body.minimumSizeHint().width()
-                               + scroll.verticalScrollBar().sizeHint().width())
-        lay.addWidget(scroll, 1)
-        self.train_button.clicked.connect(self.train)
-        self.pause_button.clicked.connect(self._pause_or_resume)
-        self.stop_button.clicked.connect(self.controller.stop)
-        self.add_epochs_button.clicked.connect(
-            lambda: self.controller.add_epochs(self.add_epochs_spin.value()))
-        self.form_scroll = scroll
-        return w
-
+    # ------------------------------------------------------------- actions
     def train(self) -> bool:
         self.results.set_model(None)  # the pads must not predict with a model in training
         started = self.controller.start(continue_weights=self.continue_box.isChecked())
@@ -248,24 +153,8 @@ class TrainingUI(QObject):
             self.controller.pause()
 
     def _on_state(self, state: str) -> None:
-        idle = state == "idle"
-        self.train_button.setEnabled(idle)
-        self.pause_button.setEnabled(state in ("running", "paused"))
-        self.pause_button.setText("Resume" if state == "paused" else "Pause")
-        self.stop_button.setEnabled(state in ("running", "paused"))
-        self.add_epochs_button.setEnabled(state in ("running", "paused"))
-        self.continue_box.setEnabled(idle)
-        self.form.set_training_state(state)
-        self.data_panel.setEnabled(idle)
-
-    def _progress(self, done: int, total: int) -> None:
-        # The bar shows whole percents; QProgressBar repaints synchronously on every
-        # setValue, which took GUI time (and the GIL) from training 10 times a second.
-        total = max(1, total)
-        if self.progress.maximum() != total:
-            self.progress.setRange(0, total)
-        if done * 100 // total != self.progress.value() * 100 // total or done == total:
-            self.progress.setValue(done)
+        self.train_panel.set_state(state)
+        self.data_panel.setEnabled(state == "idle")
 
     def _status(self, text: str) -> None:
         self.state_label.setText(text)
@@ -400,8 +289,7 @@ class TrainingUI(QObject):
         last = doc.history[-1] if doc is not None and doc.history else {}
         if last.get("test"):  # a reopened project shows its last run's figures again
             self.results.show_summary(last["test"])
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.train_panel.reset_progress()
         self.state_label.clear()
         self.form.status.clear()
         self.curves.set_history(doc.history if doc is not None else [])
