@@ -25,6 +25,11 @@ from core.metrics.accuracy import (
     SparseCategoricalAccuracy,
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
 )
 from core.metrics.auc import AUC, FalseNegatives, FalsePositives, TrueNegatives, TruePositives
 from core.metrics.base import Mean, MeanMetricWrapper, Metric
@@ -37,7 +42,10 @@ __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "Precision", "Recall", "TruePositives", "FalsePositives", "TrueNegatives",
            "FalseNegatives", "AUC", "FBetaScore", "F1Score", "Sum", "MeanAbsolutePercentageError",
            "get", "serialize", "deserialize",
-           "resolve_accuracy", "DeferredAccuracy"]
+           "resolve_accuracy", "DeferredAccuracy",
+           # Keras 3's per-sample accuracy functions (keras.metrics.categorical_accuracy...)
+           "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+           "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"]
 
 _CLASSES = {c.__name__: c for c in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,

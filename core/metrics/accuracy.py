@@ -66,7 +66,8 @@ def categorical_accuracy(y_true, y_pred, metric="categorical_accuracy"):
     if t.shape != p.shape:
         raise ValueError(f"Metric '{metric}': y_true and y_pred have incompatible shapes "
                          f"y_true.shape={t.shape}, y_pred.shape={p.shape}.")
-    return (np.argmax(t, axis=-1) == np.argmax(p, axis=-1)).astype(np.float64)
+    # the one-hot side with numpy, the scores with the row kernel (first maximum, NaN first)
+    return _labels_vs_argmax(metric, np.argmax(t, axis=-1), p, y_true, y_pred)
 
 
 def sparse_categorical_accuracy(y_true, y_pred, metric="sparse_categorical_accuracy"):
@@ -91,8 +92,17 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5, metric="top_k_categorical_ac
     return _in_top_k(labels, p, k).reshape(labels.shape)
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5,
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False,
                                       metric="sparse_top_k_categorical_accuracy"):
+    """1 where the label is among the k highest scores (ties count), else 0. With
+    ``from_sorted_ids=True`` (Keras 3), ``y_pred`` holds class ids sorted from the highest
+    score down (``(batch, N)``, N >= k, e.g. ``ops.top_k``'s indices) and a hit is the
+    label among its first k columns.
+
+    >>> sparse_top_k_categorical_accuracy([2, 1], [[1, 0, 3], [1, 2, 3]], k=1,
+    ...                                   from_sorted_ids=True).tolist()
+    [0.0, 1.0]
+    """
     t, p = _arrays(y_true, y_pred)
     org = t.shape
     if t.ndim == p.ndim and t.shape[-1] == 1:
@@ -100,6 +110,12 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5,
     if t.shape != p.shape[:-1]:
         raise ValueError(f"Metric '{metric}': y_true and y_pred have incompatible shapes "
                          f"y_true.shape={np.shape(y_true)}, y_pred.shape={p.shape}.")
+    if from_sorted_ids:
+        if p.shape[-1] < k:
+            raise ValueError(f"Metric '{metric}': from_sorted_ids needs at least k={k} ids a "
+                             f"row in y_pred, got {p.shape[-1]}.")
+        ids = p.reshape(-1, p.shape[-1])[:, :k]
+        return np.any(ids == t.reshape(-1, 1), axis=1).astype(np.float64).reshape(org)
     c = p.shape[-1]
     if t.size and (t.min() < 0 or t.max() >= c):
         raise ValueError(f"Metric '{metric}': label {int(t.min() if t.min() < 0 else t.max())}"
@@ -157,9 +173,13 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None,
+                 from_sorted_ids=False):
+        extra = {"from_sorted_ids": True} if from_sorted_ids else {}
         super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype,
-                         k=_check_k(name, k))
+                         k=_check_k(name, k), **extra)
+        self.from_sorted_ids = bool(from_sorted_ids)
+        # (Keras writes "from_sorted_ids" into the config only when it is True)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):

@@ -203,6 +203,22 @@ def test_argmax_kernel_matches_numpy_on_ties_and_nan(dtype):
     assert 0 < got.sum() < 200
 
 
+@pytest.mark.parametrize("shape", [(40, 5), (6, 7, 5)])
+def test_categorical_accuracy_equals_argmax_formula(shape):
+    # Keras: argmax(y_true) == argmax(y_pred), first of tied maxima, NaN scores as numpy
+    rng = np.random.default_rng(3)
+    p = rng.integers(0, 3, shape).astype(np.float32)  # ties
+    p.reshape(-1, 5)[::9, 1] = np.nan
+    t = np.eye(5, dtype=np.int64)[rng.integers(0, 5, shape[:-1])]
+    want = (np.argmax(t, -1) == np.argmax(p, -1)).astype(np.float64)
+    got = metrics.categorical_accuracy(t, p)
+    assert got.shape == shape[:-1]
+    np.testing.assert_array_equal(got, want)
+    assert 0 < got.sum() < got.size
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        metrics.categorical_accuracy(t[..., :4], p)
+
+
 def test_sparse_accuracy_on_int_scores_and_fractional_labels():
     m = metrics.SparseCategoricalAccuracy()
     m.update_state(np.array([1.0, 1.5, 0.0]), np.array([[0, 2], [0, 2], [3, 1]]))
