@@ -108,11 +108,11 @@ def load_part(path, cut, custom_objects=None):
     if not path.lower().endswith(".keras"):
         return load_legacy_h5(path, custom_objects=custom_objects, part=cut)
     members = kf.read_archive(path)
-    config = kf._parse_json(path, kf.CONFIG, members[kf.CONFIG])
+    config = kf.parse_json(path, kf.CONFIG, members[kf.CONFIG])
     if not isinstance(config, dict):
         raise kf.ModelFileError(f"{path}: {kf.CONFIG} does not describe a model.")
-    kf._refuse_code(path, config)
-    kf._check_config(path, config)
+    kf.refuse_code(path, config)
+    kf.check_config(path, config)
     try:
         model = deserialize_layer(cut(config), custom_objects=custom_objects)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:

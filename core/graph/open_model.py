@@ -206,13 +206,14 @@ def _take_groups(doc, record) -> None:
 # ------------------------------------------------------------------ messages
 def _config_of(path):
     """The model config (dict) and Keras version string of ``path``, or (None, None)."""
-    from core.saving.keras_format import CONFIG, METADATA, ModelFileError, _parse_json
+    from core.saving.file_checks import ModelFileError, parse_json
+    from core.saving.keras_format import CONFIG, METADATA
     if path.lower().endswith(".keras"):
         try:
             from core.saving.keras_format import read_archive
             members = read_archive(path)
-            config = _parse_json(path, CONFIG, members[CONFIG])
-            meta = _parse_json(path, METADATA, members[METADATA]) \
+            config = parse_json(path, CONFIG, members[CONFIG])
+            meta = parse_json(path, METADATA, members[METADATA]) \
                 if METADATA in members else {}
         except ModelFileError:
             return None, None  # load_model reports it properly

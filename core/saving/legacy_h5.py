@@ -28,15 +28,14 @@ import numpy as np
 
 from core import safety, safety_writes
 from core.saving import serialization
-from core.saving.keras_format import (
-    KERAS_VERSION,
-    MAX_JSON_BYTES,
+from core.saving.file_checks import (
     MAX_JSON_DEPTH,
     CompileSettingsError,
     ModelFileError,
-    _check_config,
-    _refuse_code,
+    check_config,
+    refuse_code,
 )
+from core.saving.keras_format import KERAS_VERSION, MAX_JSON_BYTES
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -261,8 +260,8 @@ def load_legacy_h5(filepath, custom_objects=None, compile=True, first_layers=Non
         config = _json_attr(path, f, "model_config")
         if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
             raise ModelFileError(f"{path}: model_config does not describe a model.")
-        _refuse_code(path, config)
-        _check_config(path, config)
+        refuse_code(path, config)
+        check_config(path, config)
         version = _text_attr(path, f, "keras_version", required=False) or "?"
         if version.split(".")[0] == "1":
             raise ModelFileError(f"{path}: written by Keras {version}; Netweaver reads .h5 "
