@@ -175,11 +175,11 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None,
                  from_sorted_ids=False):
+        # Keras writes "from_sorted_ids" into the config only when it is True
         extra = {"from_sorted_ids": True} if from_sorted_ids else {}
         super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype,
                          k=_check_k(name, k), **extra)
         self.from_sorted_ids = bool(from_sorted_ids)
-        # (Keras writes "from_sorted_ids" into the config only when it is True)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
