@@ -144,7 +144,7 @@ def in_app(doc, ds, probe=True) -> dict:
     slots = [(ctl.runFinished, lambda r: result.update(r)),
              (ctl.failed, lambda t, d: result.update(error=t + "\n" + d)),
              # GUI thread CPU from the first drain that saw a batch to the drain that saw
-             # the epoch end (each within one 200 ms drain of the worker's stamps)
+             # the epoch end (each within one 500 ms drain of the worker's stamps)
              (ctl.batchProgress, lambda d, t: gui or gui.append(time.thread_time())),
              (ctl.batchProgress, lambda d, t: began or began.append(len(delays))),
              (ctl.epochEnded, lambda e, logs: gui.append(time.thread_time())),

@@ -131,7 +131,7 @@ def in_app_fit(doc, ds, stats=None):
     ui.controller.failed.connect(lambda t, d: result.update(error=t + "\n" + d))
     delays: list[float] = []
     probe = start_probe(delays)
-    ends = []  # at the epoch's end as the GUI sees it (<= 200 ms late), not after the
+    ends = []  # at the epoch's end as the GUI sees it (<= one 500 ms drain late), not after the
     # test-set results the worker computes once training is over
     ui.controller.epochEnded.connect(
         lambda e, logs: ends.append((time.process_time(), time.thread_time())))

@@ -1,7 +1,7 @@
 """Live training curves: loss and metrics, train and validation, per batch and per epoch.
 
 The training controller calls ``begin_run`` once, then ``add_batches`` / ``add_epoch``
-from its 5 Hz timer (a handful of points per call, never one call per batch), and
+from its 2 Hz timer (a handful of points per call, never one call per batch), and
 ``set_counters`` for the epoch/batch/samples-per-second/ETA line. Earlier runs from
 the project's history can be overlaid (faded, dashed) for comparison.
 
@@ -39,9 +39,11 @@ OVERLAY_COLORS = [(140, 146, 156), (170, 130, 210), (100, 180, 180), (200, 160, 
 BACKGROUND = "#1b1e23"  # the app's dark theme (resources/styles)
 # Per-batch curves redraw at most this often (seconds), each plot in turn: the two
 # plots' repaints take GUI time and CPU from a 2-core training run (at 0.4 s they were
-# the largest part of the GUI thread's time, benchmarks/app_throughput.py). Epoch ends,
-# pauses and the run's end still redraw at once.
-BATCH_REDRAW_S = 1.0
+# the largest part of the GUI thread's time, benchmarks/app_throughput.py). With the
+# controller's 2 Hz drain each plot redraws every second drain: a little under 1 s, as
+# Qt's coarse timer may fire a few ms early. Pauses and the run's end redraw at once;
+# the training controller's epoch ends take their plot's turn (add_epoch).
+BATCH_REDRAW_S = 0.95
 FOREGROUND = "#c9d1d9"
 
 
@@ -230,20 +232,28 @@ class CurvesPanel(QWidget):
                 self._ensure(k, batch=True).add(x + self.epoch_offset, v)
         # Redrawing a plot takes GUI time (and the GIL) from training: per-batch curves
         # refresh at most every BATCH_REDRAW_S, and one plot per call (the one waiting
-        # longest), so the controller's 5 Hz drain staggers them and no event-loop turn
+        # longest), so the controller's 2 Hz drain staggers them and no event-loop turn
         # paints both (measured: both at once blocked the loop 50-70 ms under load 10).
-        # Epochs, pauses and the end flush everything at once.
+        # Pauses, the end and add_epoch(redraw=True) flush everything at once.
         now = _clock()
         due = [p for p in (self.loss_plot, self.metric_plot)
                if now - self._flushed_at[id(p)] >= BATCH_REDRAW_S]
         if due:
             self._flush_plot(min(due, key=lambda p: self._flushed_at[id(p)]), now)
 
-    def add_epoch(self, epoch: int, logs: dict) -> None:
+    def add_epoch(self, epoch: int, logs: dict, redraw: bool = True) -> None:
+        """One epoch's logs as points. ``redraw=False`` (the controller while training):
+        both plots become due and the next ``add_batches`` calls redraw them one per
+        call, as batch points; an immediate redraw of both at every epoch end doubled the
+        plots' repaints when an epoch takes about a second (seed CNN, 12,000 images)."""
         for k, v in logs.items():
             if np.isfinite(v) and k not in ("learning_rate", "lr"):
                 self._ensure(k).add(self.epoch_offset + epoch + 1.0, v)
-        self.flush()
+        if redraw:
+            self.flush()
+        else:
+            for key in self._flushed_at:
+                self._flushed_at[key] = float("-inf")
 
     def flush(self) -> None:
         now = _clock()

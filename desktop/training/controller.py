@@ -3,7 +3,7 @@
 ``start()`` runs on the GUI thread and only does cheap things: build the model from
 the document (no kernel calls), compile it, shape the data, check memory, restore
 the project's weights when they fit. Then a ``TrainingWorker`` on a ``QThread`` runs
-``fit`` while a 5 Hz ``QTimer`` drains the job's event queue into the curves.
+``fit`` while a 2 Hz ``QTimer`` drains the job's event queue into the curves.
 At the end the trained weights (copies) go into ``document.weights`` and the run
 into ``document.history``.
 
@@ -36,16 +36,21 @@ from core.session.smoothing import BatchSmoother
 from core.session.training_run import complete_run, end_message, settings_callbacks
 from desktop.training.worker import TrainingWorker
 
-# 5 Hz: the curves never get one signal per batch, and the GUI's share of the 2 cores
-# stays small (benchmarks/ui_latency.py, seed CNN at batch 32: in-app throughput 85-88 %
-# of headless at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms).
-DRAIN_MS = 200
-# The counters line and the progress bar change at most this often (seconds), and at
-# every epoch end, pause and the run's end: a QLabel's new text re-lays and repaints
-# its panel (1-2 ms of GUI thread on the styled window, offscreen raster), the bar
-# repaints synchronously; at 5 Hz they were a third of the GUI thread's time while
-# training, CPU taken from a 2-core run (benchmarks/app_throughput.py).
-COUNTERS_S = 0.5
+# 2 Hz: the curves never get one signal per batch, and the GUI's share of the 2 cores
+# stays small (every GUI-thread turn takes the GIL, and a core, from training). What a
+# user sees changes at 2 Hz (the counters, one plot per drain, so each plot every
+# second), so draining faster only cost: seed CNN at batch 32, 4-epoch runs in the
+# app, GUI thread CPU medians 45-53 ms an epoch at 5 Hz against 44-46 ms at 2 Hz (3
+# alternating processes of 4 runs each). Earlier (benchmarks/ui_latency.py): 85-88 %
+# of headless throughput at 10 Hz with 1 ms GIL switches, 92-94 % at 5 Hz with 2 ms.
+DRAIN_MS = 500
+# The counters line and the progress bar change at every drain, and at every epoch end,
+# pause and the run's end: a QLabel's new text re-lays and repaints its panel (1-2 ms of
+# GUI thread on the styled window, offscreen raster), the bar repaints synchronously; at
+# 5 Hz they were a third of the GUI thread's time while training. A little under one
+# drain: Qt's coarse timers fire up to 5 % early, and a tick that came 1 ms early
+# skipped the counters for a whole second.
+COUNTERS_S = 0.45
 GUI_SWITCH_INTERVAL = 0.002  # seconds; see start()
 
 
@@ -222,12 +227,13 @@ class TrainingController(QObject):
 
     # ------------------------------------------------------- queue draining
     def drain(self) -> None:
-        """Move queued worker events into the curves and counters (GUI thread, 5 Hz)."""
+        """Move queued worker events into the curves and counters (GUI thread, 2 Hz)."""
         if self.job is None:
             return
         st = self._stats
         batch_points = []
         now_due = False  # an epoch end or a pause: show the counters at once
+        epoch_seen = False  # an epoch's points wait for their plot's turn (add_batches)
         for kind, ev in self.job.drain():
             if kind in ("train_begin", "epoch"):
                 self.marks.append((kind, ev["time"], ev.get("cpu")))
@@ -246,7 +252,8 @@ class TrainingController(QObject):
             elif kind == "epoch":
                 self.run["epochs"].append(dict(ev["logs"]))
                 if self.curves is not None:
-                    self.curves.add_epoch(ev["epoch"], ev["logs"])
+                    self.curves.add_epoch(ev["epoch"], ev["logs"], redraw=False)
+                    epoch_seen = True
                 self._diagnose()
                 self.epochEnded.emit(ev["epoch"], ev["logs"])
                 now_due = True
@@ -264,7 +271,7 @@ class TrainingController(QObject):
             elif kind == "nan":
                 self._say(f"Loss became {ev['loss']} at epoch {ev['epoch'] + 1}, batch "
                           f"{ev['batch'] + 1}: stopping and keeping the last good weights.")
-        if batch_points and self.curves is not None:
+        if (batch_points or epoch_seen) and self.curves is not None:
             self.curves.add_batches(batch_points)
         if now_due or time.perf_counter() - st.get("shown_at", float("-inf")) >= COUNTERS_S:
             self._update_counters()

@@ -68,16 +68,47 @@ def test_batch_redraws_take_one_plot_at_a_time_and_fit_its_range(qtbot, monkeypa
 
     panel.add_batches([(0.5, {"loss": 1.0, "accuracy": 0.2})])
     assert (drawn("loss"), drawn("accuracy")) == (1, 0)
-    now[0] += curves_mod.BATCH_REDRAW_S / 2
+    now[0] += curves_mod.BATCH_REDRAW_S * 0.6
     panel.add_batches([(3.0, {"loss": 0.9, "accuracy": 0.3})])
     assert (drawn("loss"), drawn("accuracy")) == (1, 2)
     x_range = panel.metric_plot.getPlotItem().vb.viewRange()[0]
     assert x_range[0] <= 0.5 and x_range[1] >= 3.0  # never painted, yet fitted
-    now[0] += curves_mod.BATCH_REDRAW_S / 2
+    now[0] += curves_mod.BATCH_REDRAW_S * 0.6
     panel.add_batches([(3.5, {"loss": 0.8, "accuracy": 0.4})])
     assert (drawn("loss"), drawn("accuracy")) == (3, 2)
     panel.flush()
     assert (drawn("loss"), drawn("accuracy")) == (3, 3)
+
+
+def test_an_epoch_end_while_training_takes_its_plots_turn(qtbot, monkeypatch):
+    """The controller's epoch ends (``redraw=False``) draw nothing at once: both plots
+    become due and the next calls redraw them one at a time, as batch points; a plain
+    ``add_epoch`` draws at once."""
+    from desktop.panels import curves as curves_mod
+
+    now = [100.0]
+    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.begin_run("Run 1", ["accuracy"])
+
+    def drawn(key):
+        x = panel.series[key].item.getData()[0]
+        return 0 if x is None else len(x)
+
+    panel.add_batches([(0.5, {"loss": 1.0, "accuracy": 0.2})])
+    panel.add_batches([(0.6, {"loss": 0.9, "accuracy": 0.3})])  # both drawn once now
+    assert (drawn("loss#batch"), drawn("accuracy#batch")) == (1, 2)
+    now[0] += 0.01  # well within BATCH_REDRAW_S
+    panel.add_epoch(0, {"loss": 0.8, "accuracy": 0.4}, redraw=False)
+    assert (drawn("loss"), drawn("accuracy")) == (0, 0)
+    panel.add_batches([])
+    assert (drawn("loss"), drawn("accuracy")) == (1, 0)
+    assert drawn("loss#batch") == 2  # the plot's pending batch points came along
+    panel.add_batches([])
+    assert (drawn("loss"), drawn("accuracy")) == (1, 1)
+    panel.add_epoch(1, {"loss": 0.7, "accuracy": 0.5})
+    assert (drawn("loss"), drawn("accuracy")) == (2, 2)
 
 
 def test_counters_change_at_most_every_interval_and_at_each_epoch_end(qtbot, monkeypatch):
@@ -111,11 +142,11 @@ def test_counters_change_at_most_every_interval_and_at_each_epoch_end(qtbot, mon
     batch(0)
     ctl.drain()
     assert progress == [1] and "batch 1/5" in panel.counters.text()  # the first at once
-    now[0] += ctl_mod.COUNTERS_S / 2
+    now[0] += ctl_mod.COUNTERS_S * 0.6
     batch(1)
     ctl.drain()
     assert progress == [1] and "batch 1/5" in panel.counters.text()  # too soon
-    now[0] += ctl_mod.COUNTERS_S / 2
+    now[0] += ctl_mod.COUNTERS_S * 0.6
     batch(2)
     ctl.drain()
     assert progress == [1, 3] and "batch 3/5" in panel.counters.text()

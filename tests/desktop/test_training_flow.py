@@ -50,8 +50,10 @@ def test_train_pause_change_lr_resume_stop(qtbot):
         assert ctl.state == "running" and not ui.train_button.isEnabled()
     assert first.args[0] == 0 and {"loss", "accuracy", "val_loss"} <= set(first.args[1])
     curves = ui.curves
-    assert curves.point_count("loss") == 1 and curves.point_count("accuracy") == 1
-    assert curves.point_count("val_accuracy") == 1
+    # one point per epoch so far (a 2 Hz drain may carry two short epochs at once)
+    epochs = len(ctl.run["epochs"])
+    assert epochs >= 1 and curves.point_count("loss") == epochs
+    assert curves.point_count("accuracy") == curves.point_count("val_accuracy") == epochs
     assert curves.point_count("loss", batch=True) > 10  # per-batch points arrived in bulk
     assert ui.progress.value() > 0
 
