@@ -110,7 +110,7 @@ def _finite(v) -> bool:
 SNAPSHOT_EVERY = 8  # batches at least between two weight snapshots
 # and at most this share of the training time: a snapshot waits until the time since the
 # last one is SNAPSHOT_EVERY batches and 1 / SNAPSHOT_SHARE times what the last one cost
-SNAPSHOT_SHARE = 0.005
+SNAPSHOT_SHARE = 0.0025
 
 
 class ControlCallback(Callback):
@@ -128,8 +128,11 @@ class ControlCallback(Callback):
     bound too: with Adam's two slots a snapshot is 8.4 MB, ~2 ms, and every 8th batch
     was still 3% of the worker's time (cProfile, 6,000 images at batch 32, 47 of the
     callback's 70 ms); the next snapshot waits until the time since the last one is
-    at least its cost / ``SNAPSHOT_SHARE`` (0.5%: ~0.4 s there), so a NaN rolls back
-    a fraction of a second of training, never more than that plus 8 batches.
+    at least its cost / ``SNAPSHOT_SHARE`` (0.25%: ~0.8 s there), so a NaN rolls back
+    about a second of training, never more than that plus 8 batches. (At 0.5% the
+    snapshots still took 10-11 ms of a 1.3 s epoch of the seed CNN at batch 32, in
+    ``on_train_batch_begin``: the first batch of a fit always snapshots, and a copy
+    also evicts the step's data from the caches.)
     """
 
     def __init__(self, job: TrainingJob):
