@@ -31,6 +31,7 @@ app's own GUI work does (at load 10-12: in-app CPU 2.5-3.6 s with it against 2.1
 without, headless 2.0-2.6 s). The probe pairs report their throughput ratio too.
 
     python benchmarks/app_throughput.py [--samples 12000] [--rounds 5] [--latency-rounds 3]
+                                        [--epochs 1]
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _stamp_callback(marks: list):
 
 
 def headless(doc, ds) -> dict:
-    """One epoch of plain ``fit`` on a plain thread: samples/s and CPU s, begin to end."""
+    """The same epochs of plain ``fit`` on a plain thread: samples/s and CPU s, begin to end."""
     from core.session.data_source import prepare
 
     s = doc.training
@@ -83,7 +84,7 @@ def headless(doc, ds) -> dict:
     gc.enable()  # as in a plain script (see the module docstring)
 
     def run():
-        model.fit(p.x_train, p.y_train, batch_size=s.batch_size, epochs=1, shuffle=s.shuffle,
+        model.fit(p.x_train, p.y_train, batch_size=s.batch_size, epochs=s.epochs, shuffle=s.shuffle,
                   verbose=0, callbacks=[_stamp_callback(marks)])
 
     try:
@@ -93,8 +94,8 @@ def headless(doc, ds) -> dict:
     finally:
         if not automatic:
             gc.disable()
-    (t0, c0), (t1, c1) = marks[0], marks[1]
-    return {"rate": len(p.x_train) / (t1 - t0), "cpu_s": c1 - c0}
+    (t0, c0), (t1, c1) = marks[0], marks[-1]
+    return {"rate": s.epochs * len(p.x_train) / (t1 - t0), "cpu_s": c1 - c0}
 
 
 _WINDOW: list = []  # the one main window every in-app half trains in
@@ -119,8 +120,9 @@ def _window():
 
 
 def in_app(doc, ds, probe=True) -> dict:
-    """One epoch started with the Train button: samples/s and CPU s over the worker's
-    begin/end stamps, the GUI thread's CPU s (drain to drain), the probe's delays.
+    """One run (the document's epochs) started with the Train button: samples/s and CPU
+    s over the worker's begin/end stamps, the GUI thread's CPU s (drain to drain), the
+    probe's delays.
     ``doc``: a fresh document each time (a reused one would carry the earlier runs into
     the Runs table and the curves' overlays, and their weights into the next run)."""
     from PySide6.QtCore import QEventLoop, Qt
@@ -167,11 +169,12 @@ def in_app(doc, ds, probe=True) -> dict:
     if "error" in result:
         raise SystemExit(result["error"])
     trained = len(ctl.worker.prepared.x_train)  # validation_split is 0 here
-    assert trained == len(ds.x_train) and result["epochs_done"] == 1, (trained, result)
-    (_, t0, c0), (_, t1, c1) = ctl.marks[0], ctl.marks[1]
+    epochs = doc.training.epochs
+    assert trained == len(ds.x_train) and result["epochs_done"] == epochs, (trained, result)
+    (_, t0, c0), (_, t1, c1) = ctl.marks[0], ctl.marks[-1]
     # probes from the first batch on: building the window and the model are not training
     d = np.maximum(np.asarray(delays[began[0] if began else 0:]), 0.0)
-    return {"rate": trained / (t1 - t0), "cpu_s": c1 - c0, "gui_cpu_s": gui[-1] - gui[0],
+    return {"rate": epochs * trained / (t1 - t0), "cpu_s": c1 - c0, "gui_cpu_s": gui[-1] - gui[0],
             "delays": d}
 
 
@@ -216,6 +219,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=12_000, help="train on the first N images")
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=1,
+                    help="epochs per half (a run's one-time GUI work spreads over them)")
     ap.add_argument("--rounds", type=int, default=5,
                     help="headless/in-app pairs for throughput (no probe)")
     ap.add_argument("--latency-rounds", type=int, default=3,
@@ -227,7 +232,7 @@ def main(argv=None) -> int:
 
     kernels.warmup()  # throughput, not cold start: benchmarks/cold_start.py measures that
     ds = load_data(args.samples)
-    changes = {"epochs": 1, "validation_split": 0.0, "seed": 0}
+    changes = {"epochs": args.epochs, "validation_split": 0.0, "seed": 0}
     if args.batch_size:
         changes["batch_size"] = args.batch_size
 
@@ -236,7 +241,8 @@ def main(argv=None) -> int:
         doc.set_training(**changes)
         return doc
     doc = fresh()
-    print(f"data: {ds.name}, {len(ds.x_train)} training images; batch size "
+    print(f"data: {ds.name}, {len(ds.x_train)} training images, {args.epochs} epoch(s) a half; "
+          f"batch size "
           f"{doc.training.batch_size}; optimizer {doc.training.optimizer}; "
           f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
     in_app(fresh(), ds, probe=False)  # warm: lazily compiled signatures, Qt's first paints
