@@ -162,3 +162,24 @@ def test_counters_change_at_most_every_interval_and_at_each_epoch_end(qtbot, mon
     assert progress == [1, 3, 5]
     ctl._update_counters()  # what the run's end (_finish_thread) does after its drain
     assert progress == [1, 3, 5, 6] and "Epoch 2/2 · batch 1/5" in panel.counters.text()
+
+
+def test_validation_curves_appear_with_their_first_point(qtbot):
+    """A run without validation lists no validation curve; one with validation gets
+    its curves (and legend entries, after the train ones) at the first epoch end."""
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+
+    def legend(plot):
+        return [label.text for _, label in plot.getPlotItem().legend.items]
+
+    panel.begin_run("Run 1", ["accuracy"])
+    panel.add_epoch(0, {"loss": 0.5, "accuracy": 0.8})
+    assert legend(panel.loss_plot) == ["train loss"]
+    assert legend(panel.metric_plot) == ["train accuracy"]
+    assert not any(key.startswith("val_") for key in panel.series)
+    panel.begin_run("Run 2", ["accuracy"])
+    panel.add_epoch(0, {"loss": 0.5, "accuracy": 0.8, "val_loss": 0.6, "val_accuracy": 0.7})
+    assert legend(panel.loss_plot) == ["train loss", "validation loss"]
+    assert legend(panel.metric_plot) == ["train accuracy", "validation accuracy"]
+    assert panel.point_count("val_loss") == panel.point_count("val_accuracy") == 1
