@@ -71,6 +71,9 @@ class TrainPanel(QWidget):
         self.continue_box.setChecked(True)
         self.kernel_label = QLabel()
         self.kernel_label.setObjectName("kernelState")
+        # wraps like the status: unwrapped, the cold start's "compiling 7 for this
+        # model..." widened the scrolled form and cut its right column off
+        self.kernel_label.setWordWrap(True)
         self.state_label = QLabel()
         self.state_label.setObjectName("trainMessage")
         self.state_label.setWordWrap(True)
