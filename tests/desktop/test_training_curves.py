@@ -1,6 +1,23 @@
 """Curves: bulk points, overlays (the smoothing itself: tests/session/test_smoothing.py)."""
 
+from desktop.panels import curves as curves_mod
 from desktop.panels.curves import CurvesPanel
+
+
+def _panel_on_clock(qtbot, monkeypatch, metrics):
+    """A panel in a fresh run whose redraw clock the test moves: ``(panel, now)``."""
+    now = [100.0]
+    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
+    panel = CurvesPanel()
+    qtbot.addWidget(panel)
+    panel.begin_run("Run 1", metrics)
+    return panel, now
+
+
+def _drawn(panel, key: str) -> int:
+    """How many points of series ``key`` the plot holds (not just the panel)."""
+    x = panel.series[key].item.getData()[0]
+    return 0 if x is None else len(x)
 
 
 def test_curves_take_points_in_bulk_and_overlay_history(qtbot):
@@ -25,18 +42,11 @@ def test_curves_take_points_in_bulk_and_overlay_history(qtbot):
 def test_batch_curves_redraw_at_most_every_interval(qtbot, monkeypatch):
     """Per-batch points are kept at once but pushed to the plots at most every
     BATCH_REDRAW_S; an epoch end (or flush) draws everything pending."""
-    from desktop.panels import curves as curves_mod
-
-    now = [100.0]
-    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
-    panel = CurvesPanel()
-    qtbot.addWidget(panel)
-    panel.begin_run("Run 1", [])
+    panel, now = _panel_on_clock(qtbot, monkeypatch, [])
     panel.add_batches([(0.1, {"loss": 1.0})])
 
     def drawn():
-        x = panel.series["loss#batch"].item.getData()[0]
-        return 0 if x is None else len(x)
+        return _drawn(panel, "loss#batch")
 
     assert drawn() == 1  # the first points draw at once
     now[0] += curves_mod.BATCH_REDRAW_S / 2
@@ -54,17 +64,10 @@ def test_batch_redraws_take_one_plot_at_a_time_and_fit_its_range(qtbot, monkeypa
     """Both plots pending: one call redraws the plot that waited longest, the next the
     other, so no event-loop turn paints both; the drawn plot's range already holds its
     points (fitted at the flush, not in the paint, which then asked for a second one)."""
-    from desktop.panels import curves as curves_mod
-
-    now = [100.0]
-    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
-    panel = CurvesPanel()
-    qtbot.addWidget(panel)
-    panel.begin_run("Run 1", ["accuracy"])
+    panel, now = _panel_on_clock(qtbot, monkeypatch, ["accuracy"])
 
     def drawn(key):
-        x = panel.series[key + "#batch"].item.getData()[0]
-        return 0 if x is None else len(x)
+        return _drawn(panel, key + "#batch")
 
     panel.add_batches([(0.5, {"loss": 1.0, "accuracy": 0.2})])
     assert (drawn("loss"), drawn("accuracy")) == (1, 0)
@@ -84,17 +87,10 @@ def test_an_epoch_end_while_training_takes_its_plots_turn(qtbot, monkeypatch):
     """The controller's epoch ends (``redraw=False``) draw nothing at once: both plots
     become due and the next calls redraw them one at a time, as batch points; a plain
     ``add_epoch`` draws at once."""
-    from desktop.panels import curves as curves_mod
-
-    now = [100.0]
-    monkeypatch.setattr(curves_mod, "_clock", lambda: now[0])
-    panel = CurvesPanel()
-    qtbot.addWidget(panel)
-    panel.begin_run("Run 1", ["accuracy"])
+    panel, now = _panel_on_clock(qtbot, monkeypatch, ["accuracy"])
 
     def drawn(key):
-        x = panel.series[key].item.getData()[0]
-        return 0 if x is None else len(x)
+        return _drawn(panel, key)
 
     panel.add_batches([(0.5, {"loss": 1.0, "accuracy": 0.2})])
     panel.add_batches([(0.6, {"loss": 0.9, "accuracy": 0.3})])  # both drawn once now
