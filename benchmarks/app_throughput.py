@@ -256,8 +256,7 @@ def main(argv=None) -> int:
         return doc
     doc = fresh()
     print(f"data: {ds.name}, {len(ds.x_train)} training images, {args.epochs} epoch(s) a half; "
-          f"batch size "
-          f"{doc.training.batch_size}; optimizer {doc.training.optimizer}; "
+          f"batch size {doc.training.batch_size}; optimizer {doc.training.optimizer}; "
           f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.2f}")
     in_app(fresh(), ds, probe=False)  # warm: lazily compiled signatures, Qt's first paints
     # throughput pairs and probe pairs interleaved, so both see the same spells of load
