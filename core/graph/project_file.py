@@ -42,7 +42,9 @@ from core.layers.spec import check
 
 FORMAT = "netweaver-project"
 SCHEMA_VERSION = 1
-_BASE_KEYS = {"trainable", "dtype"}
+# what every Keras layer takes (core.layers.base); a model opened from a .keras file
+# carries activity_regularizer on any layer, a Flatten too
+_BASE_KEYS = {"trainable", "dtype", "activity_regularizer"}
 
 
 class ProjectFileError(ValueError):

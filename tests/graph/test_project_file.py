@@ -41,6 +41,26 @@ def test_save_load_identical(tmp_path):
     assert (tmp_path / "again.nwproj").read_text() == path.read_text()
 
 
+def test_a_model_opened_from_keras_saves_and_loads(tmp_path):
+    """What every Keras layer takes, as an opened ``.keras`` file carries it (an activity
+    regularizer on a Flatten), saves and loads again (it was refused when read back)."""
+    from pathlib import Path
+
+    from core.graph.open_model import open_model_file
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "keras3" / "seq_activity.keras"
+    doc = open_model_file(fixture)[0]
+    carried = {n: dict(node.config) for n, node in doc.nodes.items()
+               if "activity_regularizer" in node.config}
+    assert carried  # the fixture's point
+    save_project(doc, tmp_path / "net.nwproj")
+    loaded, _ = load_project(tmp_path / "net.nwproj")
+    assert {n: loaded.nodes[n].config for n in carried} == carried
+    built = loaded.build_model()
+    assert all(built.get_layer(loaded.nodes[n].name).activity_regularizer is not None
+               for n in carried)
+
+
 def test_weights_round_trip_exactly(tmp_path):
     doc = _sample_doc()
     rng = np.random.default_rng(0)
