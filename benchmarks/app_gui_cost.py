@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 import numpy as np  # noqa: E402  (numpy first, as a user's own tooling would)
-from app_throughput import _window, median_interval, quarter_medians  # noqa: E402
+from app_throughput import median_interval, quarter_medians, showing  # noqa: E402
 from ui_latency import load_data, seed_document  # noqa: E402
 
 
@@ -40,18 +40,10 @@ def one_run(doc, ds, live_first: bool) -> list[tuple[float, float]]:
     """``(live, quiet)`` samples/s of each pair of neighbouring epochs of one run."""
     from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
     import core.session.job as job_module
 
-    app = QApplication.instance()
-    win = _window()
-    win.set_document(doc)
-    win.show()
-    ui = win.training_ui
-    ui.data_panel.pool.waitForDone()
-    app.processEvents()
-    ui.data_panel.dataset = ds
+    ui = showing(doc, ds)
     ctl = ui.controller
 
     class Switch(QObject):  # lives on the GUI thread: its slot runs there, queued

@@ -119,14 +119,8 @@ def _window():
     return _WINDOW[0]
 
 
-def in_app(doc, ds, probe=True) -> dict:
-    """One run (the document's epochs) started with the Train button: samples/s and CPU
-    s over the worker's begin/end stamps, the GUI thread's CPU s (drain to drain), the
-    probe's delays.
-    ``doc``: a fresh document each time (a reused one would carry the earlier runs into
-    the Runs table and the curves' overlays, and their weights into the next run)."""
-    from PySide6.QtCore import QEventLoop, Qt
-    from PySide6.QtTest import QTest
+def showing(doc, ds):
+    """The main window showing ``doc``, its data panel holding ``ds``; its training UI."""
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -139,6 +133,19 @@ def in_app(doc, ds, probe=True) -> dict:
     ui.data_panel.pool.waitForDone()
     app.processEvents()
     ui.data_panel.dataset = ds
+    return ui
+
+
+def in_app(doc, ds, probe=True) -> dict:
+    """One run (the document's epochs) started with the Train button: samples/s and CPU
+    s over the worker's begin/end stamps, the GUI thread's CPU s (drain to drain), the
+    probe's delays.
+    ``doc``: a fresh document each time (a reused one would carry the earlier runs into
+    the Runs table and the curves' overlays, and their weights into the next run)."""
+    from PySide6.QtCore import QEventLoop, Qt
+    from PySide6.QtTest import QTest
+
+    ui = showing(doc, ds)
     ctl = ui.controller
     result, gui, delays, began = {}, [], [], []
     loop = QEventLoop()
