@@ -31,8 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
-import numpy as np  # noqa: E402  (numpy first, as a user's own tooling would)
-from app_throughput import median_interval, quarter_medians, showing  # noqa: E402
+import numpy  # noqa: E402, F401  (numpy first, as a user's own tooling would)
+from app_throughput import showing, spread  # noqa: E402
 from ui_latency import load_data, seed_document  # noqa: E402
 
 
@@ -130,11 +130,7 @@ def main(argv=None) -> int:
         print(f"run {r + 1} ({'live' if r % 2 == 0 else 'quiet'} epochs first): live/quiet "
               + ", ".join(f"{live / quiet:.1%}" for live, quiet in pairs)
               + f"; load {load:.2f} -> {os.getloadavg()[0]:.2f}", flush=True)
-    lo, hi = median_interval(ratios)
-    quarters = ", ".join(f"{q:.1%}" for q in quarter_medians(ratios))
-    print(f"GUI live / GUI quiet samples/s: median {np.median(ratios):.1%} of {len(ratios)} "
-          f"epoch pairs (bootstrap 90% interval {lo:.1%}-{hi:.1%}; quarters {quarters}; "
-          f"min {min(ratios):.1%}, max {max(ratios):.1%})")
+    print(f"GUI live / GUI quiet samples/s: {spread(ratios, 'epoch pairs')})")
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -223,17 +223,26 @@ def quarter_medians(values) -> list[float]:
     return [float(np.median(part)) for part in np.array_split(v, 4) if part.size]
 
 
+def spread(ratios, what: str = "pairs") -> str:
+    """``ratios`` in a few words: median, bootstrap interval, quarters, extremes.
+
+    >>> spread([0.9, 1.1], "pairs")[:46]
+    'median 100.0% of 2 pairs (bootstrap 90% interv'
+    """
+    lo, hi = median_interval(ratios)
+    quarters = ", ".join(f"{q:.1%}" for q in quarter_medians(ratios))
+    return (f"median {np.median(ratios):.1%} of {len(ratios)} {what} (bootstrap 90% interval "
+            f"{lo:.1%}-{hi:.1%}; medians of its quarters in order {quarters}; min "
+            f"{min(ratios):.1%}, max {max(ratios):.1%}")
+
+
 def _summary(label, pairs):
     ratios = [a["rate"] / h["rate"] for h, a in pairs]
     cpu = [h["cpu_s"] / a["cpu_s"] for h, a in pairs]
     gui = [a["gui_cpu_s"] / a["cpu_s"] for h, a in pairs]
-    lo, hi = median_interval(ratios)
-    quarters = ", ".join(f"{q:.1%}" for q in quarter_medians(ratios))
-    print(f"{label}: in-app / headless samples/s median {np.median(ratios):.1%} of "
-          f"{len(ratios)} pairs (bootstrap 90% interval {lo:.1%}-{hi:.1%}; medians of its "
-          f"quarters in order {quarters}; min {min(ratios):.1%}, max {max(ratios):.1%}; "
-          f"target >= 95%); headless CPU s / in-app CPU s median {np.median(cpu):.1%}; the "
-          f"GUI thread's share of in-app CPU median {np.median(gui):.1%}")
+    print(f"{label}: in-app / headless samples/s {spread(ratios)}; target >= 95%); headless "
+          f"CPU s / in-app CPU s median {np.median(cpu):.1%}; the GUI thread's share of "
+          f"in-app CPU median {np.median(gui):.1%}")
 
 
 def main(argv=None) -> int:
